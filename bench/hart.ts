@@ -1,0 +1,48 @@
+// Hart speed: guest instructions per second on an integer-heavy and a
+// memory-heavy loop, beside Debian's qemu-riscv64 running the same ELF.
+// Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runUserElf } from '../test/support/userRunner.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const srcDir = join(here, '..', '..', 'bench', 'programs');
+const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+
+function build(name: string): string {
+  const out = join(work, name + '.elf');
+  execFileSync('riscv64-linux-gnu-gcc', [
+    '-nostdlib', '-static', '-march=rv64gc', '-mabi=lp64d', '-Wl,-Ttext-segment=0x80000000',
+    '-Wl,--build-id=none', '-Wl,--no-relax', '-o', out, join(srcDir, name + '.S'),
+  ]);
+  return out;
+}
+
+function qemuSeconds(elf: string): number {
+  const t = process.hrtime.bigint();
+  execFileSync('qemu-riscv64', [elf]);
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+const rows: string[][] = [['workload', 'instructions', 'berth s', 'berth MIPS', 'qemu s', 'qemu MIPS', 'berth/qemu time']];
+for (const name of ['intloop', 'memloop']) {
+  const elf = build(name);
+  const bytes = readFileSync(elf);
+  runUserElf(bytes, { ramSize: 8 << 20, maxInstructions: 5_000_000 }); // warm-up
+  const t = process.hrtime.bigint();
+  const r = runUserElf(bytes, { ramSize: 8 << 20, maxInstructions: 1e9 });
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.error !== null || r.exitCode !== 0) throw new Error(`${name}: ${r.error ?? 'exit ' + r.exitCode}`);
+  const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));
+  rows.push([
+    name, String(r.instret), s.toFixed(2), (r.instret / s / 1e6).toFixed(1),
+    q.toFixed(3), (r.instret / q / 1e6).toFixed(0), (s / q).toFixed(1) + 'x',
+  ]);
+}
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join('  '));
+console.log('\ncommand: npm run bench (node dist/bench/hart.js); qemu: qemu-riscv64 on the same ELF, best of 2');

@@ -1,0 +1,1041 @@
+// The RV64GC hart: architectural state, the interpreter loop and trap entry.
+// run(budget) executes up to `budget` instructions and says why it stopped.
+// Nothing the guest does can throw out of run(): guest faults become traps,
+// and an internal error stops the hart with StopReason.Fault.
+
+import type { Bus } from '../bus.js';
+import {
+  ACCESS_READ,
+  ACCESS_WRITE,
+  EXC_BREAKPOINT,
+  EXC_ECALL_U,
+  EXC_ILLEGAL,
+  EXC_LOAD_MISALIGNED,
+  EXC_STORE_MISALIGNED,
+  IRQ_MEI,
+  IRQ_MSI,
+  IRQ_MTI,
+  IRQ_SEI,
+  IRQ_SSI,
+  IRQ_STI,
+  MIP_SEIP,
+  MIP_STIP,
+  PRIV_M,
+  PRIV_S,
+  PRIV_U,
+  TrapSignal,
+} from './causes.js';
+import {
+  MENVCFG_STCE,
+  MSTATUS_FS,
+  MSTATUS_FS_DIRTY,
+  MSTATUS_MIE,
+  MSTATUS_MPIE,
+  MSTATUS_MPP,
+  MSTATUS_MPRV,
+  MSTATUS_MXR,
+  MSTATUS_SIE,
+  MSTATUS_SPIE,
+  MSTATUS_SPP,
+  MSTATUS_SUM,
+  MSTATUS_TSR,
+  MSTATUS_TW,
+  readCsr,
+  writeCsr,
+} from './csr.js';
+import { decodeInto, X_DISCARD } from './decode.js';
+import { executeFp } from './fpu/execute.js';
+import { Mmu, TLB_MASK } from './mmu.js';
+import { Op } from './ops.js';
+import { FpRegs, IntRegs } from './regs.js';
+import { restoreHart, saveHart, type HartState } from './hartState.js';
+
+export const enum StopReason {
+  /** The instruction budget ran out. */
+  Budget = 0,
+  /** The hart executed WFI and no interrupt is pending: sleep until one is. */
+  Wfi = 1,
+  /** Something asked the hart to stop (requestStop). */
+  Halt = 2,
+  /** An internal error; see lastError. The hart's state is as before the failing instruction. */
+  Fault = 3,
+}
+
+export interface HartConfig {
+  hartId?: number;
+  /** The platform timer (mtime) in ticks; the `time` CSR and Sstc read it. */
+  readTime?: () => number;
+}
+
+const DCACHE_BITS = 16;
+const DCACHE_SHIFT = 32 - DCACHE_BITS;
+const TWO32 = 4294967296;
+
+/** Ops that carry a rounding-mode field. */
+const HAS_RM = new Uint8Array(Op.COUNT);
+for (const op of [
+  Op.FMADD_S, Op.FMSUB_S, Op.FNMSUB_S, Op.FNMADD_S, Op.FADD_S, Op.FSUB_S, Op.FMUL_S, Op.FDIV_S,
+  Op.FSQRT_S, Op.FCVT_W_S, Op.FCVT_WU_S, Op.FCVT_L_S, Op.FCVT_LU_S, Op.FCVT_S_W, Op.FCVT_S_WU,
+  Op.FCVT_S_L, Op.FCVT_S_LU, Op.FMADD_D, Op.FMSUB_D, Op.FNMSUB_D, Op.FNMADD_D, Op.FADD_D,
+  Op.FSUB_D, Op.FMUL_D, Op.FDIV_D, Op.FSQRT_D, Op.FCVT_W_D, Op.FCVT_WU_D, Op.FCVT_L_D,
+  Op.FCVT_LU_D, Op.FCVT_D_W, Op.FCVT_D_WU, Op.FCVT_D_L, Op.FCVT_D_LU, Op.FCVT_S_D, Op.FCVT_D_S,
+]) {
+  HAS_RM[op] = 1;
+}
+
+export class Hart {
+  readonly regs = new IntRegs();
+  readonly fregs = new FpRegs();
+  readonly trap = new TrapSignal();
+  readonly bus: Bus;
+  readonly mmu: Mmu;
+  readonly hartId: number;
+  readTime: () => number;
+
+  pcLo = 0;
+  pcHi = 0;
+  priv = PRIV_M;
+
+  // CSR state (64-bit values as halves).
+  mstatus = 0;
+  medeleg = 0;
+  mideleg = 0;
+  mie = 0;
+  /** mip bits set by software and by the CLINT (MSIP, MTIP) and PLIC M context (MEIP). */
+  mip = 0;
+  /** The PLIC's supervisor external interrupt line, ORed into mip.SEIP. */
+  seipLine = false;
+  mtvecLo = 0;
+  mtvecHi = 0;
+  stvecLo = 0;
+  stvecHi = 0;
+  mepcLo = 0;
+  mepcHi = 0;
+  sepcLo = 0;
+  sepcHi = 0;
+  mcauseLo = 0;
+  mcauseHi = 0;
+  scauseLo = 0;
+  scauseHi = 0;
+  mtvalLo = 0;
+  mtvalHi = 0;
+  stvalLo = 0;
+  stvalHi = 0;
+  mscratchLo = 0;
+  mscratchHi = 0;
+  sscratchLo = 0;
+  sscratchHi = 0;
+  satpLo = 0;
+  satpHi = 0;
+  stimecmpLo = -1;
+  stimecmpHi = -1;
+  mcounteren = 0;
+  scounteren = 0;
+  menvcfgLo = 0;
+  menvcfgHi = 0;
+  senvcfg = 0;
+  mcountinhibit = 0;
+  /** Result of readCsr. */
+  csrLo = 0;
+  csrHi = 0;
+
+  /** Retired instructions (minstret). */
+  instret = 0;
+  /** mcycle minus minstret. */
+  cycleDelta = 0;
+  private runBase = 0;
+  private runTraps = 0;
+  private curN = 0;
+
+  /** LR/SC reservation: RAM offset, or -1. */
+  reservation = -1;
+  /** Set by WFI; cleared when an interrupt becomes pending. */
+  wfi = false;
+  stopRequested = false;
+  /** Message of the internal error behind StopReason.Fault. */
+  lastError: string | null = null;
+  /**
+   * Optional handler of synchronous exceptions (for user-mode test harnesses):
+   * returns true when it handled the exception (and set pcLo/pcHi itself).
+   */
+  trapHook: ((cause: number) => boolean) | null = null;
+
+  /** Decode cache keyed by instruction word. */
+  private readonly dtag = new Int32Array(1 << DCACHE_BITS);
+  private readonly dcache = new Int32Array(2 << DCACHE_BITS);
+  private dirtyEpoch: number;
+
+  constructor(bus: Bus, config: HartConfig = {}) {
+    this.bus = bus;
+    this.mmu = new Mmu(bus, this.trap);
+    this.hartId = config.hartId ?? 0;
+    this.readTime = config.readTime ?? (() => 0);
+    this.dirtyEpoch = bus.ram.dirtyEpoch;
+    for (let i = 0; i < this.dtag.length; i++) this.dcache[2 * i] = Op.ILLEGAL;
+  }
+
+  get pc(): bigint {
+    return BigInt.asUintN(64, (BigInt(this.pcHi) << 32n) | BigInt(this.pcLo >>> 0));
+  }
+  set pc(v: bigint) {
+    this.pcLo = Number(BigInt.asIntN(32, v));
+    this.pcHi = Number(BigInt.asIntN(32, v >> 32n));
+  }
+
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  currentInstret(): number {
+    return this.runBase + this.curN - this.runTraps;
+  }
+  currentCycle(): number {
+    return this.currentInstret() + this.cycleDelta;
+  }
+  setInstret(v: number): void {
+    const cycle = this.currentCycle();
+    this.runBase = v - this.curN - 1 + this.runTraps;
+    this.cycleDelta = cycle - v;
+  }
+  setCycle(v: number): void {
+    this.cycleDelta = v - (this.currentInstret() + 1);
+  }
+
+  /** mip as software sees it: stored bits, the PLIC S line, and the Sstc timer. */
+  effectiveMip(): number {
+    let m = this.mip | (this.seipLine ? MIP_SEIP : 0);
+    if ((this.menvcfgHi & MENVCFG_STCE) !== 0) {
+      const cmp = (this.stimecmpHi >>> 0) * TWO32 + (this.stimecmpLo >>> 0);
+      m = this.readTime() >= cmp ? m | MIP_STIP : m & ~MIP_STIP;
+    }
+    return m;
+  }
+
+  /** The interrupt to take now, or -1. */
+  pendingInterrupt(): number {
+    const pend = this.effectiveMip() & this.mie;
+    if (pend === 0) return -1;
+    const m = pend & ~this.mideleg;
+    if (m !== 0 && (this.priv < PRIV_M || (this.mstatus & MSTATUS_MIE) !== 0)) return highest(m);
+    const s = pend & this.mideleg;
+    if (s !== 0 && (this.priv < PRIV_S || (this.priv === PRIV_S && (this.mstatus & MSTATUS_SIE) !== 0))) {
+      return highest(s);
+    }
+    return -1;
+  }
+
+  updateMmuMode(): void {
+    this.mmu.sum = (this.mstatus & MSTATUS_SUM) !== 0;
+    this.mmu.mxr = (this.mstatus & MSTATUS_MXR) !== 0;
+    this.mmu.fetchPriv = this.priv;
+    this.mmu.dataPriv =
+      this.priv === PRIV_M && (this.mstatus & MSTATUS_MPRV) !== 0
+        ? (this.mstatus & MSTATUS_MPP) >>> 11
+        : this.priv;
+  }
+
+  /** Enters the trap handler for `cause` with the current pc as the exception pc. */
+  takeTrap(cause: number, interrupt: boolean, tvalLo: number, tvalHi: number): void {
+    const deleg =
+      this.priv <= PRIV_S && (((interrupt ? this.mideleg : this.medeleg) >>> cause) & 1) !== 0;
+    this.reservation = -1;
+    let baseLo: number;
+    let baseHi: number;
+    let ms = this.mstatus;
+    if (deleg) {
+      this.scauseLo = cause;
+      this.scauseHi = interrupt ? 1 << 31 : 0;
+      this.sepcLo = this.pcLo;
+      this.sepcHi = this.pcHi;
+      this.stvalLo = tvalLo;
+      this.stvalHi = tvalHi;
+      ms = (ms & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
+        ((ms & MSTATUS_SIE) !== 0 ? MSTATUS_SPIE : 0) |
+        (this.priv === PRIV_S ? MSTATUS_SPP : 0);
+      this.priv = PRIV_S;
+      baseLo = this.stvecLo;
+      baseHi = this.stvecHi;
+    } else {
+      this.mcauseLo = cause;
+      this.mcauseHi = interrupt ? 1 << 31 : 0;
+      this.mepcLo = this.pcLo;
+      this.mepcHi = this.pcHi;
+      this.mtvalLo = tvalLo;
+      this.mtvalHi = tvalHi;
+      ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
+        ((ms & MSTATUS_MIE) !== 0 ? MSTATUS_MPIE : 0) |
+        (this.priv << 11);
+      this.priv = PRIV_M;
+      baseLo = this.mtvecLo;
+      baseHi = this.mtvecHi;
+    }
+    this.mstatus = ms;
+    const off = interrupt && (baseLo & 1) !== 0 ? 4 * cause : 0;
+    const s = ((baseLo & ~3) >>> 0) + off;
+    this.pcLo = s | 0;
+    this.pcHi = s > 0xffffffff ? (baseHi + 1) | 0 : baseHi;
+    this.updateMmuMode();
+  }
+
+  private illegal(inst: number): never {
+    throw this.trap.set(EXC_ILLEGAL, inst, 0);
+  }
+
+  /** Sets pcLo/pcHi to pc + len. */
+  private advance(len: number): void {
+    const s = (this.pcLo >>> 0) + len;
+    this.pcLo = s | 0;
+    if (s > 0xffffffff) this.pcHi = (this.pcHi + 1) | 0;
+  }
+
+  /**
+   * Executes the instructions that change privileged state (CSRs, xRET, WFI,
+   * SFENCE.VMA). pc is in pcLo/pcHi; on return it holds the next pc.
+   */
+  private system(op: Op, rd: number, rs1: number, csr: number, inst: number, len: number): void {
+    const x = this.regs.x;
+    switch (op) {
+      case Op.CSRRW:
+      case Op.CSRRS:
+      case Op.CSRRC:
+      case Op.CSRRWI:
+      case Op.CSRRSI:
+      case Op.CSRRCI: {
+        const imm = op >= Op.CSRRWI;
+        const srcLo = imm ? rs1 : x[rs1 << 1];
+        const srcHi = imm ? 0 : x[(rs1 << 1) + 1];
+        const isWrite = op === Op.CSRRW || op === Op.CSRRWI || rs1 !== 0;
+        if (!readCsr(this, csr)) this.illegal(inst);
+        const oldLo = this.csrLo;
+        const oldHi = this.csrHi;
+        if (isWrite) {
+          let lo = srcLo;
+          let hi = srcHi;
+          if (op === Op.CSRRS || op === Op.CSRRSI) {
+            lo |= oldLo;
+            hi |= oldHi;
+          } else if (op === Op.CSRRC || op === Op.CSRRCI) {
+            lo = oldLo & ~lo;
+            hi = oldHi & ~hi;
+          }
+          if (!writeCsr(this, csr, lo, hi)) this.illegal(inst);
+        }
+        x[rd << 1] = oldLo;
+        x[(rd << 1) + 1] = oldHi;
+        break;
+      }
+      case Op.MRET: {
+        if (this.priv < PRIV_M) this.illegal(inst);
+        const ms = this.mstatus;
+        const mpp = (ms & MSTATUS_MPP) >>> 11;
+        let n = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | MSTATUS_MPIE;
+        if ((ms & MSTATUS_MPIE) !== 0) n |= MSTATUS_MIE;
+        if (mpp !== PRIV_M) n &= ~MSTATUS_MPRV;
+        this.mstatus = n;
+        this.priv = mpp;
+        this.pcLo = this.mepcLo;
+        this.pcHi = this.mepcHi;
+        this.updateMmuMode();
+        return;
+      }
+      case Op.SRET: {
+        if (this.priv < PRIV_S || (this.priv === PRIV_S && (this.mstatus & MSTATUS_TSR) !== 0)) {
+          this.illegal(inst);
+        }
+        const ms = this.mstatus;
+        let n = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | MSTATUS_SPIE;
+        if ((ms & MSTATUS_SPIE) !== 0) n |= MSTATUS_SIE;
+        this.mstatus = n;
+        this.priv = (ms & MSTATUS_SPP) !== 0 ? PRIV_S : PRIV_U;
+        this.pcLo = this.sepcLo;
+        this.pcHi = this.sepcHi;
+        this.updateMmuMode();
+        return;
+      }
+      case Op.WFI:
+        if (this.priv === PRIV_U || (this.priv === PRIV_S && (this.mstatus & MSTATUS_TW) !== 0)) {
+          this.illegal(inst);
+        }
+        this.wfi = true;
+        break;
+      case Op.SFENCE_VMA:
+        if (this.priv === PRIV_U || (this.priv === PRIV_S && (this.mstatus & (1 << 20)) !== 0)) {
+          this.illegal(inst);
+        }
+        this.mmu.flush();
+        break;
+      default:
+        this.illegal(inst);
+    }
+    this.advance(len);
+  }
+
+  /** LR, SC and the AMOs. */
+  private atomic(op: Op, rd: number, rs1: number, rs2: number): void {
+    const x = this.regs.x;
+    const lo = x[rs1 << 1];
+    const hi = x[(rs1 << 1) + 1];
+    const dbl = op >= Op.LR_D;
+    const size = dbl ? 8 : 4;
+    const base = dbl ? op - (Op.LR_D - Op.LR_W) : op;
+    const isLr = base === Op.LR_W;
+    if ((lo & (size - 1)) !== 0) {
+      throw this.trap.set(isLr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, lo, hi);
+    }
+    const off = this.mmu.atomicOffset(lo, hi, size, isLr ? ACCESS_READ : ACCESS_WRITE);
+    const m = this.bus.ram.i32;
+    const w = off >>> 2;
+    const d = rd << 1;
+    const bLo = x[rs2 << 1];
+    const bHi = x[(rs2 << 1) + 1];
+    const oLo = m[w];
+    const oHi = dbl ? m[w + 1] : oLo >> 31;
+    if (isLr) {
+      this.reservation = off;
+      x[d] = oLo;
+      x[d + 1] = oHi;
+      return;
+    }
+    if (base === Op.SC_W) {
+      const ok = this.reservation === off;
+      this.reservation = -1;
+      if (ok) {
+        m[w] = bLo;
+        if (dbl) m[w + 1] = bHi;
+      }
+      x[d] = ok ? 0 : 1;
+      x[d + 1] = 0;
+      return;
+    }
+    let nLo = 0;
+    let nHi = 0;
+    switch (base) {
+      case Op.AMOSWAP_W: nLo = bLo; nHi = bHi; break;
+      case Op.AMOADD_W: {
+        const s = (oLo >>> 0) + (bLo >>> 0);
+        nLo = s | 0;
+        nHi = (oHi + bHi + (s > 0xffffffff ? 1 : 0)) | 0;
+        break;
+      }
+      case Op.AMOXOR_W: nLo = oLo ^ bLo; nHi = oHi ^ bHi; break;
+      case Op.AMOAND_W: nLo = oLo & bLo; nHi = oHi & bHi; break;
+      case Op.AMOOR_W: nLo = oLo | bLo; nHi = oHi | bHi; break;
+      default: {
+        // min/max: compare as signed or unsigned 64-bit (32-bit values are sign-extended).
+        const unsigned = base === Op.AMOMINU_W || base === Op.AMOMAXU_W;
+        const wantMin = base === Op.AMOMIN_W || base === Op.AMOMINU_W;
+        const cmpHiA = dbl ? (unsigned ? oHi >>> 0 : oHi) : 0;
+        const cmpHiB = dbl ? (unsigned ? bHi >>> 0 : bHi) : 0;
+        let less: boolean;
+        if (dbl && cmpHiA !== cmpHiB) less = cmpHiA < cmpHiB;
+        else if (!dbl && !unsigned) less = oLo < bLo;
+        else less = oLo >>> 0 < bLo >>> 0;
+        const takeOld = wantMin ? less : !less;
+        nLo = takeOld ? oLo : bLo;
+        nHi = takeOld ? oHi : bHi;
+      }
+    }
+    m[w] = nLo;
+    if (dbl) m[w + 1] = nHi;
+    x[d] = oLo;
+    x[d + 1] = oHi;
+  }
+
+  /** Floating-point computational instructions (after the FS and rounding-mode checks). */
+  private fp(op: Op, w0: number, inst: number): void {
+    if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+    let rm = w0 >>> 29;
+    if (HAS_RM[op] !== 0) {
+      if (rm === 7) rm = this.fregs.frm;
+      if (rm > 4) this.illegal(inst);
+    }
+    executeFp(op, (w0 >>> 8) & 63, (w0 >>> 14) & 31, (w0 >>> 19) & 31, (w0 >>> 24) & 31, rm, this.regs, this.fregs);
+    this.mstatus |= MSTATUS_FS_DIRTY;
+  }
+
+  /** Runs up to `budget` instructions. */
+  run(budget: number): StopReason {
+    const x = this.regs.x;
+    const x64 = this.regs.x64;
+    const fu = this.fregs.u;
+    const mmu = this.mmu;
+    const rTagLo = mmu.rTagLo;
+    const rTagHi = mmu.rTagHi;
+    const rOff = mmu.rOff;
+    const wTagLo = mmu.wTagLo;
+    const wTagHi = mmu.wTagHi;
+    const wOff = mmu.wOff;
+    const ram = this.bus.ram;
+    const u8 = ram.u8;
+    const u16 = ram.u16;
+    const i32 = ram.i32;
+    const dtag = this.dtag;
+    const dcache = this.dcache;
+    this.runBase = this.instret;
+    this.runTraps = 0;
+    this.curN = 0;
+    let result = StopReason.Budget;
+    let n = 0;
+    let pcLo = 0;
+    let pcHi = 0;
+    outer: while (n < budget) {
+      pcLo = this.pcLo;
+      pcHi = this.pcHi;
+      if (ram.dirtyEpoch !== this.dirtyEpoch) {
+        mmu.flushWrites();
+        this.dirtyEpoch = ram.dirtyEpoch;
+      }
+      if (this.stopRequested) {
+        result = StopReason.Halt;
+        break;
+      }
+      const irq = this.pendingInterrupt();
+      if (irq >= 0) {
+        this.wfi = false;
+        this.takeTrap(irq, true, 0, 0);
+        continue;
+      }
+      if (this.wfi) {
+        if ((this.effectiveMip() & this.mie) === 0) {
+          result = StopReason.Wfi;
+          break;
+        }
+        this.wfi = false;
+      }
+      const dPriv = mmu.dataPriv;
+      let fetchTag = -1;
+      let fetchHi = 0;
+      let fetchBase = 0;
+      try {
+        for (;;) {
+          if (n >= budget) {
+            this.pcLo = pcLo;
+            this.pcHi = pcHi;
+            break outer;
+          }
+          // Fetch: a cached page pointer, refilled on page crossings.
+          let inst: number;
+          if ((pcLo & ~0xfff) !== fetchTag || pcHi !== fetchHi) {
+            fetchBase = mmu.fetchPage(pcLo, pcHi);
+            if (fetchBase >= 0) {
+              fetchTag = pcLo & ~0xfff;
+              fetchHi = pcHi;
+            } else {
+              fetchTag = -1;
+            }
+          }
+          if (fetchTag !== -1) {
+            const po = pcLo & 0xfff;
+            const hw = (fetchBase + po) >>> 1;
+            inst = u16[hw];
+            if ((inst & 3) === 3) {
+              if (po !== 0xffe) inst |= u16[hw + 1] << 16;
+              else inst |= mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
+            }
+          } else {
+            inst = mmu.fetchParcel(pcLo, pcHi);
+            if ((inst & 3) === 3) {
+              const s2 = (pcLo >>> 0) + 2;
+              inst |= mmu.fetchParcel(s2 | 0, s2 > 0xffffffff ? (pcHi + 1) | 0 : pcHi) << 16;
+            }
+          }
+          // Decode through the cache.
+          const h = Math.imul(inst, 0x9e3779b1) >>> DCACHE_SHIFT;
+          if (dtag[h] !== inst) {
+            decodeInto(inst, dcache, h << 1);
+            dtag[h] = inst;
+          }
+          const w0 = dcache[h << 1];
+          const imm = dcache[(h << 1) + 1];
+          const d = (w0 >>> 7) & 126;
+          const r1 = (w0 >>> 13) & 62;
+          const r2 = (w0 >>> 18) & 62;
+          const len = (inst & 3) === 3 ? 4 : 2;
+          const sq = (pcLo >>> 0) + len;
+          let nLo = sq | 0;
+          let nHi = sq > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+          let exit = false;
+          switch (w0 & 0xff) {
+            case Op.LUI:
+              x[d] = imm;
+              x[d + 1] = imm >> 31;
+              break;
+            case Op.AUIPC: {
+              const s = (pcLo >>> 0) + (imm >>> 0);
+              x[d] = s | 0;
+              x[d + 1] = (pcHi + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              break;
+            }
+            case Op.JAL: {
+              x[d] = nLo;
+              x[d + 1] = nHi;
+              const s = (pcLo >>> 0) + imm;
+              nLo = s | 0;
+              nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              break;
+            }
+            case Op.JALR: {
+              const a = x[r1];
+              const s = (a >>> 0) + (imm >>> 0);
+              const tHi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              x[d] = nLo;
+              x[d + 1] = nHi;
+              nLo = (s | 0) & ~1;
+              nHi = tHi;
+              break;
+            }
+            case Op.BEQ:
+              if (x[r1] === x[r2] && x[r1 + 1] === x[r2 + 1]) {
+                const s = (pcLo >>> 0) + imm;
+                nLo = s | 0;
+                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              }
+              break;
+            case Op.BNE:
+              if (x[r1] !== x[r2] || x[r1 + 1] !== x[r2 + 1]) {
+                const s = (pcLo >>> 0) + imm;
+                nLo = s | 0;
+                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              }
+              break;
+            case Op.BLT:
+            case Op.BGE: {
+              const ah = x[r1 + 1];
+              const bh = x[r2 + 1];
+              const lt = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0);
+              if (lt === ((w0 & 0xff) === Op.BLT)) {
+                const s = (pcLo >>> 0) + imm;
+                nLo = s | 0;
+                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              }
+              break;
+            }
+            case Op.BLTU:
+            case Op.BGEU: {
+              const ah = x[r1 + 1] >>> 0;
+              const bh = x[r2 + 1] >>> 0;
+              const lt = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0);
+              if (lt === ((w0 & 0xff) === Op.BLTU)) {
+                const s = (pcLo >>> 0) + imm;
+                nLo = s | 0;
+                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              }
+              break;
+            }
+            case Op.LB:
+            case Op.LBU:
+            case Op.LH:
+            case Op.LHU:
+            case Op.LW:
+            case Op.LWU:
+            case Op.LD:
+            case Op.FLW:
+            case Op.FLD: {
+              const op = w0 & 0xff;
+              const b = x[r1];
+              const s = (b >>> 0) + (imm >>> 0);
+              const lo = s | 0;
+              const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              const size = op === Op.LB || op === Op.LBU ? 1 : op === Op.LH || op === Op.LHU ? 2 : op === Op.LD || op === Op.FLD ? 8 : 4;
+              if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+              const idx = (lo >>> 12) & TLB_MASK;
+              let vLo: number;
+              let vHi = 0;
+              if (rTagLo[idx] === ((lo & ~0xfff) | dPriv) && rTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+                const off = rOff[idx] + (lo & 0xfff);
+                if (size === 4) vLo = i32[off >>> 2];
+                else if (size === 8) {
+                  vLo = i32[off >>> 2];
+                  vHi = i32[(off >>> 2) + 1];
+                } else if (size === 1) vLo = u8[off];
+                else vLo = u16[off >>> 1];
+              } else {
+                vLo = mmu.load(lo, hi, size);
+                vHi = mmu.valHi;
+                exit = true;
+              }
+              switch (op) {
+                case Op.LB: x[d] = (vLo << 24) >> 24; x[d + 1] = x[d] >> 31; break;
+                case Op.LBU: x[d] = vLo & 0xff; x[d + 1] = 0; break;
+                case Op.LH: x[d] = (vLo << 16) >> 16; x[d + 1] = x[d] >> 31; break;
+                case Op.LHU: x[d] = vLo & 0xffff; x[d + 1] = 0; break;
+                case Op.LW: x[d] = vLo; x[d + 1] = vLo >> 31; break;
+                case Op.LWU: x[d] = vLo; x[d + 1] = 0; break;
+                case Op.LD: x[d] = vLo; x[d + 1] = vHi; break;
+                case Op.FLW: fu[d] = vLo; fu[d + 1] = -1; this.mstatus |= MSTATUS_FS_DIRTY; break;
+                default: fu[d] = vLo; fu[d + 1] = vHi; this.mstatus |= MSTATUS_FS_DIRTY; break;
+              }
+              break;
+            }
+            case Op.SB:
+            case Op.SH:
+            case Op.SW:
+            case Op.SD:
+            case Op.FSW:
+            case Op.FSD: {
+              const op = w0 & 0xff;
+              const b = x[r1];
+              const s = (b >>> 0) + (imm >>> 0);
+              const lo = s | 0;
+              const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              const size = op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
+              let vLo: number;
+              let vHi: number;
+              if (op === Op.FSW || op === Op.FSD) {
+                if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+                vLo = fu[r2];
+                vHi = fu[r2 + 1];
+              } else {
+                vLo = x[r2];
+                vHi = x[r2 + 1];
+              }
+              const idx = (lo >>> 12) & TLB_MASK;
+              if (wTagLo[idx] === ((lo & ~0xfff) | dPriv) && wTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+                const off = wOff[idx] + (lo & 0xfff);
+                if (size === 8) {
+                  i32[off >>> 2] = vLo;
+                  i32[(off >>> 2) + 1] = vHi;
+                } else if (size === 4) i32[off >>> 2] = vLo;
+                else if (size === 1) u8[off] = vLo;
+                else u16[off >>> 1] = vLo;
+              } else {
+                mmu.store(lo, hi, size, vLo, vHi);
+                exit = true;
+              }
+              break;
+            }
+            case Op.ADDI: {
+              const a = x[r1];
+              const s = (a >>> 0) + (imm >>> 0);
+              x[d + 1] = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              x[d] = s | 0;
+              break;
+            }
+            case Op.SLTI: {
+              const ah = x[r1 + 1];
+              const bh = imm >> 31;
+              x[d] = ah < bh || (ah === bh && x[r1] >>> 0 < imm >>> 0) ? 1 : 0;
+              x[d + 1] = 0;
+              break;
+            }
+            case Op.SLTIU: {
+              const ah = x[r1 + 1] >>> 0;
+              const bh = (imm >> 31) >>> 0;
+              x[d] = ah < bh || (ah === bh && x[r1] >>> 0 < imm >>> 0) ? 1 : 0;
+              x[d + 1] = 0;
+              break;
+            }
+            case Op.XORI:
+              x[d] = x[r1] ^ imm;
+              x[d + 1] = x[r1 + 1] ^ (imm >> 31);
+              break;
+            case Op.ORI:
+              x[d] = x[r1] | imm;
+              x[d + 1] = x[r1 + 1] | (imm >> 31);
+              break;
+            case Op.ANDI:
+              x[d] = x[r1] & imm;
+              x[d + 1] = x[r1 + 1] & (imm >> 31);
+              break;
+            case Op.SLLI:
+            case Op.SLL: {
+              const sh = (w0 & 0xff) === Op.SLLI ? imm : x[r2] & 63;
+              const a = x[r1];
+              const ah = x[r1 + 1];
+              if (sh === 0) {
+                x[d] = a;
+                x[d + 1] = ah;
+              } else if (sh < 32) {
+                x[d + 1] = (ah << sh) | (a >>> (32 - sh));
+                x[d] = a << sh;
+              } else {
+                x[d + 1] = a << (sh - 32);
+                x[d] = 0;
+              }
+              break;
+            }
+            case Op.SRLI:
+            case Op.SRL: {
+              const sh = (w0 & 0xff) === Op.SRLI ? imm : x[r2] & 63;
+              const a = x[r1];
+              const ah = x[r1 + 1];
+              if (sh === 0) {
+                x[d] = a;
+                x[d + 1] = ah;
+              } else if (sh < 32) {
+                x[d] = (a >>> sh) | (ah << (32 - sh));
+                x[d + 1] = ah >>> sh;
+              } else {
+                x[d] = ah >>> (sh - 32);
+                x[d + 1] = 0;
+              }
+              break;
+            }
+            case Op.SRAI:
+            case Op.SRA: {
+              const sh = (w0 & 0xff) === Op.SRAI ? imm : x[r2] & 63;
+              const a = x[r1];
+              const ah = x[r1 + 1];
+              if (sh === 0) {
+                x[d] = a;
+                x[d + 1] = ah;
+              } else if (sh < 32) {
+                x[d] = (a >>> sh) | (ah << (32 - sh));
+                x[d + 1] = ah >> sh;
+              } else {
+                x[d] = ah >> (sh - 32);
+                x[d + 1] = ah >> 31;
+              }
+              break;
+            }
+            case Op.ADD: {
+              const a = x[r1];
+              const s = (a >>> 0) + (x[r2] >>> 0);
+              x[d + 1] = (x[r1 + 1] + x[r2 + 1] + (s > 0xffffffff ? 1 : 0)) | 0;
+              x[d] = s | 0;
+              break;
+            }
+            case Op.SUB: {
+              const s = (x[r1] >>> 0) - (x[r2] >>> 0);
+              x[d + 1] = (x[r1 + 1] - x[r2 + 1] - (s < 0 ? 1 : 0)) | 0;
+              x[d] = s | 0;
+              break;
+            }
+            case Op.SLT: {
+              const ah = x[r1 + 1];
+              const bh = x[r2 + 1];
+              x[d] = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0) ? 1 : 0;
+              x[d + 1] = 0;
+              break;
+            }
+            case Op.SLTU: {
+              const ah = x[r1 + 1] >>> 0;
+              const bh = x[r2 + 1] >>> 0;
+              x[d] = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0) ? 1 : 0;
+              x[d + 1] = 0;
+              break;
+            }
+            case Op.XOR:
+              x[d] = x[r1] ^ x[r2];
+              x[d + 1] = x[r1 + 1] ^ x[r2 + 1];
+              break;
+            case Op.OR:
+              x[d] = x[r1] | x[r2];
+              x[d + 1] = x[r1 + 1] | x[r2 + 1];
+              break;
+            case Op.AND:
+              x[d] = x[r1] & x[r2];
+              x[d + 1] = x[r1 + 1] & x[r2 + 1];
+              break;
+            case Op.ADDIW: {
+              const v = (x[r1] + imm) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SLLIW: {
+              const v = x[r1] << imm;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SRLIW: {
+              const v = (x[r1] >>> imm) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SRAIW: {
+              const v = x[r1] >> imm;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.ADDW: {
+              const v = (x[r1] + x[r2]) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SUBW: {
+              const v = (x[r1] - x[r2]) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SLLW: {
+              const v = x[r1] << (x[r2] & 31);
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SRLW: {
+              const v = (x[r1] >>> (x[r2] & 31)) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.SRAW: {
+              const v = x[r1] >> (x[r2] & 31);
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.MUL:
+              x64[d >> 1] = x64[r1 >> 1] * x64[r2 >> 1];
+              break;
+            case Op.MULH:
+              x64[d >> 1] = (x64[r1 >> 1] * x64[r2 >> 1]) >> 64n;
+              break;
+            case Op.MULHU:
+              x64[d >> 1] = (BigInt.asUintN(64, x64[r1 >> 1]) * BigInt.asUintN(64, x64[r2 >> 1])) >> 64n;
+              break;
+            case Op.MULHSU:
+              x64[d >> 1] = (x64[r1 >> 1] * BigInt.asUintN(64, x64[r2 >> 1])) >> 64n;
+              break;
+            case Op.DIV: {
+              const b = x64[r2 >> 1];
+              x64[d >> 1] = b === 0n ? -1n : x64[r1 >> 1] / b;
+              break;
+            }
+            case Op.DIVU: {
+              const b = BigInt.asUintN(64, x64[r2 >> 1]);
+              x64[d >> 1] = b === 0n ? -1n : BigInt.asUintN(64, x64[r1 >> 1]) / b;
+              break;
+            }
+            case Op.REM: {
+              const b = x64[r2 >> 1];
+              x64[d >> 1] = b === 0n ? x64[r1 >> 1] : x64[r1 >> 1] % b;
+              break;
+            }
+            case Op.REMU: {
+              const b = BigInt.asUintN(64, x64[r2 >> 1]);
+              x64[d >> 1] = b === 0n ? x64[r1 >> 1] : BigInt.asUintN(64, x64[r1 >> 1]) % b;
+              break;
+            }
+            case Op.MULW: {
+              const v = Math.imul(x[r1], x[r2]);
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.DIVW: {
+              const a = x[r1];
+              const b = x[r2];
+              const v = b === 0 ? -1 : a === -2147483648 && b === -1 ? a : (a / b) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.DIVUW: {
+              const b = x[r2] >>> 0;
+              const v = b === 0 ? -1 : ((x[r1] >>> 0) / b) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.REMW: {
+              const b = x[r2];
+              const v = b === 0 ? x[r1] : (x[r1] % b) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.REMUW: {
+              const b = x[r2] >>> 0;
+              const v = b === 0 ? x[r1] : ((x[r1] >>> 0) % b) | 0;
+              x[d] = v;
+              x[d + 1] = v >> 31;
+              break;
+            }
+            case Op.FENCE:
+            case Op.FENCE_I:
+              break;
+            case Op.ECALL:
+              throw this.trap.set(EXC_ECALL_U + this.priv, 0, 0);
+            case Op.EBREAK:
+              throw this.trap.set(EXC_BREAKPOINT, pcLo, pcHi);
+            case Op.CSRRW:
+            case Op.CSRRS:
+            case Op.CSRRC:
+            case Op.CSRRWI:
+            case Op.CSRRSI:
+            case Op.CSRRCI:
+            case Op.MRET:
+            case Op.SRET:
+            case Op.WFI:
+            case Op.SFENCE_VMA:
+              this.pcLo = pcLo;
+              this.pcHi = pcHi;
+              this.curN = n;
+              this.system(w0 & 0xff, d >> 1, r1 >> 1, imm, inst, len);
+              n++;
+              continue outer;
+            case Op.ILLEGAL:
+              this.illegal(inst);
+            // falls through (illegal() never returns)
+            default:
+              if ((w0 & 0xff) >= Op.LR_W && (w0 & 0xff) <= Op.AMOMAXU_D) {
+                this.atomic(w0 & 0xff, d >> 1, r1 >> 1, r2 >> 1);
+              } else {
+                this.fp(w0 & 0xff, w0, inst);
+              }
+          }
+          n++;
+          pcLo = nLo;
+          pcHi = nHi;
+          if (exit) {
+            this.pcLo = pcLo;
+            this.pcHi = pcHi;
+            if (mmu.touchedDevice) {
+              mmu.touchedDevice = false;
+              continue outer;
+            }
+          }
+        }
+      } catch (e) {
+        this.pcLo = pcLo;
+        this.pcHi = pcHi;
+        if (!(e instanceof TrapSignal)) {
+          this.lastError = e instanceof Error ? (e.stack ?? e.message) : String(e);
+          result = StopReason.Fault;
+          break;
+        }
+        n++;
+        this.runTraps++;
+        this.curN = n;
+        if (this.trapHook === null || !this.trapHook(e.cause)) {
+          this.takeTrap(e.cause, false, e.tvalLo, e.tvalHi);
+        }
+      }
+    }
+    this.instret = this.runBase + n - this.runTraps;
+    this.runBase = this.instret;
+    this.runTraps = 0;
+    this.curN = 0;
+    return result;
+  }
+
+  save(): HartState {
+    return saveHart(this);
+  }
+
+  restore(s: HartState): void {
+    restoreHart(this, s);
+    this.mmu.flush();
+    this.updateMmuMode();
+  }
+}
+
+/** Highest-priority interrupt in `bits`: MEI, MSI, MTI, SEI, SSI, STI. */
+function highest(bits: number): number {
+  if (bits & (1 << IRQ_MEI)) return IRQ_MEI;
+  if (bits & (1 << IRQ_MSI)) return IRQ_MSI;
+  if (bits & (1 << IRQ_MTI)) return IRQ_MTI;
+  if (bits & (1 << IRQ_SEI)) return IRQ_SEI;
+  if (bits & (1 << IRQ_SSI)) return IRQ_SSI;
+  if (bits & (1 << IRQ_STI)) return IRQ_STI;
+  return -1;
+}
+
+export { X_DISCARD };

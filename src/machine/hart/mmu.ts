@@ -1,0 +1,362 @@
+// Address translation (Sv39/Sv48/Sv57 and bare), the hart's TLBs and the slow
+// paths of loads, stores and fetches (misaligned, MMIO, page crossings, misses).
+//
+// TLBs are direct-mapped, one each for reads, writes and fetches. A tag is the
+// virtual page (low half with the privilege level in its low bits, high half)
+// and the value is the page's offset in RAM, so a hit costs two compares. Only
+// RAM pages that PMP allows as a whole are cached; writes are cached only once
+// the PTE's D bit is set and the page is in the dirty log.
+
+import type { Bus } from '../bus.js';
+import type { Ram } from '../ram.js';
+import {
+  ACCESS_FETCH,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  EXC_INST_ACCESS,
+  EXC_INST_PAGE,
+  EXC_LOAD_ACCESS,
+  EXC_LOAD_PAGE,
+  EXC_STORE_ACCESS,
+  EXC_STORE_PAGE,
+  PRIV_M,
+  PRIV_S,
+  PRIV_U,
+  TrapSignal,
+} from './causes.js';
+import { Pmp } from './pmp.js';
+
+export const TLB_BITS = 8;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
+
+const PTE_V = 1;
+const PTE_R = 2;
+const PTE_W = 4;
+const PTE_X = 8;
+const PTE_U = 16;
+const PTE_A = 64;
+const PTE_D = 128;
+
+export const SATP_BARE = 0;
+export const SATP_SV39 = 8;
+export const SATP_SV48 = 9;
+export const SATP_SV57 = 10;
+
+const TWO32 = 4294967296;
+
+function newTags(): Int32Array {
+  return new Int32Array(TLB_SIZE).fill(-1);
+}
+
+export class Mmu {
+  readonly rTagLo = newTags();
+  readonly rTagHi = new Int32Array(TLB_SIZE);
+  readonly rOff = new Float64Array(TLB_SIZE);
+  readonly wTagLo = newTags();
+  readonly wTagHi = new Int32Array(TLB_SIZE);
+  readonly wOff = new Float64Array(TLB_SIZE);
+  readonly xTagLo = newTags();
+  readonly xTagHi = new Int32Array(TLB_SIZE);
+  readonly xOff = new Float64Array(TLB_SIZE);
+
+  readonly pmp = new Pmp();
+  readonly ram: Ram;
+  readonly bus: Bus;
+  private readonly trap: TrapSignal;
+  private readonly u8: Uint8Array;
+  private readonly i32: Int32Array;
+
+  satpMode = SATP_BARE;
+  /** Root page-table page number. */
+  satpPpn = 0;
+  sum = false;
+  mxr = false;
+  /** menvcfg.PBMTE: Svpbmt memory types allowed in PTEs. */
+  pbmte = false;
+  /** Privilege level used for fetches (the current one). */
+  fetchPriv = PRIV_M;
+  /** Privilege level used for loads and stores (MPP when MPRV is set in M-mode). */
+  dataPriv = PRIV_M;
+  /** Set by a slow-path access that reached a device (the hart re-checks interrupts). */
+  touchedDevice = false;
+  /** High half of the last 8-byte slow-path load. */
+  valHi = 0;
+  /** Counters. */
+  tlbMisses = 0;
+  pageWalks = 0;
+
+  constructor(bus: Bus, trap: TrapSignal) {
+    this.bus = bus;
+    this.ram = bus.ram;
+    this.trap = trap;
+    this.u8 = bus.ram.u8;
+    this.i32 = bus.ram.i32;
+  }
+
+  flush(): void {
+    this.rTagLo.fill(-1);
+    this.wTagLo.fill(-1);
+    this.xTagLo.fill(-1);
+  }
+
+  flushWrites(): void {
+    this.wTagLo.fill(-1);
+  }
+
+  private fault(access: number, page: boolean, lo: number, hi: number): never {
+    const cause =
+      access === ACCESS_FETCH
+        ? page
+          ? EXC_INST_PAGE
+          : EXC_INST_ACCESS
+        : access === ACCESS_WRITE
+          ? page
+            ? EXC_STORE_PAGE
+            : EXC_STORE_ACCESS
+          : page
+            ? EXC_LOAD_PAGE
+            : EXC_LOAD_ACCESS;
+    throw this.trap.set(cause, lo, hi);
+  }
+
+  /** Translates virtual address (lo, hi) for `access` at privilege `priv`; returns the physical address. */
+  translate(lo: number, hi: number, access: number, priv: number): number {
+    if (priv === PRIV_M || this.satpMode === SATP_BARE) {
+      if (hi >>> 24 !== 0) this.fault(access, false, lo, hi); // beyond 56 physical bits
+      return (hi >>> 0) * TWO32 + (lo >>> 0);
+    }
+    this.pageWalks++;
+    const levels = this.satpMode - 5;
+    const vaBits = 12 + 9 * levels;
+    const top = hi >> (vaBits - 33);
+    if (top !== 0 && top !== -1) this.fault(access, true, lo, hi);
+    const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12); // VA bits 12..56
+    let table = this.satpPpn * 4096;
+    for (let i = levels - 1; i >= 0; i--) {
+      const vpn = Math.floor(vpage / 2 ** (9 * i)) % 512;
+      const pteOff = this.ram.offsetOf(table + vpn * 8, 8);
+      if (pteOff < 0) this.fault(access, false, lo, hi);
+      const w = pteOff >>> 2;
+      const pLo = this.i32[w];
+      const pHi = this.i32[w + 1];
+      if ((pLo & PTE_V) === 0 || (pLo & (PTE_R | PTE_W)) === PTE_W) this.fault(access, true, lo, hi);
+      if (((pHi >>> 22) & 0x7f) !== 0) this.fault(access, true, lo, hi); // reserved bits 54..60
+      const pbmt = (pHi >>> 29) & 3;
+      const napot = pHi >>> 31;
+      let ppn = (pLo >>> 10) + (pHi & 0x3fffff) * 4194304;
+      if ((pLo & (PTE_R | PTE_X)) === 0) {
+        // Pointer to the next level.
+        if (i === 0 || pbmt !== 0 || napot !== 0 || (pLo & (PTE_A | PTE_D | PTE_U)) !== 0) {
+          this.fault(access, true, lo, hi);
+        }
+        table = ppn * 4096;
+        continue;
+      }
+      if (pbmt !== 0 && (!this.pbmte || pbmt === 3)) this.fault(access, true, lo, hi);
+      if ((pLo & PTE_U) !== 0) {
+        if (priv === PRIV_S && (access === ACCESS_FETCH || !this.sum)) this.fault(access, true, lo, hi);
+      } else if (priv === PRIV_U) {
+        this.fault(access, true, lo, hi);
+      }
+      const ok =
+        access === ACCESS_READ
+          ? (pLo & PTE_R) !== 0 || (this.mxr && (pLo & PTE_X) !== 0)
+          : access === ACCESS_WRITE
+            ? (pLo & PTE_W) !== 0
+            : (pLo & PTE_X) !== 0;
+      if (!ok) this.fault(access, true, lo, hi);
+      const span = 2 ** (9 * i);
+      if (i > 0 && ppn % span !== 0) this.fault(access, true, lo, hi); // misaligned superpage
+      if (napot !== 0) {
+        if (i !== 0 || (ppn & 15) !== 8) this.fault(access, true, lo, hi);
+        ppn = ppn - 8 + (vpage & 15);
+      }
+      const want = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
+      if ((pLo & want) !== want) {
+        this.i32[w] = pLo | want;
+        this.ram.dirty[pteOff >>> 12] = 1;
+      }
+      return (ppn + (vpage % span)) * 4096 + (lo & 0xfff);
+    }
+    return this.fault(access, true, lo, hi);
+  }
+
+  /** Translates and checks PMP for an access of `len` bytes; returns the physical address. */
+  private resolve(lo: number, hi: number, len: number, access: number, priv: number): number {
+    const pa = this.translate(lo, hi, access, priv);
+    if (!this.pmp.check(pa, len, access, priv)) this.fault(access, false, lo, hi);
+    return pa;
+  }
+
+  /**
+   * Fills the TLB entry for (lo, hi) when its page is cacheable RAM; returns the
+   * page's RAM offset or -1. Faults are thrown.
+   */
+  private fill(lo: number, hi: number, access: number, priv: number): number {
+    this.tlbMisses++;
+    const pa = this.resolve(lo, hi, 1, access, priv);
+    const pagePa = pa - (pa % 4096);
+    const off = this.ram.offsetOf(pagePa, 4096);
+    if (off < 0 || !this.pmp.check(pagePa, 4096, access, priv)) return -1;
+    const idx = (lo >>> 12) & TLB_MASK;
+    const tag = (lo & ~0xfff) | priv;
+    if (access === ACCESS_READ) {
+      this.rTagLo[idx] = tag;
+      this.rTagHi[idx] = hi;
+      this.rOff[idx] = off;
+    } else if (access === ACCESS_WRITE) {
+      this.wTagLo[idx] = tag;
+      this.wTagHi[idx] = hi;
+      this.wOff[idx] = off;
+      this.ram.dirty[off >>> 12] = 1;
+    } else {
+      this.xTagLo[idx] = tag;
+      this.xTagHi[idx] = hi;
+      this.xOff[idx] = off;
+    }
+    return off;
+  }
+
+  /** RAM offset of the fetch page holding (lo, hi), or -1 when it is not cacheable RAM. */
+  fetchPage(lo: number, hi: number): number {
+    const priv = this.fetchPriv;
+    const idx = (lo >>> 12) & TLB_MASK;
+    if (this.xTagLo[idx] === ((lo & ~0xfff) | priv) && this.xTagHi[idx] === hi) return this.xOff[idx];
+    return this.fill(lo, hi, ACCESS_FETCH, priv);
+  }
+
+  /** Fetches a 16-bit parcel the slow way (devices such as the boot ROM, PMP-split pages). */
+  fetchParcel(lo: number, hi: number): number {
+    const priv = this.fetchPriv;
+    const pa = this.resolve(lo, hi, 2, ACCESS_FETCH, priv);
+    const off = this.ram.offsetOf(pa, 2);
+    if (off >= 0) return this.u8[off] | (this.u8[off + 1] << 8);
+    const v = this.bus.readDevice(pa, 2);
+    if (v < 0) this.fault(ACCESS_FETCH, false, lo, hi);
+    return v & 0xffff;
+  }
+
+  private static add(lo: number, hi: number, k: number, out: Int32Array): void {
+    const s = (lo >>> 0) + k;
+    out[0] = s | 0;
+    out[1] = s > 0xffffffff ? (hi + 1) | 0 : hi;
+  }
+  private readonly tmp = new Int32Array(2);
+
+  /**
+   * Slow-path load of `size` bytes (1, 2, 4, 8): TLB miss, misaligned, device or
+   * page-crossing access. Returns the low 32 bits (zero-extended for sizes < 4);
+   * the high half of an 8-byte load is left in `valHi`.
+   */
+  load(lo: number, hi: number, size: number): number {
+    const priv = this.dataPriv;
+    const inPage = (lo & 0xfff) + size <= 4096;
+    if (inPage) {
+      const off = this.fill(lo, hi, ACCESS_READ, priv);
+      if (off >= 0) return this.readRam(off + (lo & 0xfff), size);
+      const pa = this.resolve(lo, hi, size, ACCESS_READ, priv);
+      const roff = this.ram.offsetOf(pa, size);
+      if (roff >= 0) return this.readRam(roff, size);
+      if (pa % size !== 0) this.fault(ACCESS_READ, false, lo, hi);
+      this.touchedDevice = true;
+      if (size === 8) {
+        const l = this.bus.readDevice(pa, 4);
+        const h = this.bus.readDevice(pa + 4, 4);
+        if (l < 0 || h < 0) this.fault(ACCESS_READ, false, lo, hi);
+        this.valHi = h | 0;
+        return l | 0;
+      }
+      const v = this.bus.readDevice(pa, size);
+      if (v < 0) this.fault(ACCESS_READ, false, lo, hi);
+      return v;
+    }
+    // Crosses a page: translate both pages first so a fault leaves nothing half done.
+    const first = 4096 - (lo & 0xfff);
+    Mmu.add(lo, hi, first, this.tmp);
+    const pa0 = this.resolve(lo, hi, first, ACCESS_READ, priv);
+    const pa1 = this.resolve(this.tmp[0], this.tmp[1], size - first, ACCESS_READ, priv);
+    const o0 = this.ram.offsetOf(pa0, first);
+    const o1 = this.ram.offsetOf(pa1, size - first);
+    if (o0 < 0 || o1 < 0) this.fault(ACCESS_READ, false, lo, hi);
+    let vlo = 0;
+    let vhi = 0;
+    for (let k = size - 1; k >= 0; k--) {
+      const b = k < first ? this.u8[o0 + k] : this.u8[o1 + k - first];
+      vhi = (vhi << 8) | (vlo >>> 24);
+      vlo = (vlo << 8) | b;
+    }
+    this.valHi = vhi;
+    return size === 4 || size === 8 ? vlo | 0 : vlo;
+  }
+
+  private readRam(off: number, size: number): number {
+    const u8 = this.u8;
+    if (size === 1) return u8[off];
+    if (size === 2) return u8[off] | (u8[off + 1] << 8);
+    const l = u8[off] | (u8[off + 1] << 8) | (u8[off + 2] << 16) | (u8[off + 3] << 24);
+    if (size === 8) {
+      this.valHi = u8[off + 4] | (u8[off + 5] << 8) | (u8[off + 6] << 16) | (u8[off + 7] << 24);
+    }
+    return l;
+  }
+
+  private writeRam(off: number, size: number, vlo: number, vhi: number): void {
+    const u8 = this.u8;
+    for (let k = 0; k < size; k++) {
+      u8[off + k] = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
+    }
+  }
+
+  /** Slow-path store of `size` bytes of (vlo, vhi). */
+  store(lo: number, hi: number, size: number, vlo: number, vhi: number): void {
+    const priv = this.dataPriv;
+    const inPage = (lo & 0xfff) + size <= 4096;
+    if (inPage) {
+      const off = this.fill(lo, hi, ACCESS_WRITE, priv);
+      if (off >= 0) return this.writeRam(off + (lo & 0xfff), size, vlo, vhi);
+      const pa = this.resolve(lo, hi, size, ACCESS_WRITE, priv);
+      const roff = this.ram.offsetOf(pa, size);
+      if (roff >= 0) {
+        this.ram.dirty[roff >>> 12] = 1;
+        return this.writeRam(roff, size, vlo, vhi);
+      }
+      if (pa % size !== 0) this.fault(ACCESS_WRITE, false, lo, hi);
+      this.touchedDevice = true;
+      let ok: boolean;
+      if (size === 8) {
+        ok = this.bus.writeDevice(pa, 4, vlo) && this.bus.writeDevice(pa + 4, 4, vhi);
+      } else {
+        ok = this.bus.writeDevice(pa, size, size === 4 ? vlo : vlo & ((1 << (8 * size)) - 1));
+      }
+      if (!ok) this.fault(ACCESS_WRITE, false, lo, hi);
+      return;
+    }
+    const first = 4096 - (lo & 0xfff);
+    Mmu.add(lo, hi, first, this.tmp);
+    const pa0 = this.resolve(lo, hi, first, ACCESS_WRITE, priv);
+    const pa1 = this.resolve(this.tmp[0], this.tmp[1], size - first, ACCESS_WRITE, priv);
+    const o0 = this.ram.offsetOf(pa0, first);
+    const o1 = this.ram.offsetOf(pa1, size - first);
+    if (o0 < 0 || o1 < 0) this.fault(ACCESS_WRITE, false, lo, hi);
+    this.ram.dirty[o0 >>> 12] = 1;
+    this.ram.dirty[o1 >>> 12] = 1;
+    for (let k = 0; k < size; k++) {
+      const b = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
+      if (k < first) this.u8[o0 + k] = b;
+      else this.u8[o1 + k - first] = b;
+    }
+  }
+
+  /**
+   * Physical RAM offset for an atomic access (AMO, LR, SC) of `size` bytes: it
+   * must be aligned, in RAM, and writable (AMOs report store faults).
+   */
+  atomicOffset(lo: number, hi: number, size: number, access: number): number {
+    const pa = this.resolve(lo, hi, size, access, this.dataPriv);
+    const off = this.ram.offsetOf(pa, size);
+    if (off < 0) this.fault(access, false, lo, hi);
+    if (access === ACCESS_WRITE) this.ram.dirty[off >>> 12] = 1;
+    return off;
+  }
+}

@@ -1,0 +1,50 @@
+// Register files of the hart. Each 64-bit register is held in one ArrayBuffer
+// seen through several typed views, so that each instruction can use the
+// cheapest one: int32 halves for adds, logic, shifts, compares and addresses;
+// BigInt64 for multiply and divide; float64/float32 for floating point.
+// Layout is little-endian: register r is halves [2r] (low) and [2r + 1] (high).
+
+/** Integer registers x0..x31 plus a discard slot (index 32) for writes to x0. */
+export class IntRegs {
+  readonly buffer = new ArrayBuffer(33 * 8);
+  /** Halves: x[2r] low 32 bits, x[2r+1] high 32 bits. x[0] and x[1] stay 0. */
+  readonly x = new Int32Array(this.buffer);
+  /** Whole registers as signed 64-bit integers. */
+  readonly x64 = new BigInt64Array(this.buffer);
+
+  get(r: number): bigint {
+    return this.x64[r];
+  }
+  set(r: number, v: bigint): void {
+    if (r !== 0) this.x64[r] = BigInt.asIntN(64, v);
+  }
+}
+
+/** Floating-point registers f0..f31 and the accrued flags / rounding mode of fcsr. */
+export class FpRegs {
+  readonly buffer = new ArrayBuffer(32 * 8);
+  /** Halves: u[2r] low 32 bits (the single-precision value when NaN-boxed), u[2r+1] high. */
+  readonly u = new Int32Array(this.buffer);
+  readonly f64 = new Float64Array(this.buffer);
+  /** f32[2r] is the low half of f r as a binary32. */
+  readonly f32 = new Float32Array(this.buffer);
+  readonly u64 = new BigUint64Array(this.buffer);
+  /** Accrued exception flags, fflags layout: NV 16, DZ 8, OF 4, UF 2, NX 1. */
+  flags = 0;
+  /** Dynamic rounding mode (frm). */
+  frm = 0;
+}
+
+export const FFLAG_NV = 16;
+export const FFLAG_DZ = 8;
+export const FFLAG_OF = 4;
+export const FFLAG_UF = 2;
+export const FFLAG_NX = 1;
+
+/** Rounding modes (the rm field and frm). */
+export const RM_RNE = 0;
+export const RM_RTZ = 1;
+export const RM_RDN = 2;
+export const RM_RUP = 3;
+export const RM_RMM = 4;
+export const RM_DYN = 7;
