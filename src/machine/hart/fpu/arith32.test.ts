@@ -16,20 +16,56 @@ const SNAN = sb(0x7f800001);
 test('fadd.s rounds ties in every mode and boxes the result', () => {
   const u1 = sb(0x3f800001);
   const u2 = sb(0x3f800002);
-  expectModes(Op.FADD_S, ONE, s(2 ** -24), 0n, [[ONE, NX], [ONE, NX], [ONE, NX], [u1, NX], [u1, NX]]);
-  expectModes(Op.FADD_S, u1, s(2 ** -24), 0n, [[u2, NX], [u1, NX], [u1, NX], [u2, NX], [u2, NX]]);
+  expectModes(Op.FADD_S, ONE, s(2 ** -24), 0n, [
+    [ONE, NX],
+    [ONE, NX],
+    [ONE, NX],
+    [u1, NX],
+    [u1, NX],
+  ]);
+  expectModes(Op.FADD_S, u1, s(2 ** -24), 0n, [
+    [u2, NX],
+    [u1, NX],
+    [u1, NX],
+    [u2, NX],
+    [u2, NX],
+  ]);
   expectAll(Op.FADD_S, ONE, ONE, 0n, 0xffffffff40000000n, 0);
   // The exact sum needs far more than 53 bits; directed modes still see it.
   const big = s(2 ** 100);
-  expectModes(Op.FADD_S, big, s(2 ** -100), 0n, [[big, NX], [big, NX], [big, NX], [sb(0x71800001), NX], [big, NX]]);
-  expectModes(Op.FSUB_S, ONE, ONE, 0n, [[sb(0), 0], [sb(0), 0], [NEG0, 0], [sb(0), 0], [sb(0), 0]]);
+  expectModes(Op.FADD_S, big, s(2 ** -100), 0n, [
+    [big, NX],
+    [big, NX],
+    [big, NX],
+    [sb(0x71800001), NX],
+    [big, NX],
+  ]);
+  expectModes(Op.FSUB_S, ONE, ONE, 0n, [
+    [sb(0), 0],
+    [sb(0), 0],
+    [NEG0, 0],
+    [sb(0), 0],
+    [sb(0), 0],
+  ]);
 });
 
 test('fadd.s overflow by mode', () => {
   const NMAX = sb(0xff7fffff);
   const NINF = sb(0xff800000);
-  expectModes(Op.FADD_S, MAX, MAX, 0n, [[INF, OF | NX], [MAX, OF | NX], [MAX, OF | NX], [INF, OF | NX], [INF, OF | NX]]);
-  expectModes(Op.FSUB_S, NMAX, MAX, 0n, [[NINF, OF | NX], [NMAX, OF | NX], [NINF, OF | NX], [NMAX, OF | NX], [NINF, OF | NX]]);
+  expectModes(Op.FADD_S, MAX, MAX, 0n, [
+    [INF, OF | NX],
+    [MAX, OF | NX],
+    [MAX, OF | NX],
+    [INF, OF | NX],
+    [INF, OF | NX],
+  ]);
+  expectModes(Op.FSUB_S, NMAX, MAX, 0n, [
+    [NINF, OF | NX],
+    [NMAX, OF | NX],
+    [NINF, OF | NX],
+    [NMAX, OF | NX],
+    [NINF, OF | NX],
+  ]);
 });
 
 test('fmul.s detects tininess after rounding at the binary32 threshold', () => {
@@ -50,15 +86,33 @@ test('fmul.s detects tininess after rounding at the binary32 threshold', () => {
     [MINNORM, UF | NX],
   ]);
   // Half the smallest subnormal.
-  expectModes(Op.FMUL_S, sb(1), s(0.5), 0n, [[sb(0), UF | NX], [sb(0), UF | NX], [sb(0), UF | NX], [sb(1), UF | NX], [sb(1), UF | NX]]);
+  expectModes(Op.FMUL_S, sb(1), s(0.5), 0n, [
+    [sb(0), UF | NX],
+    [sb(0), UF | NX],
+    [sb(0), UF | NX],
+    [sb(1), UF | NX],
+    [sb(1), UF | NX],
+  ]);
   expectAll(Op.FMUL_S, sb(2), s(0.5), 0n, sb(1), 0);
-  expectModes(Op.FMUL_S, s(2 ** 127), s(2), 0n, [[INF, OF | NX], [MAX, OF | NX], [MAX, OF | NX], [INF, OF | NX], [INF, OF | NX]]);
+  expectModes(Op.FMUL_S, s(2 ** 127), s(2), 0n, [
+    [INF, OF | NX],
+    [MAX, OF | NX],
+    [MAX, OF | NX],
+    [INF, OF | NX],
+    [INF, OF | NX],
+  ]);
   expectAll(Op.FMUL_S, INF, sb(0), 0n, CANON_S, NV);
 });
 
 test('fdiv.s and fsqrt.s in every mode', () => {
   const t = sb(0x3eaaaaab); // RN(1/3), above 1/3
-  expectModes(Op.FDIV_S, ONE, s(3), 0n, [[t, NX], [t - 1n, NX], [t - 1n, NX], [t, NX], [t, NX]]);
+  expectModes(Op.FDIV_S, ONE, s(3), 0n, [
+    [t, NX],
+    [t - 1n, NX],
+    [t - 1n, NX],
+    [t, NX],
+    [t, NX],
+  ]);
   expectModes(Op.FDIV_S, sb(0x3f7fffff), s(2 ** 126), 0n, [
     [MINNORM, UF | NX],
     [MAXSUB, UF | NX],
@@ -69,9 +123,21 @@ test('fdiv.s and fsqrt.s in every mode', () => {
   expectAll(Op.FDIV_S, ONE, sb(0), 0n, INF, DZ);
   expectAll(Op.FDIV_S, sb(0), sb(0), 0n, CANON_S, NV);
   const r = sb(0x3fb504f3); // RN(sqrt 2), below sqrt 2
-  expectModes(Op.FSQRT_S, s(2), 0n, 0n, [[r, NX], [r, NX], [r, NX], [r + 1n, NX], [r, NX]]);
+  expectModes(Op.FSQRT_S, s(2), 0n, 0n, [
+    [r, NX],
+    [r, NX],
+    [r, NX],
+    [r + 1n, NX],
+    [r, NX],
+  ]);
   const rs = sb(0x1a3504f3); // sqrt(2^-149) = 2^-75 sqrt 2
-  expectModes(Op.FSQRT_S, sb(1), 0n, 0n, [[rs, NX], [rs, NX], [rs, NX], [rs + 1n, NX], [rs, NX]]);
+  expectModes(Op.FSQRT_S, sb(1), 0n, 0n, [
+    [rs, NX],
+    [rs, NX],
+    [rs, NX],
+    [rs + 1n, NX],
+    [rs, NX],
+  ]);
   expectAll(Op.FSQRT_S, NEG0, 0n, 0n, NEG0, 0);
   expectAll(Op.FSQRT_S, s(-4), 0n, 0n, CANON_S, NV);
 });

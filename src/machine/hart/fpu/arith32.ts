@@ -21,7 +21,14 @@ const TINY_REL = pow2(-60);
  * remainder or a stand-in of the same sign that is no tie. drSafe: rounding h
  * to nearest single gives the correctly rounded result of the exact value.
  */
-export function packS(f: FpRegs, rd: number, h: number, lo: number, rm: number, drSafe: boolean): void {
+export function packS(
+  f: FpRegs,
+  rd: number,
+  h: number,
+  lo: number,
+  rm: number,
+  drSafe: boolean,
+): void {
   if (rm === RM_RNE && (lo === 0 || drSafe)) {
     const y = Math.fround(h);
     const ay = Math.abs(y);
@@ -39,7 +46,14 @@ export function packS(f: FpRegs, rd: number, h: number, lo: number, rm: number, 
 }
 
 /** fadd.s (neg = false) and fsub.s (neg = true). */
-export function addS(f: FpRegs, rd: number, rs1: number, rs2: number, neg: boolean, rm: number): void {
+export function addS(
+  f: FpRegs,
+  rd: number,
+  rs1: number,
+  rs2: number,
+  neg: boolean,
+  rm: number,
+): void {
   const a = readS(f, rs1);
   const b = neg ? -readS(f, rs2) : readS(f, rs2);
   const r = a + b;

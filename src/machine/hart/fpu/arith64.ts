@@ -33,7 +33,14 @@ function pack64(f: FpRegs, h: number, l: number, k: number, rm: number): number 
 }
 
 /** fadd.d (neg = false) and fsub.d (neg = true). */
-export function addD(f: FpRegs, rd: number, rs1: number, rs2: number, neg: boolean, rm: number): void {
+export function addD(
+  f: FpRegs,
+  rd: number,
+  rs1: number,
+  rs2: number,
+  neg: boolean,
+  rm: number,
+): void {
   const a = f.f64[rs1];
   const b = neg ? -f.f64[rs2] : f.f64[rs2];
   const r = a + b;
@@ -46,7 +53,15 @@ export function addD(f: FpRegs, rd: number, rs1: number, rs2: number, neg: boole
   addSlowD(f, rd, a, b, rs1, rs2, rm);
 }
 
-function addSlowD(f: FpRegs, rd: number, a: number, b: number, rs1: number, rs2: number, rm: number): void {
+function addSlowD(
+  f: FpRegs,
+  rd: number,
+  a: number,
+  b: number,
+  rs1: number,
+  rs2: number,
+  rm: number,
+): void {
   if (a - a !== 0 || b - b !== 0) {
     writeDOrNaN(f, rd, addSpecial(f, a, b, isSNaND(f, rs1) || isSNaND(f, rs2)));
     return;
@@ -78,7 +93,15 @@ export function mulD(f: FpRegs, rd: number, rs1: number, rs2: number, rm: number
   mulSlowD(f, rd, a, b, rs1, rs2, rm);
 }
 
-function mulSlowD(f: FpRegs, rd: number, a: number, b: number, rs1: number, rs2: number, rm: number): void {
+function mulSlowD(
+  f: FpRegs,
+  rd: number,
+  a: number,
+  b: number,
+  rs1: number,
+  rs2: number,
+  rm: number,
+): void {
   if (a - a !== 0 || b - b !== 0 || a === 0 || b === 0) {
     writeDOrNaN(f, rd, mulSpecial(f, a, b, isSNaND(f, rs1) || isSNaND(f, rs2)));
     return;
@@ -108,7 +131,15 @@ export function divD(f: FpRegs, rd: number, rs1: number, rs2: number, rm: number
   divSlowD(f, rd, a, b, rs1, rs2, rm);
 }
 
-function divSlowD(f: FpRegs, rd: number, a: number, b: number, rs1: number, rs2: number, rm: number): void {
+function divSlowD(
+  f: FpRegs,
+  rd: number,
+  a: number,
+  b: number,
+  rs1: number,
+  rs2: number,
+  rm: number,
+): void {
   if (a - a !== 0 || b - b !== 0 || a === 0 || b === 0) {
     writeDOrNaN(f, rd, divSpecial(f, a, b, isSNaND(f, rs1) || isSNaND(f, rs2)));
     return;

@@ -21,7 +21,14 @@ export function eqS(f: FpRegs, x: IntRegs, rd: number, rs1: number, rs2: number)
 }
 
 /** flt.s (le = false) and fle.s (le = true) */
-export function ltS(f: FpRegs, x: IntRegs, rd: number, rs1: number, rs2: number, le: boolean): void {
+export function ltS(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  rs1: number,
+  rs2: number,
+  le: boolean,
+): void {
   const a = readS(f, rs1);
   const b = readS(f, rs2);
   if (a !== a || b !== b) f.flags |= FFLAG_NV;
@@ -37,7 +44,14 @@ export function eqD(f: FpRegs, x: IntRegs, rd: number, rs1: number, rs2: number)
 }
 
 /** flt.d (le = false) and fle.d (le = true) */
-export function ltD(f: FpRegs, x: IntRegs, rd: number, rs1: number, rs2: number, le: boolean): void {
+export function ltD(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  rs1: number,
+  rs2: number,
+  le: boolean,
+): void {
   const a = f.f64[rs1];
   const b = f.f64[rs2];
   if (a !== a || b !== b) f.flags |= FFLAG_NV;
@@ -89,7 +103,13 @@ export function minMaxD(f: FpRegs, rd: number, rs1: number, rs2: number, max: bo
 }
 
 /** The fclass bit for sign, biased exponent (all ones = emax), fraction != 0, quiet bit. */
-function classBit(neg: boolean, exp: number, expMax: number, frac: boolean, quiet: boolean): number {
+function classBit(
+  neg: boolean,
+  exp: number,
+  expMax: number,
+  frac: boolean,
+  quiet: boolean,
+): number {
   if (exp === expMax) {
     if (!frac) return neg ? 1 : 1 << 7;
     return quiet ? 1 << 9 : 1 << 8;
@@ -104,7 +124,13 @@ function classBit(neg: boolean, exp: number, expMax: number, frac: boolean, quie
 /** fclass.s */
 export function classS(f: FpRegs, x: IntRegs, rd: number, rs1: number): void {
   const w = bitsS(f, rs1);
-  x.x[2 * rd] = classBit(w < 0, (w >>> 23) & 0xff, 0xff, (w & 0x7fffff) !== 0, (w & 0x400000) !== 0);
+  x.x[2 * rd] = classBit(
+    w < 0,
+    (w >>> 23) & 0xff,
+    0xff,
+    (w & 0x7fffff) !== 0,
+    (w & 0x400000) !== 0,
+  );
   x.x[2 * rd + 1] = 0;
 }
 

@@ -80,7 +80,14 @@ function writeSaturated(x: IntRegs, rd: number, neg: boolean, kind: number): voi
 }
 
 /** fcvt.{w,wu,l,lu}.{s,d}: v is the operand as a double (NaN for any NaN). */
-export function floatToInt(f: FpRegs, x: IntRegs, rd: number, v: number, kind: number, rm: number): void {
+export function floatToInt(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  v: number,
+  kind: number,
+  rm: number,
+): void {
   if (!(Math.abs(v) < TWO64)) {
     f.flags |= FFLAG_NV;
     writeSaturated(x, rd, v < 0, kind);
@@ -104,7 +111,14 @@ export function int32ToD(f: FpRegs, x: IntRegs, rd: number, rs1: number, unsigne
 }
 
 /** fcvt.s.w / fcvt.s.wu */
-export function int32ToS(f: FpRegs, x: IntRegs, rd: number, rs1: number, unsigned: boolean, rm: number): void {
+export function int32ToS(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  rs1: number,
+  unsigned: boolean,
+  rm: number,
+): void {
   const w = x.x[2 * rs1];
   const v = unsigned ? w >>> 0 : w;
   if (v === 0) writeS(f, rd, 0);
@@ -133,13 +147,27 @@ function splitInt64(x: IntRegs, rs1: number, unsigned: boolean): void {
 }
 
 /** fcvt.d.l / fcvt.d.lu */
-export function int64ToD(f: FpRegs, x: IntRegs, rd: number, rs1: number, unsigned: boolean, rm: number): void {
+export function int64ToD(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  rs1: number,
+  unsigned: boolean,
+  rm: number,
+): void {
   splitInt64(x, rs1, unsigned);
   f.f64[rd] = adjust64(f, i64Hi, i64Lo, rm);
 }
 
 /** fcvt.s.l / fcvt.s.lu */
-export function int64ToS(f: FpRegs, x: IntRegs, rd: number, rs1: number, unsigned: boolean, rm: number): void {
+export function int64ToS(
+  f: FpRegs,
+  x: IntRegs,
+  rd: number,
+  rs1: number,
+  unsigned: boolean,
+  rm: number,
+): void {
   splitInt64(x, rs1, unsigned);
   if (i64Hi === 0) writeS(f, rd, 0);
   else packS(f, rd, i64Hi, i64Lo, rm, false);

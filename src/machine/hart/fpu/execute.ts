@@ -36,63 +36,121 @@ export function executeFp(
   f: FpRegs,
 ): void {
   switch (op) {
-    case Op.FMADD_S: return fmaS(f, rd, rs1, rs2, rs3, false, false, rm);
-    case Op.FMSUB_S: return fmaS(f, rd, rs1, rs2, rs3, false, true, rm);
-    case Op.FNMSUB_S: return fmaS(f, rd, rs1, rs2, rs3, true, false, rm);
-    case Op.FNMADD_S: return fmaS(f, rd, rs1, rs2, rs3, true, true, rm);
-    case Op.FADD_S: return addS(f, rd, rs1, rs2, false, rm);
-    case Op.FSUB_S: return addS(f, rd, rs1, rs2, true, rm);
-    case Op.FMUL_S: return mulS(f, rd, rs1, rs2, rm);
-    case Op.FDIV_S: return divS(f, rd, rs1, rs2, rm);
-    case Op.FSQRT_S: return sqrtS(f, rd, rs1, rm);
-    case Op.FSGNJ_S: return sgnjS(f, rd, rs1, rs2, SGNJ);
-    case Op.FSGNJN_S: return sgnjS(f, rd, rs1, rs2, SGNJN);
-    case Op.FSGNJX_S: return sgnjS(f, rd, rs1, rs2, SGNJX);
-    case Op.FMIN_S: return minMaxS(f, rd, rs1, rs2, false);
-    case Op.FMAX_S: return minMaxS(f, rd, rs1, rs2, true);
-    case Op.FCVT_W_S: return floatToInt(f, x, rd, readS(f, rs1), CVT_W, rm);
-    case Op.FCVT_WU_S: return floatToInt(f, x, rd, readS(f, rs1), CVT_WU, rm);
-    case Op.FCVT_L_S: return floatToInt(f, x, rd, readS(f, rs1), CVT_L, rm);
-    case Op.FCVT_LU_S: return floatToInt(f, x, rd, readS(f, rs1), CVT_LU, rm);
-    case Op.FMV_X_W: return mvXW(f, x, rd, rs1);
-    case Op.FEQ_S: return eqS(f, x, rd, rs1, rs2);
-    case Op.FLT_S: return ltS(f, x, rd, rs1, rs2, false);
-    case Op.FLE_S: return ltS(f, x, rd, rs1, rs2, true);
-    case Op.FCLASS_S: return classS(f, x, rd, rs1);
-    case Op.FCVT_S_W: return int32ToS(f, x, rd, rs1, false, rm);
-    case Op.FCVT_S_WU: return int32ToS(f, x, rd, rs1, true, rm);
-    case Op.FCVT_S_L: return int64ToS(f, x, rd, rs1, false, rm);
-    case Op.FCVT_S_LU: return int64ToS(f, x, rd, rs1, true, rm);
-    case Op.FMV_W_X: return mvWX(f, x, rd, rs1);
-    case Op.FMADD_D: return fmaD(f, rd, rs1, rs2, rs3, false, false, rm);
-    case Op.FMSUB_D: return fmaD(f, rd, rs1, rs2, rs3, false, true, rm);
-    case Op.FNMSUB_D: return fmaD(f, rd, rs1, rs2, rs3, true, false, rm);
-    case Op.FNMADD_D: return fmaD(f, rd, rs1, rs2, rs3, true, true, rm);
-    case Op.FADD_D: return addD(f, rd, rs1, rs2, false, rm);
-    case Op.FSUB_D: return addD(f, rd, rs1, rs2, true, rm);
-    case Op.FMUL_D: return mulD(f, rd, rs1, rs2, rm);
-    case Op.FDIV_D: return divD(f, rd, rs1, rs2, rm);
-    case Op.FSQRT_D: return sqrtD(f, rd, rs1, rm);
-    case Op.FSGNJ_D: return sgnjD(f, rd, rs1, rs2, SGNJ);
-    case Op.FSGNJN_D: return sgnjD(f, rd, rs1, rs2, SGNJN);
-    case Op.FSGNJX_D: return sgnjD(f, rd, rs1, rs2, SGNJX);
-    case Op.FMIN_D: return minMaxD(f, rd, rs1, rs2, false);
-    case Op.FMAX_D: return minMaxD(f, rd, rs1, rs2, true);
-    case Op.FCVT_W_D: return floatToInt(f, x, rd, f.f64[rs1], CVT_W, rm);
-    case Op.FCVT_WU_D: return floatToInt(f, x, rd, f.f64[rs1], CVT_WU, rm);
-    case Op.FCVT_L_D: return floatToInt(f, x, rd, f.f64[rs1], CVT_L, rm);
-    case Op.FCVT_LU_D: return floatToInt(f, x, rd, f.f64[rs1], CVT_LU, rm);
-    case Op.FMV_X_D: return mvXD(f, x, rd, rs1);
-    case Op.FEQ_D: return eqD(f, x, rd, rs1, rs2);
-    case Op.FLT_D: return ltD(f, x, rd, rs1, rs2, false);
-    case Op.FLE_D: return ltD(f, x, rd, rs1, rs2, true);
-    case Op.FCLASS_D: return classD(f, x, rd, rs1);
-    case Op.FCVT_D_W: return int32ToD(f, x, rd, rs1, false);
-    case Op.FCVT_D_WU: return int32ToD(f, x, rd, rs1, true);
-    case Op.FCVT_D_L: return int64ToD(f, x, rd, rs1, false, rm);
-    case Op.FCVT_D_LU: return int64ToD(f, x, rd, rs1, true, rm);
-    case Op.FMV_D_X: return mvDX(f, x, rd, rs1);
-    case Op.FCVT_S_D: return dToS(f, rd, rs1, rm);
-    case Op.FCVT_D_S: return sToD(f, rd, rs1);
+    case Op.FMADD_S:
+      return fmaS(f, rd, rs1, rs2, rs3, false, false, rm);
+    case Op.FMSUB_S:
+      return fmaS(f, rd, rs1, rs2, rs3, false, true, rm);
+    case Op.FNMSUB_S:
+      return fmaS(f, rd, rs1, rs2, rs3, true, false, rm);
+    case Op.FNMADD_S:
+      return fmaS(f, rd, rs1, rs2, rs3, true, true, rm);
+    case Op.FADD_S:
+      return addS(f, rd, rs1, rs2, false, rm);
+    case Op.FSUB_S:
+      return addS(f, rd, rs1, rs2, true, rm);
+    case Op.FMUL_S:
+      return mulS(f, rd, rs1, rs2, rm);
+    case Op.FDIV_S:
+      return divS(f, rd, rs1, rs2, rm);
+    case Op.FSQRT_S:
+      return sqrtS(f, rd, rs1, rm);
+    case Op.FSGNJ_S:
+      return sgnjS(f, rd, rs1, rs2, SGNJ);
+    case Op.FSGNJN_S:
+      return sgnjS(f, rd, rs1, rs2, SGNJN);
+    case Op.FSGNJX_S:
+      return sgnjS(f, rd, rs1, rs2, SGNJX);
+    case Op.FMIN_S:
+      return minMaxS(f, rd, rs1, rs2, false);
+    case Op.FMAX_S:
+      return minMaxS(f, rd, rs1, rs2, true);
+    case Op.FCVT_W_S:
+      return floatToInt(f, x, rd, readS(f, rs1), CVT_W, rm);
+    case Op.FCVT_WU_S:
+      return floatToInt(f, x, rd, readS(f, rs1), CVT_WU, rm);
+    case Op.FCVT_L_S:
+      return floatToInt(f, x, rd, readS(f, rs1), CVT_L, rm);
+    case Op.FCVT_LU_S:
+      return floatToInt(f, x, rd, readS(f, rs1), CVT_LU, rm);
+    case Op.FMV_X_W:
+      return mvXW(f, x, rd, rs1);
+    case Op.FEQ_S:
+      return eqS(f, x, rd, rs1, rs2);
+    case Op.FLT_S:
+      return ltS(f, x, rd, rs1, rs2, false);
+    case Op.FLE_S:
+      return ltS(f, x, rd, rs1, rs2, true);
+    case Op.FCLASS_S:
+      return classS(f, x, rd, rs1);
+    case Op.FCVT_S_W:
+      return int32ToS(f, x, rd, rs1, false, rm);
+    case Op.FCVT_S_WU:
+      return int32ToS(f, x, rd, rs1, true, rm);
+    case Op.FCVT_S_L:
+      return int64ToS(f, x, rd, rs1, false, rm);
+    case Op.FCVT_S_LU:
+      return int64ToS(f, x, rd, rs1, true, rm);
+    case Op.FMV_W_X:
+      return mvWX(f, x, rd, rs1);
+    case Op.FMADD_D:
+      return fmaD(f, rd, rs1, rs2, rs3, false, false, rm);
+    case Op.FMSUB_D:
+      return fmaD(f, rd, rs1, rs2, rs3, false, true, rm);
+    case Op.FNMSUB_D:
+      return fmaD(f, rd, rs1, rs2, rs3, true, false, rm);
+    case Op.FNMADD_D:
+      return fmaD(f, rd, rs1, rs2, rs3, true, true, rm);
+    case Op.FADD_D:
+      return addD(f, rd, rs1, rs2, false, rm);
+    case Op.FSUB_D:
+      return addD(f, rd, rs1, rs2, true, rm);
+    case Op.FMUL_D:
+      return mulD(f, rd, rs1, rs2, rm);
+    case Op.FDIV_D:
+      return divD(f, rd, rs1, rs2, rm);
+    case Op.FSQRT_D:
+      return sqrtD(f, rd, rs1, rm);
+    case Op.FSGNJ_D:
+      return sgnjD(f, rd, rs1, rs2, SGNJ);
+    case Op.FSGNJN_D:
+      return sgnjD(f, rd, rs1, rs2, SGNJN);
+    case Op.FSGNJX_D:
+      return sgnjD(f, rd, rs1, rs2, SGNJX);
+    case Op.FMIN_D:
+      return minMaxD(f, rd, rs1, rs2, false);
+    case Op.FMAX_D:
+      return minMaxD(f, rd, rs1, rs2, true);
+    case Op.FCVT_W_D:
+      return floatToInt(f, x, rd, f.f64[rs1], CVT_W, rm);
+    case Op.FCVT_WU_D:
+      return floatToInt(f, x, rd, f.f64[rs1], CVT_WU, rm);
+    case Op.FCVT_L_D:
+      return floatToInt(f, x, rd, f.f64[rs1], CVT_L, rm);
+    case Op.FCVT_LU_D:
+      return floatToInt(f, x, rd, f.f64[rs1], CVT_LU, rm);
+    case Op.FMV_X_D:
+      return mvXD(f, x, rd, rs1);
+    case Op.FEQ_D:
+      return eqD(f, x, rd, rs1, rs2);
+    case Op.FLT_D:
+      return ltD(f, x, rd, rs1, rs2, false);
+    case Op.FLE_D:
+      return ltD(f, x, rd, rs1, rs2, true);
+    case Op.FCLASS_D:
+      return classD(f, x, rd, rs1);
+    case Op.FCVT_D_W:
+      return int32ToD(f, x, rd, rs1, false);
+    case Op.FCVT_D_WU:
+      return int32ToD(f, x, rd, rs1, true);
+    case Op.FCVT_D_L:
+      return int64ToD(f, x, rd, rs1, false, rm);
+    case Op.FCVT_D_LU:
+      return int64ToD(f, x, rd, rs1, true, rm);
+    case Op.FMV_D_X:
+      return mvDX(f, x, rd, rs1);
+    case Op.FCVT_S_D:
+      return dToS(f, rd, rs1, rm);
+    case Op.FCVT_D_S:
+      return sToD(f, rd, rs1);
   }
 }

@@ -19,7 +19,13 @@ test('fmadd.d rounds once where product-then-sum rounding differs', () => {
   // round to even (1 + 2^-51).
   const a = d(1 + 2 ** -27);
   const b = d((1 - 2 ** -27) * 2 ** -53);
-  expectModes(Op.FMADD_D, a, b, U1, [[U1, NX], [U1, NX], [U1, NX], [U1 + 1n, NX], [U1, NX]]);
+  expectModes(Op.FMADD_D, a, b, U1, [
+    [U1, NX],
+    [U1, NX],
+    [U1, NX],
+    [U1 + 1n, NX],
+    [U1, NX],
+  ]);
 });
 
 test('fmadd.d: a tie in the product broken by a tiny addend', () => {
@@ -28,10 +34,34 @@ test('fmadd.d: a tie in the product broken by a tiny addend', () => {
   const b = d(1 + 2 ** -26);
   const lo = 0x3ff0000006000000n;
   const hi = lo + 1n;
-  expectModes(Op.FMADD_D, a, b, 0n, [[lo, NX], [lo, NX], [lo, NX], [hi, NX], [hi, NX]]);
-  expectModes(Op.FMADD_D, a, b, d(2 ** -80), [[hi, NX], [lo, NX], [lo, NX], [hi, NX], [hi, NX]]);
-  expectModes(Op.FMADD_D, a, b, d(-(2 ** -80)), [[lo, NX], [lo, NX], [lo, NX], [hi, NX], [lo, NX]]);
-  expectModes(Op.FMADD_D, ONE, ONE, d(2 ** -53), [[ONE, NX], [ONE, NX], [ONE, NX], [U1, NX], [U1, NX]]);
+  expectModes(Op.FMADD_D, a, b, 0n, [
+    [lo, NX],
+    [lo, NX],
+    [lo, NX],
+    [hi, NX],
+    [hi, NX],
+  ]);
+  expectModes(Op.FMADD_D, a, b, d(2 ** -80), [
+    [hi, NX],
+    [lo, NX],
+    [lo, NX],
+    [hi, NX],
+    [hi, NX],
+  ]);
+  expectModes(Op.FMADD_D, a, b, d(-(2 ** -80)), [
+    [lo, NX],
+    [lo, NX],
+    [lo, NX],
+    [hi, NX],
+    [lo, NX],
+  ]);
+  expectModes(Op.FMADD_D, ONE, ONE, d(2 ** -53), [
+    [ONE, NX],
+    [ONE, NX],
+    [ONE, NX],
+    [U1, NX],
+    [U1, NX],
+  ]);
 });
 
 test('fmadd.d: a tie in product + addend broken by the product error', () => {
@@ -40,10 +70,22 @@ test('fmadd.d: a tie in product + addend broken by the product error', () => {
   const a = d(1 + 2 ** -30);
   const b = d(2 ** -53 * (1 - 2 ** -30));
   const U2 = U1 + 1n;
-  expectModes(Op.FMADD_D, a, b, ONE, [[ONE, NX], [ONE, NX], [ONE, NX], [U1, NX], [ONE, NX]]);
+  expectModes(Op.FMADD_D, a, b, ONE, [
+    [ONE, NX],
+    [ONE, NX],
+    [ONE, NX],
+    [U1, NX],
+    [ONE, NX],
+  ]);
   // Same with 1 + 2^-52: the double sum is a tie rounded up to even (1 + 2^-51);
   // the exact sum is below it.
-  expectModes(Op.FMADD_D, a, b, U1, [[U1, NX], [U1, NX], [U1, NX], [U2, NX], [U1, NX]]);
+  expectModes(Op.FMADD_D, a, b, U1, [
+    [U1, NX],
+    [U1, NX],
+    [U1, NX],
+    [U2, NX],
+    [U1, NX],
+  ]);
 });
 
 test('fmadd.d delivers the exact error of a product', () => {
@@ -56,12 +98,36 @@ test('fmadd.d delivers the exact error of a product', () => {
 
 test('fmadd.d with far apart magnitudes, underflow and overflow', () => {
   const t = d(2 ** -600);
-  expectModes(Op.FMADD_D, t, t, 0n, [[0n, UF | NX], [0n, UF | NX], [0n, UF | NX], [1n, UF | NX], [0n, UF | NX]]);
+  expectModes(Op.FMADD_D, t, t, 0n, [
+    [0n, UF | NX],
+    [0n, UF | NX],
+    [0n, UF | NX],
+    [1n, UF | NX],
+    [0n, UF | NX],
+  ]);
   const below1 = 0x3fefffffffffffffn;
-  expectModes(Op.FMADD_D, t, d(-(2 ** -600)), ONE, [[ONE, NX], [below1, NX], [below1, NX], [ONE, NX], [ONE, NX]]);
+  expectModes(Op.FMADD_D, t, d(-(2 ** -600)), ONE, [
+    [ONE, NX],
+    [below1, NX],
+    [below1, NX],
+    [ONE, NX],
+    [ONE, NX],
+  ]);
   const big = d(2 ** 1000);
-  expectModes(Op.FMADD_D, d(2 ** -1000), d(2 ** -70), big, [[big, NX], [big, NX], [big, NX], [big + 1n, NX], [big, NX]]);
-  expectModes(Op.FMADD_D, d(2 ** 1000), d(2 ** 100), ONE, [[INF, OF | NX], [MAX, OF | NX], [MAX, OF | NX], [INF, OF | NX], [INF, OF | NX]]);
+  expectModes(Op.FMADD_D, d(2 ** -1000), d(2 ** -70), big, [
+    [big, NX],
+    [big, NX],
+    [big, NX],
+    [big + 1n, NX],
+    [big, NX],
+  ]);
+  expectModes(Op.FMADD_D, d(2 ** 1000), d(2 ** 100), ONE, [
+    [INF, OF | NX],
+    [MAX, OF | NX],
+    [MAX, OF | NX],
+    [INF, OF | NX],
+    [INF, OF | NX],
+  ]);
 });
 
 test('fmadd.d invalid cases: inf * 0 raises NV even with a quiet NaN addend', () => {
@@ -80,10 +146,28 @@ test('fmadd.d invalid cases: inf * 0 raises NV even with a quiet NaN addend', ()
 });
 
 test('fma signed zeros and the negated forms', () => {
-  expectModes(Op.FMADD_D, 0n, ONE, NEG0, [[0n, 0], [0n, 0], [NEG0, 0], [0n, 0], [0n, 0]]);
+  expectModes(Op.FMADD_D, 0n, ONE, NEG0, [
+    [0n, 0],
+    [0n, 0],
+    [NEG0, 0],
+    [0n, 0],
+    [0n, 0],
+  ]);
   expectAll(Op.FNMADD_D, 0n, ONE, 0n, NEG0, 0);
-  expectModes(Op.FMSUB_D, ONE, ONE, ONE, [[0n, 0], [0n, 0], [NEG0, 0], [0n, 0], [0n, 0]]);
-  expectModes(Op.FNMSUB_D, ONE, ONE, ONE, [[0n, 0], [0n, 0], [NEG0, 0], [0n, 0], [0n, 0]]);
+  expectModes(Op.FMSUB_D, ONE, ONE, ONE, [
+    [0n, 0],
+    [0n, 0],
+    [NEG0, 0],
+    [0n, 0],
+    [0n, 0],
+  ]);
+  expectModes(Op.FNMSUB_D, ONE, ONE, ONE, [
+    [0n, 0],
+    [0n, 0],
+    [NEG0, 0],
+    [0n, 0],
+    [0n, 0],
+  ]);
   expectAll(Op.FMADD_D, d(2), d(3), ONE, d(7), 0);
   expectAll(Op.FMSUB_D, d(2), d(3), ONE, d(5), 0);
   expectAll(Op.FNMSUB_D, d(2), d(3), ONE, d(-5), 0);
@@ -92,7 +176,13 @@ test('fma signed zeros and the negated forms', () => {
   expectAll(Op.FMSUB_S, s(2), s(3), s(1), s(5), 0);
   expectAll(Op.FNMSUB_S, s(2), s(3), s(1), s(-5), 0);
   expectAll(Op.FNMADD_S, s(2), s(3), s(1), s(-7), 0);
-  expectModes(Op.FMSUB_S, s(1), s(1), s(1), [[sb(0), 0], [sb(0), 0], [sb(0x80000000), 0], [sb(0), 0], [sb(0), 0]]);
+  expectModes(Op.FMSUB_S, s(1), s(1), s(1), [
+    [sb(0), 0],
+    [sb(0), 0],
+    [sb(0x80000000), 0],
+    [sb(0), 0],
+    [sb(0), 0],
+  ]);
 });
 
 test('fmadd.s rounds once where rounding to double first would not', () => {
@@ -102,7 +192,13 @@ test('fmadd.s rounds once where rounding to double first would not', () => {
   const b = s(80581 * 2 ** -27);
   const one = s(1);
   const up = sb(0x3f800001);
-  expectModes(Op.FMADD_S, a, b, one, [[up, NX], [one, NX], [one, NX], [up, NX], [up, NX]]);
+  expectModes(Op.FMADD_S, a, b, one, [
+    [up, NX],
+    [one, NX],
+    [one, NX],
+    [up, NX],
+    [up, NX],
+  ]);
 });
 
 test('fmadd.s special cases and boxing', () => {

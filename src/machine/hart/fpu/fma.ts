@@ -83,14 +83,20 @@ export function fmaD(
   const ab = Math.abs(b);
   const ap = Math.abs(p);
   if (
-    aa > A_LO && aa < A_HI && ab > A_LO && ab < A_HI &&
-    ap > P_LO && ap < P_HI && Math.abs(c) < C_HI
+    aa > A_LO &&
+    aa < A_HI &&
+    ab > A_LO &&
+    ab < A_HI &&
+    ap > P_LO &&
+    ap < P_HI &&
+    Math.abs(c) < C_HI
   ) {
     sum3(p, twoProductErr(a, b, p), c);
     const h = sumH;
     const ah = Math.abs(h);
     if (ah > H_LO) f.f64[rd] = adjust64(f, h, sumL, rm);
-    else if (h === 0) f.f64[rd] = rm === RM_RDN ? -0 : 0; // exact cancellation
+    else if (h === 0)
+      f.f64[rd] = rm === RM_RDN ? -0 : 0; // exact cancellation
     else if (h < 0) f.f64[rd] = -roundMag(f, 1, ah, -sumL, 0, 53, -1022, 1023, rm);
     else f.f64[rd] = roundMag(f, 0, ah, sumL, 0, 53, -1022, 1023, rm);
     return;

@@ -6,7 +6,17 @@
 // exponent range [EMIN, EMAX] in any RISC-V rounding mode, with IEEE flags and
 // tininess detected after rounding, as RISC-V requires.
 
-import { FpRegs, FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ, RM_RUP } from '../regs.js';
+import {
+  FpRegs,
+  FFLAG_NX,
+  FFLAG_OF,
+  FFLAG_UF,
+  RM_RDN,
+  RM_RMM,
+  RM_RNE,
+  RM_RTZ,
+  RM_RUP,
+} from '../regs.js';
 import { exponentOf, isPow2, mulPow2, nextAway, nextToward0, pow2 } from './bits.js';
 
 /** Set by roundInt: whether the last rounding was inexact. */
@@ -61,10 +71,7 @@ function roundInt(a: number, l: number, ea: number, e: number, s: number, rm: nu
 function overflow(f: FpRegs, s: number, rm: number, P: number, EMAX: number): number {
   f.flags |= FFLAG_OF | FFLAG_NX;
   const toInf =
-    rm === RM_RNE ||
-    rm === RM_RMM ||
-    (rm === RM_RDN && s === 1) ||
-    (rm === RM_RUP && s === 0);
+    rm === RM_RNE || rm === RM_RMM || (rm === RM_RDN && s === 1) || (rm === RM_RUP && s === 0);
   return toInf ? Infinity : (pow2(P) - 1) * pow2(EMAX - P + 1);
 }
 

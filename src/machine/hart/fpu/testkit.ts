@@ -51,10 +51,24 @@ export interface Result {
 /** Which ops write an integer register. */
 function intDest(op: Op): boolean {
   switch (op) {
-    case Op.FCVT_W_S: case Op.FCVT_WU_S: case Op.FCVT_L_S: case Op.FCVT_LU_S:
-    case Op.FMV_X_W: case Op.FEQ_S: case Op.FLT_S: case Op.FLE_S: case Op.FCLASS_S:
-    case Op.FCVT_W_D: case Op.FCVT_WU_D: case Op.FCVT_L_D: case Op.FCVT_LU_D:
-    case Op.FMV_X_D: case Op.FEQ_D: case Op.FLT_D: case Op.FLE_D: case Op.FCLASS_D:
+    case Op.FCVT_W_S:
+    case Op.FCVT_WU_S:
+    case Op.FCVT_L_S:
+    case Op.FCVT_LU_S:
+    case Op.FMV_X_W:
+    case Op.FEQ_S:
+    case Op.FLT_S:
+    case Op.FLE_S:
+    case Op.FCLASS_S:
+    case Op.FCVT_W_D:
+    case Op.FCVT_WU_D:
+    case Op.FCVT_L_D:
+    case Op.FCVT_LU_D:
+    case Op.FMV_X_D:
+    case Op.FEQ_D:
+    case Op.FLT_D:
+    case Op.FLE_D:
+    case Op.FCLASS_D:
       return true;
     default:
       return false;
@@ -64,8 +78,16 @@ function intDest(op: Op): boolean {
 /** Which ops read an integer register. */
 function intSrc(op: Op): boolean {
   switch (op) {
-    case Op.FCVT_S_W: case Op.FCVT_S_WU: case Op.FCVT_S_L: case Op.FCVT_S_LU: case Op.FMV_W_X:
-    case Op.FCVT_D_W: case Op.FCVT_D_WU: case Op.FCVT_D_L: case Op.FCVT_D_LU: case Op.FMV_D_X:
+    case Op.FCVT_S_W:
+    case Op.FCVT_S_WU:
+    case Op.FCVT_S_L:
+    case Op.FCVT_S_LU:
+    case Op.FMV_W_X:
+    case Op.FCVT_D_W:
+    case Op.FCVT_D_WU:
+    case Op.FCVT_D_L:
+    case Op.FCVT_D_LU:
+    case Op.FMV_D_X:
       return true;
     default:
       return false;
@@ -115,7 +137,13 @@ export function expectModes(
 
 /** Asserts the same result in every rounding mode. */
 export function expectAll(op: Op, a: bigint, b: bigint, c: bigint, r: bigint, flags: number): void {
-  expectModes(op, a, b, c, [[r, flags], [r, flags], [r, flags], [r, flags], [r, flags]]);
+  expectModes(op, a, b, c, [
+    [r, flags],
+    [r, flags],
+    [r, flags],
+    [r, flags],
+    [r, flags],
+  ]);
 }
 
 /** Formats a result for assertion messages. */

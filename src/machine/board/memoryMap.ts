@@ -1,0 +1,33 @@
+// The virt board's memory map and interrupt numbers, the same as QEMU's
+// `virt` machine. Everything that needs an address (board assembly, device
+// tree, boot ROM) takes it from here.
+
+export const VIRT = {
+  bootRom: { base: 0x1000, size: 0x1000 },
+  test: { base: 0x100000, size: 0x1000 },
+  rtc: { base: 0x101000, size: 0x1000 },
+  clint: { base: 0x2000000, size: 0x10000 },
+  plic: { base: 0xc000000, size: 0x600000 },
+  uart0: { base: 0x10000000, size: 0x100 },
+  virtio: { base: 0x10001000, stride: 0x1000, count: 8 },
+  ram: { base: 0x80000000 },
+} as const;
+
+/** PLIC interrupt sources. */
+export const IRQ = {
+  virtio0: 1, // virtio slot n uses source 1 + n
+  uart0: 10,
+  rtc: 11,
+} as const;
+
+/** mtime frequency (the device tree's timebase-frequency). */
+export const TIMEBASE_HZ = 10_000_000;
+
+/** Number of PLIC interrupt sources QEMU's virt board declares (riscv,ndev). */
+export const PLIC_NDEV = 95;
+
+/** Where firmware, kernel and initrd go in RAM (offsets from the RAM base). */
+export const LOAD = {
+  firmware: 0,
+  kernel: 0x200000,
+} as const;
