@@ -1,6 +1,6 @@
 // CSR access rules: privilege checks, read-only CSRs trap on write (but not
 // on a read-only CSRRS/CSRRC with x0), missing CSRs, counters honouring
-// mcounteren/scounteren, misa, mhartid, WARL fields (MPP, satp mode), the
+// mcounteren/scounteren, mcountinhibit, misa, mhartid, WARL fields (MPP, satp mode), the
 // sstatus/sie/sip views of the M registers, mip write rules, and the FS
 // field: FP with FS = Off is illegal, an FP write makes FS Dirty and sets SD.
 
@@ -228,6 +228,31 @@ m6:
   sub t1, t1, t0
   li t2, 10
   bltu t1, t2, 1f             // a few instructions later
+  FAIL
+1:
+
+  // mcountinhibit: a bit that reads back as 1 stops its counter.
+  li t0, 5
+  csrw mcountinhibit, t0
+  csrr s3, mcountinhibit
+  andi t0, s3, 4
+  beqz t0, 1f
+  csrr s0, minstret
+  nop
+  csrr s1, minstret
+  CHECK_EQR(s1, s0)
+1:
+  andi t0, s3, 1
+  beqz t0, 1f
+  csrr s0, mcycle
+  nop
+  csrr s1, mcycle
+  CHECK_EQR(s1, s0)
+1:
+  csrw mcountinhibit, zero
+  csrr s0, minstret
+  csrr s1, minstret
+  bgtu s1, s0, 1f
   FAIL
 1:
 

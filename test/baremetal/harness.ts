@@ -143,7 +143,10 @@ export class TestTimer implements MmioDevice {
       this.mtimecmp = Math.floor(this.mtimecmp / 2 ** 32) * 2 ** 32 + v;
     } else if (offset === 0x4004) {
       // Values beyond 2^53 behave as "never" here.
-      this.mtimecmp = Math.min((v & 0x1fffff) * 2 ** 32 + (this.mtimecmp % 2 ** 32), Number.MAX_SAFE_INTEGER);
+      this.mtimecmp = Math.min(
+        (v & 0x1fffff) * 2 ** 32 + (this.mtimecmp % 2 ** 32),
+        Number.MAX_SAFE_INTEGER,
+      );
       if (v > 0x1fffff) this.mtimecmp = Number.MAX_SAFE_INTEGER;
     }
     this.sync();
@@ -280,7 +283,9 @@ export function buildBaremetal(input: BuildInput): Uint8Array {
     hash.update(f).update('\0').update(readFileSync(f)).update('\0');
   }
   // Headers: everything in the include directory that ends in .h.
-  for (const h of readdirSync(input.includeDir).filter((n) => n.endsWith('.h')).sort()) {
+  for (const h of readdirSync(input.includeDir)
+    .filter((n) => n.endsWith('.h'))
+    .sort()) {
     hash.update(h).update(readFileSync(join(input.includeDir, h)));
   }
   const dir = input.cacheDir ?? join(tmpdir(), 'berth-baremetal');
@@ -291,11 +296,22 @@ export function buildBaremetal(input: BuildInput): Uint8Array {
   const tmp = `${out}.${process.pid}.tmp`;
   const r = spawnSync(
     CROSS_GCC,
-    [...GCC_FLAGS, `-I${input.includeDir}`, '-T', input.linkerScript, '-o', tmp, ...input.extraSources, input.source],
+    [
+      ...GCC_FLAGS,
+      `-I${input.includeDir}`,
+      '-T',
+      input.linkerScript,
+      '-o',
+      tmp,
+      ...input.extraSources,
+      input.source,
+    ],
     { encoding: 'utf8' },
   );
   if (r.error !== undefined || r.status !== 0) {
-    throw new BaremetalError(`building ${input.source} failed:\n${r.error?.message ?? ''}${r.stderr}`);
+    throw new BaremetalError(
+      `building ${input.source} failed:\n${r.error?.message ?? ''}${r.stderr}`,
+    );
   }
   renameSync(tmp, out);
   return readFileSync(out);

@@ -1,10 +1,12 @@
 // Sv39 translation from S-mode (and from M with MPRV): 4 KiB, 2 MiB and
 // 1 GiB pages, the upper half of the address space; page faults with the
 // right cause (12 fetch, 13 load, 15 store) and stval; non-canonical
-// addresses; misaligned superpages; reserved W-without-R; an access fault
+// addresses; misaligned superpages; reserved encodings (W without R, bits
+// 60..54, PBMT when menvcfg.PBMTE = 0, a pointer at level 0); an access fault
 // while walking; the U bit with SUM, MXR; hardware A and D updates (PTE read
-// back); SFENCE.VMA making PTE changes visible; misaligned accesses that
-// cross into another (non-adjacent, or invalid) page.
+// back); SFENCE.VMA making PTE changes visible; misaligned accesses and
+// instructions that cross into another (non-adjacent, or invalid) page; PMP
+// applied to the page-table walk and to the A/D update.
 //
 // Virtual layout:
 //   0x0000000040000000 + n*4K  pt_l0[n] (4 KiB pages, see below)
@@ -31,6 +33,7 @@
 #define VA_P9 (VA_L0 + 0x9000)     /* page_a again: not adjacent to page_p8 */
 #define VA_P10 (VA_L0 + 0xa000)    /* invalid, after VA_P9 */
 #define VA_UCODE (VA_L0 + 0xb000)  /* user_code, U RX */
+                                   /* 0xc000: cross_lo, 0xd000 invalid, 0xe000 cross_lo, 0xf000 cross_hi */
 #define VA_MEGA 0x40200000
 #define VA_MEGA_BAD 0x40400000
 #define VA_GIGA 0xc0000000
@@ -64,6 +67,9 @@ test_main:
   set_pte_label pt_l0, 8, page_p8, PTE_LEAF_RW
   set_pte_label pt_l0, 9, page_a, PTE_LEAF_RW
   set_pte_label pt_l0, 11, user_code, PTE_V | PTE_R | PTE_X | PTE_U | PTE_A
+  set_pte_label pt_l0, 12, cross_lo, PTE_V | PTE_X | PTE_A
+  set_pte_label pt_l0, 14, cross_lo, PTE_V | PTE_X | PTE_A
+  set_pte_label pt_l0, 15, cross_hi, PTE_V | PTE_X | PTE_A
   set_pte_pa pt_l1, 1, PA_MEGA, PTE_LEAF_RW
   set_pte_pa pt_l1, 2, PA_MEGA + 0x1000, PTE_LEAF_RW
   set_pte_pa pt_root, 3, RAM_BASE, PTE_V | PTE_R | PTE_A
@@ -315,6 +321,40 @@ s_after_nc_fetch:
   CHECK_TRAP(PRIV_S, CAUSE_FETCH_PAGE)
   CHECK_TVAL(0x8000000000 + VA_A)
 
+  // ---- Reserved PTE encodings: bits 60..54 set, PBMT without
+  // menvcfg.PBMTE, a pointer at the last level.
+  la t0, page_b
+  srli t0, t0, 12
+  slli t0, t0, 10
+  ori t0, t0, PTE_V | PTE_R | PTE_A
+  li t1, 1 << 60
+  or t1, t1, t0
+  la t2, pt_l0
+  sd t1, 16*8(t2)
+  li t1, 1 << 61              // PBMT = NC
+  or t1, t1, t0
+  sd t1, 17*8(t2)
+  andi t1, t0, ~(PTE_R | PTE_A)
+  sd t1, 18*8(t2)             // V only: a pointer at level 0
+  sd t0, 19*8(t2)             // the same page, well-formed
+  sfence.vma
+  li a5, VA_L0 + 0x13000
+  ld t1, 0(a5)
+  CHECK_EQ(t1, 0xb0b0b0b0b0b0b0b0)
+  li a5, VA_L0 + 0x10000
+  EXPECT_TRAP
+  ld t1, 0(a5)
+  CHECK_TRAP(PRIV_S, CAUSE_LOAD_PAGE)
+  li a5, VA_L0 + 0x11000
+  EXPECT_TRAP
+  ld t1, 0(a5)
+  CHECK_TRAP(PRIV_S, CAUSE_LOAD_PAGE)
+  li a5, VA_L0 + 0x12000
+  EXPECT_TRAP
+  ld t1, 0(a5)
+  CHECK_TRAP(PRIV_S, CAUSE_LOAD_PAGE)
+  CHECK_TVAL(VA_L0 + 0x12000)
+
   // ---- A PTE outside RAM: access fault (not delegated: M), stval = the VA.
   li a5, VA_BADWALK + 0x10
   EXPECT_TRAP
@@ -353,11 +393,94 @@ s_after_nc_fetch:
   beqz s8, 1f
   CHECK_TVAL(VA_P10)
 1:
+  // ---- An instruction that straddles two pages (not adjacent in RAM) ...
+  li a0, 0
+  li a5, VA_L0 + 0xeffe
+  jalr ra, 0(a5)              // addi a0, a0, 0x123; ret
+  CHECK_EQ(a0, 0x123)
+  // ... and one whose second half is on an invalid page: sepc = its start,
+  // stval = the part that faulted.
+  li a5, VA_L0 + 0xcffe
+  EXPECT_TRAP_RESUME(s_after_split_fetch)
+  jalr ra, 0(a5)
+s_after_split_fetch:
+  CHECK_TRAP(PRIV_S, CAUSE_FETCH_PAGE)
+  CHECK_EQ(s7, VA_L0 + 0xcffe)
+  CHECK_TVAL(VA_L0 + 0xd000)
+  CHECK_EQ(a0, 0x123)
   GOTO_M(m_done)
 m_done:
+  csrw medeleg, zero
+  // ---- PMP checks the page-table walk as an S-mode access: with the tables
+  // outside every PMP entry, translated accesses take access faults of their
+  // own type.
+  la t0, pt_root
+  srli t0, t0, 2
+  csrw pmpaddr0, t0
+  li t0, 0x0f                 // TOR [0, pt_root) RWX
+  csrw pmpcfg0, t0
+  csrw pmpcfg2, zero          // drop the runtime's catch-all entry
+  li t0, MSTATUS_MPP
+  csrc mstatus, t0
+  li t0, MSTATUS_MPP_S | MSTATUS_MPRV
+  csrs mstatus, t0
+  li a5, VA_A
+  EXPECT_TRAP
+  ld t1, 0(a5)
+  CHECK_TRAP(PRIV_M, CAUSE_LOAD_ACCESS)
+  CHECK_TVAL(VA_A)
+  li t0, MSTATUS_MPP
+  csrc mstatus, t0
+  li t0, MSTATUS_MPP_S
+  csrs mstatus, t0
+  EXPECT_TRAP
+  sd t1, 0(a5)
+  CHECK_TRAP(PRIV_M, CAUSE_STORE_ACCESS)
+  CHECK_TVAL(VA_A)
+  li t0, MSTATUS_MPRV
+  csrc mstatus, t0
+  EXPECT_TRAP_RESUME_M(m_after_walk_fetch)
+  GOTO_S(s_unreachable)
+s_unreachable:
+  FAIL
+m_after_walk_fetch:
+  CHECK_TRAP(PRIV_M, CAUSE_FETCH_ACCESS)
+  la t0, s_unreachable
+  CHECK_TVALR(t0)
+  // Tables readable but not writable: a walk that must set A or D fails
+  // with an access fault (the implicit PTE write is checked too).
+  la t0, pt_root
+  srli t0, t0, 2
+  csrw pmpaddr0, t0
+  la t0, pt_end
+  srli t0, t0, 2
+  csrw pmpaddr1, t0
+  li t0, 0x0f | (0x09 << 8)   // [0, pt_root) RWX, [pt_root, pt_end) R
+  csrw pmpcfg0, t0
+  la t0, pt_l0
+  ld t1, 4*8(t0)
+  andi t1, t1, ~(PTE_A | PTE_D)
+  sd t1, 4*8(t0)              // page_ad: A = D = 0 again
+  li t0, MSTATUS_MPP
+  csrc mstatus, t0
+  li t0, MSTATUS_MPP_S | MSTATUS_MPRV
+  csrs mstatus, t0
+  li a5, VA_A
+  ld t1, 0(a5)                // A and D already set: walk only reads
+  li a5, VA_AD
+  EXPECT_TRAP
+  ld t1, 0(a5)
+  CHECK_TRAP(PRIV_M, CAUSE_LOAD_ACCESS)
+  CHECK_TVAL(VA_AD)
+  li t0, MSTATUS_MPRV
+  csrc mstatus, t0
+  get_pte t1, pt_l0, 4
+  CHECK_BITS(t1, PTE_A | PTE_D, 0)
+  csrw pmpcfg0, zero
+  li t0, (0x1f << 56)
+  csrw pmpcfg2, t0
   csrw satp, zero
   sfence.vma
-  csrw medeleg, zero
   PASS
 
 // ---- U-mode code, mapped at VA_UCODE (U, R, X). Leaves results in a2..a7
@@ -374,6 +497,18 @@ user_code:
   mv a4, s8
   mv a6, s6
   GOTO_M(m_back_from_u)
+
+// ---- An instruction split over two pages: its low half ends cross_lo, its
+// high half starts cross_hi (mapped at the next virtual page).
+  .balign 4096
+cross_hi:
+  .half 0x1235                // addi a0, a0, 0x123 = 0x12350513
+  ret
+  .balign 4096
+  .skip 4096                  // keeps the two pages apart in RAM
+cross_lo:
+  .skip 0xffe
+  .half 0x0513
 
 // ---- Execute-only page.
   .balign 4096
@@ -399,3 +534,4 @@ page_p8: .skip 0xff8
 pt_root: .skip 4096
 pt_l1: .skip 4096
 pt_l0: .skip 4096
+pt_end:

@@ -311,7 +311,8 @@ export function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean 
       h.mmu.flush();
       return true;
     case CSR_MCOUNTINHIBIT:
-      h.mcountinhibit = lo & 5;
+      // Inhibiting is not implemented, so every bit is read-only zero (WARL).
+      h.mcountinhibit = 0;
       return true;
     case CSR_MSCRATCH:
       h.mscratchLo = lo;

@@ -481,6 +481,7 @@ export class Hart {
     outer: while (n < budget) {
       pcLo = this.pcLo;
       pcHi = this.pcHi;
+      this.curN = n;
       if (ram.dirtyEpoch !== this.dirtyEpoch) {
         mmu.flushWrites();
         this.dirtyEpoch = ram.dirtyEpoch;

@@ -135,8 +135,11 @@ export class Mmu {
     let table = this.satpPpn * 4096;
     for (let i = levels - 1; i >= 0; i--) {
       const vpn = Math.floor(vpage / 2 ** (9 * i)) % 512;
-      const pteOff = this.ram.offsetOf(table + vpn * 8, 8);
+      const pteAddr = table + vpn * 8;
+      const pteOff = this.ram.offsetOf(pteAddr, 8);
       if (pteOff < 0) this.fault(access, false, lo, hi);
+      // The walk's implicit accesses are checked by PMP as S-mode accesses.
+      if (!this.pmp.check(pteAddr, 8, ACCESS_READ, PRIV_S)) this.fault(access, false, lo, hi);
       const w = pteOff >>> 2;
       const pLo = this.i32[w];
       const pHi = this.i32[w + 1];
@@ -174,6 +177,7 @@ export class Mmu {
       }
       const want = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
       if ((pLo & want) !== want) {
+        if (!this.pmp.check(pteAddr, 8, ACCESS_WRITE, PRIV_S)) this.fault(access, false, lo, hi);
         this.i32[w] = pLo | want;
         this.ram.dirty[pteOff >>> 12] = 1;
       }

@@ -111,8 +111,9 @@ export class Pmp {
       const e = this.end[i];
       if (e <= pa || s >= last) continue;
       const c = this.cfg[i];
-      if (priv === PRIV_M && (c & L_BIT) === 0) return true;
+      // An entry matching only some bytes fails the access, whatever L and the privilege.
       if (s > pa || e < last) return false;
+      if (priv === PRIV_M && (c & L_BIT) === 0) return true;
       const bit = access === ACCESS_WRITE ? 2 : access === ACCESS_FETCH ? 4 : 1;
       return (c & bit) !== 0;
     }

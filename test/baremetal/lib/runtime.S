@@ -86,6 +86,13 @@ trap_m:
   csrr s10, mepc
   addi s10, s10, 4
 1:
+  // Bit 0 of the resume address asks to resume in M-mode.
+  andi t2, s10, 1
+  beqz t2, 2f
+  li t2, MSTATUS_MPP
+  csrs mstatus, t2
+  andi s10, s10, -2
+2:
   csrw mepc, s10
   li s10, 0
   j .Lm_ret

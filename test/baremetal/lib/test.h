@@ -6,8 +6,8 @@
 //        handler that takes an exception while s11 == 0 reports FAIL
 //        ("unexpected trap"), otherwise it clears s11 and records the trap in
 //   s9   cause, s8 tval, s7 epc, s6 the mode that took it (3 = M, 1 = S).
-//   s10  resume address after the expected exception (0 = epc + 4). Cleared
-//        by the handler.
+//   s10  resume address after the expected exception (0 = epc + 4; bit 0
+//        set = resume in M-mode, M handler only). Cleared by the handler.
 //   t6, a0..a2 are clobbered by the CHECK macros (only on failure for a0..a2);
 //   t0..t5 by the mode-switch macros. The handlers preserve everything else
 //   except s6..s11 (written as above), and a0/a7 on the magic ecalls.
@@ -169,6 +169,8 @@
 // The next instruction must trap; afterwards CHECK_TRAP(mode, cause).
 #define EXPECT_TRAP li s11, 1; li s10, 0
 #define EXPECT_TRAP_RESUME(label) li s11, 1; la s10, label
+// Same, resuming in M-mode (only for traps taken by M).
+#define EXPECT_TRAP_RESUME_M(label) li s11, 1; la s10, label; ori s10, s10, 1
 #define CHECK_TRAP(mode, cause) check_trap mode, cause, __LINE__
 #define CHECK_TVAL(val) check_eq s8, val, __LINE__
 #define CHECK_TVALR(reg) check_eqr s8, reg, __LINE__
