@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing:
-# the riscv64 cross toolchain (test programs) and qemu-user (the reference).
+# the riscv64 cross toolchain (test programs), qemu-user (the reference), and
+# for the guest-assets tests cpio, gpg (signing a test archive) and gpgv.
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
 command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v qemu-riscv64 >/dev/null || need+=(qemu-user)
+command -v dtc >/dev/null || need+=(device-tree-compiler)
+command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
+command -v cpio >/dev/null || need+=(cpio)
+command -v gpg >/dev/null || need+=(gpg)
+command -v gpgv >/dev/null || need+=(gpgv)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-deps: missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -2,7 +2,17 @@
 // mismatch into a readable report: which registers, flags and data-area words
 // differ (with FP values decoded), the case's listing and its initial values.
 
-import { type Case, FNAMES, MEM_SIZE, REC_F, REC_FCSR, REC_SIZE, REC_X, XNAMES } from './caseModel.js';
+import {
+  type Case,
+  FNAMES,
+  MEM_SIZE,
+  REC_F,
+  REC_FCSR,
+  REC_SIZE,
+  REC_X,
+  XNAMES,
+} from './caseModel.js';
+import { SIGNAL_MAGIC } from './program.js';
 import { bitsF32, bitsF64, hex64 } from './values.js';
 
 /** Splits a program's stdout into records keyed by case id (x0's slot). */
@@ -18,7 +28,27 @@ export function splitRecords(out: Uint8Array): Map<number, Uint8Array> {
 const q = (r: Uint8Array, off: number): bigint =>
   new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(off, true);
 
-const FLAG_NAMES: [number, string][] = [[16, 'NV'], [8, 'DZ'], [4, 'OF'], [2, 'UF'], [1, 'NX']];
+const SIGNAL_NAMES: Record<number, string> = {
+  4: 'SIGILL',
+  5: 'SIGTRAP',
+  7: 'SIGBUS',
+  11: 'SIGSEGV',
+};
+
+/** The signal a record reports (the case trapped), or null for a normal record. */
+export function signalOf(rec: Uint8Array): string | null {
+  if (q(rec, REC_X + 16) !== SIGNAL_MAGIC) return null;
+  const n = Number(q(rec, REC_X + 8));
+  return SIGNAL_NAMES[n] ?? `signal ${n}`;
+}
+
+const FLAG_NAMES: [number, string][] = [
+  [16, 'NV'],
+  [8, 'DZ'],
+  [4, 'OF'],
+  [2, 'UF'],
+  [1, 'NX'],
+];
 
 export function flagText(f: number): string {
   const s = FLAG_NAMES.filter(([b]) => (f & b) !== 0).map(([, n]) => n);
@@ -27,9 +57,8 @@ export function flagText(f: number): string {
 
 /** A 64-bit FP register shown as raw bits, as a double, and as a binary32 when NaN-boxed. */
 export function fpText(v: bigint): string {
-  const hi = Number(v >> 32n);
-  const s = hi === 0xffffffff ? ` s:${bitsF32(Number(v & 0xffffffffn))}` : '';
-  return `${hex64(v)} (d:${bitsF64(v)}${s})`;
+  const boxed = v >> 32n === 0xffffffffn;
+  return `${hex64(v)} (${boxed ? `s:${bitsF32(Number(v & 0xffffffffn))}` : `d:${bitsF64(v)}`})`;
 }
 
 /** Differences between the QEMU and hart records of one case; empty when they agree. */
@@ -62,7 +91,10 @@ export function diffRecord(c: Case, qr: Uint8Array, hr: Uint8Array): string[] {
       const n = c.notes.get(k);
       if (n === undefined) continue;
       if (n.kind === 'flags') {
-        if (qr[k] !== hr[k]) notes.push(`\n      byte +${k}: qemu ${flagText(qr[k])}  hart ${flagText(hr[k])}  <- ${n.text}`);
+        if (qr[k] !== hr[k])
+          notes.push(
+            `\n      byte +${k}: qemu ${flagText(qr[k])}  hart ${flagText(hr[k])}  <- ${n.text}`,
+          );
       } else {
         notes.push(` <- ${n.text}`);
         isFp = n.kind === 'fp';
@@ -74,11 +106,38 @@ export function diffRecord(c: Case, qr: Uint8Array, hr: Uint8Array): string[] {
   return out;
 }
 
-/** The case's listing and the initial values of the registers it names. */
-export function describeCase(c: Case): string {
-  const text = c.body.join('\n');
+/**
+ * The case's listing and the initial values of the registers it names. Table
+ * cases (one operation per data-area slot) list only the operations in `focus`.
+ */
+export function describeCase(c: Case, focus?: readonly number[], allRegs = false): string {
+  let lines = c.body;
+  let head = `  listing (sp = data area, ${MEM_SIZE} bytes, random contents):`;
+  if (focus !== undefined && c.notes.size > 0) {
+    const ops = new Set<string>();
+    for (const off of focus) {
+      const n = c.notes.get(off - (off % 8)) ?? c.notes.get(off);
+      if (n !== undefined)
+        ops.add(n.text.replace(/\s+\[.*$/, '').replace(/^fflags of slot \d+: /, ''));
+    }
+    if (ops.size > 0) lines = [...ops];
+    if (ops.size > 0)
+      head = `  the differing operations of this table case (${c.body.length} lines in all: fsflags zero; op; frflags t5; store result; store flags):`;
+  }
+  const shown =
+    lines.length > 80 ? [...lines.slice(0, 70), `... ${lines.length - 70} more lines`] : lines;
+  return [
+    head,
+    ...shown.map((l) => '    ' + l),
+    ...initialValues(c, shown.join('\n'), allRegs),
+  ].join('\n');
+}
+
+/** fcsr and the initial values of the registers named in `text` (all of them with `all`). */
+export function initialValues(c: Case, text: string, all = false): string[] {
   const used = new Set<string>();
   for (const m of text.matchAll(/\b([a-z]+[0-9]*)\b/g)) used.add(m[1]);
+  if (all) for (const n of [...XNAMES, ...FNAMES]) used.add(n);
   const xs: string[] = [];
   for (let i = 1; i < 32; i++) {
     if (i === 2 || !(used.has(XNAMES[i]) || used.has(`x${i}`))) continue;
@@ -89,13 +148,14 @@ export function describeCase(c: Case): string {
   for (let i = 0; i < 32; i++) {
     if (used.has(FNAMES[i]) || used.has(`f${i}`)) fs.push(`${FNAMES[i]}=${fpText(c.f[i])}`);
   }
-  return [
-    `  listing (sp = data area, ${MEM_SIZE} bytes, random contents):`,
-    ...c.body.map((l) => '    ' + l),
-    `  initial: fcsr=0x${c.fcsr.toString(16)}`,
-    ...wrap(xs),
-    ...fs.map((s) => '    ' + s),
-  ].join('\n');
+  return [`  initial: fcsr=0x${c.fcsr.toString(16)}`, ...wrap(xs), ...fs.map((s) => '    ' + s)];
+}
+
+/** Data-area offsets where the two records differ. */
+export function differingOffsets(qr: Uint8Array, hr: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < MEM_SIZE; i++) if (qr[i] !== hr[i]) out.push(i);
+  return out;
 }
 
 function wrap(items: string[]): string[] {

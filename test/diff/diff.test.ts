@@ -1,7 +1,19 @@
 // Differential tests of the hart against qemu-riscv64, one node:test test per
 // group (RV64I, C, loads/stores, M, A, Zicsr, F/D). Each program batches many
 // cases; both sides dump the registers, fcsr and data area after every case
-// and the records are compared case by case.
+// and the records are compared case by case. Single-instruction tests (illegal
+// encodings, decoder sweep) are in encodings.test.ts.
+//
+// Files: values.ts (seeded random numbers, operand pools), caseModel.ts (a case),
+// genInt.ts / genFp.ts (generators), suite.ts (groups, case numbers), program.ts
+// (assembly of a batch), toolchain.ts (gcc, qemu, objdump), engine.ts (running
+// and comparing a batch), compare.ts (records and readable diffs), env.ts.
+//
+// Case numbers: group number * 1000000 + index in the group (the test names show
+// each group's range). A failure report shows the differing registers, fcsr and
+// data-area words, the first instruction after which the two sides disagree,
+// the listing, the initial values of the registers it names, and the command
+// that reruns just that case.
 //
 // Needs qemu-user and gcc-riscv64-linux-gnu (the tests fail, not skip, without them).
 // Environment:
@@ -16,27 +28,20 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { runUserElf } from '../support/userRunner.js';
 import { type Case, CASE_STRIDE } from './caseModel.js';
-import { describeCase, diffRecord, splitRecords } from './compare.js';
-import { MAGIC_START, patchQuad, renderProgram } from './program.js';
+import { describeCase } from './compare.js';
+import {
+  firstDifference,
+  type Outcome,
+  type Prepared,
+  prepareProgram,
+  runBatch,
+} from './engine.js';
 import { caseIds, GROUPS, type Group, groupOf, makeCase } from './suite.js';
-import { assemble, checkTools, disassemble, limiter, type QemuResult, removeTempDir, runQemu } from './toolchain.js';
+import { envNum, MAX_FAIL, SCALE, SEED, SEED_TEXT } from './env.js';
+import { checkTools, discard, removeTempDir } from './toolchain.js';
 
-function envInt(name: string, def: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
-  return n;
-}
-
-const seedEnv = process.env.DIFF_SEED ?? '';
-const SEED = seedEnv === 'random' ? (Math.random() * 2 ** 32) >>> 0 : seedEnv ? Number(seedEnv) >>> 0 : 0x5eed;
-const SEED_TEXT = '0x' + SEED.toString(16);
-const SCALE = envInt('DIFF_SCALE', 1);
-const BATCH = envInt('DIFF_BATCH', 150);
-const MAX_FAIL = envInt('DIFF_MAX_FAIL', 5);
+const BATCH = envNum('DIFF_BATCH', 150);
 const ONLY = (process.env.DIFF_CASE ?? '')
   .split(',')
   .filter((s) => s.trim() !== '')
@@ -45,116 +50,128 @@ const GROUP_RE = new RegExp(process.env.DIFF_GROUP ?? '.');
 
 const tools = checkTools();
 tools.catch(() => {});
-const gate = limiter(2);
 after(removeTempDir);
 
-interface Prepared {
-  path: string;
-  elf: Uint8Array;
-  qemu: QemuResult;
-}
+/** A program of up to BATCH cases, generated, assembled and run under QEMU on demand. */
+class Batch {
+  private job: Promise<[Case[], Prepared]> | null = null;
+  constructor(
+    readonly ids: number[],
+    readonly name: string,
+    readonly link: readonly string[] = [],
+  ) {}
 
-interface Batch {
-  cases: Case[];
-  ready: Promise<Prepared>;
-}
-
-function prepare(cases: Case[], name: string): Batch {
-  const ready = tools.then(() =>
-    gate(async () => {
-      const { path, elf } = await assemble(renderProgram(cases), name);
-      return { path, elf, qemu: await runQemu(path) };
-    }),
-  );
-  ready.catch(() => {});
-  return { cases, ready };
-}
-
-function rerunHint(id: number): string {
-  return `  rerun: DIFF_SEED=${SEED_TEXT} DIFF_CASE=${id} node --test dist/test/diff/diff.test.js`;
-}
-
-function report(c: Case, lines: string[]): string {
-  return [`case ${c.id} (${c.group} #${c.index}), seed ${SEED_TEXT}:`, ...lines, describeCase(c), rerunHint(c.id)].join('\n');
-}
-
-/** Runs a prepared batch on the hart and compares; resumes after a case that stops the hart. */
-async function check(b: Batch, failures: string[], passed: (c: Case) => void): Promise<void> {
-  const p = await b.ready;
-  if (p.qemu.signal !== null || p.qemu.exitCode !== 0) {
-    failures.push(
-      `qemu did not run ${p.path} to the end (signal ${p.qemu.signal}, exit ${p.qemu.exitCode}): a generator bug?\n${p.qemu.stderr}`,
-    );
-    return;
+  start(): Promise<[Case[], Prepared]> {
+    if (this.job === null) {
+      this.job = tools.then(async () => {
+        const cases = this.ids.map((id) => makeCase(SEED, id));
+        return [cases, await prepareProgram(cases, this.name, this.link)];
+      });
+      this.job.catch(() => {});
+    }
+    return this.job;
   }
-  const qrecs = splitRecords(p.qemu.stdout);
-  let start = 0;
-  while (start < b.cases.length && failures.length < MAX_FAIL) {
-    const h = runUserElf(start === 0 ? p.elf : patchQuad(p.elf, MAGIC_START, BigInt(start)));
-    const hrecs = splitRecords(h.stdout);
-    let k = start;
-    for (; k < b.cases.length; k++) {
-      const c = b.cases[k];
-      const hr = hrecs.get(c.id);
-      if (hr === undefined) break;
-      const qr = qrecs.get(c.id);
-      if (qr === undefined) {
-        failures.push(report(c, ['  qemu wrote no record for this case']));
+
+  /** Frees the batch (and its ELF file) once checked. */
+  done(prepared: Prepared): void {
+    discard(prepared.path);
+    this.job = Promise.reject(new Error('batch already checked'));
+    this.job.catch(() => {});
+  }
+}
+
+/** All batches in the order the tests check them; a few are prepared ahead of the one being checked. */
+const queue: Batch[] = [];
+const AHEAD = 4;
+
+async function report(o: Outcome, reduce: boolean): Promise<string> {
+  const c = o.c;
+  const lines = [`case ${c.id} (${c.group} #${c.index}), seed ${SEED_TEXT}:`, ...o.diff];
+  const table = c.notes.size > 0;
+  if (reduce && !o.stopped && !table) {
+    const first = await firstDifference(c, groupOf(c.id).group.link).catch((e: Error) => [
+      `  (could not narrow down: ${e.message})`,
+    ]);
+    if (first) lines.push(...first);
+  }
+  lines.push(describeCase(c, table ? o.focus : undefined));
+  lines.push(
+    `  rerun: DIFF_SEED=${SEED_TEXT} DIFF_CASE=${c.id} node --test dist/test/diff/diff.test.js`,
+  );
+  return lines.join('\n');
+}
+
+/** Runs the batches in order, collecting up to MAX_FAIL failure reports; returns [reports, failing, checked]. */
+async function runAll(
+  batches: Batch[],
+  onPass: (c: Case) => void,
+): Promise<[string[], number, number]> {
+  const reports: string[] = [];
+  let failing = 0;
+  let checked = 0;
+  for (const b of batches) {
+    if (failing >= MAX_FAIL) break;
+    const at = queue.indexOf(b);
+    for (let i = at; i >= 0 && i <= at + AHEAD && i < queue.length; i++) void queue[i].start();
+    const [cases, prepared] = await b.start();
+    for (const o of await runBatch(prepared, cases, MAX_FAIL - failing)) {
+      checked++;
+      if (o.diff.length === 0) {
+        onPass(o.c);
         continue;
       }
-      const d = diffRecord(c, qr, hr);
-      if (d.length > 0) failures.push(report(c, d));
-      else passed(c);
+      failing++;
+      if (reports.length < MAX_FAIL) reports.push(await report(o, reports.length < 3));
     }
-    if (k >= b.cases.length) break;
-    const pc = h.hart.pc;
-    const dis = await disassemble(p.path, pc - 8n, pc + 8n).catch(() => '');
-    const why = h.error ?? `exited with ${h.exitCode} before writing this case's record`;
-    failures.push(report(b.cases[k], [`  hart stopped in this case: ${why}`, `  around pc 0x${pc.toString(16)}:`, dis]));
-    start = k + 1;
+    b.done(prepared);
   }
+  return [reports, failing, checked];
 }
 
-function summary(g: string, failures: string[], total: number): string {
-  const more = failures.length >= MAX_FAIL ? ` (stopped after ${MAX_FAIL}; DIFF_MAX_FAIL raises the limit)` : '';
-  return `${failures.length} of ${total} ${g} cases differ between the hart and qemu-riscv64${more}:\n\n${failures.join('\n\n')}`;
+function summary(
+  what: string,
+  [reports, failing, checked]: [string[], number, number],
+  total: number,
+): string {
+  const partial =
+    checked < total
+      ? ` (stopped after checking ${checked} of ${total}; DIFF_MAX_FAIL=${MAX_FAIL} sets the limit)`
+      : '';
+  return `${failing} of ${checked} ${what} cases differ between the hart and qemu-riscv64${partial}; the first ${reports.length}:\n\n${reports.join('\n\n')}`;
 }
 
 if (ONLY.length > 0) {
-  test(`hart = qemu: cases ${ONLY.join(', ')} (seed ${SEED_TEXT})`, async (t) => {
-    const cases = ONLY.map((id) => {
+  test(`hart = qemu: cases ${ONLY.join(', ')} (seed ${SEED_TEXT})`, async () => {
+    await tools;
+    for (const id of ONLY) {
       if (!Number.isInteger(id) || id < 0) throw new Error(`DIFF_CASE: bad case number ${id}`);
       groupOf(id);
-      return makeCase(SEED, id);
-    });
-    const failures: string[] = [];
-    await check(prepare(cases, 'cases'), failures, (c) => t.diagnostic(`case ${c.id} agrees:\n${describeCase(c)}`));
-    assert.equal(failures.length, 0, summary('selected', failures, cases.length));
+    }
+    const link = [...new Set(ONLY.flatMap((id) => groupOf(id).group.link ?? []))];
+    const res = await runAll([new Batch(ONLY, 'cases', link)], (c) =>
+      console.log(`case ${c.id} (${c.group} #${c.index}) agrees:\n${describeCase(c)}`),
+    );
+    assert.equal(res[1], 0, summary('selected', res, ONLY.length));
   });
 } else {
   const groups = GROUPS.filter((g) => GROUP_RE.test(g.name));
   const plan = new Map<Group, Batch[]>();
-  // Start assembling and running QEMU for every batch now; the tests consume them in order.
   for (const g of groups) {
     const ids = caseIds(g, SCALE);
     const batches: Batch[] = [];
-    for (let i = 0; i < ids.length; i += BATCH) {
-      batches.push(prepare(ids.slice(i, i + BATCH).map((id) => makeCase(SEED, id)), g.name));
-    }
+    for (let i = 0; i < ids.length; i += BATCH)
+      batches.push(new Batch(ids.slice(i, i + BATCH), g.name, g.link));
     plan.set(g, batches);
+    queue.push(...batches);
   }
   for (const g of groups) {
     const batches = plan.get(g) ?? [];
-    const total = batches.reduce((n, b) => n + b.cases.length, 0);
+    const total = batches.reduce((n, b) => n + b.ids.length, 0);
     const first = GROUPS.indexOf(g) * CASE_STRIDE;
     test(`hart = qemu: ${g.name} (${total} cases ${first}..${first + total - 1}, seed ${SEED_TEXT})`, async () => {
       await tools;
-      const failures: string[] = [];
-      for (const b of batches) {
-        if (failures.length >= MAX_FAIL) break;
-        await check(b, failures, () => {});
-      }
-      assert.equal(failures.length, 0, summary(g.name, failures, total));
+      const res = await runAll(batches, () => {});
+      assert.equal(res[1], 0, summary(g.name, res, total));
     });
   }
 }

@@ -79,30 +79,53 @@ const S_TIE = [10, 11];
 const S_FMA = [12, 13, 14];
 const D_TIE = [25, 26];
 const D_FMA = [27, 28, 29];
+/** Crafted multiplication pairs whose product lies at the smallest normal number. */
+const S_UF = [5, 6];
+const D_UF = [20, 21];
 
 function craftS(r: Rng, f: bigint[]): void {
-  const a = bitsF32(((127 + r.range(-3, 3)) << 23) | (r.u32() & 0x7fffff) | (r.bool() ? 0x80000000 : 0));
+  const a = bitsF32(
+    ((127 + r.range(-3, 3)) << 23) | (r.u32() & 0x7fffff) | (r.bool() ? 0x80000000 : 0),
+  );
   const up = bitsF32(f32bits(a) + 1);
   const half = (up - a) / 2;
   f[S_TIE[0]] = box(f32bits(a));
   f[S_TIE[1]] = box(f32bits(half * r.pick([1, -1, 3, -3])));
   const x = bitsF32(((127 + r.range(-10, 10)) << 23) | (r.u32() & 0x7fffff));
-  const y = bitsF32(((127 + r.range(-10, 10)) << 23) | (r.u32() & 0x7fffff) | (r.bool() ? 0x80000000 : 0));
+  const y = bitsF32(
+    ((127 + r.range(-10, 10)) << 23) | (r.u32() & 0x7fffff) | (r.bool() ? 0x80000000 : 0),
+  );
   f[S_FMA[0]] = box(f32bits(x));
   f[S_FMA[1]] = box(f32bits(y));
   f[S_FMA[2]] = box(f32bits(-Math.fround(x * y)));
+  const u = bitsF32(((127 + r.range(0, 1)) << 23) | (r.u32() & 0x7fffff));
+  const v = Math.fround((2 ** -126 / u) * (1 + r.range(-3, 3) * 2 ** -24));
+  f[S_UF[0]] = box(f32bits(u));
+  f[S_UF[1]] = box(f32bits(r.bool() ? v : -v));
 }
 
 function craftD(r: Rng, f: bigint[]): void {
-  const a = bitsF64((BigInt(1023 + r.range(-3, 3)) << 52n) | (r.u64() & 0xfffffffffffffn) | (r.bool() ? 1n << 63n : 0n));
+  const a = bitsF64(
+    (BigInt(1023 + r.range(-3, 3)) << 52n) |
+      (r.u64() & 0xfffffffffffffn) |
+      (r.bool() ? 1n << 63n : 0n),
+  );
   const half = (bitsF64(f64bits(a) + 1n) - a) / 2;
   f[D_TIE[0]] = f64bits(a);
   f[D_TIE[1]] = f64bits(half * r.pick([1, -1, 3, -3]));
   const x = bitsF64((BigInt(1023 + r.range(-10, 10)) << 52n) | (r.u64() & 0xfffffffffffffn));
-  const y = bitsF64((BigInt(1023 + r.range(-10, 10)) << 52n) | (r.u64() & 0xfffffffffffffn) | (r.bool() ? 1n << 63n : 0n));
+  const y = bitsF64(
+    (BigInt(1023 + r.range(-10, 10)) << 52n) |
+      (r.u64() & 0xfffffffffffffn) |
+      (r.bool() ? 1n << 63n : 0n),
+  );
   f[D_FMA[0]] = f64bits(x);
   f[D_FMA[1]] = f64bits(y);
   f[D_FMA[2]] = f64bits(-(x * y));
+  const u = bitsF64((BigInt(1023 + r.range(0, 1)) << 52n) | (r.u64() & 0xfffffffffffffn));
+  const v = (2 ** -1022 / u) * (1 + r.range(-3, 3) * 2 ** -53);
+  f[D_UF[0]] = f64bits(u);
+  f[D_UF[1]] = f64bits(r.bool() ? v : -v);
 }
 
 /** Initial state of an FP case; `cvt` biases the pools towards conversion limits. */
@@ -111,11 +134,21 @@ function initFp(b: CaseBuilder, cvt: boolean): void {
   for (let i = 1; i < 32; i++) {
     if (i !== 2) b.c.x[i] = cvt && r.bool(0.7) ? r.pick(INT_CONVERT) : randInt(r);
   }
-  for (let i = 0; i < 15; i++) b.c.f[i] = cvt && r.bool(0.6) ? box(r.pick(F32_CONVERT)) : randBoxed(r);
+  for (let i = 0; i < 15; i++)
+    b.c.f[i] = cvt && r.bool(0.6) ? box(r.pick(F32_CONVERT)) : randBoxed(r);
   for (let i = 15; i < 32; i++) b.c.f[i] = cvt && r.bool(0.6) ? r.pick(F64_CONVERT) : randF64(r);
   if (!cvt) {
     craftS(r, b.c.f);
     craftD(r, b.c.f);
+    // A subnormal, a tiny normal and a zero of each format, so that underflow and division by zero are common.
+    const sign32 = (): number => (r.bool() ? 0x80000000 : 0);
+    b.c.f[7] = box((sign32() | (r.u32() & 0x7fffff)) >>> 0);
+    b.c.f[8] = box((sign32() | (r.range(1, 3) << 23) | (r.u32() & 0x7fffff)) >>> 0);
+    b.c.f[9] = box(sign32() >>> 0);
+    const sign64 = (): bigint => (r.bool() ? 1n << 63n : 0n);
+    b.c.f[22] = sign64() | (r.u64() & 0xfffffffffffffn);
+    b.c.f[23] = sign64() | (BigInt(r.range(1, 3)) << 52n) | (r.u64() & 0xfffffffffffffn);
+    b.c.f[24] = sign64();
   }
   b.c.fcsr = r.int(5) << 5;
 }
@@ -132,7 +165,8 @@ function sources(r: Rng, op: FpOp): number[] {
   if (op.src !== 'x' && r.bool(0.2)) {
     const s = op.src === 's';
     if (n === 3) return s ? S_FMA : D_FMA;
-    if (n === 2 && op.m.startsWith('f') && /^f(add|sub)/.test(op.m)) return s ? S_TIE : D_TIE;
+    if (n === 2 && /^f(add|sub)\./.test(op.m)) return s ? S_TIE : D_TIE;
+    if (n === 2 && /^fmul\./.test(op.m)) return s ? S_UF : D_UF;
   }
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(r.bool(0.08) && i > 0 ? out[0] : srcReg(r, op.src));
@@ -143,7 +177,8 @@ function sources(r: Rng, op: FpOp): number[] {
 function render(op: FpOp, rd: number, srcs: number[], rm: number): string {
   const dst = op.kind === 'xf' || op.kind === 'xff' ? xn(rd) : fn(rd);
   const s = srcs.map((v) => (op.src === 'x' ? xn(v) : fn(v)));
-  if (op.insn) return `.insn r 0x53, ${rm}, ${op.insn[0]}, ${dst}, ${s[0]}, x${op.insn[1]}  # ${op.m} ${dst}, ${s[0]}, ${rm === 7 ? 'dyn' : RM_NAMES[rm]}`;
+  if (op.insn)
+    return `.insn r 0x53, ${rm}, ${op.insn[0]}, ${dst}, ${s[0]}, x${op.insn[1]}  # ${op.m} ${dst}, ${s[0]}, ${rm === 7 ? 'dyn' : RM_NAMES[rm]}`;
   const rmTxt = op.rm ? `, ${rm === 7 ? 'dyn' : RM_NAMES[rm]}` : '';
   return `${op.m} ${dst}, ${s.join(', ')}${rmTxt}`;
 }
@@ -182,7 +217,10 @@ function slotOp(b: CaseBuilder, s: number, op: FpOp, variant: number): void {
   }
   const text = render(op, rd, srcs, rm);
   b.emit(text, 'frflags t5');
-  b.emit(xDst ? `sd ${xn(rd)}, ${8 * s}(sp)` : `fsd ${fn(rd)}, ${8 * s}(sp)`, `sb t5, ${FLAGS_OFF + s}(sp)`);
+  b.emit(
+    xDst ? `sd ${xn(rd)}, ${8 * s}(sp)` : `fsd ${fn(rd)}, ${8 * s}(sp)`,
+    `sb t5, ${FLAGS_OFF + s}(sp)`,
+  );
   const dyn = rm === 7 ? ` (frm=${variant - 5})` : '';
   b.note(8 * s, `${text}${dyn}  [${describeSrc(b, op, srcs)}]`, xDst ? 'int' : 'fp');
   b.note(FLAGS_OFF + s, `fflags of slot ${s}: ${text}${dyn}`, 'flags');
@@ -225,13 +263,25 @@ export function genFpMix(b: CaseBuilder): void {
   for (let n = r.range(10, 30); n > 0; n--) {
     const k = r.int(12);
     if (k === 0) {
-      b.emit(r.pick([`fsrmi ${r.int(5)}`, `fsflagsi ${r.int(32)}`, `frflags ${xn(r.range(3, 31))}`, `frcsr ${xn(r.range(3, 31))}`, `fsflags zero`]));
+      b.emit(
+        r.pick([
+          `fsrmi ${r.int(5)}`,
+          `fsflagsi ${r.int(32)}`,
+          `frflags ${xn(r.range(3, 31))}`,
+          `frcsr ${xn(r.range(3, 31))}`,
+          `fsflags zero`,
+        ]),
+      );
       continue;
     }
     if (k === 1) {
       const p = r.bool() ? 's' : 'd';
       const w = p === 's' ? 'w' : 'd';
-      b.emit(r.bool() ? `fl${w} ${fn(r.int(32))}, ${8 * r.int(64)}(sp)` : `fs${w} ${fn(r.int(32))}, ${8 * r.int(64)}(sp)`);
+      b.emit(
+        r.bool()
+          ? `fl${w} ${fn(r.int(32))}, ${8 * r.int(64)}(sp)`
+          : `fs${w} ${fn(r.int(32))}, ${8 * r.int(64)}(sp)`,
+      );
       continue;
     }
     const op = r.pick(ALL_OPS);
@@ -241,4 +291,3 @@ export function genFpMix(b: CaseBuilder): void {
     b.emit(render(op, rd, srcs, op.rm ? r.pick([0, 1, 2, 3, 4, 7, 7, 7]) : 0));
   }
 }
-

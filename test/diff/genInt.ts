@@ -16,7 +16,23 @@ function imm12(r: Rng): number {
   return r.bool(0.3) ? r.pick([-2048, 2047, 0, -1, 1, 2046, -2047]) : r.range(-2048, 2047);
 }
 
-const R_OPS = ['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw'];
+const R_OPS = [
+  'add',
+  'sub',
+  'sll',
+  'slt',
+  'sltu',
+  'xor',
+  'srl',
+  'sra',
+  'or',
+  'and',
+  'addw',
+  'subw',
+  'sllw',
+  'srlw',
+  'sraw',
+];
 const I_OPS = ['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw'];
 const SH_OPS = ['slli', 'srli', 'srai'];
 const SHW_OPS = ['slliw', 'srliw', 'sraiw'];
@@ -35,11 +51,16 @@ function aluOp(b: CaseBuilder): void {
       b.emit(`${r.pick(I_OPS)} ${d}, ${xn(b.srcX())}, ${imm12(r)}`);
       break;
     case 3:
-      if (r.bool()) b.emit(`${r.pick(SH_OPS)} ${d}, ${xn(b.srcX())}, ${r.pick([0, 1, 31, 32, 33, 63, r.int(64)])}`);
+      if (r.bool())
+        b.emit(
+          `${r.pick(SH_OPS)} ${d}, ${xn(b.srcX())}, ${r.pick([0, 1, 31, 32, 33, 63, r.int(64)])}`,
+        );
       else b.emit(`${r.pick(SHW_OPS)} ${d}, ${xn(b.srcX())}, ${r.pick([0, 1, 15, 31, r.int(32)])}`);
       break;
     case 4:
-      b.emit(`${r.pick(['lui', 'auipc'])} ${d}, ${r.pick([0, 1, 0x7ffff, 0x80000, 0xfffff, r.int(0x100000)])}`);
+      b.emit(
+        `${r.pick(['lui', 'auipc'])} ${d}, ${r.pick([0, 1, 0x7ffff, 0x80000, 0xfffff, r.int(0x100000)])}`,
+      );
       break;
     default:
       if (r.bool(0.3)) b.emit(`li ${d}, ${BigInt.asIntN(64, randInt(r))}`);
@@ -116,31 +137,67 @@ function cOp(b: CaseBuilder, cbase: number): void {
   const ps = (): string => xn(r.pick(CREG));
   const full = (): string => xn(b.destX(0));
   switch (r.int(22)) {
-    case 0: b.emit(`c.addi ${r.bool() ? p() : full()}, ${nz6(r)}`); break;
-    case 1: b.emit(`c.addiw ${r.bool() ? p() : full()}, ${r.range(-32, 31)}`); break;
-    case 2: b.emit(`c.li ${r.bool() ? p() : full()}, ${r.range(-32, 31)}`); break;
-    case 3: b.emit(`c.lui ${r.bool() ? p() : full()}, ${r.bool() ? r.range(1, 31) : r.range(0xfffe0, 0xfffff)}`); break;
-    case 4: b.emit(`c.${r.pick(['srli', 'srai'])} ${p()}, ${r.range(1, 63)}`); break;
-    case 5: b.emit(`c.andi ${p()}, ${r.range(-32, 31)}`); break;
-    case 6: b.emit(`c.${r.pick(['sub', 'xor', 'or', 'and', 'subw', 'addw'])} ${p()}, ${ps()}`); break;
-    case 7: b.emit(`c.slli ${r.bool() ? p() : full()}, ${r.range(1, 63)}`); break;
-    case 8: b.emit(`c.mv ${full()}, ${xn(r.range(1, 31))}`); break;
-    case 9: b.emit(`c.add ${full()}, ${xn(r.range(1, 31))}`); break;
-    case 10: b.emit('c.nop'); break;
-    case 11: b.emit(`c.addi4spn ${p()}, sp, ${4 * r.range(1, 255)}`); break;
+    case 0:
+      b.emit(`c.addi ${r.bool() ? p() : full()}, ${nz6(r)}`);
+      break;
+    case 1:
+      b.emit(`c.addiw ${r.bool() ? p() : full()}, ${r.range(-32, 31)}`);
+      break;
+    case 2:
+      b.emit(`c.li ${r.bool() ? p() : full()}, ${r.range(-32, 31)}`);
+      break;
+    case 3:
+      b.emit(
+        `c.lui ${r.bool() ? p() : full()}, ${r.bool() ? r.range(1, 31) : r.range(0xfffe0, 0xfffff)}`,
+      );
+      break;
+    case 4:
+      b.emit(`c.${r.pick(['srli', 'srai'])} ${p()}, ${r.range(1, 63)}`);
+      break;
+    case 5:
+      b.emit(`c.andi ${p()}, ${r.range(-32, 31)}`);
+      break;
+    case 6:
+      b.emit(`c.${r.pick(['sub', 'xor', 'or', 'and', 'subw', 'addw'])} ${p()}, ${ps()}`);
+      break;
+    case 7:
+      b.emit(`c.slli ${r.bool() ? p() : full()}, ${r.range(1, 63)}`);
+      break;
+    case 8:
+      b.emit(`c.mv ${full()}, ${xn(r.range(1, 31))}`);
+      break;
+    case 9:
+      b.emit(`c.add ${full()}, ${xn(r.range(1, 31))}`);
+      break;
+    case 10:
+      b.emit('c.nop');
+      break;
+    case 11:
+      b.emit(`c.addi4spn ${p()}, sp, ${4 * r.range(1, 255)}`);
+      break;
     case 12: {
       // sp moves and comes back; sp-relative accesses in between stay in the data area.
       const k = 16 * r.range(1, 20);
       const off = 8 * r.range(0, (MEM_SIZE - k - 8) >> 3);
       b.emit(`c.addi16sp sp, ${k}`);
-      b.emit(r.bool() ? `c.ldsp ${full()}, ${off}(sp)` : `c.sdsp ${xn(r.range(0, 31))}, ${off}(sp)`);
+      b.emit(
+        r.bool() ? `c.ldsp ${full()}, ${off}(sp)` : `c.sdsp ${xn(r.range(0, 31))}, ${off}(sp)`,
+      );
       b.emit(`c.addi16sp sp, ${-k}`);
       break;
     }
-    case 13: b.emit(`c.lw ${p()}, ${4 * r.range(0, 31)}(${xn(cbase)})`); break;
-    case 14: b.emit(`c.ld ${p()}, ${8 * r.range(0, 31)}(${xn(cbase)})`); break;
-    case 15: b.emit(`c.sw ${ps()}, ${4 * r.range(0, 31)}(${xn(cbase)})`); break;
-    case 16: b.emit(`c.sd ${ps()}, ${8 * r.range(0, 31)}(${xn(cbase)})`); break;
+    case 13:
+      b.emit(`c.lw ${p()}, ${4 * r.range(0, 31)}(${xn(cbase)})`);
+      break;
+    case 14:
+      b.emit(`c.ld ${p()}, ${8 * r.range(0, 31)}(${xn(cbase)})`);
+      break;
+    case 15:
+      b.emit(`c.sw ${ps()}, ${4 * r.range(0, 31)}(${xn(cbase)})`);
+      break;
+    case 16:
+      b.emit(`c.sd ${ps()}, ${8 * r.range(0, 31)}(${xn(cbase)})`);
+      break;
     case 17: {
       const k = r.int(6);
       if (k === 0) b.emit(`c.lwsp ${full()}, ${4 * r.range(0, 63)}(sp)`);
@@ -152,7 +209,11 @@ function cOp(b: CaseBuilder, cbase: number): void {
       break;
     }
     case 18:
-      b.emit(r.bool() ? `c.fld f${r.range(8, 15)}, ${8 * r.range(0, 31)}(${xn(cbase)})` : `c.fsd f${r.range(8, 15)}, ${8 * r.range(0, 31)}(${xn(cbase)})`);
+      b.emit(
+        r.bool()
+          ? `c.fld f${r.range(8, 15)}, ${8 * r.range(0, 31)}(${xn(cbase)})`
+          : `c.fsd f${r.range(8, 15)}, ${8 * r.range(0, 31)}(${xn(cbase)})`,
+      );
       break;
     case 19: {
       const skip = b.label();
@@ -201,8 +262,25 @@ export function genRvc(b: CaseBuilder): void {
 
 // ---- loads and stores ------------------------------------------------------------
 
-const LOADS: [string, number][] = [['lb', 1], ['lbu', 1], ['lh', 2], ['lhu', 2], ['lw', 4], ['lwu', 4], ['ld', 8], ['flw', 4], ['fld', 8]];
-const STORES: [string, number][] = [['sb', 1], ['sh', 2], ['sw', 4], ['sd', 8], ['fsw', 4], ['fsd', 8]];
+const LOADS: [string, number][] = [
+  ['lb', 1],
+  ['lbu', 1],
+  ['lh', 2],
+  ['lhu', 2],
+  ['lw', 4],
+  ['lwu', 4],
+  ['ld', 8],
+  ['flw', 4],
+  ['fld', 8],
+];
+const STORES: [string, number][] = [
+  ['sb', 1],
+  ['sh', 2],
+  ['sw', 4],
+  ['sd', 8],
+  ['fsw', 4],
+  ['fsd', 8],
+];
 
 export function genMem(b: CaseBuilder): void {
   const r = b.r;
@@ -230,13 +308,44 @@ export function genMem(b: CaseBuilder): void {
 
 // ---- M -----------------------------------------------------------------------------
 
-const M_OPS = ['mul', 'mulh', 'mulhsu', 'mulhu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw'];
+const M_OPS = [
+  'mul',
+  'mulh',
+  'mulhsu',
+  'mulhu',
+  'div',
+  'divu',
+  'rem',
+  'remu',
+  'mulw',
+  'divw',
+  'divuw',
+  'remw',
+  'remuw',
+];
 
 /** Operands that break multiply and divide (signs, limits, garbage in upper halves). */
 export const M_VALUES: readonly bigint[] = [
-  0n, 1n, u64(-1n), 2n, u64(-2n), 0x8000000000000000n, 0x7fffffffffffffffn, 0x8000000000000001n,
-  0x80000000n, 0xffffffff80000000n, 0x7fffffffn, 0xffffffffn, 0x100000000n, 0xffffffff00000000n,
-  3n, u64(-3n), 0x123456789abcdef1n, 0xfedcba9876543211n, 0x0000000180000000n, 0xffffffff7fffffffn,
+  0n,
+  1n,
+  u64(-1n),
+  2n,
+  u64(-2n),
+  0x8000000000000000n,
+  0x7fffffffffffffffn,
+  0x8000000000000001n,
+  0x80000000n,
+  0xffffffff80000000n,
+  0x7fffffffn,
+  0xffffffffn,
+  0x100000000n,
+  0xffffffff00000000n,
+  3n,
+  u64(-3n),
+  0x123456789abcdef1n,
+  0xfedcba9876543211n,
+  0x0000000180000000n,
+  0xffffffff7fffffffn,
 ];
 
 export function genM(b: CaseBuilder): void {
@@ -263,7 +372,10 @@ export function genMDirected(b: CaseBuilder): void {
     const i = Math.floor(k / n) % n;
     const j = k % n;
     b.emit(`${op} t6, ${xn(3 + i)}, ${xn(3 + j)}`, `sd t6, ${8 * s}(sp)`);
-    b.note(8 * s, `${op} t6, ${xn(3 + i)}, ${xn(3 + j)}  [${fmtX(M_VALUES[i])}, ${fmtX(M_VALUES[j])}]`);
+    b.note(
+      8 * s,
+      `${op} t6, ${xn(3 + i)}, ${xn(3 + j)}  [${fmtX(M_VALUES[i])}, ${fmtX(M_VALUES[j])}]`,
+    );
   }
 }
 
@@ -273,7 +385,17 @@ function fmtX(v: bigint): string {
 
 // ---- A -----------------------------------------------------------------------------
 
-const AMOS = ['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu'];
+const AMOS = [
+  'amoswap',
+  'amoadd',
+  'amoxor',
+  'amoand',
+  'amoor',
+  'amomin',
+  'amomax',
+  'amominu',
+  'amomaxu',
+];
 const ORDER = ['', '.aq', '.rl', '.aqrl'];
 
 export function genAmo(b: CaseBuilder): void {
@@ -327,7 +449,6 @@ export function genAmo(b: CaseBuilder): void {
   }
 }
 
-
 // ---- Zicsr on the FP CSRs -----------------------------------------------------------------
 
 const CSRS = ['fflags', 'frm', 'fcsr'];
@@ -347,10 +468,120 @@ export function genZicsr(b: CaseBuilder): void {
         b.emit(`${r.pick(['csrrwi', 'csrrsi', 'csrrci'])} ${d}, ${r.pick(CSRS)}, ${u}`);
         break;
       case 2:
-        b.emit(r.pick([`frcsr ${d}`, `fscsr ${d}, ${s}`, `frrm ${d}`, `fsrm ${d}, ${s}`, `frflags ${d}`, `fsflags ${d}, ${s}`, `fscsr ${s}`, `fsrm ${s}`, `fsflags ${s}`]));
+        b.emit(
+          r.pick([
+            `frcsr ${d}`,
+            `fscsr ${d}, ${s}`,
+            `frrm ${d}`,
+            `fsrm ${d}, ${s}`,
+            `frflags ${d}`,
+            `fsflags ${d}, ${s}`,
+            `fscsr ${s}`,
+            `fsrm ${s}`,
+            `fsflags ${s}`,
+          ]),
+        );
         break;
       default:
-        b.emit(r.pick([`fsrmi ${d}, ${u & 7}`, `fsflagsi ${d}, ${u}`, `fsrmi ${u & 7}`, `fsflagsi ${u}`, `csrr ${d}, ${r.pick(CSRS)}`, `csrw ${r.pick(CSRS)}, ${s}`]));
+        b.emit(
+          r.pick([
+            `fsrmi ${d}, ${u & 7}`,
+            `fsflagsi ${d}, ${u}`,
+            `fsrmi ${u & 7}`,
+            `fsflagsi ${u}`,
+            `csrr ${d}, ${r.pick(CSRS)}`,
+            `csrw ${r.pick(CSRS)}, ${s}`,
+          ]),
+        );
     }
+  }
+}
+
+// ---- self-modifying code ---------------------------------------------------------------
+
+const SMC_R: [number, number, number][] = [
+  // [opcode, funct3, funct7]
+  [0x33, 0, 0],
+  [0x33, 0, 0x20],
+  [0x33, 1, 0],
+  [0x33, 2, 0],
+  [0x33, 3, 0],
+  [0x33, 4, 0],
+  [0x33, 5, 0],
+  [0x33, 5, 0x20],
+  [0x33, 6, 0],
+  [0x33, 7, 0],
+  [0x33, 0, 1],
+  [0x33, 3, 1],
+  [0x33, 4, 1],
+  [0x33, 7, 1],
+  [0x3b, 0, 0],
+  [0x3b, 0, 0x20],
+  [0x3b, 1, 0],
+  [0x3b, 5, 0x20],
+  [0x3b, 0, 1],
+  [0x3b, 6, 1],
+];
+
+/** A random ALU instruction word (or two compressed ones) that writes neither ra, sp nor t0. */
+function smcWord(r: Rng): number {
+  const rd = (): number => {
+    for (;;) {
+      const v = r.int(32);
+      if (v !== 1 && v !== 2 && v !== 5) return v;
+    }
+  };
+  const c = (): number => {
+    const d = r.pick([3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 28, 31]);
+    const imm = r.range(1, 63);
+    const f3 = r.pick([0, 2]); // c.addi, c.li
+    return (f3 << 13) | (((imm >> 5) & 1) << 12) | (d << 7) | ((imm & 31) << 2) | 1;
+  };
+  switch (r.int(5)) {
+    case 0: {
+      const [opc, f3, f7] = r.pick(SMC_R);
+      return (
+        ((f7 << 25) | (r.int(32) << 20) | (r.int(32) << 15) | (f3 << 12) | (rd() << 7) | opc) >>> 0
+      );
+    }
+    case 1:
+      return (
+        ((r.int(4096) << 20) |
+          (r.int(32) << 15) |
+          (r.pick([0, 2, 3, 4, 6, 7]) << 12) |
+          (rd() << 7) |
+          0x13) >>>
+        0
+      );
+    case 2:
+      return (
+        ((r.int(64) << 20) |
+          (r.pick([0, 0x400]) << 20) |
+          (r.int(32) << 15) |
+          (5 << 12) |
+          (rd() << 7) |
+          0x13) >>>
+        0
+      );
+    case 3:
+      return ((r.int(0x100000) << 12) | (rd() << 7) | 0x37) >>> 0;
+    default:
+      return ((c() << 16) | c()) >>> 0;
+  }
+}
+
+/** Writes instructions into a buffer, runs them after fence.i, rewrites some, runs again. */
+export function genSmc(b: CaseBuilder): void {
+  const r = b.r;
+  initX(b);
+  b.reservedX.add(1);
+  b.reservedX.add(5);
+  b.emit('lla t0, smcbuf');
+  const words: number[] = [];
+  for (let round = r.range(1, 3); round > 0; round--) {
+    if (words.length === 0) for (let n = r.range(1, 8); n > 0; n--) words.push(smcWord(r));
+    else words[r.int(words.length)] = smcWord(r);
+    words.forEach((w, i) => b.emit(`li t1, 0x${w.toString(16)}`, `sw t1, ${4 * i}(t0)`));
+    b.emit('li t1, 0x8067', `sw t1, ${4 * words.length}(t0)`, 'fence.i', 'jalr ra, 0(t0)');
   }
 }

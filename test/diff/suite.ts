@@ -5,7 +5,18 @@
 
 import { CASE_STRIDE, type Case, CaseBuilder } from './caseModel.js';
 import { FP_RM_TOTAL, genFpCvt, genFpD, genFpMix, genFpRm, genFpS } from './genFp.js';
-import { genAmo, genM, genMDirected, genMem, genRv64i, genRvc, genZicsr, M_DIRECTED_TOTAL, SLOTS } from './genInt.js';
+import {
+  genAmo,
+  genSmc,
+  genM,
+  genMDirected,
+  genMem,
+  genRv64i,
+  genRvc,
+  genZicsr,
+  M_DIRECTED_TOTAL,
+  SLOTS,
+} from './genInt.js';
 import { Rng } from './values.js';
 
 export interface Group {
@@ -16,27 +27,46 @@ export interface Group {
   fixed?: boolean;
   /** Needs the FPU (computational FP instructions). */
   fp?: boolean;
+  /** Extra linker flags. */
+  link?: string[];
   gen: (b: CaseBuilder) => void;
 }
 
 export const GROUPS: readonly Group[] = [
-  { name: 'rv64i', count: 1200, gen: genRv64i },
-  { name: 'rvc', count: 900, gen: genRvc },
-  { name: 'mem', count: 900, gen: genMem },
-  { name: 'm', count: 500, gen: genM },
-  { name: 'm-directed', count: Math.ceil(M_DIRECTED_TOTAL / SLOTS), fixed: true, gen: genMDirected },
-  { name: 'amo', count: 800, gen: genAmo },
-  { name: 'zicsr', count: 400, gen: genZicsr },
-  { name: 'fp-s', count: 700, fp: true, gen: genFpS },
-  { name: 'fp-d', count: 700, fp: true, gen: genFpD },
-  { name: 'fp-rm', count: 2 * Math.ceil(FP_RM_TOTAL / SLOTS), fixed: true, fp: true, gen: genFpRm },
-  { name: 'fp-cvt', count: 600, fp: true, gen: genFpCvt },
-  { name: 'fp-mix', count: 600, fp: true, gen: genFpMix },
+  { name: 'rv64i', count: 2000, gen: genRv64i },
+  { name: 'rvc', count: 1500, gen: genRvc },
+  { name: 'mem', count: 1500, gen: genMem },
+  { name: 'm', count: 1000, gen: genM },
+  {
+    name: 'm-directed',
+    count: Math.ceil(M_DIRECTED_TOTAL / SLOTS),
+    fixed: true,
+    gen: genMDirected,
+  },
+  { name: 'amo', count: 1500, gen: genAmo },
+  { name: 'zicsr', count: 600, gen: genZicsr },
+  { name: 'fp-s', count: 1200, fp: true, gen: genFpS },
+  { name: 'fp-d', count: 1200, fp: true, gen: genFpD },
+  // Each (operation, rounding mode) pair 16 times, on different operands.
+  {
+    name: 'fp-rm',
+    count: 16 * Math.ceil(FP_RM_TOTAL / SLOTS),
+    fixed: true,
+    fp: true,
+    gen: genFpRm,
+  },
+  { name: 'fp-cvt', count: 1000, fp: true, gen: genFpCvt },
+  { name: 'fp-mix', count: 1000, fp: true, gen: genFpMix },
+  // Code written at run time: the program is linked as one writable and executable segment.
+  { name: 'smc', count: 300, link: ['-Wl,-N', '-Wl,--no-warn-rwx-segments'], gen: genSmc },
 ];
 
 export function groupOf(id: number): { group: Group; index: number } {
   const g = GROUPS[Math.floor(id / CASE_STRIDE)];
-  if (!g) throw new Error(`DIFF_CASE=${id}: no such case (case numbers are group * ${CASE_STRIDE} + index, ${GROUPS.length} groups)`);
+  if (!g)
+    throw new Error(
+      `DIFF_CASE=${id}: no such case (case numbers are group * ${CASE_STRIDE} + index, ${GROUPS.length} groups)`,
+    );
   return { group: g, index: id % CASE_STRIDE };
 }
 

@@ -3,7 +3,7 @@
 // child_process.execFile with files in a private directory under os.tmpdir().
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,8 +13,14 @@ export const OBJDUMP = 'riscv64-linux-gnu-objdump';
 /** The hart is RV64GC: switch off the bit-manipulation extensions QEMU enables by default. */
 export const QEMU_CPU = 'rv64,zba=false,zbb=false,zbc=false,zbs=false';
 const GCC_FLAGS = [
-  '-march=rv64gc', '-mabi=lp64d', '-nostdlib', '-static', '-Wl,-Ttext-segment=0x80000000',
-  '-Wl,--build-id=none', '-x', 'assembler',
+  '-march=rv64gc',
+  '-mabi=lp64d',
+  '-nostdlib',
+  '-static',
+  '-Wl,-Ttext-segment=0x80000000',
+  '-Wl,--build-id=none',
+  '-x',
+  'assembler',
 ];
 
 export class ToolchainError extends Error {}
@@ -28,19 +34,27 @@ interface ExecResult {
 
 function run(cmd: string, args: string[], cwd?: string): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, cwd }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown; signal?: string | null }) | null;
-      if (e && typeof e.code === 'string') {
-        reject(new ToolchainError(e.code === 'ENOENT' ? `${cmd} not found` : `${cmd}: ${e.message}`));
-        return;
-      }
-      resolve({
-        stdout,
-        stderr: stderr.toString(),
-        code: e ? ((e.code as number | undefined) ?? null) : 0,
-        signal: e?.signal ?? null,
-      });
-    });
+    execFile(
+      cmd,
+      args,
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, cwd },
+      (err, stdout, stderr) => {
+        const e = err as
+          (NodeJS.ErrnoException & { code?: unknown; signal?: string | null }) | null;
+        if (e && typeof e.code === 'string') {
+          reject(
+            new ToolchainError(e.code === 'ENOENT' ? `${cmd} not found` : `${cmd}: ${e.message}`),
+          );
+          return;
+        }
+        resolve({
+          stdout,
+          stderr: stderr.toString(),
+          code: e ? ((e.code as number | undefined) ?? null) : 0,
+          signal: e?.signal ?? null,
+        });
+      },
+    );
   });
 }
 
@@ -61,7 +75,11 @@ export function removeTempDir(): void {
 /** Fails with a message that says what to install when gcc, qemu or objdump is missing. */
 export async function checkTools(): Promise<void> {
   const missing: string[] = [];
-  for (const [tool, pkg] of [[GCC, 'gcc-riscv64-linux-gnu'], [QEMU, 'qemu-user'], [OBJDUMP, 'binutils-riscv64-linux-gnu']]) {
+  for (const [tool, pkg] of [
+    [GCC, 'gcc-riscv64-linux-gnu'],
+    [QEMU, 'qemu-user'],
+    [OBJDUMP, 'binutils-riscv64-linux-gnu'],
+  ]) {
     try {
       await run(tool, ['--version']);
     } catch {
@@ -77,19 +95,31 @@ export async function checkTools(): Promise<void> {
 }
 
 /** Assembles and links `asm`; returns the ELF path and bytes. */
-export async function assemble(asm: string, name: string): Promise<{ path: string; elf: Uint8Array }> {
+export async function assemble(
+  asm: string,
+  name: string,
+  link: readonly string[] = [],
+): Promise<{ path: string; elf: Uint8Array }> {
   const base = join(tempDir(), `${name}-${seq++}`);
   writeFileSync(base + '.S', asm);
-  const r = await run(GCC, [...GCC_FLAGS, base + '.S', '-o', base]);
+  const r = await run(GCC, [...GCC_FLAGS, ...link, base + '.S', '-o', base]);
   if (r.code !== 0) {
-    throw new ToolchainError(`assembling ${base}.S failed (a test generator bug):\n${r.stderr.slice(0, 4000)}`);
+    throw new ToolchainError(
+      `assembling ${base}.S failed (a test generator bug):\n${r.stderr.slice(0, 4000)}`,
+    );
   }
+  if (!process.env.DIFF_KEEP) unlinkSync(base + '.S');
   return { path: base, elf: new Uint8Array(readFileSync(base)) };
+}
+
+/** Deletes a temporary file unless DIFF_KEEP is set. */
+export function discard(path: string): void {
+  if (!process.env.DIFF_KEEP) rmSync(path, { force: true });
 }
 
 export function writeTemp(name: string, bytes: Uint8Array): string {
   const p = join(tempDir(), `${name}-${seq++}`);
-  writeFileSync(p, bytes);
+  writeFileSync(p, bytes, { mode: 0o755 });
   return p;
 }
 
@@ -104,14 +134,28 @@ export interface QemuResult {
 
 /** Runs an ELF under qemu-riscv64 (core dumps off, in the temporary directory). */
 export async function runQemu(path: string): Promise<QemuResult> {
-  const r = await run('sh', ['-c', 'ulimit -c 0; exec "$@"', 'sh', QEMU, '-cpu', QEMU_CPU, path], tempDir());
+  const r = await run(
+    'sh',
+    ['-c', 'ulimit -c 0; exec "$@"', 'sh', QEMU, '-cpu', QEMU_CPU, path],
+    tempDir(),
+  );
   if (r.code === 127) throw new ToolchainError(`${QEMU} not found: install qemu-user`);
-  return { stdout: new Uint8Array(r.stdout), exitCode: r.signal ? null : r.code, signal: r.signal, stderr: r.stderr };
+  return {
+    stdout: new Uint8Array(r.stdout),
+    exitCode: r.signal ? null : r.code,
+    signal: r.signal,
+    stderr: r.stderr,
+  };
 }
 
 /** objdump -d lines of `path` between two addresses (for failure reports). */
 export async function disassemble(path: string, from: bigint, to: bigint): Promise<string> {
-  const r = await run(OBJDUMP, ['-d', `--start-address=0x${from.toString(16)}`, `--stop-address=0x${to.toString(16)}`, path]);
+  const r = await run(OBJDUMP, [
+    '-d',
+    `--start-address=0x${from.toString(16)}`,
+    `--stop-address=0x${to.toString(16)}`,
+    path,
+  ]);
   return r.stdout
     .toString()
     .split('\n')
@@ -125,7 +169,11 @@ export async function disassembleWord(enc: number, len: 2 | 4): Promise<string> 
   new DataView(bytes.buffer).setUint32(0, enc >>> 0, true);
   const p = writeTemp('word', bytes.subarray(0, len));
   const r = await run(OBJDUMP, ['-D', '-b', 'binary', '-m', 'riscv:rv64', '-M', 'no-aliases', p]);
-  const line = r.stdout.toString().split('\n').find((l) => /^\s+0:/.test(l)) ?? '';
+  const line =
+    r.stdout
+      .toString()
+      .split('\n')
+      .find((l) => /^\s+0:/.test(l)) ?? '';
   return line.replace(/^\s+0:\s+[0-9a-f]+\s+/, '').trim() || '(not disassembled)';
 }
 

@@ -65,11 +65,41 @@ export const sx32 = (v: bigint): bigint => u64(BigInt.asIntN(32, v));
 
 /** Integer values that break arithmetic: limits of 8/16/32/64 bits, signed and unsigned. */
 export const INT_SPECIAL: readonly bigint[] = [
-  0n, 1n, 2n, 3n, 7n, u64(-1n), u64(-2n), 0x7fn, 0x80n, 0xffn, 0x7fffn, 0x8000n, 0xffffn,
-  0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0xffffffff80000000n, 0xffffffff7fffffffn,
-  0x000000017fffffffn, 0x0000000180000000n, 0x7fffffffffffffffn, 0x8000000000000000n,
-  0x8000000000000001n, 0xfffffffffffffffen, 31n, 32n, 33n, 63n, 64n, 0x5555555555555555n,
-  0xaaaaaaaaaaaaaaaan, 0x00000000deadbeefn, 0xffffffffdeadbeefn, 0x123456789abcdef0n,
+  0n,
+  1n,
+  2n,
+  3n,
+  7n,
+  u64(-1n),
+  u64(-2n),
+  0x7fn,
+  0x80n,
+  0xffn,
+  0x7fffn,
+  0x8000n,
+  0xffffn,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  0x100000000n,
+  0xffffffff80000000n,
+  0xffffffff7fffffffn,
+  0x000000017fffffffn,
+  0x0000000180000000n,
+  0x7fffffffffffffffn,
+  0x8000000000000000n,
+  0x8000000000000001n,
+  0xfffffffffffffffen,
+  31n,
+  32n,
+  33n,
+  63n,
+  64n,
+  0x5555555555555555n,
+  0xaaaaaaaaaaaaaaaan,
+  0x00000000deadbeefn,
+  0xffffffffdeadbeefn,
+  0x123456789abcdef0n,
 ];
 
 /** A value from INT_SPECIAL, a small number, or a random pattern. */
@@ -142,25 +172,131 @@ function withNeighbours32(xs: number[]): number[] {
 
 /** Values around the integer conversion limits, positive and negative. */
 const LIMITS = [2 ** 31, 2 ** 32, 2 ** 63, 2 ** 64, -(2 ** 31), -(2 ** 32), -(2 ** 63), -(2 ** 64)];
-const HALVES = [0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 0.25, 0.75, -0.75, 2 ** 31 - 0.5, 2 ** 32 - 0.5, -(2 ** 31) - 0.5];
+const HALVES = [
+  0.5,
+  1.5,
+  2.5,
+  3.5,
+  -0.5,
+  -1.5,
+  -2.5,
+  0.25,
+  0.75,
+  -0.75,
+  2 ** 31 - 0.5,
+  2 ** 32 - 0.5,
+  -(2 ** 31) - 0.5,
+];
 
 export const F64_SPECIAL: readonly bigint[] = [
-  0n, 0x8000000000000000n, 0x7ff0000000000000n, 0xfff0000000000000n,
-  0x7ff8000000000000n, 0xfff8000000000000n, 0x7ff8000000000001n, 0x7fffffffffffffffn,
-  0x7ff0000000000001n, 0x7ff4000000000000n, 0xfff0000000000001n, 0x7ff7ffffffffffffn,
-  1n, 2n, 0x000fffffffffffffn, 0x8000000000000001n, 0x800fffffffffffffn, 0x0008000000000000n,
-  0x0010000000000000n, 0x8010000000000000n, 0x0010000000000001n, 0x7fefffffffffffffn,
-  0xffefffffffffffffn, 0x7fe0000000000000n,
-  ...[1, -1, 2, 3, 0.1, 1 / 3, 10, 2 ** -1022 * 1.5, 2 ** 1000, 2 ** -1000, 2 ** 512, 2 ** -540, 2 ** 53, 2 ** 24, 2 ** -53, 2 ** -24, 2 ** -25, 3 * 2 ** -54, 1 + 2 ** -24, 1 + 3 * 2 ** -25, 3.4028234663852886e38, 1.1754943508222875e-38, 1.401298464324817e-45, 7.006492321624085e-46].map(f64bits),
+  0n,
+  0x8000000000000000n,
+  0x7ff0000000000000n,
+  0xfff0000000000000n,
+  0x7ff8000000000000n,
+  0xfff8000000000000n,
+  0x7ff8000000000001n,
+  0x7fffffffffffffffn,
+  0x7ff0000000000001n,
+  0x7ff4000000000000n,
+  0xfff0000000000001n,
+  0x7ff7ffffffffffffn,
+  1n,
+  2n,
+  0x000fffffffffffffn,
+  0x8000000000000001n,
+  0x800fffffffffffffn,
+  0x0008000000000000n,
+  0x0010000000000000n,
+  0x8010000000000000n,
+  0x0010000000000001n,
+  0x7fefffffffffffffn,
+  0xffefffffffffffffn,
+  0x7fe0000000000000n,
+  ...[
+    1,
+    -1,
+    2,
+    3,
+    0.1,
+    1 / 3,
+    10,
+    2 ** -1022 * 1.5,
+    2 ** 1000,
+    2 ** -1000,
+    2 ** 512,
+    2 ** -540,
+    2 ** 53,
+    2 ** 24,
+    2 ** -53,
+    2 ** -24,
+    2 ** -25,
+    3 * 2 ** -54,
+    1 + 2 ** -24,
+    1 + 3 * 2 ** -25,
+    3.4028234663852886e38,
+    1.1754943508222875e-38,
+    1.401298464324817e-45,
+    7.006492321624085e-46,
+  ].map(f64bits),
   ...withNeighbours64(LIMITS),
   ...HALVES.map(f64bits),
+  // Rounding to binary32 at its edges: the overflow threshold, the subnormal range and the
+  // midpoint between the largest subnormal and the smallest normal (tininess after rounding).
+  ...withNeighbours64([
+    2 ** 128 - 2 ** 103,
+    2 ** 128 - 2 ** 104,
+    2 ** -150,
+    3 * 2 ** -150,
+    2 ** -126 * (1 - 2 ** -24),
+    2 ** -126 * (1 - 2 ** -23),
+    2 ** -126,
+  ]),
 ];
 
 export const F32_SPECIAL: readonly number[] = [
-  0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fc00001, 0x7fffffff,
-  0x7f800001, 0x7fa00000, 0xff800001, 0x7fbfffff, 1, 2, 0x007fffff, 0x80000001, 0x807fffff,
-  0x00400000, 0x00800000, 0x80800000, 0x00800001, 0x7f7fffff, 0xff7fffff, 0x7f000000,
-  ...[1, -1, 2, 3, 0.1, 1 / 3, 10, 2 ** 100, 2 ** -100, 2 ** 64, 2 ** -70, 2 ** 24, 2 ** -24, 2 ** -12, 3 * 2 ** -25, 1 + 2 ** -12].map(f32bits),
+  0,
+  0x80000000,
+  0x7f800000,
+  0xff800000,
+  0x7fc00000,
+  0xffc00000,
+  0x7fc00001,
+  0x7fffffff,
+  0x7f800001,
+  0x7fa00000,
+  0xff800001,
+  0x7fbfffff,
+  1,
+  2,
+  0x007fffff,
+  0x80000001,
+  0x807fffff,
+  0x00400000,
+  0x00800000,
+  0x80800000,
+  0x00800001,
+  0x7f7fffff,
+  0xff7fffff,
+  0x7f000000,
+  ...[
+    1,
+    -1,
+    2,
+    3,
+    0.1,
+    1 / 3,
+    10,
+    2 ** 100,
+    2 ** -100,
+    2 ** 64,
+    2 ** -70,
+    2 ** 24,
+    2 ** -24,
+    2 ** -12,
+    3 * 2 ** -25,
+    1 + 2 ** -12,
+  ].map(f32bits),
   ...withNeighbours32(LIMITS),
   ...HALVES.map(f32bits),
 ].map((v) => v >>> 0);
@@ -169,35 +305,107 @@ export const F32_SPECIAL: readonly number[] = [
 export const F64_CONVERT: readonly bigint[] = [
   ...withNeighbours64(LIMITS),
   ...HALVES.map(f64bits),
-  ...[0, -0, 1, -1, 0.999999, -0.999999, 2 ** 53, 2 ** 53 + 2, 2 ** 62, -(2 ** 62), 2 ** 31 - 1, 2 ** 32 - 1, 4294967295.5, 2147483647.5, -2147483648.5, -2147483647.5, 1e19, -1e19, 1e30].map(f64bits),
-  0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n, 0xfff8000000000000n, 0x7ff0000000000001n, 1n,
+  ...[
+    0,
+    -0,
+    1,
+    -1,
+    0.999999,
+    -0.999999,
+    2 ** 53,
+    2 ** 53 + 2,
+    2 ** 62,
+    -(2 ** 62),
+    2 ** 31 - 1,
+    2 ** 32 - 1,
+    4294967295.5,
+    2147483647.5,
+    -2147483648.5,
+    -2147483647.5,
+    1e19,
+    -1e19,
+    1e30,
+  ].map(f64bits),
+  0x7ff0000000000000n,
+  0xfff0000000000000n,
+  0x7ff8000000000000n,
+  0xfff8000000000000n,
+  0x7ff0000000000001n,
+  1n,
 ];
 
 export const F32_CONVERT: readonly number[] = [
   ...withNeighbours32(LIMITS),
   ...HALVES.map(f32bits),
-  ...[0, -0, 1, -1, 0.999999, -0.999999, 2 ** 24, 2 ** 24 + 2, 2 ** 62, -(2 ** 62), 2 ** 30 * 1.5, 1e19, -1e19, 1e30].map(f32bits),
-  0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 1,
+  ...[
+    0,
+    -0,
+    1,
+    -1,
+    0.999999,
+    -0.999999,
+    2 ** 24,
+    2 ** 24 + 2,
+    2 ** 62,
+    -(2 ** 62),
+    2 ** 30 * 1.5,
+    1e19,
+    -1e19,
+    1e30,
+  ].map(f32bits),
+  0x7f800000,
+  0xff800000,
+  0x7fc00000,
+  0xffc00000,
+  0x7f800001,
+  1,
 ].map((v) => v >>> 0);
 
 /** Integers for fcvt.s/d.{w,wu,l,lu}: values that round, ties, limits, garbage in the upper half. */
 export const INT_CONVERT: readonly bigint[] = [
-  0n, 1n, u64(-1n), 0x7fffffffn, 0x80000000n, 0xffffffffn, 0xffffffff80000000n, 0x7fffffffffffffffn,
-  0x8000000000000000n, u64(-1n), 0x1000001n, 0x1000003n, 0x1000002n, 0x7ffffffn, 0xffffff1n,
-  0x20000000000001n, 0x20000000000003n, 0x20000000000002n, 0x8000000000000401n, 0x8000000000000400n,
-  0x8000000000000c00n, 0xfffffffffffff800n, 0x7ffffffffffffc00n, 0x7ffffffffffffdffn, 0x7ffffe00n,
-  0x7fffff80n, 0xffffff80n, 0xdeadbeef01000001n, 0x12345678ffffffffn, 0x00000001fffffe80n,
+  0n,
+  1n,
+  u64(-1n),
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  0xffffffff80000000n,
+  0x7fffffffffffffffn,
+  0x8000000000000000n,
+  u64(-1n),
+  0x1000001n,
+  0x1000003n,
+  0x1000002n,
+  0x7ffffffn,
+  0xffffff1n,
+  0x20000000000001n,
+  0x20000000000003n,
+  0x20000000000002n,
+  0x8000000000000401n,
+  0x8000000000000400n,
+  0x8000000000000c00n,
+  0xfffffffffffff800n,
+  0x7ffffffffffffc00n,
+  0x7ffffffffffffdffn,
+  0x7ffffe00n,
+  0x7fffff80n,
+  0xffffff80n,
+  0xdeadbeef01000001n,
+  0x12345678ffffffffn,
+  0x00000001fffffe80n,
 ];
 
 /** A binary64 pattern: a corner case, a random value of some magnitude, or random bits. */
 export function randF64(r: Rng): bigint {
   const sign = r.bool() ? 1n << 63n : 0n;
   const mant = r.u64() & 0xfffffffffffffn;
-  switch (r.int(9)) {
+  switch (r.int(10)) {
     case 0:
     case 1:
     case 2:
       return r.pick(F64_SPECIAL);
+    case 9: // around the binary32 limits: fcvt.s.d underflows, overflows, rounds to subnormals
+      return sign | (BigInt(r.bool() ? r.range(870, 898) : r.range(1148, 1152)) << 52n) | mant;
     case 3:
       return r.u64();
     case 4: // ordinary magnitudes
@@ -207,7 +415,11 @@ export function randF64(r: Rng): bigint {
     case 6: // huge
       return sign | (BigInt(r.range(0x7fa, 0x7fe)) << 52n) | mant;
     case 7: // short mantissa: exact results and ties are likely
-      return sign | (BigInt(1023 + r.range(-4, 60)) << 52n) | (mant & (0xfffffffffffffn << BigInt(r.range(30, 52))) & 0xfffffffffffffn);
+      return (
+        sign |
+        (BigInt(1023 + r.range(-4, 60)) << 52n) |
+        (mant & (0xfffffffffffffn << BigInt(r.range(30, 52))) & 0xfffffffffffffn)
+      );
     default:
       return r.pick(F64_CONVERT);
   }
@@ -235,7 +447,10 @@ export function randF32(r: Rng): number {
       v = sign | (r.range(0xfa, 0xfe) << 23) | mant;
       break;
     case 7:
-      v = sign | ((127 + r.range(-4, 40)) << 23) | (mant & ((0x7fffff << r.range(10, 23)) & 0x7fffff));
+      v =
+        sign |
+        ((127 + r.range(-4, 40)) << 23) |
+        (mant & ((0x7fffff << r.range(10, 23)) & 0x7fffff));
       break;
     default:
       return r.pick(F32_CONVERT);

@@ -1,0 +1,54 @@
+// Boot and guest-CPU benchmark: time from process start to the guest's init,
+// and the time of `sha256sum` over 16 MiB of zeros inside the guest, on Berth
+// and on qemu-system-riscv64 (Debian's package) with the same kernel,
+// firmware and initramfs, in the same run.
+// Run: npm run bench:boot
+
+import { ConsoleSession } from '../test/integration/session.js';
+import { ensureDefaultAssets } from '../src/images/assets.js';
+
+const WORKLOAD = 'dd if=/dev/zero bs=1048576 count=16 2>/dev/null | sha256sum';
+
+interface Figures {
+  boot: number;
+  workload: number;
+}
+
+async function measure(session: () => ConsoleSession): Promise<Figures> {
+  const t0 = performance.now();
+  const s = session();
+  try {
+    await s.expect('Berth initramfs ready', 600_000);
+    const boot = (performance.now() - t0) / 1000;
+    await s.expect(/# (?:\x1b\[6n)?$/m, 60_000);
+    const t1 = performance.now();
+    const out = await s.run(WORKLOAD, 600_000);
+    const workload = (performance.now() - t1) / 1000;
+    if (!out.includes('080acf35a507ac9849cfcba47dc2ad83e01b75663a516279c8b9d243b719643e')) {
+      throw new Error(`unexpected sha256sum output: ${out}`);
+    }
+    s.send('poweroff -f\n');
+    await s.exited;
+    return { boot, workload };
+  } finally {
+    s.kill();
+  }
+}
+
+const a = await ensureDefaultAssets({});
+const qemu = await measure(
+  () =>
+    new ConsoleSession('qemu-system-riscv64', [
+      '-M', 'virt', '-m', '256M', '-nographic', '-bios', a.firmwarePath, '-kernel', a.kernelPath,
+      '-initrd', a.initrdPath, '-append', 'console=ttyS0',
+    ]),
+);
+const berth = await measure(() => ConsoleSession.berth(['--memory', '256M']));
+const rows = [
+  ['measure', 'berth s', 'qemu s', 'berth/qemu'],
+  ['process start to init', berth.boot.toFixed(2), qemu.boot.toFixed(2), (berth.boot / qemu.boot).toFixed(1) + 'x'],
+  ['sha256sum 16 MiB in guest', berth.workload.toFixed(2), qemu.workload.toFixed(2), (berth.workload / qemu.workload).toFixed(1) + 'x'],
+];
+const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
+console.log('\ncommand: npm run bench:boot (node dist/bench/boot.js); 256 MiB guests, same kernel/firmware/initramfs');

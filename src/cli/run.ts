@@ -1,0 +1,112 @@
+// `berth run`: boots a guest on the virt board with the console on this
+// terminal (or on stdin/stdout when they are not a terminal).
+
+import { parseArgs } from 'node:util';
+import { VirtBoard } from '../machine/board/virt.js';
+import { ConsoleIO } from '../vmm/console.js';
+import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
+import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
+import { runGuest } from '../vmm/runGuest.js';
+import { runDemo } from '../vmm/demo.js';
+import { parseSize } from './size.js';
+
+export const RUN_HELP = `Usage: berth run [options]
+
+Boots a virtual server. Without --kernel/--initrd/--firmware it uses Debian's
+riscv64 kernel, OpenSBI and a busybox initramfs, fetched on first use from the
+Debian archive in this host's apt configuration (or --mirror).
+
+Options:
+  --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M)
+  --kernel PATH       kernel: vmlinux (ELF) or Image (optionally gzip-compressed)
+  --initrd PATH       initramfs
+  --append ARGS       kernel command line (default: console=ttyS0)
+  --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
+  --mirror URL        Debian archive to fetch guest assets from
+  --deterministic     time from the instruction count: same input, same output
+  --demo              run the built-in bare-metal demo program instead
+
+The console is this terminal: Ctrl-A then X quits. When stdin is not a
+terminal, it is piped to the guest's serial console.
+`;
+
+const DEFAULT_APPEND = 'console=ttyS0';
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      memory: { type: 'string' },
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
+      firmware: { type: 'string' },
+      mirror: { type: 'string' },
+      deterministic: { type: 'boolean' },
+      demo: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  if (values.demo) {
+    const r = runDemo((b) => process.stdout.write(String.fromCharCode(b)));
+    return r.event?.kind === 'poweroff' ? 0 : 1;
+  }
+  const memoryBytes = parseSize(values.memory ?? '256M');
+  let kernelPath = values.kernel;
+  let initrdPath = values.initrd;
+  let firmwarePath = values.firmware;
+  if (kernelPath === undefined || firmwarePath === undefined || (initrdPath === undefined && values.kernel === undefined)) {
+    const { ensureDefaultAssets } = await import('../images/assets.js');
+    const assets = await ensureDefaultAssets({ mirror: values.mirror });
+    kernelPath ??= assets.kernelPath;
+    firmwarePath ??= assets.firmwarePath;
+    if (values.kernel === undefined) initrdPath ??= assets.initrdPath;
+  }
+  const kernel = readKernel(kernelPath);
+  const firmware = readGuestFile(firmwarePath, 'firmware');
+  const initrd = initrdPath !== undefined ? readGuestFile(initrdPath, 'initrd') : undefined;
+  const bootargs = values.append ?? DEFAULT_APPEND;
+
+  const io = new ConsoleIO(process.stdin, process.stdout);
+  try {
+    if (values.deterministic && !process.stdin.isTTY) await io.drain();
+    for (;;) {
+      let board: VirtBoard | null = null;
+      const clock: TickClock = values.deterministic
+        ? new InstructionClock(() => (board ? board.instructions() : 0))
+        : new HostClock();
+      board = new VirtBoard({
+        memoryBytes,
+        clock,
+        wallClock: wallClockNs(clock),
+        console: io,
+        firmware,
+        kernel,
+        initrd,
+        bootargs,
+      });
+      const exit = await runGuest(board, io, clock);
+      io.flush();
+      switch (exit.kind) {
+        case 'poweroff':
+        case 'quit':
+          return 0;
+        case 'reboot':
+          continue;
+        case 'fail':
+          process.stderr.write(`\nberth: the guest reported failure (code ${exit.code})\n`);
+          return 1;
+        case 'fault':
+          process.stderr.write(`\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`);
+          return 3;
+      }
+    }
+  } finally {
+    io.close();
+  }
+}

@@ -1,0 +1,191 @@
+// The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon and boot ROM at
+// QEMU virt's addresses, with firmware, kernel, initrd and device tree placed
+// in RAM the way QEMU places them. The board runs its harts in slices; the
+// VMM drives it (time, console input, sleeping in WFI).
+
+import { Bus } from '../bus.js';
+import type { Clock, WallClockNs } from '../clock.js';
+import { Clint } from '../devices/clint.js';
+import { hartIrq } from '../devices/irq.js';
+import { Plic } from '../devices/plic.js';
+import { Syscon, type SysconEvent } from '../devices/syscon.js';
+import { Uart16550, type CharBackend } from '../devices/uart16550.js';
+import { GoldfishRtc } from '../devices/goldfishRtc.js';
+import { BootRom } from '../devices/bootRom.js';
+import { Hart, StopReason } from '../hart/hart.js';
+import { placeImage, type PlacedImage } from '../loader/image.js';
+import { Ram } from '../ram.js';
+import { IRQ, LOAD, VIRT } from './memoryMap.js';
+import { buildVirtDeviceTree } from './virtDeviceTree.js';
+
+export class BoardError extends Error {}
+
+export interface VirtBoardConfig {
+  /** Guest RAM in bytes (a multiple of 4 KiB, 16 MiB to 4 GiB). */
+  memoryBytes: number;
+  harts?: number;
+  /** mtime source. */
+  clock: Clock;
+  /** Wall clock for the RTC. */
+  wallClock: WallClockNs;
+  /** Where the UART's output goes. */
+  console: CharBackend;
+  /** Firmware (OpenSBI fw_dynamic): ELF or flat binary, loaded at the start of RAM. */
+  firmware: Uint8Array;
+  /** Kernel (ELF vmlinux or Image), loaded 2 MiB into RAM and entered in S-mode by the firmware. */
+  kernel?: Uint8Array;
+  initrd?: Uint8Array;
+  bootargs?: string;
+}
+
+export type BoardStop =
+  | { kind: 'budget' }
+  | { kind: 'wfi' }
+  | { kind: 'syscon'; event: SysconEvent }
+  | { kind: 'fault'; message: string };
+
+export const MIN_MEMORY = 16 * 1024 * 1024;
+export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
+const MIB2 = 2 * 1024 * 1024;
+
+export interface BoardLayout {
+  firmware: PlacedImage;
+  kernel: PlacedImage | null;
+  initrd: { start: number; end: number } | null;
+  fdt: { start: number; size: number };
+}
+
+export class VirtBoard {
+  readonly ram: Ram;
+  readonly bus: Bus;
+  readonly harts: Hart[];
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart16550;
+  readonly rtc: GoldfishRtc;
+  readonly layout: BoardLayout;
+  private event: SysconEvent | null = null;
+  private readonly clock: Clock;
+
+  constructor(cfg: VirtBoardConfig) {
+    const mem = cfg.memoryBytes;
+    if (!Number.isInteger(mem) || mem < MIN_MEMORY || mem > MAX_MEMORY || mem % 4096 !== 0) {
+      throw new BoardError(
+        `memory must be a multiple of 4 KiB between ${MIN_MEMORY >> 20} MiB and 4 GiB; got ${mem} bytes`,
+      );
+    }
+    const nHarts = cfg.harts ?? 1;
+    this.ram = new Ram(VIRT.ram.base, mem);
+    this.bus = new Bus(this.ram);
+    const clock = cfg.clock;
+    this.clock = clock;
+    this.harts = [];
+    for (let h = 0; h < nHarts; h++) this.harts.push(new Hart(this.bus, { hartId: h, readTime: () => this.clint.mtime() }));
+    const irqs = this.harts.map((h) => hartIrq(h));
+    this.clint = new Clint(irqs, clock);
+    this.plic = new Plic(irqs);
+    this.uart = new Uart16550(cfg.console, this.plic.line(IRQ.uart0));
+    this.rtc = new GoldfishRtc(cfg.wallClock, this.plic.line(IRQ.rtc));
+    const syscon = new Syscon((e) => {
+      this.event = e;
+      for (const h of this.harts) h.requestStop();
+    });
+    this.bus.map('clint', VIRT.clint.base, VIRT.clint.size, this.clint);
+    this.bus.map('plic', VIRT.plic.base, VIRT.plic.size, this.plic);
+    this.bus.map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart);
+    this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
+    this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
+
+    this.layout = this.load(cfg);
+    const rom = new BootRom({
+      firmwareStart: this.layout.firmware.entry,
+      fdtAddress: this.layout.fdt.start,
+      kernelEntry: this.layout.kernel?.entry ?? 0,
+    });
+    this.bus.map('bootrom', VIRT.bootRom.base, VIRT.bootRom.size, rom);
+    for (const h of this.harts) h.pc = BigInt(VIRT.bootRom.base);
+  }
+
+  private load(cfg: VirtBoardConfig): BoardLayout {
+    const base = VIRT.ram.base;
+    const end = base + cfg.memoryBytes;
+    const firmware = placeImage(this.ram, cfg.firmware, base + LOAD.firmware, 'firmware');
+    const kernel = cfg.kernel ? placeImage(this.ram, cfg.kernel, base + LOAD.kernel, 'kernel') : null;
+    if (kernel && firmware.end > kernel.start) {
+      throw new BoardError('the firmware is larger than 2 MiB and overlaps the kernel');
+    }
+    let initrd: BoardLayout['initrd'] = null;
+    const top = Math.min(end, 0x100000000);
+    const fdtBlob0 = this.deviceTree(cfg, null);
+    const fdtStart = Math.floor((top - fdtBlob0.length - 64 * 1024) / MIB2) * MIB2;
+    if (cfg.initrd) {
+      const afterKernel = kernel ? kernel.end : base + LOAD.kernel;
+      let start = Math.max(afterKernel, base + Math.min(cfg.memoryBytes / 2, 128 * 1024 * 1024));
+      start = Math.ceil(start / 4096) * 4096;
+      if (start + cfg.initrd.length > fdtStart) {
+        start = Math.ceil(afterKernel / 4096) * 4096;
+      }
+      if (start + cfg.initrd.length > fdtStart) {
+        throw new BoardError(
+          `too little memory: the kernel and the ${(cfg.initrd.length / 1048576).toFixed(1)} MiB initrd ` +
+            `do not fit in ${cfg.memoryBytes >> 20} MiB; give the guest more memory`,
+        );
+      }
+      this.ram.write(start, cfg.initrd);
+      initrd = { start, end: start + cfg.initrd.length };
+    }
+    const fdt = this.deviceTree(cfg, initrd);
+    if (kernel && kernel.end > fdtStart) {
+      throw new BoardError(`too little memory for this kernel: give the guest more than ${cfg.memoryBytes >> 20} MiB`);
+    }
+    this.ram.write(fdtStart, fdt);
+    return { firmware, kernel, initrd, fdt: { start: fdtStart, size: fdt.length } };
+  }
+
+  private deviceTree(cfg: VirtBoardConfig, initrd: BoardLayout['initrd']): Uint8Array {
+    return buildVirtDeviceTree({
+      harts: cfg.harts ?? 1,
+      memoryBytes: cfg.memoryBytes,
+      bootargs: cfg.bootargs ?? '',
+      initrd: initrd ?? undefined,
+    });
+  }
+
+  /** Runs the harts for up to `budget` instructions each. */
+  run(budget: number): BoardStop {
+    this.clint.update();
+    let allWfi = true;
+    for (const h of this.harts) {
+      const r = h.run(budget);
+      if (r === StopReason.Fault) return { kind: 'fault', message: `hart ${h.hartId}: ${h.lastError}` };
+      if (r !== StopReason.Wfi) allWfi = false;
+    }
+    if (this.event !== null) {
+      const event = this.event;
+      this.event = null;
+      for (const h of this.harts) h.stopRequested = false;
+      return { kind: 'syscon', event };
+    }
+    return allWfi ? { kind: 'wfi' } : { kind: 'budget' };
+  }
+
+  /** The clock reading at which the next timer fires (CLINT or Sstc), or Infinity. */
+  nextDeadline(): number {
+    let t = this.clint.nextDeadline();
+    const mtimeOffset = this.clint.mtime() - this.clock.now();
+    for (const h of this.harts) {
+      if ((h.menvcfgHi & (1 << 31)) !== 0 && (h.mie & (1 << 5)) !== 0) {
+        const cmp = (h.stimecmpHi >>> 0) * 4294967296 + (h.stimecmpLo >>> 0) - mtimeOffset;
+        if (cmp < t) t = cmp;
+      }
+    }
+    return t;
+  }
+
+  /** Total retired instructions of all harts. */
+  instructions(): number {
+    let n = 0;
+    for (const h of this.harts) n += h.currentInstret();
+    return n;
+  }
+}

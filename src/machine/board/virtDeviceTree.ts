@@ -1,0 +1,259 @@
+// The device tree of the virt board: the same nodes, names, properties and
+// interrupt wiring as QEMU's `virt` machine (checked against QEMU's own tree
+// by virtDeviceTree.test.ts), for the devices Berth has.
+//
+//   const blob = buildVirtDeviceTree({ harts: 2, memoryBytes: 512 << 20, bootargs: 'console=ttyS0' });
+//   const fdtAddr = virtFdtAddress(VIRT.ram.base, 512 << 20, blob.length);
+//
+// Left out on purpose (QEMU has them, Berth has not): pmu (SBI PMU counter
+// map), fw-cfg, flash, platform-bus, pci. The cpus advertise only what the
+// hart implements (RV64GC, Zicntr, Sstc, Svnapot, Svpbmt; Sv39/Sv48/Sv57).
+
+import { FdtWriter, type FdtNode } from '../fdt/fdtWriter.js';
+import { IRQ, PLIC_NDEV, TIMEBASE_HZ, VIRT } from './memoryMap.js';
+
+export class DeviceTreeError extends Error {}
+
+export type MmuType = 'sv39' | 'sv48' | 'sv57';
+
+export interface VirtDeviceTreeConfig {
+  /** Number of harts (ids 0..harts-1). */
+  harts: number;
+  /** RAM size in bytes (RAM starts at VIRT.ram.base). */
+  memoryBytes: number;
+  /** Kernel command line (/chosen/bootargs). */
+  bootargs?: string;
+  /** Physical start and end (exclusive) of the initrd in RAM. */
+  initrd?: { start: number; end: number };
+  /** /chosen/stdout-path; the UART by default. */
+  stdoutPath?: string;
+  /** How many virtio-mmio slots to describe (QEMU always describes all 8). */
+  virtioSlots?: number;
+  /** Largest paging mode offered to the kernel (mmu-type); sv48 by default, like QEMU. */
+  mmuType?: MmuType;
+  /** Bytes for /chosen/rng-seed (the kernel seeds its RNG with them); none by default. */
+  rngSeed?: Uint8Array;
+  /** Root model string. */
+  model?: string;
+}
+
+export interface VirtDeviceTreeBlobOptions {
+  /** Pads the blob to at least this size (free room for OpenSBI's in-place edits); 64 KiB by default. */
+  minSize?: number;
+}
+
+/** ISA extensions the hart implements, in canonical order (single letters, Z*, S*). */
+export const HART_ISA_EXTENSIONS = [
+  'i',
+  'm',
+  'a',
+  'f',
+  'd',
+  'c',
+  'zicntr',
+  'zicsr',
+  'zifencei',
+  'sstc',
+  'svnapot',
+  'svpbmt',
+] as const;
+
+/** The riscv,isa string: rv64imafdc_zicntr_zicsr_zifencei_sstc_svnapot_svpbmt. */
+export function hartIsaString(): string {
+  const single = HART_ISA_EXTENSIONS.filter((e) => e.length === 1).join('');
+  const multi = HART_ISA_EXTENSIONS.filter((e) => e.length > 1);
+  return ['rv64' + single, ...multi].join('_');
+}
+
+export const VIRT_MODEL = 'riscv-virtio,berth';
+export const UART_CLOCK_HZ = 0x384000;
+export const DEFAULT_STDOUT_PATH = `/soc/serial@${VIRT.uart0.base.toString(16)}`;
+
+const CAUSE_MSI = 3;
+const CAUSE_MTI = 7;
+const CAUSE_SEI = 9;
+const CAUSE_MEI = 11;
+
+function hex(n: number): string {
+  return n.toString(16);
+}
+
+function reg(node: FdtNode, base: number, size: number): void {
+  node.u64('reg', base, size);
+}
+
+/** Builds the virt board's device tree; add nodes to it before finish() if needed. */
+export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
+  if (!Number.isInteger(cfg.harts) || cfg.harts < 1 || cfg.harts > 512) {
+    throw new DeviceTreeError(`the virt board has 1 to 512 harts, got ${cfg.harts}`);
+  }
+  if (!Number.isSafeInteger(cfg.memoryBytes) || cfg.memoryBytes <= 0) {
+    throw new DeviceTreeError(
+      `RAM size must be a positive number of bytes, got ${cfg.memoryBytes}`,
+    );
+  }
+  const virtioSlots = cfg.virtioSlots ?? VIRT.virtio.count;
+  if (!Number.isInteger(virtioSlots) || virtioSlots < 0 || virtioSlots > VIRT.virtio.count) {
+    throw new DeviceTreeError(`virtioSlots must be 0 to ${VIRT.virtio.count}, got ${virtioSlots}`);
+  }
+  const mmuType = cfg.mmuType ?? 'sv48';
+  if (mmuType !== 'sv39' && mmuType !== 'sv48' && mmuType !== 'sv57') {
+    throw new DeviceTreeError(`mmuType must be sv39, sv48 or sv57, got ${String(mmuType)}`);
+  }
+  if (cfg.initrd) {
+    const { start, end } = cfg.initrd;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+      throw new DeviceTreeError(`invalid initrd range 0x${hex(start)}..0x${hex(end)}`);
+    }
+  }
+
+  const fdt = new FdtWriter();
+  const root = fdt.root;
+  root.u32('#address-cells', 2);
+  root.u32('#size-cells', 2);
+  root.string('compatible', 'riscv-virtio');
+  root.string('model', cfg.model ?? VIRT_MODEL);
+
+  // Nodes that others point at get their phandles first: cpus, then their
+  // interrupt controllers, then the PLIC and the test device.
+  const chosen = root.child('chosen');
+  const poweroff = root.child('poweroff');
+  const reboot = root.child('reboot');
+  const memory = root.child(`memory@${hex(VIRT.ram.base)}`);
+  const cpus = root.child('cpus');
+  const soc = root.child('soc');
+
+  // /cpus
+  cpus.u32('#address-cells', 1);
+  cpus.u32('#size-cells', 0);
+  cpus.u32('timebase-frequency', TIMEBASE_HZ);
+  const cpuPh: number[] = [];
+  const intcPh: number[] = [];
+  for (let h = 0; h < cfg.harts; h++) {
+    const cpu = cpus.child(`cpu@${hex(h)}`);
+    cpuPh.push(fdt.phandle(cpu));
+    cpu.string('device_type', 'cpu');
+    cpu.u32('reg', h);
+    cpu.string('status', 'okay');
+    cpu.string('compatible', 'riscv');
+    cpu.string('riscv,isa', hartIsaString());
+    cpu.string('riscv,isa-base', 'rv64i');
+    cpu.strings('riscv,isa-extensions', HART_ISA_EXTENSIONS);
+    cpu.string('mmu-type', `riscv,${mmuType}`);
+    const intc = cpu.child('interrupt-controller');
+    intc.u32('#interrupt-cells', 1);
+    intc.empty('interrupt-controller');
+    intc.string('compatible', 'riscv,cpu-intc');
+    intcPh.push(fdt.phandle(intc));
+  }
+  const cluster = cpus.child('cpu-map').child('cluster0');
+  for (let h = 0; h < cfg.harts; h++) cluster.child(`core${h}`).u32('cpu', cpuPh[h]);
+
+  // /soc
+  soc.u32('#address-cells', 2);
+  soc.u32('#size-cells', 2);
+  soc.string('compatible', 'simple-bus');
+  soc.empty('ranges');
+  const rtc = soc.child(`rtc@${hex(VIRT.rtc.base)}`);
+  const serial = soc.child(`serial@${hex(VIRT.uart0.base)}`);
+  const test = soc.child(`test@${hex(VIRT.test.base)}`);
+  const virtio: FdtNode[] = [];
+  // Highest slot first, as QEMU orders them: Linux probes in tree order.
+  for (let n = virtioSlots - 1; n >= 0; n--) {
+    virtio.push(soc.child(`virtio_mmio@${hex(VIRT.virtio.base + n * VIRT.virtio.stride)}`));
+  }
+  const plic = soc.child(`plic@${hex(VIRT.plic.base)}`);
+  const clint = soc.child(`clint@${hex(VIRT.clint.base)}`);
+
+  const plicPh = fdt.phandle(plic);
+  plic.u32('riscv,ndev', PLIC_NDEV);
+  reg(plic, VIRT.plic.base, VIRT.plic.size);
+  plic.cells(
+    'interrupts-extended',
+    intcPh.flatMap((p) => [p, CAUSE_MEI, p, CAUSE_SEI]),
+  );
+  plic.empty('interrupt-controller');
+  plic.strings('compatible', ['sifive,plic-1.0.0', 'riscv,plic0']);
+  plic.u32('#address-cells', 0);
+  plic.u32('#interrupt-cells', 1);
+
+  clint.cells(
+    'interrupts-extended',
+    intcPh.flatMap((p) => [p, CAUSE_MSI, p, CAUSE_MTI]),
+  );
+  reg(clint, VIRT.clint.base, VIRT.clint.size);
+  clint.strings('compatible', ['sifive,clint0', 'riscv,clint0']);
+
+  rtc.u32('interrupts', IRQ.rtc);
+  rtc.u32('interrupt-parent', plicPh);
+  reg(rtc, VIRT.rtc.base, VIRT.rtc.size);
+  rtc.string('compatible', 'google,goldfish-rtc');
+
+  serial.u32('interrupts', IRQ.uart0);
+  serial.u32('interrupt-parent', plicPh);
+  serial.u32('clock-frequency', UART_CLOCK_HZ);
+  reg(serial, VIRT.uart0.base, VIRT.uart0.size);
+  serial.string('compatible', 'ns16550a');
+
+  const testPh = fdt.phandle(test);
+  reg(test, VIRT.test.base, VIRT.test.size);
+  test.strings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
+
+  for (const node of virtio) {
+    const n = (parseInt(node.name.split('@')[1], 16) - VIRT.virtio.base) / VIRT.virtio.stride;
+    node.u32('interrupts', IRQ.virtio0 + n);
+    node.u32('interrupt-parent', plicPh);
+    reg(node, VIRT.virtio.base + n * VIRT.virtio.stride, VIRT.virtio.stride);
+    node.string('compatible', 'virtio,mmio');
+  }
+
+  // Root-level nodes.
+  if (cfg.bootargs !== undefined) chosen.string('bootargs', cfg.bootargs);
+  chosen.string('stdout-path', cfg.stdoutPath ?? DEFAULT_STDOUT_PATH);
+  if (cfg.initrd) {
+    chosen.u64('linux,initrd-start', cfg.initrd.start);
+    chosen.u64('linux,initrd-end', cfg.initrd.end);
+  }
+  if (cfg.rngSeed) chosen.bytes('rng-seed', cfg.rngSeed);
+
+  for (const [node, value] of [
+    [poweroff, 0x5555],
+    [reboot, 0x7777],
+  ] as const) {
+    node.u32('value', value);
+    node.u32('offset', 0);
+    node.u32('regmap', testPh);
+    node.string('compatible', node === poweroff ? 'syscon-poweroff' : 'syscon-reboot');
+  }
+
+  memory.string('device_type', 'memory');
+  reg(memory, VIRT.ram.base, cfg.memoryBytes);
+
+  return fdt;
+}
+
+/** The virt board's device tree as a DTB. */
+export function buildVirtDeviceTree(
+  cfg: VirtDeviceTreeConfig,
+  options: VirtDeviceTreeBlobOptions = {},
+): Uint8Array {
+  return virtDeviceTree(cfg).finish({ minSize: options.minSize ?? 0x10000 });
+}
+
+/**
+ * Where QEMU virt puts the device tree in RAM: the highest 2 MiB-aligned
+ * address below min(RAM end, 3 GiB) that leaves room for the blob, so that
+ * kernel and initrd do not overwrite it and 32-bit code can reach it.
+ */
+export function virtFdtAddress(ramBase: number, ramSize: number, fdtSize: number): number {
+  const MiB = 1 << 20;
+  const ramEnd = ramBase + ramSize;
+  const top = ramBase < 3072 * MiB ? Math.min(ramEnd, 3072 * MiB) : ramEnd;
+  const addr = Math.floor((top - fdtSize) / (2 * MiB)) * 2 * MiB;
+  if (addr < ramBase) {
+    throw new DeviceTreeError(
+      `RAM of ${ramSize} bytes is too small to hold a ${fdtSize}-byte device tree`,
+    );
+  }
+  return addr;
+}

@@ -1,0 +1,206 @@
+// CLINT: the SiFive core-local interruptor (the ACLINT MSWI + MTIMER pair at
+// QEMU virt's 0x2000000): per-hart machine software interrupt (msip) and
+// machine timer (mtimecmp against the shared mtime).
+//
+//   const clint = new Clint(harts.map((h) => hartIrq(h)), clock);
+//   bus.map('clint', VIRT.clint.base, VIRT.clint.size, clint);
+//   new Hart(bus, { hartId, readTime: () => clint.mtime() });
+//   // between slices:  clint.update();  sleep in WFI until clint.nextDeadline()
+//
+// Registers (offsets from the base; 32-bit accesses, a 64-bit access arrives
+// from the bus as two 32-bit halves, low half first):
+//   0x0000 + 4*h   msip[h]      bit 0 drives the hart's MSIP
+//   0x4000 + 8*h   mtimecmp[h]  MTIP[h] = mtime >= mtimecmp[h] (reset: all ones)
+//   0xbff8         mtime        clock.now() + an offset set by writes to mtime
+// Byte and half-word accesses read or merge into the 32-bit register.
+
+import type { MmioDevice } from '../bus.js';
+import type { Clock } from '../clock.js';
+import { MIP_MSIP, MIP_MTIP } from '../hart/causes.js';
+import type { HartIrq } from './irq.js';
+
+export const CLINT_MSIP = 0x0000;
+export const CLINT_MTIMECMP = 0x4000;
+export const CLINT_MTIME = 0xbff8;
+/** Harts one CLINT can serve (msip words below 0x4000). */
+export const CLINT_MAX_HARTS = 4095;
+
+const TWO32 = 4294967296;
+/** mtimecmp values at or beyond this are never reached by a Number-valued mtime. */
+const NEVER = 2 ** 53;
+
+export class ClintError extends Error {}
+
+export interface ClintState {
+  /** msip bit per hart. */
+  msip: number[];
+  /** mtimecmp per hart as [low, high] unsigned 32-bit halves. */
+  mtimecmp: [number, number][];
+  /** mtime at the moment of saving. */
+  mtime: number;
+}
+
+export class Clint implements MmioDevice {
+  private readonly harts: readonly HartIrq[];
+  private readonly clock: Clock;
+  private readonly msip: Uint8Array;
+  private readonly cmpLo: Uint32Array;
+  private readonly cmpHi: Uint32Array;
+  /** Last MTIP level driven per hart: 0, 1, or -1 (unknown: drive on next update). */
+  private readonly mtip: Int8Array;
+  /** mtime = clock.now() + offset. */
+  private offset = 0;
+
+  /**
+   * @param harts the interrupt inputs of each hart, indexed by hart id
+   * @param clock mtime source in TIMEBASE_HZ ticks
+   */
+  constructor(harts: readonly HartIrq[], clock: Clock) {
+    if (harts.length < 1 || harts.length > CLINT_MAX_HARTS) {
+      throw new ClintError(`a CLINT serves 1 to ${CLINT_MAX_HARTS} harts, got ${harts.length}`);
+    }
+    this.harts = harts;
+    this.clock = clock;
+    const n = harts.length;
+    this.msip = new Uint8Array(n);
+    this.cmpLo = new Uint32Array(n).fill(0xffffffff);
+    this.cmpHi = new Uint32Array(n).fill(0xffffffff);
+    this.mtip = new Int8Array(n).fill(-1);
+  }
+
+  /** Current mtime in ticks (give it to the harts as readTime for the time CSR and Sstc). */
+  mtime(): number {
+    return this.clock.now() + this.offset;
+  }
+
+  /** mtimecmp of hart `h` as a Number (2^64-1 reads as 2^64). */
+  mtimecmp(h: number): number {
+    return this.cmpHi[h] * TWO32 + this.cmpLo[h];
+  }
+
+  /** Recomputes MTIP of every hart from the current time. The board calls it between slices. */
+  update(): void {
+    const now = this.mtime();
+    for (let h = 0; h < this.harts.length; h++) this.drive(h, now);
+  }
+
+  /**
+   * The clock.now() value at which the next not-yet-reached mtimecmp fires,
+   * or Infinity when no timer is armed: a hart in WFI can sleep until then.
+   */
+  nextDeadline(): number {
+    const now = this.mtime();
+    let best = Infinity;
+    for (let h = 0; h < this.harts.length; h++) {
+      const cmp = this.mtimecmp(h);
+      if (cmp > now && cmp < NEVER && cmp < best) best = cmp;
+    }
+    return best === Infinity ? Infinity : best - this.offset;
+  }
+
+  read(offset: number, size: number): number {
+    const word = this.readWord(offset & ~3);
+    if (size >= 4) return word;
+    return (word >>> ((offset & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
+  }
+
+  write(offset: number, size: number, value: number): void {
+    const aligned = offset & ~3;
+    let v = value >>> 0;
+    if (size < 4) {
+      const shift = (offset & 3) * 8;
+      const mask = (size === 1 ? 0xff : 0xffff) << shift;
+      v = ((this.readWord(aligned) & ~mask) | ((v << shift) & mask)) >>> 0;
+    }
+    this.writeWord(aligned, v);
+  }
+
+  private readWord(off: number): number {
+    const n = this.harts.length;
+    if (off < CLINT_MTIMECMP) {
+      const h = off >>> 2;
+      return h < n ? this.msip[h] : 0;
+    }
+    if (off >= CLINT_MTIME) {
+      const t = this.mtime();
+      return off === CLINT_MTIME ? t % TWO32 : Math.floor(t / TWO32) >>> 0;
+    }
+    const h = (off - CLINT_MTIMECMP) >>> 3;
+    if (h >= n) return 0;
+    return (off & 4) === 0 ? this.cmpLo[h] : this.cmpHi[h];
+  }
+
+  private writeWord(off: number, v: number): void {
+    const n = this.harts.length;
+    if (off < CLINT_MTIMECMP) {
+      const h = off >>> 2;
+      if (h >= n) return;
+      this.msip[h] = v & 1;
+      this.harts[h].setMip(MIP_MSIP, (v & 1) !== 0);
+      return;
+    }
+    if (off >= CLINT_MTIME) {
+      const t = this.mtime();
+      const lo = off === CLINT_MTIME ? v : t % TWO32;
+      const hi = off === CLINT_MTIME ? Math.floor(t / TWO32) : v;
+      // mtime is kept as a Number: the high half is limited to 21 bits.
+      this.offset = (hi & 0x1fffff) * TWO32 + lo - this.clock.now();
+      this.update();
+      return;
+    }
+    const h = (off - CLINT_MTIMECMP) >>> 3;
+    if (h >= n) return;
+    if ((off & 4) === 0) this.cmpLo[h] = v;
+    else this.cmpHi[h] = v;
+    this.drive(h, this.mtime());
+  }
+
+  private drive(h: number, now: number): void {
+    const level = now >= this.mtimecmp(h) ? 1 : 0;
+    if (this.mtip[h] !== level) {
+      this.mtip[h] = level;
+      this.harts[h].setMip(MIP_MTIP, level === 1);
+    }
+  }
+
+  save(): ClintState {
+    const mtimecmp: [number, number][] = [];
+    for (let h = 0; h < this.harts.length; h++) mtimecmp.push([this.cmpLo[h], this.cmpHi[h]]);
+    return { msip: Array.from(this.msip), mtimecmp, mtime: this.mtime() };
+  }
+
+  /** Restores saved state; mtime continues from the saved value on this CLINT's clock. */
+  restore(s: ClintState): void {
+    const n = this.harts.length;
+    if (!Array.isArray(s?.msip) || !Array.isArray(s.mtimecmp) || typeof s.mtime !== 'number') {
+      throw new ClintError('CLINT state is malformed: expected msip, mtimecmp and mtime');
+    }
+    if (s.msip.length !== n || s.mtimecmp.length !== n) {
+      throw new ClintError(
+        `CLINT state is for ${s.msip.length} harts but this board has ${n}; restore on a board with the same hart count`,
+      );
+    }
+    if (!Number.isSafeInteger(s.mtime) || s.mtime < 0) {
+      throw new ClintError(`CLINT state has an invalid mtime ${s.mtime}`);
+    }
+    for (let h = 0; h < n; h++) {
+      const pair = s.mtimecmp[h];
+      if (
+        !Array.isArray(pair) ||
+        pair.length !== 2 ||
+        !pair.every((x) => Number.isInteger(x) && x >= 0 && x < TWO32)
+      ) {
+        throw new ClintError(`CLINT state has an invalid mtimecmp for hart ${h}`);
+      }
+    }
+    for (let h = 0; h < n; h++) {
+      this.msip[h] = s.msip[h] & 1;
+      this.cmpLo[h] = s.mtimecmp[h][0];
+      this.cmpHi[h] = s.mtimecmp[h][1];
+      this.harts[h].setMip(MIP_MSIP, this.msip[h] === 1);
+    }
+    this.offset = s.mtime - this.clock.now();
+    this.mtip.fill(-1);
+    this.update();
+  }
+}

@@ -1,0 +1,44 @@
+// Reads the guest's kernel, firmware and initrd files with clear errors:
+// missing or unreadable files, and files that are not a RISC-V kernel.
+
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { isElf, parseElf } from '../machine/loader/elf.js';
+import { isLinuxImage } from '../machine/loader/image.js';
+
+export class GuestFileError extends Error {}
+
+export function readGuestFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(e);
+    throw new GuestFileError(`cannot read the ${what} '${path}': ${why}`);
+  }
+}
+
+/** Reads a kernel: a RISC-V ELF (vmlinux), a Linux Image, or a gzip-compressed Image. */
+export function readKernel(path: string): Uint8Array {
+  let bytes = readGuestFile(path, 'kernel');
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = new Uint8Array(gunzipSync(bytes));
+    } catch {
+      throw new GuestFileError(`the kernel '${path}' looks gzip-compressed but does not decompress`);
+    }
+  }
+  if (isElf(bytes)) {
+    try {
+      parseElf(bytes);
+    } catch (e) {
+      throw new GuestFileError(`'${path}' is not a RISC-V kernel: ${(e as Error).message}`);
+    }
+    return bytes;
+  }
+  if (isLinuxImage(bytes)) return bytes;
+  throw new GuestFileError(
+    `'${path}' is not a RISC-V kernel: expected an ELF file (vmlinux) or a Linux Image (magic RSC\\x05 at offset 0x38)`,
+  );
+}

@@ -1,0 +1,74 @@
+// Drives `berth run` (or any console program) through pipes, the way a person
+// at the serial console would: wait for text, type a line, wait again.
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/src/cli/main.js, from dist/test/integration/. */
+export const BERTH_CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+
+export class ConsoleSession {
+  readonly child: ChildProcessWithoutNullStreams;
+  output = '';
+  stderr = '';
+  private seen = 0;
+  readonly exited: Promise<number | null>;
+
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (d: Buffer) => {
+      this.output += d.toString('latin1');
+    });
+    this.child.stderr.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  static readonly cliPath = BERTH_CLI;
+
+  static berth(args: string[]): ConsoleSession {
+    return new ConsoleSession(process.execPath, [BERTH_CLI, 'run', ...args]);
+  }
+
+  /** Waits until output after the last match contains `pattern`; returns the text up to the match. */
+  async expect(pattern: RegExp | string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rest = this.output.slice(this.seen);
+      const m = typeof pattern === 'string' ? rest.indexOf(pattern) : rest.search(pattern);
+      if (m >= 0) {
+        const len = typeof pattern === 'string' ? pattern.length : (rest.slice(m).match(pattern)?.[0].length ?? 0);
+        this.seen += m + len;
+        return rest.slice(0, m + len);
+      }
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(
+          `did not see ${String(pattern)} within ${timeoutMs} ms (exit ${this.child.exitCode});\n` +
+            `--- output tail ---\n${this.output.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  send(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  /** Types a command, waits for the prompt after it, and returns what it printed. */
+  async run(command: string, timeoutMs = 60_000): Promise<string> {
+    const marker = `__done_${Math.random().toString(36).slice(2, 8)}`;
+    this.send(`${command}; echo ${marker}\n`);
+    // The echo of the typed line contains the marker once; the output has it at a line start.
+    const text = await this.expect(new RegExp(`\\n${marker}\\r?\\n`), timeoutMs);
+    const body = text.slice(text.indexOf('\n') + 1);
+    return body.replace(new RegExp(`\\n?${marker}\\r?\\n$`), '').replace(/\r/g, '');
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
