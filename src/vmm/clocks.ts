@@ -15,9 +15,9 @@ export interface TickClock {
 /** mtime from the host's monotonic clock, starting at 0. */
 export class HostClock implements TickClock {
   readonly deterministic = false;
-  private readonly start = process.hrtime.bigint();
+  private readonly start = performance.now();
   now(): number {
-    return Number((process.hrtime.bigint() - this.start) / BigInt(1e9 / TIMEBASE_HZ));
+    return Math.floor((performance.now() - this.start) * (TIMEBASE_HZ / 1000));
   }
   skipTo(): void {}
 }

@@ -360,9 +360,7 @@ export function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean 
 
 function writeStatus(h: Hart, v: number): true {
   if (((v & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT) === 2) v = (v & ~MSTATUS_MPP) | (h.mstatus & MSTATUS_MPP);
-  const old = h.mstatus;
   h.mstatus = v;
-  if ((old ^ v) & (MSTATUS_SUM | MSTATUS_MXR)) h.mmu.flush();
   h.updateMmuMode();
   return true;
 }

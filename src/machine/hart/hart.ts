@@ -225,13 +225,13 @@ export class Hart {
   }
 
   updateMmuMode(): void {
-    this.mmu.sum = (this.mstatus & MSTATUS_SUM) !== 0;
-    this.mmu.mxr = (this.mstatus & MSTATUS_MXR) !== 0;
-    this.mmu.fetchPriv = this.priv;
-    this.mmu.dataPriv =
-      this.priv === PRIV_M && (this.mstatus & MSTATUS_MPRV) !== 0
-        ? (this.mstatus & MSTATUS_MPP) >>> 11
-        : this.priv;
+    const ms = this.mstatus;
+    this.mmu.setMode(
+      this.priv,
+      this.priv === PRIV_M && (ms & MSTATUS_MPRV) !== 0 ? (ms & MSTATUS_MPP) >>> 11 : this.priv,
+      (ms & MSTATUS_SUM) !== 0,
+      (ms & MSTATUS_MXR) !== 0,
+    );
   }
 
   /** Enters the trap handler for `cause` with the current pc as the exception pc. */
@@ -362,7 +362,8 @@ export class Hart {
         if (this.priv === PRIV_U || (this.priv === PRIV_S && (this.mstatus & (1 << 20)) !== 0)) {
           this.illegal(inst);
         }
-        this.mmu.flush();
+        if (rs1 === 0) this.mmu.flush();
+        else this.mmu.flushPage(x[rs1 << 1], x[(rs1 << 1) + 1]);
         break;
       default:
         this.illegal(inst);
@@ -503,7 +504,7 @@ export class Hart {
         }
         this.wfi = false;
       }
-      const dPriv = mmu.dataPriv;
+      const dTag = mmu.dataTag;
       let fetchTag = -1;
       let fetchHi = 0;
       let fetchBase = 0;
@@ -642,7 +643,7 @@ export class Hart {
               const idx = (lo >>> 12) & TLB_MASK;
               let vLo: number;
               let vHi = 0;
-              if (rTagLo[idx] === ((lo & ~0xfff) | dPriv) && rTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+              if (rTagLo[idx] === ((lo & ~0xfff) | dTag) && rTagHi[idx] === hi && (lo & (size - 1)) === 0) {
                 const off = rOff[idx] + (lo & 0xfff);
                 if (size === 4) vLo = i32[off >>> 2];
                 else if (size === 8) {
@@ -691,7 +692,7 @@ export class Hart {
                 vHi = x[r2 + 1];
               }
               const idx = (lo >>> 12) & TLB_MASK;
-              if (wTagLo[idx] === ((lo & ~0xfff) | dPriv) && wTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+              if (wTagLo[idx] === ((lo & ~0xfff) | dTag) && wTagHi[idx] === hi && (lo & (size - 1)) === 0) {
                 const off = wOff[idx] + (lo & 0xfff);
                 if (size === 8) {
                   i32[off >>> 2] = vLo;

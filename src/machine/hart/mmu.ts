@@ -26,7 +26,7 @@ import {
 } from './causes.js';
 import { Pmp } from './pmp.js';
 
-export const TLB_BITS = 8;
+export const TLB_BITS = 11;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
@@ -59,6 +59,15 @@ export class Mmu {
   readonly xTagLo = newTags();
   readonly xTagHi = new Int32Array(TLB_SIZE);
   readonly xOff = new Float64Array(TLB_SIZE);
+  /**
+   * Superpages with cached translations, as level + 4 * (virtual page >> 9*level):
+   * SFENCE.VMA of an address inside one of them flushes everything.
+   */
+  private readonly superpages = new Set<number>();
+  /** Flush generation, kept in bits 4..11 of every tag: a full flush just bumps it. */
+  private gen = 0;
+  /** Level of the leaf found by the last translate(). */
+  private lastLevel = 0;
 
   readonly pmp = new Pmp();
   readonly ram: Ram;
@@ -78,6 +87,14 @@ export class Mmu {
   fetchPriv = PRIV_M;
   /** Privilege level used for loads and stores (MPP when MPRV is set in M-mode). */
   dataPriv = PRIV_M;
+  /**
+   * Low bits of the data TLB tags: dataPriv | SUM << 2 | MXR << 3 | generation << 4,
+   * so that a change of privilege, SUM or MXR selects other entries instead of
+   * flushing, and a flush is a new generation.
+   */
+  dataTag = PRIV_M;
+  /** Low bits of the fetch TLB tags: fetchPriv | generation << 4. */
+  fetchTag = PRIV_M;
   /** Set by a slow-path access that reached a device (the hart re-checks interrupts). */
   touchedDevice = false;
   /** High half of the last 8-byte slow-path load. */
@@ -94,14 +111,51 @@ export class Mmu {
     this.i32 = bus.ram.i32;
   }
 
+  flushes = 0;
+  pageFlushes = 0;
+
   flush(): void {
-    this.rTagLo.fill(-1);
-    this.wTagLo.fill(-1);
-    this.xTagLo.fill(-1);
+    this.flushes++;
+    this.gen = (this.gen + 1) & 0xff;
+    if (this.gen === 0) {
+      this.rTagLo.fill(-1);
+      this.wTagLo.fill(-1);
+      this.xTagLo.fill(-1);
+    }
+    this.superpages.clear();
+    this.setMode(this.fetchPriv, this.dataPriv, this.sum, this.mxr);
   }
 
   flushWrites(): void {
     this.wTagLo.fill(-1);
+  }
+
+  /** Sets the privilege levels and mstatus bits that translation depends on. */
+  setMode(fetchPriv: number, dataPriv: number, sum: boolean, mxr: boolean): void {
+    this.fetchPriv = fetchPriv;
+    this.dataPriv = dataPriv;
+    this.sum = sum;
+    this.mxr = mxr;
+    this.dataTag = (this.gen << 4) | dataPriv | (sum ? 4 : 0) | (mxr ? 8 : 0);
+    this.fetchTag = (this.gen << 4) | fetchPriv;
+  }
+
+  /**
+   * SFENCE.VMA for one virtual address: drops the entries of that page and of
+   * any cached superpage that contains it.
+   */
+  flushPage(lo: number, hi: number): void {
+    this.pageFlushes++;
+    if (this.superpages.size > 0) {
+      const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12);
+      for (let level = 1; level <= 4; level++) {
+        if (this.superpages.has(level + 4 * Math.floor(vpage / 2 ** (9 * level)))) return this.flush();
+      }
+    }
+    const idx = (lo >>> 12) & TLB_MASK;
+    this.rTagLo[idx] = -1;
+    this.wTagLo[idx] = -1;
+    this.xTagLo[idx] = -1;
   }
 
   private fault(access: number, page: boolean, lo: number, hi: number): never {
@@ -122,6 +176,7 @@ export class Mmu {
 
   /** Translates virtual address (lo, hi) for `access` at privilege `priv`; returns the physical address. */
   translate(lo: number, hi: number, access: number, priv: number): number {
+    this.lastLevel = 0;
     if (priv === PRIV_M || this.satpMode === SATP_BARE) {
       if (hi >>> 24 !== 0) this.fault(access, false, lo, hi); // beyond 56 physical bits
       return (hi >>> 0) * TWO32 + (lo >>> 0);
@@ -181,6 +236,7 @@ export class Mmu {
         this.i32[w] = pLo | want;
         this.ram.dirty[pteOff >>> 12] = 1;
       }
+      this.lastLevel = i;
       return (ppn + (vpage % span)) * 4096 + (lo & 0xfff);
     }
     return this.fault(access, true, lo, hi);
@@ -204,18 +260,23 @@ export class Mmu {
     const off = this.ram.offsetOf(pagePa, 4096);
     if (off < 0 || !this.pmp.check(pagePa, 4096, access, priv)) return -1;
     const idx = (lo >>> 12) & TLB_MASK;
-    const tag = (lo & ~0xfff) | priv;
+    const level = this.lastLevel;
+    if (level > 0) {
+      // Remember the superpage so that SFENCE.VMA of any address in it drops this entry.
+      const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12);
+      this.superpages.add(level + 4 * Math.floor(vpage / 2 ** (9 * level)));
+    }
     if (access === ACCESS_READ) {
-      this.rTagLo[idx] = tag;
+      this.rTagLo[idx] = (lo & ~0xfff) | this.dataTag;
       this.rTagHi[idx] = hi;
       this.rOff[idx] = off;
     } else if (access === ACCESS_WRITE) {
-      this.wTagLo[idx] = tag;
+      this.wTagLo[idx] = (lo & ~0xfff) | this.dataTag;
       this.wTagHi[idx] = hi;
       this.wOff[idx] = off;
       this.ram.dirty[off >>> 12] = 1;
     } else {
-      this.xTagLo[idx] = tag;
+      this.xTagLo[idx] = (lo & ~0xfff) | this.fetchTag;
       this.xTagHi[idx] = hi;
       this.xOff[idx] = off;
     }
@@ -224,10 +285,9 @@ export class Mmu {
 
   /** RAM offset of the fetch page holding (lo, hi), or -1 when it is not cacheable RAM. */
   fetchPage(lo: number, hi: number): number {
-    const priv = this.fetchPriv;
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.xTagLo[idx] === ((lo & ~0xfff) | priv) && this.xTagHi[idx] === hi) return this.xOff[idx];
-    return this.fill(lo, hi, ACCESS_FETCH, priv);
+    if (this.xTagLo[idx] === ((lo & ~0xfff) | this.fetchTag) && this.xTagHi[idx] === hi) return this.xOff[idx];
+    return this.fill(lo, hi, ACCESS_FETCH, this.fetchPriv);
   }
 
   /** Fetches a 16-bit parcel the slow way (devices such as the boot ROM, PMP-split pages). */
