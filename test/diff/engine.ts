@@ -1,7 +1,7 @@
 // Runs a batch of cases on both sides and compares them: QEMU runs the whole
 // program once; the hart runs it too and, when it stops inside a case (an
-// unexpected trap or an internal error), is restarted at the next case by
-// patching the program's start index. firstDifference narrows a failing case
+// internal error: traps go to the program's signal handler), is restarted at
+// the next case by patching the program's start index. firstDifference narrows a failing case
 // down to the first instruction after which the two sides disagree.
 
 import { runUserElf } from '../support/userRunner.js';

@@ -25,8 +25,6 @@ export interface Group {
   count: number;
   /** Directed groups that enumerate a table do not grow with DIFF_SCALE. */
   fixed?: boolean;
-  /** Needs the FPU (computational FP instructions). */
-  fp?: boolean;
   /** Extra linker flags. */
   link?: string[];
   gen: (b: CaseBuilder) => void;
@@ -45,18 +43,18 @@ export const GROUPS: readonly Group[] = [
   },
   { name: 'amo', count: 1500, gen: genAmo },
   { name: 'zicsr', count: 600, gen: genZicsr },
-  { name: 'fp-s', count: 1200, fp: true, gen: genFpS },
-  { name: 'fp-d', count: 1200, fp: true, gen: genFpD },
+  { name: 'fp-s', count: 1200, gen: genFpS },
+  { name: 'fp-d', count: 1200, gen: genFpD },
   // Each (operation, rounding mode) pair 16 times, on different operands.
   {
     name: 'fp-rm',
     count: 16 * Math.ceil(FP_RM_TOTAL / SLOTS),
     fixed: true,
-    fp: true,
+
     gen: genFpRm,
   },
-  { name: 'fp-cvt', count: 1000, fp: true, gen: genFpCvt },
-  { name: 'fp-mix', count: 1000, fp: true, gen: genFpMix },
+  { name: 'fp-cvt', count: 1000, gen: genFpCvt },
+  { name: 'fp-mix', count: 1000, gen: genFpMix },
   // Code written at run time: the program is linked as one writable and executable segment.
   { name: 'smc', count: 300, link: ['-Wl,-N', '-Wl,--no-warn-rwx-segments'], gen: genSmc },
 ];

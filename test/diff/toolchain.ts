@@ -32,13 +32,18 @@ interface ExecResult {
   signal: string | null;
 }
 
+/** Child processes still running (the temporary directory is removed only when none is). */
+let running = 0;
+
 function run(cmd: string, args: string[], cwd?: string): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
+    running++;
     execFile(
       cmd,
       args,
       { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, cwd },
       (err, stdout, stderr) => {
+        running--;
         const e = err as
           (NodeJS.ErrnoException & { code?: unknown; signal?: string | null }) | null;
         if (e && typeof e.code === 'string') {
@@ -59,15 +64,20 @@ function run(cmd: string, args: string[], cwd?: string): Promise<ExecResult> {
 }
 
 let workDir: string | null = null;
+let closed = false;
 let seq = 0;
 
 /** The private temporary directory of this test process. */
 export function tempDir(): string {
+  if (closed) throw new ToolchainError('the differential tests are over: no more temporary files');
   if (workDir === null) workDir = mkdtempSync(join(tmpdir(), 'berth-diff-'));
   return workDir;
 }
 
-export function removeTempDir(): void {
+/** Removes the temporary directory (unless DIFF_KEEP is set) once no child process uses it. */
+export async function removeTempDir(): Promise<void> {
+  closed = true;
+  while (running > 0) await new Promise((r) => setTimeout(r, 20));
   if (workDir !== null && !process.env.DIFF_KEEP) rmSync(workDir, { recursive: true, force: true });
   workDir = null;
 }

@@ -58,14 +58,21 @@ export class ConsoleSession {
     this.child.stdin.write(text);
   }
 
-  /** Types a command, waits for the prompt after it, and returns what it printed. */
+  /**
+   * Types a command and returns what it printed. The command is wrapped in
+   * echoes of start and end markers typed with an empty quote inside
+   * (`__start_''id`), so the shell's echo of the typed line (which may wrap
+   * and redraw) never matches the markers it prints.
+   */
   async run(command: string, timeoutMs = 60_000): Promise<string> {
-    const marker = `__done_${Math.random().toString(36).slice(2, 8)}`;
-    this.send(`${command}; echo ${marker}\n`);
-    // The echo of the typed line contains the marker once; the output has it at a line start.
-    const text = await this.expect(new RegExp(`\\n${marker}\\r?\\n`), timeoutMs);
-    const body = text.slice(text.indexOf('\n') + 1);
-    return body.replace(new RegExp(`\\n?${marker}\\r?\\n$`), '').replace(/\r/g, '');
+    const id = Math.random().toString(36).slice(2, 8);
+    this.send(`echo __start_''${id}; ${command}; echo __done_''${id}\n`);
+    await this.expect(`__start_${id}`, timeoutMs);
+    const text = await this.expect(`__done_${id}`, timeoutMs);
+    return text
+      .slice(0, text.length - `__done_${id}`.length)
+      .replace(/\r/g, '')
+      .replace(/^\n/, '');
   }
 
   kill(): void {

@@ -12,6 +12,7 @@ import { Syscon, type SysconEvent } from '../devices/syscon.js';
 import { Uart16550, type CharBackend } from '../devices/uart16550.js';
 import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
+import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { placeImage, type PlacedImage } from '../loader/image.js';
 import { Ram } from '../ram.js';
@@ -95,6 +96,9 @@ export class VirtBoard {
     this.bus.map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart);
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
+    for (let i = 0; i < VIRT.virtio.count; i++) {
+      this.bus.map(`virtio${i}`, VIRT.virtio.base + i * VIRT.virtio.stride, VIRT.virtio.stride, new EmptyVirtioSlot());
+    }
 
     this.layout = this.load(cfg);
     const rom = new BootRom({

@@ -1,0 +1,36 @@
+// An empty virtio-mmio slot: the transport's identification registers with
+// device ID 0 ("no device"), as virtio 1.2 section 4.2.2 describes and as the
+// virt board's unused slots look to a driver. Everything else reads as zero
+// and writes are ignored.
+
+import type { MmioDevice } from '../bus.js';
+
+export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"
+export const VIRTIO_MMIO_VERSION = 2;
+/** Vendor ID reported by Berth's virtio devices: "BRTH". */
+export const VIRTIO_VENDOR_BERTH = 0x48545242;
+
+const MAGIC = 0x000;
+const VERSION = 0x004;
+const DEVICE_ID = 0x008;
+const VENDOR_ID = 0x00c;
+
+export class EmptyVirtioSlot implements MmioDevice {
+  read(offset: number, size: number): number {
+    if (size !== 4) return 0;
+    switch (offset) {
+      case MAGIC:
+        return VIRTIO_MMIO_MAGIC;
+      case VERSION:
+        return VIRTIO_MMIO_VERSION;
+      case DEVICE_ID:
+        return 0;
+      case VENDOR_ID:
+        return VIRTIO_VENDOR_BERTH;
+      default:
+        return 0;
+    }
+  }
+
+  write(): void {}
+}
