@@ -4,6 +4,7 @@
 // firmware and initramfs, in the same run.
 // Run: npm run bench:boot
 
+import { readFileSync } from 'node:fs';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets } from '../src/images/assets.js';
 
@@ -12,6 +13,16 @@ const WORKLOAD = 'dd if=/dev/zero bs=1048576 count=16 2>/dev/null | sha256sum';
 interface Figures {
   boot: number;
   workload: number;
+  /** Host CPU used while the guest idles at its prompt, in percent of one core. */
+  idle: number;
+}
+
+const IDLE_SECONDS = 10;
+
+/** User + system CPU seconds of process `pid` so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 async function measure(session: () => ConsoleSession): Promise<Figures> {
@@ -24,12 +35,16 @@ async function measure(session: () => ConsoleSession): Promise<Figures> {
     const t1 = performance.now();
     const out = await s.run(WORKLOAD, 600_000);
     const workload = (performance.now() - t1) / 1000;
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = cpuSeconds(s.child.pid!);
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const idle = ((cpuSeconds(s.child.pid!) - c0) / IDLE_SECONDS) * 100;
     if (!out.includes('080acf35a507ac9849cfcba47dc2ad83e01b75663a516279c8b9d243b719643e')) {
       throw new Error(`unexpected sha256sum output: ${out}`);
     }
     s.send('poweroff -f\n');
     await s.exited;
-    return { boot, workload };
+    return { boot, workload, idle };
   } finally {
     s.kill();
   }
@@ -48,7 +63,9 @@ const rows = [
   ['measure', 'berth s', 'qemu s', 'berth/qemu'],
   ['process start to init', berth.boot.toFixed(2), qemu.boot.toFixed(2), (berth.boot / qemu.boot).toFixed(1) + 'x'],
   ['sha256sum 16 MiB in guest', berth.workload.toFixed(2), qemu.workload.toFixed(2), (berth.workload / qemu.workload).toFixed(1) + 'x'],
+  [`idle at prompt, % of a core (${IDLE_SECONDS} s)`, berth.idle.toFixed(1), qemu.idle.toFixed(1), ''],
 ];
 const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
-console.log('\ncommand: npm run bench:boot (node dist/bench/boot.js); 256 MiB guests, same kernel/firmware/initramfs');
+console.log('\ncommand: npm run bench:boot (node dist/bench/boot.js); 256 MiB guests, same kernel/firmware/initramfs;');
+console.log('"process start to init" ends at the initramfs banner, printed by /init after loading the virtio modules');

@@ -1,7 +1,16 @@
 // Guest RAM: one zero-filled buffer (the host commits pages only when touched),
-// seen through typed views, with a dirty-page log for snapshots and migration.
+// seen through typed views, with a dirty-page log for snapshots and migration,
+// and the harts' per-page caches of decoded instructions, which every write
+// that does not go through a hart's write TLB reports with noteWrite().
 
 export const PAGE_SIZE = 4096;
+
+/** Int32 words per decoded-instruction slot: [packed fields, immediate, instruction]. */
+export const CODE_SLOT_WORDS = 3;
+/** Packed-field value of a slot that has not been decoded yet (no operation has id 255). */
+export const CODE_SLOT_EMPTY = 255;
+/** Writes to a page of decoded code after which its cache is dropped (the page holds data too). */
+const CODE_WRITE_LIMIT = 256;
 
 export class RamError extends Error {}
 
@@ -14,8 +23,15 @@ export class Ram {
   readonly i32: Int32Array;
   /** One byte per 4 KiB page: 1 when the page was written since the log was last cleared. */
   readonly dirty: Uint8Array;
-  /** Bumped whenever the dirty log is cleared, so write caches know to refill. */
+  /**
+   * Bumped whenever write caches (the harts' write TLBs) must refill: the dirty
+   * log was cleared, or a page became decoded code and must be written through
+   * noteWrite from now on.
+   */
   dirtyEpoch = 0;
+  /** Decoded instructions of executed pages: 2048 halfword slots of CODE_SLOT_WORDS, or null. */
+  readonly code: (Int32Array | null)[];
+  private readonly codeWrites: Uint16Array;
 
   constructor(base: number, size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -29,18 +45,52 @@ export class Ram {
     this.u16 = new Uint16Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
     this.dirty = new Uint8Array(size / PAGE_SIZE);
+    this.code = new Array<Int32Array | null>(size / PAGE_SIZE).fill(null);
+    this.codeWrites = new Uint16Array(size / PAGE_SIZE);
+  }
+
+  /**
+   * The decoded-instruction cache of page `page` (RAM offset >> 12), created
+   * empty on first use. From then on the page must not be written through a
+   * write TLB: callers flush theirs (dirtyEpoch tells the other harts).
+   */
+  codePage(page: number): Int32Array {
+    let c = this.code[page];
+    if (c === null) {
+      c = new Int32Array((PAGE_SIZE / 2) * CODE_SLOT_WORDS).fill(CODE_SLOT_EMPTY);
+      this.code[page] = c;
+      this.codeWrites[page] = 0;
+      this.dirtyEpoch++;
+    }
+    return c;
+  }
+
+  /**
+   * Records a write of `len` bytes at offset `off` made outside a write TLB:
+   * marks the pages dirty and forgets decoded instructions the bytes overlap.
+   */
+  noteWrite(off: number, len: number): void {
+    const first = Math.floor(off / PAGE_SIZE);
+    const last = Math.floor((off + len - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) {
+      this.dirty[p] = 1;
+      const c = this.code[p];
+      if (c === null) continue;
+      if (++this.codeWrites[p] > CODE_WRITE_LIMIT) {
+        this.code[p] = null;
+        continue;
+      }
+      const base = p * PAGE_SIZE;
+      const start = Math.max(off - base - 2, 0) >> 1;
+      const end = Math.min(off + len - base - 1, PAGE_SIZE - 1) >> 1;
+      for (let slot = start; slot <= end; slot++) c[slot * CODE_SLOT_WORDS] = CODE_SLOT_EMPTY;
+    }
   }
 
   /** Offset of physical address `pa` in the buffer, or -1 when `pa .. pa+len` is not all RAM. */
   offsetOf(pa: number, len = 1): number {
     const off = pa - this.base;
     return off >= 0 && off + len <= this.size ? off : -1;
-  }
-
-  markDirty(off: number, len: number): void {
-    const first = Math.floor(off / PAGE_SIZE);
-    const last = Math.floor((off + len - 1) / PAGE_SIZE);
-    for (let p = first; p <= last; p++) this.dirty[p] = 1;
   }
 
   /** Returns the pages written since the last call and starts a new log. */
@@ -62,7 +112,7 @@ export class Ram {
       );
     }
     this.u8.set(data, off);
-    if (data.length) this.markDirty(off, data.length);
+    if (data.length) this.noteWrite(off, data.length);
   }
 
   read(pa: number, len: number): Uint8Array {

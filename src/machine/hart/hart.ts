@@ -48,6 +48,7 @@ import { executeFp } from './fpu/execute.js';
 import { Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
 import { FpRegs, IntRegs } from './regs.js';
+import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
 import { restoreHart, saveHart, type HartState } from './hartState.js';
 
 export const enum StopReason {
@@ -67,8 +68,6 @@ export interface HartConfig {
   readTime?: () => number;
 }
 
-const DCACHE_BITS = 16;
-const DCACHE_SHIFT = 32 - DCACHE_BITS;
 const TWO32 = 4294967296;
 
 /** Ops that carry a rounding-mode field. */
@@ -160,9 +159,8 @@ export class Hart {
    */
   trapHook: ((cause: number) => boolean) | null = null;
 
-  /** Decode cache keyed by instruction word. */
-  private readonly dtag = new Int32Array(1 << DCACHE_BITS);
-  private readonly dcache = new Int32Array(2 << DCACHE_BITS);
+  /** Decoder output for instructions not cached per page (devices, page-crossing words). */
+  private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
   private dirtyEpoch: number;
 
   constructor(bus: Bus, config: HartConfig = {}) {
@@ -171,7 +169,6 @@ export class Hart {
     this.hartId = config.hartId ?? 0;
     this.readTime = config.readTime ?? (() => 0);
     this.dirtyEpoch = bus.ram.dirtyEpoch;
-    for (let i = 0; i < this.dtag.length; i++) this.dcache[2 * i] = Op.ILLEGAL;
   }
 
   get pc(): bigint {
@@ -279,6 +276,14 @@ export class Hart {
 
   private illegal(inst: number): never {
     throw this.trap.set(EXC_ILLEGAL, inst, 0);
+  }
+
+  /** Creates the decoded-instruction cache of a RAM page and stops caching writes to it. */
+  private newCodePage(page: number): Int32Array {
+    const c = this.bus.ram.codePage(page);
+    this.mmu.flushWrites();
+    this.dirtyEpoch = this.bus.ram.dirtyEpoch;
+    return c;
   }
 
   /** Sets pcLo/pcHi to pc + len. */
@@ -470,8 +475,7 @@ export class Hart {
     const u8 = ram.u8;
     const u16 = ram.u16;
     const i32 = ram.i32;
-    const dtag = this.dtag;
-    const dcache = this.dcache;
+    const scratch = this.scratch;
     this.runBase = this.instret;
     this.runTraps = 0;
     this.curN = 0;
@@ -508,6 +512,7 @@ export class Hart {
       let fetchTag = -1;
       let fetchHi = 0;
       let fetchBase = 0;
+      let code: Int32Array = this.scratch;
       try {
         for (;;) {
           if (n >= budget) {
@@ -515,24 +520,43 @@ export class Hart {
             this.pcHi = pcHi;
             break outer;
           }
-          // Fetch: a cached page pointer, refilled on page crossings.
-          let inst: number;
+          // Fetch: a cached page pointer and the page's decoded instructions, refilled on page crossings.
           if ((pcLo & ~0xfff) !== fetchTag || pcHi !== fetchHi) {
             fetchBase = mmu.fetchPage(pcLo, pcHi);
             if (fetchBase >= 0) {
               fetchTag = pcLo & ~0xfff;
               fetchHi = pcHi;
+              code = ram.code[fetchBase >>> 12] ?? this.newCodePage(fetchBase >>> 12);
             } else {
               fetchTag = -1;
             }
           }
+          let inst: number;
+          let w0: number;
+          let imm: number;
           if (fetchTag !== -1) {
-            const po = pcLo & 0xfff;
-            const hw = (fetchBase + po) >>> 1;
-            inst = u16[hw];
-            if ((inst & 3) === 3) {
-              if (po !== 0xffe) inst |= u16[hw + 1] << 16;
-              else inst |= mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
+            const slot = ((pcLo & 0xfff) >>> 1) * CODE_SLOT_WORDS;
+            w0 = code[slot];
+            if (w0 !== CODE_SLOT_EMPTY) {
+              imm = code[slot + 1];
+              inst = code[slot + 2];
+            } else {
+              const po = pcLo & 0xfff;
+              const hw = (fetchBase + po) >>> 1;
+              inst = u16[hw];
+              const crosses = (inst & 3) === 3 && po === 0xffe;
+              if ((inst & 3) === 3) {
+                if (!crosses) inst |= u16[hw + 1] << 16;
+                else inst |= mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
+              }
+              decodeInto(inst, scratch, 0);
+              w0 = scratch[0];
+              imm = scratch[1];
+              if (!crosses) {
+                code[slot] = w0;
+                code[slot + 1] = imm;
+                code[slot + 2] = inst;
+              }
             }
           } else {
             inst = mmu.fetchParcel(pcLo, pcHi);
@@ -540,15 +564,10 @@ export class Hart {
               const s2 = (pcLo >>> 0) + 2;
               inst |= mmu.fetchParcel(s2 | 0, s2 > 0xffffffff ? (pcHi + 1) | 0 : pcHi) << 16;
             }
+            decodeInto(inst, scratch, 0);
+            w0 = scratch[0];
+            imm = scratch[1];
           }
-          // Decode through the cache.
-          const h = Math.imul(inst, 0x9e3779b1) >>> DCACHE_SHIFT;
-          if (dtag[h] !== inst) {
-            decodeInto(inst, dcache, h << 1);
-            dtag[h] = inst;
-          }
-          const w0 = dcache[h << 1];
-          const imm = dcache[(h << 1) + 1];
           const d = (w0 >>> 7) & 126;
           const r1 = (w0 >>> 13) & 62;
           const r2 = (w0 >>> 18) & 62;
@@ -987,6 +1006,8 @@ export class Hart {
           pcLo = nLo;
           pcHi = nHi;
           if (exit) {
+            // A slow-path store may have changed this page's decoded instructions: look it up again.
+            fetchTag = -1;
             this.pcLo = pcLo;
             this.pcHi = pcHi;
             if (mmu.touchedDevice) {

@@ -234,7 +234,7 @@ export class Mmu {
       if ((pLo & want) !== want) {
         if (!this.pmp.check(pteAddr, 8, ACCESS_WRITE, PRIV_S)) this.fault(access, false, lo, hi);
         this.i32[w] = pLo | want;
-        this.ram.dirty[pteOff >>> 12] = 1;
+        this.ram.noteWrite(pteOff, 4);
       }
       this.lastLevel = i;
       return (ppn + (vpage % span)) * 4096 + (lo & 0xfff);
@@ -259,6 +259,8 @@ export class Mmu {
     const pagePa = pa - (pa % 4096);
     const off = this.ram.offsetOf(pagePa, 4096);
     if (off < 0 || !this.pmp.check(pagePa, 4096, access, priv)) return -1;
+    // Pages holding decoded instructions are written the slow way, which keeps the cache right.
+    if (access === ACCESS_WRITE && this.ram.code[off >>> 12] !== null) return -1;
     const idx = (lo >>> 12) & TLB_MASK;
     const level = this.lastLevel;
     if (level > 0) {
@@ -382,7 +384,7 @@ export class Mmu {
       const pa = this.resolve(lo, hi, size, ACCESS_WRITE, priv);
       const roff = this.ram.offsetOf(pa, size);
       if (roff >= 0) {
-        this.ram.dirty[roff >>> 12] = 1;
+        this.ram.noteWrite(roff, size);
         return this.writeRam(roff, size, vlo, vhi);
       }
       if (pa % size !== 0) this.fault(ACCESS_WRITE, false, lo, hi);
@@ -403,8 +405,8 @@ export class Mmu {
     const o0 = this.ram.offsetOf(pa0, first);
     const o1 = this.ram.offsetOf(pa1, size - first);
     if (o0 < 0 || o1 < 0) this.fault(ACCESS_WRITE, false, lo, hi);
-    this.ram.dirty[o0 >>> 12] = 1;
-    this.ram.dirty[o1 >>> 12] = 1;
+    this.ram.noteWrite(o0, first);
+    this.ram.noteWrite(o1, size - first);
     for (let k = 0; k < size; k++) {
       const b = k < 4 ? vlo >>> (8 * k) : vhi >>> (8 * (k - 4));
       if (k < first) this.u8[o0 + k] = b;
@@ -420,7 +422,7 @@ export class Mmu {
     const pa = this.resolve(lo, hi, size, access, this.dataPriv);
     const off = this.ram.offsetOf(pa, size);
     if (off < 0) this.fault(access, false, lo, hi);
-    if (access === ACCESS_WRITE) this.ram.dirty[off >>> 12] = 1;
+    if (access === ACCESS_WRITE) this.ram.noteWrite(off, size);
     return off;
   }
 }
