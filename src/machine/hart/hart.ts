@@ -47,6 +47,7 @@ import { decodeInto, X_DISCARD } from './decode.js';
 import { executeFp } from './fpu/execute.js';
 import { Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
+import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
 import { FpRegs, IntRegs } from './regs.js';
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
 import { restoreHart, saveHart, type HartState } from './hartState.js';
@@ -906,34 +907,26 @@ export class Hart {
               x64[d >> 1] = x64[r1 >> 1] * x64[r2 >> 1];
               break;
             case Op.MULH:
-              x64[d >> 1] = (x64[r1 >> 1] * x64[r2 >> 1]) >> 64n;
+              mulh(x[r1], x[r1 + 1], x[r2], x[r2 + 1], x, d);
               break;
             case Op.MULHU:
-              x64[d >> 1] = (BigInt.asUintN(64, x64[r1 >> 1]) * BigInt.asUintN(64, x64[r2 >> 1])) >> 64n;
+              mulhu(x[r1], x[r1 + 1], x[r2], x[r2 + 1], x, d);
               break;
             case Op.MULHSU:
-              x64[d >> 1] = (x64[r1 >> 1] * BigInt.asUintN(64, x64[r2 >> 1])) >> 64n;
+              mulhsu(x[r1], x[r1 + 1], x[r2], x[r2 + 1], x, d);
               break;
-            case Op.DIV: {
-              const b = x64[r2 >> 1];
-              x64[d >> 1] = b === 0n ? -1n : x64[r1 >> 1] / b;
+            case Op.DIV:
+              divide(x, x64, d, r1, r2, true, false);
               break;
-            }
-            case Op.DIVU: {
-              const b = BigInt.asUintN(64, x64[r2 >> 1]);
-              x64[d >> 1] = b === 0n ? -1n : BigInt.asUintN(64, x64[r1 >> 1]) / b;
+            case Op.DIVU:
+              divide(x, x64, d, r1, r2, false, false);
               break;
-            }
-            case Op.REM: {
-              const b = x64[r2 >> 1];
-              x64[d >> 1] = b === 0n ? x64[r1 >> 1] : x64[r1 >> 1] % b;
+            case Op.REM:
+              divide(x, x64, d, r1, r2, true, true);
               break;
-            }
-            case Op.REMU: {
-              const b = BigInt.asUintN(64, x64[r2 >> 1]);
-              x64[d >> 1] = b === 0n ? x64[r1 >> 1] : BigInt.asUintN(64, x64[r1 >> 1]) % b;
+            case Op.REMU:
+              divide(x, x64, d, r1, r2, false, true);
               break;
-            }
             case Op.MULW: {
               const v = Math.imul(x[r1], x[r2]);
               x[d] = v;
