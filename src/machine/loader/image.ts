@@ -40,7 +40,9 @@ export function placeImage(ram: Ram, bytes: Uint8Array, base: number, what: stri
     const inRam = ram.offsetOf(lo, hi - lo) >= 0;
     const delta = inRam ? 0 : base - lo;
     if (ram.offsetOf(lo + delta, hi - lo) < 0) {
-      throw new ImageError(`${what} needs ${hi - lo} bytes at 0x${(lo + delta).toString(16)}: more than RAM holds`);
+      throw new ImageError(
+        `too little memory: the ${what} needs ${((hi - lo) / 1048576).toFixed(1)} MiB at 0x${(lo + delta).toString(16)}; give the guest more memory`,
+      );
     }
     for (const s of img.segments) {
       const at = Number(s.paddr) + delta;
@@ -56,7 +58,9 @@ export function placeImage(ram: Ram, bytes: Uint8Array, base: number, what: stri
     return { entry, start: lo + delta, end: hi + delta, kind: 'elf' };
   }
   if (ram.offsetOf(base, bytes.length) < 0) {
-    throw new ImageError(`${what} (${bytes.length} bytes) does not fit in RAM at 0x${base.toString(16)}`);
+    throw new ImageError(
+      `too little memory: the ${what} (${(bytes.length / 1048576).toFixed(1)} MiB) does not fit in RAM at 0x${base.toString(16)}; give the guest more memory`,
+    );
   }
   let size = bytes.length;
   const kind = isLinuxImage(bytes) ? 'linux-image' : 'flat';
@@ -64,7 +68,11 @@ export function placeImage(ram: Ram, bytes: Uint8Array, base: number, what: stri
     // image_size (offset 0x10) includes the kernel's BSS: that much RAM must be free.
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     size = Math.max(size, Number(dv.getBigUint64(0x10, true)));
-    if (ram.offsetOf(base, size) < 0) throw new ImageError(`${what} needs ${size} bytes of RAM from 0x${base.toString(16)}`);
+    if (ram.offsetOf(base, size) < 0) {
+      throw new ImageError(
+        `too little memory: the ${what} needs ${(size / 1048576).toFixed(1)} MiB of RAM from 0x${base.toString(16)}; give the guest more memory`,
+      );
+    }
   }
   ram.write(base, bytes);
   return { entry: base, start: base, end: base + size, kind };
