@@ -51,21 +51,35 @@ async function measure(session: () => ConsoleSession): Promise<Figures> {
 }
 
 const a = await ensureDefaultAssets({});
-const qemu = await measure(
-  () =>
-    new ConsoleSession('qemu-system-riscv64', [
-      '-M', 'virt', '-m', '256M', '-nographic', '-bios', a.firmwarePath, '-kernel', a.kernelPath,
-      '-initrd', a.initrdPath, '-append', 'console=ttyS0',
-    ]),
-);
+const qemu = await measure(() => ConsoleSession.qemu(a));
 const berth = await measure(() => ConsoleSession.berth(['--memory', '256M']));
 const rows = [
   ['measure', 'berth s', 'qemu s', 'berth/qemu'],
-  ['process start to init', berth.boot.toFixed(2), qemu.boot.toFixed(2), (berth.boot / qemu.boot).toFixed(1) + 'x'],
-  ['sha256sum 16 MiB in guest', berth.workload.toFixed(2), qemu.workload.toFixed(2), (berth.workload / qemu.workload).toFixed(1) + 'x'],
-  [`idle at prompt, % of a core (${IDLE_SECONDS} s)`, berth.idle.toFixed(1), qemu.idle.toFixed(1), ''],
+  [
+    'process start to init',
+    berth.boot.toFixed(2),
+    qemu.boot.toFixed(2),
+    (berth.boot / qemu.boot).toFixed(1) + 'x',
+  ],
+  [
+    'sha256sum 16 MiB in guest',
+    berth.workload.toFixed(2),
+    qemu.workload.toFixed(2),
+    (berth.workload / qemu.workload).toFixed(1) + 'x',
+  ],
+  [
+    `idle at prompt, % of a core (${IDLE_SECONDS} s)`,
+    berth.idle.toFixed(1),
+    qemu.idle.toFixed(1),
+    '',
+  ],
 ];
 const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
-console.log('\ncommand: npm run bench:boot (node dist/bench/boot.js); 256 MiB guests, same kernel/firmware/initramfs;');
-console.log('"process start to init" ends at the initramfs banner, printed by /init after loading the virtio modules');
+for (const r of rows)
+  console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
+console.log(
+  '\ncommand: npm run bench:boot (node dist/bench/boot.js); 256 MiB guests, same kernel/firmware/initramfs;',
+);
+console.log(
+  '"process start to init" ends at the initramfs banner, printed by /init after loading the virtio modules',
+);

@@ -16,8 +16,16 @@ const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 function build(name: string): string {
   const out = join(work, name + '.elf');
   execFileSync('riscv64-linux-gnu-gcc', [
-    '-nostdlib', '-static', '-march=rv64gc', '-mabi=lp64d', '-Wl,-Ttext-segment=0x80000000',
-    '-Wl,--build-id=none', '-Wl,--no-relax', '-o', out, join(srcDir, name + '.S'),
+    '-nostdlib',
+    '-static',
+    '-march=rv64gc',
+    '-mabi=lp64d',
+    '-Wl,-Ttext-segment=0x80000000',
+    '-Wl,--build-id=none',
+    '-Wl,--no-relax',
+    '-o',
+    out,
+    join(srcDir, name + '.S'),
   ]);
   return out;
 }
@@ -28,7 +36,9 @@ function qemuSeconds(elf: string): number {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
-const rows: string[][] = [['workload', 'instructions', 'berth s', 'berth MIPS', 'qemu s', 'qemu MIPS', 'berth/qemu time']];
+const rows: string[][] = [
+  ['workload', 'instructions', 'berth s', 'berth MIPS', 'qemu s', 'qemu MIPS', 'berth/qemu time'],
+];
 for (const name of ['intloop', 'memloop']) {
   const elf = build(name);
   const bytes = readFileSync(elf);
@@ -36,13 +46,21 @@ for (const name of ['intloop', 'memloop']) {
   const t = process.hrtime.bigint();
   const r = runUserElf(bytes, { ramSize: 8 << 20, maxInstructions: 1e9 });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.error !== null || r.exitCode !== 0) throw new Error(`${name}: ${r.error ?? 'exit ' + r.exitCode}`);
+  if (r.error !== null || r.exitCode !== 0)
+    throw new Error(`${name}: ${r.error ?? 'exit ' + r.exitCode}`);
   const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));
   rows.push([
-    name, String(r.instret), s.toFixed(2), (r.instret / s / 1e6).toFixed(1),
-    q.toFixed(3), (r.instret / q / 1e6).toFixed(0), (s / q).toFixed(1) + 'x',
+    name,
+    String(r.instret),
+    s.toFixed(2),
+    (r.instret / s / 1e6).toFixed(1),
+    q.toFixed(3),
+    (r.instret / q / 1e6).toFixed(0),
+    (s / q).toFixed(1) + 'x',
   ]);
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join('  '));
-console.log('\ncommand: npm run bench (node dist/bench/hart.js); qemu: qemu-riscv64 on the same ELF, best of 2');
+console.log(
+  '\ncommand: npm run bench (node dist/bench/hart.js); qemu: qemu-riscv64 on the same ELF, best of 2',
+);

@@ -3,14 +3,17 @@
 
 import { RUN_HELP, runCommand } from './run.js';
 
-const HELP = `berth - virtual servers on a RISC-V machine written in TypeScript
+const HELP =
+  `berth - virtual servers on a RISC-V machine written in TypeScript
 
 Usage:
   berth run [options]  boot a virtual server (berth run --help for the options)
   berth --help         show this help
   berth --version      show the version
 
-` + '\n' + RUN_HELP;
+` +
+  '\n' +
+  RUN_HELP;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

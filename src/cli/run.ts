@@ -60,7 +60,11 @@ export async function runCommand(args: string[]): Promise<number> {
   let kernelPath = values.kernel;
   let initrdPath = values.initrd;
   let firmwarePath = values.firmware;
-  if (kernelPath === undefined || firmwarePath === undefined || (initrdPath === undefined && values.kernel === undefined)) {
+  if (
+    kernelPath === undefined ||
+    firmwarePath === undefined ||
+    (initrdPath === undefined && values.kernel === undefined)
+  ) {
     const { ensureDefaultAssets } = await import('../images/assets.js');
     const assets = await ensureDefaultAssets({ mirror: values.mirror });
     kernelPath ??= assets.kernelPath;
@@ -102,7 +106,9 @@ export async function runCommand(args: string[]): Promise<number> {
           process.stderr.write(`\nberth: the guest reported failure (code ${exit.code})\n`);
           return 1;
         case 'fault':
-          process.stderr.write(`\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`);
+          process.stderr.write(
+            `\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`,
+          );
           return 3;
       }
     }

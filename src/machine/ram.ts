@@ -117,7 +117,8 @@ export class Ram {
 
   read(pa: number, len: number): Uint8Array {
     const off = this.offsetOf(pa, len);
-    if (off < 0) throw new RamError(`cannot read ${len} bytes at 0x${pa.toString(16)}: outside RAM`);
+    if (off < 0)
+      throw new RamError(`cannot read ${len} bytes at 0x${pa.toString(16)}: outside RAM`);
     return this.u8.slice(off, off + len);
   }
 }

@@ -46,5 +46,6 @@ export const DETERMINISTIC_EPOCH_MS = Date.UTC(2026, 0, 1);
 export function wallClockNs(ticks: TickClock): () => bigint {
   const startMs = ticks.deterministic ? DETERMINISTIC_EPOCH_MS : Date.now();
   const startTick = ticks.now();
-  return () => BigInt(startMs) * 1_000_000n + BigInt(ticks.now() - startTick) * BigInt(1e9 / TIMEBASE_HZ);
+  return () =>
+    BigInt(startMs) * 1_000_000n + BigInt(ticks.now() - startTick) * BigInt(1e9 / TIMEBASE_HZ);
 }

@@ -22,7 +22,10 @@ export class ConsoleIO {
   };
 
   constructor(
-    private readonly input: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown },
+    private readonly input: NodeJS.ReadableStream & {
+      isTTY?: boolean;
+      setRawMode?(raw: boolean): unknown;
+    },
     private readonly output: NodeJS.WritableStream,
   ) {
     this.isTty = input.isTTY === true && typeof input.setRawMode === 'function';

@@ -14,7 +14,13 @@ export function readGuestFile(path: string, what: string): Uint8Array {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(e);
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : String(e);
     throw new GuestFileError(`cannot read the ${what} '${path}': ${why}`);
   }
 }
@@ -26,7 +32,9 @@ export function readKernel(path: string): Uint8Array {
     try {
       bytes = new Uint8Array(gunzipSync(bytes));
     } catch {
-      throw new GuestFileError(`the kernel '${path}' looks gzip-compressed but does not decompress`);
+      throw new GuestFileError(
+        `the kernel '${path}' looks gzip-compressed but does not decompress`,
+      );
     }
   }
   if (isElf(bytes)) {

@@ -27,7 +27,11 @@ function feedInput(board: VirtBoard, io: ConsoleIO): void {
 }
 
 /** Runs `board` until the guest powers off, reboots, fails, or the user quits. */
-export async function runGuest(board: VirtBoard, io: ConsoleIO, clock: TickClock): Promise<GuestExit> {
+export async function runGuest(
+  board: VirtBoard,
+  io: ConsoleIO,
+  clock: TickClock,
+): Promise<GuestExit> {
   let lastYield = Date.now();
   for (;;) {
     if (io.quitRequested) return { kind: 'quit' };

@@ -24,34 +24,42 @@ test('assets are fetched before the boot tests', { timeout: 900_000 }, async () 
   assert.ok(a.kernelPath && a.firmwarePath && a.initrdPath);
 });
 
-test('Debian kernel boots to the busybox shell, answers commands, keeps the host time, powers off', { timeout: BOOT_MS + 120_000 }, async () => {
-  const s = await bootToShell();
-  try {
-    assert.equal((await s.run('echo $((6 * 7))')).trim(), '42');
-    assert.match(await s.run('uname -m'), /riscv64/);
-    const guest = Number((await s.run('date +%s')).trim());
-    const host = Date.now() / 1000;
-    assert.ok(Math.abs(guest - host) < 5, `guest date ${guest} vs host ${host}`);
-    s.send('poweroff -f\n');
-    assert.equal(await s.exited, 0);
-  } finally {
-    s.kill();
-  }
-});
+test(
+  'Debian kernel boots to the busybox shell, answers commands, keeps the host time, powers off',
+  { timeout: BOOT_MS + 120_000 },
+  async () => {
+    const s = await bootToShell();
+    try {
+      assert.equal((await s.run('echo $((6 * 7))')).trim(), '42');
+      assert.match(await s.run('uname -m'), /riscv64/);
+      const guest = Number((await s.run('date +%s')).trim());
+      const host = Date.now() / 1000;
+      assert.ok(Math.abs(guest - host) < 5, `guest date ${guest} vs host ${host}`);
+      s.send('poweroff -f\n');
+      assert.equal(await s.exited, 0);
+    } finally {
+      s.kill();
+    }
+  },
+);
 
-test('reboot -f reboots the guest, which boots again', { timeout: 2 * BOOT_MS + 60_000 }, async () => {
-  const s = await bootToShell();
-  try {
-    s.send('reboot -f\n');
-    await s.expect('Berth initramfs ready', BOOT_MS);
-    await s.expect(PROMPT, 60_000);
-    assert.equal((await s.run('echo again')).trim(), 'again');
-    s.send('poweroff -f\n');
-    assert.equal(await s.exited, 0);
-  } finally {
-    s.kill();
-  }
-});
+test(
+  'reboot -f reboots the guest, which boots again',
+  { timeout: 2 * BOOT_MS + 60_000 },
+  async () => {
+    const s = await bootToShell();
+    try {
+      s.send('reboot -f\n');
+      await s.expect('Berth initramfs ready', BOOT_MS);
+      await s.expect(PROMPT, 60_000);
+      assert.equal((await s.run('echo again')).trim(), 'again');
+      s.send('poweroff -f\n');
+      assert.equal(await s.exited, 0);
+    } finally {
+      s.kill();
+    }
+  },
+);
 
 const SCRIPT = [
   '',
@@ -68,11 +76,15 @@ const SCRIPT = [
 ].join('\n');
 
 function berthScripted(args: string[]): string {
-  return execFileSync(process.execPath, [ConsoleSession.cliPath, 'run', '--memory', '256M', ...args], {
-    input: SCRIPT,
-    maxBuffer: 64 << 20,
-    timeout: BOOT_MS,
-  }).toString('latin1');
+  return execFileSync(
+    process.execPath,
+    [ConsoleSession.cliPath, 'run', '--memory', '256M', ...args],
+    {
+      input: SCRIPT,
+      maxBuffer: 64 << 20,
+      timeout: BOOT_MS,
+    },
+  ).toString('latin1');
 }
 
 test('two --deterministic runs print identical output', { timeout: 2 * BOOT_MS + 60_000 }, () => {
@@ -102,19 +114,20 @@ async function transcript(s: ConsoleSession): Promise<string[]> {
   return out;
 }
 
-test('the same initramfs prints the same on Berth and on qemu-system-riscv64', { timeout: 2 * BOOT_MS + 60_000 }, async () => {
-  const a = await ensureDefaultAssets({});
-  const berth = ConsoleSession.berth(['--memory', '256M']);
-  const qemu = new ConsoleSession('qemu-system-riscv64', [
-    '-M', 'virt', '-m', '256M', '-nographic', '-bios', a.firmwarePath, '-kernel', a.kernelPath,
-    '-initrd', a.initrdPath, '-append', 'console=ttyS0',
-  ]);
-  try {
-    const [b, q] = await Promise.all([transcript(berth), transcript(qemu)]);
-    assert.equal(b[0].trim(), '370370367');
-    assert.deepEqual(b, q);
-  } finally {
-    berth.kill();
-    qemu.kill();
-  }
-});
+test(
+  'the same initramfs prints the same on Berth and on qemu-system-riscv64',
+  { timeout: 2 * BOOT_MS + 60_000 },
+  async () => {
+    const a = await ensureDefaultAssets({});
+    const berth = ConsoleSession.berth(['--memory', '256M']);
+    const qemu = ConsoleSession.qemu(a);
+    try {
+      const [b, q] = await Promise.all([transcript(berth), transcript(qemu)]);
+      assert.equal(b[0].trim(), '370370367');
+      assert.deepEqual(b, q);
+    } finally {
+      berth.kill();
+      qemu.kill();
+    }
+  },
+);

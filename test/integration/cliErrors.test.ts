@@ -12,7 +12,10 @@ import { ConsoleSession } from './session.js';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
 
 function berth(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [ConsoleSession.cliPath, ...args], { input: '', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [ConsoleSession.cliPath, ...args], {
+    input: '',
+    timeout: 120_000,
+  });
   return { status: r.status, stderr: r.stderr.toString() };
 }
 
@@ -44,12 +47,26 @@ test('sizes that cannot be read, and unknown options, are refused', () => {
   assert.match(berth(['launch']).stderr, /unknown command 'launch'/);
 });
 
-test('too little memory for the kernel and initrd is refused before booting', { timeout: 600_000 }, async () => {
-  const a = await ensureDefaultAssets({});
-  const r1 = berth(['run', '--memory', '1M']);
-  assert.notEqual(r1.status, 0);
-  assert.match(r1.stderr, /memory must be a multiple of 4 KiB between 16 MiB and 4 GiB/);
-  const r2 = berth(['run', '--memory', '32M', '--kernel', a.kernelPath, '--firmware', a.firmwarePath, '--initrd', a.initrdPath]);
-  assert.notEqual(r2.status, 0);
-  assert.match(r2.stderr, /too little memory/);
-});
+test(
+  'too little memory for the kernel and initrd is refused before booting',
+  { timeout: 600_000 },
+  async () => {
+    const a = await ensureDefaultAssets({});
+    const r1 = berth(['run', '--memory', '1M']);
+    assert.notEqual(r1.status, 0);
+    assert.match(r1.stderr, /memory must be a multiple of 4 KiB between 16 MiB and 4 GiB/);
+    const r2 = berth([
+      'run',
+      '--memory',
+      '32M',
+      '--kernel',
+      a.kernelPath,
+      '--firmware',
+      a.firmwarePath,
+      '--initrd',
+      a.initrdPath,
+    ]);
+    assert.notEqual(r2.status, 0);
+    assert.match(r2.stderr, /too little memory/);
+  },
+);

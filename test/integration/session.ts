@@ -29,6 +29,17 @@ export class ConsoleSession {
 
   static readonly cliPath = BERTH_CLI;
 
+  /** qemu-system-riscv64 on the virt board with the given guest files, console on stdio. */
+  static qemu(
+    files: { firmwarePath: string; kernelPath: string; initrdPath: string },
+    memory = '256M',
+  ): ConsoleSession {
+    return new ConsoleSession('qemu-system-riscv64', [
+      ...['-M', 'virt', '-m', memory, '-nographic', '-bios', files.firmwarePath],
+      ...['-kernel', files.kernelPath, '-initrd', files.initrdPath, '-append', 'console=ttyS0'],
+    ]);
+  }
+
   static berth(args: string[]): ConsoleSession {
     return new ConsoleSession(process.execPath, [BERTH_CLI, 'run', ...args]);
   }
@@ -40,7 +51,10 @@ export class ConsoleSession {
       const rest = this.output.slice(this.seen);
       const m = typeof pattern === 'string' ? rest.indexOf(pattern) : rest.search(pattern);
       if (m >= 0) {
-        const len = typeof pattern === 'string' ? pattern.length : (rest.slice(m).match(pattern)?.[0].length ?? 0);
+        const len =
+          typeof pattern === 'string'
+            ? pattern.length
+            : (rest.slice(m).match(pattern)?.[0].length ?? 0);
         this.seen += m + len;
         return rest.slice(0, m + len);
       }

@@ -81,7 +81,8 @@ export class VirtBoard {
     const clock = cfg.clock;
     this.clock = clock;
     this.harts = [];
-    for (let h = 0; h < nHarts; h++) this.harts.push(new Hart(this.bus, { hartId: h, readTime: () => this.clint.mtime() }));
+    for (let h = 0; h < nHarts; h++)
+      this.harts.push(new Hart(this.bus, { hartId: h, readTime: () => this.clint.mtime() }));
     const irqs = this.harts.map((h) => hartIrq(h));
     this.clint = new Clint(irqs, clock);
     this.plic = new Plic(irqs);
@@ -97,7 +98,12 @@ export class VirtBoard {
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
     for (let i = 0; i < VIRT.virtio.count; i++) {
-      this.bus.map(`virtio${i}`, VIRT.virtio.base + i * VIRT.virtio.stride, VIRT.virtio.stride, new EmptyVirtioSlot());
+      this.bus.map(
+        `virtio${i}`,
+        VIRT.virtio.base + i * VIRT.virtio.stride,
+        VIRT.virtio.stride,
+        new EmptyVirtioSlot(),
+      );
     }
 
     this.layout = this.load(cfg);
@@ -114,7 +120,9 @@ export class VirtBoard {
     const base = VIRT.ram.base;
     const end = base + cfg.memoryBytes;
     const firmware = placeImage(this.ram, cfg.firmware, base + LOAD.firmware, 'firmware');
-    const kernel = cfg.kernel ? placeImage(this.ram, cfg.kernel, base + LOAD.kernel, 'kernel') : null;
+    const kernel = cfg.kernel
+      ? placeImage(this.ram, cfg.kernel, base + LOAD.kernel, 'kernel')
+      : null;
     if (kernel && firmware.end > kernel.start) {
       throw new BoardError('the firmware is larger than 2 MiB and overlaps the kernel');
     }
@@ -140,7 +148,9 @@ export class VirtBoard {
     }
     const fdt = this.deviceTree(cfg, initrd);
     if (kernel && kernel.end > fdtStart) {
-      throw new BoardError(`too little memory for this kernel: give the guest more than ${cfg.memoryBytes >> 20} MiB`);
+      throw new BoardError(
+        `too little memory for this kernel: give the guest more than ${cfg.memoryBytes >> 20} MiB`,
+      );
     }
     this.ram.write(fdtStart, fdt);
     return { firmware, kernel, initrd, fdt: { start: fdtStart, size: fdt.length } };
@@ -161,7 +171,8 @@ export class VirtBoard {
     let allWfi = true;
     for (const h of this.harts) {
       const r = h.run(budget);
-      if (r === StopReason.Fault) return { kind: 'fault', message: `hart ${h.hartId}: ${h.lastError}` };
+      if (r === StopReason.Fault)
+        return { kind: 'fault', message: `hart ${h.hartId}: ${h.lastError}` };
       if (r !== StopReason.Wfi) allWfi = false;
     }
     if (this.event !== null) {

@@ -7,7 +7,8 @@ export const SYSCON_PASS = 0x5555;
 export const SYSCON_RESET = 0x7777;
 export const SYSCON_FAIL = 0x3333;
 
-export type SysconEvent = { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
+export type SysconEvent =
+  { kind: 'poweroff' } | { kind: 'reboot' } | { kind: 'fail'; code: number };
 
 export class Syscon implements MmioDevice {
   constructor(private readonly onEvent: (e: SysconEvent) => void) {}

@@ -76,15 +76,28 @@ export const MSTATUS_TW = 1 << 21;
 export const MSTATUS_TSR = 1 << 22;
 
 const MSTATUS_WRITABLE =
-  MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP |
-  MSTATUS_FS | MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR;
-const SSTATUS_MASK = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
+  MSTATUS_SIE |
+  MSTATUS_MIE |
+  MSTATUS_SPIE |
+  MSTATUS_MPIE |
+  MSTATUS_SPP |
+  MSTATUS_MPP |
+  MSTATUS_FS |
+  MSTATUS_MPRV |
+  MSTATUS_SUM |
+  MSTATUS_MXR |
+  MSTATUS_TVM |
+  MSTATUS_TW |
+  MSTATUS_TSR;
+const SSTATUS_MASK =
+  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 /** mstatus high half: UXL = SXL = 2 (64-bit). */
 const MSTATUS_HI = 0xa;
 const SSTATUS_HI = 0x2;
 
 /** misa: RV64 with A, C, D, F, I, M, S, U. */
-export const MISA_LO = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
+export const MISA_LO =
+  (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 export const MISA_HI = 2 << 30;
 
 const MIE_MASK = MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP;
@@ -212,7 +225,11 @@ export function readCsr(h: Hart, num: number): boolean {
     return setPair(h, h.mmu.pmp.addrLo[i], h.mmu.pmp.addrHi[i]);
   }
   // Unimplemented hardware performance counters and events read as zero.
-  if ((num >= 0xc03 && num <= 0xc1f) || (num >= 0xb03 && num <= 0xb1f) || (num >= 0x323 && num <= 0x33f)) {
+  if (
+    (num >= 0xc03 && num <= 0xc1f) ||
+    (num >= 0xb03 && num <= 0xb1f) ||
+    (num >= 0x323 && num <= 0x33f)
+  ) {
     if (num >= 0xc03 && num <= 0xc1f && !counterAllowed(h, num & 31)) return false;
     return setPair(h, 0, 0);
   }
@@ -233,7 +250,7 @@ function stimecmpAllowed(h: Hart): boolean {
  * Returns false when the CSR is read-only (illegal instruction).
  */
 export function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean {
-  if ((num >>> 10) === 3) return false;
+  if (num >>> 10 === 3) return false;
   switch (num) {
     case CSR_FFLAGS:
       h.fregs.flags = lo & 0x1f;
@@ -359,7 +376,8 @@ export function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean 
 }
 
 function writeStatus(h: Hart, v: number): true {
-  if (((v & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT) === 2) v = (v & ~MSTATUS_MPP) | (h.mstatus & MSTATUS_MPP);
+  if ((v & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT === 2)
+    v = (v & ~MSTATUS_MPP) | (h.mstatus & MSTATUS_MPP);
   h.mstatus = v;
   h.updateMmuMode();
   return true;
@@ -382,7 +400,8 @@ function writeTvec(h: Hart, m: boolean, lo: number, hi: number): true {
 function writeSatp(h: Hart, lo: number, hi: number): boolean {
   if (h.priv === PRIV_S && (h.mstatus & MSTATUS_TVM) !== 0) return false;
   const mode = hi >>> 28;
-  if (mode !== SATP_BARE && mode !== SATP_SV39 && mode !== SATP_SV48 && mode !== SATP_SV57) return true;
+  if (mode !== SATP_BARE && mode !== SATP_SV39 && mode !== SATP_SV48 && mode !== SATP_SV57)
+    return true;
   // Physical page number: 44 bits; ASID: 16 bits (all writable).
   h.satpLo = lo;
   h.satpHi = hi;

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { decode, X_DISCARD } from './decode.js';
 import { Op } from './ops.js';
 
-type Row = [number, Op, Partial<{ rd: number; rs1: number; rs2: number; rs3: number; rm: number; imm: number }>, string];
+type Row = [
+  number,
+  Op,
+  Partial<{ rd: number; rs1: number; rs2: number; rs3: number; rm: number; imm: number }>,
+  string,
+];
 
 const rows: Row[] = [
   [0x4529, Op.ADDI, { rd: 10, rs1: 0, imm: 10 }, 'c.li a0,10'],
@@ -30,7 +35,12 @@ const rows: Row[] = [
   [0x19ceb3af, Op.SC_D, { rd: 7, rs1: 29, rs2: 28 }, 'sc.d t2,t3,(t4)'],
   [0x3005a573, Op.CSRRS, { rd: 10, rs1: 11, imm: 0x300 }, 'csrrs a0,mstatus,a1'],
   [0x140fd073, Op.CSRRWI, { rd: X_DISCARD, rs1: 31, imm: 0x140 }, 'csrrwi zero,sscratch,31'],
-  [0x6ac59543, Op.FMADD_D, { rd: 10, rs1: 11, rs2: 12, rs3: 13, rm: 1 }, 'fmadd.d fa0,fa1,fa2,fa3,rtz'],
+  [
+    0x6ac59543,
+    Op.FMADD_D,
+    { rd: 10, rs1: 11, rs2: 12, rs3: 13, rm: 1 },
+    'fmadd.d fa0,fa1,fa2,fa3,rtz',
+  ],
   [0xc0353553, Op.FCVT_LU_S, { rd: 10, rs1: 10, rm: 3 }, 'fcvt.lu.s a0,fa0,rup'],
   [0x2020a053, Op.FSGNJX_S, { rd: 0, rs1: 1, rs2: 2 }, 'fsgnjx.s ft0,ft1,ft2'],
   [0xe2079553, Op.FCLASS_D, { rd: 10, rs1: 15 }, 'fclass.d a0,fa5'],

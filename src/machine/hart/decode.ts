@@ -108,18 +108,41 @@ function amoOp(f5: number, d: boolean): Op {
   const base = d ? Op.LR_D - Op.LR_W : 0;
   let op: Op;
   switch (f5) {
-    case 0x02: op = Op.LR_W; break;
-    case 0x03: op = Op.SC_W; break;
-    case 0x01: op = Op.AMOSWAP_W; break;
-    case 0x00: op = Op.AMOADD_W; break;
-    case 0x04: op = Op.AMOXOR_W; break;
-    case 0x0c: op = Op.AMOAND_W; break;
-    case 0x08: op = Op.AMOOR_W; break;
-    case 0x10: op = Op.AMOMIN_W; break;
-    case 0x14: op = Op.AMOMAX_W; break;
-    case 0x18: op = Op.AMOMINU_W; break;
-    case 0x1c: op = Op.AMOMAXU_W; break;
-    default: return Op.ILLEGAL;
+    case 0x02:
+      op = Op.LR_W;
+      break;
+    case 0x03:
+      op = Op.SC_W;
+      break;
+    case 0x01:
+      op = Op.AMOSWAP_W;
+      break;
+    case 0x00:
+      op = Op.AMOADD_W;
+      break;
+    case 0x04:
+      op = Op.AMOXOR_W;
+      break;
+    case 0x0c:
+      op = Op.AMOAND_W;
+      break;
+    case 0x08:
+      op = Op.AMOOR_W;
+      break;
+    case 0x10:
+      op = Op.AMOMIN_W;
+      break;
+    case 0x14:
+      op = Op.AMOMAX_W;
+      break;
+    case 0x18:
+      op = Op.AMOMINU_W;
+      break;
+    case 0x1c:
+      op = Op.AMOMAXU_W;
+      break;
+    default:
+      return Op.ILLEGAL;
   }
   return (op + base) as Op;
 }
@@ -131,11 +154,21 @@ function decodeOpFp(inst: number, rd: number, f3: number, rs1: number, rs2: numb
   const S = (s: Op, dd: Op): Op => (d ? dd : s);
   let op: Op = Op.ILLEGAL;
   switch (f7 >> 2) {
-    case 0x00: op = S(Op.FADD_S, Op.FADD_D); break;
-    case 0x01: op = S(Op.FSUB_S, Op.FSUB_D); break;
-    case 0x02: op = S(Op.FMUL_S, Op.FMUL_D); break;
-    case 0x03: op = S(Op.FDIV_S, Op.FDIV_D); break;
-    case 0x0b: if (rs2 === 0) op = S(Op.FSQRT_S, Op.FSQRT_D); break;
+    case 0x00:
+      op = S(Op.FADD_S, Op.FADD_D);
+      break;
+    case 0x01:
+      op = S(Op.FSUB_S, Op.FSUB_D);
+      break;
+    case 0x02:
+      op = S(Op.FMUL_S, Op.FMUL_D);
+      break;
+    case 0x03:
+      op = S(Op.FDIV_S, Op.FDIV_D);
+      break;
+    case 0x0b:
+      if (rs2 === 0) op = S(Op.FSQRT_S, Op.FSQRT_D);
+      break;
     case 0x04:
       if (f3 === 0) op = S(Op.FSGNJ_S, Op.FSGNJ_D);
       else if (f3 === 1) op = S(Op.FSGNJN_S, Op.FSGNJN_D);
@@ -182,8 +215,10 @@ function decode32(inst: number): void {
   const f7 = inst >>> 25;
   const immI = inst >> 20;
   switch (opcode) {
-    case 0x37: return set(Op.LUI, rd, 0, 0, inst & ~0xfff);
-    case 0x17: return set(Op.AUIPC, rd, 0, 0, inst & ~0xfff);
+    case 0x37:
+      return set(Op.LUI, rd, 0, 0, inst & ~0xfff);
+    case 0x17:
+      return set(Op.AUIPC, rd, 0, 0, inst & ~0xfff);
     case 0x6f: {
       const imm =
         ((inst >> 31) << 20) |
@@ -213,7 +248,8 @@ function decode32(inst: number): void {
       return op ? set(op, 0, rs1, rs2, ((inst >> 25) << 5) | ((inst >> 7) & 31)) : illegal();
     }
     case 0x13: {
-      if (f3 === 1) return inst >>> 26 === 0 ? set(Op.SLLI, rd, rs1, 0, (inst >> 20) & 63) : illegal();
+      if (f3 === 1)
+        return inst >>> 26 === 0 ? set(Op.SLLI, rd, rs1, 0, (inst >> 20) & 63) : illegal();
       if (f3 === 5) {
         const top = inst >>> 26;
         if (top === 0) return set(Op.SRLI, rd, rs1, 0, (inst >> 20) & 63);
@@ -313,23 +349,36 @@ function decode16(i: number): void {
     switch (f3) {
       case 0: {
         const nz =
-          (((i >> 11) & 3) << 4) | (((i >> 7) & 15) << 6) | (((i >> 6) & 1) << 2) | (((i >> 5) & 1) << 3);
+          (((i >> 11) & 3) << 4) |
+          (((i >> 7) & 15) << 6) |
+          (((i >> 6) & 1) << 2) |
+          (((i >> 5) & 1) << 3);
         return nz === 0 ? illegal() : set(Op.ADDI, p2, 2, 0, nz);
       }
-      case 1: return set(Op.FLD, p2, p7, 0, uimmD);
-      case 2: return set(Op.LW, p2, p7, 0, uimmW);
-      case 3: return set(Op.LD, p2, p7, 0, uimmD);
-      case 5: return set(Op.FSD, 0, p7, p2, uimmD);
-      case 6: return set(Op.SW, 0, p7, p2, uimmW);
-      case 7: return set(Op.SD, 0, p7, p2, uimmD);
-      default: return illegal();
+      case 1:
+        return set(Op.FLD, p2, p7, 0, uimmD);
+      case 2:
+        return set(Op.LW, p2, p7, 0, uimmW);
+      case 3:
+        return set(Op.LD, p2, p7, 0, uimmD);
+      case 5:
+        return set(Op.FSD, 0, p7, p2, uimmD);
+      case 6:
+        return set(Op.SW, 0, p7, p2, uimmW);
+      case 7:
+        return set(Op.SD, 0, p7, p2, uimmD);
+      default:
+        return illegal();
     }
   }
   if (q === 1) {
     switch (f3) {
-      case 0: return set(Op.ADDI, r7, r7, 0, imm6);
-      case 1: return r7 === 0 ? illegal() : set(Op.ADDIW, r7, r7, 0, imm6);
-      case 2: return set(Op.ADDI, r7, 0, 0, imm6);
+      case 0:
+        return set(Op.ADDI, r7, r7, 0, imm6);
+      case 1:
+        return r7 === 0 ? illegal() : set(Op.ADDIW, r7, r7, 0, imm6);
+      case 2:
+        return set(Op.ADDI, r7, 0, 0, imm6);
       case 3: {
         if (r7 === 2) {
           const nz =
@@ -380,8 +429,10 @@ function decode16(i: number): void {
   }
   // quadrant 2
   switch (f3) {
-    case 0: return set(Op.SLLI, r7, r7, 0, (b12 << 5) | r2);
-    case 1: return set(Op.FLD, r7, 2, 0, (b12 << 5) | (((i >> 5) & 3) << 3) | (((i >> 2) & 7) << 6));
+    case 0:
+      return set(Op.SLLI, r7, r7, 0, (b12 << 5) | r2);
+    case 1:
+      return set(Op.FLD, r7, 2, 0, (b12 << 5) | (((i >> 5) & 3) << 3) | (((i >> 2) & 7) << 6));
     case 2:
       return r7 === 0
         ? illegal()
@@ -397,9 +448,12 @@ function decode16(i: number): void {
       }
       if (r2 === 0) return r7 === 0 ? set(Op.EBREAK, 0, 0, 0, 0) : set(Op.JALR, 1, r7, 0, 0);
       return set(Op.ADD, r7, r7, r2, 0);
-    case 5: return set(Op.FSD, 0, 2, r2, (((i >> 10) & 7) << 3) | (((i >> 7) & 7) << 6));
-    case 6: return set(Op.SW, 0, 2, r2, (((i >> 9) & 15) << 2) | (((i >> 7) & 3) << 6));
-    default: return set(Op.SD, 0, 2, r2, (((i >> 10) & 7) << 3) | (((i >> 7) & 7) << 6));
+    case 5:
+      return set(Op.FSD, 0, 2, r2, (((i >> 10) & 7) << 3) | (((i >> 7) & 7) << 6));
+    case 6:
+      return set(Op.SW, 0, 2, r2, (((i >> 9) & 15) << 2) | (((i >> 7) & 3) << 6));
+    default:
+      return set(Op.SD, 0, 2, r2, (((i >> 10) & 7) << 3) | (((i >> 7) & 7) << 6));
   }
 }
 

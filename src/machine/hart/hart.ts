@@ -74,11 +74,42 @@ const TWO32 = 4294967296;
 /** Ops that carry a rounding-mode field. */
 const HAS_RM = new Uint8Array(Op.COUNT);
 for (const op of [
-  Op.FMADD_S, Op.FMSUB_S, Op.FNMSUB_S, Op.FNMADD_S, Op.FADD_S, Op.FSUB_S, Op.FMUL_S, Op.FDIV_S,
-  Op.FSQRT_S, Op.FCVT_W_S, Op.FCVT_WU_S, Op.FCVT_L_S, Op.FCVT_LU_S, Op.FCVT_S_W, Op.FCVT_S_WU,
-  Op.FCVT_S_L, Op.FCVT_S_LU, Op.FMADD_D, Op.FMSUB_D, Op.FNMSUB_D, Op.FNMADD_D, Op.FADD_D,
-  Op.FSUB_D, Op.FMUL_D, Op.FDIV_D, Op.FSQRT_D, Op.FCVT_W_D, Op.FCVT_WU_D, Op.FCVT_L_D,
-  Op.FCVT_LU_D, Op.FCVT_D_W, Op.FCVT_D_WU, Op.FCVT_D_L, Op.FCVT_D_LU, Op.FCVT_S_D, Op.FCVT_D_S,
+  Op.FMADD_S,
+  Op.FMSUB_S,
+  Op.FNMSUB_S,
+  Op.FNMADD_S,
+  Op.FADD_S,
+  Op.FSUB_S,
+  Op.FMUL_S,
+  Op.FDIV_S,
+  Op.FSQRT_S,
+  Op.FCVT_W_S,
+  Op.FCVT_WU_S,
+  Op.FCVT_L_S,
+  Op.FCVT_LU_S,
+  Op.FCVT_S_W,
+  Op.FCVT_S_WU,
+  Op.FCVT_S_L,
+  Op.FCVT_S_LU,
+  Op.FMADD_D,
+  Op.FMSUB_D,
+  Op.FNMSUB_D,
+  Op.FNMADD_D,
+  Op.FADD_D,
+  Op.FSUB_D,
+  Op.FMUL_D,
+  Op.FDIV_D,
+  Op.FSQRT_D,
+  Op.FCVT_W_D,
+  Op.FCVT_WU_D,
+  Op.FCVT_L_D,
+  Op.FCVT_LU_D,
+  Op.FCVT_D_W,
+  Op.FCVT_D_WU,
+  Op.FCVT_D_L,
+  Op.FCVT_D_LU,
+  Op.FCVT_S_D,
+  Op.FCVT_D_S,
 ]) {
   HAS_RM[op] = 1;
 }
@@ -216,7 +247,10 @@ export class Hart {
     const m = pend & ~this.mideleg;
     if (m !== 0 && (this.priv < PRIV_M || (this.mstatus & MSTATUS_MIE) !== 0)) return highest(m);
     const s = pend & this.mideleg;
-    if (s !== 0 && (this.priv < PRIV_S || (this.priv === PRIV_S && (this.mstatus & MSTATUS_SIE) !== 0))) {
+    if (
+      s !== 0 &&
+      (this.priv < PRIV_S || (this.priv === PRIV_S && (this.mstatus & MSTATUS_SIE) !== 0))
+    ) {
       return highest(s);
     }
     return -1;
@@ -247,7 +281,8 @@ export class Hart {
       this.sepcHi = this.pcHi;
       this.stvalLo = tvalLo;
       this.stvalHi = tvalHi;
-      ms = (ms & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
+      ms =
+        (ms & ~(MSTATUS_SPIE | MSTATUS_SIE | MSTATUS_SPP)) |
         ((ms & MSTATUS_SIE) !== 0 ? MSTATUS_SPIE : 0) |
         (this.priv === PRIV_S ? MSTATUS_SPP : 0);
       this.priv = PRIV_S;
@@ -260,7 +295,8 @@ export class Hart {
       this.mepcHi = this.pcHi;
       this.mtvalLo = tvalLo;
       this.mtvalHi = tvalHi;
-      ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
+      ms =
+        (ms & ~(MSTATUS_MPIE | MSTATUS_MIE | MSTATUS_MPP)) |
         ((ms & MSTATUS_MIE) !== 0 ? MSTATUS_MPIE : 0) |
         (this.priv << 11);
       this.priv = PRIV_M;
@@ -417,16 +453,28 @@ export class Hart {
     let nLo = 0;
     let nHi = 0;
     switch (base) {
-      case Op.AMOSWAP_W: nLo = bLo; nHi = bHi; break;
+      case Op.AMOSWAP_W:
+        nLo = bLo;
+        nHi = bHi;
+        break;
       case Op.AMOADD_W: {
         const s = (oLo >>> 0) + (bLo >>> 0);
         nLo = s | 0;
         nHi = (oHi + bHi + (s > 0xffffffff ? 1 : 0)) | 0;
         break;
       }
-      case Op.AMOXOR_W: nLo = oLo ^ bLo; nHi = oHi ^ bHi; break;
-      case Op.AMOAND_W: nLo = oLo & bLo; nHi = oHi & bHi; break;
-      case Op.AMOOR_W: nLo = oLo | bLo; nHi = oHi | bHi; break;
+      case Op.AMOXOR_W:
+        nLo = oLo ^ bLo;
+        nHi = oHi ^ bHi;
+        break;
+      case Op.AMOAND_W:
+        nLo = oLo & bLo;
+        nHi = oHi & bHi;
+        break;
+      case Op.AMOOR_W:
+        nLo = oLo | bLo;
+        nHi = oHi | bHi;
+        break;
       default: {
         // min/max: compare as signed or unsigned 64-bit (32-bit values are sign-extended).
         const unsigned = base === Op.AMOMINU_W || base === Op.AMOMAXU_W;
@@ -456,7 +504,16 @@ export class Hart {
       if (rm === 7) rm = this.fregs.frm;
       if (rm > 4) this.illegal(inst);
     }
-    executeFp(op, (w0 >>> 8) & 63, (w0 >>> 14) & 31, (w0 >>> 19) & 31, (w0 >>> 24) & 31, rm, this.regs, this.fregs);
+    executeFp(
+      op,
+      (w0 >>> 8) & 63,
+      (w0 >>> 14) & 31,
+      (w0 >>> 19) & 31,
+      (w0 >>> 24) & 31,
+      rm,
+      this.regs,
+      this.fregs,
+    );
     this.mstatus |= MSTATUS_FS_DIRTY;
   }
 
@@ -548,7 +605,9 @@ export class Hart {
               const crosses = (inst & 3) === 3 && po === 0xffe;
               if ((inst & 3) === 3) {
                 if (!crosses) inst |= u16[hw + 1] << 16;
-                else inst |= mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
+                else
+                  inst |=
+                    mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
               }
               decodeInto(inst, scratch, 0);
               w0 = scratch[0];
@@ -658,12 +717,24 @@ export class Hart {
               const s = (b >>> 0) + (imm >>> 0);
               const lo = s | 0;
               const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
-              const size = op === Op.LB || op === Op.LBU ? 1 : op === Op.LH || op === Op.LHU ? 2 : op === Op.LD || op === Op.FLD ? 8 : 4;
-              if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+              const size =
+                op === Op.LB || op === Op.LBU
+                  ? 1
+                  : op === Op.LH || op === Op.LHU
+                    ? 2
+                    : op === Op.LD || op === Op.FLD
+                      ? 8
+                      : 4;
+              if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0)
+                this.illegal(inst);
               const idx = (lo >>> 12) & TLB_MASK;
               let vLo: number;
               let vHi = 0;
-              if (rTagLo[idx] === ((lo & ~0xfff) | dTag) && rTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+              if (
+                rTagLo[idx] === ((lo & ~0xfff) | dTag) &&
+                rTagHi[idx] === hi &&
+                (lo & (size - 1)) === 0
+              ) {
                 const off = rOff[idx] + (lo & 0xfff);
                 if (size === 4) vLo = i32[off >>> 2];
                 else if (size === 8) {
@@ -677,15 +748,44 @@ export class Hart {
                 exit = true;
               }
               switch (op) {
-                case Op.LB: x[d] = (vLo << 24) >> 24; x[d + 1] = x[d] >> 31; break;
-                case Op.LBU: x[d] = vLo & 0xff; x[d + 1] = 0; break;
-                case Op.LH: x[d] = (vLo << 16) >> 16; x[d + 1] = x[d] >> 31; break;
-                case Op.LHU: x[d] = vLo & 0xffff; x[d + 1] = 0; break;
-                case Op.LW: x[d] = vLo; x[d + 1] = vLo >> 31; break;
-                case Op.LWU: x[d] = vLo; x[d + 1] = 0; break;
-                case Op.LD: x[d] = vLo; x[d + 1] = vHi; break;
-                case Op.FLW: fu[d] = vLo; fu[d + 1] = -1; this.mstatus |= MSTATUS_FS_DIRTY; break;
-                default: fu[d] = vLo; fu[d + 1] = vHi; this.mstatus |= MSTATUS_FS_DIRTY; break;
+                case Op.LB:
+                  x[d] = (vLo << 24) >> 24;
+                  x[d + 1] = x[d] >> 31;
+                  break;
+                case Op.LBU:
+                  x[d] = vLo & 0xff;
+                  x[d + 1] = 0;
+                  break;
+                case Op.LH:
+                  x[d] = (vLo << 16) >> 16;
+                  x[d + 1] = x[d] >> 31;
+                  break;
+                case Op.LHU:
+                  x[d] = vLo & 0xffff;
+                  x[d + 1] = 0;
+                  break;
+                case Op.LW:
+                  x[d] = vLo;
+                  x[d + 1] = vLo >> 31;
+                  break;
+                case Op.LWU:
+                  x[d] = vLo;
+                  x[d + 1] = 0;
+                  break;
+                case Op.LD:
+                  x[d] = vLo;
+                  x[d + 1] = vHi;
+                  break;
+                case Op.FLW:
+                  fu[d] = vLo;
+                  fu[d + 1] = -1;
+                  this.mstatus |= MSTATUS_FS_DIRTY;
+                  break;
+                default:
+                  fu[d] = vLo;
+                  fu[d + 1] = vHi;
+                  this.mstatus |= MSTATUS_FS_DIRTY;
+                  break;
               }
               break;
             }
@@ -700,7 +800,8 @@ export class Hart {
               const s = (b >>> 0) + (imm >>> 0);
               const lo = s | 0;
               const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
-              const size = op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
+              const size =
+                op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
               let vLo: number;
               let vHi: number;
               if (op === Op.FSW || op === Op.FSD) {
@@ -712,7 +813,11 @@ export class Hart {
                 vHi = x[r2 + 1];
               }
               const idx = (lo >>> 12) & TLB_MASK;
-              if (wTagLo[idx] === ((lo & ~0xfff) | dTag) && wTagHi[idx] === hi && (lo & (size - 1)) === 0) {
+              if (
+                wTagLo[idx] === ((lo & ~0xfff) | dTag) &&
+                wTagHi[idx] === hi &&
+                (lo & (size - 1)) === 0
+              ) {
                 const off = wOff[idx] + (lo & 0xfff);
                 if (size === 8) {
                   i32[off >>> 2] = vLo;

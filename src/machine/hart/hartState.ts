@@ -22,12 +22,30 @@ export interface HartState {
 
 /** Fields of Hart kept as (Lo, Hi) halves; saved under the name without the suffix. */
 const PAIRS = [
-  'mtvec', 'stvec', 'mepc', 'sepc', 'mcause', 'scause', 'mtval', 'stval',
-  'mscratch', 'sscratch', 'satp', 'stimecmp', 'menvcfg',
+  'mtvec',
+  'stvec',
+  'mepc',
+  'sepc',
+  'mcause',
+  'scause',
+  'mtval',
+  'stval',
+  'mscratch',
+  'sscratch',
+  'satp',
+  'stimecmp',
+  'menvcfg',
 ] as const;
 /** Fields of Hart that are plain numbers below 2^32. */
 const WORDS = [
-  'mstatus', 'medeleg', 'mideleg', 'mie', 'mip', 'mcounteren', 'scounteren', 'senvcfg',
+  'mstatus',
+  'medeleg',
+  'mideleg',
+  'mie',
+  'mip',
+  'mcounteren',
+  'scounteren',
+  'senvcfg',
   'mcountinhibit',
 ] as const;
 

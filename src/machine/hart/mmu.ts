@@ -149,7 +149,8 @@ export class Mmu {
     if (this.superpages.size > 0) {
       const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12);
       for (let level = 1; level <= 4; level++) {
-        if (this.superpages.has(level + 4 * Math.floor(vpage / 2 ** (9 * level)))) return this.flush();
+        if (this.superpages.has(level + 4 * Math.floor(vpage / 2 ** (9 * level))))
+          return this.flush();
       }
     }
     const idx = (lo >>> 12) & TLB_MASK;
@@ -198,7 +199,8 @@ export class Mmu {
       const w = pteOff >>> 2;
       const pLo = this.i32[w];
       const pHi = this.i32[w + 1];
-      if ((pLo & PTE_V) === 0 || (pLo & (PTE_R | PTE_W)) === PTE_W) this.fault(access, true, lo, hi);
+      if ((pLo & PTE_V) === 0 || (pLo & (PTE_R | PTE_W)) === PTE_W)
+        this.fault(access, true, lo, hi);
       if (((pHi >>> 22) & 0x7f) !== 0) this.fault(access, true, lo, hi); // reserved bits 54..60
       const pbmt = (pHi >>> 29) & 3;
       const napot = pHi >>> 31;
@@ -213,7 +215,8 @@ export class Mmu {
       }
       if (pbmt !== 0 && (!this.pbmte || pbmt === 3)) this.fault(access, true, lo, hi);
       if ((pLo & PTE_U) !== 0) {
-        if (priv === PRIV_S && (access === ACCESS_FETCH || !this.sum)) this.fault(access, true, lo, hi);
+        if (priv === PRIV_S && (access === ACCESS_FETCH || !this.sum))
+          this.fault(access, true, lo, hi);
       } else if (priv === PRIV_U) {
         this.fault(access, true, lo, hi);
       }
@@ -288,7 +291,8 @@ export class Mmu {
   /** RAM offset of the fetch page holding (lo, hi), or -1 when it is not cacheable RAM. */
   fetchPage(lo: number, hi: number): number {
     const idx = (lo >>> 12) & TLB_MASK;
-    if (this.xTagLo[idx] === ((lo & ~0xfff) | this.fetchTag) && this.xTagHi[idx] === hi) return this.xOff[idx];
+    if (this.xTagLo[idx] === ((lo & ~0xfff) | this.fetchTag) && this.xTagHi[idx] === hi)
+      return this.xOff[idx];
     return this.fill(lo, hi, ACCESS_FETCH, this.fetchPriv);
   }
 

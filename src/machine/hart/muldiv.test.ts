@@ -10,7 +10,22 @@ const M64 = (1n << 64n) - 1n;
 const MIN = -(1n << 63n);
 
 function operands(): bigint[] {
-  const v = [0n, 1n, 2n, 3n, 7n, M64, M64 - 1n, 1n << 63n, (1n << 63n) - 1n, 0xffffffffn, 1n << 32n, 1n << 52n, (1n << 52n) - 1n, M64 - (1n << 52n)];
+  const v = [
+    0n,
+    1n,
+    2n,
+    3n,
+    7n,
+    M64,
+    M64 - 1n,
+    1n << 63n,
+    (1n << 63n) - 1n,
+    0xffffffffn,
+    1n << 32n,
+    1n << 52n,
+    (1n << 52n) - 1n,
+    M64 - (1n << 52n),
+  ];
   let s = 0x9e3779b97f4a7c15n;
   for (let i = 0; i < 120; i++) {
     s ^= (s << 13n) & M64;
@@ -44,13 +59,25 @@ test('high products and divisions equal BigInt arithmetic', () => {
       mulhu(al, ah, bl, bh, r.x, 6);
       assert.equal(got(), (a * b) >> 64n, `mulhu ${a} ${b}`);
       mulh(al, ah, bl, bh, r.x, 6);
-      assert.equal(got(), BigInt.asUintN(64, (BigInt.asIntN(64, a) * BigInt.asIntN(64, b)) >> 64n), `mulh ${a} ${b}`);
+      assert.equal(
+        got(),
+        BigInt.asUintN(64, (BigInt.asIntN(64, a) * BigInt.asIntN(64, b)) >> 64n),
+        `mulh ${a} ${b}`,
+      );
       mulhsu(al, ah, bl, bh, r.x, 6);
-      assert.equal(got(), BigInt.asUintN(64, (BigInt.asIntN(64, a) * b) >> 64n), `mulhsu ${a} ${b}`);
+      assert.equal(
+        got(),
+        BigInt.asUintN(64, (BigInt.asIntN(64, a) * b) >> 64n),
+        `mulhsu ${a} ${b}`,
+      );
       for (const signed of [false, true]) {
         for (const rem of [false, true]) {
           divide(r.x, r.x64, 6, 2, 4, signed, rem);
-          assert.equal(got(), expectDiv(a, b, signed, rem), `${signed ? '' : 'u'}${rem ? 'rem' : 'div'} ${a} ${b}`);
+          assert.equal(
+            got(),
+            expectDiv(a, b, signed, rem),
+            `${signed ? '' : 'u'}${rem ? 'rem' : 'div'} ${a} ${b}`,
+          );
         }
       }
     }

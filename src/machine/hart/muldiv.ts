@@ -12,7 +12,14 @@ const TWO32 = 4294967296;
 const EXACT = 2 ** 52;
 
 /** High 64 bits of unsigned a * b into out[o], out[o + 1]. */
-export function mulhu(aLo: number, aHi: number, bLo: number, bHi: number, out: Int32Array, o: number): void {
+export function mulhu(
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+  out: Int32Array,
+  o: number,
+): void {
   S32[0] = aLo;
   S32[2] = aHi;
   S32[4] = bLo;
@@ -34,14 +41,28 @@ function subFromHigh(out: Int32Array, o: number, lo: number, hi: number): void {
 }
 
 /** High 64 bits of signed a * signed b. */
-export function mulh(aLo: number, aHi: number, bLo: number, bHi: number, out: Int32Array, o: number): void {
+export function mulh(
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+  out: Int32Array,
+  o: number,
+): void {
   mulhu(aLo, aHi, bLo, bHi, out, o);
   if (aHi < 0) subFromHigh(out, o, bLo, bHi);
   if (bHi < 0) subFromHigh(out, o, aLo, aHi);
 }
 
 /** High 64 bits of signed a * unsigned b. */
-export function mulhsu(aLo: number, aHi: number, bLo: number, bHi: number, out: Int32Array, o: number): void {
+export function mulhsu(
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+  out: Int32Array,
+  o: number,
+): void {
   mulhu(aLo, aHi, bLo, bHi, out, o);
   if (aHi < 0) subFromHigh(out, o, bLo, bHi);
 }
@@ -105,7 +126,8 @@ export function divide(
   const i = d >> 1;
   const sa = x64[r1 >> 1];
   const sb = x64[r2 >> 1];
-  if (signed) x64[i] = rem ? sa % sb : sa / sb; // MIN / -1 wraps to MIN and MIN % -1 is 0, as RISC-V says
+  if (signed)
+    x64[i] = rem ? sa % sb : sa / sb; // MIN / -1 wraps to MIN and MIN % -1 is 0, as RISC-V says
   else {
     const ua = BigInt.asUintN(64, sa);
     const ub = BigInt.asUintN(64, sb);

@@ -68,7 +68,11 @@ export class Pmp {
   private locked(i: number): boolean {
     if (this.cfg[i] & L_BIT) return true;
     // A locked TOR entry also locks the address register below it.
-    return i + 1 < PMP_ENTRIES && (this.cfg[i + 1] & L_BIT) !== 0 && ((this.cfg[i + 1] >> 3) & 3) === A_TOR;
+    return (
+      i + 1 < PMP_ENTRIES &&
+      (this.cfg[i + 1] & L_BIT) !== 0 &&
+      ((this.cfg[i + 1] >> 3) & 3) === A_TOR
+    );
   }
 
   /** pmpcfgN (N even) as halves: 8 entries per 64-bit register. */
@@ -84,7 +88,7 @@ export class Pmp {
       const i = reg * 4 + k;
       if (i >= PMP_ENTRIES) break;
       if (this.cfg[i] & L_BIT) continue;
-      let b = ((k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0xff) & 0x9f;
+      let b = (k < 4 ? lo >>> (8 * k) : hi >>> (8 * (k - 4))) & 0xff & 0x9f;
       if ((b & 3) === 2) b &= ~2; // W without R is reserved: drop W
       this.cfg[i] = b;
     }

@@ -23,7 +23,13 @@ const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 
 export function isElf(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+  return (
+    bytes.length >= 4 &&
+    bytes[0] === 0x7f &&
+    bytes[1] === 0x45 &&
+    bytes[2] === 0x4c &&
+    bytes[3] === 0x46
+  );
 }
 
 export function parseElf(bytes: Uint8Array): ElfImage {
@@ -33,7 +39,8 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   if (bytes[4] !== 2) throw new ElfError('not a 64-bit ELF file');
   if (bytes[5] !== 1) throw new ElfError('not a little-endian ELF file');
   const machine = dv.getUint16(18, true);
-  if (machine !== EM_RISCV) throw new ElfError(`ELF file is for machine ${machine}, not RISC-V (243)`);
+  if (machine !== EM_RISCV)
+    throw new ElfError(`ELF file is for machine ${machine}, not RISC-V (243)`);
   const entry = dv.getBigUint64(24, true);
   const phoff = Number(dv.getBigUint64(32, true));
   const shoff = Number(dv.getBigUint64(40, true));
@@ -54,8 +61,10 @@ export function parseElf(bytes: Uint8Array): ElfImage {
     const paddr = dv.getBigUint64(o + 24, true);
     const filesz = Number(dv.getBigUint64(o + 32, true));
     const memsz = Number(dv.getBigUint64(o + 40, true));
-    if (offset + filesz > bytes.length) throw new ElfError(`ELF segment ${i} lies outside the file`);
-    if (memsz < filesz) throw new ElfError(`ELF segment ${i} is smaller in memory than in the file`);
+    if (offset + filesz > bytes.length)
+      throw new ElfError(`ELF segment ${i} lies outside the file`);
+    if (memsz < filesz)
+      throw new ElfError(`ELF segment ${i} is smaller in memory than in the file`);
     segments.push({ vaddr, paddr, data: bytes.subarray(offset, offset + filesz), memsz, flags });
   }
   if (segments.length === 0) throw new ElfError('ELF file has no loadable segments');

@@ -19,7 +19,9 @@ export interface PlacedImage {
 
 /** True for a RISC-V Linux kernel `Image` (magic "RSC\x05" at 0x38). */
 export function isLinuxImage(b: Uint8Array): boolean {
-  return b.length >= 64 && b[0x38] === 0x52 && b[0x39] === 0x53 && b[0x3a] === 0x43 && b[0x3b] === 0x05;
+  return (
+    b.length >= 64 && b[0x38] === 0x52 && b[0x39] === 0x53 && b[0x3a] === 0x43 && b[0x3b] === 0x05
+  );
 }
 
 export function placeImage(ram: Ram, bytes: Uint8Array, base: number, what: string): PlacedImage {
@@ -47,13 +49,15 @@ export function placeImage(ram: Ram, bytes: Uint8Array, base: number, what: stri
     for (const s of img.segments) {
       const at = Number(s.paddr) + delta;
       ram.write(at, s.data);
-      if (s.memsz > s.data.length) ram.write(at + s.data.length, new Uint8Array(s.memsz - s.data.length));
+      if (s.memsz > s.data.length)
+        ram.write(at + s.data.length, new Uint8Array(s.memsz - s.data.length));
     }
     // The entry is a virtual address for vmlinux: find it relative to the segment holding it.
     let entry = Number(img.entry) + delta;
     for (const s of img.segments) {
       const v = s.vaddr;
-      if (img.entry >= v && img.entry < v + BigInt(s.memsz)) entry = Number(s.paddr) + delta + Number(img.entry - v);
+      if (img.entry >= v && img.entry < v + BigInt(s.memsz))
+        entry = Number(s.paddr) + delta + Number(img.entry - v);
     }
     return { entry, start: lo + delta, end: hi + delta, kind: 'elf' };
   }

@@ -3,6 +3,7 @@
 // it raised. Used only by the *.test.ts files beside it.
 
 import { Op } from '../ops.js';
+import { writesIntRd } from '../decode.js';
 import { FpRegs, IntRegs } from '../regs.js';
 import { executeFp } from './execute.js';
 
@@ -48,33 +49,6 @@ export interface Result {
   flags: number;
 }
 
-/** Which ops write an integer register. */
-function intDest(op: Op): boolean {
-  switch (op) {
-    case Op.FCVT_W_S:
-    case Op.FCVT_WU_S:
-    case Op.FCVT_L_S:
-    case Op.FCVT_LU_S:
-    case Op.FMV_X_W:
-    case Op.FEQ_S:
-    case Op.FLT_S:
-    case Op.FLE_S:
-    case Op.FCLASS_S:
-    case Op.FCVT_W_D:
-    case Op.FCVT_WU_D:
-    case Op.FCVT_L_D:
-    case Op.FCVT_LU_D:
-    case Op.FMV_X_D:
-    case Op.FEQ_D:
-    case Op.FLT_D:
-    case Op.FLE_D:
-    case Op.FCLASS_D:
-      return true;
-    default:
-      return false;
-  }
-}
-
 /** Which ops read an integer register. */
 function intSrc(op: Op): boolean {
   switch (op) {
@@ -107,7 +81,7 @@ export function run(op: Op, rm: number, a: bigint, b = 0n, c = 0n): Result {
   f.u64[4] = 0xdeadn;
   if (intSrc(op)) x.x64[1] = BigInt.asIntN(64, a);
   x.x64[5] = 0xdeadn;
-  const idst = intDest(op);
+  const idst = writesIntRd(op);
   executeFp(op, idst ? 5 : 4, 1, 2, 3, rm, x, f);
   return { r: idst ? BigInt.asUintN(64, x.x64[5]) : f.u64[4], flags: f.flags };
 }
