@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing:
 # the riscv64 cross toolchain (test programs), qemu-user (the reference), and
-# for the guest-assets tests cpio, gpg (signing a test archive) and gpgv.
+# for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
+# qemu-utils (qemu-img, qemu-io) for the qcow2 tests.
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
@@ -12,6 +13,7 @@ command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gpg >/dev/null || need+=(gpg)
 command -v gpgv >/dev/null || need+=(gpgv)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-deps: missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
