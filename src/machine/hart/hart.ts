@@ -632,9 +632,8 @@ export class Hart {
           const r1 = (w0 >>> 13) & 62;
           const r2 = (w0 >>> 18) & 62;
           const len = (inst & 3) === 3 ? 4 : 2;
-          const sq = (pcLo >>> 0) + len;
-          let nLo = sq | 0;
-          let nHi = sq > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+          let nLo = (pcLo + len) | 0;
+          let nHi = nLo >>> 0 < len ? (pcHi + 1) | 0 : pcHi;
           let exit = false;
           switch (w0 & 0xff) {
             case Op.LUI:
@@ -650,9 +649,8 @@ export class Hart {
             case Op.JAL: {
               x[d] = nLo;
               x[d + 1] = nHi;
-              const s = (pcLo >>> 0) + imm;
-              nLo = s | 0;
-              nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+              nLo = (pcLo + imm) | 0;
+              nHi = (pcHi + (imm >> 31) + (nLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               break;
             }
             case Op.JALR: {
@@ -667,16 +665,14 @@ export class Hart {
             }
             case Op.BEQ:
               if (x[r1] === x[r2] && x[r1 + 1] === x[r2 + 1]) {
-                const s = (pcLo >>> 0) + imm;
-                nLo = s | 0;
-                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+                nLo = (pcLo + imm) | 0;
+                nHi = (pcHi + (imm >> 31) + (nLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               }
               break;
             case Op.BNE:
               if (x[r1] !== x[r2] || x[r1 + 1] !== x[r2 + 1]) {
-                const s = (pcLo >>> 0) + imm;
-                nLo = s | 0;
-                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+                nLo = (pcLo + imm) | 0;
+                nHi = (pcHi + (imm >> 31) + (nLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               }
               break;
             case Op.BLT:
@@ -685,9 +681,8 @@ export class Hart {
               const bh = x[r2 + 1];
               const lt = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0);
               if (lt === ((w0 & 0xff) === Op.BLT)) {
-                const s = (pcLo >>> 0) + imm;
-                nLo = s | 0;
-                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+                nLo = (pcLo + imm) | 0;
+                nHi = (pcHi + (imm >> 31) + (nLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               }
               break;
             }
@@ -697,9 +692,8 @@ export class Hart {
               const bh = x[r2 + 1] >>> 0;
               const lt = ah < bh || (ah === bh && x[r1] >>> 0 < x[r2] >>> 0);
               if (lt === ((w0 & 0xff) === Op.BLTU)) {
-                const s = (pcLo >>> 0) + imm;
-                nLo = s | 0;
-                nHi = s < 0 ? (pcHi - 1) | 0 : s > 0xffffffff ? (pcHi + 1) | 0 : pcHi;
+                nLo = (pcLo + imm) | 0;
+                nHi = (pcHi + (imm >> 31) + (nLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               }
               break;
             }
@@ -714,9 +708,8 @@ export class Hart {
             case Op.FLD: {
               const op = w0 & 0xff;
               const b = x[r1];
-              const s = (b >>> 0) + (imm >>> 0);
-              const lo = s | 0;
-              const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              const lo = (b + imm) | 0;
+              const hi = (x[r1 + 1] + (imm >> 31) + (lo >>> 0 < b >>> 0 ? 1 : 0)) | 0;
               const size =
                 op === Op.LB || op === Op.LBU
                   ? 1
@@ -797,9 +790,8 @@ export class Hart {
             case Op.FSD: {
               const op = w0 & 0xff;
               const b = x[r1];
-              const s = (b >>> 0) + (imm >>> 0);
-              const lo = s | 0;
-              const hi = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+              const lo = (b + imm) | 0;
+              const hi = (x[r1 + 1] + (imm >> 31) + (lo >>> 0 < b >>> 0 ? 1 : 0)) | 0;
               const size =
                 op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
               let vLo: number;
@@ -833,9 +825,9 @@ export class Hart {
             }
             case Op.ADDI: {
               const a = x[r1];
-              const s = (a >>> 0) + (imm >>> 0);
-              x[d + 1] = (x[r1 + 1] + (imm >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
-              x[d] = s | 0;
+              const lo = (a + imm) | 0;
+              x[d + 1] = (x[r1 + 1] + (imm >> 31) + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+              x[d] = lo;
               break;
             }
             case Op.SLTI: {
@@ -917,15 +909,16 @@ export class Hart {
             }
             case Op.ADD: {
               const a = x[r1];
-              const s = (a >>> 0) + (x[r2] >>> 0);
-              x[d + 1] = (x[r1 + 1] + x[r2 + 1] + (s > 0xffffffff ? 1 : 0)) | 0;
-              x[d] = s | 0;
+              const lo = (a + x[r2]) | 0;
+              x[d + 1] = (x[r1 + 1] + x[r2 + 1] + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+              x[d] = lo;
               break;
             }
             case Op.SUB: {
-              const s = (x[r1] >>> 0) - (x[r2] >>> 0);
-              x[d + 1] = (x[r1 + 1] - x[r2 + 1] - (s < 0 ? 1 : 0)) | 0;
-              x[d] = s | 0;
+              const a = x[r1];
+              const b = x[r2];
+              x[d + 1] = (x[r1 + 1] - x[r2 + 1] - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+              x[d] = (a - b) | 0;
               break;
             }
             case Op.SLT: {
