@@ -5,13 +5,9 @@
 
 import type { Bus } from '../bus.js';
 import {
-  ACCESS_READ,
-  ACCESS_WRITE,
   EXC_BREAKPOINT,
   EXC_ECALL_U,
   EXC_ILLEGAL,
-  EXC_LOAD_MISALIGNED,
-  EXC_STORE_MISALIGNED,
   IRQ_MEI,
   IRQ_MSI,
   IRQ_MTI,
@@ -22,7 +18,6 @@ import {
   MIP_STIP,
   PRIV_M,
   PRIV_S,
-  PRIV_U,
   TrapSignal,
 } from './causes.js';
 import {
@@ -38,16 +33,14 @@ import {
   MSTATUS_SPIE,
   MSTATUS_SPP,
   MSTATUS_SUM,
-  MSTATUS_TSR,
-  MSTATUS_TW,
-  readCsr,
-  writeCsr,
 } from './csr.js';
 import { decodeInto, X_DISCARD } from './decode.js';
 import { executeFp } from './fpu/execute.js';
 import { Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
+import { executeAtomic } from './atomics.js';
 import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
+import { executeSystem } from './system.js';
 import { FpRegs, IntRegs } from './regs.js';
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
 import { restoreHart, saveHart, type HartState } from './hartState.js';
@@ -321,179 +314,6 @@ export class Hart {
     this.mmu.flushWrites();
     this.dirtyEpoch = this.bus.ram.dirtyEpoch;
     return c;
-  }
-
-  /** Sets pcLo/pcHi to pc + len. */
-  private advance(len: number): void {
-    const s = (this.pcLo >>> 0) + len;
-    this.pcLo = s | 0;
-    if (s > 0xffffffff) this.pcHi = (this.pcHi + 1) | 0;
-  }
-
-  /**
-   * Executes the instructions that change privileged state (CSRs, xRET, WFI,
-   * SFENCE.VMA). pc is in pcLo/pcHi; on return it holds the next pc.
-   */
-  private system(op: Op, rd: number, rs1: number, csr: number, inst: number, len: number): void {
-    const x = this.regs.x;
-    switch (op) {
-      case Op.CSRRW:
-      case Op.CSRRS:
-      case Op.CSRRC:
-      case Op.CSRRWI:
-      case Op.CSRRSI:
-      case Op.CSRRCI: {
-        const imm = op >= Op.CSRRWI;
-        const srcLo = imm ? rs1 : x[rs1 << 1];
-        const srcHi = imm ? 0 : x[(rs1 << 1) + 1];
-        const isWrite = op === Op.CSRRW || op === Op.CSRRWI || rs1 !== 0;
-        if (!readCsr(this, csr)) this.illegal(inst);
-        const oldLo = this.csrLo;
-        const oldHi = this.csrHi;
-        if (isWrite) {
-          let lo = srcLo;
-          let hi = srcHi;
-          if (op === Op.CSRRS || op === Op.CSRRSI) {
-            lo |= oldLo;
-            hi |= oldHi;
-          } else if (op === Op.CSRRC || op === Op.CSRRCI) {
-            lo = oldLo & ~lo;
-            hi = oldHi & ~hi;
-          }
-          if (!writeCsr(this, csr, lo, hi)) this.illegal(inst);
-        }
-        x[rd << 1] = oldLo;
-        x[(rd << 1) + 1] = oldHi;
-        break;
-      }
-      case Op.MRET: {
-        if (this.priv < PRIV_M) this.illegal(inst);
-        const ms = this.mstatus;
-        const mpp = (ms & MSTATUS_MPP) >>> 11;
-        let n = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | MSTATUS_MPIE;
-        if ((ms & MSTATUS_MPIE) !== 0) n |= MSTATUS_MIE;
-        if (mpp !== PRIV_M) n &= ~MSTATUS_MPRV;
-        this.mstatus = n;
-        this.priv = mpp;
-        this.pcLo = this.mepcLo;
-        this.pcHi = this.mepcHi;
-        this.updateMmuMode();
-        return;
-      }
-      case Op.SRET: {
-        if (this.priv < PRIV_S || (this.priv === PRIV_S && (this.mstatus & MSTATUS_TSR) !== 0)) {
-          this.illegal(inst);
-        }
-        const ms = this.mstatus;
-        let n = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | MSTATUS_SPIE;
-        if ((ms & MSTATUS_SPIE) !== 0) n |= MSTATUS_SIE;
-        this.mstatus = n;
-        this.priv = (ms & MSTATUS_SPP) !== 0 ? PRIV_S : PRIV_U;
-        this.pcLo = this.sepcLo;
-        this.pcHi = this.sepcHi;
-        this.updateMmuMode();
-        return;
-      }
-      case Op.WFI:
-        if (this.priv === PRIV_U || (this.priv === PRIV_S && (this.mstatus & MSTATUS_TW) !== 0)) {
-          this.illegal(inst);
-        }
-        this.wfi = true;
-        break;
-      case Op.SFENCE_VMA:
-        if (this.priv === PRIV_U || (this.priv === PRIV_S && (this.mstatus & (1 << 20)) !== 0)) {
-          this.illegal(inst);
-        }
-        if (rs1 === 0) this.mmu.flush();
-        else this.mmu.flushPage(x[rs1 << 1], x[(rs1 << 1) + 1]);
-        break;
-      default:
-        this.illegal(inst);
-    }
-    this.advance(len);
-  }
-
-  /** LR, SC and the AMOs. */
-  private atomic(op: Op, rd: number, rs1: number, rs2: number): void {
-    const x = this.regs.x;
-    const lo = x[rs1 << 1];
-    const hi = x[(rs1 << 1) + 1];
-    const dbl = op >= Op.LR_D;
-    const size = dbl ? 8 : 4;
-    const base = dbl ? op - (Op.LR_D - Op.LR_W) : op;
-    const isLr = base === Op.LR_W;
-    if ((lo & (size - 1)) !== 0) {
-      throw this.trap.set(isLr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, lo, hi);
-    }
-    const off = this.mmu.atomicOffset(lo, hi, size, isLr ? ACCESS_READ : ACCESS_WRITE);
-    const m = this.bus.ram.i32;
-    const w = off >>> 2;
-    const d = rd << 1;
-    const bLo = x[rs2 << 1];
-    const bHi = x[(rs2 << 1) + 1];
-    const oLo = m[w];
-    const oHi = dbl ? m[w + 1] : oLo >> 31;
-    if (isLr) {
-      this.reservation = off;
-      x[d] = oLo;
-      x[d + 1] = oHi;
-      return;
-    }
-    if (base === Op.SC_W) {
-      const ok = this.reservation === off;
-      this.reservation = -1;
-      if (ok) {
-        m[w] = bLo;
-        if (dbl) m[w + 1] = bHi;
-      }
-      x[d] = ok ? 0 : 1;
-      x[d + 1] = 0;
-      return;
-    }
-    let nLo = 0;
-    let nHi = 0;
-    switch (base) {
-      case Op.AMOSWAP_W:
-        nLo = bLo;
-        nHi = bHi;
-        break;
-      case Op.AMOADD_W: {
-        const s = (oLo >>> 0) + (bLo >>> 0);
-        nLo = s | 0;
-        nHi = (oHi + bHi + (s > 0xffffffff ? 1 : 0)) | 0;
-        break;
-      }
-      case Op.AMOXOR_W:
-        nLo = oLo ^ bLo;
-        nHi = oHi ^ bHi;
-        break;
-      case Op.AMOAND_W:
-        nLo = oLo & bLo;
-        nHi = oHi & bHi;
-        break;
-      case Op.AMOOR_W:
-        nLo = oLo | bLo;
-        nHi = oHi | bHi;
-        break;
-      default: {
-        // min/max: compare as signed or unsigned 64-bit (32-bit values are sign-extended).
-        const unsigned = base === Op.AMOMINU_W || base === Op.AMOMAXU_W;
-        const wantMin = base === Op.AMOMIN_W || base === Op.AMOMINU_W;
-        const cmpHiA = dbl ? (unsigned ? oHi >>> 0 : oHi) : 0;
-        const cmpHiB = dbl ? (unsigned ? bHi >>> 0 : bHi) : 0;
-        let less: boolean;
-        if (dbl && cmpHiA !== cmpHiB) less = cmpHiA < cmpHiB;
-        else if (!dbl && !unsigned) less = oLo < bLo;
-        else less = oLo >>> 0 < bLo >>> 0;
-        const takeOld = wantMin ? less : !less;
-        nLo = takeOld ? oLo : bLo;
-        nHi = takeOld ? oHi : bHi;
-      }
-    }
-    m[w] = nLo;
-    if (dbl) m[w + 1] = nHi;
-    x[d] = oLo;
-    x[d + 1] = oHi;
   }
 
   /** Floating-point computational instructions (after the FS and rounding-mode checks). */
@@ -1080,7 +900,7 @@ export class Hart {
               this.pcLo = pcLo;
               this.pcHi = pcHi;
               this.curN = n;
-              this.system(w0 & 0xff, d >> 1, r1 >> 1, imm, inst, len);
+              executeSystem(this, w0 & 0xff, d >> 1, r1 >> 1, imm, inst, len);
               n++;
               continue outer;
             case Op.ILLEGAL:
@@ -1088,7 +908,7 @@ export class Hart {
             // falls through (illegal() never returns)
             default:
               if ((w0 & 0xff) >= Op.LR_W && (w0 & 0xff) <= Op.AMOMAXU_D) {
-                this.atomic(w0 & 0xff, d >> 1, r1 >> 1, r2 >> 1);
+                executeAtomic(this, w0 & 0xff, d >> 1, r1 >> 1, r2 >> 1);
               } else {
                 this.fp(w0 & 0xff, w0, inst);
               }
