@@ -34,7 +34,7 @@ import {
   MSTATUS_SPP,
   MSTATUS_SUM,
 } from './csr.js';
-import { decodeInto, X_DISCARD } from './decode.js';
+import { decodeInto } from './decode.js';
 import { executeFp } from './fpu/execute.js';
 import { Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
@@ -972,4 +972,3 @@ function highest(bits: number): number {
   return -1;
 }
 
-export { X_DISCARD };

@@ -111,6 +111,7 @@ export class Mmu {
     this.i32 = bus.ram.i32;
   }
 
+  /** Counters: full flushes and single-page SFENCE.VMAs. */
   flushes = 0;
   pageFlushes = 0;
 
