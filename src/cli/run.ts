@@ -8,6 +8,7 @@ import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm
 import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
 import { runGuest } from '../vmm/runGuest.js';
 import { runDemo } from '../vmm/demo.js';
+import { FileBlockBackend, parseDiskSpec } from '../vmm/fileBlockBackend.js';
 import { parseSize } from './size.js';
 
 export const RUN_HELP = `Usage: berth run [options]
@@ -22,6 +23,8 @@ Options:
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
   --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
+  --disk PATH[,ro]    attach a raw disk image as a virtio disk (repeatable;
+                      the first is /dev/vda); ,ro attaches it read-only
   --mirror URL        Debian archive to fetch guest assets from
   --deterministic     time from the instruction count: same input, same output
   --demo              run the built-in bare-metal demo program instead
@@ -42,6 +45,7 @@ export async function runCommand(args: string[]): Promise<number> {
       initrd: { type: 'string' },
       append: { type: 'string' },
       firmware: { type: 'string' },
+      disk: { type: 'string', multiple: true },
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
       demo: { type: 'boolean' },
@@ -57,6 +61,17 @@ export async function runCommand(args: string[]): Promise<number> {
     return r.event?.kind === 'poweroff' ? 0 : 1;
   }
   const memoryBytes = parseSize(values.memory ?? '256M');
+  // Disks first, so that a bad path is reported before any download.
+  const disks: FileBlockBackend[] = [];
+  try {
+    for (const spec of values.disk ?? []) {
+      const d = parseDiskSpec(spec);
+      disks.push(new FileBlockBackend(d.path, { readOnly: d.readOnly }));
+    }
+  } catch (e) {
+    for (const d of disks) d.close();
+    throw e;
+  }
   let kernelPath = values.kernel;
   let initrdPath = values.initrd;
   let firmwarePath = values.firmware;
@@ -75,7 +90,6 @@ export async function runCommand(args: string[]): Promise<number> {
   const firmware = readGuestFile(firmwarePath, 'firmware');
   const initrd = initrdPath !== undefined ? readGuestFile(initrdPath, 'initrd') : undefined;
   const bootargs = values.append ?? DEFAULT_APPEND;
-
   const io = new ConsoleIO(process.stdin, process.stdout);
   try {
     if (values.deterministic && !process.stdin.isTTY) await io.drain();
@@ -93,6 +107,8 @@ export async function runCommand(args: string[]): Promise<number> {
         kernel,
         initrd,
         bootargs,
+        disks: disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
+        log: (line) => process.stderr.write(`\n${line}\n`),
       });
       const exit = await runGuest(board, io, clock);
       io.flush();
@@ -113,6 +129,13 @@ export async function runCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
+    for (const d of disks) {
+      try {
+        d.flush();
+      } finally {
+        d.close();
+      }
+    }
     io.close();
   }
 }

@@ -16,6 +16,9 @@ import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { placeImage, type PlacedImage } from '../loader/image.js';
 import { Ram } from '../ram.js';
+import type { BlockBackend } from '../virtio/blockBackend.js';
+import { VirtioBlk } from '../virtio/blk.js';
+import { VirtioMmio } from '../virtio/mmio.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 
@@ -37,6 +40,13 @@ export interface VirtBoardConfig {
   kernel?: Uint8Array;
   initrd?: Uint8Array;
   bootargs?: string;
+  /**
+   * Virtio disks, placed from the highest virtio slot down: Linux probes the
+   * device tree's virtio nodes highest slot first, so the first disk is vda.
+   */
+  disks?: { backend: BlockBackend; serial?: string }[];
+  /** Receives one line when a guest driver misuses a device (default: dropped). */
+  log?: (line: string) => void;
 }
 
 export type BoardStop =
@@ -65,6 +75,10 @@ export class VirtBoard {
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
   readonly layout: BoardLayout;
+  /** The virtio slots, index = slot number: a transport or null when empty. */
+  readonly virtio: (VirtioMmio | null)[] = [];
+  /** The virtio disks in the order configured (disk 0 is vda). */
+  readonly disks: VirtioBlk[] = [];
   private event: SysconEvent | null = null;
   private readonly clock: Clock;
 
@@ -97,12 +111,32 @@ export class VirtBoard {
     this.bus.map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart);
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
+    const disks = cfg.disks ?? [];
+    if (disks.length > VIRT.virtio.count) {
+      throw new BoardError(
+        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks do not fit`,
+      );
+    }
+    const log = cfg.log ?? (() => {});
+    for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
+    disks.forEach((d, n) => {
+      const slot = VIRT.virtio.count - 1 - n;
+      const blk = new VirtioBlk(d.backend, { serial: d.serial });
+      this.disks.push(blk);
+      this.virtio[slot] = new VirtioMmio(
+        this.ram,
+        blk,
+        this.plic.line(IRQ.virtio0 + slot),
+        log,
+        `virtio slot ${slot}`,
+      );
+    });
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
         VIRT.virtio.base + i * VIRT.virtio.stride,
         VIRT.virtio.stride,
-        new EmptyVirtioSlot(),
+        this.virtio[i] ?? new EmptyVirtioSlot(),
       );
     }
 

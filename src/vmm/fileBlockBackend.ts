@@ -1,0 +1,150 @@
+// A virtual disk backed by a raw image file on the host: synchronous positioned
+// reads and writes, fsync for flush. Discard and write-zeroes only write where
+// the file holds non-zero bytes, so holes of a sparse image stay holes.
+
+import * as fs from 'node:fs';
+import { BlockBackendError, type BlockBackend } from '../machine/virtio/blockBackend.js';
+
+export class FileBlockBackendError extends Error {}
+
+/** Bytes examined at once by discard / write-zeroes. */
+const ZERO_CHUNK = 64 * 1024;
+
+export class FileBlockBackend implements BlockBackend {
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly path: string;
+  private fd: number;
+
+  /** Opens `path` (read-only when asked); throws FileBlockBackendError with a clear message. */
+  constructor(path: string, opts: { readOnly?: boolean } = {}) {
+    this.path = path;
+    this.readOnly = opts.readOnly ?? false;
+    let fd: number;
+    try {
+      fd = fs.openSync(path, this.readOnly ? 'r' : 'r+');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? 'the file does not exist (create it first, e.g. truncate -s 1G FILE)'
+          : code === 'EACCES' || code === 'EPERM'
+            ? `permission denied${this.readOnly ? '' : ' (add ,ro to attach it read-only)'}`
+            : code === 'EISDIR'
+              ? 'it is a directory'
+              : (e as Error).message;
+      throw new FileBlockBackendError(`cannot open disk image ${path}: ${why}`);
+    }
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      fs.closeSync(fd);
+      throw new FileBlockBackendError(`disk image ${path} is not a regular file`);
+    }
+    if (st.size === 0 || st.size % 512 !== 0) {
+      fs.closeSync(fd);
+      throw new FileBlockBackendError(
+        `disk image ${path} is ${st.size} bytes; a raw disk must be a non-zero multiple of 512 bytes`,
+      );
+    }
+    this.fd = fd;
+    this.size = st.size;
+  }
+
+  private check(offset: number, length: number): void {
+    if (this.fd < 0) throw new BlockBackendError(`disk image ${this.path} is closed`);
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BlockBackendError(
+        `access of ${length} bytes at ${offset} is outside the ${this.size}-byte disk`,
+      );
+    }
+  }
+
+  private writable(): void {
+    if (this.readOnly) throw new BlockBackendError(`disk image ${this.path} is read-only`);
+  }
+
+  private io(e: unknown, what: string): never {
+    throw new BlockBackendError(`${what} disk image ${this.path} failed: ${(e as Error).message}`);
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    this.check(offset, dest.length);
+    let done = 0;
+    try {
+      while (done < dest.length) {
+        const n = fs.readSync(this.fd, dest, done, dest.length - done, offset + done);
+        if (n === 0) {
+          dest.fill(0, done); // the file shrank under us: read as zeros
+          return;
+        }
+        done += n;
+      }
+    } catch (e) {
+      this.io(e, 'reading');
+    }
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    this.writable();
+    this.check(offset, data.length);
+    let done = 0;
+    try {
+      while (done < data.length) {
+        done += fs.writeSync(this.fd, data, done, data.length - done, offset + done);
+      }
+    } catch (e) {
+      this.io(e, 'writing');
+    }
+  }
+
+  flush(): void {
+    if (this.readOnly || this.fd < 0) return;
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (e) {
+      this.io(e, 'flushing');
+    }
+  }
+
+  discard(offset: number, length: number): void {
+    this.writeZeroes(offset, length);
+  }
+
+  /** Zeros the range, writing only chunks that are not already zero (holes stay holes). */
+  writeZeroes(offset: number, length: number): void {
+    this.writable();
+    this.check(offset, length);
+    const buf = new Uint8Array(Math.min(ZERO_CHUNK, length));
+    for (let pos = offset; pos < offset + length; pos += buf.length) {
+      const chunk = buf.subarray(0, Math.min(buf.length, offset + length - pos));
+      this.read(pos, chunk);
+      if (chunk.some((b) => b !== 0)) {
+        chunk.fill(0);
+        this.write(pos, chunk);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Parses a --disk value: PATH or PATH,ro. */
+export function parseDiskSpec(spec: string): { path: string; readOnly: boolean } {
+  const parts = spec.split(',');
+  let readOnly = false;
+  while (parts.length > 1) {
+    const opt = parts[parts.length - 1];
+    if (opt === 'ro') readOnly = true;
+    else if (opt === 'rw') readOnly = false;
+    else break;
+    parts.pop();
+  }
+  const path = parts.join(',');
+  if (path === '')
+    throw new FileBlockBackendError(`--disk ${spec}: give the path of a raw image file`);
+  return { path, readOnly };
+}
