@@ -2,7 +2,9 @@
 // terminal (or on stdin/stdout when they are not a terminal).
 
 import { parseArgs } from 'node:util';
+import { webcrypto } from 'node:crypto';
 import { VirtBoard } from '../machine/board/virt.js';
+import { SeededEntropy } from '../machine/virtio/rng.js';
 import { ConsoleIO } from '../vmm/console.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
 import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
@@ -108,6 +110,7 @@ export async function runCommand(args: string[]): Promise<number> {
         initrd,
         bootargs,
         disks: disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
+        rng: values.deterministic ? new SeededEntropy(1n) : { fill: (b) => webcrypto.getRandomValues(b) },
         log: (line) => process.stderr.write(`\n${line}\n`),
       });
       const exit = await runGuest(board, io, clock);

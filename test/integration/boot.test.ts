@@ -32,6 +32,14 @@ test(
     try {
       assert.equal((await s.run('echo $((6 * 7))')).trim(), '42');
       assert.match(await s.run('uname -m'), /riscv64/);
+      // virtio-rng feeds the kernel's hardware RNG from the host's random source.
+      assert.equal(
+        (await s.run('cat /sys/devices/virtual/misc/hw_random/rng_current')).trim(),
+        'virtio_rng.0',
+      );
+      const random = (await s.run('head -c 32 /dev/hwrng | od -An -tx1')).replace(/\s+/g, '');
+      assert.match(random, /^[0-9a-f]{64}$/);
+      assert.ok(new Set(random).size > 8, `random bytes look random: ${random}`);
       const guest = Number((await s.run('date +%s')).trim());
       const host = Date.now() / 1000;
       assert.ok(Math.abs(guest - host) < 5, `guest date ${guest} vs host ${host}`);

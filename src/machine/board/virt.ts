@@ -18,7 +18,8 @@ import { placeImage, type PlacedImage } from '../loader/image.js';
 import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
-import { VirtioMmio } from '../virtio/mmio.js';
+import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
+import { VirtioRng, type EntropySource } from '../virtio/rng.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 
@@ -45,6 +46,8 @@ export interface VirtBoardConfig {
    * device tree's virtio nodes highest slot first, so the first disk is vda.
    */
   disks?: { backend: BlockBackend; serial?: string }[];
+  /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
+  rng?: EntropySource;
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
 }
@@ -112,25 +115,29 @@ export class VirtBoard {
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
     const disks = cfg.disks ?? [];
-    if (disks.length > VIRT.virtio.count) {
+    const fixed = cfg.rng ? 1 : 0;
+    if (disks.length + fixed > VIRT.virtio.count) {
       throw new BoardError(
-        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks do not fit`,
+        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks${fixed ? ' and the entropy device' : ''} do not fit`,
       );
     }
     const log = cfg.log ?? (() => {});
     for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
-    disks.forEach((d, n) => {
-      const slot = VIRT.virtio.count - 1 - n;
-      const blk = new VirtioBlk(d.backend, { serial: d.serial });
-      this.disks.push(blk);
+    const attach = (slot: number, device: VirtioDevice): void => {
       this.virtio[slot] = new VirtioMmio(
         this.ram,
-        blk,
+        device,
         this.plic.line(IRQ.virtio0 + slot),
         log,
         `virtio slot ${slot}`,
       );
+    };
+    disks.forEach((d, n) => {
+      const blk = new VirtioBlk(d.backend, { serial: d.serial });
+      this.disks.push(blk);
+      attach(VIRT.virtio.count - 1 - n, blk);
     });
+    if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,

@@ -1,0 +1,95 @@
+// virtio-rng (virtio 1.2 section 5.4, device ID 4): one request queue whose
+// writable buffers the device fills with bytes from an entropy source the
+// VMM hands in (the host's cryptographic random source, or a seeded
+// generator in deterministic runs). No features, no configuration space.
+//
+//   const rng = new VirtioRng({ fill: (b) => crypto.getRandomValues(b) });
+
+import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
+import { Virtqueue } from './virtqueue.js';
+
+export const VIRTIO_ID_RNG = 4;
+
+/** Largest number of bytes given for one request (a driver asks for at most a page or so). */
+export const RNG_MAX_REQUEST = 64 * 1024;
+
+export interface EntropySource {
+  /** Fills `dest` with random bytes. */
+  fill(dest: Uint8Array): void;
+}
+
+export interface VirtioRngState {
+  requests: number;
+  bytes: number;
+}
+
+export class VirtioRng implements VirtioDevice<VirtioRngState> {
+  readonly deviceId = VIRTIO_ID_RNG;
+  readonly name = 'virtio-rng';
+  readonly features = 0n;
+  readonly numQueues = 1;
+  readonly queueMax = 64;
+  /** Counters: requests served and bytes given. */
+  readonly counters = { requests: 0, bytes: 0 };
+
+  constructor(private readonly source: EntropySource) {}
+
+  configRead(): number {
+    return 0;
+  }
+
+  configWrite(): void {}
+
+  onNotify(index: number, queue: Virtqueue, host: VirtioQueueHost): void {
+    for (;;) {
+      const chain = queue.pop();
+      if (chain === null) break;
+      const n = Math.min(chain.writableBytes, RNG_MAX_REQUEST);
+      const bytes = new Uint8Array(n);
+      this.source.fill(bytes);
+      Virtqueue.scatter(host.ram, chain.writable, 0, bytes);
+      queue.push(chain.head, n);
+      this.counters.requests++;
+      this.counters.bytes += n;
+    }
+    host.usedBuffers(index);
+  }
+
+  reset(): void {}
+
+  save(): VirtioRngState {
+    return { ...this.counters };
+  }
+
+  restore(s: VirtioRngState): void {
+    this.counters.requests = s.requests;
+    this.counters.bytes = s.bytes;
+  }
+}
+
+/**
+ * A deterministic entropy source (xorshift128+ from a seed), for runs that must
+ * repeat exactly. Not for anything that needs secrecy.
+ */
+export class SeededEntropy implements EntropySource {
+  private s0: bigint;
+  private s1: bigint;
+  constructor(seed: bigint) {
+    this.s0 = BigInt.asUintN(64, seed ^ 0x9e3779b97f4a7c15n) || 1n;
+    this.s1 = BigInt.asUintN(64, seed * 0xbf58476d1ce4e5b9n) || 2n;
+  }
+  fill(dest: Uint8Array): void {
+    for (let i = 0; i < dest.length; i += 8) {
+      let x = this.s0;
+      const y = this.s1;
+      this.s0 = y;
+      x = BigInt.asUintN(64, x ^ (x << 23n));
+      this.s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
+      let v = BigInt.asUintN(64, this.s1 + y);
+      for (let k = 0; k < 8 && i + k < dest.length; k++) {
+        dest[i + k] = Number(v & 0xffn);
+        v >>= 8n;
+      }
+    }
+  }
+}
