@@ -8,6 +8,7 @@ const HELP =
 
 Usage:
   berth run [options]  boot a virtual server (berth run --help for the options)
+  berth image build    build a root disk and initramfs (berth image --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'run') return runCommand(rest);
+  if (cmd === 'image') return (await import('./image.js')).imageCommand(rest);
   process.stderr.write(`berth: unknown command '${cmd}'. Run 'berth --help' for the commands.\n`);
   return 2;
 }

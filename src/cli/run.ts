@@ -110,7 +110,9 @@ export async function runCommand(args: string[]): Promise<number> {
         initrd,
         bootargs,
         disks: disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-        rng: values.deterministic ? new SeededEntropy(1n) : { fill: (b) => webcrypto.getRandomValues(b) },
+        rng: values.deterministic
+          ? new SeededEntropy(1n)
+          : { fill: (b) => webcrypto.getRandomValues(b) },
         log: (line) => process.stderr.write(`\n${line}\n`),
       });
       const exit = await runGuest(board, io, clock);

@@ -144,6 +144,42 @@ const RECORD_FORMAT = 1;
  * paths. See the top of this file.
  */
 export async function ensureDefaultAssets(opts: AssetOptions = {}): Promise<GuestAssets> {
+  const { cache, record, wanted } = await ensureRecord(opts);
+  return materialize(cache, record, wanted, opts);
+}
+
+/** What a guest-image builder needs: the assets' paths, busybox and the module files. */
+export interface GuestParts {
+  kernelPath: string;
+  kernelVersion: string;
+  firmwarePath: string;
+  suite: string;
+  mirror: string;
+  packages: GuestAssets['packages'];
+  busybox: Buffer;
+  /** The wanted modules with their dependencies, dependencies first. */
+  modules: KernelModule[];
+}
+
+/** Like ensureDefaultAssets, but returns busybox and the modules instead of an initramfs. */
+export async function ensureGuestParts(opts: AssetOptions = {}): Promise<GuestParts> {
+  const { cache, record: r, wanted } = await ensureRecord(opts);
+  const { busybox, mods } = await readParts(cache, r, wanted);
+  return {
+    kernelPath: cache.blobPath(r.kernel.sha256),
+    kernelVersion: r.kernel.version,
+    firmwarePath: cache.blobPath(r.firmware.bin),
+    suite: r.suite,
+    mirror: r.mirror,
+    packages: r.packages,
+    busybox,
+    modules: mods,
+  };
+}
+
+async function ensureRecord(
+  opts: AssetOptions,
+): Promise<{ cache: AssetCache; record: AssetsRecord; wanted: string[] }> {
   const suite = opts.suite ?? process.env.BERTH_SUITE ?? DEFAULT_SUITE;
   const arch = DEFAULT_ARCH;
   const cache = new AssetCache(opts.cacheDir);
@@ -155,7 +191,7 @@ export async function ensureDefaultAssets(opts: AssetOptions = {}): Promise<Gues
   if (record && record.format !== RECORD_FORMAT) record = undefined;
   if (record) {
     const done = await complete(cache, record, wanted);
-    if (done) return materialize(cache, record, wanted, opts);
+    if (done) return { cache, record, wanted };
   }
 
   const mirror = findDebianMirror({ mirror: opts.mirror, aptDir: opts.aptDir });
@@ -227,7 +263,7 @@ export async function ensureDefaultAssets(opts: AssetOptions = {}): Promise<Gues
     busybox,
   };
   await cache.writeRecord(key, record);
-  return materialize(cache, record, wanted, opts);
+  return { cache, record, wanted };
 }
 
 async function complete(cache: AssetCache, r: AssetsRecord, wanted: string[]): Promise<boolean> {
@@ -265,12 +301,11 @@ function closure(k: AssetsRecord['kernel'], wanted: string[]): StoredModule[] {
   return out;
 }
 
-async function materialize(
+async function readParts(
   cache: AssetCache,
   r: AssetsRecord,
   wanted: string[],
-  opts: AssetOptions,
-): Promise<GuestAssets> {
+): Promise<{ busybox: Buffer; mods: KernelModule[] }> {
   const busybox = await cache.read(r.busybox);
   if (!busybox) throw new ImageError('CHECKSUM', 'the cached busybox vanished; run again');
   const mods: KernelModule[] = [];
@@ -279,6 +314,16 @@ async function materialize(
     if (!data) throw new ImageError('CHECKSUM', `the cached module ${m.name} vanished; run again`);
     mods.push({ name: m.name, path: m.path, data, depends: m.depends });
   }
+  return { busybox, mods };
+}
+
+async function materialize(
+  cache: AssetCache,
+  r: AssetsRecord,
+  wanted: string[],
+  opts: AssetOptions,
+): Promise<GuestAssets> {
+  const { busybox, mods } = await readParts(cache, r, wanted);
   // The gzip step is the slow part, so the compressed archive is remembered per cpio content.
   const cpio = initramfsCpio({
     busybox,

@@ -11,6 +11,8 @@ export class ConsoleIO {
   private out: number[] = [];
   private escape = false;
   private waiter: (() => void) | null = null;
+  /** Input arrived while nobody was waiting for it. */
+  private unseen = false;
   /** True once the input stream has ended. */
   ended = false;
   /** Set when the user asked to quit (Ctrl-A X). */
@@ -58,6 +60,7 @@ export class ConsoleIO {
   private wake(): void {
     const w = this.waiter;
     this.waiter = null;
+    this.unseen = w === null;
     if (w) w();
   }
 
@@ -78,9 +81,17 @@ export class ConsoleIO {
     return bytes;
   }
 
-  /** Resolves when input arrives or quit is asked for (never after the input has ended). */
+  /**
+   * Resolves when input arrives that came after the previous wait (or quit is
+   * asked for); input that is already waiting but was not taken does not count,
+   * so an idle guest without room for it does not spin. Never resolves after the
+   * input has ended.
+   */
   whenInput(): Promise<void> {
-    if (this.pending() > 0 || this.quitRequested) return Promise.resolve();
+    if (this.unseen || this.quitRequested) {
+      this.unseen = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.waiter = resolve;
     });

@@ -22,8 +22,13 @@ function sleep(ms: number): Promise<void> {
 }
 
 function feedInput(board: VirtBoard, io: ConsoleIO): void {
+  if (io.pending() === 0) return;
+  if (board.hasVirtioConsole) {
+    board.pollVirtioConsole();
+    return;
+  }
   const room = board.uart.rxSpace();
-  if (room > 0 && io.pending() > 0) board.uart.receive(io.take(room));
+  if (room > 0) board.uart.receive(io.take(room));
 }
 
 /** Runs `board` until the guest powers off, reboots, fails, or the user quits. */
@@ -44,7 +49,11 @@ export async function runGuest(
       return e.kind === 'fail' ? { kind: 'fail', code: e.code } : { kind: e.kind };
     }
     if (stop.kind === 'wfi') {
-      if (io.pending() > 0 && board.uart.rxSpace() > 0) continue;
+      if (io.pending() > 0) {
+        const before = io.pending();
+        feedInput(board, io);
+        if (io.pending() < before) continue; // the guest took input: let it run
+      }
       const deadline = board.nextDeadline();
       if (clock.deterministic) {
         // Idle time passes at once; with no timer armed, wait for input.

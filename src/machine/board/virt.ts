@@ -20,6 +20,7 @@ import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
 import { VirtioRng, type EntropySource } from '../virtio/rng.js';
+import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 
@@ -48,6 +49,8 @@ export interface VirtBoardConfig {
   disks?: { backend: BlockBackend; serial?: string }[];
   /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
   rng?: EntropySource;
+  /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
+  hvc?: { out: CharBackend; input: ConsoleInput };
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
 }
@@ -115,10 +118,10 @@ export class VirtBoard {
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
     const disks = cfg.disks ?? [];
-    const fixed = cfg.rng ? 1 : 0;
+    const fixed = (cfg.rng ? 1 : 0) + (cfg.hvc ? 1 : 0);
     if (disks.length + fixed > VIRT.virtio.count) {
       throw new BoardError(
-        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks${fixed ? ' and the entropy device' : ''} do not fit`,
+        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks and ${fixed} other devices do not fit`,
       );
     }
     const log = cfg.log ?? (() => {});
@@ -138,6 +141,7 @@ export class VirtBoard {
       attach(VIRT.virtio.count - 1 - n, blk);
     });
     if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
+    if (cfg.hvc) attach(1, new VirtioConsole(cfg.hvc.out, cfg.hvc.input));
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
@@ -204,6 +208,17 @@ export class VirtBoard {
       bootargs: cfg.bootargs ?? '',
       initrd: initrd ?? undefined,
     });
+  }
+
+  /** True when console input goes to the virtio console (hvc0) rather than the UART. */
+  get hasVirtioConsole(): boolean {
+    return this.virtio[1]?.device instanceof VirtioConsole;
+  }
+
+  /** Hands waiting console input to the virtio console, as far as the guest has buffers. */
+  pollVirtioConsole(): void {
+    const t = this.virtio[1];
+    if (t && t.device instanceof VirtioConsole) t.poll(CONSOLE_RECEIVEQ);
   }
 
   /** Runs the harts for up to `budget` instructions each. */

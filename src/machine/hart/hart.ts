@@ -971,4 +971,3 @@ function highest(bits: number): number {
   if (bits & (1 << IRQ_STI)) return IRQ_STI;
   return -1;
 }
-

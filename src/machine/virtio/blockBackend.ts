@@ -29,14 +29,18 @@ export class MemoryBlockBackend implements BlockBackend {
     readonly readOnly = false,
   ) {
     if (!Number.isInteger(size) || size <= 0 || size % 512 !== 0) {
-      throw new BlockBackendError(`disk size must be a positive multiple of 512 bytes, got ${size}`);
+      throw new BlockBackendError(
+        `disk size must be a positive multiple of 512 bytes, got ${size}`,
+      );
     }
     this.size = size;
     this.data = new Uint8Array(size);
   }
   private check(offset: number, length: number): void {
     if (offset < 0 || offset + length > this.size) {
-      throw new BlockBackendError(`access of ${length} bytes at ${offset} is outside the ${this.size}-byte disk`);
+      throw new BlockBackendError(
+        `access of ${length} bytes at ${offset} is outside the ${this.size}-byte disk`,
+      );
     }
   }
   read(offset: number, dest: Uint8Array): void {

@@ -375,6 +375,14 @@ export class VirtioMmio implements MmioDevice, VirtioQueueHost {
     }
   }
 
+  /**
+   * Processes queue `index` as if the driver had notified it: devices whose
+   * host side has news (console input, network frames) call this.
+   */
+  poll(index: number): void {
+    this.notify(index);
+  }
+
   private notify(index: number): void {
     const q = this.queues[index];
     if (!q || !q.ready || q.ring === null || this.failed) return;

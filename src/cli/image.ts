@@ -1,0 +1,93 @@
+// `berth image build`: makes a bootable ext4 root disk, its initramfs and image.json from Debian
+// riscv64 packages.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseSize } from './size.js';
+
+export const IMAGE_HELP = `Usage: berth image build --out DIR [options]
+
+Builds a guest from Debian riscv64 packages (fetched from the Debian archive in
+this host's apt configuration, or --mirror, and cached):
+  DIR/rootfs.img  raw ext4 root disk (sparse): busybox, dropbear SSH server on
+                  port 22, busybox httpd on port 80 serving /srv/www, DHCP on eth0
+  DIR/initrd.gz   initramfs that loads virtio and ext4 modules and mounts root=
+  DIR/image.json  the kernel, firmware and kernel command line to boot them with
+Needs mke2fs from e2fsprogs on this host (and debugfs when not run as root).
+
+Options:
+  --out DIR           where to write the image (required)
+  --size SIZE         size of the root disk, e.g. 512M or 2G (default 512M)
+  --ssh-key PATH      public key file for root's authorized_keys (e.g. ~/.ssh/id_ed25519.pub)
+  --mirror URL        Debian archive to fetch packages from
+  --suite NAME        Debian suite (default trixie)
+
+Boot it with:
+  berth run --kernel K --firmware F --initrd DIR/initrd.gz --append "console=ttyS0 root=/dev/vda rw" --disk DIR/rootfs.img
+(image.json holds K, F and the command line.)
+`;
+
+export async function imageCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(IMAGE_HELP);
+    return sub === undefined ? 1 : 0;
+  }
+  if (sub !== 'build') {
+    process.stderr.write(`berth image: unknown command '${sub}'. Run 'berth image --help'.\n`);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      out: { type: 'string' },
+      size: { type: 'string' },
+      'ssh-key': { type: 'string' },
+      mirror: { type: 'string' },
+      suite: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(IMAGE_HELP);
+    return 0;
+  }
+  if (!values.out) {
+    process.stderr.write('berth image build: --out DIR is required (where to write the image)\n');
+    return 2;
+  }
+  const sizeBytes = parseSize(values.size ?? '512M');
+  let sshPublicKey: string | undefined;
+  if (values['ssh-key'] !== undefined) {
+    const path = values['ssh-key'];
+    try {
+      sshPublicKey = readFileSync(path, 'utf8').trim();
+    } catch (e) {
+      throw new Error(
+        `cannot read the SSH public key ${path}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    if (!/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(sshPublicKey) || sshPublicKey.includes('PRIVATE KEY')) {
+      throw new Error(
+        `${path} is not an OpenSSH public key line (expected e.g. "ssh-ed25519 AAAA... user"); pass the .pub file`,
+      );
+    }
+  }
+  const { buildImage } = await import('../images/imageBuild.js');
+  const r = await buildImage({
+    outDir: values.out,
+    sizeBytes,
+    sshPublicKey,
+    mirror: values.mirror,
+    suite: values.suite,
+  });
+  const m = r.manifest;
+  process.stdout.write(
+    `${join(values.out, 'image.json')}\n` +
+      `boot with: berth run --kernel ${m.kernelPath} --firmware ${m.firmwarePath} ` +
+      `--initrd ${r.initrdPath} --append "${m.cmdline}" --disk ${r.rootfsPath}\n`,
+  );
+  return 0;
+}
