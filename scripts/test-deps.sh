@@ -17,6 +17,7 @@ command -v gpgv >/dev/null || need+=(gpgv)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ] || need+=(e2fsprogs)
 command -v passt >/dev/null || need+=(passt)
+command -v ssh >/dev/null || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-deps: missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { webcrypto } from 'node:crypto';
 import { VirtBoard } from '../machine/board/virt.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
+import { PasstBackend, parsePortForward } from '../vmm/passt.js';
 import { ConsoleIO } from '../vmm/console.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
 import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
@@ -28,6 +29,8 @@ Options:
   --disk PATH[,ro]    attach a raw disk image as a virtio disk (repeatable;
                       the first is /dev/vda); ,ro attaches it read-only
   --mirror URL        Debian archive to fetch guest assets from
+  --net KIND          user: user-mode networking through passt (DHCP, no root needed); none (default)
+  -p, --publish H:G   forward host TCP port H to guest port G (repeatable; H:G/udp, ADDR/H:G)
   --deterministic     time from the instruction count: same input, same output
   --demo              run the built-in bare-metal demo program instead
 
@@ -50,6 +53,8 @@ export async function runCommand(args: string[]): Promise<number> {
       disk: { type: 'string', multiple: true },
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
+      net: { type: 'string' },
+      publish: { type: 'string', short: 'p', multiple: true },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -63,6 +68,14 @@ export async function runCommand(args: string[]): Promise<number> {
     return r.event?.kind === 'poweroff' ? 0 : 1;
   }
   const memoryBytes = parseSize(values.memory ?? '256M');
+  const netKind = values.net ?? 'none';
+  if (netKind !== 'user' && netKind !== 'none') {
+    throw new Error(`--net must be 'user' or 'none', not '${netKind}'`);
+  }
+  if ((values.publish ?? []).length > 0 && netKind !== 'user') {
+    throw new Error('-p/--publish forwards ports into the guest network: it needs --net user');
+  }
+  const forwards = (values.publish ?? []).map(parsePortForward);
   // Disks first, so that a bad path is reported before any download.
   const disks: FileBlockBackend[] = [];
   try {
@@ -92,6 +105,10 @@ export async function runCommand(args: string[]): Promise<number> {
   const firmware = readGuestFile(firmwarePath, 'firmware');
   const initrd = initrdPath !== undefined ? readGuestFile(initrdPath, 'initrd') : undefined;
   const bootargs = values.append ?? DEFAULT_APPEND;
+  const log = (line: string): void => {
+    process.stderr.write(`\n${line}\n`);
+  };
+  const passt = netKind === 'user' ? await PasstBackend.start({ forwards, log }) : null;
   const io = new ConsoleIO(process.stdin, process.stdout);
   try {
     if (values.deterministic && !process.stdin.isTTY) await io.drain();
@@ -113,9 +130,10 @@ export async function runCommand(args: string[]): Promise<number> {
         rng: values.deterministic
           ? new SeededEntropy(1n)
           : { fill: (b) => webcrypto.getRandomValues(b) },
-        log: (line) => process.stderr.write(`\n${line}\n`),
+        net: passt ? { backend: passt, seed: 'berth' } : undefined,
+        log,
       });
-      const exit = await runGuest(board, io, clock);
+      const exit = await runGuest(board, io, clock, passt ? () => passt.whenReceived() : undefined);
       io.flush();
       switch (exit.kind) {
         case 'poweroff':
@@ -142,5 +160,6 @@ export async function runCommand(args: string[]): Promise<number> {
       }
     }
     io.close();
+    await passt?.close();
   }
 }

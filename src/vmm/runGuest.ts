@@ -31,11 +31,16 @@ function feedInput(board: VirtBoard, io: ConsoleIO): void {
   if (room > 0) board.uart.receive(io.take(room));
 }
 
-/** Runs `board` until the guest powers off, reboots, fails, or the user quits. */
+/**
+ * Runs `board` until the guest powers off, reboots, fails, or the user quits.
+ * `wake`, when given, resolves when a host backend has news for an idle guest
+ * (a network frame), so that WFI sleeps end early.
+ */
 export async function runGuest(
   board: VirtBoard,
   io: ConsoleIO,
   clock: TickClock,
+  wake?: () => Promise<void>,
 ): Promise<GuestExit> {
   let lastYield = Date.now();
   for (;;) {
@@ -63,7 +68,9 @@ export async function runGuest(
       }
       const ms = Number.isFinite(deadline) ? ((deadline - clock.now()) * 1000) / TIMEBASE_HZ : 1000;
       if (ms > 0.5) {
-        await Promise.race([sleep(Math.min(ms, 1000)), io.whenInput()]);
+        const waits = [sleep(Math.min(ms, 1000)), io.whenInput()];
+        if (wake) waits.push(wake());
+        await Promise.race(waits);
         lastYield = Date.now();
       }
       continue;

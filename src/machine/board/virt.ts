@@ -21,6 +21,8 @@ import { VirtioBlk } from '../virtio/blk.js';
 import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
 import { VirtioRng, type EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
+import { VirtioNet } from '../virtio/net.js';
+import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 
@@ -49,6 +51,8 @@ export interface VirtBoardConfig {
   disks?: { backend: BlockBackend; serial?: string }[];
   /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
   rng?: EntropySource;
+  /** A virtio network card in virtio slot 2 on a host backend (passt, TAP, memory). */
+  net?: { backend: NetBackend; mac?: string; seed?: string };
   /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
   hvc?: { out: CharBackend; input: ConsoleInput };
   /** Receives one line when a guest driver misuses a device (default: dropped). */
@@ -83,6 +87,8 @@ export class VirtBoard {
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[] = [];
+  /** The network card, when configured. */
+  net: VirtioNet | null = null;
   /** The virtio disks in the order configured (disk 0 is vda). */
   readonly disks: VirtioBlk[] = [];
   private event: SysconEvent | null = null;
@@ -118,7 +124,7 @@ export class VirtBoard {
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
     const disks = cfg.disks ?? [];
-    const fixed = (cfg.rng ? 1 : 0) + (cfg.hvc ? 1 : 0);
+    const fixed = (cfg.rng ? 1 : 0) + (cfg.hvc ? 1 : 0) + (cfg.net ? 1 : 0);
     if (disks.length + fixed > VIRT.virtio.count) {
       throw new BoardError(
         `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks and ${fixed} other devices do not fit`,
@@ -142,6 +148,12 @@ export class VirtBoard {
     });
     if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
     if (cfg.hvc) attach(1, new VirtioConsole(cfg.hvc.out, cfg.hvc.input));
+    if (cfg.net) {
+      const net = new VirtioNet(cfg.net.backend, { mac: cfg.net.mac, seed: cfg.net.seed });
+      attach(2, net);
+      net.attach(this.virtio[2]!);
+      this.net = net;
+    }
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
