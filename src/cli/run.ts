@@ -11,7 +11,8 @@ import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm
 import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
 import { runGuest } from '../vmm/runGuest.js';
 import { runDemo } from '../vmm/demo.js';
-import { FileBlockBackend, parseDiskSpec } from '../vmm/fileBlockBackend.js';
+import { parseDiskSpec } from '../vmm/fileBlockBackend.js';
+import { openDisk, type DiskBackend } from '../vmm/openDisk.js';
 import { parseSize } from './size.js';
 
 export const RUN_HELP = `Usage: berth run [options]
@@ -26,8 +27,8 @@ Options:
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
   --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
-  --disk PATH[,ro]    attach a raw disk image as a virtio disk (repeatable;
-                      the first is /dev/vda); ,ro attaches it read-only
+  --disk PATH[,ro]    attach a disk image (raw, or qcow2 by its header) as a virtio
+                      disk (repeatable; the first is /dev/vda); ,ro: read-only
   --mirror URL        Debian archive to fetch guest assets from
   --net KIND          user: user-mode networking through passt (DHCP, no root needed); none (default)
   -p, --publish H:G   forward host TCP port H to guest port G (repeatable; H:G/udp, ADDR/H:G)
@@ -77,11 +78,11 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const forwards = (values.publish ?? []).map(parsePortForward);
   // Disks first, so that a bad path is reported before any download.
-  const disks: FileBlockBackend[] = [];
+  const disks: DiskBackend[] = [];
   try {
     for (const spec of values.disk ?? []) {
       const d = parseDiskSpec(spec);
-      disks.push(new FileBlockBackend(d.path, { readOnly: d.readOnly }));
+      disks.push(openDisk(d.path, d.readOnly));
     }
   } catch (e) {
     for (const d of disks) d.close();

@@ -1,6 +1,7 @@
 // Boots the disk of `berth image build` on Berth: the initramfs mounts /dev/vda (ext4) and
 // switch_roots into it, busybox init starts dropbear and httpd and prints the ready line; a file
-// written and synced survives `reboot -f`; then the guest powers off. Two boots in all.
+// written and synced survives `reboot -f` and a kill of the VMM process; then the guest powers
+// off. Three boots in all.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ function haveMke2fs(): boolean {
 
 test(
   'a built image boots from /dev/vda, serves, and keeps a synced file across reboot -f',
-  { timeout: 2 * BOOT_MS + 300_000, skip: haveMke2fs() ? false : 'mke2fs (e2fsprogs) missing' },
+  { timeout: 3 * BOOT_MS + 300_000, skip: haveMke2fs() ? false : 'mke2fs (e2fsprogs) missing' },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-rootfs-it-'));
     let s: ConsoleSession | undefined;
@@ -38,11 +39,12 @@ test(
         log: () => {},
       });
       const m = r.manifest;
-      s = ConsoleSession.berth([
+      const args = [
         ...['--memory', '256M', '--kernel', m.kernelPath, '--firmware', m.firmwarePath],
         ...['--initrd', r.initrdPath, '--append', `${m.cmdline} ${PLAIN_CONSOLE_ARG}`],
         ...['--disk', r.rootfsPath],
-      ]);
+      ];
+      s = ConsoleSession.berth(args);
       await s.expect(GUEST_READY_BANNER, BOOT_MS);
       await s.expect(PROMPT, 60_000);
 
@@ -63,6 +65,16 @@ test(
       const back = await s.run('cat /root/persist; grep " / " /proc/mounts');
       assert.match(back, new RegExp(`^${word}$`, 'm'), back);
       assert.match(back, /^\/dev\/vda \/ ext4 /m);
+
+      // The VMM process killed outright: what the guest synced is in the image file.
+      const word2 = `survives-kill-${Date.now()}`;
+      await s.run(`echo ${word2} > /root/persist2; sync`);
+      s.kill();
+      await s.exited;
+      s = ConsoleSession.berth(args);
+      await s.expect(GUEST_READY_BANNER, BOOT_MS);
+      await s.expect(PROMPT, 60_000);
+      assert.match(await s.run('cat /root/persist2'), new RegExp(`^${word2}$`, 'm'));
 
       s.send('poweroff -f\n');
       assert.equal(await s.exited, 0);

@@ -1,0 +1,31 @@
+// Opens a disk image for `berth run --disk`: qcow2 images (by their magic)
+// through the qcow2 backend, anything else as a raw image file.
+
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { BlockBackend } from '../machine/virtio/blockBackend.js';
+import { FileBlockBackend } from './fileBlockBackend.js';
+import { Qcow2Image } from './qcow2.js';
+import { QCOW_MAGIC } from './qcow2Header.js';
+
+export type DiskBackend = BlockBackend & { close(): void };
+
+function isQcow2(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // the raw backend reports the problem with the path
+  }
+  try {
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b.readUInt32BE(0) === QCOW_MAGIC;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function openDisk(path: string, readOnly: boolean): DiskBackend {
+  return isQcow2(path)
+    ? Qcow2Image.open(path, { readOnly })
+    : new FileBlockBackend(path, { readOnly });
+}
