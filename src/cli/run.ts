@@ -30,6 +30,8 @@ Options:
   --disk PATH[,ro]    attach a disk image (raw, or qcow2 by its header) as a virtio
                       disk (repeatable; the first is /dev/vda); ,ro: read-only
   --mirror URL        Debian archive to fetch guest assets from
+  --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
+                      virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
   --net KIND          user: user-mode networking through passt (DHCP, no root needed); none (default)
   -p, --publish H:G   forward host TCP port H to guest port G (repeatable; H:G/udp, ADDR/H:G)
   --deterministic     time from the instruction count: same input, same output
@@ -55,6 +57,7 @@ export async function runCommand(args: string[]): Promise<number> {
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
       net: { type: 'string' },
+      console: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -105,7 +108,11 @@ export async function runCommand(args: string[]): Promise<number> {
   const kernel = readKernel(kernelPath);
   const firmware = readGuestFile(firmwarePath, 'firmware');
   const initrd = initrdPath !== undefined ? readGuestFile(initrdPath, 'initrd') : undefined;
-  const bootargs = values.append ?? DEFAULT_APPEND;
+  const consoleKind = values.console ?? 'serial';
+  if (consoleKind !== 'serial' && consoleKind !== 'virtio') {
+    throw new Error(`--console must be 'serial' or 'virtio', not '${consoleKind}'`);
+  }
+  const bootargs = values.append ?? (consoleKind === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND);
   const log = (line: string): void => {
     process.stderr.write(`\n${line}\n`);
   };
@@ -132,6 +139,7 @@ export async function runCommand(args: string[]): Promise<number> {
           ? new SeededEntropy(1n)
           : { fill: (b) => webcrypto.getRandomValues(b) },
         net: passt ? { backend: passt, seed: 'berth' } : undefined,
+        hvc: consoleKind === 'virtio' ? { out: io, input: io } : undefined,
         log,
       });
       const exit = await runGuest(board, io, clock, passt ? () => passt.whenReceived() : undefined);

@@ -139,3 +139,23 @@ test(
     }
   },
 );
+
+test(
+  'with --console virtio the shell runs on hvc0 and answers',
+  { timeout: BOOT_MS + 60_000 },
+  async () => {
+    // Debian loads virtio_mmio from the initramfs, so hvc0 appears only then: the kernel log
+    // and /init's banner are not on it (qemu-system-riscv64 shows the same), the shell is.
+    const s = ConsoleSession.berth(['--memory', '256M', '--console', 'virtio']);
+    try {
+      await s.expect('built-in shell', BOOT_MS);
+      await s.expect(PROMPT, 60_000);
+      assert.equal((await s.run('echo $((6 * 7))')).trim(), '42');
+      assert.match(await s.run('tty'), /\/dev\/(hvc0|console)/);
+      s.send('poweroff -f\n');
+      assert.equal(await s.exited, 0);
+    } finally {
+      s.kill();
+    }
+  },
+);
