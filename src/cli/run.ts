@@ -35,6 +35,8 @@ Options:
   --net KIND          user: user-mode networking through passt (DHCP, no root needed); none (default)
   -p, --publish H:G   forward host TCP port H to guest port G (repeatable; H:G/udp, ADDR/H:G)
   --deterministic     time from the instruction count: same input, same output
+  --jit-threshold N   translate guest code to WebAssembly after N runs of an
+                      instruction (default 1000); 0 interprets only
   --demo              run the built-in bare-metal demo program instead
 
 The console is this terminal: Ctrl-A then X quits. When stdin is not a
@@ -56,6 +58,7 @@ export async function runCommand(args: string[]): Promise<number> {
       disk: { type: 'string', multiple: true },
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
+      'jit-threshold': { type: 'string' },
       net: { type: 'string' },
       console: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
@@ -72,6 +75,11 @@ export async function runCommand(args: string[]): Promise<number> {
     return r.event?.kind === 'poweroff' ? 0 : 1;
   }
   const memoryBytes = parseSize(values.memory ?? '256M');
+  const jitText = values['jit-threshold'];
+  const jitThreshold = jitText === undefined ? undefined : Number(jitText);
+  if (jitText !== undefined && !/^\d{1,9}$/.test(jitText)) {
+    throw new Error(`--jit-threshold must be a whole number >= 0, not '${jitText}'`);
+  }
   const netKind = values.net ?? 'none';
   if (netKind !== 'user' && netKind !== 'none') {
     throw new Error(`--net must be 'user' or 'none', not '${netKind}'`);
@@ -134,6 +142,7 @@ export async function runCommand(args: string[]): Promise<number> {
         kernel,
         initrd,
         bootargs,
+        jitThreshold,
         disks: disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
         rng: values.deterministic
           ? new SeededEntropy(1n)

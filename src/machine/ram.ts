@@ -2,11 +2,26 @@
 // seen through typed views, with a dirty-page log for snapshots and migration,
 // and the harts' per-page caches of decoded instructions, which every write
 // that does not go through a hart's write TLB reports with noteWrite().
+//
+// The buffer is a WebAssembly.Memory so that translated guest code (hart/jit)
+// reaches guest RAM and the harts' registers and TLBs directly: its first
+// HART_AREAS_BYTES hold one HART_AREA_BYTES area per hart, and RAM follows at
+// byteOffset. RAM too large to fit beside the areas in 4 GiB lives in a plain
+// ArrayBuffer, and its harts only interpret.
 
 export const PAGE_SIZE = 4096;
 
-/** Int32 words per decoded-instruction slot: [packed fields, immediate, instruction]. */
-export const CODE_SLOT_WORDS = 3;
+/**
+ * Int32 words per decoded-instruction slot: [packed fields, immediate, instruction,
+ * translation], where translation is a block id (> 0) or minus the times the
+ * slot was interpreted (<= 0).
+ */
+export const CODE_SLOT_WORDS = 4;
+/** Bytes of one hart's area (registers, TLBs) at the front of the wasm memory. */
+export const HART_AREA_BYTES = 131072;
+/** Bytes in front of RAM for hart areas. */
+export const HART_AREAS_BYTES = 8 * HART_AREA_BYTES;
+const WASM_PAGE = 65536;
 /** Packed-field value of a slot that has not been decoded yet (no operation has id 255). */
 export const CODE_SLOT_EMPTY = 255;
 /** Writes to a page of decoded code after which its cache is dropped (the page holds data too). */
@@ -17,10 +32,15 @@ export class RamError extends Error {}
 export class Ram {
   readonly base: number;
   readonly size: number;
+  /** The buffer holding RAM at byteOffset (and hart areas in front when memory is set). */
   readonly buffer: ArrayBuffer;
+  /** The WebAssembly memory that is the buffer, or null when RAM is too large for one. */
+  readonly memory: WebAssembly.Memory | null;
+  readonly byteOffset: number;
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
+  readonly view: DataView;
   /** One byte per 4 KiB page: 1 when the page was written since the log was last cleared. */
   readonly dirty: Uint8Array;
   /**
@@ -32,6 +52,13 @@ export class Ram {
   /** Decoded instructions of executed pages: 2048 halfword slots of CODE_SLOT_WORDS, or null. */
   readonly code: (Int32Array | null)[];
   private readonly codeWrites: Uint16Array;
+  /** Pages with translations made or under way: a write to the page drops them all. */
+  readonly translated: Uint8Array;
+  /** Per page: bumped whenever its translations are dropped or its code cache is made anew. */
+  readonly codeGen: Uint32Array;
+  /** Called after a page's translations are dropped (the harts forget jumps into them). */
+  onDropTranslations: (() => void) | null = null;
+  private areasUsed = 0;
 
   constructor(base: number, size: number) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -40,13 +67,48 @@ export class Ram {
     if (size > 2 ** 32) throw new RamError(`RAM size is limited to 4 GiB, got ${size}`);
     this.base = base;
     this.size = size;
-    this.buffer = new ArrayBuffer(size);
-    this.u8 = new Uint8Array(this.buffer);
-    this.u16 = new Uint16Array(this.buffer);
-    this.i32 = new Int32Array(this.buffer);
+    if (HART_AREAS_BYTES + size <= 2 ** 32) {
+      const pages = (HART_AREAS_BYTES + size + WASM_PAGE - 1) / WASM_PAGE;
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.buffer = this.memory.buffer;
+      this.byteOffset = HART_AREAS_BYTES;
+    } else {
+      this.memory = null;
+      this.buffer = new ArrayBuffer(size);
+      this.byteOffset = 0;
+    }
+    this.u8 = new Uint8Array(this.buffer, this.byteOffset, size);
+    this.u16 = new Uint16Array(this.buffer, this.byteOffset, size / 2);
+    this.i32 = new Int32Array(this.buffer, this.byteOffset, size / 4);
+    this.view = new DataView(this.buffer, this.byteOffset, size);
+    this.translated = new Uint8Array(size / PAGE_SIZE);
+    this.codeGen = new Uint32Array(size / PAGE_SIZE);
     this.dirty = new Uint8Array(size / PAGE_SIZE);
     this.code = new Array<Int32Array | null>(size / PAGE_SIZE).fill(null);
     this.codeWrites = new Uint16Array(size / PAGE_SIZE);
+  }
+
+  /**
+   * Reserves a hart's area in front of RAM and returns its byte offset in the
+   * buffer, or -1 when there is no wasm memory or no area left.
+   */
+  /** Hart areas handed out so far (at 0, HART_AREA_BYTES, ...). */
+  get hartAreas(): number {
+    return this.areasUsed;
+  }
+
+  allocHartArea(): number {
+    if (this.memory === null || this.areasUsed >= HART_AREAS_BYTES / HART_AREA_BYTES) return -1;
+    return this.areasUsed++ * HART_AREA_BYTES;
+  }
+
+  /** Forgets every translation that starts in page `page` (its slots count afresh). */
+  dropTranslations(page: number): void {
+    this.translated[page] = 0;
+    this.codeGen[page]++;
+    const c = this.code[page];
+    if (c !== null) for (let i = 3; i < c.length; i += CODE_SLOT_WORDS) c[i] = 0;
+    this.onDropTranslations?.();
   }
 
   /**
@@ -57,7 +119,10 @@ export class Ram {
   codePage(page: number): Int32Array {
     let c = this.code[page];
     if (c === null) {
-      c = new Int32Array((PAGE_SIZE / 2) * CODE_SLOT_WORDS).fill(CODE_SLOT_EMPTY);
+      c = new Int32Array((PAGE_SIZE / 2) * CODE_SLOT_WORDS);
+      for (let i = 0; i < c.length; i += CODE_SLOT_WORDS) c[i] = CODE_SLOT_EMPTY;
+      this.translated[page] = 0;
+      this.codeGen[page]++;
       this.code[page] = c;
       this.codeWrites[page] = 0;
       this.dirtyEpoch++;
@@ -76,6 +141,8 @@ export class Ram {
       this.dirty[p] = 1;
       const c = this.code[p];
       if (c === null) continue;
+      // Translated blocks may span the written bytes: drop them all.
+      if (this.translated[p] !== 0) this.dropTranslations(p);
       if (++this.codeWrites[p] > CODE_WRITE_LIMIT) {
         this.code[p] = null;
         continue;

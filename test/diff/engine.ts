@@ -57,66 +57,85 @@ export async function runBatch(
   const qrecs = splitRecords(p.qemu.stdout);
   const out: Outcome[] = [];
   let failures = 0;
-  let start = 0;
-  while (start < cases.length && failures < maxFailures) {
-    const h = runUserElf(start === 0 ? p.elf : patchQuad(p.elf, MAGIC_START, BigInt(start)), {
-      ramSize: 4 << 20,
-    });
-    const hrecs = splitRecords(h.stdout);
-    let nsig = 0;
-    let k = start;
-    for (; k < cases.length; k++) {
-      const c = cases[k];
-      const hr = hrecs.get(c.id);
-      if (hr === undefined) break;
-      const qr = qrecs.get(c.id);
-      if (qr === undefined) {
-        failures++;
-        out.push({
-          c,
-          diff: ['  qemu wrote no record for this case'],
-          stopped: false,
-          focus: [],
-          qemuSignal: null,
-        });
-        continue;
-      }
-      const qs = signalOf(qr);
-      const hs = signalOf(hr);
-      const trap = hs !== null ? h.signals[nsig++] : undefined;
-      let diff: string[] = [];
-      if (qs === null && hs === null) diff = diffRecord(c, qr, hr);
-      else if (qs !== hs) {
-        diff = [`  qemu: ${qs ?? 'no trap'}  hart: ${hs ?? 'no trap'}`];
-        if (trap !== undefined) {
-          const dis = await disassemble(p.path, trap.pc, trap.pc + 4n).catch(() => '');
-          diff.push(
-            `  hart: exception cause ${trap.cause} at pc 0x${trap.pc.toString(16)}, tval 0x${trap.tval.toString(16)}:`,
-            dis,
-          );
+  // Each batch runs twice: interpreted only, and with every instruction translated
+  // into blocks (jit/) on first sight, so that both engines answer to QEMU.
+  for (const engine of ENGINES) {
+    let start = 0;
+    while (start < cases.length && failures < maxFailures) {
+      const h = runUserElf(start === 0 ? p.elf : patchQuad(p.elf, MAGIC_START, BigInt(start)), {
+        ramSize: 4 << 20,
+        jitThreshold: engine.jitThreshold,
+      });
+      const hrecs = splitRecords(h.stdout);
+      let nsig = 0;
+      let k = start;
+      for (; k < cases.length; k++) {
+        const c = cases[k];
+        const hr = hrecs.get(c.id);
+        if (hr === undefined) break;
+        const qr = qrecs.get(c.id);
+        if (qr === undefined) {
+          failures++;
+          out.push({
+            c,
+            diff: ['  qemu wrote no record for this case'],
+            stopped: false,
+            focus: [],
+            qemuSignal: null,
+          });
+          continue;
         }
+        const qs = signalOf(qr);
+        const hs = signalOf(hr);
+        const trap = hs !== null ? h.signals[nsig++] : undefined;
+        let diff: string[] = [];
+        if (qs === null && hs === null) diff = diffRecord(c, qr, hr);
+        else if (qs !== hs) {
+          diff = [`  qemu: ${qs ?? 'no trap'}  hart: ${hs ?? 'no trap'}`];
+          if (trap !== undefined) {
+            const dis = await disassemble(p.path, trap.pc, trap.pc + 4n).catch(() => '');
+            diff.push(
+              `  hart: exception cause ${trap.cause} at pc 0x${trap.pc.toString(16)}, tval 0x${trap.tval.toString(16)}:`,
+              dis,
+            );
+          }
+        }
+        if (diff.length > 0) {
+          failures++;
+          diff.unshift(`  engine: ${engine.name}`);
+        }
+        const focus = qs === null && hs === null ? differingOffsets(qr, hr) : [];
+        out.push({ c, diff, stopped: false, focus, qemuSignal: qs });
       }
-      if (diff.length > 0) failures++;
-      const focus = qs === null && hs === null ? differingOffsets(qr, hr) : [];
-      out.push({ c, diff, stopped: false, focus, qemuSignal: qs });
+      if (k >= cases.length) break;
+      const pc = h.hart.pc;
+      const dis = await disassemble(p.path, pc - 8n, pc + 8n).catch(() => '');
+      const why = h.error ?? `exited with ${h.exitCode} before writing this case's record`;
+      const qr = qrecs.get(cases[k].id);
+      out.push({
+        c: cases[k],
+        diff: [
+          `  engine: ${engine.name}`,
+          `  hart stopped in this case: ${why}`,
+          `  around pc 0x${pc.toString(16)}:`,
+          dis,
+        ],
+        stopped: true,
+        focus: [],
+        qemuSignal: qr === undefined ? null : signalOf(qr),
+      });
+      failures++;
+      start = k + 1;
     }
-    if (k >= cases.length) break;
-    const pc = h.hart.pc;
-    const dis = await disassemble(p.path, pc - 8n, pc + 8n).catch(() => '');
-    const why = h.error ?? `exited with ${h.exitCode} before writing this case's record`;
-    const qr = qrecs.get(cases[k].id);
-    out.push({
-      c: cases[k],
-      diff: [`  hart stopped in this case: ${why}`, `  around pc 0x${pc.toString(16)}:`, dis],
-      stopped: true,
-      focus: [],
-      qemuSignal: qr === undefined ? null : signalOf(qr),
-    });
-    failures++;
-    start = k + 1;
   }
   return out;
 }
+
+/** The hart's engines the cases run on. */
+const ENGINES = [
+  { name: 'interpreter', jitThreshold: 0 },
+  { name: 'translated blocks', jitThreshold: 1 },
+];
 
 const PREFIX_ID = 0x40000000;
 

@@ -70,11 +70,11 @@ export function signalForCause(cause: number): string {
 
 export function runUserElf(
   elf: Uint8Array,
-  opts: { ramSize?: number; maxInstructions?: number } = {},
+  opts: { ramSize?: number; maxInstructions?: number; jitThreshold?: number } = {},
 ): UserRunResult {
   const ram = new Ram(USER_RAM_BASE, opts.ramSize ?? 16 * 1024 * 1024);
   const bus = new Bus(ram);
-  const hart = new Hart(bus);
+  const hart = new Hart(bus, { jitThreshold: opts.jitThreshold, jitSynchronous: true });
   const img = parseElf(elf);
   for (const s of img.segments) {
     const data = new Uint8Array(s.memsz);

@@ -55,6 +55,8 @@ export interface VirtBoardConfig {
   net?: { backend: NetBackend; mac?: string; seed?: string };
   /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
   hvc?: { out: CharBackend; input: ConsoleInput };
+  /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
+  jitThreshold?: number;
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
 }
@@ -108,7 +110,13 @@ export class VirtBoard {
     this.clock = clock;
     this.harts = [];
     for (let h = 0; h < nHarts; h++)
-      this.harts.push(new Hart(this.bus, { hartId: h, readTime: () => this.clint.mtime() }));
+      this.harts.push(
+        new Hart(this.bus, {
+          hartId: h,
+          readTime: () => this.clint.mtime(),
+          jitThreshold: cfg.jitThreshold,
+        }),
+      );
     const irqs = this.harts.map((h) => hartIrq(h));
     this.clint = new Clint(irqs, clock);
     this.plic = new Plic(irqs);

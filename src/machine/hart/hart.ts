@@ -44,6 +44,18 @@ import { executeSystem } from './system.js';
 import { FpRegs, IntRegs } from './regs.js';
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
 import { restoreHart, saveHart, type HartState } from './hartState.js';
+import {
+  AREA_DTAG,
+  AREA_END,
+  AREA_JC,
+  AREA_PC_HI,
+  AREA_PC_LO,
+  AREA_X,
+  JC_ENTRY_BYTES,
+  jcIndex,
+} from './areaLayout.js';
+import { BlockCache } from './jit/blockCache.js';
+import { MAX_BLOCK } from './jit/translate.js';
 
 export const enum StopReason {
   /** The instruction budget ran out. */
@@ -58,11 +70,20 @@ export const enum StopReason {
 
 export interface HartConfig {
   hartId?: number;
+  /**
+   * Times an instruction is interpreted before a block is translated from it
+   * (jit/), or 0 to only interpret. Default JIT_THRESHOLD.
+   */
+  jitThreshold?: number;
+  /** Compile translated blocks at once rather than in the background (tests). */
+  jitSynchronous?: boolean;
   /** The platform timer (mtime) in ticks; the `time` CSR and Sstc read it. */
   readTime?: () => number;
 }
 
 const TWO32 = 4294967296;
+/** Default HartConfig.jitThreshold. */
+export const JIT_THRESHOLD = 1000;
 
 /** Ops that carry a rounding-mode field. */
 const HAS_RM = new Uint8Array(Op.COUNT);
@@ -108,7 +129,7 @@ for (const op of [
 }
 
 export class Hart {
-  readonly regs = new IntRegs();
+  readonly regs: IntRegs;
   readonly fregs = new FpRegs();
   readonly trap = new TrapSignal();
   readonly bus: Bus;
@@ -188,9 +209,21 @@ export class Hart {
   private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
   private dirtyEpoch: number;
 
+  /** Byte offset of this hart's area in the RAM buffer (areaLayout.ts), or -1. */
+  readonly area: number;
+  /** The translated blocks, or null when this hart only interprets. */
+  readonly blocks: BlockCache | null;
+  private readonly jitThreshold: number;
+
   constructor(bus: Bus, config: HartConfig = {}) {
     this.bus = bus;
-    this.mmu = new Mmu(bus, this.trap);
+    this.area = bus.ram.allocHartArea();
+    this.regs = this.area >= 0 ? new IntRegs(bus.ram.buffer, this.area + AREA_X) : new IntRegs();
+    this.mmu = new Mmu(bus, this.trap, this.area);
+    const threshold = config.jitThreshold ?? JIT_THRESHOLD;
+    this.jitThreshold = Math.max(1, Math.min(threshold, 1 << 20));
+    this.blocks = this.area >= 0 && threshold > 0 ? BlockCache.of(bus.ram) : null;
+    if (this.blocks !== null && config.jitSynchronous) this.blocks.synchronous = true;
     this.hartId = config.hartId ?? 0;
     this.readTime = config.readTime ?? (() => 0);
     this.dirtyEpoch = bus.ram.dirtyEpoch;
@@ -354,6 +387,12 @@ export class Hart {
     const u16 = ram.u16;
     const i32 = ram.i32;
     const scratch = this.scratch;
+    const blocks = this.blocks;
+    const dispatch = blocks !== null ? blocks.dispatch : () => 0;
+    const area = this.area;
+    const area32 =
+      area >= 0 ? new Int32Array(ram.buffer, area, AREA_END >> 2) : new Int32Array(AREA_END >> 2);
+    const threshold = -this.jitThreshold;
     this.runBase = this.instret;
     this.runTraps = 0;
     this.curN = 0;
@@ -387,6 +426,7 @@ export class Hart {
         this.wfi = false;
       }
       const dTag = mmu.dataTag;
+      area32[AREA_DTAG >> 2] = dTag;
       let fetchTag = -1;
       let fetchHi = 0;
       let fetchBase = 0;
@@ -414,6 +454,29 @@ export class Hart {
           let imm: number;
           if (fetchTag !== -1) {
             const slot = ((pcLo & 0xfff) >>> 1) * CODE_SLOT_WORDS;
+            if (blocks !== null) {
+              // Translated code: run the block starting here, or count towards translating one.
+              let t = code[slot + 3];
+              if (t <= 0) {
+                if (t > threshold) code[slot + 3] = t - 1;
+                else if (t === threshold) t = blocks.request(fetchBase, pcLo & 0xfff);
+              }
+              if (t > 0 && budget - n >= MAX_BLOCK) {
+                // Remember the jump for the dispatcher, then run from block to block.
+                const j = (AREA_JC >> 2) + jcIndex(pcLo) * (JC_ENTRY_BYTES >> 2);
+                area32[j] = pcLo;
+                area32[j + 1] = pcHi;
+                area32[j + 2] = mmu.fetchTag;
+                area32[j + 3] = t;
+                const done = dispatch(area, pcLo, pcHi, budget - n, t);
+                if (done > 0) {
+                  n += done;
+                  pcLo = area32[AREA_PC_LO >> 2];
+                  pcHi = area32[AREA_PC_HI >> 2];
+                  continue;
+                }
+              }
+            }
             w0 = code[slot];
             if (w0 !== CODE_SLOT_EMPTY) {
               imm = code[slot + 1];
@@ -943,6 +1006,7 @@ export class Hart {
         }
       }
     }
+    blocks?.flush();
     this.instret = this.runBase + n - this.runTraps;
     this.runBase = this.instret;
     this.runTraps = 0;

@@ -26,9 +26,23 @@ import {
 } from './causes.js';
 import { Pmp } from './pmp.js';
 
-export const TLB_BITS = 11;
-export const TLB_SIZE = 1 << TLB_BITS;
-export const TLB_MASK = TLB_SIZE - 1;
+import {
+  AREA_END,
+  AREA_FTAG,
+  AREA_JC,
+  JC_ENTRY_BYTES,
+  JC_SIZE,
+  AREA_RTAG_HI,
+  AREA_RTAG_LO,
+  AREA_ROFF,
+  AREA_WOFF,
+  AREA_WTAG_HI,
+  AREA_WTAG_LO,
+  TLB_MASK,
+  TLB_SIZE,
+} from './areaLayout.js';
+
+export { TLB_BITS, TLB_MASK, TLB_SIZE } from './areaLayout.js';
 
 const PTE_V = 1;
 const PTE_R = 2;
@@ -49,13 +63,24 @@ function newTags(): Int32Array {
   return new Int32Array(TLB_SIZE).fill(-1);
 }
 
+/** TLB_SIZE int32s at `offset` of the hart area `area` in `buffer`, or a buffer of their own. */
+function tlbArray(buffer: ArrayBuffer, area: number, offset: number): Int32Array {
+  return area < 0 ? new Int32Array(TLB_SIZE) : new Int32Array(buffer, area + offset, TLB_SIZE);
+}
+
+function offArray(buffer: ArrayBuffer, area: number, offset: number): Uint32Array {
+  return area < 0 ? new Uint32Array(TLB_SIZE) : new Uint32Array(buffer, area + offset, TLB_SIZE);
+}
+
 export class Mmu {
-  readonly rTagLo = newTags();
-  readonly rTagHi = new Int32Array(TLB_SIZE);
-  readonly rOff = new Float64Array(TLB_SIZE);
-  readonly wTagLo = newTags();
-  readonly wTagHi = new Int32Array(TLB_SIZE);
-  readonly wOff = new Float64Array(TLB_SIZE);
+  // The read and write TLBs live in the hart area when there is one, where translated code reads them.
+  readonly rTagLo: Int32Array;
+  readonly rTagHi: Int32Array;
+  /** RAM offsets of the pages (unsigned). */
+  readonly rOff: Uint32Array;
+  readonly wTagLo: Int32Array;
+  readonly wTagHi: Int32Array;
+  readonly wOff: Uint32Array;
   readonly xTagLo = newTags();
   readonly xTagHi = new Int32Array(TLB_SIZE);
   readonly xOff = new Float64Array(TLB_SIZE);
@@ -75,6 +100,8 @@ export class Mmu {
   private readonly trap: TrapSignal;
   private readonly u8: Uint8Array;
   private readonly i32: Int32Array;
+  /** The hart's area as int32s, or null. */
+  private readonly area32: Int32Array | null;
 
   satpMode = SATP_BARE;
   /** Root page-table page number. */
@@ -103,7 +130,18 @@ export class Mmu {
   tlbMisses = 0;
   pageWalks = 0;
 
-  constructor(bus: Bus, trap: TrapSignal) {
+  /** `area`: byte offset of the hart's area in the RAM buffer, or -1 for TLBs of its own. */
+  constructor(bus: Bus, trap: TrapSignal, area = -1) {
+    const b = bus.ram.buffer;
+    this.area32 = area < 0 ? null : new Int32Array(b, area, AREA_END >> 2);
+    this.clearJumpCache();
+    if (this.area32 !== null) this.area32[AREA_FTAG >> 2] = this.fetchTag;
+    this.rTagLo = tlbArray(b, area, AREA_RTAG_LO).fill(-1);
+    this.rTagHi = tlbArray(b, area, AREA_RTAG_HI);
+    this.rOff = offArray(b, area, AREA_ROFF);
+    this.wTagLo = tlbArray(b, area, AREA_WTAG_LO).fill(-1);
+    this.wTagHi = tlbArray(b, area, AREA_WTAG_HI);
+    this.wOff = offArray(b, area, AREA_WOFF);
     this.bus = bus;
     this.ram = bus.ram;
     this.trap = trap;
@@ -122,6 +160,7 @@ export class Mmu {
       this.rTagLo.fill(-1);
       this.wTagLo.fill(-1);
       this.xTagLo.fill(-1);
+      this.clearJumpCache();
     }
     this.superpages.clear();
     this.setMode(this.fetchPriv, this.dataPriv, this.sum, this.mxr);
@@ -139,6 +178,15 @@ export class Mmu {
     this.mxr = mxr;
     this.dataTag = (this.gen << 4) | dataPriv | (sum ? 4 : 0) | (mxr ? 8 : 0);
     this.fetchTag = (this.gen << 4) | fetchPriv;
+    if (this.area32 !== null) this.area32[AREA_FTAG >> 2] = this.fetchTag;
+  }
+
+  /** Forgets the translated code's remembered jumps (their fetch tags no longer prove the mapping). */
+  clearJumpCache(): void {
+    const a = this.area32;
+    if (a === null) return;
+    const end = (AREA_JC + JC_SIZE * JC_ENTRY_BYTES) >> 2;
+    for (let i = (AREA_JC >> 2) + 2; i < end; i += JC_ENTRY_BYTES >> 2) a[i] = -1;
   }
 
   /**
@@ -158,6 +206,7 @@ export class Mmu {
     this.rTagLo[idx] = -1;
     this.wTagLo[idx] = -1;
     this.xTagLo[idx] = -1;
+    this.clearJumpCache();
   }
 
   private fault(access: number, page: boolean, lo: number, hi: number): never {

@@ -6,11 +6,16 @@
 
 /** Integer registers x0..x31 plus a discard slot (index 32) for writes to x0. */
 export class IntRegs {
-  readonly buffer = new ArrayBuffer(33 * 8);
   /** Halves: x[2r] low 32 bits, x[2r+1] high 32 bits. x[0] and x[1] stay 0. */
-  readonly x = new Int32Array(this.buffer);
+  readonly x: Int32Array;
   /** Whole registers as signed 64-bit integers. */
-  readonly x64 = new BigInt64Array(this.buffer);
+  readonly x64: BigInt64Array;
+
+  /** Registers in their own buffer, or at `offset` of `buffer` (a hart area). */
+  constructor(buffer: ArrayBuffer = new ArrayBuffer(33 * 8), offset = 0) {
+    this.x = new Int32Array(buffer, offset, 66);
+    this.x64 = new BigInt64Array(buffer, offset, 33);
+  }
 
   get(r: number): bigint {
     return this.x64[r];

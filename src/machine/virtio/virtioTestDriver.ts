@@ -48,7 +48,7 @@ export class TestDriver {
   constructor(ram: Ram, t: VirtioMmio, heap = ram.base + 0x10000) {
     this.ram = ram;
     this.t = t;
-    this.view = new DataView(ram.buffer);
+    this.view = ram.view;
     this.next = heap;
   }
 

@@ -101,7 +101,7 @@ export class Virtqueue {
     this.indirect = opts.indirect;
     this.eventIdx = opts.eventIdx;
     this.ram = ram;
-    this.view = new DataView(ram.buffer);
+    this.view = ram.view;
   }
 
   private off(pa: number): number {

@@ -1,0 +1,41 @@
+// Layout of a hart's area in the wasm memory in front of guest RAM (see
+// ram.ts): the state that translated blocks (jit/) read and write directly.
+// The interpreter sees the same bytes through typed views, so both engines
+// share one copy of the integer registers and of the read and write TLBs.
+
+export const TLB_BITS = 11;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
+
+/** Integer registers: 33 little-endian 64-bit slots (x0..x31, then the discard slot). */
+export const AREA_X = 0;
+/** pc after a translated block returns (low and high halves). */
+export const AREA_PC_LO = 272;
+export const AREA_PC_HI = 276;
+/** The data TLB tag bits (Mmu.dataTag) in force while a block runs. */
+export const AREA_DTAG = 280;
+/** The fetch TLB tag bits (Mmu.fetchTag): privilege and flush generation. */
+export const AREA_FTAG = 284;
+/** TLB arrays, TLB_SIZE int32 each. */
+export const AREA_RTAG_LO = 1024;
+export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;
+export const AREA_ROFF = AREA_RTAG_HI + TLB_SIZE * 4;
+export const AREA_WTAG_LO = AREA_ROFF + TLB_SIZE * 4;
+export const AREA_WTAG_HI = AREA_WTAG_LO + TLB_SIZE * 4;
+export const AREA_WOFF = AREA_WTAG_HI + TLB_SIZE * 4;
+/**
+ * The jump cache: JC_SIZE entries of [pc low, pc high, fetch tag, block number]
+ * that let the dispatcher (jit/dispatcher.ts) go from block to block without
+ * leaving WebAssembly. An entry is valid while the fetch tag matches; entries
+ * are cleared when blocks are dropped or a single page's mapping is fenced.
+ */
+export const JC_BITS = 11;
+export const JC_SIZE = 1 << JC_BITS;
+export const JC_ENTRY_BYTES = 16;
+export const AREA_JC = AREA_WOFF + TLB_SIZE * 4;
+export const AREA_END = AREA_JC + JC_SIZE * JC_ENTRY_BYTES;
+
+/** Jump cache index of the pc whose low half is `pcLo`. */
+export function jcIndex(pcLo: number): number {
+  return ((pcLo >>> 1) ^ (pcLo >>> 12)) & (JC_SIZE - 1);
+}

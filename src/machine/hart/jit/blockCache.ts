@@ -1,0 +1,175 @@
+// Compiled blocks of guest code, shared by the harts of one RAM: each block is
+// a WebAssembly function made by translate.ts. Blocks are numbered from 1; the
+// code slot of the RAM (ram.ts) where a block starts holds its number.
+//
+// A hart asks for a block where it has interpreted an instruction often
+// enough (request). The translation is made at once; compiling is batched:
+// up to BATCH bodies become one module, compiled on V8's background threads
+// (WebAssembly.compile) while the hart goes on interpreting, and installed
+// when the compiled module arrives, unless the page was written meanwhile
+// (its generation in ram.codeGen moved on). In synchronous mode (tests, and
+// hosts that want every block at once) the module is compiled on the spot.
+//
+// A write to a page drops the page's blocks (Ram.dropTranslations). When
+// MAX_BLOCKS have been made, all blocks are dropped and numbering starts
+// again, which bounds the memory they hold.
+
+import { CODE_SLOT_WORDS, HART_AREA_BYTES, type Ram } from '../../ram.js';
+import { AREA_JC, JC_ENTRY_BYTES, JC_SIZE } from '../areaLayout.js';
+import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
+import { BlockTranslator } from './translate.js';
+import { moduleBytes, T_I32, type FuncType } from './wasmWriter.js';
+
+/** Blocks made before all are dropped and made anew. */
+export const MAX_BLOCKS = 65536;
+/** Most blocks compiled as one module. */
+export const BATCH = 64;
+/**
+ * Value of a code slot's translation word while its block is being compiled,
+ * or after its first instruction proved untranslatable: below any hit count,
+ * so the hart neither counts nor asks again until the page's translations drop.
+ */
+export const SLOT_NO_REQUEST = -0x40000000;
+
+const BLOCK_TYPE: FuncType = { params: [T_I32, T_I32, T_I32], results: [T_I32] };
+
+interface Pending {
+  page: number;
+  gen: number;
+  code: Int32Array;
+  slot: number;
+  body: Uint8Array;
+}
+
+const caches = new WeakMap<Ram, BlockCache>();
+
+export class BlockCache {
+  /** Blocks by number (entry 0 is never called), as the dispatcher calls them. */
+  private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: MAX_BLOCKS + 1 });
+  /** Numbers handed out so far. */
+  private blockCount = 1;
+  /** Runs a block and the blocks after it (dispatcher.ts). */
+  readonly dispatch: DispatchFn;
+  private readonly translator = new BlockTranslator();
+  private readonly imports: WebAssembly.Imports;
+  private batch: Pending[] = [];
+  /** Compile modules on the spot instead of in the background. */
+  synchronous = false;
+  /** Counters. */
+  compiled = 0;
+  modules = 0;
+  untranslatable = 0;
+  stale = 0;
+  resets = 0;
+  instructions = 0;
+  inFlight = 0;
+
+  private constructor(private readonly ram: Ram) {
+    if (ram.memory === null) throw new Error('BlockCache needs RAM in a WebAssembly memory');
+    this.imports = { m: { m: ram.memory } };
+    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes()), {
+      m: { m: ram.memory, t: this.table },
+    });
+    this.dispatch = d.exports['d'] as DispatchFn;
+    ram.onDropTranslations = () => this.clearJumpCaches();
+  }
+
+  /** Forgets every hart's remembered jumps (blocks were dropped). */
+  clearJumpCaches(): void {
+    const areas = this.ram.hartAreas;
+    const words = new Int32Array(this.ram.buffer, 0, (areas * HART_AREA_BYTES) >> 2);
+    for (let a = 0; a < areas; a++) {
+      const base = (a * HART_AREA_BYTES + AREA_JC) >> 2;
+      const end = base + (JC_SIZE * JC_ENTRY_BYTES) / 4;
+      for (let i = base + 2; i < end; i += JC_ENTRY_BYTES / 4) words[i] = -1;
+    }
+  }
+
+  /** The cache of `ram`'s blocks (RAM in a WebAssembly memory only). */
+  static of(ram: Ram): BlockCache {
+    let c = caches.get(ram);
+    if (c === undefined) {
+      c = new BlockCache(ram);
+      caches.set(ram, c);
+    }
+    return c;
+  }
+
+  /**
+   * Asks for the block starting at page offset `po` of the code page at RAM
+   * offset `pageOff`. Returns the block's number when it is ready at once
+   * (synchronous mode), else 0; the slot is marked SLOT_NO_REQUEST meanwhile.
+   */
+  request(pageOff: number, po: number): number {
+    const page = pageOff >>> 12;
+    const code = this.ram.codePage(page);
+    const slot = (po >>> 1) * CODE_SLOT_WORDS + 3;
+    const t = this.translator.translate(this.ram, pageOff, po);
+    code[slot] = SLOT_NO_REQUEST;
+    if (t === null) {
+      this.untranslatable++;
+      return 0;
+    }
+    // From now on a write to the page moves its generation on, which voids this translation.
+    this.ram.translated[page] = 1;
+    this.instructions += t.count;
+    this.batch.push({ page, gen: this.ram.codeGen[page], code, slot, body: t.body });
+    if (this.synchronous) {
+      this.flush();
+      return code[slot] > 0 ? code[slot] : 0;
+    }
+    if (this.batch.length >= BATCH) this.flush();
+    return 0;
+  }
+
+  /** Compiles the blocks asked for so far (in the background unless synchronous). */
+  flush(): void {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const bytes = moduleBytes(
+      BLOCK_TYPE,
+      batch.map((p) => p.body),
+    );
+    this.modules++;
+    if (this.synchronous) {
+      this.install(batch, new WebAssembly.Module(bytes));
+      return;
+    }
+    this.inFlight++;
+    WebAssembly.compile(bytes).then(
+      (m) => {
+        this.inFlight--;
+        this.install(batch, m);
+      },
+      () => {
+        // Cannot happen for a valid translation; the slots simply stay interpreted.
+        this.inFlight--;
+      },
+    );
+  }
+
+  private install(batch: Pending[], module: WebAssembly.Module): void {
+    const exports = new WebAssembly.Instance(module, this.imports).exports;
+    if (this.blockCount + batch.length > MAX_BLOCKS + 1) this.dropAll();
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i];
+      if (this.ram.code[p.page] !== p.code || this.ram.codeGen[p.page] !== p.gen) {
+        this.stale++;
+        continue;
+      }
+      p.code[p.slot] = this.blockCount;
+      this.table.set(this.blockCount++, exports[String(i)]);
+      this.compiled++;
+    }
+  }
+
+  /** Drops every block (and voids the translations under way). */
+  dropAll(): void {
+    const t = this.ram.translated;
+    for (let p = 0; p < t.length; p++) if (t[p] !== 0) this.ram.dropTranslations(p);
+    this.blockCount = 1;
+    this.clearJumpCaches();
+    this.resets++;
+  }
+}

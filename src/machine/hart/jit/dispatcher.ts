@@ -1,0 +1,168 @@
+// The dispatcher: one WebAssembly function that runs a block and then goes
+// on from block to block through the hart's jump cache (areaLayout.ts)
+// without returning to JavaScript, until the budget is nearly spent, a block
+// leaves early, or the next pc has no entry. It calls blocks through a
+// function table indexed by block number (call_indirect).
+//
+//   dispatch(area, pcLo, pcHi, budget, block) -> instructions completed
+//
+// As with a single block, the pc to go on from is left at AREA_PC_LO.
+
+import {
+  AREA_FTAG,
+  AREA_JC,
+  AREA_PC_HI,
+  AREA_PC_LO,
+  JC_ENTRY_BYTES,
+  JC_SIZE,
+} from '../areaLayout.js';
+import { MAX_BLOCK } from './translate.js';
+import { ByteWriter, T_I32, T_VOID, W } from './wasmWriter.js';
+
+export type DispatchFn = (
+  area: number,
+  pcLo: number,
+  pcHi: number,
+  budget: number,
+  block: number,
+) => number;
+
+const CALL_INDIRECT = 0x11;
+const LOOP = 0x03;
+const I32_LT_S = 0x48;
+
+// Locals: parameters, then n (done so far), k (done by the last block), h (jump cache entry).
+const P_AREA = 0;
+const P_PCLO = 1;
+const P_PCHI = 2;
+const P_BUDGET = 3;
+const P_BLOCK = 4;
+const L_N = 5;
+const L_K = 6;
+const L_H = 7;
+
+/** The dispatcher module: imports memory "m"."m" and table "m"."t", exports "d". */
+export function dispatcherBytes(): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const s = new ByteWriter();
+  // Types: 0 = block, 1 = dispatcher.
+  s.u32(2);
+  s.bytes([0x60, 3, T_I32, T_I32, T_I32, 1, T_I32]);
+  s.bytes([0x60, 5, T_I32, T_I32, T_I32, T_I32, T_I32, 1, T_I32]);
+  w.section(1, s);
+  s.reset();
+  s.u32(2);
+  s.bytes([1, 0x6d, 1, 0x6d, 0x02, 0x00, 0x00]);
+  s.bytes([1, 0x6d, 1, 0x74, 0x01, 0x70, 0x00, 0x00]);
+  w.section(2, s);
+  s.reset();
+  s.bytes([1, 1]);
+  w.section(3, s);
+  s.reset();
+  s.bytes([1, 1, 0x64, 0x00, 0x00]);
+  w.section(7, s);
+  s.reset();
+  const b = new ByteWriter();
+  b.bytes([1, 3, T_I32]);
+  const get = (i: number): void => {
+    b.byte(W.LocalGet);
+    b.u32(i);
+  };
+  const i32 = (v: number): void => {
+    b.byte(W.I32Const);
+    b.s32(v);
+  };
+  const load = (offset: number): void => {
+    b.byte(W.I32Load);
+    b.u32(2);
+    b.u32(offset);
+  };
+  const returnN = (): void => {
+    b.byte(W.If);
+    b.byte(T_VOID);
+    get(L_N);
+    b.byte(W.Return);
+    b.byte(W.End);
+  };
+  b.byte(LOOP);
+  b.byte(T_VOID);
+  // k = block(area, pc); if k == 0 return n; n += k
+  get(P_AREA);
+  get(P_PCLO);
+  get(P_PCHI);
+  get(P_BLOCK);
+  b.byte(CALL_INDIRECT);
+  b.u32(0);
+  b.u32(0);
+  b.byte(W.LocalTee);
+  b.u32(L_K);
+  b.byte(W.I32Eqz);
+  returnN();
+  get(L_N);
+  get(L_K);
+  b.byte(W.I32Add);
+  b.byte(W.LocalSet);
+  b.u32(L_N);
+  // pc = area.pc
+  get(P_AREA);
+  load(AREA_PC_LO);
+  b.byte(W.LocalSet);
+  b.u32(P_PCLO);
+  get(P_AREA);
+  load(AREA_PC_HI);
+  b.byte(W.LocalSet);
+  b.u32(P_PCHI);
+  // if budget - n < MAX_BLOCK return n
+  get(P_BUDGET);
+  get(L_N);
+  b.byte(W.I32Sub);
+  i32(MAX_BLOCK);
+  b.byte(I32_LT_S);
+  returnN();
+  // h = area + index(pc) * 16 (jcIndex in areaLayout.ts)
+  get(P_PCLO);
+  i32(1);
+  b.byte(W.I32ShrU);
+  get(P_PCLO);
+  i32(12);
+  b.byte(W.I32ShrU);
+  b.byte(W.I32Xor);
+  i32(JC_SIZE - 1);
+  b.byte(W.I32And);
+  i32(Math.log2(JC_ENTRY_BYTES));
+  b.byte(W.I32Shl);
+  get(P_AREA);
+  b.byte(W.I32Add);
+  b.byte(W.LocalTee);
+  b.u32(L_H);
+  // if entry.pc != pc || entry.tag != area.ftag return n
+  load(AREA_JC);
+  get(P_PCLO);
+  b.byte(W.I32Ne);
+  get(L_H);
+  load(AREA_JC + 4);
+  get(P_PCHI);
+  b.byte(W.I32Ne);
+  b.byte(W.I32Or);
+  get(L_H);
+  load(AREA_JC + 8);
+  get(P_AREA);
+  load(AREA_FTAG);
+  b.byte(W.I32Ne);
+  b.byte(W.I32Or);
+  returnN();
+  get(L_H);
+  load(AREA_JC + 12);
+  b.byte(W.LocalSet);
+  b.u32(P_BLOCK);
+  b.byte(W.Br);
+  b.u32(0);
+  b.byte(W.End);
+  get(L_N);
+  b.byte(W.End);
+  s.u32(1);
+  s.vec(b.take());
+  w.section(10, s);
+  return w.take().slice();
+}

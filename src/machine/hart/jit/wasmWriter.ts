@@ -1,0 +1,188 @@
+// A small writer of WebAssembly binaries: LEB128 numbers, the opcodes the
+// block translator uses, and the module wrapper (one memory import, functions
+// of one type, all exported). See the WebAssembly core specification, 5.x.
+
+export const enum W {
+  Block = 0x02,
+  If = 0x04,
+  Else = 0x05,
+  End = 0x0b,
+  Br = 0x0c,
+  BrIf = 0x0d,
+  Return = 0x0f,
+  Select = 0x1b,
+  Drop = 0x1a,
+  LocalGet = 0x20,
+  LocalSet = 0x21,
+  LocalTee = 0x22,
+  I32Load = 0x28,
+  I64Load = 0x29,
+  I64Load8S = 0x30,
+  I64Load8U = 0x31,
+  I64Load16S = 0x32,
+  I64Load16U = 0x33,
+  I64Load32S = 0x34,
+  I64Load32U = 0x35,
+  I32Store = 0x36,
+  I64Store = 0x37,
+  I64Store8 = 0x3c,
+  I64Store16 = 0x3d,
+  I64Store32 = 0x3e,
+  I32Const = 0x41,
+  I64Const = 0x42,
+  I32Eqz = 0x45,
+  I32Eq = 0x46,
+  I32Ne = 0x47,
+  I64Eqz = 0x50,
+  I64Eq = 0x51,
+  I64Ne = 0x52,
+  I64LtS = 0x53,
+  I64LtU = 0x54,
+  I64GeS = 0x59,
+  I64GeU = 0x5a,
+  I32Add = 0x6a,
+  I32Sub = 0x6b,
+  I32Mul = 0x6c,
+  I32DivS = 0x6d,
+  I32DivU = 0x6e,
+  I32RemS = 0x6f,
+  I32RemU = 0x70,
+  I32And = 0x71,
+  I32Or = 0x72,
+  I32Xor = 0x73,
+  I32Shl = 0x74,
+  I32ShrS = 0x75,
+  I32ShrU = 0x76,
+  I64Add = 0x7c,
+  I64Sub = 0x7d,
+  I64Mul = 0x7e,
+  I64DivS = 0x7f,
+  I64DivU = 0x80,
+  I64RemS = 0x81,
+  I64RemU = 0x82,
+  I64And = 0x83,
+  I64Or = 0x84,
+  I64Xor = 0x85,
+  I64Shl = 0x86,
+  I64ShrS = 0x87,
+  I64ShrU = 0x88,
+  I32WrapI64 = 0xa7,
+  I64ExtendI32S = 0xac,
+  I64ExtendI32U = 0xad,
+}
+
+export const T_I32 = 0x7f;
+export const T_I64 = 0x7e;
+export const T_VOID = 0x40;
+
+/** A growable byte buffer with the encodings of the binary format. */
+export class ByteWriter {
+  private buf = new Uint8Array(4096);
+  length = 0;
+
+  byte(b: number): void {
+    if (this.length === this.buf.length) {
+      const n = new Uint8Array(this.buf.length * 2);
+      n.set(this.buf);
+      this.buf = n;
+    }
+    this.buf[this.length++] = b;
+  }
+
+  bytes(b: ArrayLike<number>): void {
+    for (let i = 0; i < b.length; i++) this.byte(b[i]);
+  }
+
+  /** Unsigned LEB128 of a value in 0 .. 2^32-1. */
+  u32(v: number): void {
+    v >>>= 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+  }
+
+  /** Signed LEB128 of an int32 (also a valid i64.const operand for the same value). */
+  s32(v: number): void {
+    v |= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
+  /** A name or any byte string with its length in front. */
+  vec(b: Uint8Array): void {
+    this.u32(b.length);
+    this.bytes(b);
+  }
+
+  /** A section: id and the content with its size in front. */
+  section(id: number, content: ByteWriter): void {
+    this.byte(id);
+    this.u32(content.length);
+    this.bytes(content.take());
+  }
+
+  take(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+}
+
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+/**
+ * A module importing memory "m"."m" and exporting functions "0", "1", ... of
+ * type `type`, whose bodies (locals and code, without the size) are given.
+ */
+export function moduleBytes(type: FuncType, bodies: Uint8Array[]): Uint8Array {
+  const out = new ByteWriter();
+  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const s = new ByteWriter();
+  s.u32(1);
+  s.byte(0x60);
+  s.u32(type.params.length);
+  s.bytes(type.params);
+  s.u32(type.results.length);
+  s.bytes(type.results);
+  out.section(1, s);
+  s.reset();
+  s.u32(1);
+  s.vec(Uint8Array.of(0x6d));
+  s.vec(Uint8Array.of(0x6d));
+  s.byte(0x02);
+  s.byte(0x00);
+  s.u32(0);
+  out.section(2, s);
+  s.reset();
+  s.u32(bodies.length);
+  for (let i = 0; i < bodies.length; i++) s.u32(0);
+  out.section(3, s);
+  s.reset();
+  s.u32(bodies.length);
+  for (let i = 0; i < bodies.length; i++) {
+    s.vec(new TextEncoder().encode(String(i)));
+    s.byte(0x00);
+    s.u32(i);
+  }
+  out.section(7, s);
+  s.reset();
+  s.u32(bodies.length);
+  for (const b of bodies) s.vec(b);
+  out.section(10, s);
+  return out.take().slice();
+}
