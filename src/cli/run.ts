@@ -40,8 +40,8 @@ Options:
                       tap: a TAP device on the Linux bridge --bridge names (root; needs socat);
                       none (default)
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
-  --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: derived
-                      from the first disk's path, or fixed without a disk)
+  --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
+                      with --net tap, derived from the first disk's path)
   -p, --publish H:G   with --net user: forward host TCP port H to guest port G (repeatable;
                       H:G/udp, ADDR/H:G)
   --deterministic     time from the instruction count: same input, same output

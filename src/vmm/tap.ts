@@ -387,15 +387,6 @@ export function tapPreflight(cfg: TapConfig): { socat: string; ip: string; setpr
         'give it the device (e.g. docker run --device /dev/net/tun --cap-add NET_ADMIN)',
     );
   }
-  if (!existsSync(join('/sys/class/net', cfg.bridge))) {
-    throw missingBridge(cfg.bridge);
-  }
-  if (!existsSync(join('/sys/class/net', cfg.bridge, 'bridge'))) {
-    throw new TapError(
-      `"${cfg.bridge}" is a network interface but not a bridge; name a Linux bridge ` +
-        `(ip -d link show type bridge lists them)`,
-    );
-  }
   const socat = findExecutable(cfg.socat ?? 'socat');
   if (!socat) {
     throw new TapError(
@@ -414,6 +405,15 @@ export function tapPreflight(cfg: TapConfig): { socat: string; ip: string; setpr
   if (!setpriv) {
     throw new TapError(
       `setpriv was not found; install Debian's ${UTIL_LINUX_PACKAGE} package: apt-get install ${UTIL_LINUX_PACKAGE}`,
+    );
+  }
+  if (!existsSync(join('/sys/class/net', cfg.bridge))) {
+    throw missingBridge(cfg.bridge);
+  }
+  if (!existsSync(join('/sys/class/net', cfg.bridge, 'bridge'))) {
+    throw new TapError(
+      `"${cfg.bridge}" is a network interface but not a bridge; name a Linux bridge ` +
+        `(ip -d link show type bridge lists them)`,
     );
   }
   return { socat, ip, setpriv };

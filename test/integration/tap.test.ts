@@ -196,6 +196,8 @@ test('berth run --net tap: errors name what is missing', { skip, timeout: 60_000
     assert.match(r.stderr, /"lo" is a network interface but not a bridge/);
     r = run(['--net', 'user', '--bridge', 'br0']);
     assert.match(r.stderr, /--bridge names the bridge for --net tap/);
+    r = run(['--net', 'tap', '--bridge', 'br0', '--mac', '01:00:5e:00:00:01']);
+    assert.match(r.stderr, /is a multicast address/);
     r = run(['--net', 'tap', '--bridge', 'br0', '-p', '8080:80']);
     assert.match(r.stderr, /needs --net user/);
     const nobody = spawnSync(
