@@ -2,8 +2,9 @@
 # Installs the Debian packages the test suite needs when they are missing:
 # the riscv64 cross toolchain (test programs), qemu-user (the reference), and
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
-# qemu-utils (qemu-img, qemu-io) for the qcow2 tests, and passt for the
-# user-mode networking tests.
+# qemu-utils (qemu-img, qemu-io) for the qcow2 tests, passt for the
+# user-mode networking tests, and socat, iproute2, curl and ping for the
+# bridged (TAP) networking tests.
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
@@ -18,6 +19,10 @@ command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ] || need+=(e2fsprogs)
 command -v passt >/dev/null || need+=(passt)
 command -v ssh >/dev/null || need+=(openssh-client)
+command -v socat >/dev/null || need+=(socat)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
+command -v ping >/dev/null || need+=(iputils-ping)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-deps: missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -6,6 +6,7 @@ import { webcrypto } from 'node:crypto';
 import { VirtBoard } from '../machine/board/virt.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
 import { PasstBackend, parsePortForward } from '../vmm/passt.js';
+import { TapBackend, tapPreflight } from '../vmm/tap.js';
 import { ConsoleIO } from '../vmm/console.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
 import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
@@ -13,6 +14,9 @@ import { runGuest } from '../vmm/runGuest.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/fileBlockBackend.js';
 import { openDisk, type DiskBackend } from '../vmm/openDisk.js';
+import { parseMac } from '../machine/virtio/net.js';
+import type { NetBackend } from '../machine/virtio/netBackend.js';
+import { resolve } from 'node:path';
 import { parseSize } from './size.js';
 
 export const RUN_HELP = `Usage: berth run [options]
@@ -32,8 +36,14 @@ Options:
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
                       virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
-  --net KIND          user: user-mode networking through passt (DHCP, no root needed); none (default)
-  -p, --publish H:G   forward host TCP port H to guest port G (repeatable; H:G/udp, ADDR/H:G)
+  --net KIND          user: user-mode networking through passt (DHCP, no root needed);
+                      tap: a TAP device on the Linux bridge --bridge names (root; needs socat);
+                      none (default)
+  --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
+  --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
+                      with --net tap, derived from the first disk's path)
+  -p, --publish H:G   with --net user: forward host TCP port H to guest port G (repeatable;
+                      H:G/udp, ADDR/H:G)
   --deterministic     time from the instruction count: same input, same output
   --jit-threshold N   translate guest code to WebAssembly after N runs of an
                       instruction (default 1000); 0 interprets only
@@ -60,6 +70,8 @@ export async function runCommand(args: string[]): Promise<number> {
       deterministic: { type: 'boolean' },
       'jit-threshold': { type: 'string' },
       net: { type: 'string' },
+      bridge: { type: 'string' },
+      mac: { type: 'string' },
       console: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
       demo: { type: 'boolean' },
@@ -81,13 +93,29 @@ export async function runCommand(args: string[]): Promise<number> {
     throw new Error(`--jit-threshold must be a whole number >= 0, not '${jitText}'`);
   }
   const netKind = values.net ?? 'none';
-  if (netKind !== 'user' && netKind !== 'none') {
-    throw new Error(`--net must be 'user' or 'none', not '${netKind}'`);
+  if (netKind !== 'user' && netKind !== 'tap' && netKind !== 'none') {
+    throw new Error(`--net must be 'user', 'tap' or 'none', not '${netKind}'`);
   }
   if ((values.publish ?? []).length > 0 && netKind !== 'user') {
     throw new Error('-p/--publish forwards ports into the guest network: it needs --net user');
   }
+  if (netKind === 'tap' && values.bridge === undefined) {
+    throw new Error(
+      '--net tap needs --bridge NAME: the Linux bridge the guest joins ' +
+        '(e.g. ip link add br0 type bridge && ip link set br0 up)',
+    );
+  }
+  if (values.bridge !== undefined && netKind !== 'tap') {
+    throw new Error('--bridge names the bridge for --net tap');
+  }
+  if (values.mac !== undefined) {
+    if (netKind === 'none')
+      throw new Error("--mac sets the network card's address: it needs --net");
+    parseMac(values.mac);
+  }
   const forwards = (values.publish ?? []).map(parsePortForward);
+  // Privileges, bridge and tools before any download (TapBackend.start checks again).
+  if (netKind === 'tap') tapPreflight({ bridge: values.bridge! });
   // Disks first, so that a bad path is reported before any download.
   const disks: DiskBackend[] = [];
   try {
@@ -124,7 +152,15 @@ export async function runCommand(args: string[]): Promise<number> {
   const log = (line: string): void => {
     process.stderr.write(`\n${line}\n`);
   };
-  const passt = netKind === 'user' ? await PasstBackend.start({ forwards, log }) : null;
+  let net: (NetBackend & { whenReceived(): Promise<void>; close(): Promise<void> }) | null = null;
+  if (netKind === 'user') net = await PasstBackend.start({ forwards, log });
+  if (netKind === 'tap') net = await TapBackend.start({ bridge: values.bridge!, log });
+  // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
+  const firstDisk = (values.disk ?? [])[0];
+  const seed =
+    netKind === 'tap' && firstDisk !== undefined
+      ? `berth:${resolve(parseDiskSpec(firstDisk).path)}`
+      : 'berth';
   const io = new ConsoleIO(process.stdin, process.stdout);
   try {
     if (values.deterministic && !process.stdin.isTTY) await io.drain();
@@ -147,11 +183,17 @@ export async function runCommand(args: string[]): Promise<number> {
         rng: values.deterministic
           ? new SeededEntropy(1n)
           : { fill: (b) => webcrypto.getRandomValues(b) },
-        net: passt ? { backend: passt, seed: 'berth' } : undefined,
+        net: net ? { backend: net, seed, mac: values.mac } : undefined,
         hvc: consoleKind === 'virtio' ? { out: io, input: io } : undefined,
         log,
       });
-      const exit = await runGuest(board, io, clock, passt ? () => passt.whenReceived() : undefined);
+      const backend = net;
+      const exit = await runGuest(
+        board,
+        io,
+        clock,
+        backend ? () => backend.whenReceived() : undefined,
+      );
       io.flush();
       switch (exit.kind) {
         case 'poweroff':
@@ -178,6 +220,6 @@ export async function runCommand(args: string[]): Promise<number> {
       }
     }
     io.close();
-    await passt?.close();
+    await net?.close();
   }
 }
