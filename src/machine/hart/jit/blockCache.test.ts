@@ -1,0 +1,112 @@
+// The translated-code engine seen from the hart: blocks compiled in the
+// background are installed and give the interpreter's results; a page written
+// while its blocks compile keeps none of them; the dispatcher chains blocks
+// through the jump cache, which a single-page SFENCE.VMA clears.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setImmediate as tick } from 'node:timers/promises';
+import { Bus } from '../../bus.js';
+import { Ram } from '../../ram.js';
+import { Hart, StopReason } from '../hart.js';
+import { AREA_JC, JC_ENTRY_BYTES, JC_SIZE } from '../areaLayout.js';
+
+const BASE = 0x80000000;
+// li a0,0; li a1,1000; loop: add a0,a0,a1; sd a0,0(sp); ld a2,0(sp); addi a1,a1,-1; bnez a1,loop; wfi
+const LOOP = [
+  0x00000513, 0x3e800593, 0x00b50533, 0x00a13023, 0x00013603, 0xfff58593, 0xfe0598e3, 0x10500073,
+];
+// The same with `sub a0,a0,a1` in place of the add.
+const LOOP_SUB = LOOP.map((w, i) => (i === 2 ? 0x40b50533 : w));
+
+function words(program: number[]): Uint8Array {
+  const b = new Uint8Array(program.length * 4);
+  program.forEach((w, i) => new DataView(b.buffer).setUint32(i * 4, w, true));
+  return b;
+}
+
+function machine(program: number[], jitThreshold: number): { hart: Hart; ram: Ram } {
+  const ram = new Ram(BASE, 1 << 20);
+  const hart = new Hart(new Bus(ram), { jitThreshold });
+  ram.write(BASE, words(program));
+  hart.pc = BigInt(BASE);
+  hart.regs.set(2, BigInt(BASE + 0x8000));
+  return { hart, ram };
+}
+
+/** Runs to the final WFI, letting background compiles land between slices. */
+async function runToWfi(hart: Hart, slice = 100): Promise<void> {
+  for (let i = 0; i < 10000; i++) {
+    const r = hart.run(slice);
+    if (r === StopReason.Wfi) return;
+    assert.equal(r, StopReason.Budget, hart.lastError ?? '');
+    await tick();
+  }
+  assert.fail('the program did not reach its WFI');
+}
+
+const SUM = 500500n; // 1 + 2 + ... + 1000
+
+test('blocks compiled in the background run the loop to the same state as the interpreter', async () => {
+  const plain = machine(LOOP, 0);
+  await runToWfi(plain.hart);
+  assert.equal(plain.hart.blocks, null);
+  const jit = machine(LOOP, 10);
+  await runToWfi(jit.hart);
+  const blocks = jit.hart.blocks!;
+  assert.ok(blocks.compiled >= 1, `blocks compiled: ${blocks.compiled}`);
+  for (const h of [plain.hart, jit.hart]) {
+    assert.equal(h.regs.get(10), SUM);
+    assert.equal(h.regs.get(12), SUM);
+    assert.equal(h.regs.get(11), 0n);
+    assert.equal(h.instret, 2 + 1000 * 5 + 1);
+  }
+  assert.deepEqual(jit.ram.read(BASE + 0x8000, 8), plain.ram.read(BASE + 0x8000, 8));
+});
+
+test('a page written while its blocks compile keeps none of them', async () => {
+  const { hart, ram } = machine(LOOP, 10);
+  // Interpret until the block is asked for, then replace the code before the compile lands.
+  for (let i = 0; i < 100 && hart.blocks!.modules === 0; i++) hart.run(7);
+  assert.equal(hart.blocks!.modules, 1);
+  assert.equal(hart.blocks!.compiled, 0);
+  ram.write(BASE, words(LOOP_SUB));
+  hart.pc = BigInt(BASE);
+  hart.regs.set(10, 0n);
+  for (let i = 0; i < 1000 && hart.blocks!.inFlight > 0; i++) await tick();
+  assert.equal(hart.blocks!.inFlight, 0, 'the compile landed');
+  assert.ok(hart.blocks!.stale >= 1, 'the translation of the old code was discarded');
+  await runToWfi(hart);
+  assert.equal(hart.regs.get(10), -SUM, 'the new code ran');
+});
+
+test('the dispatcher chains blocks through the jump cache; SFENCE.VMA of a page clears it', () => {
+  const { hart, ram } = machine(LOOP, 1);
+  hart.blocks!.synchronous = true;
+  assert.equal(hart.run(100000), StopReason.Wfi);
+  assert.equal(hart.regs.get(10), SUM);
+  const jc = new Int32Array(ram.buffer, hart.area + AREA_JC, (JC_SIZE * JC_ENTRY_BYTES) / 4);
+  const live = (): number => {
+    let n = 0;
+    for (let i = 2; i < jc.length; i += 4) if (jc[i] !== -1) n++;
+    return n;
+  };
+  assert.ok(live() >= 1, 'the loop left jumps in the cache');
+  hart.mmu.flushPage(BASE, 0);
+  assert.equal(live(), 0);
+  // Writing a translated page drops its blocks and forgets the jumps as well.
+  hart.pc = BigInt(BASE);
+  hart.wfi = false;
+  assert.equal(hart.run(100000), StopReason.Wfi);
+  assert.ok(live() >= 1);
+  ram.write(BASE + 0x10, new Uint8Array(4));
+  assert.equal(live(), 0);
+});
+
+test('RAM too large for a WebAssembly memory beside the hart areas only interprets', () => {
+  const ram = new Ram(BASE, 2 ** 32);
+  assert.equal(ram.memory, null);
+  const hart = new Hart(new Bus(ram));
+  assert.equal(hart.blocks, null);
+  assert.equal(hart.area, -1);
+});
