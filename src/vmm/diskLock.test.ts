@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { acquireDiskLock, DiskLockError, lockDirs } from './diskLock.js';
@@ -167,6 +167,36 @@ test('the lock of a SIGKILLed process is stale and taken over', async () => {
   assert.match(holderFiles(img)[0], new RegExp(`^rw-${process.pid}-`));
   d.close();
   assert.deepEqual(holderFiles(img), []);
+});
+
+test('a killed holder that its parent has not reaped yet (a zombie) is stale too', async () => {
+  const img = rawImage();
+  const here = new URL('.', import.meta.url).href;
+  const script = `
+    const { openDisk } = await import(${JSON.stringify(here + 'openDisk.js')});
+    openDisk(${JSON.stringify(img)}, false);
+    process.stdout.write(process.pid + '\\n');
+    setInterval(() => {}, 1000);
+  `;
+  // sh starts node and becomes sleep, which never reaps it.
+  const sh = spawn('sh', ['-c', 'node --input-type=module -e "$0" & exec sleep 30', script]);
+  try {
+    const pid = Number(
+      await new Promise<string>((resolve) =>
+        sh.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+      ),
+    );
+    refused(() => openDisk(img, false), new RegExp(`process ${pid} `));
+    process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (!readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')) {
+      assert.ok(Date.now() < deadline, 'the holder becomes a zombie');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    openDisk(img, false).close();
+  } finally {
+    sh.kill('SIGKILL');
+  }
 });
 
 test('a process that exits without closing leaves no lock files', async () => {

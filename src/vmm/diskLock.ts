@@ -81,7 +81,7 @@ const bootId: string | null = readOr(
 );
 const pidNs: string | null = readOr(() => fs.readlinkSync('/proc/self/ns/pid'), null);
 
-/** Start time of process `pid` in clock ticks after boot; undefined if it has none (gone), null if /proc cannot tell. */
+/** Start time of process `pid` in clock ticks after boot; undefined if it is gone (or a zombie), null if /proc cannot tell. */
 function startTime(pid: number | 'self'): number | null | undefined {
   let stat: string;
   try {
@@ -94,6 +94,7 @@ function startTime(pid: number | 'self'): number | null | undefined {
   }
   // The command name in field 2 may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // dead, not yet reaped
   const v = Number(fields[19]);
   return Number.isFinite(v) ? v : null;
 }
