@@ -81,25 +81,26 @@ const bootId: string | null = readOr(
 );
 const pidNs: string | null = readOr(() => fs.readlinkSync('/proc/self/ns/pid'), null);
 
-/** Start time of process `pid` in clock ticks after boot; undefined if it is gone (or a zombie), null if /proc cannot tell. */
-function startTime(pid: number | 'self'): number | null | undefined {
+/**
+ * Start time of process `pid` in clock ticks after boot; 'gone' if it has
+ * ended (a zombie too), null if /proc cannot tell (no /proc, or hidepid).
+ */
+function startTime(pid: number | 'self'): number | 'gone' | null {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH')
-      return fs.existsSync('/proc/self') ? undefined : null;
+  } catch {
     return null;
   }
   // The command name in field 2 may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined; // dead, not yet reaped
+  if (fields[0] === 'Z' || fields[0] === 'X') return 'gone'; // ended, not yet reaped
   const v = Number(fields[19]);
   return Number.isFinite(v) ? v : null;
 }
 
-const myStart = startTime('self') ?? null;
+const mine = startTime('self');
+const myStart = typeof mine === 'number' ? mine : null;
 
 /** Whether the holder's process may still be running; null when it cannot be checked from here. */
 function alive(r: { pid: number; record: HolderRecord | null }): boolean | null {
@@ -109,15 +110,16 @@ function alive(r: { pid: number; record: HolderRecord | null }): boolean | null 
     if (rec.bootId && bootId && rec.bootId !== bootId) return false; // rebooted since
     if (rec.pidNs && pidNs && rec.pidNs !== pidNs) return null;
   }
-  const st = startTime(r.pid);
-  if (st === undefined) return false;
-  if (st !== null) return !(rec && rec.start !== null && rec.start !== st);
   try {
     process.kill(r.pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    // EPERM: it exists, as another user's process.
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  const st = startTime(r.pid);
+  if (st === 'gone') return false;
+  // Another process that got the PID since starts later than the holder did.
+  return !(st !== null && rec && rec.start !== null && rec.start !== st);
 }
 
 /** Sleeps without giving up the thread (locks are taken in synchronous code). */
