@@ -119,5 +119,12 @@ test(
       for (const s of sockets) s.destroy();
       mirror.close();
     }
+    // The killed VMM's lock is stale: the next one takes the disk (and fails later, at the
+    // closed mirror), and its lock goes away when it exits.
+    const r = berth(['run', '--disk', img, ...args], env);
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /in use/);
+    assert.match(r.stderr, /could not fetch/);
+    assert.equal(existsSync(join(dir, '.shared.img.berth-lock')), false);
   },
 );
