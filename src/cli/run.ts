@@ -32,7 +32,8 @@ Options:
   --append ARGS       kernel command line (default: console=ttyS0)
   --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
   --disk PATH[,ro]    attach a disk image (raw, or qcow2 by its header) as a virtio
-                      disk (repeatable; the first is /dev/vda); ,ro: read-only
+                      disk (repeatable; the first is /dev/vda); ,ro: read-only. Locked
+                      while in use: one writer or any number of readers
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
                       virtio_mmio from the initramfs, so hvc0 shows only from the shell on)

@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import { BlockBackendError, type BlockBackend } from '../machine/virtio/blockBackend.js';
+import { acquireDiskLock, type DiskLock } from './diskLock.js';
 
 export class FileBlockBackendError extends Error {}
 
@@ -15,9 +16,14 @@ export class FileBlockBackend implements BlockBackend {
   readonly readOnly: boolean;
   readonly path: string;
   private fd: number;
+  private lock: DiskLock | null = null;
 
-  /** Opens `path` (read-only when asked); throws FileBlockBackendError with a clear message. */
-  constructor(path: string, opts: { readOnly?: boolean } = {}) {
+  /**
+   * Opens `path` (read-only when asked); throws FileBlockBackendError with a
+   * clear message. With `lock`, takes a disk lock (shared when read-only)
+   * before using the file, and throws DiskLockError when it is in use.
+   */
+  constructor(path: string, opts: { readOnly?: boolean; lock?: boolean } = {}) {
     this.path = path;
     this.readOnly = opts.readOnly ?? false;
     let fd: number;
@@ -40,8 +46,17 @@ export class FileBlockBackend implements BlockBackend {
       fs.closeSync(fd);
       throw new FileBlockBackendError(`disk image ${path} is not a regular file`);
     }
+    if (opts.lock) {
+      try {
+        this.lock = acquireDiskLock(path, this.readOnly ? 'ro' : 'rw');
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+    }
     if (st.size === 0 || st.size % 512 !== 0) {
       fs.closeSync(fd);
+      this.lock?.release();
       throw new FileBlockBackendError(
         `disk image ${path} is ${st.size} bytes; a raw disk must be a non-zero multiple of 512 bytes`,
       );
@@ -127,8 +142,13 @@ export class FileBlockBackend implements BlockBackend {
 
   close(): void {
     if (this.fd < 0) return;
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    try {
+      fs.closeSync(this.fd);
+    } finally {
+      this.fd = -1;
+      this.lock?.release();
+      this.lock = null;
+    }
   }
 }
 

@@ -24,8 +24,13 @@ function isQcow2(path: string): boolean {
   }
 }
 
+/**
+ * Opens a disk image and takes a disk lock on it (shared when read-only) and
+ * on its backing files (shared), held until close(); throws DiskLockError
+ * when another VMM uses it in a conflicting way.
+ */
 export function openDisk(path: string, readOnly: boolean): DiskBackend {
   return isQcow2(path)
-    ? Qcow2Image.open(path, { readOnly })
-    : new FileBlockBackend(path, { readOnly });
+    ? Qcow2Image.open(path, { readOnly, lock: true })
+    : new FileBlockBackend(path, { readOnly, lock: true });
 }

@@ -21,12 +21,18 @@ import {
   writeU64,
   type Qcow2Header,
 } from './qcow2Header.js';
+import { acquireDiskLock, type DiskLock } from './diskLock.js';
 
 export { QcowError } from './qcow2Header.js';
 
 export interface Qcow2OpenOptions {
   /** Open without write access; writes then throw. */
   readOnly?: boolean;
+  /**
+   * Take disk locks (see diskLock.ts): on the image (shared when read-only)
+   * and, shared, on every file of its backing chain, held until close().
+   */
+  lock?: boolean;
 }
 
 export interface Qcow2CreateOptions {
@@ -91,6 +97,7 @@ class RawBacking implements Backing {
   constructor(
     private readonly fd: number,
     private readonly name: string,
+    private readonly lock: DiskLock | null,
   ) {
     this.size = fs.fstatSync(fd).size;
   }
@@ -99,7 +106,11 @@ class RawBacking implements Backing {
     dest.fill(0, n);
   }
   close(): void {
-    fs.closeSync(this.fd);
+    try {
+      fs.closeSync(this.fd);
+    } finally {
+      this.lock?.release();
+    }
   }
 }
 
@@ -113,6 +124,7 @@ function openBacking(
   format: string | undefined,
   depth: number,
   from: string,
+  lock: boolean,
 ): Backing {
   let fd: number;
   try {
@@ -125,10 +137,14 @@ function openBacking(
         : `cannot open the backing file ${file} of ${from}: ${(e as Error).message}`,
     );
   }
+  const purpose = `the backing file of ${from}`;
   let fmt: string;
   try {
     fmt = format ?? (isQcow2File(fd) ? 'qcow2' : 'raw');
-    if (fmt === 'raw') return new RawBacking(fd, file);
+    if (fmt === 'raw') {
+      const held = lock ? acquireDiskLock(file, 'ro', { purpose }) : null;
+      return new RawBacking(fd, file, held);
+    }
   } catch (e) {
     fs.closeSync(fd);
     throw e instanceof BlockBackendError
@@ -136,7 +152,7 @@ function openBacking(
       : new QcowError(`cannot read the backing file ${file}: ${String(e)}`);
   }
   fs.closeSync(fd);
-  if (fmt === 'qcow2') return Qcow2Image.openInternal(file, true, depth + 1);
+  if (fmt === 'qcow2') return Qcow2Image.openInternal(file, true, depth + 1, lock, purpose);
   throw new QcowError(
     `the backing file ${file} of ${from} has format '${fmt}'; only raw and qcow2 are supported`,
   );
@@ -170,14 +186,21 @@ export class Qcow2Image implements BlockBackend {
   private fileSize: number;
   private nextFree: number;
   private closed = false;
+  private lock: DiskLock | null = null;
 
   /** Opens a qcow2 image (version 2 or 3). */
   static open(file: string, options: Qcow2OpenOptions = {}): Qcow2Image {
-    return Qcow2Image.openInternal(file, options.readOnly ?? false, 0);
+    return Qcow2Image.openInternal(file, options.readOnly ?? false, 0, options.lock ?? false);
   }
 
   /** @internal */
-  static openInternal(file: string, readOnly: boolean, depth: number): Qcow2Image {
+  static openInternal(
+    file: string,
+    readOnly: boolean,
+    depth: number,
+    lock = false,
+    purpose?: string,
+  ): Qcow2Image {
     if (depth > MAX_BACKING_DEPTH)
       throw new QcowError(`the backing chain of ${file} is too deep (a loop?)`);
     let fd: number;
@@ -186,10 +209,16 @@ export class Qcow2Image implements BlockBackend {
     } catch (e) {
       throw new QcowError(`cannot open ${file}: ${(e as Error).message}`);
     }
+    let held: DiskLock | null = null;
     try {
-      return new Qcow2Image(fd, file, readOnly, depth);
+      // Before the header is read: a writer elsewhere may be changing it.
+      if (lock) held = acquireDiskLock(file, readOnly ? 'ro' : 'rw', { purpose });
+      const img = new Qcow2Image(fd, file, readOnly, depth, lock);
+      img.lock = held;
+      return img;
     } catch (e) {
       fs.closeSync(fd);
+      held?.release();
       if (e instanceof BlockBackendError) throw e;
       throw new QcowError(`cannot open ${file}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -203,7 +232,13 @@ export class Qcow2Image implements BlockBackend {
     createQcow2(file, size, options);
   }
 
-  private constructor(fd: number, file: string, readOnly: boolean, depth: number) {
+  private constructor(
+    fd: number,
+    file: string,
+    readOnly: boolean,
+    depth: number,
+    lockChain: boolean,
+  ) {
     this.fd = fd;
     this.name = file;
     this.readOnly = readOnly;
@@ -253,7 +288,7 @@ export class Qcow2Image implements BlockBackend {
       const resolved = path.isAbsolute(h.backingFile)
         ? h.backingFile
         : path.resolve(path.dirname(file), h.backingFile);
-      this.backing = openBacking(resolved, h.backingFormat, depth, file);
+      this.backing = openBacking(resolved, h.backingFormat, depth, file, lockChain);
     } else {
       this.backing = null;
     }
@@ -262,8 +297,13 @@ export class Qcow2Image implements BlockBackend {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.backing?.close();
-    fs.closeSync(this.fd);
+    try {
+      this.backing?.close();
+      fs.closeSync(this.fd);
+    } finally {
+      this.lock?.release();
+      this.lock = null;
+    }
   }
 
   flush(): void {
@@ -800,7 +840,7 @@ export function createQcow2(
     const resolved = path.isAbsolute(options.backingFile)
       ? options.backingFile
       : path.resolve(path.dirname(file), options.backingFile);
-    const b = openBacking(resolved, backingFormat, 0, file);
+    const b = openBacking(resolved, backingFormat, 0, file, false);
     try {
       backingFormat ??= b instanceof Qcow2Image ? 'qcow2' : 'raw';
       size ??= Math.ceil(b.size / 512) * 512;

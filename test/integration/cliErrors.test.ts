@@ -4,17 +4,22 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleSession } from './session.js';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
 
-function berth(args: string[]): { status: number | null; stderr: string } {
+function berth(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [ConsoleSession.cliPath, ...args], {
     input: '',
     timeout: 120_000,
+    env,
   });
   return { status: r.status, stderr: r.stderr.toString() };
 }
@@ -68,5 +73,58 @@ test(
     ]);
     assert.notEqual(r2.status, 0);
     assert.match(r2.stderr, /too little memory/);
+  },
+);
+
+test(
+  'a second berth run on a disk in use is refused before booting',
+  { timeout: 60_000 },
+  async () => {
+    const img = join(dir, 'shared.img');
+    writeFileSync(img, new Uint8Array(1 << 20));
+    // The first VMM opens the disk, then stalls fetching its guest assets (into an empty
+    // cache) from a mirror that never answers: it holds the disk and boots nothing.
+    const sockets: Socket[] = [];
+    const mirror = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+    const port = (mirror.address() as { port: number }).port;
+    const env = { ...process.env, BERTH_CACHE_DIR: mkdtempSync(join(dir, 'cache-')) };
+    const args = ['--mirror', `http://127.0.0.1:${port}/debian`];
+    const first = spawn(process.execPath, [ConsoleSession.cliPath, 'run', '--disk', img, ...args], {
+      env,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise((r) => first.on('exit', r));
+    try {
+      const lockDir = join(dir, '.shared.img.berth-lock');
+      const deadline = Date.now() + 30_000;
+      while (!(existsSync(lockDir) && readdirSync(lockDir).some((f) => f.startsWith('rw-')))) {
+        assert.ok(Date.now() < deadline && first.exitCode === null, 'the first VMM locks the disk');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const spec of [img, `${img},ro`]) {
+        const r = berth(['run', '--disk', spec, ...args], env);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^berth: disk image .*shared\\.img is in use: process ${first.pid} \\(.*main\\.js run --disk .*shared\\.img --mirror .*\\) has it open read-write\\. .*stop that virtual machine first`,
+          ),
+        );
+        assert.equal(r.stderr.trim().split('\n').length, 1, 'refused before anything else');
+      }
+    } finally {
+      first.kill('SIGKILL');
+      await exited;
+      for (const s of sockets) s.destroy();
+      mirror.close();
+    }
+    // The killed VMM's lock is stale: the next one takes the disk (and fails later, at the
+    // closed mirror), and its lock goes away when it exits.
+    const r = berth(['run', '--disk', img, ...args], env);
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /in use/);
+    assert.match(r.stderr, /could not fetch/);
+    assert.equal(existsSync(join(dir, '.shared.img.berth-lock')), false);
   },
 );
