@@ -58,6 +58,8 @@ export const SATP_SV48 = 9;
 export const SATP_SV57 = 10;
 
 const TWO32 = 4294967296;
+/** fill(): the page is RAM but holds decoded code, so writes are not cached (see codePageOff). */
+const FILL_CODE_PAGE = -2;
 
 function newTags(): Int32Array {
   return new Int32Array(TLB_SIZE).fill(-1);
@@ -122,6 +124,8 @@ export class Mmu {
   dataTag = PRIV_M;
   /** Low bits of the fetch TLB tags: fetchPriv | generation << 4. */
   fetchTag = PRIV_M;
+  /** RAM offset of the code page behind the last fill that returned FILL_CODE_PAGE. */
+  private codePageOff = 0;
   /** Set by a slow-path access that reached a device (the hart re-checks interrupts). */
   touchedDevice = false;
   /** High half of the last 8-byte slow-path load. */
@@ -313,7 +317,10 @@ export class Mmu {
     const off = this.ram.offsetOf(pagePa, 4096);
     if (off < 0 || !this.pmp.check(pagePa, 4096, access, priv)) return -1;
     // Pages holding decoded instructions are written the slow way, which keeps the cache right.
-    if (access === ACCESS_WRITE && this.ram.code[off >>> 12] !== null) return -1;
+    if (access === ACCESS_WRITE && this.ram.code[off >>> 12] !== null) {
+      this.codePageOff = off;
+      return FILL_CODE_PAGE;
+    }
     const idx = (lo >>> 12) & TLB_MASK;
     const level = this.lastLevel;
     if (level > 0) {
@@ -373,6 +380,10 @@ export class Mmu {
     const priv = this.dataPriv;
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
+      // A misaligned access to a page the TLB holds needs no walk.
+      const idx = (lo >>> 12) & TLB_MASK;
+      if (this.rTagLo[idx] === ((lo & ~0xfff) | this.dataTag) && this.rTagHi[idx] === hi)
+        return this.readRam(this.rOff[idx] + (lo & 0xfff), size);
       const off = this.fill(lo, hi, ACCESS_READ, priv);
       if (off >= 0) return this.readRam(off + (lo & 0xfff), size);
       const pa = this.resolve(lo, hi, size, ACCESS_READ, priv);
@@ -433,8 +444,16 @@ export class Mmu {
     const priv = this.dataPriv;
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
+      const idx = (lo >>> 12) & TLB_MASK;
+      if (this.wTagLo[idx] === ((lo & ~0xfff) | this.dataTag) && this.wTagHi[idx] === hi)
+        return this.writeRam(this.wOff[idx] + (lo & 0xfff), size, vlo, vhi);
       const off = this.fill(lo, hi, ACCESS_WRITE, priv);
       if (off >= 0) return this.writeRam(off + (lo & 0xfff), size, vlo, vhi);
+      if (off === FILL_CODE_PAGE) {
+        const roff = this.codePageOff + (lo & 0xfff);
+        this.ram.noteWrite(roff, size);
+        return this.writeRam(roff, size, vlo, vhi);
+      }
       const pa = this.resolve(lo, hi, size, ACCESS_WRITE, priv);
       const roff = this.ram.offsetOf(pa, size);
       if (roff >= 0) {
@@ -473,6 +492,24 @@ export class Mmu {
    * must be aligned, in RAM, and writable (AMOs report store faults).
    */
   atomicOffset(lo: number, hi: number, size: number, access: number): number {
+    if ((lo & (size - 1)) === 0) {
+      // Through the TLBs as other accesses go (no walk on a hit; a miss fills).
+      const idx = (lo >>> 12) & TLB_MASK;
+      const tag = (lo & ~0xfff) | this.dataTag;
+      if (access === ACCESS_WRITE) {
+        if (this.wTagLo[idx] === tag && this.wTagHi[idx] === hi)
+          return this.wOff[idx] + (lo & 0xfff);
+      } else if (this.rTagLo[idx] === tag && this.rTagHi[idx] === hi) {
+        return this.rOff[idx] + (lo & 0xfff);
+      }
+      const off = this.fill(lo, hi, access, this.dataPriv);
+      if (off >= 0) return off + (lo & 0xfff);
+      if (off === FILL_CODE_PAGE) {
+        const roff = this.codePageOff + (lo & 0xfff);
+        this.ram.noteWrite(roff, size);
+        return roff;
+      }
+    }
     const pa = this.resolve(lo, hi, size, access, this.dataPriv);
     const off = this.ram.offsetOf(pa, size);
     if (off < 0) this.fault(access, false, lo, hi);

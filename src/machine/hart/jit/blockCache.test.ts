@@ -34,13 +34,14 @@ function machine(program: number[], jitThreshold: number): { hart: Hart; ram: Ra
   return { hart, ram };
 }
 
-/** Runs to the final WFI, letting background compiles land between slices. */
+/** Runs to the final WFI; after each slice, waits for the background compiles to land. */
 async function runToWfi(hart: Hart, slice = 100): Promise<void> {
   for (let i = 0; i < 10000; i++) {
     const r = hart.run(slice);
     if (r === StopReason.Wfi) return;
     assert.equal(r, StopReason.Budget, hart.lastError ?? '');
     await tick();
+    for (let k = 0; k < 1000 && (hart.blocks?.inFlight ?? 0) > 0; k++) await tick();
   }
   assert.fail('the program did not reach its WFI');
 }
