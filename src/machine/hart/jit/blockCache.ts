@@ -31,7 +31,7 @@ export const BATCH = 64;
  */
 export const SLOT_NO_REQUEST = -0x40000000;
 
-const BLOCK_TYPE: FuncType = { params: [T_I32, T_I32, T_I32], results: [T_I32] };
+const BLOCK_TYPE: FuncType = { params: [T_I32, T_I32, T_I32, T_I32], results: [T_I32] };
 
 interface Pending {
   page: number;

@@ -28,7 +28,6 @@ export type DispatchFn = (
 ) => number;
 
 const CALL_INDIRECT = 0x11;
-const LOOP = 0x03;
 const I32_LT_S = 0x48;
 
 // Locals: parameters, then n (done so far), k (done by the last block), h (jump cache entry).
@@ -48,7 +47,7 @@ export function dispatcherBytes(): Uint8Array {
   const s = new ByteWriter();
   // Types: 0 = block, 1 = dispatcher.
   s.u32(2);
-  s.bytes([0x60, 3, T_I32, T_I32, T_I32, 1, T_I32]);
+  s.bytes([0x60, 4, T_I32, T_I32, T_I32, T_I32, 1, T_I32]);
   s.bytes([0x60, 5, T_I32, T_I32, T_I32, T_I32, T_I32, 1, T_I32]);
   w.section(1, s);
   s.reset();
@@ -85,12 +84,15 @@ export function dispatcherBytes(): Uint8Array {
     b.byte(W.Return);
     b.byte(W.End);
   };
-  b.byte(LOOP);
+  b.byte(W.Loop);
   b.byte(T_VOID);
-  // k = block(area, pc); if k == 0 return n; n += k
+  // k = block(area, pc, budget - n); if k == 0 return n; n += k
   get(P_AREA);
   get(P_PCLO);
   get(P_PCHI);
+  get(P_BUDGET);
+  get(L_N);
+  b.byte(W.I32Sub);
   get(P_BLOCK);
   b.byte(CALL_INDIRECT);
   b.u32(0);

@@ -1,13 +1,18 @@
 // Translates a run of decoded RV64 instructions from one page of guest code
 // into the body of a WebAssembly function (see blockCache.ts for how bodies
 // become callable blocks). The function is
-//   (area: i32, pcLo: i32, pcHi: i32) -> i32
+//   (area: i32, pcLo: i32, pcHi: i32, budget: i32) -> i32
 // where area is the hart's area (areaLayout.ts) and pc the virtual address of
 // the first instruction. It runs the instructions and returns how many it
-// completed, with the pc of the next one stored at AREA_PC_LO.
+// completed (never more than budget), with the pc of the next one stored at
+// AREA_PC_LO.
+//
+// A block runs straight on through untaken conditional branches (a taken one
+// leaves it, or, when it jumps back to the block's first instruction, goes
+// round a wasm loop while the budget lasts); a jump ends it.
 //
 // A block never traps and never calls out. It covers integer computation,
-// multiply and divide (not MULH*), branches and jumps (which end it), and
+// multiply and divide (not MULH*), branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
 // with every register written back, so the interpreter runs it next with the
@@ -38,14 +43,17 @@ export const MAX_BLOCK = 64;
 const L_AREA = 0;
 const L_PCLO = 1;
 const L_PCHI = 2;
-const L_PC = 3;
-const L_ADDR = 4;
-const L_T = 5;
-const L_T2 = 6;
-const L_DTAG = 7;
-const L_LO = 8;
-const L_IDX = 9;
-const L_X0 = 10;
+const L_BUDGET = 3;
+const L_PC = 4;
+const L_ADDR = 5;
+const L_T = 6;
+const L_T2 = 7;
+const L_DTAG = 8;
+const L_LO = 9;
+const L_IDX = 10;
+/** Instructions completed in earlier iterations of the block's loop. */
+const L_N = 11;
+const L_X0 = 12;
 
 /** Signed LEB128 of -2^63 (i64.const of the most negative value). */
 const I64_MIN_LEB = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f];
@@ -75,11 +83,11 @@ export class BlockTranslator {
     w.reset();
     this.loaded = 0;
     this.dirty = 0;
-    // Locals: 4 x i64 (pc, addr, t, t2), 3 x i32 (dtag, lo, idx), 32 x i64 (registers).
+    // Locals: 4 x i64 (pc, addr, t, t2), 4 x i32 (dtag, lo, idx, n), 32 x i64 (registers).
     w.u32(3);
     w.u32(4);
     w.byte(T_I64);
-    w.u32(3);
+    w.u32(4);
     w.byte(T_I32);
     w.u32(32);
     w.byte(T_I64);
@@ -103,6 +111,9 @@ export class BlockTranslator {
     w.u32(AREA_DTAG);
     w.byte(W.LocalSet);
     w.u32(L_DTAG);
+    // The body is a loop: a branch back to the first instruction goes round again.
+    w.byte(W.Loop);
+    w.byte(T_VOID);
 
     let k = 0;
     let o = 0;
@@ -148,6 +159,9 @@ export class BlockTranslator {
   }
 
   private finish(): Uint8Array {
+    // Every path through the loop returns.
+    this.w.byte(W.End);
+    this.w.byte(W.Unreachable);
     this.w.byte(W.End);
     return this.w.take().slice();
   }
@@ -222,7 +236,14 @@ export class BlockTranslator {
     this.local(W.LocalGet, L_AREA);
     this.pcPlus(o);
     this.mem(W.I64Store, 3, AREA_PC_LO);
+    this.ret(k);
+  }
+
+  /** Returns the instructions done: earlier iterations plus `k`. */
+  private ret(k: number): void {
+    this.local(W.LocalGet, L_N);
     this.i32(k);
+    this.op(W.I32Add);
     this.op(W.Return);
   }
 
@@ -443,8 +464,7 @@ export class BlockTranslator {
           this.i64(imm);
           this.op(W.I64Add);
         });
-        this.i32(k + 1);
-        this.op(W.Return);
+        this.ret(k + 1);
         return Step.Ended;
       case Op.JALR:
         this.get(r1);
@@ -459,8 +479,7 @@ export class BlockTranslator {
         }
         this.flush();
         this.storePcExpr(() => this.local(W.LocalGet, L_T));
-        this.i32(k + 1);
-        this.op(W.Return);
+        this.ret(k + 1);
         return Step.Ended;
       case Op.BEQ:
       case Op.BNE:
@@ -471,16 +490,33 @@ export class BlockTranslator {
         this.get(r1);
         this.get(r2);
         this.op(BRANCH_CMP[op - Op.BEQ]);
+        // Taken: round the loop again when the target is the block's start and the
+        // budget has room for another pass; otherwise leave. Not taken: go on.
         this.op(W.If);
         this.op(T_VOID);
-        this.storePc(o + imm);
-        this.op(W.Else);
-        this.storePc(o + len);
-        this.op(W.End);
+        if (o + imm === 0) {
+          this.local(W.LocalGet, L_N);
+          this.i32(k + 1 + MAX_BLOCK);
+          this.op(W.I32Add);
+          this.local(W.LocalGet, L_BUDGET);
+          this.op(W.I32LeS);
+          this.op(W.If);
+          this.op(T_VOID);
+          // Registers are read from the area at their first use in the body: write back first.
+          this.flush();
+          this.local(W.LocalGet, L_N);
+          this.i32(k + 1);
+          this.op(W.I32Add);
+          this.local(W.LocalSet, L_N);
+          this.op(W.Br);
+          this.w.u32(2);
+          this.op(W.End);
+        }
         this.flush();
-        this.i32(k + 1);
-        this.op(W.Return);
-        return Step.Ended;
+        this.storePc(o + imm);
+        this.ret(k + 1);
+        this.op(W.End);
+        return Step.Next;
       }
       case Op.LB:
       case Op.LH:

@@ -3,7 +3,9 @@
 // of one type, all exported). See the WebAssembly core specification, 5.x.
 
 export const enum W {
+  Unreachable = 0x00,
   Block = 0x02,
+  Loop = 0x03,
   If = 0x04,
   Else = 0x05,
   End = 0x0b,
@@ -33,6 +35,7 @@ export const enum W {
   I32Eqz = 0x45,
   I32Eq = 0x46,
   I32Ne = 0x47,
+  I32LeS = 0x4c,
   I64Eqz = 0x50,
   I64Eq = 0x51,
   I64Ne = 0x52,
