@@ -14,7 +14,10 @@ export const AREA_PC_LO = 272;
 export const AREA_PC_HI = 276;
 /** The data TLB tag bits (Mmu.dataTag) in force while a block runs. */
 export const AREA_DTAG = 280;
-/** The fetch TLB tag bits (Mmu.fetchTag): privilege and flush generation. */
+/**
+ * The jump cache tag: the fetch TLB tag bits (Mmu.fetchTag: privilege and
+ * flush generation) in bits 0..11 and a jump cache generation above them.
+ */
 export const AREA_FTAG = 284;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
@@ -34,6 +37,27 @@ export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 16;
 export const AREA_JC = AREA_WOFF + TLB_SIZE * 4;
 export const AREA_END = AREA_JC + JC_SIZE * JC_ENTRY_BYTES;
+
+/**
+ * Forgets every jump in the jump cache of the area whose words start at index
+ * `base` of `words`: a new generation in the tag, and on the rare wrap of the
+ * generation, tags that match nothing.
+ */
+export function forgetJumps(words: Int32Array, base: number): void {
+  const t = base + (AREA_FTAG >> 2);
+  const next = (words[t] + 0x1000) | 0;
+  words[t] = next;
+  if (next >>> 12 === 0) {
+    const end = base + ((AREA_JC + JC_SIZE * JC_ENTRY_BYTES) >> 2);
+    for (let i = base + (AREA_JC >> 2) + 2; i < end; i += JC_ENTRY_BYTES >> 2) words[i] = -1;
+  }
+}
+
+/** Sets the fetch TLB bits of the jump cache tag of the area at `base`, keeping its generation. */
+export function setJumpFetchTag(words: Int32Array, base: number, fetchTag: number): void {
+  const t = base + (AREA_FTAG >> 2);
+  words[t] = (words[t] & ~0xfff) | fetchTag;
+}
 
 /** Jump cache index of the pc whose low half is `pcLo`. */
 export function jcIndex(pcLo: number): number {

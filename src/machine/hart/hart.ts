@@ -47,6 +47,7 @@ import { restoreHart, saveHart, type HartState } from './hartState.js';
 import {
   AREA_DTAG,
   AREA_END,
+  AREA_FTAG,
   AREA_JC,
   AREA_PC_HI,
   AREA_PC_LO,
@@ -466,7 +467,7 @@ export class Hart {
                 const j = (AREA_JC >> 2) + jcIndex(pcLo) * (JC_ENTRY_BYTES >> 2);
                 area32[j] = pcLo;
                 area32[j + 1] = pcHi;
-                area32[j + 2] = mmu.fetchTag;
+                area32[j + 2] = area32[AREA_FTAG >> 2];
                 area32[j + 3] = t;
                 const done = dispatch(area, pcLo, pcHi, budget - n, t);
                 if (done > 0) {

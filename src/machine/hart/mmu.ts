@@ -28,7 +28,8 @@ import { Pmp } from './pmp.js';
 
 import {
   AREA_END,
-  AREA_FTAG,
+  forgetJumps,
+  setJumpFetchTag,
   AREA_JC,
   JC_ENTRY_BYTES,
   JC_SIZE,
@@ -138,8 +139,12 @@ export class Mmu {
   constructor(bus: Bus, trap: TrapSignal, area = -1) {
     const b = bus.ram.buffer;
     this.area32 = area < 0 ? null : new Int32Array(b, area, AREA_END >> 2);
-    this.clearJumpCache();
-    if (this.area32 !== null) this.area32[AREA_FTAG >> 2] = this.fetchTag;
+    if (this.area32 !== null) {
+      // Jump cache tags of -1 match nothing.
+      const end = (AREA_JC + JC_SIZE * JC_ENTRY_BYTES) >> 2;
+      for (let i = (AREA_JC >> 2) + 2; i < end; i += JC_ENTRY_BYTES >> 2) this.area32[i] = -1;
+      setJumpFetchTag(this.area32, 0, this.fetchTag);
+    }
     this.rTagLo = tlbArray(b, area, AREA_RTAG_LO).fill(-1);
     this.rTagHi = tlbArray(b, area, AREA_RTAG_HI);
     this.rOff = offArray(b, area, AREA_ROFF);
@@ -182,15 +187,12 @@ export class Mmu {
     this.mxr = mxr;
     this.dataTag = (this.gen << 4) | dataPriv | (sum ? 4 : 0) | (mxr ? 8 : 0);
     this.fetchTag = (this.gen << 4) | fetchPriv;
-    if (this.area32 !== null) this.area32[AREA_FTAG >> 2] = this.fetchTag;
+    if (this.area32 !== null) setJumpFetchTag(this.area32, 0, this.fetchTag);
   }
 
   /** Forgets the translated code's remembered jumps (their fetch tags no longer prove the mapping). */
   clearJumpCache(): void {
-    const a = this.area32;
-    if (a === null) return;
-    const end = (AREA_JC + JC_SIZE * JC_ENTRY_BYTES) >> 2;
-    for (let i = (AREA_JC >> 2) + 2; i < end; i += JC_ENTRY_BYTES >> 2) a[i] = -1;
+    if (this.area32 !== null) forgetJumps(this.area32, 0);
   }
 
   /**

@@ -15,7 +15,7 @@
 // again, which bounds the memory they hold.
 
 import { CODE_SLOT_WORDS, HART_AREA_BYTES, type Ram } from '../../ram.js';
-import { AREA_JC, JC_ENTRY_BYTES, JC_SIZE } from '../areaLayout.js';
+import { forgetJumps } from '../areaLayout.js';
 import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
 import { BlockTranslator } from './translate.js';
 import { moduleBytes, T_I32, type FuncType } from './wasmWriter.js';
@@ -78,11 +78,7 @@ export class BlockCache {
   clearJumpCaches(): void {
     const areas = this.ram.hartAreas;
     const words = new Int32Array(this.ram.buffer, 0, (areas * HART_AREA_BYTES) >> 2);
-    for (let a = 0; a < areas; a++) {
-      const base = (a * HART_AREA_BYTES + AREA_JC) >> 2;
-      const end = base + (JC_SIZE * JC_ENTRY_BYTES) / 4;
-      for (let i = base + 2; i < end; i += JC_ENTRY_BYTES / 4) words[i] = -1;
-    }
+    for (let a = 0; a < areas; a++) forgetJumps(words, (a * HART_AREA_BYTES) >> 2);
   }
 
   /** The cache of `ram`'s blocks (RAM in a WebAssembly memory only). */
