@@ -75,6 +75,14 @@ function offArray(buffer: ArrayBuffer, area: number, offset: number): Uint32Arra
   return area < 0 ? new Uint32Array(TLB_SIZE) : new Uint32Array(buffer, area + offset, TLB_SIZE);
 }
 
+/** VPN[i] of the virtual address (lo, hi): its 9 bits from bit 12 + 9 * i. */
+function vpnAt(lo: number, hi: number, i: number): number {
+  const shift = 12 + 9 * i;
+  if (shift <= 23) return (lo >>> shift) & 511;
+  if (shift >= 32) return (hi >>> (shift - 32)) & 511;
+  return ((lo >>> shift) | (hi << (32 - shift))) & 511;
+}
+
 export class Mmu {
   // The read and write TLBs live in the hart area when there is one, where translated code reads them.
   readonly rTagLo: Int32Array;
@@ -246,7 +254,7 @@ export class Mmu {
     const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12); // VA bits 12..56
     let table = this.satpPpn * 4096;
     for (let i = levels - 1; i >= 0; i--) {
-      const vpn = Math.floor(vpage / 2 ** (9 * i)) % 512;
+      const vpn = vpnAt(lo, hi, i);
       const pteAddr = table + vpn * 8;
       const pteOff = this.ram.offsetOf(pteAddr, 8);
       if (pteOff < 0) this.fault(access, false, lo, hi);
