@@ -19,6 +19,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Wakeups } from './wakeups.js';
 import { NET_MAX_FRAME, type NetBackend, type NetReceiver } from '../machine/virtio/netBackend.js';
 
 export class PasstError extends Error {}
@@ -214,7 +215,7 @@ export class PasstBackend implements NetBackend {
   private downReason = '';
   private exitReason = '';
   private killedByUs = false;
-  private waiters: (() => void)[] = [];
+  private readonly wakeups = new Wakeups();
 
   private constructor(child: ChildProcess, dir: string, socket: Socket, cfg: PasstConfig) {
     this.child = child;
@@ -365,15 +366,11 @@ export class PasstBackend implements NetBackend {
    * against its timers.
    */
   whenReceived(): Promise<void> {
-    if (!this.alive) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    return this.wakeups.next(!this.alive);
   }
 
   private wake(): void {
-    const w = this.waiters;
-    if (w.length === 0) return;
-    this.waiters = [];
-    for (const r of w) r();
+    this.wakeups.wake();
   }
 
   /** Hands decoded frames to the receiver until it asks for a pause. */

@@ -27,6 +27,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { Wakeups } from './wakeups.js';
 import {
   NET_MAX_FRAME,
   NET_MIN_FRAME,
@@ -228,7 +229,7 @@ export class UdpFrameLink implements NetBackend {
   private receiver: NetReceiver | null = null;
   private paused = false;
   private queue: Uint8Array[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly wakeups = new Wakeups();
   protected alive = true;
 
   constructor(socket: Socket, peerPort: number, opts: UdpFrameLinkOptions = {}) {
@@ -294,15 +295,11 @@ export class UdpFrameLink implements NetBackend {
    * against its timers.
    */
   whenReceived(): Promise<void> {
-    if (!this.alive) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    return this.wakeups.next(!this.alive);
   }
 
   protected wake(): void {
-    const w = this.waiters;
-    if (w.length === 0) return;
-    this.waiters = [];
-    for (const r of w) r();
+    this.wakeups.wake();
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
