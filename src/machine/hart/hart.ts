@@ -459,8 +459,9 @@ export class Hart {
               // Translated code: run the block starting here, or count towards translating one.
               let t = code[slot + 3];
               if (t <= 0) {
-                if (t > threshold) code[slot + 3] = t - 1;
-                else if (t === threshold) t = blocks.request(fetchBase, pcLo & 0xfff);
+                // t is minus the visits so far: this visit is the jitThreshold-th when t is threshold + 1.
+                if (t > threshold + 1) code[slot + 3] = t - 1;
+                else if (t === threshold + 1) t = blocks.request(fetchBase, pcLo & 0xfff);
               }
               if (t > 0 && budget - n >= MAX_BLOCK) {
                 // Remember the jump for the dispatcher, then run from block to block.

@@ -12,7 +12,7 @@
 // round a wasm loop while the budget lasts); a jump ends it.
 //
 // A block never traps and never calls out. It covers integer computation,
-// multiply and divide (not MULH*), branches and jumps, and
+// multiply and divide, branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
 // with every register written back, so the interpreter runs it next with the
@@ -48,12 +48,17 @@ const L_PC = 4;
 const L_ADDR = 5;
 const L_T = 6;
 const L_T2 = 7;
-const L_DTAG = 8;
-const L_LO = 9;
-const L_IDX = 10;
+/** Limbs of the high multiplies. */
+const L_M0 = 8;
+const L_M1 = 9;
+const L_M2 = 10;
+const L_M3 = 11;
+const L_DTAG = 12;
+const L_LO = 13;
+const L_IDX = 14;
 /** Instructions completed in earlier iterations of the block's loop. */
-const L_N = 11;
-const L_X0 = 12;
+const L_N = 15;
+const L_X0 = 16;
 
 /** Signed LEB128 of -2^63 (i64.const of the most negative value). */
 const I64_MIN_LEB = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f];
@@ -83,9 +88,9 @@ export class BlockTranslator {
     w.reset();
     this.loaded = 0;
     this.dirty = 0;
-    // Locals: 4 x i64 (pc, addr, t, t2), 4 x i32 (dtag, lo, idx, n), 32 x i64 (registers).
+    // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64 (registers).
     w.u32(3);
-    w.u32(4);
+    w.u32(8);
     w.byte(T_I64);
     w.u32(4);
     w.byte(T_I32);
@@ -426,6 +431,81 @@ export class BlockTranslator {
     this.set(d);
   }
 
+  /**
+   * The high 64 bits of the 128-bit product (MULHU from 32-bit limbs; MULH and
+   * MULHSU correct it for negative operands: minus b when a < 0, minus a when b < 0).
+   */
+  private mulHigh(op: number, d: number, r1: number, r2: number): void {
+    const get = (i: number): void => this.local(W.LocalGet, i);
+    const set = (i: number): void => this.local(W.LocalSet, i);
+    const low32 = (): void => {
+      this.i32(-1);
+      this.op(W.I64ExtendI32U);
+      this.op(W.I64And);
+    };
+    const high32 = (): void => {
+      this.i64(32);
+      this.op(W.I64ShrU);
+    };
+    const product = (a: number, b: number): void => {
+      get(a);
+      get(b);
+      this.op(W.I64Mul);
+    };
+    this.get(r1);
+    this.local(W.LocalTee, L_T);
+    low32();
+    set(L_M0);
+    get(L_T);
+    high32();
+    set(L_M1);
+    this.get(r2);
+    this.local(W.LocalTee, L_T2);
+    low32();
+    set(L_M2);
+    get(L_T2);
+    high32();
+    set(L_M3);
+    // mid = (aL*bL >> 32) + low32(aL*bH) + low32(aH*bL)
+    product(L_M0, L_M2);
+    high32();
+    product(L_M0, L_M3);
+    low32();
+    this.op(W.I64Add);
+    product(L_M1, L_M2);
+    low32();
+    this.op(W.I64Add);
+    set(L_ADDR);
+    // hi = aH*bH + (aL*bH >> 32) + (aH*bL >> 32) + (mid >> 32)
+    product(L_M1, L_M3);
+    product(L_M0, L_M3);
+    high32();
+    this.op(W.I64Add);
+    product(L_M1, L_M2);
+    high32();
+    this.op(W.I64Add);
+    get(L_ADDR);
+    high32();
+    this.op(W.I64Add);
+    if (op !== Op.MULHU) {
+      get(L_T);
+      this.i64(63);
+      this.op(W.I64ShrS);
+      get(L_T2);
+      this.op(W.I64And);
+      this.op(W.I64Sub);
+    }
+    if (op === Op.MULH) {
+      get(L_T2);
+      this.i64(63);
+      this.op(W.I64ShrS);
+      get(L_T);
+      this.op(W.I64And);
+      this.op(W.I64Sub);
+    }
+    this.set(d);
+  }
+
   /** Emits instruction k at block offset o; says whether the block goes on. */
   private instruction(
     op: number,
@@ -548,7 +628,8 @@ export class BlockTranslator {
       case Op.MULH:
       case Op.MULHSU:
       case Op.MULHU:
-        return Step.Unsupported;
+        if (!discard) this.mulHigh(op, d, r1, r2);
+        return Step.Next;
     }
     if (op >= Op.ADDI && op <= Op.REMUW && op !== Op.FENCE && op !== Op.FENCE_I) {
       if (op >= Op.ECALL && op <= Op.CSRRCI) return Step.Unsupported;
