@@ -18,7 +18,7 @@ export const PAGE_SIZE = 4096;
  */
 export const CODE_SLOT_WORDS = 4;
 /** Bytes of one hart's area (registers, TLBs) at the front of the wasm memory. */
-export const HART_AREA_BYTES = 131072;
+export const HART_AREA_BYTES = 262144;
 /** Bytes in front of RAM for hart areas. */
 export const HART_AREAS_BYTES = 8 * HART_AREA_BYTES;
 const WASM_PAGE = 65536;
@@ -57,7 +57,7 @@ export class Ram {
   /** Per page: bumped whenever its translations are dropped or its code cache is made anew. */
   readonly codeGen: Uint32Array;
   /** Called after a page's translations are dropped (the harts forget jumps into them). */
-  onDropTranslations: (() => void) | null = null;
+  onDropTranslations: ((page: number) => void) | null = null;
   private areasUsed = 0;
 
   constructor(base: number, size: number) {
@@ -108,7 +108,7 @@ export class Ram {
     this.codeGen[page]++;
     const c = this.code[page];
     if (c !== null) for (let i = 3; i < c.length; i += CODE_SLOT_WORDS) c[i] = 0;
-    this.onDropTranslations?.();
+    this.onDropTranslations?.(page);
   }
 
   /**

@@ -26,17 +26,29 @@ export const AREA_ROFF = AREA_RTAG_HI + TLB_SIZE * 4;
 export const AREA_WTAG_LO = AREA_ROFF + TLB_SIZE * 4;
 export const AREA_WTAG_HI = AREA_WTAG_LO + TLB_SIZE * 4;
 export const AREA_WOFF = AREA_WTAG_HI + TLB_SIZE * 4;
+export const AREA_XTAG_LO = AREA_WOFF + TLB_SIZE * 4;
+export const AREA_XTAG_HI = AREA_XTAG_LO + TLB_SIZE * 4;
+export const AREA_XOFF = AREA_XTAG_HI + TLB_SIZE * 4;
 /**
- * The jump cache: JC_SIZE entries of [pc low, pc high, fetch tag, block number]
- * that let the dispatcher (jit/dispatcher.ts) go from block to block without
- * leaving WebAssembly. An entry is valid while the fetch tag matches; entries
- * are cleared when blocks are dropped or a single page's mapping is fenced.
+ * The jump cache: JC_SIZE entries of [pc low, pc high, tag, block number, RAM
+ * offset of the block's page, unused x3] that let the dispatcher
+ * (jit/dispatcher.ts) go from block to block without leaving WebAssembly. An
+ * entry is valid while its tag equals AREA_FTAG; when only the TLB generation
+ * in the tag moved on (a TLB flush), the dispatcher revalidates the entry
+ * through the fetch TLB: same page, same RAM page, and it is current again.
  */
 export const JC_BITS = 11;
 export const JC_SIZE = 1 << JC_BITS;
-export const JC_ENTRY_BYTES = 16;
-export const AREA_JC = AREA_WOFF + TLB_SIZE * 4;
-export const AREA_END = AREA_JC + JC_SIZE * JC_ENTRY_BYTES;
+export const JC_ENTRY_BYTES = 32;
+export const AREA_JC = AREA_XOFF + TLB_SIZE * 4;
+/**
+ * Bytes, one per RAM page number modulo JUMP_FRAMES: 1 when the jump cache may
+ * hold a jump into a block of such a page (set as jumps are added, cleared
+ * when all are forgotten), so that dropping other pages' blocks keeps the cache.
+ */
+export const JUMP_FRAMES = 4096;
+export const AREA_JUMP_FRAMES = AREA_JC + JC_SIZE * JC_ENTRY_BYTES;
+export const AREA_END = AREA_JUMP_FRAMES + JUMP_FRAMES;
 
 /**
  * Forgets every jump in the jump cache of the area whose words start at index
@@ -44,6 +56,7 @@ export const AREA_END = AREA_JC + JC_SIZE * JC_ENTRY_BYTES;
  * generation, tags that match nothing.
  */
 export function forgetJumps(words: Int32Array, base: number): void {
+  words.fill(0, base + (AREA_JUMP_FRAMES >> 2), base + ((AREA_JUMP_FRAMES + JUMP_FRAMES) >> 2));
   const t = base + (AREA_FTAG >> 2);
   const next = (words[t] + 0x1000) | 0;
   words[t] = next;

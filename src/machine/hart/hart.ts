@@ -36,7 +36,7 @@ import {
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp } from './fpu/execute.js';
-import { Mmu, TLB_MASK } from './mmu.js';
+import { JUMP_PAGES, Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
 import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
@@ -49,10 +49,12 @@ import {
   AREA_END,
   AREA_FTAG,
   AREA_JC,
+  AREA_JUMP_FRAMES,
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_X,
   JC_ENTRY_BYTES,
+  JUMP_FRAMES,
   jcIndex,
 } from './areaLayout.js';
 import { BlockCache } from './jit/blockCache.js';
@@ -390,9 +392,11 @@ export class Hart {
     const scratch = this.scratch;
     const blocks = this.blocks;
     const dispatch = blocks !== null ? blocks.dispatch : () => 0;
+    const jumpPages = mmu.jumpPages;
     const area = this.area;
     const area32 =
       area >= 0 ? new Int32Array(ram.buffer, area, AREA_END >> 2) : new Int32Array(AREA_END >> 2);
+    const area8 = new Uint8Array(area32.buffer, area32.byteOffset, AREA_END);
     const threshold = -this.jitThreshold;
     this.runBase = this.instret;
     this.runTraps = 0;
@@ -470,6 +474,9 @@ export class Hart {
                 area32[j + 1] = pcHi;
                 area32[j + 2] = area32[AREA_FTAG >> 2];
                 area32[j + 3] = t;
+                area32[j + 4] = fetchBase;
+                jumpPages[(pcLo >>> 12) & (JUMP_PAGES - 1)] = 1;
+                area8[AREA_JUMP_FRAMES + ((fetchBase >>> 12) & (JUMP_FRAMES - 1))] = 1;
                 const done = dispatch(area, pcLo, pcHi, budget - n, t);
                 if (done > 0) {
                   n += done;

@@ -39,6 +39,9 @@ import {
   AREA_WOFF,
   AREA_WTAG_HI,
   AREA_WTAG_LO,
+  AREA_XOFF,
+  AREA_XTAG_HI,
+  AREA_XTAG_LO,
   TLB_MASK,
   TLB_SIZE,
 } from './areaLayout.js';
@@ -59,12 +62,10 @@ export const SATP_SV48 = 9;
 export const SATP_SV57 = 10;
 
 const TWO32 = 4294967296;
+/** Size of Mmu.jumpPages (a power of two). */
+export const JUMP_PAGES = 4096;
 /** fill(): the page is RAM but holds decoded code, so writes are not cached (see codePageOff). */
 const FILL_CODE_PAGE = -2;
-
-function newTags(): Int32Array {
-  return new Int32Array(TLB_SIZE).fill(-1);
-}
 
 /** TLB_SIZE int32s at `offset` of the hart area `area` in `buffer`, or a buffer of their own. */
 function tlbArray(buffer: ArrayBuffer, area: number, offset: number): Int32Array {
@@ -92,9 +93,9 @@ export class Mmu {
   readonly wTagLo: Int32Array;
   readonly wTagHi: Int32Array;
   readonly wOff: Uint32Array;
-  readonly xTagLo = newTags();
-  readonly xTagHi = new Int32Array(TLB_SIZE);
-  readonly xOff = new Float64Array(TLB_SIZE);
+  readonly xTagLo: Int32Array;
+  readonly xTagHi: Int32Array;
+  readonly xOff: Uint32Array;
   /**
    * Superpages with cached translations, as level + 4 * (virtual page >> 9*level):
    * SFENCE.VMA of an address inside one of them flushes everything.
@@ -159,6 +160,9 @@ export class Mmu {
     this.wTagLo = tlbArray(b, area, AREA_WTAG_LO).fill(-1);
     this.wTagHi = tlbArray(b, area, AREA_WTAG_HI);
     this.wOff = offArray(b, area, AREA_WOFF);
+    this.xTagLo = tlbArray(b, area, AREA_XTAG_LO).fill(-1);
+    this.xTagHi = tlbArray(b, area, AREA_XTAG_HI);
+    this.xOff = offArray(b, area, AREA_XOFF);
     this.bus = bus;
     this.ram = bus.ram;
     this.trap = trap;
@@ -198,9 +202,17 @@ export class Mmu {
     if (this.area32 !== null) setJumpFetchTag(this.area32, 0, this.fetchTag);
   }
 
+  /**
+   * Virtual pages (by page number modulo JUMP_PAGES) that the jump cache may
+   * hold jumps into: the hart marks them as it adds jumps, so that fencing a
+   * page no jump leads to keeps the cache.
+   */
+  readonly jumpPages = new Uint8Array(JUMP_PAGES);
+
   /** Forgets the translated code's remembered jumps (their fetch tags no longer prove the mapping). */
   clearJumpCache(): void {
     if (this.area32 !== null) forgetJumps(this.area32, 0);
+    this.jumpPages.fill(0);
   }
 
   /**
@@ -220,7 +232,7 @@ export class Mmu {
     this.rTagLo[idx] = -1;
     this.wTagLo[idx] = -1;
     this.xTagLo[idx] = -1;
-    this.clearJumpCache();
+    if (this.jumpPages[(lo >>> 12) & (JUMP_PAGES - 1)] !== 0) this.clearJumpCache();
   }
 
   private fault(access: number, page: boolean, lo: number, hi: number): never {

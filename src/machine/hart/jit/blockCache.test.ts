@@ -91,7 +91,7 @@ test('the dispatcher chains blocks through the jump cache; SFENCE.VMA of a page 
   /** Entries the dispatcher would follow: their tag is the area's current one. */
   const live = (): number => {
     let n = 0;
-    for (let i = 2; i < jc.length; i += 4) if (jc[i] === tag[0]) n++;
+    for (let i = 2; i < jc.length; i += JC_ENTRY_BYTES / 4) if (jc[i] === tag[0]) n++;
     return n;
   };
   assert.ok(live() >= 1, 'the loop left jumps in the cache');

@@ -15,7 +15,7 @@
 // again, which bounds the memory they hold.
 
 import { CODE_SLOT_WORDS, HART_AREA_BYTES, type Ram } from '../../ram.js';
-import { forgetJumps } from '../areaLayout.js';
+import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
 import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
 import { BlockTranslator } from './translate.js';
 import { moduleBytes, T_I32, type FuncType } from './wasmWriter.js';
@@ -71,14 +71,28 @@ export class BlockCache {
       m: { m: ram.memory, t: this.table },
     });
     this.dispatch = d.exports['d'] as DispatchFn;
-    ram.onDropTranslations = () => this.clearJumpCaches();
+    ram.onDropTranslations = (page) => this.clearJumpCaches(page);
   }
 
-  /** Forgets every hart's remembered jumps (blocks were dropped). */
-  clearJumpCaches(): void {
+  /**
+   * Forgets the remembered jumps of every hart (all, or those that may lead
+   * into blocks of RAM page `page`, which were dropped).
+   */
+  clearJumpCaches(page = -1): void {
     const areas = this.ram.hartAreas;
     const words = new Int32Array(this.ram.buffer, 0, (areas * HART_AREA_BYTES) >> 2);
-    for (let a = 0; a < areas; a++) forgetJumps(words, (a * HART_AREA_BYTES) >> 2);
+    const bytes =
+      this.ram.memory === null ? null : new Uint8Array(this.ram.buffer, 0, areas * HART_AREA_BYTES);
+    for (let a = 0; a < areas; a++) {
+      const at = a * HART_AREA_BYTES;
+      if (
+        page >= 0 &&
+        bytes !== null &&
+        bytes[at + AREA_JUMP_FRAMES + (page & (JUMP_FRAMES - 1))] === 0
+      )
+        continue;
+      forgetJumps(words, at >> 2);
+    }
   }
 
   /** The cache of `ram`'s blocks (RAM in a WebAssembly memory only). */

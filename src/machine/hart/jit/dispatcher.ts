@@ -13,8 +13,12 @@ import {
   AREA_JC,
   AREA_PC_HI,
   AREA_PC_LO,
+  AREA_XOFF,
+  AREA_XTAG_HI,
+  AREA_XTAG_LO,
   JC_ENTRY_BYTES,
   JC_SIZE,
+  TLB_MASK,
 } from '../areaLayout.js';
 import { MAX_BLOCK } from './translate.js';
 import { ByteWriter, T_I32, T_VOID, W } from './wasmWriter.js';
@@ -29,8 +33,10 @@ export type DispatchFn = (
 
 const CALL_INDIRECT = 0x11;
 const I32_LT_S = 0x48;
+const I32_STORE = 0x36;
 
-// Locals: parameters, then n (done so far), k (done by the last block), h (jump cache entry).
+// Locals: parameters, then n (done so far), k (done by the last block), h (jump cache entry),
+// f (the area's tag), x (fetch TLB entry).
 const P_AREA = 0;
 const P_PCLO = 1;
 const P_PCHI = 2;
@@ -39,6 +45,10 @@ const P_BLOCK = 4;
 const L_N = 5;
 const L_K = 6;
 const L_H = 7;
+const L_F = 8;
+const L_X = 9;
+/** The TLB flush generation's bits in a fetch tag (Mmu.fetchTag). */
+const TLB_GEN_BITS = 0xff0;
 
 /** The dispatcher module: imports memory "m"."m" and table "m"."t", exports "d". */
 export function dispatcherBytes(): Uint8Array {
@@ -63,7 +73,7 @@ export function dispatcherBytes(): Uint8Array {
   w.section(7, s);
   s.reset();
   const b = new ByteWriter();
-  b.bytes([1, 3, T_I32]);
+  b.bytes([1, 5, T_I32]);
   const get = (i: number): void => {
     b.byte(W.LocalGet);
     b.u32(i);
@@ -138,7 +148,7 @@ export function dispatcherBytes(): Uint8Array {
   b.byte(W.I32Add);
   b.byte(W.LocalTee);
   b.u32(L_H);
-  // if entry.pc != pc || entry.tag != area.ftag return n
+  // if entry.pc != pc return n
   load(AREA_JC);
   get(P_PCLO);
   b.byte(W.I32Ne);
@@ -147,13 +157,66 @@ export function dispatcherBytes(): Uint8Array {
   get(P_PCHI);
   b.byte(W.I32Ne);
   b.byte(W.I32Or);
+  returnN();
+  // if entry.tag != ftag: revalidate when only the TLB generation moved on
   get(L_H);
   load(AREA_JC + 8);
   get(P_AREA);
   load(AREA_FTAG);
+  b.byte(W.LocalTee);
+  b.u32(L_F);
+  b.byte(W.I32Ne);
+  b.byte(W.If);
+  b.byte(T_VOID);
+  //   if ((entry.tag ^ ftag) & ~TLB_GEN_BITS) return n
+  get(L_H);
+  load(AREA_JC + 8);
+  get(L_F);
+  b.byte(W.I32Xor);
+  i32(~TLB_GEN_BITS);
+  b.byte(W.I32And);
+  returnN();
+  //   x = area + ((pcLo >>> 12) & TLB_MASK) * 4
+  get(P_PCLO);
+  i32(12);
+  b.byte(W.I32ShrU);
+  i32(TLB_MASK);
+  b.byte(W.I32And);
+  i32(2);
+  b.byte(W.I32Shl);
+  get(P_AREA);
+  b.byte(W.I32Add);
+  b.byte(W.LocalTee);
+  b.u32(L_X);
+  //   if xTagLo[x] != (pcLo & ~0xfff | ftag & 0xfff) || xTagHi[x] != pcHi || xOff[x] != entry.page return n
+  load(AREA_XTAG_LO);
+  get(P_PCLO);
+  i32(~0xfff);
+  b.byte(W.I32And);
+  get(L_F);
+  i32(0xfff);
+  b.byte(W.I32And);
+  b.byte(W.I32Or);
+  b.byte(W.I32Ne);
+  get(L_X);
+  load(AREA_XTAG_HI);
+  get(P_PCHI);
+  b.byte(W.I32Ne);
+  b.byte(W.I32Or);
+  get(L_X);
+  load(AREA_XOFF);
+  get(L_H);
+  load(AREA_JC + 16);
   b.byte(W.I32Ne);
   b.byte(W.I32Or);
   returnN();
+  //   entry.tag = ftag
+  get(L_H);
+  get(L_F);
+  b.byte(I32_STORE);
+  b.u32(2);
+  b.u32(AREA_JC + 8);
+  b.byte(W.End);
   get(L_H);
   load(AREA_JC + 12);
   b.byte(W.LocalSet);
