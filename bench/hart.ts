@@ -1,5 +1,6 @@
 // Hart speed: guest instructions per second on an integer-heavy and a
-// memory-heavy loop, beside Debian's qemu-riscv64 running the same ELF.
+// memory-heavy loop, on both engines (translated to WebAssembly, and the
+// interpreter alone), beside Debian's qemu-riscv64 running the same ELF.
 // Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
 
 import { execFileSync } from 'node:child_process';
@@ -37,27 +38,45 @@ function qemuSeconds(elf: string): number {
 }
 
 const rows: string[][] = [
-  ['workload', 'instructions', 'berth s', 'berth MIPS', 'qemu s', 'qemu MIPS', 'berth/qemu time'],
+  [
+    'workload',
+    'engine',
+    'instructions',
+    'berth s',
+    'berth MIPS',
+    'qemu s',
+    'qemu MIPS',
+    'berth/qemu time',
+  ],
+];
+/** The hart's engines: translation to WebAssembly (default threshold) and the interpreter alone. */
+const ENGINES = [
+  { name: 'translated', jitThreshold: undefined },
+  { name: 'interpreter', jitThreshold: 0 },
 ];
 for (const name of ['intloop', 'memloop']) {
   const elf = build(name);
   const bytes = readFileSync(elf);
-  runUserElf(bytes, { ramSize: 8 << 20, maxInstructions: 5_000_000 }); // warm-up
-  const t = process.hrtime.bigint();
-  const r = runUserElf(bytes, { ramSize: 8 << 20, maxInstructions: 1e9 });
-  const s = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.error !== null || r.exitCode !== 0)
-    throw new Error(`${name}: ${r.error ?? 'exit ' + r.exitCode}`);
   const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));
-  rows.push([
-    name,
-    String(r.instret),
-    s.toFixed(2),
-    (r.instret / s / 1e6).toFixed(1),
-    q.toFixed(3),
-    (r.instret / q / 1e6).toFixed(0),
-    (s / q).toFixed(1) + 'x',
-  ]);
+  for (const engine of ENGINES) {
+    const opts = { ramSize: 8 << 20, jitThreshold: engine.jitThreshold };
+    runUserElf(bytes, { ...opts, maxInstructions: 5_000_000 }); // warm-up
+    const t = process.hrtime.bigint();
+    const r = runUserElf(bytes, { ...opts, maxInstructions: 1e10 });
+    const s = Number(process.hrtime.bigint() - t) / 1e9;
+    if (r.error !== null || r.exitCode !== 0)
+      throw new Error(`${name}: ${r.error ?? 'exit ' + r.exitCode}`);
+    rows.push([
+      name,
+      engine.name,
+      String(r.instret),
+      s.toFixed(2),
+      (r.instret / s / 1e6).toFixed(1),
+      q.toFixed(3),
+      (r.instret / q / 1e6).toFixed(0),
+      (s / q).toFixed(1) + 'x',
+    ]);
+  }
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 for (const r of rows) console.log(r.map((v, c) => v.padStart(widths[c])).join('  '));

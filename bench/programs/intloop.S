@@ -1,10 +1,10 @@
 # Integer-heavy guest loop: xorshift64 hashing with adds, shifts, compares and
-# branches; 100 million instructions, then exit(0).
+# branches; 1,000 million instructions, then exit(0).
   .globl _start
 _start:
   li s0, 0x9e3779b97f4a7c15   # state
   li s1, 0                    # accumulator
-  li s2, 7692307              # iterations (13 instructions each)
+  li s2, 76923077             # iterations (13 instructions each)
 1:
   slli t0, s0, 13
   xor s0, s0, t0

@@ -2,7 +2,7 @@
 # 64-bit loads and stores (stride 8), exercising the TLB and RAM paths.
   .globl _start
 _start:
-  li s2, 48                   # passes over the array
+  li s2, 480                  # passes over the array
 2:
   lla t0, array
   li t1, 131072               # doublewords per pass
