@@ -15,9 +15,17 @@ interface Figures {
   workload: number;
   /** Host CPU used while the guest idles at its prompt, in percent of one core. */
   idle: number;
+  /** Resident memory of the process after the workload and the idle period, MiB. */
+  rssMiB: number;
 }
 
 const IDLE_SECONDS = 10;
+
+/** Resident set size of process `pid` in MiB (Linux /proc, VmRSS). */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 
 /** User + system CPU seconds of process `pid` so far (Linux /proc). */
 function cpuSeconds(pid: number): number {
@@ -39,12 +47,13 @@ async function measure(session: () => ConsoleSession): Promise<Figures> {
     const c0 = cpuSeconds(s.child.pid!);
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     const idle = ((cpuSeconds(s.child.pid!) - c0) / IDLE_SECONDS) * 100;
+    const rss = rssMiB(s.child.pid!);
     if (!out.includes('080acf35a507ac9849cfcba47dc2ad83e01b75663a516279c8b9d243b719643e')) {
       throw new Error(`unexpected sha256sum output: ${out}`);
     }
     s.send('poweroff -f\n');
     await s.exited;
-    return { boot, workload, idle };
+    return { boot, workload, idle, rssMiB: rss };
   } finally {
     s.kill();
   }
@@ -54,15 +63,15 @@ const a = await ensureDefaultAssets({});
 const qemu = await measure(() => ConsoleSession.qemu(a));
 const berth = await measure(() => ConsoleSession.berth(['--memory', '256M']));
 const rows = [
-  ['measure', 'berth s', 'qemu s', 'berth/qemu'],
+  ['measure', 'berth', 'qemu', 'berth/qemu'],
   [
-    'process start to init',
+    'process start to init, s',
     berth.boot.toFixed(2),
     qemu.boot.toFixed(2),
     (berth.boot / qemu.boot).toFixed(1) + 'x',
   ],
   [
-    'sha256sum 16 MiB in guest',
+    'sha256sum 16 MiB in guest, s',
     berth.workload.toFixed(2),
     qemu.workload.toFixed(2),
     (berth.workload / qemu.workload).toFixed(1) + 'x',
@@ -72,6 +81,12 @@ const rows = [
     berth.idle.toFixed(1),
     qemu.idle.toFixed(1),
     '',
+  ],
+  [
+    'resident memory after the idle period, MiB',
+    berth.rssMiB.toFixed(0),
+    qemu.rssMiB.toFixed(0),
+    (berth.rssMiB / qemu.rssMiB).toFixed(1) + 'x',
   ],
 ];
 const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
