@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBlockBackend } from './fileBlockBackend.js';
-import { createQcow2, Qcow2Image } from './qcow2.js';
+import { Qcow2Image } from './qcow2.js';
+import { createQcow2 } from './qcow2Create.js';
 import { openDisk } from './openDisk.js';
 
 test('qcow2 images open through the qcow2 backend, others as raw files', () => {

@@ -8,7 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Qcow2Image, QcowError, createQcow2 } from './qcow2.js';
+import { Qcow2Image, QcowError } from './qcow2.js';
+import { createQcow2 } from './qcow2Create.js';
 
 const hasQemu = spawnSync('qemu-img', ['--version']).status === 0;
 const skip = hasQemu ? false : 'qemu-img not installed (run scripts/test-deps.sh)';

@@ -35,7 +35,7 @@ import {
   MSTATUS_SUM,
 } from './csr.js';
 import { decodeInto } from './decode.js';
-import { executeFp } from './fpu/execute.js';
+import { executeFp, HAS_RM } from './fpu/execute.js';
 import { JUMP_PAGES, Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
@@ -87,49 +87,6 @@ export interface HartConfig {
 const TWO32 = 4294967296;
 /** Default HartConfig.jitThreshold. */
 export const JIT_THRESHOLD = 1000;
-
-/** Ops that carry a rounding-mode field. */
-const HAS_RM = new Uint8Array(Op.COUNT);
-for (const op of [
-  Op.FMADD_S,
-  Op.FMSUB_S,
-  Op.FNMSUB_S,
-  Op.FNMADD_S,
-  Op.FADD_S,
-  Op.FSUB_S,
-  Op.FMUL_S,
-  Op.FDIV_S,
-  Op.FSQRT_S,
-  Op.FCVT_W_S,
-  Op.FCVT_WU_S,
-  Op.FCVT_L_S,
-  Op.FCVT_LU_S,
-  Op.FCVT_S_W,
-  Op.FCVT_S_WU,
-  Op.FCVT_S_L,
-  Op.FCVT_S_LU,
-  Op.FMADD_D,
-  Op.FMSUB_D,
-  Op.FNMSUB_D,
-  Op.FNMADD_D,
-  Op.FADD_D,
-  Op.FSUB_D,
-  Op.FMUL_D,
-  Op.FDIV_D,
-  Op.FSQRT_D,
-  Op.FCVT_W_D,
-  Op.FCVT_WU_D,
-  Op.FCVT_L_D,
-  Op.FCVT_LU_D,
-  Op.FCVT_D_W,
-  Op.FCVT_D_WU,
-  Op.FCVT_D_L,
-  Op.FCVT_D_LU,
-  Op.FCVT_S_D,
-  Op.FCVT_D_S,
-]) {
-  HAS_RM[op] = 1;
-}
 
 export class Hart {
   readonly regs: IntRegs;

@@ -25,6 +25,49 @@ import {
 import { fmaD, fmaS } from './fma.js';
 import { readS } from './operands.js';
 
+/** Ops that carry a rounding-mode field. */
+export const HAS_RM = new Uint8Array(Op.COUNT);
+for (const op of [
+  Op.FMADD_S,
+  Op.FMSUB_S,
+  Op.FNMSUB_S,
+  Op.FNMADD_S,
+  Op.FADD_S,
+  Op.FSUB_S,
+  Op.FMUL_S,
+  Op.FDIV_S,
+  Op.FSQRT_S,
+  Op.FCVT_W_S,
+  Op.FCVT_WU_S,
+  Op.FCVT_L_S,
+  Op.FCVT_LU_S,
+  Op.FCVT_S_W,
+  Op.FCVT_S_WU,
+  Op.FCVT_S_L,
+  Op.FCVT_S_LU,
+  Op.FMADD_D,
+  Op.FMSUB_D,
+  Op.FNMSUB_D,
+  Op.FNMADD_D,
+  Op.FADD_D,
+  Op.FSUB_D,
+  Op.FMUL_D,
+  Op.FDIV_D,
+  Op.FSQRT_D,
+  Op.FCVT_W_D,
+  Op.FCVT_WU_D,
+  Op.FCVT_L_D,
+  Op.FCVT_LU_D,
+  Op.FCVT_D_W,
+  Op.FCVT_D_WU,
+  Op.FCVT_D_L,
+  Op.FCVT_D_LU,
+  Op.FCVT_S_D,
+  Op.FCVT_D_S,
+]) {
+  HAS_RM[op] = 1;
+}
+
 export function executeFp(
   op: Op,
   rd: number,

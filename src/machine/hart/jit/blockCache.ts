@@ -14,7 +14,7 @@
 // MAX_BLOCKS have been made, all blocks are dropped and numbering starts
 // again, which bounds the memory they hold.
 
-import { CODE_SLOT_WORDS, HART_AREA_BYTES, type Ram } from '../../ram.js';
+import { CODE_SLOT_WORDS, HART_AREA_BYTES, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
 import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
 import { BlockTranslator } from './translate.js';
@@ -52,6 +52,9 @@ export class BlockCache {
   readonly dispatch: DispatchFn;
   private readonly translator = new BlockTranslator();
   private readonly imports: WebAssembly.Imports;
+  /** The hart areas in front of RAM, as words and bytes. */
+  private readonly areaWords: Int32Array;
+  private readonly areaBytes: Uint8Array;
   private batch: Pending[] = [];
   /** Compile modules on the spot instead of in the background. */
   synchronous = false;
@@ -67,6 +70,8 @@ export class BlockCache {
   private constructor(private readonly ram: Ram) {
     if (ram.memory === null) throw new Error('BlockCache needs RAM in a WebAssembly memory');
     this.imports = { m: { m: ram.memory } };
+    this.areaWords = new Int32Array(ram.buffer, 0, HART_AREAS_BYTES >> 2);
+    this.areaBytes = new Uint8Array(ram.buffer, 0, HART_AREAS_BYTES);
     const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes()), {
       m: { m: ram.memory, t: this.table },
     });
@@ -79,18 +84,11 @@ export class BlockCache {
    * into blocks of RAM page `page`, which were dropped).
    */
   clearJumpCaches(page = -1): void {
-    const areas = this.ram.hartAreas;
-    const words = new Int32Array(this.ram.buffer, 0, (areas * HART_AREA_BYTES) >> 2);
-    const bytes =
-      this.ram.memory === null ? null : new Uint8Array(this.ram.buffer, 0, areas * HART_AREA_BYTES);
-    for (let a = 0; a < areas; a++) {
+    const words = this.areaWords;
+    const bytes = this.areaBytes;
+    for (let a = 0; a < this.ram.hartAreas; a++) {
       const at = a * HART_AREA_BYTES;
-      if (
-        page >= 0 &&
-        bytes !== null &&
-        bytes[at + AREA_JUMP_FRAMES + (page & (JUMP_FRAMES - 1))] === 0
-      )
-        continue;
+      if (page >= 0 && bytes[at + AREA_JUMP_FRAMES + (page & (JUMP_FRAMES - 1))] === 0) continue;
       forgetJumps(words, at >> 2);
     }
   }
