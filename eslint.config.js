@@ -1,5 +1,10 @@
-// Lint settings: typescript-eslint's recommended rules over sources, tests and benchmarks.
+// Lint settings: typescript-eslint's recommended rules over sources, tests and benchmarks,
+// and the layering of docs/ARCHITECTURE.md: each layer imports only from the layers below
+// it, and the machine layer uses no Node API and no npm package.
 import tseslint from 'typescript-eslint';
+
+const above = (dirs) =>
+  dirs.map((d) => ({ group: [`**/${d}/*`], message: `lower layers do not import from src/${d}/` }));
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/'] },
@@ -8,6 +13,46 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-constant-condition': 'off',
+    },
+  },
+  {
+    files: ['src/machine/**/*.ts'],
+    ignores: ['src/machine/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^[^.]',
+              message:
+                'src/machine imports no Node API and no npm package: hand it a backend instead',
+            },
+            ...above(['vmm', 'host', 'cluster', 'cli', 'web', 'images']),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/vmm/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: above(['host', 'cluster', 'cli', 'web']) }],
+    },
+  },
+  {
+    files: ['src/host/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: above(['cluster', 'cli', 'web']) }],
+    },
+  },
+  {
+    files: ['src/images/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: above(['vmm', 'host', 'cluster', 'cli', 'web']) },
+      ],
     },
   },
 );

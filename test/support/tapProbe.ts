@@ -13,7 +13,7 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { spawn } from 'node:child_process';
-import { TapBackend } from '../../src/vmm/tap.js';
+import { TapBackend } from '../../src/vmm/net/tap.js';
 
 const MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x7a, 0x90, 0x01);
 const OUR_IP = '10.213.0.9';

@@ -2,7 +2,7 @@
 // through the qcow2 backend, anything else as a raw image file.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { BlockBackend } from '../machine/virtio/blockBackend.js';
+import type { BlockBackend } from '../../machine/virtio/blockBackend.js';
 import { FileBlockBackend } from './fileBlockBackend.js';
 import { Qcow2Image } from './qcow2.js';
 import { QCOW_MAGIC } from './qcow2Header.js';

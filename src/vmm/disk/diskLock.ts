@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BlockBackendError } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 
 export type LockMode = 'ro' | 'rw';
 

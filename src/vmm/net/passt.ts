@@ -20,7 +20,11 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wakeups } from './wakeups.js';
-import { NET_MAX_FRAME, type NetBackend, type NetReceiver } from '../machine/virtio/netBackend.js';
+import {
+  NET_MAX_FRAME,
+  type NetBackend,
+  type NetReceiver,
+} from '../../machine/virtio/netBackend.js';
 
 export class PasstError extends Error {}
 

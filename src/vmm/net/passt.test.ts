@@ -12,7 +12,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameDecoder, parsePortForward, passtArgs, PasstBackend, PasstError } from './passt.js';
-import type { NetReceiver } from '../machine/virtio/netBackend.js';
+import type { NetReceiver } from '../../machine/virtio/netBackend.js';
 
 const GUEST_MAC = Uint8Array.of(0x52, 0x54, 0x00, 0xbe, 0x27, 0x01);
 

@@ -3,7 +3,7 @@
 // all numbers are big-endian. Offsets are kept as JS numbers: anything at or
 // above 2^53 is refused as corrupt rather than silently rounded.
 
-import { BlockBackendError } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 
 /** Every problem with a qcow2 image: bad or unsupported files, corrupt tables, I/O failures. */
 export class QcowError extends BlockBackendError {

@@ -22,7 +22,7 @@ import {
   TapError,
   UdpFrameLink,
 } from './tap.js';
-import { NET_MIN_FRAME } from '../machine/virtio/netBackend.js';
+import { NET_MIN_FRAME } from '../../machine/virtio/netBackend.js';
 
 const STATUS_ROOT = 'Name:\tnode\nCapEff:\t000001ffffffffff\n';
 const STATUS_NO_NET_ADMIN = 'Name:\tnode\nCapEff:\t0000000000000000\n';

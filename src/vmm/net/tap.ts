@@ -33,7 +33,7 @@ import {
   NET_MIN_FRAME,
   type NetBackend,
   type NetReceiver,
-} from '../machine/virtio/netBackend.js';
+} from '../../machine/virtio/netBackend.js';
 
 export class TapError extends Error {}
 

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
-import { BlockBackendError, type BlockBackend } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError, type BlockBackend } from '../../machine/virtio/blockBackend.js';
 import {
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,

@@ -3,7 +3,7 @@
 // the file holds non-zero bytes, so holes of a sparse image stay holes.
 
 import * as fs from 'node:fs';
-import { BlockBackendError, type BlockBackend } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError, type BlockBackend } from '../../machine/virtio/blockBackend.js';
 import { acquireDiskLock, type DiskLock } from './diskLock.js';
 
 export class FileBlockBackendError extends Error {}

@@ -2,7 +2,7 @@
 // position, and host errors turned into QcowError naming what was being done.
 
 import * as fs from 'node:fs';
-import { BlockBackendError } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 import { QcowError } from './qcow2Header.js';
 
 export function wrapIo<T>(what: string, fn: () => T): T {

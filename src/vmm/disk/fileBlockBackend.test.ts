@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlockBackendError } from '../machine/virtio/blockBackend.js';
+import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 import { FileBlockBackend, FileBlockBackendError, parseDiskSpec } from './fileBlockBackend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-disk-'));
