@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSize } from './size.js';
+import { parseSize } from '../vmm/size.js';
 
 export const IMAGE_HELP = `Usage: berth image build --out DIR [options]
 

@@ -9,6 +9,8 @@ const HELP =
 Usage:
   berth run [options]  boot a virtual server (berth run --help for the options)
   berth image build    build a root disk and initramfs (berth image --help)
+  berth vmm --config F run one guest from a JSON configuration, driven through its
+                       control socket (berth vmm --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -28,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'run') return runCommand(rest);
   if (cmd === 'image') return (await import('./image.js')).imageCommand(rest);
+  if (cmd === 'vmm') return (await import('./vmm.js')).vmmCommand(rest);
   process.stderr.write(`berth: unknown command '${cmd}'. Run 'berth --help' for the commands.\n`);
   return 2;
 }

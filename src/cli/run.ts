@@ -1,23 +1,13 @@
-// `berth run`: boots a guest on the virt board with the console on this
-// terminal (or on stdin/stdout when they are not a terminal).
+// `berth run`: turns flags into a VmmConfig and runs one VMM in this process, with the
+// console on this terminal (or on stdin/stdout when they are not a terminal).
 
+import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { webcrypto } from 'node:crypto';
-import { VirtBoard } from '../machine/board/virt.js';
-import { SeededEntropy } from '../machine/virtio/rng.js';
-import { PasstBackend, parsePortForward } from '../vmm/net/passt.js';
-import { TapBackend, tapPreflight } from '../vmm/net/tap.js';
-import { ConsoleIO } from '../vmm/console.js';
-import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
-import { readGuestFile, readKernel } from '../vmm/kernelFile.js';
-import { runGuest } from '../vmm/runGuest.js';
+import { parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
+import { Vmm } from '../vmm/vmm.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
-import { openDisk, type DiskBackend } from '../vmm/disk/openDisk.js';
-import { parseMac } from '../machine/virtio/net.js';
-import type { NetBackend } from '../machine/virtio/netBackend.js';
-import { resolve } from 'node:path';
-import { parseSize } from './size.js';
+import { tapPreflight } from '../vmm/net/tap.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -26,6 +16,8 @@ riscv64 kernel, OpenSBI and a busybox initramfs, fetched on first use from the
 Debian archive in this host's apt configuration (or --mirror).
 
 Options:
+  --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
+                      firmware, initramfs, command line and root disk (DIR/rootfs.img)
   --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M)
   --kernel PATH       kernel: vmlinux (ELF) or Image (optionally gzip-compressed)
   --initrd PATH       initramfs
@@ -38,7 +30,7 @@ Options:
   --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
                       virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
   --net KIND          user: user-mode networking through passt (DHCP, no root needed);
-                      tap: a TAP device on the Linux bridge --bridge names (root; needs socat);
+                      tap: a TAP device on the Linux bridge --bridge names (root);
                       none (default)
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
   --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
@@ -48,19 +40,36 @@ Options:
   --deterministic     time from the instruction count: same input, same output
   --jit-threshold N   translate guest code to WebAssembly after N runs of an
                       instruction (default 1000); 0 interprets only
+  --control PATH      serve the VMM's control socket (mode 0600) at PATH: status, pause,
+                      resume, shutdown (the guest's power button), quit, console
+  --name NAME         the guest's name in status and logs (default guest)
   --demo              run the built-in bare-metal demo program instead
 
 The console is this terminal: Ctrl-A then X quits. When stdin is not a
-terminal, it is piped to the guest's serial console.
+terminal, it is piped to the guest's serial console. SIGTERM, SIGINT and
+SIGHUP stop the guest at once (disks flushed and unlocked, nothing left
+behind); exit status: 0 when the guest powers off or you quit, 1 when it
+reports failure, 3 on an internal error, 128+N on signal N.
 `;
 
-const DEFAULT_APPEND = 'console=ttyS0';
+/** Fails early, before any download, when a disk cannot be opened as asked. */
+function checkDisk(path: string, readOnly: boolean): void {
+  try {
+    accessSync(path, readOnly ? constants.R_OK : constants.R_OK | constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(e);
+    throw new Error(`cannot open disk image ${path}: ${why}`);
+  }
+}
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     strict: true,
     options: {
+      image: { type: 'string' },
       memory: { type: 'string' },
       kernel: { type: 'string' },
       initrd: { type: 'string' },
@@ -75,6 +84,8 @@ export async function runCommand(args: string[]): Promise<number> {
       mac: { type: 'string' },
       console: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
+      control: { type: 'string' },
+      name: { type: 'string' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,9 +98,7 @@ export async function runCommand(args: string[]): Promise<number> {
     const r = runDemo((b) => process.stdout.write(String.fromCharCode(b)));
     return r.event?.kind === 'poweroff' ? 0 : 1;
   }
-  const memoryBytes = parseSize(values.memory ?? '256M');
   const jitText = values['jit-threshold'];
-  const jitThreshold = jitText === undefined ? undefined : Number(jitText);
   if (jitText !== undefined && !/^\d{1,9}$/.test(jitText)) {
     throw new Error(`--jit-threshold must be a whole number >= 0, not '${jitText}'`);
   }
@@ -109,118 +118,59 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.bridge !== undefined && netKind !== 'tap') {
     throw new Error('--bridge names the bridge for --net tap');
   }
-  if (values.mac !== undefined) {
-    if (netKind === 'none')
-      throw new Error("--mac sets the network card's address: it needs --net");
-    parseMac(values.mac);
+  if (values.mac !== undefined && netKind === 'none') {
+    throw new Error("--mac sets the network card's address: it needs --net");
   }
-  const forwards = (values.publish ?? []).map(parsePortForward);
-  // Privileges, bridge and tools before any download (TapBackend.start checks again).
-  if (netKind === 'tap') tapPreflight({ bridge: values.bridge! });
-  // Disks first, so that a bad path is reported before any download.
-  const disks: DiskBackend[] = [];
-  try {
-    for (const spec of values.disk ?? []) {
-      const d = parseDiskSpec(spec);
-      disks.push(openDisk(d.path, d.readOnly));
-    }
-  } catch (e) {
-    for (const d of disks) d.close();
-    throw e;
-  }
-  let kernelPath = values.kernel;
-  let initrdPath = values.initrd;
-  let firmwarePath = values.firmware;
-  if (
-    kernelPath === undefined ||
-    firmwarePath === undefined ||
-    (initrdPath === undefined && values.kernel === undefined)
-  ) {
-    const { ensureDefaultAssets } = await import('../images/assets.js');
-    const assets = await ensureDefaultAssets({ mirror: values.mirror });
-    kernelPath ??= assets.kernelPath;
-    firmwarePath ??= assets.firmwarePath;
-    if (values.kernel === undefined) initrdPath ??= assets.initrdPath;
-  }
-  const kernel = readKernel(kernelPath);
-  const firmware = readGuestFile(firmwarePath, 'firmware');
-  const initrd = initrdPath !== undefined ? readGuestFile(initrdPath, 'initrd') : undefined;
-  const consoleKind = values.console ?? 'serial';
-  if (consoleKind !== 'serial' && consoleKind !== 'virtio') {
-    throw new Error(`--console must be 'serial' or 'virtio', not '${consoleKind}'`);
-  }
-  const bootargs = values.append ?? (consoleKind === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND);
-  const log = (line: string): void => {
-    process.stderr.write(`\n${line}\n`);
+  const spec: VmmConfigInput = {
+    memory: values.memory,
+    kernel: values.kernel,
+    initrd: values.initrd,
+    append: values.append,
+    firmware: values.firmware,
+    disks: (values.disk ?? []).map((d) => parseDiskSpec(d)),
+    console: values.console as 'serial' | 'virtio' | undefined,
+    jitThreshold: jitText === undefined ? undefined : Number(jitText),
+    deterministic: values.deterministic ?? false,
+    controlSocket: values.control,
+    name: values.name,
+    net:
+      netKind === 'user'
+        ? { kind: 'user', forwards: values.publish ?? [], mac: values.mac }
+        : netKind === 'tap'
+          ? { kind: 'tap', bridge: values.bridge!, mac: values.mac }
+          : { kind: 'none' },
   };
-  let net: (NetBackend & { whenReceived(): Promise<void>; close(): Promise<void> }) | null = null;
-  if (netKind === 'user') net = await PasstBackend.start({ forwards, log });
-  if (netKind === 'tap') net = await TapBackend.start({ bridge: values.bridge!, log });
-  // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
-  const firstDisk = (values.disk ?? [])[0];
-  const seed =
-    netKind === 'tap' && firstDisk !== undefined
-      ? `berth:${resolve(parseDiskSpec(firstDisk).path)}`
-      : 'berth';
-  const io = new ConsoleIO(process.stdin, process.stdout);
-  try {
-    if (values.deterministic && !process.stdin.isTTY) await io.drain();
-    for (;;) {
-      let board: VirtBoard | null = null;
-      const clock: TickClock = values.deterministic
-        ? new InstructionClock(() => (board ? board.instructions() : 0))
-        : new HostClock();
-      board = new VirtBoard({
-        memoryBytes,
-        clock,
-        wallClock: wallClockNs(clock),
-        console: io,
-        firmware,
-        kernel,
-        initrd,
-        bootargs,
-        jitThreshold,
-        disks: disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-        rng: values.deterministic
-          ? new SeededEntropy(1n)
-          : { fill: (b) => webcrypto.getRandomValues(b) },
-        net: net ? { backend: net, seed, mac: values.mac } : undefined,
-        hvc: consoleKind === 'virtio' ? { out: io, input: io } : undefined,
-        log,
-      });
-      const backend = net;
-      const exit = await runGuest(
-        board,
-        io,
-        clock,
-        backend ? () => backend.whenReceived() : undefined,
-      );
-      io.flush();
-      switch (exit.kind) {
-        case 'poweroff':
-        case 'quit':
-          return 0;
-        case 'reboot':
-          continue;
-        case 'fail':
-          process.stderr.write(`\nberth: the guest reported failure (code ${exit.code})\n`);
-          return 1;
-        case 'fault':
-          process.stderr.write(
-            `\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`,
-          );
-          return 3;
-      }
-    }
-  } finally {
-    for (const d of disks) {
-      try {
-        d.flush();
-      } finally {
-        d.close();
-      }
-    }
-    io.close();
-    await net?.close();
+  if (values.console !== undefined && values.console !== 'serial' && values.console !== 'virtio') {
+    throw new Error(`--console must be 'serial' or 'virtio', not '${values.console}'`);
   }
+  if (values.image !== undefined) {
+    const { readImageManifest } = await import('../images/imageManifest.js');
+    const img = readImageManifest(values.image);
+    spec.kernel ??= img.kernelPath;
+    spec.firmware ??= img.firmwarePath;
+    if (values.kernel === undefined) spec.initrd ??= img.initrdPath;
+    spec.append ??= img.cmdline;
+    spec.disks = [{ path: img.rootfsPath, readOnly: false }, ...(spec.disks ?? [])];
+  }
+  const config = parseVmmConfig(spec);
+  // Privileges, bridge, tools and disks before any download (the VMM checks again).
+  if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
+  for (const d of config.disks) checkDisk(d.path, d.readOnly);
+  const vmm = await Vmm.start(config, {
+    console: { input: process.stdin, output: process.stdout },
+    defaultAssets: async () => {
+      const { ensureDefaultAssets } = await import('../images/assets.js');
+      return ensureDefaultAssets({ mirror: values.mirror });
+    },
+  });
+  vmm.exitOnSignals();
+  const exit = await vmm.run();
+  if (exit.kind === 'fail') {
+    process.stderr.write(`\nberth: the guest reported failure (code ${exit.guestCode})\n`);
+  } else if (exit.kind === 'fault') {
+    process.stderr.write(
+      `\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`,
+    );
+  }
+  return exit.code;
 }

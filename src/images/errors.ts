@@ -9,7 +9,8 @@ export type ImageErrorCode =
   | 'CHECKSUM' // a file's size or SHA-256 does not match the archive's
   | 'NOT_FOUND' // a package or file is not in the archive
   | 'FORMAT' // a file could not be parsed (deb, tar, cpio, Release, Packages)
-  | 'UNSUPPORTED'; // a valid file uses a feature this code does not handle
+  | 'UNSUPPORTED' // a valid file uses a feature this code does not handle
+  | 'NOT_AN_IMAGE'; // a directory given as a built image has no valid image.json, or a file it names is gone
 
 export class ImageError extends Error {
   override readonly name = 'ImageError';

@@ -12,14 +12,24 @@ export interface TickClock {
   readonly deterministic: boolean;
 }
 
-/** mtime from the host's monotonic clock, starting at 0. */
+/** mtime from the host's monotonic clock, starting at 0; it stands still while paused, as QEMU's virtual clock does. */
 export class HostClock implements TickClock {
   readonly deterministic = false;
-  private readonly start = performance.now();
+  private start = performance.now();
+  private pausedAt: number | null = null;
   now(): number {
-    return Math.floor((performance.now() - this.start) * (TIMEBASE_HZ / 1000));
+    const t = this.pausedAt ?? performance.now();
+    return Math.floor((t - this.start) * (TIMEBASE_HZ / 1000));
   }
   skipTo(): void {}
+  pause(): void {
+    this.pausedAt ??= performance.now();
+  }
+  resume(): void {
+    if (this.pausedAt === null) return;
+    this.start += performance.now() - this.pausedAt;
+    this.pausedAt = null;
+  }
 }
 
 /** Instructions per mtime tick in deterministic mode (as if the guest ran at 100 MIPS). */

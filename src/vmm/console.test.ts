@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { ConsoleIO } from './console.js';
+import { CONSOLE_REPLAY_BYTES, ConsoleIO } from './console.js';
 
 function fakeTty(): PassThrough & { isTTY: boolean; raw: boolean[]; setRawMode(r: boolean): void } {
   const s = new PassThrough() as PassThrough & {
@@ -54,5 +54,27 @@ test('on a pipe: Ctrl-A passes through and input waits until taken', async () =>
   input.end();
   await io.drain();
   assert.equal(io.ended, true);
+  io.close();
+});
+
+test('without streams: readers get the output, late readers the last 64 KiB, inject feeds input', async () => {
+  const io = new ConsoleIO(null, null);
+  const a: Buffer[] = [];
+  const off = io.subscribe((c) => a.push(c));
+  for (const b of Buffer.from('hello')) io.write(b);
+  io.flush();
+  assert.equal(Buffer.concat(a).toString(), 'hello');
+  off();
+  for (let i = 0; i < 70_000; i++) io.write(0x30 + (i % 10));
+  io.flush();
+  assert.equal(Buffer.concat(a).toString(), 'hello', 'an unsubscribed reader gets nothing more');
+  const recent = io.recent();
+  assert.equal(recent.length, CONSOLE_REPLAY_BYTES);
+  assert.equal(recent[recent.length - 1], 0x30 + (69_999 % 10));
+  const waiting = io.whenInput();
+  io.inject(Buffer.from([1, 0x78]));
+  await waiting;
+  assert.deepEqual(io.take(10), [1, 0x78], 'injected bytes pass untouched, Ctrl-A included');
+  assert.equal(io.quitRequested, false);
   io.close();
 });

@@ -1,9 +1,16 @@
 // The guest console on the host's terminal or pipes. On a terminal: raw mode,
 // and Ctrl-A then X quits (Ctrl-A Ctrl-A sends a Ctrl-A), as in QEMU. On a
 // pipe: bytes pass through. Input waits in a queue until the guest's UART has
-// room for it, so nothing typed or piped is lost.
+// room for it, so nothing typed or piped is lost. A VMM without a terminal
+// passes no streams. Any number of other readers subscribe to the output (the
+// control socket's console clients); the last 64 KiB are kept for replay, and
+// inject() takes their input.
 
 const CTRL_A = 0x01;
+/** Bytes of recent output kept for readers who attach later. */
+export const CONSOLE_REPLAY_BYTES = 64 * 1024;
+
+type Input = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
 
 export class ConsoleIO {
   private readonly queue: number[] = [];
@@ -23,18 +30,48 @@ export class ConsoleIO {
     this.ended = true;
   };
 
+  private readonly readers = new Set<(chunk: Buffer) => void>();
+  private ring: Buffer[] = [];
+  private ringBytes = 0;
+
   constructor(
-    private readonly input: NodeJS.ReadableStream & {
-      isTTY?: boolean;
-      setRawMode?(raw: boolean): unknown;
-    },
-    private readonly output: NodeJS.WritableStream,
+    private readonly input: Input | null,
+    private readonly output: NodeJS.WritableStream | null,
   ) {
-    this.isTty = input.isTTY === true && typeof input.setRawMode === 'function';
+    this.isTty = input?.isTTY === true && typeof input.setRawMode === 'function';
+    if (!input) {
+      this.ended = true;
+      return;
+    }
     if (this.isTty) input.setRawMode!(true);
     input.on('data', this.onData);
     input.on('end', this.onEnd);
     input.resume();
+  }
+
+  /** True when input comes from a pipe or file rather than a terminal. */
+  get isPipe(): boolean {
+    return this.input !== null && !this.isTty;
+  }
+
+  /** Input from another writer (a console client): passed on as it is. */
+  inject(bytes: Uint8Array): void {
+    for (const b of bytes) this.queue.push(b);
+    this.wake();
+  }
+
+  /** Calls `reader` with each chunk of output from now on; returns the unsubscribe function. */
+  subscribe(reader: (chunk: Buffer) => void): () => void {
+    this.readers.add(reader);
+    return () => this.readers.delete(reader);
+  }
+
+  /** The last CONSOLE_REPLAY_BYTES (at most) of output. */
+  recent(): Buffer {
+    const all = Buffer.concat(this.ring);
+    return all.length > CONSOLE_REPLAY_BYTES
+      ? all.subarray(all.length - CONSOLE_REPLAY_BYTES)
+      : all;
   }
 
   private push(chunk: Buffer): void {
@@ -99,8 +136,9 @@ export class ConsoleIO {
 
   /** Reads the whole input up front (deterministic runs on a pipe). */
   drain(): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    return new Promise((resolve) => this.input.once('end', () => resolve()));
+    const input = this.input;
+    if (this.ended || !input) return Promise.resolve();
+    return new Promise((resolve) => input.once('end', () => resolve()));
   }
 
   /** Queues one byte of guest output. */
@@ -110,16 +148,27 @@ export class ConsoleIO {
 
   flush(): void {
     if (this.out.length === 0) return;
-    this.output.write(Buffer.from(this.out));
+    const chunk = Buffer.from(this.out);
     this.out = [];
+    this.output?.write(chunk);
+    for (const r of this.readers) r(chunk);
+    this.ring.push(chunk);
+    this.ringBytes += chunk.length;
+    while (this.ringBytes - this.ring[0].length >= CONSOLE_REPLAY_BYTES) {
+      this.ringBytes -= this.ring.shift()!.length;
+    }
   }
 
   close(): void {
     this.flush();
-    this.input.off('data', this.onData);
-    this.input.off('end', this.onEnd);
-    if (this.isTty) this.input.setRawMode!(false);
-    (this.input as NodeJS.ReadableStream & { pause(): void }).pause();
+    this.readers.clear();
+    const input = this.input;
+    if (input) {
+      input.off('data', this.onData);
+      input.off('end', this.onEnd);
+      if (this.isTty) input.setRawMode!(false);
+      (input as NodeJS.ReadableStream & { pause(): void }).pause();
+    }
     this.wake();
   }
 }

@@ -59,7 +59,7 @@ test(
     const a = await ensureDefaultAssets({});
     const r1 = berth(['run', '--memory', '1M']);
     assert.notEqual(r1.status, 0);
-    assert.match(r1.stderr, /memory must be a multiple of 4 KiB between 16 MiB and 4 GiB/);
+    assert.match(r1.stderr, /memory: must be a multiple of 4 KiB between 16 MiB and 4 GiB/);
     const r2 = berth([
       'run',
       '--memory',

@@ -11,7 +11,8 @@
 // process is gone (checked through /proc; the start time beats PID reuse, the
 // boot id a reboot) is stale: it is removed and no longer counts, so a VMM
 // killed with SIGKILL never leaves an image unusable. A clean release removes
-// the file and the then empty directory.
+// the file and the then empty directory; a VMM's reaper (reaper.ts) removes
+// them when the VMM is killed, so that nothing is left behind at all.
 //
 // Taking a lock creates the holder file first and only then looks at the
 // others; a conflict withdraws it. Of two processes taking conflicting locks
@@ -28,6 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
+import { reaper } from '../reaper.js';
 
 export type LockMode = 'ro' | 'rw';
 
@@ -266,6 +268,8 @@ export class DiskLock {
     readonly file: string,
   ) {
     held.add(file);
+    reaper.track(file);
+    reaper.track(path.dirname(file), { dir: true });
     if (!exitHook) {
       exitHook = true;
       process.on('exit', cleanUpAtExit);
@@ -278,6 +282,8 @@ export class DiskLock {
     held.delete(this.file);
     unlinkQuietly(this.file);
     rmdirQuietly(path.dirname(this.file));
+    reaper.untrack(this.file);
+    reaper.untrack(path.dirname(this.file), { dir: true });
   }
 }
 

@@ -1,5 +1,5 @@
 // Promises that a network backend resolves when frames arrive, so that a VMM
-// idling in WFI wakes for them (runGuest races them against its timers).
+// idling in WFI wakes for them (the VMM races them against its timers).
 
 export class Wakeups {
   private waiters: (() => void)[] = [];

@@ -1,0 +1,53 @@
+// `berth vmm --config FILE`: runs one VMM from a complete JSON VmmConfig, the way a supervisor
+// (the host daemon) starts guests: no terminal; the console, status and orders go through the
+// control socket the config names.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseVmmConfig } from '../vmm/config.js';
+import { Vmm } from '../vmm/vmm.js';
+
+export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
+
+Runs one guest from FILE, a JSON VmmConfig (name, memory, firmware, kernel, initrd,
+append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket).
+Boot files are not fetched: the config names them all.
+
+Options:
+  --config FILE   the configuration (required)
+  --stdio         also put the console on stdin/stdout (default: control socket only)
+`;
+
+export async function vmmCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      stdio: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(VMM_HELP);
+    return 0;
+  }
+  if (values.config === undefined) throw new Error('berth vmm: --config FILE is required');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(values.config, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read the VMM configuration ${values.config}: ${(e as Error).message}`);
+  }
+  const config = parseVmmConfig(json);
+  if (config.firmware === undefined) throw new Error('the configuration names no firmware');
+  const vmm = await Vmm.start(config, {
+    console: values.stdio
+      ? { input: process.stdin, output: process.stdout }
+      : { input: null, output: null },
+  });
+  vmm.exitOnSignals();
+  const exit = await vmm.run();
+  if (exit.kind === 'fault') process.stderr.write(`berth: internal error: ${exit.message}\n`);
+  return exit.code;
+}

@@ -1,0 +1,72 @@
+// Removes a VMM's files when the VMM dies without removing them itself (SIGKILL, a crash):
+// its control socket and its disk-lock files. A small shell child (sh and awk, both in every
+// Debian base system) is handed each file as it is made and dropped as it is removed, over its
+// stdin; when that pipe closes (the VMM exited, however it ended) it removes the files still
+// listed, then empty directories listed, and exits. Signals to the process group (Ctrl-C on a
+// terminal) do not stop it. A clean VMM has already removed everything, so the child finds
+// nothing left to do.
+//
+//   reaper.track(socketPath);      // made
+//   reaper.untrack(socketPath);    // removed by us
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const SCRIPT = `trap '' INT TERM HUP QUIT
+awk '
+/^\\+/ { s[substr($0, 2)] = 1; next }
+/^-/ { delete s[substr($0, 2)] }
+END { for (f in s) if (f !~ /^d:/) print f; for (f in s) if (f ~ /^d:/) print f }' |
+while IFS= read -r f; do
+  case $f in
+    d:*) rmdir -- "\${f#d:}" 2>/dev/null ;;
+    *) rm -f -- "$f" ;;
+  esac
+done`;
+
+class Reaper {
+  private child: ChildProcess | null = null;
+  private readonly tracked = new Set<string>();
+  private enabled = false;
+
+  /** Starts the child; from now on tracked files outlive no VMM. Idempotent. */
+  enable(): void {
+    if (this.enabled) return;
+    this.enabled = true;
+    const child = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('error', () => {
+      this.child = null; // no sh: files are still removed on every orderly exit
+    });
+    child.stdin!.on('error', () => {});
+    child.unref();
+    (child.stdin as unknown as { unref?(): void }).unref?.();
+    this.child = child;
+    for (const f of this.tracked) this.send(`+${f}`);
+  }
+
+  /** The file `path` (or, with dir, the directory when empty) is removed when the VMM dies. */
+  track(path: string, opts: { dir?: boolean } = {}): void {
+    const entry = opts.dir ? `d:${path}` : path;
+    if (path.includes('\n') || this.tracked.has(entry)) return;
+    this.tracked.add(entry);
+    this.send(`+${entry}`);
+  }
+
+  /** The VMM removed `path` itself (or handed it on). */
+  untrack(path: string, opts: { dir?: boolean } = {}): void {
+    const entry = opts.dir ? `d:${path}` : path;
+    if (!this.tracked.delete(entry)) return;
+    this.send(`-${entry}`);
+  }
+
+  /** Process id of the child, for tests. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private send(line: string): void {
+    if (this.child?.stdin?.writable) this.child.stdin.write(`${line}\n`);
+  }
+}
+
+/** The one reaper of this process. */
+export const reaper = new Reaper();

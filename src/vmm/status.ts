@@ -1,0 +1,37 @@
+// What a VMM reports about itself on its control socket (the `status` request): state,
+// progress, host resources and per-device counters. Plain JSON, for the host daemon.
+
+import type { VirtioBlkCounters } from '../machine/virtio/blk.js';
+import type { VirtioNetCounters } from '../machine/virtio/net.js';
+
+export interface VmmStatus {
+  name: string;
+  pid: number;
+  state: 'running' | 'paused' | 'stopping' | 'stopped';
+  uptimeSeconds: number;
+  /** Boots so far (1 + guest reboots). */
+  boots: number;
+  /** Instructions retired since the VMM started. */
+  instructions: number;
+  /** Guest instructions per second, in millions, over the last second or so (0 while paused). */
+  mips: number;
+  /** Guest RAM. */
+  memoryBytes: number;
+  /** Resident memory of the VMM process. */
+  rssBytes: number;
+  /** CPU time of the VMM process (user + system). */
+  cpuSeconds: number;
+  disks: ({ path: string; readOnly: boolean } & Partial<VirtioBlkCounters>)[];
+  net: {
+    kind: string;
+    mac: string | null;
+    /** The guest's card. */
+    card: VirtioNetCounters | null;
+    /** The host side (user network or TAP). */
+    backend: object | null;
+  } | null;
+}
+
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+}

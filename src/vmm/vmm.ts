@@ -1,0 +1,384 @@
+// One guest's monitor: opens what a validated VmmConfig names (disks with their locks, the
+// network backend, the boot files), builds the virt board, runs it across reboots, and takes
+// orders (pause, resume, shutdown, quit) from the control socket or signals. close() leaves
+// nothing behind: disks flushed and unlocked, network helpers stopped, socket removed; for a
+// VMM that is killed, the reaper removes its files.
+//
+//   const vmm = await Vmm.start(parseVmmConfig(spec), { console: { input: null, output: null } });
+//   vmm.exitOnSignals();
+//   const exit = await vmm.run();   // closes everything when the guest is done
+
+import { webcrypto } from 'node:crypto';
+import { resolve } from 'node:path';
+import { VirtBoard } from '../machine/board/virt.js';
+import { SeededEntropy } from '../machine/virtio/rng.js';
+import type { NetBackend } from '../machine/virtio/netBackend.js';
+import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
+import { VmmConfigError, type VmmConfig } from './config.js';
+import { ConsoleIO } from './console.js';
+import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
+import { readGuestFile, readKernel } from './kernelFile.js';
+import { openDisk, type DiskBackend } from './disk/openDisk.js';
+import { PasstBackend } from './net/passt.js';
+import { TapBackend, tapPreflight } from './net/tap.js';
+import { ControlServer } from './controlServer.js';
+import { reaper } from './reaper.js';
+import { formatMac, type VmmStatus } from './status.js';
+
+/** How a run ended; `code` is the VMM's process exit status. */
+export type VmmExit =
+  | { kind: 'poweroff'; code: 0 }
+  | { kind: 'quit'; code: 0 }
+  | { kind: 'signal'; signal: NodeJS.Signals; code: number }
+  | { kind: 'fail'; guestCode: number; code: 1 }
+  | { kind: 'fault'; message: string; code: 3 };
+
+export type VmmState = 'running' | 'paused' | 'stopping' | 'stopped';
+
+type HostNet = NetBackend & {
+  whenReceived(): Promise<void>;
+  close(): Promise<void>;
+  readonly counters: object;
+};
+
+export interface VmmOptions {
+  /** The console's terminal or pipes; null for none (a supervised VMM: console on the socket only). */
+  console: {
+    input: (NodeJS.ReadableStream & { isTTY?: boolean }) | null;
+    output: NodeJS.WritableStream | null;
+  };
+  /** One line per notable event (default: stderr). */
+  log?: (line: string) => void;
+  /**
+   * Supplies the boot files the config leaves out (firmware, kernel, initrd), e.g. Debian's,
+   * fetched on first use. Called after the disks are locked, so that a disk in use is refused first.
+   */
+  defaultAssets?: () => Promise<{ firmwarePath: string; kernelPath: string; initrdPath: string }>;
+}
+
+/** Instructions per slice: about a millisecond of guest time. */
+export const SLICE = 200_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class Vmm {
+  state: VmmState = 'running';
+  readonly io: ConsoleIO;
+  private board: VirtBoard | null = null;
+  private clock: TickClock | null = null;
+  private boots = 0;
+  private retiredBefore = 0;
+  private readonly startedAt = Date.now();
+  private quitReason: VmmExit | null = null;
+  private resumeWaiter: (() => void) | null = null;
+  private wakeLoop: (() => void) | null = null;
+  private rate = { t: performance.now(), instructions: 0, mips: 0 };
+  private control: ControlServer | null = null;
+  private closed: Promise<void> | null = null;
+  private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+
+  private constructor(
+    readonly config: VmmConfig,
+    private readonly disks: DiskBackend[],
+    private readonly net: HostNet | null,
+    private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
+    options: VmmOptions,
+    private readonly log: (line: string) => void,
+  ) {
+    this.io = new ConsoleIO(options.console.input, options.console.output);
+  }
+
+  /** Opens everything the config names; on any failure, closes what was opened and throws. */
+  static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
+    const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
+    reaper.enable();
+    if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
+    const disks: DiskBackend[] = [];
+    let net: HostNet | null = null;
+    try {
+      for (const d of config.disks) disks.push(openDisk(d.path, d.readOnly));
+      let { firmware, kernel, initrd } = config;
+      // Without a firmware, or a kernel when defaults are offered: the defaults (Debian's).
+      // A firmware alone boots alone (a bare-metal program, as QEMU's -bios without -kernel).
+      if (firmware === undefined || (kernel === undefined && options.defaultAssets)) {
+        if (!options.defaultAssets) throw new VmmConfigError('firmware: a firmware file is needed');
+        const a = await options.defaultAssets();
+        firmware ??= a.firmwarePath;
+        if (kernel === undefined) {
+          kernel = a.kernelPath;
+          initrd ??= a.initrdPath;
+        }
+      }
+      const files = {
+        firmware: readGuestFile(firmware, 'firmware'),
+        kernel: kernel !== undefined ? readKernel(kernel) : undefined,
+        initrd: initrd !== undefined ? readGuestFile(initrd, 'initrd') : undefined,
+      };
+      if (config.net.kind === 'user') {
+        net = await PasstBackend.start({ forwards: config.net.forwards, log });
+      } else if (config.net.kind === 'tap') {
+        net = await TapBackend.start({ bridge: config.net.bridge, log });
+      }
+      const vmm = new Vmm(config, disks, net, files, options, log);
+      if (config.controlSocket !== undefined) {
+        vmm.control = await ControlServer.listen(config.controlSocket, vmm);
+      }
+      return vmm;
+    } catch (e) {
+      for (const d of disks) d.close();
+      await net?.close();
+      throw e;
+    }
+  }
+
+  /** Quits cleanly on SIGTERM, SIGINT and SIGHUP (status 128 + the signal's number). */
+  exitOnSignals(): void {
+    const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+    for (const [signal, n] of Object.entries(numbers) as [NodeJS.Signals, number][]) {
+      const handler = (): void => this.quit({ kind: 'signal', signal, code: 128 + n });
+      process.on(signal, handler);
+      this.signalHandlers.push([signal, handler]);
+    }
+  }
+
+  /** Boots the guest and runs it, across reboots, until it powers off or is told to quit; then closes. */
+  async run(): Promise<VmmExit> {
+    try {
+      if (this.config.deterministic && this.io.isPipe) await this.io.drain();
+      for (;;) {
+        const exit = await this.boot();
+        if (exit !== 'reboot') return exit;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  private async boot(): Promise<VmmExit | 'reboot'> {
+    const cfg = this.config;
+    if (this.board) this.retiredBefore += this.board.instructions();
+    this.board = null;
+    const clock: TickClock = cfg.deterministic
+      ? new InstructionClock(() => (this.board ? this.board.instructions() : 0))
+      : new HostClock();
+    if (this.state === 'paused' && clock instanceof HostClock) clock.pause();
+    this.clock = clock;
+    // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
+    const firstDisk = cfg.disks[0];
+    const seed =
+      cfg.net.kind === 'tap' && firstDisk !== undefined
+        ? `berth:${resolve(firstDisk.path)}`
+        : 'berth';
+    const board = new VirtBoard({
+      memoryBytes: cfg.memory,
+      harts: cfg.harts,
+      clock,
+      wallClock: wallClockNs(clock),
+      console: this.io,
+      firmware: this.files.firmware,
+      kernel: this.files.kernel,
+      initrd: this.files.initrd,
+      bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
+      jitThreshold: cfg.jitThreshold,
+      disks: this.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
+      rng: cfg.deterministic
+        ? new SeededEntropy(1n)
+        : { fill: (b) => webcrypto.getRandomValues(b) },
+      net:
+        this.net && cfg.net.kind !== 'none'
+          ? { backend: this.net, seed, mac: cfg.net.mac }
+          : undefined,
+      hvc: cfg.console === 'virtio' ? { out: this.io, input: this.io } : undefined,
+      log: this.log,
+    });
+    this.board = board;
+    this.boots++;
+    return this.loop(board, clock);
+  }
+
+  /** Slices of guest execution between turns of the event loop; sleeps while the guest idles. */
+  private async loop(board: VirtBoard, clock: TickClock): Promise<VmmExit | 'reboot'> {
+    const io = this.io;
+    let lastYield = Date.now();
+    for (;;) {
+      if (io.quitRequested && !this.quitReason) this.quitReason = { kind: 'quit', code: 0 };
+      if (this.quitReason) return this.quitReason;
+      if (this.state === 'paused') {
+        await new Promise<void>((r) => (this.resumeWaiter = r));
+        lastYield = Date.now();
+        continue;
+      }
+      this.feedInput(board);
+      const stop = board.run(SLICE);
+      io.flush();
+      this.sample(board);
+      if (stop.kind === 'fault') return { kind: 'fault', message: stop.message, code: 3 };
+      if (stop.kind === 'syscon') {
+        const e = stop.event;
+        if (e.kind === 'reboot') return 'reboot';
+        return e.kind === 'fail'
+          ? { kind: 'fail', guestCode: e.code, code: 1 }
+          : { kind: 'poweroff', code: 0 };
+      }
+      if (stop.kind === 'wfi') {
+        if (io.pending() > 0) {
+          const before = io.pending();
+          this.feedInput(board);
+          if (io.pending() < before) continue; // the guest took input: let it run
+        }
+        const deadline = board.nextDeadline();
+        if (clock.deterministic) {
+          // Idle time passes at once; with no timer armed, wait for input.
+          if (Number.isFinite(deadline)) clock.skipTo(deadline);
+          else await Promise.race([io.whenInput(), this.whenOrdered()]);
+          continue;
+        }
+        const ms = Number.isFinite(deadline)
+          ? ((deadline - clock.now()) * 1000) / TIMEBASE_HZ
+          : 1000;
+        if (ms > 0.5) {
+          const waits = [sleep(Math.min(ms, 1000)), io.whenInput(), this.whenOrdered()];
+          if (this.net) waits.push(this.net.whenReceived());
+          await Promise.race(waits);
+          lastYield = Date.now();
+        }
+        continue;
+      }
+      // Let I/O and control requests in now and then while the guest computes.
+      if (Date.now() - lastYield >= 10) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = Date.now();
+      }
+    }
+  }
+
+  private feedInput(board: VirtBoard): void {
+    const io = this.io;
+    if (io.pending() === 0) return;
+    if (board.hasVirtioConsole) {
+      board.pollVirtioConsole();
+      return;
+    }
+    const room = board.uart.rxSpace();
+    if (room > 0) board.uart.receive(io.take(room));
+  }
+
+  /** Resolves when an order (pause, quit, shutdown) should end an idle wait. */
+  private whenOrdered(): Promise<void> {
+    return new Promise((r) => (this.wakeLoop = r));
+  }
+
+  private poke(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = null;
+    w?.();
+  }
+
+  private sample(board: VirtBoard): void {
+    const now = performance.now();
+    const dt = now - this.rate.t;
+    if (dt < 1000) return;
+    const n = this.retiredBefore + board.instructions();
+    this.rate = { t: now, instructions: n, mips: (n - this.rate.instructions) / dt / 1000 };
+  }
+
+  /** Stops the guest's harts and its clock between two slices. */
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.state = 'paused';
+    if (this.clock instanceof HostClock) this.clock.pause();
+    this.poke();
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.state = 'running';
+    if (this.clock instanceof HostClock) this.clock.resume();
+    this.rate = { t: performance.now(), instructions: this.instructions(), mips: 0 };
+    const r = this.resumeWaiter;
+    this.resumeWaiter = null;
+    r?.();
+  }
+
+  /**
+   * Asks the guest to shut down, as a power button would; the guest powers off when it is done.
+   * Returns false when the board has no power button.
+   */
+  shutdown(): boolean {
+    const board = this.board as { pressPowerButton?(): boolean } | null; // MERGE: input branch
+    const pressed = board?.pressPowerButton?.() ?? false;
+    this.poke();
+    return pressed;
+  }
+
+  /** Ends the run at the next slice boundary (a paused guest is not resumed). */
+  quit(reason: VmmExit = { kind: 'quit', code: 0 }): void {
+    this.quitReason ??= reason;
+    if (this.state === 'running' || this.state === 'paused') this.state = 'stopping';
+    this.poke();
+    const r = this.resumeWaiter;
+    this.resumeWaiter = null;
+    r?.();
+  }
+
+  /** Instructions retired since the VMM started, over all boots. */
+  instructions(): number {
+    return this.retiredBefore + (this.board?.instructions() ?? 0);
+  }
+
+  status(): VmmStatus {
+    const cpu = process.cpuUsage();
+    const board = this.board;
+    return {
+      name: this.config.name,
+      pid: process.pid,
+      state: this.state,
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      boots: this.boots,
+      instructions: this.instructions(),
+      mips: this.state === 'running' ? this.rate.mips : 0,
+      memoryBytes: this.config.memory,
+      rssBytes: process.memoryUsage.rss(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      disks: this.config.disks.map((d, i) => ({
+        path: resolve(d.path),
+        readOnly: d.readOnly,
+        ...(board?.disks[i]?.counters ?? {}),
+      })),
+      net:
+        this.config.net.kind === 'none'
+          ? null
+          : {
+              kind: this.config.net.kind,
+              mac: board?.net ? formatMac(board.net.mac) : null,
+              card: board?.net ? { ...board.net.counters } : null,
+              backend: this.net ? { ...this.net.counters } : null,
+            },
+    };
+  }
+
+  /** Flushes and releases everything; idempotent. */
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    this.state = 'stopped';
+    for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+    const errors: unknown[] = [];
+    for (const d of this.disks) {
+      try {
+        d.flush();
+      } catch (e) {
+        errors.push(e);
+      } finally {
+        d.close();
+      }
+    }
+    this.io.close();
+    await this.control?.close();
+    await this.net?.close();
+    if (errors.length > 0) throw errors[0];
+  }
+}

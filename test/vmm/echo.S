@@ -1,0 +1,49 @@
+# A bare-metal guest for the VMM tests, booted as the firmware of the virt board: prints
+# "echo ready", then spins counting while it polls the UART, echoes every byte it receives,
+# and powers off through the syscon when it receives 'q'. It never sleeps, so its
+# instruction count grows as long as it runs.
+  .section .text
+  .globl _start
+_start:
+  li s0, 0x10000000        # UART
+  lla a0, ready
+  call puts
+loop:
+  addi s2, s2, 1
+  lbu t0, 5(s0)            # LSR: bit 0 = data ready
+  andi t0, t0, 1
+  beqz t0, loop
+  lbu a0, 0(s0)            # RBR
+  li t1, 'q'
+  beq a0, t1, off
+  call putc
+  j loop
+off:
+  li t0, 0x100000
+  li t1, 0x5555
+  sw t1, 0(t0)             # power off
+1: j 1b
+
+putc:
+  lbu t0, 5(s0)            # LSR: bit 5 = transmitter empty
+  andi t0, t0, 0x20
+  beqz t0, putc
+  sb a0, 0(s0)
+  ret
+
+puts:
+  mv t2, ra
+  mv t3, a0
+2:
+  lbu a0, 0(t3)
+  beqz a0, 3f
+  call putc
+  addi t3, t3, 1
+  j 2b
+3:
+  mv ra, t2
+  ret
+
+  .section .rodata
+ready:
+  .asciz "echo ready\n"
