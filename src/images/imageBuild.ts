@@ -32,8 +32,12 @@ import {
   stageRootfs,
 } from './rootfs.js';
 
-/** Modules in the disk initramfs: virtio transport, disk, network, entropy, ext4 (+ crc32c). */
-export const DISK_MODULES = [...DEFAULT_MODULES, 'crc32c_generic', 'ext4'];
+/**
+ * Modules in the disk initramfs: virtio transport, disk, network, entropy, ext4 (+ crc32c), and
+ * the virtio input driver with the evdev interface, through which the root file system's acpid
+ * sees the power key (Berth's graceful shutdown).
+ */
+export const DISK_MODULES = [...DEFAULT_MODULES, 'crc32c_generic', 'ext4', 'virtio_input', 'evdev'];
 
 /** Kernel command line for the built image (the initramfs reads root= itself). */
 export const IMAGE_CMDLINE = 'console=ttyS0 root=/dev/vda rw';

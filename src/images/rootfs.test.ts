@@ -24,6 +24,8 @@ import { PackageIndex } from './archive.js';
 import { readCpio } from './cpio.js';
 import { buildImage, DISK_MODULES, IMAGE_CMDLINE } from './imageBuild.js';
 import {
+  ACPI_MAP,
+  ACPID_CONF,
   busyboxApplets,
   chownImageToRoot,
   dependencyClosure,
@@ -31,6 +33,9 @@ import {
   GUEST_READY_BANNER,
   INDEX_HTML_TEXT,
   makeExt4,
+  powerKeyScript,
+  rcK,
+  rcS,
   rootInitScript,
   usrMerged,
 } from './rootfs.js';
@@ -63,6 +68,25 @@ test('busyboxApplets reads the sorted applet table', () => {
   ]);
   assert.deepEqual(busyboxApplets(bin), ['[', '[[', 'ash', 'cat', 'init', 'sh']);
   assert.throws(() => busyboxApplets(Buffer.from('no table')), /applet table/);
+});
+
+test('the power key maps to a handler, and rcK ends every process before going read-only', () => {
+  // acpi.map: six fields, the last (the description) holding the action table's key.
+  const [type, hexType, code, num, value, ...desc] = ACPI_MAP.trim().split(/\s+/);
+  assert.deepEqual(
+    [type, parseInt(hexType, 16), code, Number(num), Number(value)],
+    ['EV_KEY', 1, 'KEY_POWER', 116, 1],
+  );
+  const [key, action] = ACPID_CONF.trim().split(/\s+/);
+  assert.ok(desc.includes(key), `${key} in ${desc.join(' ')}`);
+  assert.equal(action, 'PWRF/00000080');
+  assert.match(powerKeyScript(), /^#!\/bin\/sh\n/);
+  assert.match(powerKeyScript(), /^exec \/usr\/sbin\/poweroff$/m, 'poweroff through init, not -f');
+  const k = rcK();
+  const at = (re: RegExp) => k.search(re);
+  assert.ok(at(/kill -TERM -1/) >= 0 && at(/kill -TERM -1/) < at(/kill -KILL -1/));
+  assert.ok(at(/kill -KILL -1/) < at(/^sync$/m) && at(/^sync$/m) < at(/remount,ro \//));
+  assert.match(rcS(), /acpid\n[\s\S]*\/proc\/\$\(pidof acpid\)\/fd/);
 });
 
 test('usrMerged maps /bin, /sbin and /lib under /usr', () => {
@@ -189,6 +213,14 @@ test(
       assert.match(rcs, /httpd -p 80 -h \/srv\/www/);
       assert.match(rcs, /udhcpc .*-i eth0/);
       assert.match(debugfs('cat /etc/berth/console'), new RegExp(GUEST_READY_BANNER));
+      // The power key: acpid (a busybox applet), its map and action, the handler, a clean rcK.
+      assert.match(rcs, /^\s*acpid$/m);
+      assert.match(debugfs('stat /usr/sbin/acpid'), /Fast link dest: "\.\.\/bin\/busybox"/);
+      assert.equal(debugfs('cat /etc/acpi.map'), ACPI_MAP);
+      assert.equal(debugfs('cat /etc/acpid.conf'), ACPID_CONF);
+      assert.match(debugfs('stat /etc/acpi/PWRF/00000080'), /Mode:\s+0755/);
+      assert.match(debugfs('cat /etc/acpi/PWRF/00000080'), /^exec \/usr\/sbin\/poweroff$/m);
+      assert.match(debugfs('cat /etc/init.d/rcK'), /remount,ro \//);
       assert.match(debugfs('cat /etc/shadow'), /^root:\*:/);
 
       // The initramfs: modules, their load list and an /init that mounts /dev/vda.
@@ -199,7 +231,10 @@ test(
       assert.match(init, /switch_root/);
       const v = r.manifest.kernelVersion;
       const list = byPath.get('etc/berth/modules')?.data?.toString('utf8') ?? '';
-      for (const m of ['virtio_mmio', 'virtio_blk', 'virtio_net', 'ext4', 'jbd2', 'mbcache']) {
+      for (const m of [
+        ...['virtio_mmio', 'virtio_blk', 'virtio_net', 'ext4', 'jbd2', 'mbcache'],
+        ...['virtio_input', 'evdev'],
+      ]) {
         const line = list.split('\n').find((l) => l.endsWith(`/${m}.ko`));
         assert.ok(line, `${m} in the load list:\n${list}`);
         assert.ok(byPath.get(`lib/modules/${v}/${line}`)?.data?.length, `${m}.ko in the archive`);

@@ -1,8 +1,8 @@
 // The root file system of `berth image build`: a staging folder laid out like a merged-/usr
 // Debian system (busybox with applet links, Debian packages such as dropbear unpacked from their
-// .debs, an init with inittab and boot scripts, accounts, an SSH key, a web page), turned into a
-// raw ext4 image with Debian's mke2fs -d. Also the initramfs /init that mounts that disk as the
-// root and switches to it.
+// .debs, an init with inittab and boot scripts, accounts, an SSH key, a web page, busybox acpid
+// turning the power key into a clean poweroff), turned into a raw ext4 image with Debian's
+// mke2fs -d. Also the initramfs /init that mounts that disk as the root and switches to it.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,6 +53,7 @@ const SBIN_APPLETS = new Set([
   'pivot_root',
   'blkid',
   'findfs',
+  'acpid',
 ]);
 
 /**
@@ -167,16 +168,60 @@ key=/etc/dropbear/dropbear_ed25519_host_key
 [ -s $key ] || dropbearkey -t ed25519 -f $key >/dev/null 2>&1
 dropbear -r $key -p 22
 httpd -p 80 -h /srv/www
+# The power key (Berth's virtio-input power button, via evdev) runs a clean poweroff: acpid
+# opens /dev/input/event0, event1, ... as they are now. Wait (up to 5 s) until it listens, so
+# that a press after the ready line is never missed.
+if [ -e /dev/input/event0 ]; then
+  acpid
+  i=0
+  while [ $i -lt 50 ] && ! ls -l /proc/$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+fi
 `;
 }
 
-/** /etc/init.d/rcK: run by busybox init before reboot or power-off. */
+/**
+ * busybox acpid's event map (/etc/acpi.map: type name, type in hex, code name, code, value,
+ * description) and action table (/etc/acpid.conf: a word of the description, then the handler
+ * under /etc/acpi): KEY_POWER pressed runs /etc/acpi/PWRF/00000080. These are acpid's built-in
+ * defaults, written out so that the image does not depend on them.
+ */
+export const ACPI_MAP = 'EV_KEY 01 KEY_POWER 116 1 button/power PWRF 00000080\n';
+export const ACPID_CONF = 'PWRF PWRF/00000080\n';
+
+/** /etc/acpi/PWRF/00000080: what the power key does. */
+export function powerKeyScript(): string {
+  return `#!/bin/sh
+# Run by acpid when the power key is pressed: asks init for a clean poweroff (rcK, then every
+# process ended, the disk read-only, power off).
+echo "berth: power key pressed, powering off" > /dev/console
+exec /usr/sbin/poweroff
+`;
+}
+
+/**
+ * /etc/init.d/rcK: run by busybox init before reboot or power-off (poweroff, reboot, the power
+ * key): services stop, every other process is asked to end and then killed, and the root file
+ * system is synced and made read-only, so that the disk is clean when the machine goes off.
+ */
 export function rcK(): string {
   return `#!/bin/sh
-# Shutdown script of a Berth guest.
-killall dropbear httpd udhcpc 2>/dev/null
+# Shutdown script of a Berth guest (run by busybox init before it reboots or powers off).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+echo "berth: stopping services"
+killall acpid dropbear httpd udhcpc 2>/dev/null
+# Everything else (the console shell, whatever it started) ends; this shell is spared.
+kill -TERM -1 2>/dev/null
+sleep 1
+kill -KILL -1 2>/dev/null
 sync
-mount -o remount,ro / 2>/dev/null
+if mount -o remount,ro / 2>/dev/null; then
+  echo "berth: root file system synced and read-only"
+else
+  echo "berth: could not make the root file system read-only; it was synced"
+fi
 `;
 }
 
@@ -290,6 +335,9 @@ export async function stageRootfs(dir: string, opts: RootfsOptions): Promise<voi
   await write('etc/inittab', inittab());
   await write('etc/init.d/rcS', rcS(), 0o755);
   await write('etc/init.d/rcK', rcK(), 0o755);
+  await write('etc/acpi.map', ACPI_MAP);
+  await write('etc/acpid.conf', ACPID_CONF);
+  await write('etc/acpi/PWRF/00000080', powerKeyScript(), 0o755);
   await write('etc/berth/console', consoleScript(), 0o755);
   await write('usr/share/udhcpc/default.script', udhcpcScript(), 0o755);
   await mkdirMode('etc/dropbear', 0o755);

@@ -22,6 +22,7 @@ import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
 import { VirtioRng, type EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { VirtioNet } from '../virtio/net.js';
+import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
@@ -45,8 +46,9 @@ export interface VirtBoardConfig {
   initrd?: Uint8Array;
   bootargs?: string;
   /**
-   * Virtio disks, placed from the highest virtio slot down: Linux probes the
-   * device tree's virtio nodes highest slot first, so the first disk is vda.
+   * Virtio disks, placed in the free virtio slots from the highest down: Linux
+   * probes the device tree's virtio nodes highest slot first, so the first disk
+   * is vda.
    */
   disks?: { backend: BlockBackend; serial?: string }[];
   /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
@@ -55,6 +57,11 @@ export interface VirtBoardConfig {
   net?: { backend: NetBackend; mac?: string; seed?: string };
   /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
   hvc?: { out: CharBackend; input: ConsoleInput };
+  /**
+   * A virtio-input power button in virtio slot 3 (see pressPowerButton): how
+   * a guest without ACPI is asked to shut down cleanly. `serial` names it.
+   */
+  input?: { serial?: string };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /** Receives one line when a guest driver misuses a device (default: dropped). */
@@ -91,6 +98,8 @@ export class VirtBoard {
   readonly virtio: (VirtioMmio | null)[] = [];
   /** The network card, when configured. */
   net: VirtioNet | null = null;
+  /** The power button (virtio-input), when configured. */
+  readonly input: VirtioInput | null = null;
   /** The virtio disks in the order configured (disk 0 is vda). */
   readonly disks: VirtioBlk[] = [];
   private event: SysconEvent | null = null;
@@ -132,7 +141,13 @@ export class VirtBoard {
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
     const disks = cfg.disks ?? [];
-    const fixed = (cfg.rng ? 1 : 0) + (cfg.hvc ? 1 : 0) + (cfg.net ? 1 : 0);
+    // Fixed slots: rng 0, hvc 1, net 2, input 3; disks take the free slots from the top.
+    const fixedSlots: number[] = [];
+    if (cfg.rng) fixedSlots.push(0);
+    if (cfg.hvc) fixedSlots.push(1);
+    if (cfg.net) fixedSlots.push(2);
+    if (cfg.input) fixedSlots.push(3);
+    const fixed = fixedSlots.length;
     if (disks.length + fixed > VIRT.virtio.count) {
       throw new BoardError(
         `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks and ${fixed} other devices do not fit`,
@@ -149,10 +164,12 @@ export class VirtBoard {
         `virtio slot ${slot}`,
       );
     };
+    const diskSlots: number[] = [];
+    for (let s = VIRT.virtio.count - 1; s >= 0; s--) if (!fixedSlots.includes(s)) diskSlots.push(s);
     disks.forEach((d, n) => {
       const blk = new VirtioBlk(d.backend, { serial: d.serial });
       this.disks.push(blk);
-      attach(VIRT.virtio.count - 1 - n, blk);
+      attach(diskSlots[n], blk);
     });
     if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
     if (cfg.hvc) attach(1, new VirtioConsole(cfg.hvc.out, cfg.hvc.input));
@@ -161,6 +178,12 @@ export class VirtBoard {
       attach(2, net);
       net.attach(this.virtio[2]!);
       this.net = net;
+    }
+    if (cfg.input) {
+      const input = new VirtioInput({ serial: cfg.input.serial });
+      attach(3, input);
+      input.attach(this.virtio[3]!);
+      this.input = input;
     }
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
@@ -239,6 +262,16 @@ export class VirtBoard {
   pollVirtioConsole(): void {
     const t = this.virtio[1];
     if (t && t.device instanceof VirtioConsole) t.poll(CONSOLE_RECEIVEQ);
+  }
+
+  /**
+   * Presses the power button, as a supervisor asking the guest to shut down
+   * cleanly (QEMU's system_powerdown): the guest's input driver sees KEY_POWER
+   * pressed and released, now or once it has buffers. False when the board has
+   * no input device (or too many presses are already waiting).
+   */
+  pressPowerButton(): boolean {
+    return this.input !== null && this.input.pressPowerButton();
   }
 
   /** Runs the harts for up to `budget` instructions each. */
