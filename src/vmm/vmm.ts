@@ -189,6 +189,7 @@ export class Vmm {
           ? { backend: this.net, seed, mac: cfg.net.mac }
           : undefined,
       hvc: cfg.console === 'virtio' ? { out: this.io, input: this.io } : undefined,
+      input: cfg.powerButton ? {} : undefined,
       log: this.log,
     });
     this.board = board;
@@ -305,8 +306,7 @@ export class Vmm {
    * Returns false when the board has no power button.
    */
   shutdown(): boolean {
-    const board = this.board as { pressPowerButton?(): boolean } | null; // MERGE: input branch
-    const pressed = board?.pressPowerButton?.() ?? false;
+    const pressed = this.board?.pressPowerButton() ?? false;
     this.poke();
     return pressed;
   }
