@@ -2,7 +2,6 @@
 // riscv64 packages.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../vmm/size.js';
 
@@ -24,8 +23,8 @@ Options:
   --suite NAME        Debian suite (default trixie)
 
 Boot it with:
-  berth run --kernel K --firmware F --initrd DIR/initrd.gz --append "console=ttyS0 root=/dev/vda rw" --disk DIR/rootfs.img
-(image.json holds K, F and the command line.)
+  berth run --image DIR               (add --net user -p 8080:80 to reach its web page)
+(image.json holds the kernel, firmware and command line that go with the disk.)
 `;
 
 export async function imageCommand(args: string[]): Promise<number> {
@@ -83,11 +82,6 @@ export async function imageCommand(args: string[]): Promise<number> {
     mirror: values.mirror,
     suite: values.suite,
   });
-  const m = r.manifest;
-  process.stdout.write(
-    `${join(values.out, 'image.json')}\n` +
-      `boot with: berth run --kernel ${m.kernelPath} --firmware ${m.firmwarePath} ` +
-      `--initrd ${r.initrdPath} --append "${m.cmdline}" --disk ${r.rootfsPath}\n`,
-  );
+  process.stdout.write(`${r.manifestPath}\nboot with: berth run --image ${values.out}\n`);
   return 0;
 }
