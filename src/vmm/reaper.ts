@@ -4,12 +4,13 @@
 // stdin; when that pipe closes (the VMM exited, however it ended) it removes the files still
 // listed, then empty directories listed, and exits. Signals to the process group (Ctrl-C on a
 // terminal) do not stop it. A clean VMM has already removed everything, so the child finds
-// nothing left to do.
+// nothing left to do. When the VMM's console is this terminal, the child also puts the
+// terminal back in the mode it had before (raw mode would otherwise outlive a killed VMM).
 //
 //   reaper.track(socketPath);      // made
 //   reaper.untrack(socketPath);    // removed by us
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
 const SCRIPT = `trap '' INT TERM HUP QUIT
 awk '
@@ -21,18 +22,29 @@ while IFS= read -r f; do
     d:*) rmdir -- "\${f#d:}" 2>/dev/null ;;
     *) rm -f -- "$f" ;;
   esac
-done`;
+done
+if [ -n "$1" ]; then stty "$1" <&3 2>/dev/null; fi`;
 
 class Reaper {
   private child: ChildProcess | null = null;
   private readonly tracked = new Set<string>();
   private enabled = false;
 
-  /** Starts the child; from now on tracked files outlive no VMM. Idempotent. */
-  enable(): void {
+  /**
+   * Starts the child; from now on tracked files outlive no VMM. With `terminal`, the terminal
+   * on stdin gets its present mode back when the VMM dies. Idempotent.
+   */
+  enable(opts: { terminal?: boolean } = {}): void {
     if (this.enabled) return;
     this.enabled = true;
-    const child = spawn('sh', ['-c', SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'] });
+    let mode = '';
+    if (opts.terminal) {
+      const r = spawnSync('stty', ['-g'], { stdio: [0, 'pipe', 'ignore'], encoding: 'utf8' });
+      if (r.status === 0) mode = r.stdout.trim();
+    }
+    const child = spawn('sh', ['-c', SCRIPT, 'berth-reaper', mode], {
+      stdio: ['pipe', 'ignore', 'ignore', mode ? 0 : 'ignore'],
+    });
     child.on('error', () => {
       this.child = null; // no sh: files are still removed on every orderly exit
     });

@@ -91,7 +91,7 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
-    reaper.enable();
+    reaper.enable({ terminal: options.console.input?.isTTY === true });
     if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;

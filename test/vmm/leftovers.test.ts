@@ -5,13 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/vmm/controlClient.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { BERTH_CLI } from '../integration/session.js';
+import { ensureDefaultAssets } from '../../src/images/assets.js';
 import { echoGuestElf } from './echoGuest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-leftovers-'));
@@ -111,3 +112,37 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     );
   });
 }
+
+test(
+  'a VMM killed with SIGKILL gives its terminal back in the mode it found it',
+  { timeout: 900_000 },
+  async () => {
+    await ensureDefaultAssets({}); // berth run boots Debian's kernel after the firmware
+    const tag = `tty-${process.pid}-${Date.now()}`;
+    // In a pseudo-terminal of its own: berth run, then (after it is killed) the terminal's modes.
+    const inner = `${process.execPath} ${BERTH_CLI} run --firmware ${echoGuestElf()} --name ${tag}; echo AFTER-KILL; stty -a`;
+    const child = spawn('script', ['-qec', `sh -c '${inner}'`, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    const exited = new Promise((r) => child.on('exit', r));
+    try {
+      await until('the guest to boot', () => /OpenSBI|echo ready/.test(out), 120_000);
+      const pgrep = spawnSync('pgrep', ['-f', tag], { encoding: 'utf8' });
+      const pids = pgrep.stdout.trim().split('\n').filter(Boolean).map(Number);
+      const vmm = pids.find((p) =>
+        readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(process.execPath),
+      );
+      assert.ok(vmm, `the VMM's pid (${pgrep.stdout})`);
+      process.kill(vmm, 'SIGKILL');
+      await until('the modes after the kill', () => /AFTER-KILL[\s\S]*\bisig\b/.test(out), 10_000);
+      const modes = out.slice(out.indexOf('AFTER-KILL'));
+      assert.match(modes, /(^|\s)icanon(\s|$)/m, modes);
+      assert.match(modes, /(^|\s)echo(\s|$)/m, modes);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  },
+);
