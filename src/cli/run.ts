@@ -1,12 +1,12 @@
 // `berth run`: turns flags into a VmmConfig and runs one VMM in this process, with the
 // console on this terminal (or on stdin/stdout when they are not a terminal).
 
-import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
 import { Vmm } from '../vmm/vmm.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
+import { openDisk } from '../vmm/disk/openDisk.js';
 import { tapPreflight } from '../vmm/net/tap.js';
 
 export const RUN_HELP = `Usage: berth run [options]
@@ -51,18 +51,6 @@ SIGHUP stop the guest at once (disks flushed and unlocked, nothing left
 behind); exit status: 0 when the guest powers off or you quit, 1 when it
 reports failure, 3 on an internal error, 128+N on signal N.
 `;
-
-/** Fails early, before any download, when a disk cannot be opened as asked. */
-function checkDisk(path: string, readOnly: boolean): void {
-  try {
-    accessSync(path, readOnly ? constants.R_OK : constants.R_OK | constants.W_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(e);
-    throw new Error(`cannot open disk image ${path}: ${why}`);
-  }
-}
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -155,7 +143,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const config = parseVmmConfig(spec);
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
   if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
-  for (const d of config.disks) checkDisk(d.path, d.readOnly);
+  for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
   const vmm = await Vmm.start(config, {
     console: { input: process.stdin, output: process.stdout },
     defaultAssets: async () => {
