@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_CMDLINE, buildImage } from '../../src/images/imageBuild.js';
@@ -16,22 +15,12 @@ import { PLAIN_CONSOLE_ARG } from '../../src/images/initramfs.js';
 import { GUEST_READY_BANNER, INDEX_HTML_TEXT, e2fsTool } from '../../src/images/rootfs.js';
 import { controlRequest } from '../../src/vmm/controlClient.js';
 import { ConsoleSession } from './session.js';
+import { freePort } from '../support/wait.js';
 
 const BOOT_MS = 600_000;
 /** From the press to the syscon's poweroff: rcK waits 1 s, init 1-2 s more. */
 const SHUTDOWN_MS = 120_000;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test(
   'berth run --image DIR serves its page; shutdown on the control socket powers it off cleanly',

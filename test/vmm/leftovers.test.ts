@@ -14,9 +14,9 @@ import type { VmmStatus } from '../../src/vmm/status.js';
 import { BERTH_CLI } from '../integration/session.js';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
 import { echoGuestElf } from './echoGuest.js';
+import { until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-leftovers-'));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Processes whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {
@@ -41,18 +41,6 @@ function alive(pid: number): boolean {
     return state !== 'Z';
   } catch {
     return false;
-  }
-}
-
-async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(25);
   }
 }
 

@@ -16,22 +16,10 @@ import { ControlServer, ControlSocketError } from '../../src/vmm/controlServer.j
 import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { echoGuestElf } from './echoGuest.js';
+import { sleep, until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-'));
 chmodSync(dir, 0o755);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function startEcho(
   name: string,
