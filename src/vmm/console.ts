@@ -49,6 +49,11 @@ export class ConsoleIO {
     input.resume();
   }
 
+  /** True when the console is a terminal (in raw mode while the VMM runs). */
+  get isTerminal(): boolean {
+    return this.isTty;
+  }
+
   /** True when input comes from a pipe or file rather than a terminal. */
   get isPipe(): boolean {
     return this.input !== null && !this.isTty;

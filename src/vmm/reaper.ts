@@ -5,7 +5,8 @@
 // listed, then empty directories listed, and exits. Signals to the process group (Ctrl-C on a
 // terminal) do not stop it. A clean VMM has already removed everything, so the child finds
 // nothing left to do. When the VMM's console is this terminal, the child also puts the
-// terminal back in the mode it had before (raw mode would otherwise outlive a killed VMM).
+// terminal back in the mode it had before, if it still is in the VMM's raw mode (a shell like
+// bash restores it itself, and then is not disturbed).
 //
 //   reaper.track(socketPath);      // made
 //   reaper.untrack(socketPath);    // removed by us
@@ -15,20 +16,26 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 const SCRIPT = `trap '' INT TERM HUP QUIT
 awk '
 /^\\+/ { s[substr($0, 2)] = 1; next }
-/^-/ { delete s[substr($0, 2)] }
-END { for (f in s) if (f !~ /^d:/) print f; for (f in s) if (f ~ /^d:/) print f }' |
+/^-/ { delete s[substr($0, 2)]; next }
+/^=/ { raw = $0 }
+END {
+  for (f in s) if (f !~ /^d:/) print f
+  for (f in s) if (f ~ /^d:/) print f
+  if (raw != "") print raw
+}' |
 while IFS= read -r f; do
   case $f in
     d:*) rmdir -- "\${f#d:}" 2>/dev/null ;;
+    =*) [ -n "$1" ] && [ "$(stty -g <&3 2>/dev/null)" = "\${f#=}" ] && stty "$1" <&3 2>/dev/null ;;
     *) rm -f -- "$f" ;;
   esac
-done
-if [ -n "$1" ]; then stty "$1" <&3 2>/dev/null; fi`;
+done`;
 
 class Reaper {
   private child: ChildProcess | null = null;
   private readonly tracked = new Set<string>();
   private enabled = false;
+  private restoresTerminal = false;
 
   /**
    * Starts the child; from now on tracked files outlive no VMM. With `terminal`, the terminal
@@ -42,6 +49,7 @@ class Reaper {
       const r = spawnSync('stty', ['-g'], { stdio: [0, 'pipe', 'ignore'], encoding: 'utf8' });
       if (r.status === 0) mode = r.stdout.trim();
     }
+    this.restoresTerminal = mode !== '';
     const child = spawn('sh', ['-c', SCRIPT, 'berth-reaper', mode], {
       stdio: ['pipe', 'ignore', 'ignore', mode ? 0 : 'ignore'],
     });
@@ -68,6 +76,13 @@ class Reaper {
     const entry = opts.dir ? `d:${path}` : path;
     if (!this.tracked.delete(entry)) return;
     this.send(`-${entry}`);
+  }
+
+  /** The terminal is now in the VMM's raw mode: the mode to undo if the VMM dies in it. */
+  noteTerminalMode(): void {
+    if (!this.restoresTerminal) return;
+    const r = spawnSync('stty', ['-g'], { stdio: [0, 'pipe', 'ignore'], encoding: 'utf8' });
+    if (r.status === 0) this.send(`=${r.stdout.trim()}`);
   }
 
   /** Process id of the child, for tests. */

@@ -86,6 +86,7 @@ export class Vmm {
     private readonly log: (line: string) => void,
   ) {
     this.io = new ConsoleIO(options.console.input, options.console.output);
+    if (this.io.isTerminal) reaper.noteTerminalMode();
   }
 
   /** Opens everything the config names; on any failure, closes what was opened and throws. */

@@ -108,7 +108,7 @@ test(
     await ensureDefaultAssets({}); // berth run boots Debian's kernel after the firmware
     const tag = `tty-${process.pid}-${Date.now()}`;
     // In a pseudo-terminal of its own: berth run, then (after it is killed) the terminal's modes.
-    const inner = `${process.execPath} ${BERTH_CLI} run --firmware ${echoGuestElf()} --name ${tag}; echo AFTER-KILL; stty -a`;
+    const inner = `${process.execPath} ${BERTH_CLI} run --firmware ${echoGuestElf()} --name ${tag}; sleep 1; echo AFTER-KILL; stty -a`;
     const child = spawn('script', ['-qec', `sh -c '${inner}'`, '/dev/null'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
