@@ -76,6 +76,7 @@ export async function buildApi(sup: Supervisor): Promise<FastifyInstance> {
       return { error: err };
     };
   });
+  app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setSchemaErrorFormatter((errors) => {
     const e = new Error(errors[0]?.message ?? 'bad request');

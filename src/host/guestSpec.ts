@@ -108,7 +108,7 @@ export function bootKind(spec: GuestSpec): 'image' | 'files' | 'default' {
 function firstIssue(error: z.ZodError, input: unknown): string {
   const issue = error.issues[0];
   const where = issue.path.length > 0 ? issue.path.join('.') : 'spec';
-  if (issue.code === 'invalid_union' && issue.path[0] === 'boot') {
+  if (issue.path[0] === 'boot' && issue.path.length <= 2) {
     // Report the branch the user meant, by the keys given.
     const boot = (input as { boot?: unknown }).boot;
     const o = typeof boot === 'object' && boot !== null ? boot : {};
