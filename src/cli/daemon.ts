@@ -42,6 +42,10 @@ export async function daemonCommand(args: string[]): Promise<number> {
     memoryLimit,
   });
   process.stderr.write(`berth daemon: serving ${d.socket}\n`);
+  // A fault in one request or one guest's watching is logged, never the daemon's end.
+  process.on('unhandledRejection', (e) =>
+    process.stderr.write(`berth daemon: internal error: ${e instanceof Error ? e.stack : String(e)}\n`),
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGTERM', stop);

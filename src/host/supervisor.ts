@@ -407,18 +407,34 @@ export class Supervisor {
 
   private tick(): void {
     if (this.closed) return;
-    for (const g of this.store.list()) {
-      if (!isActive(g.state)) continue;
-      const rt = this.rt(g.name);
-      if (rt.launching) continue;
-      const code = readExitStatus(this.dirs.exitFile(g.name));
-      const config = this.dirs.vmmConfig(g.name);
-      if (code !== null) this.onExit(g, code);
-      else if (!isOurProcess(g.sessionPid, config) && !isOurProcess(g.vmmPid, config)) {
-        this.onExit(g, null);
-      } else if (!rt.polling) void this.pollOne(g.name);
+    let guests: GuestRow[];
+    try {
+      guests = this.store.list();
+    } catch {
+      return; // the database is closing
+    }
+    for (const g of guests) {
+      try {
+        this.watch(g);
+      } catch (e) {
+        // one guest's trouble must not stop the watching of the others
+        this.store.addEvent(g.name, 'error', 'watch', (e as Error).message);
+      }
     }
   }
+
+  private watch(g: GuestRow): void {
+    if (!isActive(g.state)) return;
+    const rt = this.rt(g.name);
+    if (rt.launching) return;
+    const code = readExitStatus(this.dirs.exitFile(g.name));
+    const config = this.dirs.vmmConfig(g.name);
+    if (code !== null) this.onExit(g, code);
+    else if (!isOurProcess(g.sessionPid, config) && !isOurProcess(g.vmmPid, config)) {
+      this.onExit(g, null);
+    } else if (!rt.polling) void this.pollOne(g.name);
+  }
+
 
   /** Asks one VMM for its status and brings the guest's state in line with it. */
   private async pollOne(name: string): Promise<void> {
