@@ -44,7 +44,9 @@ export async function daemonCommand(args: string[]): Promise<number> {
   process.stderr.write(`berth daemon: serving ${d.socket}\n`);
   // A fault in one request or one guest's watching is logged, never the daemon's end.
   process.on('unhandledRejection', (e) =>
-    process.stderr.write(`berth daemon: internal error: ${e instanceof Error ? e.stack : String(e)}\n`),
+    process.stderr.write(
+      `berth daemon: internal error: ${e instanceof Error ? e.stack : String(e)}\n`,
+    ),
   );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();

@@ -435,7 +435,6 @@ export class Supervisor {
     } else if (!rt.polling) void this.pollOne(g.name);
   }
 
-
   /** Asks one VMM for its status and brings the guest's state in line with it. */
   private async pollOne(name: string): Promise<void> {
     const rt = this.rt(name);
