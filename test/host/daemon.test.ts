@@ -337,6 +337,48 @@ test('stop: graceful with a timeout (the echo guest ignores its power button), t
   assert.deepEqual((await daemon.api('GET', '/v1/guests')).body.metadata, []);
 });
 
+test('a guest that powers off by itself: stopped (guest-shutdown); restart always boots it again', async () => {
+  const quitFromConsole = async (name: string): Promise<void> => {
+    const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.send(Buffer.from('q')); // the echo guest powers off on q
+    await new Promise((r) => ws.once('close', r));
+  };
+  for (const [name, restart] of [
+    ['g1', 'always'],
+    ['g2', 'no'],
+  ]) {
+    assert.equal((await daemon.api('POST', '/v1/guests', echoSpec(name, { restart }))).status, 201);
+    assert.equal((await daemon.act(name, { action: 'start' })).status, 'Success');
+  }
+  const g1 = await daemon.guest('g1');
+  await quitFromConsole('g1');
+  await quitFromConsole('g2');
+  await until('g1 back', async () => {
+    const g = await daemon.guest('g1');
+    return g.state === 'running' && g.pid !== g1.pid;
+  });
+  const ev = (await daemon.api('GET', '/v1/events?guest=g1')).body.metadata.map(
+    (e: { type: string; reason: string }) => `${e.type}/${e.reason}`,
+  );
+  assert.deepEqual(ev.slice(-3), [
+    'stopped/guest-shutdown',
+    'starting/restarted',
+    'running/booted',
+  ]);
+  const g2 = await until('g2 stopped', async () => {
+    const g = await daemon.guest('g2');
+    return g.state === 'stopped' ? g : null;
+  });
+  assert.equal(g2.reason, 'guest-shutdown');
+  assert.equal((await daemon.act('g1', { action: 'stop', force: true })).status, 'Success');
+  for (const n of ['g1', 'g2'])
+    assert.equal((await daemon.api('DELETE', `/v1/guests/${n}`)).status, 200);
+});
+
 test('cleanup: the daemon stops on SIGTERM and nothing of this test is left running', async () => {
   daemon.child.kill('SIGTERM');
   assert.equal(await daemon.exited, 0);
