@@ -295,6 +295,9 @@ export class Supervisor {
     if (g.state === 'stopped' || g.state === 'crashed') {
       throw conflict(`guest '${name}' is ${g.state} already`);
     }
+    if (rt.launching) {
+      throw conflict(`guest '${name}' is being launched; stop it once its VMM answers`);
+    }
     if (g.state === 'stopping' && !opts.force) {
       throw conflict(`guest '${name}' is stopping already; add force to quit it now`);
     }
