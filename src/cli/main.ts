@@ -11,6 +11,9 @@ Usage:
   berth image build    build a root disk and initramfs (berth image --help)
   berth vmm --config F run one guest from a JSON configuration, driven through its
                        control socket (berth vmm --help)
+  berth daemon         run the host daemon (berth daemon --help)
+  berth create|start|stop|restart|pause|resume|rm|ls|inspect|logs|events|console
+                       manage guests through the daemon (berth ls --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -31,6 +34,11 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'run') return runCommand(rest);
   if (cmd === 'image') return (await import('./image.js')).imageCommand(rest);
   if (cmd === 'vmm') return (await import('./vmm.js')).vmmCommand(rest);
+  if (cmd === 'daemon') return (await import('./daemon.js')).daemonCommand(rest);
+  const guests = await import('./guests.js');
+  if ((guests.GUEST_COMMANDS as readonly string[]).includes(cmd)) {
+    return guests.guestCommand(cmd, rest);
+  }
   process.stderr.write(`berth: unknown command '${cmd}'. Run 'berth --help' for the commands.\n`);
   return 2;
 }

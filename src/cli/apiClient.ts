@@ -1,0 +1,109 @@
+// The CLI's way to the daemon: HTTP requests over the daemon's UNIX socket, answers unwrapped
+// from their envelopes; an error answer becomes an ApiError with the daemon's message. The
+// CLI speaks to the daemon only through this.
+
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The daemon could not be reached at all. */
+export class UnreachableError extends Error {
+  override readonly name = 'UnreachableError';
+}
+
+/** --socket, else BERTH_SOCKET, else the default state folder's berth.sock. */
+export function defaultSocket(): string {
+  if (process.env.BERTH_SOCKET) return process.env.BERTH_SOCKET;
+  if (process.getuid?.() === 0) return '/var/lib/berth/berth.sock';
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'berth', 'berth.sock');
+}
+
+export interface Answer {
+  status: number;
+  type: string;
+  body: unknown;
+}
+
+export class ApiClient {
+  constructor(readonly socket: string) {}
+
+  raw(method: string, path: string, body?: unknown): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = request(
+        {
+          socketPath: this.socket,
+          path,
+          method,
+          headers: data
+            ? { 'content-type': 'application/json', 'content-length': data.length }
+            : {},
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const type = String(res.headers['content-type'] ?? '');
+            let parsed: unknown = text;
+            if (type.includes('json')) {
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                parsed = text;
+              }
+            }
+            resolve({ status: res.statusCode ?? 0, type, body: parsed });
+          });
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new UnreachableError(
+            `cannot reach the berth daemon at ${this.socket}: ${e.code ?? e.message} (start it with 'berth daemon', or give --socket)`,
+          ),
+        ),
+      );
+      req.end(data);
+    });
+  }
+
+  /** A request whose answer is an envelope; returns its metadata (or the whole async answer). */
+  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const a = await this.raw(method, path, body);
+    const b = a.body as { type?: string; error?: string; metadata?: unknown };
+    if (a.status >= 400 || b?.type === 'error') {
+      throw new ApiError(a.status, b?.error ?? `the daemon answered ${a.status}`);
+    }
+    return (b?.type === 'async' ? b : b?.metadata) as T;
+  }
+
+  /** Runs an action that answers with an operation and waits for it to end. */
+  async action(name: string, body: Record<string, unknown>): Promise<unknown> {
+    const r = await this.call<{ type?: string; operation?: string; metadata?: unknown }>(
+      'PUT',
+      `/v1/guests/${encodeURIComponent(name)}/state`,
+      body,
+    );
+    if (r?.type !== 'async' || !r.operation) return r;
+    for (;;) {
+      const op = await this.call<{ status: string; err: string }>(
+        'GET',
+        `${r.operation}/wait?timeout=30`,
+      );
+      if (op.status === 'Success') return op;
+      if (op.status === 'Failure') throw new ApiError(500, op.err);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+// `berth daemon [--socket P] [--state-dir D] [--memory-limit SIZE]`: runs the host daemon in
+// the foreground until SIGTERM or SIGINT. Stopping it leaves the guests running; the next
+// daemon on the same state folder adopts them.
+
+import { parseArgs } from 'node:util';
+import { startDaemon } from '../host/daemon.js';
+import { defaultStateDir } from '../host/stateDir.js';
+import { parseSize } from '../vmm/size.js';
+
+export const DAEMON_HELP = `Usage: berth daemon [--socket PATH] [--state-dir DIR] [--memory-limit SIZE]
+
+Runs the host daemon: the REST API on a UNIX socket (mode 0600), guests' VMMs as processes
+of their own that outlive the daemon, state in SQLite.
+
+Options:
+  --state-dir DIR      state folder (default /var/lib/berth as root, else
+                       $XDG_STATE_HOME/berth)
+  --socket PATH        the API socket (default STATE-DIR/berth.sock)
+  --memory-limit SIZE  guest memory all running guests may hold (default 80% of host memory)
+`;
+
+export async function daemonCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'memory-limit': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(DAEMON_HELP);
+    return 0;
+  }
+  const memoryLimit =
+    values['memory-limit'] !== undefined ? parseSize(values['memory-limit']) : undefined;
+  const d = await startDaemon({
+    stateDir: values['state-dir'] ?? defaultStateDir(),
+    socket: values.socket,
+    memoryLimit,
+  });
+  process.stderr.write(`berth daemon: serving ${d.socket}\n`);
+  // A fault in one request or one guest's watching is logged, never the daemon's end.
+  process.on('unhandledRejection', (e) =>
+    process.stderr.write(
+      `berth daemon: internal error: ${e instanceof Error ? e.stack : String(e)}\n`,
+    ),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    process.once('SIGHUP', stop);
+  });
+  await d.close();
+  process.stderr.write('berth daemon: stopped (guests run on)\n');
+  return 0;
+}

@@ -1,0 +1,264 @@
+// `berth create|start|stop|restart|pause|resume|rm|ls|inspect|logs|events`: the guest commands,
+// each one or two requests to the daemon's API (apiClient.ts). Human tables by default,
+// --json for scripts. Exit status: 0 done, 1 the daemon refused or the action failed,
+// 2 bad usage, 3 no daemon to talk to.
+
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiClient, ApiError, defaultSocket, UnreachableError } from './apiClient.js';
+
+export const GUEST_COMMANDS = [
+  'create',
+  'start',
+  'stop',
+  'restart',
+  'pause',
+  'resume',
+  'rm',
+  'ls',
+  'inspect',
+  'logs',
+  'events',
+  'console',
+] as const;
+
+export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or BERTH_SOCKET to reach it):
+  berth create NAME [--memory 256M] [--image DIR | --firmware F [--kernel K] [--initrd I]]
+               [--append ARGS] [--disk PATH[,ro]]... [--net none|user] [-p H:G]...
+               [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
+  berth start NAME          start a guest and wait until its VMM answers
+  berth stop NAME [--force] [--timeout S]
+                            power button, then quit after S seconds (--force: quit now)
+  berth restart NAME [--force] [--timeout S]
+  berth pause NAME | berth resume NAME
+  berth rm NAME [--force]   delete a stopped guest (--force: stop it first)
+  berth ls [--json]         all guests with state, memory, PID, MIPS and RSS
+  berth inspect NAME        everything the daemon knows about a guest, as JSON
+  berth logs NAME [--lines N]   the VMM's own output
+  berth events [NAME] [--json]  the lifecycle events so far
+  berth console NAME        the guest console (Ctrl-A then X detaches)
+Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon.
+`;
+
+class UsageError extends Error {}
+
+const MIB = 1024 * 1024;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+interface GuestView {
+  name: string;
+  state: string;
+  reason: string;
+  pid: number | null;
+  spec: { memory: number; restart: string };
+  status: { mips: number; rssBytes: number; instructions: number } | null;
+}
+
+function specFrom(name: string, v: Record<string, unknown>): Record<string, unknown> {
+  const spec: Record<string, unknown> = { name };
+  if (v.memory !== undefined) spec.memory = v.memory;
+  const abs = (p: unknown): string => resolve(String(p));
+  if (v.image !== undefined) {
+    if (v.firmware !== undefined || v.kernel !== undefined || v.initrd !== undefined) {
+      throw new UsageError(
+        '--image brings its own boot files: leave out --firmware, --kernel and --initrd',
+      );
+    }
+    spec.boot = { image: abs(v.image) };
+  } else if (v.firmware !== undefined || v.kernel !== undefined || v.initrd !== undefined) {
+    if (v.firmware === undefined) throw new UsageError('--kernel and --initrd need --firmware too');
+    spec.boot = {
+      firmware: abs(v.firmware),
+      ...(v.kernel !== undefined ? { kernel: abs(v.kernel) } : {}),
+      ...(v.initrd !== undefined ? { initrd: abs(v.initrd) } : {}),
+      ...(v.append !== undefined ? { append: v.append } : {}),
+    };
+  } else if (v.append !== undefined) spec.boot = { append: v.append };
+  if (v.disk !== undefined) {
+    spec.disks = (v.disk as string[]).map((d) => {
+      const ro = d.endsWith(',ro');
+      return { path: abs(ro ? d.slice(0, -3) : d), readOnly: ro };
+    });
+  }
+  const forwards = (v.publish as string[] | undefined) ?? [];
+  if (v.net !== undefined || forwards.length > 0) {
+    const kind = v.net ?? 'user';
+    if (kind === 'none' && forwards.length > 0) throw new UsageError('-p needs --net user');
+    spec.network = kind === 'user' ? { kind, forwards } : { kind };
+  }
+  if (v.restart !== undefined) spec.restart = v.restart;
+  if (v.autostart) spec.autostart = true;
+  if (v['stop-timeout'] !== undefined) {
+    const n = Number(v['stop-timeout']);
+    if (!Number.isInteger(n)) throw new UsageError('--stop-timeout takes whole seconds');
+    spec.stopTimeout = n;
+  }
+  return spec;
+}
+
+function seconds(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError('--timeout takes whole seconds');
+  return n;
+}
+
+async function run(cmd: string, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      socket: { type: 'string' },
+      json: { type: 'boolean' },
+      force: { type: 'boolean' },
+      timeout: { type: 'string' },
+      lines: { type: 'string' },
+      memory: { type: 'string' },
+      image: { type: 'string' },
+      firmware: { type: 'string' },
+      kernel: { type: 'string' },
+      initrd: { type: 'string' },
+      append: { type: 'string' },
+      disk: { type: 'string', multiple: true },
+      net: { type: 'string' },
+      publish: { type: 'string', short: 'p', multiple: true },
+      restart: { type: 'string' },
+      autostart: { type: 'boolean' },
+      'stop-timeout': { type: 'string' },
+    },
+  });
+  const api = new ApiClient(values.socket ?? defaultSocket());
+  const out = (s: string): boolean => process.stdout.write(s);
+  const needName = (): string => {
+    if (positionals.length !== 1) throw new UsageError(`berth ${cmd} takes one guest name`);
+    return positionals[0];
+  };
+  const guestPath = (n: string): string => `/v1/guests/${encodeURIComponent(n)}`;
+
+  switch (cmd) {
+    case 'ls': {
+      if (positionals.length > 0) throw new UsageError('berth ls takes no names');
+      const guests = await api.call<GuestView[]>('GET', '/v1/guests');
+      if (values.json) {
+        out(JSON.stringify(guests, null, 2) + '\n');
+        return 0;
+      }
+      const rows = [['NAME', 'STATE', 'REASON', 'MEMORY', 'RESTART', 'PID', 'MIPS', 'RSS']];
+      for (const g of guests) {
+        rows.push([
+          g.name,
+          g.state,
+          g.reason,
+          `${Math.round(g.spec.memory / MIB)}M`,
+          g.spec.restart,
+          g.pid === null ? '-' : String(g.pid),
+          g.status ? g.status.mips.toFixed(1) : '-',
+          g.status ? `${Math.round(g.status.rssBytes / MIB)}M` : '-',
+        ]);
+      }
+      out(table(rows));
+      return 0;
+    }
+    case 'create': {
+      const g = await api.call<GuestView>('POST', '/v1/guests', specFrom(needName(), values));
+      out(values.json ? JSON.stringify(g, null, 2) + '\n' : `created ${g.name}\n`);
+      return 0;
+    }
+    case 'inspect': {
+      out(JSON.stringify(await api.call('GET', guestPath(needName())), null, 2) + '\n');
+      return 0;
+    }
+    case 'start':
+    case 'stop':
+    case 'restart':
+    case 'pause':
+    case 'resume': {
+      const name = needName();
+      const body: Record<string, unknown> = { action: cmd };
+      if (cmd === 'stop' || cmd === 'restart') {
+        if (values.force) body.force = true;
+        const t = seconds(values.timeout);
+        if (t !== undefined) body.timeout = t;
+      } else if (values.force || values.timeout !== undefined) {
+        throw new UsageError(`berth ${cmd} takes no --force or --timeout`);
+      }
+      await api.action(name, body);
+      const g = await api.call<GuestView>('GET', guestPath(name));
+      out(values.json ? JSON.stringify(g, null, 2) + '\n' : `${name}: ${g.state}\n`);
+      return 0;
+    }
+    case 'rm': {
+      const name = needName();
+      if (values.force) {
+        const g = await api.call<GuestView>('GET', guestPath(name));
+        if (['starting', 'running', 'paused', 'stopping'].includes(g.state)) {
+          await api.action(name, { action: 'stop', force: true });
+        }
+      }
+      await api.call('DELETE', guestPath(name));
+      if (!values.json) out(`deleted ${name}\n`);
+      return 0;
+    }
+    case 'logs': {
+      const name = needName();
+      const q = values.lines !== undefined ? `?lines=${encodeURIComponent(values.lines)}` : '';
+      const a = await api.raw('GET', `${guestPath(name)}/logs${q}`);
+      if (a.status >= 400) {
+        const b = a.body as { error?: string };
+        throw new ApiError(a.status, b?.error ?? `the daemon answered ${a.status}`);
+      }
+      out(String(a.body));
+      return 0;
+    }
+    case 'events': {
+      if (positionals.length > 1) throw new UsageError('berth events takes at most one guest name');
+      const q = positionals.length === 1 ? `?guest=${encodeURIComponent(positionals[0])}` : '';
+      const events = await api.call<
+        { time: string; guest: string; type: string; reason: string; detail: string | null }[]
+      >('GET', `/v1/events${q}`);
+      if (values.json) {
+        out(JSON.stringify(events, null, 2) + '\n');
+        return 0;
+      }
+      const rows = [['TIME', 'GUEST', 'TYPE', 'REASON', 'DETAIL']];
+      for (const e of events) rows.push([e.time, e.guest, e.type, e.reason, e.detail ?? '']);
+      out(table(rows));
+      return 0;
+    }
+    case 'console': {
+      const { consoleCommand } = await import('./console.js');
+      return consoleCommand(api.socket, needName());
+    }
+  }
+  throw new UsageError(`unknown command '${cmd}'`);
+}
+
+export async function guestCommand(cmd: string, args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(GUESTS_HELP);
+    return 0;
+  }
+  try {
+    return await run(cmd, args);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`berth ${cmd}: ${message}\n`);
+    if (e instanceof UnreachableError) return 3;
+    if (e instanceof ApiError) return 1;
+    return 2; // usage: unknown options, missing names
+  }
+}

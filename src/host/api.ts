@@ -1,0 +1,317 @@
+// The daemon's REST API (fastify), shaped like Incus's: /v1/guests, /v1/guests/NAME,
+// PUT /v1/guests/NAME/state {action, force, timeout}, /v1/operations/ID[/wait], /v1/events
+// (JSON, or a WebSocket of new events), /v1/guests/NAME/console (a WebSocket carrying the
+// console), /v1/openapi.json and Prometheus text at /metrics. Answers are Incus envelopes:
+// {type: 'sync', metadata}, {type: 'async', operation} with 202, {type: 'error', error,
+// error_code} with a 4xx/5xx status. Routes validate with zod; nothing changes on bad input.
+
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import swagger, { type SwaggerOptions } from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  ConsoleQuery,
+  doc,
+  EventsQuery,
+  isZod,
+  LogsQuery,
+  NameParams,
+  OperationParams,
+  StateAction,
+  WaitQuery,
+  zodMessage,
+} from './apiSchemas.js';
+import { HostError, notFound } from './errors.js';
+import { attachConsole, streamEvents } from './apiStreams.js';
+import { Metrics } from './metrics.js';
+import type { Operation } from './operations.js';
+import type { Supervisor } from './supervisor.js';
+
+export const API_VERSION = '1.0';
+
+const sync = (metadata: unknown, code = 200) => ({
+  type: 'sync',
+  status: 'Success',
+  status_code: code,
+  metadata,
+});
+
+function accepted(reply: FastifyReply, op: Operation): unknown {
+  reply.code(202);
+  return {
+    type: 'async',
+    status: 'Operation created',
+    status_code: 100,
+    operation: `/v1/operations/${op.id}`,
+    metadata: op,
+  };
+}
+
+/** Maps any error to the API's error envelope and status. */
+function errorBody(e: FastifyError | HostError | Error): { status: number; message: string } {
+  if (e instanceof HostError) return { status: e.status, message: e.message };
+  const fe = e as FastifyError;
+  if (fe.validation) return { status: 400, message: fe.message };
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 415, message: `send JSON (Content-Type: application/json): ${fe.message}` };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, message: fe.message };
+  }
+  return { status: 500, message: `internal error: ${e.message}` };
+}
+
+export async function buildApi(sup: Supervisor): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+
+  // zod schemas validate; JSON Schemas (documentation only) pass the data through.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (!isZod(schema)) return (data) => ({ value: data });
+    return (data) => {
+      const r = schema.safeParse(data);
+      if (r.success) return { value: r.data };
+      const where = httpPart === 'body' ? 'body' : httpPart === 'params' ? 'path' : 'query';
+      const err = new Error(zodMessage(r.error, where)) as FastifyError;
+      return { error: err };
+    };
+  });
+  app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setSchemaErrorFormatter((errors) => {
+    const e = new Error(errors[0]?.message ?? 'bad request');
+    return e;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Berth host API', version: API_VERSION },
+      components: { schemas: { Operation: doc.operation, Guest: doc.guest } },
+    },
+    transform: ({ schema, url }) => {
+      if (!schema) return { schema, url };
+      const out: Record<string, unknown> = { ...schema };
+      for (const part of ['params', 'querystring', 'body'] as const) {
+        const s = (schema as Record<string, unknown>)[part];
+        if (isZod(s)) out[part] = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+      }
+      return { schema: out as typeof schema, url };
+    },
+  } as SwaggerOptions);
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+
+  app.setErrorHandler((e, _req, reply) => {
+    const { status, message } = errorBody(e as Error);
+    void reply.code(status).send({ type: 'error', error: message, error_code: status });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({
+      type: 'error',
+      error: `no such resource: ${req.method} ${req.url.split('?')[0]}`,
+      error_code: 404,
+    });
+  });
+
+  const errors = { 400: doc.error, 404: doc.error, 409: doc.error };
+
+  app.get('/v1', { schema: { response: { 200: doc.sync() } } }, async () =>
+    sync({ api_version: API_VERSION, guests: '/v1/guests', openapi: '/v1/openapi.json' }),
+  );
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get(
+    '/v1/guests',
+    {
+      schema: {
+        summary: 'all guests',
+        response: { 200: doc.sync({ type: 'array', items: doc.guest }) },
+      },
+    },
+    async () => sync(sup.list()),
+  );
+
+  app.post(
+    '/v1/guests',
+    {
+      schema: {
+        summary: 'create a guest (stopped)',
+        body: doc.spec,
+        response: { 201: doc.sync(doc.guest), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const g = sup.create(req.body);
+      reply.code(201);
+      return sync(g, 201);
+    },
+  );
+
+  app.get(
+    '/v1/guests/:name',
+    { schema: { params: NameParams, response: { 200: doc.sync(doc.guest), ...errors } } },
+    async (req) => sync(sup.get((req.params as z.output<typeof NameParams>).name)),
+  );
+
+  app.delete(
+    '/v1/guests/:name',
+    {
+      schema: {
+        summary: 'delete a stopped guest',
+        params: NameParams,
+        response: { 200: doc.sync(), ...errors },
+      },
+    },
+    async (req) => {
+      sup.delete((req.params as z.output<typeof NameParams>).name);
+      return sync({});
+    },
+  );
+
+  app.get(
+    '/v1/guests/:name/state',
+    { schema: { params: NameParams, response: { 200: doc.sync(), ...errors } } },
+    async (req) => {
+      const g = sup.get((req.params as z.output<typeof NameParams>).name);
+      return sync({ state: g.state, reason: g.reason, pid: g.pid, status: g.status });
+    },
+  );
+
+  app.put(
+    '/v1/guests/:name/state',
+    {
+      schema: {
+        summary: 'start, stop, restart (202, an operation), pause or resume (200)',
+        params: NameParams,
+        body: StateAction,
+        response: { 200: doc.sync(doc.guest), 202: doc.async, ...errors, 507: doc.error },
+      },
+    },
+    async (req, reply) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      const a = req.body as z.output<typeof StateAction>;
+      if (
+        (a.action === 'pause' || a.action === 'resume' || a.action === 'start') &&
+        a.timeout !== undefined
+      ) {
+        throw new HostError(400, `body.timeout: only stop and restart take a timeout`);
+      }
+      switch (a.action) {
+        case 'start':
+          return accepted(reply, sup.start(name));
+        case 'stop':
+          return accepted(reply, sup.stop(name, { force: a.force, timeout: a.timeout }));
+        case 'restart':
+          return accepted(reply, sup.restart(name, { force: a.force, timeout: a.timeout }));
+        case 'pause':
+          return sync(await sup.pause(name));
+        case 'resume':
+          return sync(await sup.resume(name));
+      }
+    },
+  );
+
+  app.get(
+    '/v1/guests/:name/logs',
+    {
+      schema: {
+        summary: "the VMM's own output (stdout and stderr)",
+        params: NameParams,
+        querystring: LogsQuery,
+      },
+    },
+    async (req, reply) => {
+      const path = sup.logPath((req.params as z.output<typeof NameParams>).name);
+      const { lines } = req.query as z.output<typeof LogsQuery>;
+      let text = '';
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        text = '';
+      }
+      if (lines !== undefined)
+        text = text
+          .split('\n')
+          .slice(-lines - 1)
+          .join('\n');
+      void reply.type('text/plain; charset=utf-8');
+      return text;
+    },
+  );
+
+  app.route({
+    method: 'GET',
+    url: '/v1/guests/:name/console',
+    schema: {
+      summary: 'WebSocket: the guest console, raw bytes both ways',
+      params: NameParams,
+      querystring: ConsoleQuery,
+    },
+    preHandler: async (req) => {
+      sup.controlSocketOf((req.params as z.output<typeof NameParams>).name);
+      if (!req.ws)
+        throw new HostError(400, 'the console is a WebSocket: connect with an Upgrade request');
+    },
+    handler: async () => undefined,
+    wsHandler: (ws, req) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      const { replay } = req.query as z.output<typeof ConsoleQuery>;
+      attachConsole(ws, sup.controlSocketOf(name), replay === 'true');
+    },
+  });
+
+  app.get(
+    '/v1/operations',
+    { schema: { response: { 200: doc.sync({ type: 'array', items: doc.operation }) } } },
+    async () => sync(sup.operations.list()),
+  );
+
+  app.get(
+    '/v1/operations/:id',
+    { schema: { params: OperationParams, response: { 200: doc.sync(doc.operation), ...errors } } },
+    async (req) => {
+      const op = sup.operations.get((req.params as z.output<typeof OperationParams>).id);
+      if (!op) throw notFound('no such operation');
+      return sync(op);
+    },
+  );
+
+  app.get(
+    '/v1/operations/:id/wait',
+    {
+      schema: {
+        summary: 'waits for the operation to end (timeout seconds, default 30)',
+        params: OperationParams,
+        querystring: WaitQuery,
+        response: { 200: doc.sync(doc.operation), ...errors },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as z.output<typeof OperationParams>;
+      const { timeout } = req.query as z.output<typeof WaitQuery>;
+      const op = await sup.operations.wait(id, timeout * 1000);
+      if (!op) throw notFound('no such operation');
+      return sync(op);
+    },
+  );
+
+  app.route({
+    method: 'GET',
+    url: '/v1/events',
+    schema: {
+      summary: 'lifecycle events (JSON); as a WebSocket, each new event as it happens',
+      querystring: EventsQuery,
+    },
+    handler: async (req) => sync(sup.store.listEvents(req.query as z.output<typeof EventsQuery>)),
+    wsHandler: (ws, req) => streamEvents(ws, sup.store, req.query as z.output<typeof EventsQuery>),
+  });
+
+  const metrics = new Metrics(sup);
+  app.get('/metrics', { schema: { summary: 'Prometheus text' } }, async (_req, reply) => {
+    void reply.type(metrics.contentType);
+    return metrics.text();
+  });
+
+  return app;
+}

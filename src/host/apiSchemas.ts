@@ -1,0 +1,110 @@
+// Schemas of the REST API: zod for what the daemon validates (route params, queries, the state
+// action), JSON Schema for documentation only (the OpenAPI document). The guest spec is
+// documented from its zod schema and validated by parseGuestSpec, for one clear message.
+
+import { z } from 'zod';
+import { GuestName, GuestSpecSchema } from './guestSpec.js';
+import { GUEST_STATES } from './states.js';
+
+export const NameParams = z.object({ name: GuestName }).strict();
+export const OperationParams = z.object({ id: z.string().uuid('an operation id is a UUID') });
+
+const Seconds = z.coerce.number().int().min(0).max(3600);
+
+export const StateAction = z
+  .object({
+    action: z.enum(['start', 'stop', 'restart', 'pause', 'resume']),
+    force: z.boolean().default(false),
+    /** Seconds a graceful stop waits for the guest before quitting it (default: the guest's stopTimeout). */
+    timeout: z.number().int().min(0).max(3600).optional(),
+  })
+  .strict();
+
+export const WaitQuery = z.object({ timeout: Seconds.default(30) }).strict();
+export const EventsQuery = z
+  .object({
+    guest: GuestName.optional(),
+    since: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();
+export const LogsQuery = z
+  .object({ lines: z.coerce.number().int().min(1).max(100_000).optional() })
+  .strict();
+export const ConsoleQuery = z
+  .object({ replay: z.enum(['true', 'false']).default('true') })
+  .strict();
+
+/** Documentation-only JSON Schemas (validation passes them through). */
+export const doc = {
+  spec: z.toJSONSchema(GuestSpecSchema, { io: 'input', unrepresentable: 'any' }),
+  sync: (metadata: object = {}) => ({
+    type: 'object',
+    properties: {
+      type: { const: 'sync' },
+      status: { type: 'string' },
+      status_code: { type: 'integer' },
+      metadata,
+    },
+  }),
+  async: {
+    type: 'object',
+    properties: {
+      type: { const: 'async' },
+      status: { type: 'string' },
+      status_code: { type: 'integer' },
+      operation: { type: 'string', description: '/v1/operations/ID' },
+      metadata: { $ref: '#/components/schemas/Operation' },
+    },
+  },
+  error: {
+    type: 'object',
+    properties: {
+      type: { const: 'error' },
+      error: { type: 'string' },
+      error_code: { type: 'integer' },
+    },
+  },
+  guest: {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      state: { enum: [...GUEST_STATES] },
+      reason: { type: 'string' },
+      spec: { type: 'object' },
+      pid: { type: ['integer', 'null'] },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
+      status: {
+        type: ['object', 'null'],
+        description: 'the VMM status: instructions, mips, rssBytes, cpuSeconds...',
+      },
+    },
+  },
+  operation: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      description: { type: 'string' },
+      status: { enum: ['Running', 'Success', 'Failure'] },
+      resources: { type: 'object' },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
+      err: { type: 'string' },
+    },
+  },
+};
+
+/** A zod schema or a documentation-only JSON Schema. */
+export function isZod(s: unknown): s is z.ZodType {
+  return s instanceof z.ZodType;
+}
+
+/** A zod error as one line: "field: message". */
+export function zodMessage(e: z.ZodError, where: string): string {
+  const i = e.issues[0];
+  const path = i.path.length > 0 ? i.path.join('.') : where;
+  if (i.code === 'unrecognized_keys')
+    return `${path === where ? where : path}: unknown field ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+  return `${path}: ${i.message}`;
+}

@@ -1,0 +1,66 @@
+// The API's two WebSockets: a guest console (bytes between the WebSocket and the VMM's control
+// socket, each side closing the other) and the events stream (stored events after `since`,
+// then each new one as it is stored, as JSON text messages).
+
+import type { WebSocket } from 'ws';
+import { openConsole } from '../vmm/controlClient.js';
+import type { GuestEvent, Store } from './store.js';
+
+/** Most console bytes buffered towards a slow WebSocket reader before it is dropped. */
+const MAX_WS_BACKLOG = 4 * 1024 * 1024;
+
+export function attachConsole(ws: WebSocket, controlSocket: string, replay: boolean): void {
+  let open = true;
+  const pending: Buffer[] = [];
+  let vmm: import('node:net').Socket | null = null;
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+    const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (vmm) vmm.write(b);
+    else pending.push(b);
+  });
+  ws.on('close', () => {
+    open = false;
+    vmm?.destroy();
+  });
+  ws.on('error', () => vmm?.destroy());
+  openConsole(controlSocket, { replay }).then(
+    ({ socket, early }) => {
+      if (!open) return socket.destroy();
+      vmm = socket;
+      for (const b of pending.splice(0)) socket.write(b);
+      const send = (d: Buffer): void => {
+        if (ws.bufferedAmount > MAX_WS_BACKLOG) {
+          ws.close(1008, 'console reader too slow');
+          socket.destroy();
+          return;
+        }
+        ws.send(d);
+      };
+      if (early.length > 0) send(early);
+      socket.on('data', send);
+      socket.resume();
+      socket.on('close', () => ws.close(1000, 'the guest console closed'));
+      socket.on('error', () => ws.close(1011, 'the guest console failed'));
+    },
+    (e: Error) => ws.close(1011, e.message.slice(0, 120)),
+  );
+}
+
+export function streamEvents(
+  ws: WebSocket,
+  store: Store,
+  q: { guest?: string; since?: number; limit?: number },
+): void {
+  const wanted = (e: GuestEvent): boolean => q.guest === undefined || e.guest === q.guest;
+  let last = 0;
+  const send = (e: GuestEvent): void => {
+    if (e.id <= last || !wanted(e)) return;
+    last = e.id;
+    ws.send(JSON.stringify(e));
+  };
+  const listener = (e: GuestEvent): void => send(e);
+  store.events.on('event', listener);
+  if (q.since !== undefined) for (const e of store.listEvents({ ...q })) send(e);
+  ws.on('close', () => store.events.off('event', listener));
+  ws.on('error', () => store.events.off('event', listener));
+}

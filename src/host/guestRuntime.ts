@@ -1,0 +1,34 @@
+// What the daemon knows about a guest beyond the database, while it runs: the VMM's last
+// status, whether a status request is in flight, a stop the user asked for, recent restarts.
+
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import type { VmmStatus } from '../vmm/status.js';
+
+export class GuestRuntime {
+  status: VmmStatus | null = null;
+  statusAt = 0;
+  polling = false;
+  /** Between the start request and the VMM's PID being stored. */
+  launching = false;
+  /** The user asked for this stop (so the VMM's end is no crash). */
+  stopRequested: 'graceful' | 'force' | null = null;
+  /** Times of automatic restarts, for the restart limit. */
+  restarts: number[] = [];
+}
+
+/** The last `bytes` of a log file, or '' when there is none. */
+export function logTail(path: string, bytes = 2048): string {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const n = Math.min(size, bytes);
+    const buf = Buffer.alloc(n);
+    readSync(fd, buf, 0, n, size - n);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}

@@ -1,0 +1,82 @@
+// The guest spec: defaults filled in, every kind of boot accepted, and one message naming the
+// field for each kind of mistake; the state machine allows only libvirt-like transitions.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HostError } from './errors.js';
+import { bootKind, parseGuestSpec } from './guestSpec.js';
+import { canTransition } from './states.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
+const fw = join(dir, 'fw.bin');
+writeFileSync(fw, 'x');
+
+test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot, no restart', () => {
+  const s = parseGuestSpec({ name: 'web1' });
+  assert.deepEqual(s, {
+    name: 'web1',
+    memory: 256 << 20,
+    vcpus: 1,
+    disks: [],
+    network: { kind: 'none' },
+    boot: {},
+    restart: 'no',
+    autostart: false,
+    stopTimeout: 30,
+  });
+  assert.equal(bootKind(s), 'default');
+  const f = parseGuestSpec({
+    name: 'a',
+    memory: '64M',
+    boot: { firmware: fw, append: 'quiet' },
+    network: { kind: 'user', forwards: ['8080:80'] },
+    restart: 'always',
+  });
+  assert.equal(bootKind(f), 'files');
+  assert.equal(f.memory, 64 << 20);
+  assert.deepEqual(f.network, { kind: 'user', forwards: ['8080:80'] });
+});
+
+test('each mistake gets one message naming its field', () => {
+  const bad: [unknown, RegExp][] = [
+    [null, /^spec: /],
+    [[], /^spec: /],
+    [{}, /^name: /],
+    [{ name: 'a b' }, /^name: /],
+    [{ name: 'a', memory: '3.5M' }, /^memory: /],
+    [{ name: 'a', memory: 0 }, /^memory: /],
+    [{ name: 'a', boot: { firmware: 'fw' } }, /^boot\.firmware: give an absolute path/],
+    [
+      { name: 'a', boot: { firmware: fw, kernel: join(dir, 'none') } },
+      /^boot\.kernel: no such file/,
+    ],
+    [{ name: 'a', boot: { image: dir } }, /^boot\.image: .*not a built image/],
+    [{ name: 'a', boot: { initrd: fw } }, /^boot\.firmware: /],
+    [{ name: 'a', boot: { colour: 'red' } }, /^boot: .*\{image: DIR\}/],
+    [{ name: 'a', disks: [{ path: fw }, { path: fw }] }, /^disks: .* named twice/],
+    [{ name: 'a', network: { kind: 'none', forwards: [] } }, /^network/],
+  ];
+  for (const [input, message] of bad) {
+    assert.throws(
+      () => parseGuestSpec(input),
+      (e: unknown) => {
+        assert.ok(e instanceof HostError && e.status === 400, String(e));
+        assert.match(e.message, message, JSON.stringify(input));
+        return true;
+      },
+    );
+  }
+});
+
+test('states: only the transitions a supervisor makes', () => {
+  assert.ok(canTransition('stopped', 'starting'));
+  assert.ok(canTransition('running', 'crashed'));
+  assert.ok(canTransition('crashed', 'starting'));
+  assert.ok(!canTransition('stopped', 'running'));
+  assert.ok(!canTransition('stopped', 'paused'));
+  assert.ok(!canTransition('paused', 'starting'));
+  assert.ok(!canTransition('stopping', 'running'));
+});

@@ -1,0 +1,181 @@
+// A guest as the user declares it (POST /v1/guests): name, memory, vCPUs, disks, network, how
+// it boots, restart policy and autostart. parseGuestSpec checks all of it — shape, limits and
+// that the files it names exist — before anything is stored or started, and a bad spec gets
+// one message naming the field.
+//
+//   const spec = parseGuestSpec({ name: 'web1', memory: '256M', boot: { image: '/srv/img' } });
+
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { parsePortForward } from '../vmm/net/passt.js';
+import { parseSize } from '../vmm/size.js';
+import { readImageManifest } from '../images/imageManifest.js';
+import { badRequest } from './errors.js';
+
+const MIB = 1024 * 1024;
+export const MIN_MEMORY = 16 * MIB;
+export const MAX_MEMORY = 4096 * MIB;
+/** Virtio slots left for disks: 8, less rng, network and the power button (and the image's root disk). */
+export const MAX_DISKS = 5;
+
+/** Lower-case DNS label: letters, digits and inner hyphens, 1-63 characters. */
+export const GuestName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    'a name is 1-63 lower-case letters, digits and inner hyphens (like a DNS label)',
+  );
+
+const AbsPath = z
+  .string()
+  .min(1, 'a path is needed')
+  .max(4096)
+  .refine((p) => !p.includes('\0'), 'no NUL in a path')
+  .refine((p) => isAbsolute(p), 'give an absolute path');
+
+const Memory = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    try {
+      return typeof v === 'number' ? v : parseSize(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .number()
+      .refine(
+        (n) => Number.isInteger(n) && n >= MIN_MEMORY && n <= MAX_MEMORY && n % MIB === 0,
+        'memory is a whole number of MiB between 16M and 4G',
+      ),
+  );
+
+const Forward = z.string().transform((v, ctx) => {
+  try {
+    parsePortForward(v);
+    return v;
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const Network = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }).strict(),
+  z.object({ kind: z.literal('user'), forwards: z.array(Forward).max(32).default([]) }).strict(),
+]);
+
+const ImageBoot = z.object({ image: AbsPath }).strict();
+const FilesBoot = z
+  .object({
+    firmware: AbsPath,
+    kernel: AbsPath.optional(),
+    initrd: AbsPath.optional(),
+    append: z.string().max(4096).optional(),
+  })
+  .strict();
+const DefaultBoot = z.object({ append: z.string().max(4096).optional() }).strict();
+
+export const GuestSpecSchema = z
+  .object({
+    name: GuestName,
+    memory: Memory.default(256 * MIB),
+    vcpus: z.literal(1, 'one vCPU for now').default(1),
+    disks: z
+      .array(z.object({ path: AbsPath, readOnly: z.boolean().default(false) }).strict())
+      .max(MAX_DISKS, `at most ${MAX_DISKS} disks`)
+      .default([]),
+    network: Network.default({ kind: 'none' }),
+    /** {image: DIR} from `berth image build`, {firmware, kernel, initrd, append}, or {} for Debian's default assets. */
+    boot: z.union([ImageBoot, FilesBoot, DefaultBoot]).default({}),
+    restart: z.enum(['no', 'on-failure', 'always']).default('no'),
+    autostart: z.boolean().default(false),
+    /** Seconds a graceful stop waits for the guest to power off before it is quit. */
+    stopTimeout: z.number().int().min(0).max(3600).default(30),
+  })
+  .strict();
+
+export type GuestSpec = z.output<typeof GuestSpecSchema>;
+export type GuestSpecInput = z.input<typeof GuestSpecSchema>;
+
+export function bootKind(spec: GuestSpec): 'image' | 'files' | 'default' {
+  return 'image' in spec.boot ? 'image' : 'firmware' in spec.boot ? 'files' : 'default';
+}
+
+function firstIssue(error: z.ZodError, input: unknown): string {
+  const issue = error.issues[0];
+  const where = issue.path.length > 0 ? issue.path.join('.') : 'spec';
+  if (issue.path[0] === 'boot' && issue.path.length <= 2) {
+    // Report the branch the user meant, by the keys given.
+    const boot = (input as { boot?: unknown }).boot;
+    const o = typeof boot === 'object' && boot !== null ? boot : {};
+    const branch =
+      'image' in o
+        ? ImageBoot
+        : 'firmware' in o || 'kernel' in o || 'initrd' in o
+          ? FilesBoot
+          : DefaultBoot;
+    const r = branch.safeParse(boot);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      const at = ['boot', ...i.path.map(String)].join('.');
+      const hint =
+        branch === DefaultBoot
+          ? ' (boot is {image: DIR}, {firmware, kernel?, initrd?, append?}, or {} for the default Debian guest)'
+          : '';
+      return `${at}: ${i.message}${hint}`;
+    }
+  }
+  return `${where}: ${issue.message}`;
+}
+
+function mustExist(field: string, path: string, kind: 'file' | 'dir'): void {
+  let ok = false;
+  try {
+    const st = statSync(path);
+    ok = kind === 'file' ? st.isFile() : st.isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw badRequest(`${field}: no such ${kind === 'file' ? 'file' : 'directory'}: ${path}`);
+}
+
+/** Checks the files a spec names (they must exist now; they are checked again at start). */
+export function checkSpecFiles(spec: GuestSpec): void {
+  spec.disks.forEach((d, i) => mustExist(`disks.${i}.path`, d.path, 'file'));
+  if ('image' in spec.boot) {
+    mustExist('boot.image', spec.boot.image, 'dir');
+    try {
+      readImageManifest(spec.boot.image);
+    } catch (e) {
+      throw badRequest(`boot.image: ${(e as Error).message}`);
+    }
+    if (spec.disks.length >= MAX_DISKS) {
+      throw badRequest(`disks: an image brings its root disk, so at most ${MAX_DISKS - 1} more`);
+    }
+  } else if ('firmware' in spec.boot) {
+    const b = spec.boot;
+    mustExist('boot.firmware', b.firmware, 'file');
+    if (b.kernel !== undefined) mustExist('boot.kernel', b.kernel, 'file');
+    if (b.initrd !== undefined) mustExist('boot.initrd', b.initrd, 'file');
+  }
+  const seen = new Set<string>();
+  for (const d of spec.disks) {
+    if (seen.has(d.path)) throw badRequest(`disks: ${d.path} is named twice`);
+    seen.add(d.path);
+  }
+}
+
+/** Validates a whole spec (shape, then files); throws HostError 400 with one message. */
+export function parseGuestSpec(input: unknown): GuestSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw badRequest('spec: a guest spec is a JSON object, such as {"name": "web1"}');
+  }
+  const r = GuestSpecSchema.safeParse(input);
+  if (!r.success) throw badRequest(firstIssue(r.error, input));
+  checkSpecFiles(r.data);
+  return r.data;
+}

@@ -1,0 +1,91 @@
+// Starts one VMM (`berth vmm --config FILE`) as a process of its own: a small `sh` wrapper in
+// a new session (setsid, through spawn's `detached`), stdio to the guest's log file and no
+// pipe to the daemon, so it outlives the daemon. The wrapper waits for the VMM and writes its
+// exit status to a file, so that whoever supervises it later (this daemon or the next one)
+// learns how it ended, even after `kill -9` of the VMM.
+
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/src/cli/main.js, from dist/src/host/: the `berth` command the VMMs run. */
+export const BERTH_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
+const WRAPPER = `trap '' HUP
+"$0" "$@"
+code=$?
+echo "$code" > "$BERTH_EXIT_FILE.tmp" && mv -f "$BERTH_EXIT_FILE.tmp" "$BERTH_EXIT_FILE"`;
+
+export interface LaunchPaths {
+  config: string;
+  log: string;
+  exit: string;
+}
+
+/** Starts the wrapper and its VMM; returns the wrapper's PID (it leads the session). */
+export function launchVmm(paths: LaunchPaths, berthMain = BERTH_MAIN): Promise<number> {
+  rmSync(paths.exit, { force: true });
+  const log = openSync(paths.log, 'a', 0o600);
+  try {
+    const child = spawn(
+      'sh',
+      ['-c', WRAPPER, process.execPath, berthMain, 'vmm', '--config', paths.config],
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { ...process.env, BERTH_EXIT_FILE: paths.exit },
+      },
+    );
+    child.unref();
+    return new Promise((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', (e) => reject(new Error(`cannot start the VMM: ${e.message}`)));
+    });
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** The VMM's exit status from the wrapper's file: a number, or null while it runs. */
+export function readExitStatus(path: string): number | null {
+  try {
+    const n = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when `pid` is a live (not zombie) process whose command line mentions `marker`. */
+export function isOurProcess(pid: number | null, marker: string): boolean {
+  if (pid === null || pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+/** Sends a signal, ignoring a process that is already gone. */
+export function signal(pid: number | null, sig: NodeJS.Signals): void {
+  if (pid === null || pid <= 0) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+/** What an exit status means for the guest. */
+export function describeExit(code: number | null): { clean: boolean; detail: string } {
+  if (code === null) return { clean: false, detail: 'the VMM vanished (no exit status)' };
+  if (code === 0) return { clean: true, detail: 'the guest powered off' };
+  if (code === 1) return { clean: false, detail: 'exit status 1: the guest reported a failure' };
+  if (code === 3) return { clean: false, detail: 'exit status 3: internal error of the VMM' };
+  if (code > 128) return { clean: false, detail: `the VMM was killed by signal ${code - 128}` };
+  return { clean: false, detail: `exit status ${code}` };
+}

@@ -1,0 +1,77 @@
+// Prometheus metrics (prom-client) read from the supervisor at each scrape: guests per state,
+// and per running guest its instructions, MIPS, resident memory, CPU time and guest memory.
+
+import { Gauge, Registry } from 'prom-client';
+import { GUEST_STATES } from './states.js';
+import type { Supervisor } from './supervisor.js';
+
+export class Metrics {
+  private readonly registry = new Registry();
+
+  constructor(sup: Supervisor) {
+    const r = [this.registry];
+    new Gauge({
+      name: 'berth_guests',
+      help: 'Guests by state',
+      labelNames: ['state'],
+      registers: r,
+      collect() {
+        const guests = sup.list();
+        for (const s of GUEST_STATES)
+          this.set({ state: s }, guests.filter((g) => g.state === s).length);
+      },
+    });
+    const perGuest = (
+      name: string,
+      help: string,
+      pick: (g: ReturnType<Supervisor['list']>[number]) => number | undefined,
+    ): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['guest'],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const g of sup.list()) {
+            const v = pick(g);
+            if (v !== undefined) this.set({ guest: g.name }, v);
+          }
+        },
+      });
+    };
+    perGuest(
+      'berth_guest_instructions',
+      'Guest instructions retired since its VMM started',
+      (g) => g.status?.instructions,
+    );
+    perGuest(
+      'berth_guest_mips',
+      'Guest instructions per second, in millions',
+      (g) => g.status?.mips,
+    );
+    perGuest(
+      'berth_guest_rss_bytes',
+      'Resident memory of the VMM process',
+      (g) => g.status?.rssBytes,
+    );
+    perGuest('berth_guest_cpu_seconds', 'CPU time of the VMM process', (g) => g.status?.cpuSeconds);
+    perGuest('berth_guest_memory_bytes', 'Guest RAM as specified', (g) => g.spec.memory);
+    new Gauge({
+      name: 'berth_host_guest_memory_limit_bytes',
+      help: 'Guest memory the host may commit',
+      registers: r,
+      collect() {
+        this.set(sup.memoryLimit);
+      },
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,63 @@
+// Where the daemon keeps its state: /var/lib/berth as root, else $XDG_STATE_HOME/berth (or
+// ~/.local/state/berth). Inside: berth.db (SQLite), berth.sock (the API), guests/NAME/ (the
+// VMM's config, log and exit status) and run/NAME.sock (control sockets, short paths because
+// a UNIX socket path holds at most 107 bytes).
+
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { badRequest } from './errors.js';
+
+export function defaultStateDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/berth';
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'berth');
+}
+
+/** The largest UNIX socket path Linux accepts (sun_path less its NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+export class StateDir {
+  constructor(readonly root: string) {}
+
+  get db(): string {
+    return join(this.root, 'berth.db');
+  }
+  get apiSocket(): string {
+    return join(this.root, 'berth.sock');
+  }
+  guestDir(name: string): string {
+    return join(this.root, 'guests', name);
+  }
+  vmmConfig(name: string): string {
+    return join(this.guestDir(name), 'vmm.json');
+  }
+  vmmLog(name: string): string {
+    return join(this.guestDir(name), 'vmm.log');
+  }
+  /** Written by the VMM's wrapper shell with the VMM's exit status when it ends. */
+  exitFile(name: string): string {
+    return join(this.guestDir(name), 'exit');
+  }
+  controlSocket(name: string): string {
+    return join(this.root, 'run', `${name}.sock`);
+  }
+
+  /** Makes the folders (mode 0700: guests' consoles and configs are the owner's only). */
+  prepare(): void {
+    for (const d of [this.root, join(this.root, 'guests'), join(this.root, 'run')]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    }
+  }
+
+  /** Refuses a name whose control socket path would be too long for this state folder. */
+  checkSocketPath(name: string): void {
+    const p = this.controlSocket(name);
+    if (Buffer.byteLength(p) > MAX_SOCKET_PATH) {
+      throw badRequest(
+        `name: '${name}' is too long for the state folder ${this.root}: its control socket ` +
+          `${p} would pass the ${MAX_SOCKET_PATH}-byte limit of UNIX socket paths`,
+      );
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// Turns a guest spec into the complete VmmConfig its VMM runs from (`berth vmm --config`):
+// boot files resolved (a built image's manifest, the files named, or Debian's default assets
+// from the cache), the image's root disk first, the control socket under the state folder.
+
+import { parseVmmConfig, type VmmConfig } from '../vmm/config.js';
+import { readImageManifest } from '../images/imageManifest.js';
+import type { GuestAssets } from '../images/assets.js';
+import { badRequest } from './errors.js';
+import { checkSpecFiles, type GuestSpec } from './guestSpec.js';
+
+/** Supplies Debian's default kernel, firmware and initramfs (ensureDefaultAssets by default). */
+export type DefaultAssets = () => Promise<
+  Pick<GuestAssets, 'kernelPath' | 'firmwarePath' | 'initrdPath' | 'cmdline'>
+>;
+
+export const loadDefaultAssets: DefaultAssets = async () => {
+  const { ensureDefaultAssets } = await import('../images/assets.js');
+  return ensureDefaultAssets({ progress: false, log: () => {} });
+};
+
+export async function vmmConfigFor(
+  spec: GuestSpec,
+  controlSocket: string,
+  defaultAssets: DefaultAssets,
+): Promise<VmmConfig> {
+  checkSpecFiles(spec); // the files may have gone since the guest was created
+  const disks = spec.disks.map((d) => ({ path: d.path, readOnly: d.readOnly }));
+  let boot: { firmware: string; kernel?: string; initrd?: string; append?: string };
+  if ('image' in spec.boot) {
+    const m = readImageManifest(spec.boot.image);
+    boot = {
+      firmware: m.firmwarePath,
+      kernel: m.kernelPath,
+      initrd: m.initrdPath,
+      append: m.cmdline,
+    };
+    disks.unshift({ path: m.rootfsPath, readOnly: false });
+  } else if ('firmware' in spec.boot) {
+    boot = { ...spec.boot };
+  } else {
+    const a = await defaultAssets();
+    boot = {
+      firmware: a.firmwarePath,
+      kernel: a.kernelPath,
+      initrd: a.initrdPath,
+      append: spec.boot.append ?? a.cmdline,
+    };
+  }
+  try {
+    return parseVmmConfig({
+      name: spec.name,
+      memory: spec.memory,
+      harts: spec.vcpus,
+      ...boot,
+      disks,
+      net:
+        spec.network.kind === 'user'
+          ? { kind: 'user', forwards: spec.network.forwards }
+          : { kind: 'none' },
+      controlSocket,
+    });
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}

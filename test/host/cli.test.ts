@@ -1,0 +1,123 @@
+// The `berth` guest commands against a real daemon: human tables and --json, exit status 0
+// when done, 1 when the daemon refuses, 2 on bad usage, 3 with no daemon; and the events
+// WebSocket sees a start as it happens.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { echoGuestElf } from '../vmm/echoGuest.js';
+import { BERTH_CLI, DaemonProcess, processesMentioning, until } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bhc-'));
+const socket = join(dir, 'api.sock');
+let daemon: DaemonProcess;
+
+function berth(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BERTH_CLI, ...args, '--socket', socket], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(async () => {
+  daemon = await new DaemonProcess(dir, socket).ready();
+});
+
+after(async () => {
+  daemon.child.kill('SIGTERM');
+  await daemon.exited;
+  for (const p of processesMentioning(dir)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('no daemon: exit status 3 and a hint', () => {
+  const r = spawnSync(process.execPath, [BERTH_CLI, 'ls', '--socket', join(dir, 'none.sock')], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /cannot reach the berth daemon .*berth daemon/);
+});
+
+test('create, start, pause, resume, inspect, logs, events, stop, rm with their exit statuses', async () => {
+  const echo = echoGuestElf();
+  assert.equal(berth('create', 'c1', '--memory', '1M', '--firmware', echo).code, 1);
+  const bad = berth('create', 'c1', '--memory', '1M', '--firmware', echo);
+  assert.match(bad.err, /^berth create: memory: /);
+  assert.equal(berth('create', 'c1', '--bogus').code, 2);
+  assert.equal(berth('start').code, 2);
+
+  const events = new WebSocket(`ws+unix://${socket}:/v1/events`);
+  const seen: { guest: string; type: string; reason: string }[] = [];
+  events.on('message', (d: Buffer) => seen.push(JSON.parse(d.toString())));
+  await new Promise((r) => events.once('open', r));
+
+  const c = berth('create', 'c1', '--memory', '32M', '--firmware', echo, '--restart', 'on-failure');
+  assert.equal(c.code, 0, c.err);
+  assert.equal(c.out, 'created c1\n');
+  const s = berth('start', 'c1');
+  assert.equal(s.code, 0, s.err);
+  assert.equal(s.out, 'c1: running\n');
+  assert.equal(berth('start', 'c1').code, 1, 'already running');
+
+  const ls = berth('ls');
+  assert.equal(ls.code, 0);
+  assert.match(ls.out, /^NAME +STATE +REASON +MEMORY +RESTART +PID +MIPS +RSS\n/);
+  assert.match(ls.out, /\nc1 +running +booted +32M +on-failure +\d+ /);
+  const json = JSON.parse(berth('ls', '--json').out);
+  assert.equal(json[0].name, 'c1');
+  assert.equal(json[0].state, 'running');
+
+  assert.equal(berth('pause', 'c1').out, 'c1: paused\n');
+  assert.equal(berth('pause', 'c1').code, 1);
+  assert.equal(berth('resume', 'c1').out, 'c1: running\n');
+  assert.equal(JSON.parse(berth('inspect', 'c1').out).spec.restart, 'on-failure');
+  assert.equal(berth('inspect', 'nope').code, 1);
+  assert.match(berth('logs', 'c1').out, /--- berth: starting c1/);
+  assert.equal(berth('rm', 'c1').code, 1, 'a running guest is not deleted');
+  const st = berth('stop', 'c1', '--force');
+  assert.equal(st.code, 0, st.err);
+  assert.equal(st.out, 'c1: stopped\n');
+  const ev = berth('events', 'c1');
+  assert.match(ev.out, /c1 +starting +user/);
+  assert.match(ev.out, /c1 +stopped +user/);
+  assert.equal(berth('rm', 'c1').code, 0);
+  assert.equal(berth('rm', 'c1').code, 1);
+
+  await until('the events on the WebSocket', () =>
+    seen.some((e) => e.guest === 'c1' && e.type === 'deleted'),
+  );
+  events.close();
+  assert.deepEqual(
+    seen.filter((e) => e.guest === 'c1').map((e) => `${e.type}/${e.reason}`),
+    [
+      'created/user',
+      'starting/user',
+      'running/booted',
+      'paused/user',
+      'running/user',
+      'stopping/user',
+      'stopped/user',
+      'deleted/user',
+    ],
+  );
+});
+
+test('berth run still works without a daemon', () => {
+  const r = spawnSync(process.execPath, [BERTH_CLI, 'run', '--demo'], {
+    encoding: 'utf8',
+    input: '',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+});

@@ -1,0 +1,386 @@
+// The host daemon as a user meets it: a real `berth daemon` on a temporary state folder runs
+// real VMM processes (the bare-metal echo guest), marks a VMM killed with -9 crashed within
+// 2 s and restarts it by its policy, pauses and resumes the instruction count, serves the
+// console over a WebSocket, outlives nothing of its guests (they outlive it, and the next
+// daemon adopts them and watches them), refuses bad requests without changing anything,
+// and leaves no process behind.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { echoGuestElf } from '../vmm/echoGuest.js';
+import { alive, DaemonProcess, http, processesMentioning, sleep, until } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bh-'));
+const socket = join(dir, 'api.sock');
+let daemon: DaemonProcess;
+let echo: string;
+const MEMORY_LIMIT = '100M'; // three 32M echo guests fit, a fourth does not
+
+const echoSpec = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  memory: '32M',
+  boot: { firmware: echo },
+  ...extra,
+});
+
+before(async () => {
+  echo = echoGuestElf();
+  daemon = await new DaemonProcess(dir, socket, ['--memory-limit', MEMORY_LIMIT]).ready();
+});
+
+after(async () => {
+  // stop whatever is left, through the daemon when it is there, by signal otherwise
+  for (const p of processesMentioning(dir)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('create and start three echo guests; each runs in a VMM process of its own', async () => {
+  for (const [name, restart] of [
+    ['e1', 'on-failure'],
+    ['e2', 'no'],
+    ['e3', 'no'],
+  ]) {
+    const c = await daemon.api('POST', '/v1/guests', echoSpec(name, { restart }));
+    assert.equal(c.status, 201, c.text);
+    assert.equal(c.body.metadata.state, 'stopped');
+    const r = await daemon.api('PUT', `/v1/guests/${name}/state`, { action: 'start' });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.body.type, 'async');
+    assert.match(r.body.operation, /^\/v1\/operations\/[0-9a-f-]{36}$/);
+    const op = await daemon.api('GET', `${r.body.operation}/wait?timeout=60`);
+    assert.equal(op.body.metadata.status, 'Success', op.text);
+  }
+  const list = (await daemon.api('GET', '/v1/guests')).body.metadata;
+  assert.deepEqual(
+    list.map((g: { name: string; state: string }) => [g.name, g.state]),
+    [
+      ['e1', 'running'],
+      ['e2', 'running'],
+      ['e3', 'running'],
+    ],
+  );
+  const pids = new Set(list.map((g: { pid: number }) => g.pid));
+  assert.equal(pids.size, 3, 'three VMM processes');
+  for (const pid of pids) assert.ok(alive(pid as number));
+  const g = await until('a status with instructions', async () => {
+    const v = await daemon.guest('e2');
+    return v.status?.instructions > 0 ? v : null;
+  });
+  assert.equal(g.status.memoryBytes, 32 << 20);
+});
+
+test('pause stops the instruction count; resume continues it', async () => {
+  const p = await daemon.act('e2', { action: 'pause' });
+  assert.equal(p.status, 200, p.text);
+  assert.equal(p.body.metadata.state, 'paused');
+  await sleep(1200); // at least two status polls
+  const a = (await daemon.guest('e2')).status.instructions;
+  await sleep(1000);
+  const b = await daemon.guest('e2');
+  assert.equal(b.state, 'paused');
+  assert.equal(b.status.instructions, a, 'no instruction retires while paused');
+  const r = await daemon.act('e2', { action: 'resume' });
+  assert.equal(r.body.metadata.state, 'running');
+  await until('the count to go on', async () => (await daemon.guest('e2')).status.instructions > a);
+});
+
+test('kill -9 of a VMM: crashed within 2 s, restarted by on-failure, the others untouched', async () => {
+  const before = Object.fromEntries(
+    (await daemon.api('GET', '/v1/guests')).body.metadata.map(
+      (g: { name: string; pid: number }) => [g.name, g.pid],
+    ),
+  );
+  const killedAt = Date.now();
+  process.kill(before.e1, 'SIGKILL');
+  const crashed = await until(
+    'the crash to be recorded',
+    async () => {
+      const ev = (await daemon.api('GET', '/v1/events?guest=e1')).body.metadata;
+      return ev.find(
+        (e: { type: string; time: string }) =>
+          e.type === 'crashed' && Date.parse(e.time) >= killedAt - 5,
+      );
+    },
+    2000,
+    20,
+  );
+  assert.ok(Date.parse(crashed.time) - killedAt < 2000, 'crashed within 2 s');
+  assert.equal(crashed.reason, 'crashed');
+  assert.match(crashed.detail, /signal 9/);
+  const back = await until('e1 to run again', async () => {
+    const g = await daemon.guest('e1');
+    return g.state === 'running' && g.pid !== before.e1 ? g : null;
+  });
+  assert.ok(alive(back.pid));
+  const evs = (await daemon.api('GET', '/v1/events?guest=e1')).body.metadata;
+  assert.ok(
+    evs.some(
+      (e: { type: string; reason: string }) => e.type === 'starting' && e.reason === 'restarted',
+    ),
+  );
+  for (const n of ['e2', 'e3']) {
+    const g = await daemon.guest(n);
+    assert.equal(g.state, 'running', n);
+    assert.equal(g.pid, before[n], `${n} keeps its VMM`);
+  }
+});
+
+test('the console through the daemon: replay, then input echoed back', async () => {
+  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/e3/console`);
+  let out = '';
+  ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  try {
+    await until('the replayed banner', () => out.includes('echo ready'), 5000);
+    ws.send(Buffer.from('hello through the daemon'));
+    await until('the echo', () => out.includes('hello through the daemon'), 5000);
+  } finally {
+    ws.close();
+  }
+  const stopped = await http(socket, 'GET', '/v1/guests/nope/console');
+  assert.equal(stopped.status, 404);
+});
+
+test('the daemon dies, the guests run on; a new daemon adopts them and watches them', async () => {
+  const before = (await daemon.api('GET', '/v1/guests')).body.metadata;
+  daemon.child.kill('SIGKILL');
+  await daemon.exited;
+  await sleep(1000);
+  for (const g of before) assert.ok(alive(g.pid), `${g.name} runs on without the daemon`);
+  daemon = await new DaemonProcess(dir, socket, ['--memory-limit', MEMORY_LIMIT]).ready();
+  const now = (await daemon.api('GET', '/v1/guests')).body.metadata;
+  assert.deepEqual(
+    now.map((g: { name: string; state: string; pid: number }) => [g.name, g.state, g.pid]),
+    before.map((g: { name: string; state: string; pid: number }) => [g.name, g.state, g.pid]),
+    'the same states and the same VMMs',
+  );
+  for (const g of now) assert.equal(g.reason, 'adopted');
+  // a kill -9 of an adopted VMM is seen too; e3's policy is no, so it stays crashed
+  const e3 = now.find((g: { name: string }) => g.name === 'e3');
+  const killedAt = Date.now();
+  process.kill(e3.pid, 'SIGKILL');
+  await until('e3 crashed', async () => (await daemon.guest('e3')).state === 'crashed', 2000, 20);
+  assert.ok(Date.now() - killedAt < 2000);
+  await sleep(1000);
+  assert.equal((await daemon.guest('e3')).state, 'crashed', 'restart policy no: it stays crashed');
+});
+
+test('the host refuses a start past its guest memory limit, with the numbers', async () => {
+  // e1 and e2 run (64M); e3 is crashed. Two 32M guests more would pass 100M.
+  assert.equal(
+    (await daemon.api('POST', '/v1/guests', echoSpec('big', { memory: '48M' }))).status,
+    201,
+  );
+  const eventsBefore = (await daemon.api('GET', '/v1/events?limit=10000')).body.metadata.length;
+  const r = await daemon.api('PUT', '/v1/guests/big/state', { action: 'start' });
+  assert.equal(r.status, 507, r.text);
+  assert.match(r.body.error, /needs 48 MiB, running guests hold 64 MiB and the limit is 100 MiB/);
+  assert.equal((await daemon.guest('big')).state, 'stopped');
+  assert.equal(
+    (await daemon.api('GET', '/v1/events?limit=10000')).body.metadata.length,
+    eventsBefore,
+  );
+  assert.equal((await daemon.api('DELETE', '/v1/guests/big')).status, 200);
+});
+
+test('bad requests: each gets a 4xx with a message and changes nothing', async () => {
+  const snapshot = async () => ({
+    guests: (await daemon.api('GET', '/v1/guests')).body.metadata.map(
+      (g: { name: string; state: string; pid: number; spec: unknown }) => [
+        g.name,
+        g.state,
+        g.pid,
+        g.spec,
+      ],
+    ),
+    events: (await daemon.api('GET', '/v1/events?limit=10000')).body.metadata.length,
+  });
+  const was = await snapshot();
+  const uuid = randomUUID();
+  const post = (body: unknown) => ['POST', '/v1/guests', body] as const;
+  const put = (name: string, body: unknown) => ['PUT', `/v1/guests/${name}/state`, body] as const;
+  const cases: [string, string, unknown, number, RegExp, Record<string, string>?][] = [
+    ['GET', '/v1/guests/nope', undefined, 404, /no guest named 'nope'/],
+    ['GET', '/v1/guests/Bad_Name', undefined, 400, /name/],
+    ['DELETE', '/v1/guests/nope', undefined, 404, /no guest/],
+    ['DELETE', '/v1/guests/e2', undefined, 409, /running: stop it/],
+    [...post({}), 400, /^name: /],
+    [...post({ name: '-bad' }), 400, /^name: .*DNS label/],
+    [...post({ name: 'a'.repeat(64) }), 400, /^name: /],
+    [...post({ name: 'UPPER' }), 400, /^name: /],
+    [...post({ name: 123 }), 400, /^name: /],
+    [...post(echoSpec('e1')), 409, /exists already/],
+    [...post(echoSpec('m1', { memory: '1M' })), 400, /^memory: /],
+    [...post(echoSpec('m2', { memory: 'lots' })), 400, /^memory: .*lots/],
+    [...post(echoSpec('m3', { memory: '8G' })), 400, /^memory: /],
+    [...post(echoSpec('v1', { vcpus: 2 })), 400, /^vcpus: one vCPU/],
+    [
+      ...post(echoSpec('d1', { disks: [{ path: 'rel.img' }] })),
+      400,
+      /^disks\.0\.path: give an absolute path/,
+    ],
+    [
+      ...post(echoSpec('d2', { disks: [{ path: '/no/such.img' }] })),
+      400,
+      /^disks\.0\.path: no such file/,
+    ],
+    [
+      ...post(echoSpec('d3', { disks: Array.from({ length: 6 }, (_, i) => ({ path: `/d${i}` })) })),
+      400,
+      /^disks: at most 5/,
+    ],
+    [...post(echoSpec('n1', { network: { kind: 'wifi' } })), 400, /^network/],
+    [
+      ...post(echoSpec('n2', { network: { kind: 'user', forwards: ['99999:80'] } })),
+      400,
+      /^network\.forwards\.0: /,
+    ],
+    [
+      ...post({ name: 'b1', boot: { image: '/no/such/dir' } }),
+      400,
+      /^boot\.image: no such directory/,
+    ],
+    [
+      ...post({ name: 'b2', boot: { firmware: '/no/such/fw' } }),
+      400,
+      /^boot\.firmware: no such file/,
+    ],
+    [...post({ name: 'b3', boot: { kernel: '/x' } }), 400, /^boot\.firmware: /],
+    [...post({ name: 'b4', boot: { image: '/tmp', firmware: '/x' } }), 400, /^boot: /],
+    [...post(echoSpec('r1', { restart: 'sometimes' })), 400, /^restart: /],
+    [...post(echoSpec('a1', { autostart: 'yes' })), 400, /^autostart: /],
+    [...post(echoSpec('t1', { stopTimeout: 99999 })), 400, /^stopTimeout: /],
+    [...post(echoSpec('f1', { frobnicate: 1 })), 400, /frobnicate/],
+    ['POST', '/v1/guests', '{"name": "j1"', 400, /JSON/],
+    ['POST', '/v1/guests', '[1, 2]', 400, /JSON object/],
+    ['POST', '/v1/guests', 'name=x', 415, /JSON/, { 'content-type': 'text/plain' }],
+    [...put('e2', { action: 'fly' }), 400, /^action: /],
+    [...put('e2', {}), 400, /^action: /],
+    [...put('e2', { action: 'start' }), 409, /running already/],
+    [...put('e2', { action: 'resume' }), 409, /not paused/],
+    [...put('e3', { action: 'pause' }), 409, /crashed, not running/],
+    [...put('e3', { action: 'stop' }), 409, /crashed already/],
+    [...put('e2', { action: 'stop', timeout: -1 }), 400, /^timeout: /],
+    [...put('e2', { action: 'stop', force: 'yes' }), 400, /^force: /],
+    [...put('e2', { action: 'pause', timeout: 5 }), 400, /timeout/],
+    [...put('e2', { action: 'stop', extra: 1 }), 400, /extra/],
+    [...put('nope', { action: 'start' }), 404, /no guest named/],
+    ['GET', '/v1/operations/not-a-uuid', undefined, 400, /UUID/],
+    ['GET', `/v1/operations/${uuid}`, undefined, 404, /no such operation/],
+    ['GET', `/v1/operations/${uuid}/wait?timeout=abc`, undefined, 400, /^timeout: /],
+    ['GET', '/v1/nothing', undefined, 404, /no such resource/],
+    ['GET', '/v1/guests/e2/console', undefined, 400, /WebSocket/],
+    ['GET', '/v1/events?limit=0', undefined, 400, /^limit: /],
+    ['GET', '/v1/guests/nope/logs', undefined, 404, /no guest/],
+  ];
+  assert.ok(cases.length >= 30);
+  const failures: string[] = [];
+  for (const [method, path, body, status, message, headers] of cases) {
+    const r = await http(socket, method, path, body, headers);
+    const ok =
+      r.status === status &&
+      r.body?.type === 'error' &&
+      r.body?.error_code === status &&
+      typeof r.body?.error === 'string' &&
+      message.test(r.body.error);
+    if (!ok) failures.push(`${method} ${path} ${JSON.stringify(body)} → ${r.status} ${r.text}`);
+  }
+  assert.deepEqual(failures, [], failures.join('\n'));
+  assert.deepEqual(await snapshot(), was, 'nothing changed');
+});
+
+test('the OpenAPI document and the metrics', async () => {
+  const o = await daemon.api('GET', '/v1/openapi.json');
+  assert.equal(o.status, 200);
+  assert.equal(o.body.openapi, '3.0.3');
+  for (const p of [
+    '/v1/guests',
+    '/v1/guests/{name}',
+    '/v1/guests/{name}/state',
+    '/v1/operations/{id}/wait',
+  ]) {
+    assert.ok(o.body.paths[p], p);
+  }
+  assert.ok(o.body.paths['/v1/guests'].post.requestBody, 'the guest spec is documented');
+  const m = await http(socket, 'GET', '/metrics');
+  assert.equal(m.status, 200);
+  assert.match(m.text, /berth_guests\{state="running"\} 2/);
+  assert.match(m.text, /berth_guest_instructions\{guest="e2"\} \d+/);
+});
+
+test('stop: graceful with a timeout (the echo guest ignores its power button), then forced; delete', async () => {
+  const t0 = Date.now();
+  const op = await daemon.act('e2', { action: 'stop', timeout: 1 });
+  assert.equal(op.status, 'Success', op.err);
+  assert.ok(Date.now() - t0 >= 1000, 'it waited for the power button first');
+  const e2 = await daemon.guest('e2');
+  assert.deepEqual([e2.state, e2.reason, e2.pid], ['stopped', 'user', null]);
+  const op1 = await daemon.act('e1', { action: 'stop', force: true });
+  assert.equal(op1.status, 'Success', op1.err);
+  assert.equal((await daemon.guest('e1')).state, 'stopped');
+  for (const n of ['e1', 'e2', 'e3'])
+    assert.equal((await daemon.api('DELETE', `/v1/guests/${n}`)).status, 200);
+  assert.deepEqual((await daemon.api('GET', '/v1/guests')).body.metadata, []);
+});
+
+test('a guest that powers off by itself: stopped (guest-shutdown); restart always boots it again', async () => {
+  const quitFromConsole = async (name: string): Promise<void> => {
+    const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.send(Buffer.from('q')); // the echo guest powers off on q
+    await new Promise((r) => ws.once('close', r));
+  };
+  for (const [name, restart] of [
+    ['g1', 'always'],
+    ['g2', 'no'],
+  ]) {
+    assert.equal((await daemon.api('POST', '/v1/guests', echoSpec(name, { restart }))).status, 201);
+    assert.equal((await daemon.act(name, { action: 'start' })).status, 'Success');
+  }
+  const g1 = await daemon.guest('g1');
+  await quitFromConsole('g1');
+  await quitFromConsole('g2');
+  await until('g1 back', async () => {
+    const g = await daemon.guest('g1');
+    return g.state === 'running' && g.pid !== g1.pid;
+  });
+  const ev = (await daemon.api('GET', '/v1/events?guest=g1')).body.metadata.map(
+    (e: { type: string; reason: string }) => `${e.type}/${e.reason}`,
+  );
+  assert.deepEqual(ev.slice(-3), [
+    'stopped/guest-shutdown',
+    'starting/restarted',
+    'running/booted',
+  ]);
+  const g2 = await until('g2 stopped', async () => {
+    const g = await daemon.guest('g2');
+    return g.state === 'stopped' ? g : null;
+  });
+  assert.equal(g2.reason, 'guest-shutdown');
+  assert.equal((await daemon.act('g1', { action: 'stop', force: true })).status, 'Success');
+  for (const n of ['g1', 'g2'])
+    assert.equal((await daemon.api('DELETE', `/v1/guests/${n}`)).status, 200);
+});
+
+test('cleanup: the daemon stops on SIGTERM and nothing of this test is left running', async () => {
+  daemon.child.kill('SIGTERM');
+  assert.equal(await daemon.exited, 0);
+  await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
+});

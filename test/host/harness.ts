@@ -1,0 +1,166 @@
+// Test harness for the host daemon: runs a real `berth daemon` process on a temporary state
+// folder and socket, sends raw HTTP requests over its UNIX socket, waits for conditions, and
+// lists the processes a test left (by the state folder in their command line).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/src/cli/main.js, from dist/test/host/. */
+export const BERTH_CLI = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'src',
+  'cli',
+  'main.js',
+);
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Answers are JSON of many shapes; tests read them freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export interface Reply {
+  status: number;
+  body: Json;
+  text: string;
+}
+
+/** One HTTP request over a UNIX socket; `body` is sent as JSON unless it is a string. */
+export function http(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const data =
+      body === undefined
+        ? undefined
+        : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = request(
+      {
+        socketPath: socket,
+        method,
+        path,
+        headers: {
+          ...(data
+            ? { 'content-type': 'application/json', 'content-length': String(data.length) }
+            : {}),
+          ...headers,
+        },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = null;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = null;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  ms = 20_000,
+  every = 50,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+export class DaemonProcess {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly stateDir: string,
+    readonly socket: string,
+    extra: string[] = [],
+  ) {
+    this.child = spawn(
+      process.execPath,
+      [BERTH_CLI, 'daemon', '--state-dir', stateDir, '--socket', socket, ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
+  }
+
+  /** Waits until the API answers. */
+  async ready(): Promise<this> {
+    await until(
+      `the daemon to serve ${this.socket} (output so far: ${this.output})`,
+      async () => (await http(this.socket, 'GET', '/v1').catch(() => null))?.status === 200,
+      30_000,
+      100,
+    );
+    return this;
+  }
+
+  api(method: string, path: string, body?: unknown): Promise<Reply> {
+    return http(this.socket, method, path, body);
+  }
+
+  /** Runs an action; for an operation, waits until it ends and returns it. */
+  async act(name: string, body: Record<string, unknown>): Promise<Json> {
+    const r = await this.api('PUT', `/v1/guests/${name}/state`, body);
+    if (r.status !== 202) return r;
+    const w = await this.api('GET', `${r.body.operation}/wait?timeout=60`);
+    return w.body.metadata;
+  }
+
+  async guest(name: string): Promise<Json> {
+    return (await this.api('GET', `/v1/guests/${name}`)).body.metadata;
+  }
+}
+
+/** PIDs of live (not zombie) processes whose command line mentions `marker`. */
+export function processesMentioning(marker: string): { pid: number; cmd: string }[] {
+  const found: { pid: number; cmd: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (/\) [ZX] /.test(stat)) continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'latin1').replace(/\0/g, ' ');
+      if (cmd.includes(marker)) found.push({ pid: Number(entry), cmd });
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
