@@ -104,8 +104,7 @@ export class ControlServer {
       }
     });
     chmodSync(path, 0o600);
-    reaper.track(path);
-    server.unref();
+    reaper.track(path); // the listening server keeps the VMM's event loop alive, even while paused
     return new ControlServer(path, server, vmm);
   }
 

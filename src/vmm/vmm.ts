@@ -206,11 +206,7 @@ export class Vmm {
       if (io.quitRequested && !this.quitReason) this.quitReason = { kind: 'quit', code: 0 };
       if (this.quitReason) return this.quitReason;
       if (this.state === 'paused') {
-        // Nothing else may hold the event loop (`berth vmm` has no terminal and the control
-        // socket is unref'd): without this timer a paused VMM process would simply exit.
-        const keepAlive = setInterval(() => {}, 1 << 30);
         await new Promise<void>((r) => (this.resumeWaiter = r));
-        clearInterval(keepAlive);
         lastYield = Date.now();
         continue;
       }
