@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { webcrypto } from 'node:crypto';
 import { VirtBoard } from '../machine/board/virt.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
-import { PasstBackend, parsePortForward } from '../vmm/net/passt.js';
+import { SlirpBackend } from '../vmm/net/slirp.js';
+import { parsePortForward } from '../vmm/net/portForward.js';
 import { TapBackend, tapPreflight } from '../vmm/net/tap.js';
 import { ConsoleIO } from '../vmm/console.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from '../vmm/clocks.js';
@@ -37,8 +38,8 @@ Options:
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
                       virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
-  --net KIND          user: user-mode networking through passt (DHCP, no root needed);
-                      tap: a TAP device on the Linux bridge --bridge names (root; needs socat);
+  --net KIND          user: user-mode networking through libslirp (DHCP, no root needed);
+                      tap: a TAP device on the Linux bridge --bridge names (root);
                       none (default)
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
   --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
@@ -154,7 +155,7 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stderr.write(`\n${line}\n`);
   };
   let net: (NetBackend & { whenReceived(): Promise<void>; close(): Promise<void> }) | null = null;
-  if (netKind === 'user') net = await PasstBackend.start({ forwards, log });
+  if (netKind === 'user') net = await SlirpBackend.start({ forwards, log });
   if (netKind === 'tap') net = await TapBackend.start({ bridge: values.bridge!, log });
   // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
   const firstDisk = (values.disk ?? [])[0];
