@@ -16,6 +16,8 @@ export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 
+const PR_SET_NAME = 15;
+
 export const EINTR = 4;
 export const EAGAIN = 11;
 
@@ -31,6 +33,8 @@ export interface Libc {
   ioctl(fd: number, request: number, arg: Uint8Array): number;
   /** errno of the last call that failed. */
   errno(): number;
+  /** Names the calling thread (as top -H and /proc/PID/task/TID/comm show it). */
+  setThreadName(name: string): void;
 }
 
 /** Byte order of this machine: struct pollfd is read and written in it. */
@@ -41,6 +45,7 @@ let loaded: Libc | null = null;
 export function libc(): Libc {
   if (loaded) return loaded;
   const lib = koffi.load('libc.so.6');
+  const prctl = lib.func('int prctl(int option, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)');
   loaded = {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
@@ -50,6 +55,7 @@ export function libc(): Libc {
     open: lib.func('int open(const char *path, int flags)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
     errno: () => koffi.errno(),
+    setThreadName: (name) => prctl(PR_SET_NAME, name.slice(0, 15), 0, 0, 0),
   };
   return loaded;
 }

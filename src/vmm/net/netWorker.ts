@@ -12,6 +12,7 @@ const setup = workerData as WorkerSetup & { port: MessagePort };
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void =>
   parentPort!.postMessage(m, transfer);
 const loop = new PollLoop(setup.port, send, setup.control, setup.wakeFd, setup.rxHigh, setup.rxMax);
+loop.c.setThreadName(`berth-${setup.kind}`);
 let driver: (Driver & { info: Record<string, unknown> }) | null = null;
 try {
   driver =
