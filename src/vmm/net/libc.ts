@@ -45,7 +45,9 @@ let loaded: Libc | null = null;
 export function libc(): Libc {
   if (loaded) return loaded;
   const lib = koffi.load('libc.so.6');
-  const prctl = lib.func('int prctl(int option, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)');
+  const prctl = lib.func(
+    'int prctl(int option, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)',
+  );
   loaded = {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
