@@ -115,7 +115,7 @@ async function transfers(
   const got = await up.result;
   const upSeconds = (performance.now() - t0) / 1000;
   assert.equal(got.error, undefined);
-  assert.equal(got.bytes, MIB << 20, `${label}: bytes from the guest`);
+  assert.equal(got.bytes, MIB << 20, `${label}: bytes from the guest; it said: ${guestUp}`);
   assert.match(guestUp, new RegExp(`^${got.sha256}\\s`, 'm'), `${label}: sha256 guest to host`);
 
   // Host to guest: a seeded stream into `nc -l`, hashed in the guest.

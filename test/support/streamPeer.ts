@@ -96,11 +96,18 @@ export function sendStream(host: string, port: number, mib: number): Promise<Str
           return;
         }
       }
-      sock.end(() => (seconds = (performance.now() - start) / 1000));
+      sock.end(() => {
+        done = true;
+        seconds = (performance.now() - start) / 1000;
+      });
     };
     sock.once('connect', pump);
+    let done = false;
     sock.on('data', () => {});
-    sock.on('end', () => sock.destroy());
+    // The peer may half-close first (nc -l with no input does at once): keep sending.
+    sock.on('end', () => {
+      if (done) sock.destroy();
+    });
     sock.once('error', reject);
     sock.once('close', () =>
       resolve({
