@@ -6,7 +6,7 @@
 //   - 200 reads of 4 KiB at random offsets with O_DIRECT, one dd process each
 //     (so the figure includes process start-up in the guest, on both sides)
 //   - TCP from guest to host: 16 MiB through busybox nc to a listener on the
-//     host's loopback (Berth: passt; QEMU: its user-mode network)
+//     host's loopback (Berth: libslirp in the VMM; QEMU: its user-mode network, also libslirp)
 // Run: npm run bench:io
 
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

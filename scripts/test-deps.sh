@@ -2,9 +2,9 @@
 # Installs the Debian packages the test suite needs when they are missing:
 # the riscv64 cross toolchain (test programs), qemu-user (the reference), and
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
-# qemu-utils (qemu-img, qemu-io) for the qcow2 tests, passt for the
-# user-mode networking tests, and socat, iproute2, curl and ping for the
-# bridged (TAP) networking tests.
+# qemu-utils (qemu-img, qemu-io) for the qcow2 tests, libslirp0 for the
+# user-mode networking tests, and iproute2, curl and ping for the bridged
+# (TAP) networking tests.
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
@@ -17,9 +17,8 @@ command -v gpg >/dev/null || need+=(gpg)
 command -v gpgv >/dev/null || need+=(gpgv)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ] || need+=(e2fsprogs)
-command -v passt >/dev/null || need+=(passt)
+[ -e /usr/lib/$(uname -m)-linux-gnu/libslirp.so.0 ] || ldconfig -p 2>/dev/null | grep -q 'libslirp\.so\.0 ' || need+=(libslirp0)
 command -v ssh >/dev/null || need+=(openssh-client)
-command -v socat >/dev/null || need+=(socat)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
 command -v ping >/dev/null || need+=(iputils-ping)

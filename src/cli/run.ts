@@ -29,7 +29,7 @@ Options:
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
                       virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
-  --net KIND          user: user-mode networking through passt (DHCP, no root needed);
+  --net KIND          user: user-mode networking through libslirp (DHCP, no root needed);
                       tap: a TAP device on the Linux bridge --bridge names (root);
                       none (default)
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins

@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { parsePortForward } from '../vmm/net/passt.js';
+import { parsePortForward } from '../vmm/net/portForward.js';
 import { parseSize } from '../vmm/size.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import { badRequest } from './errors.js';

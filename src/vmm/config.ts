@@ -7,7 +7,7 @@
 //   const vmm = await Vmm.start(config, { console: { input: process.stdin, output: process.stdout } });
 
 import { z } from 'zod';
-import { parsePortForward, type PortForward } from './net/passt.js';
+import { parsePortForward, type PortForward } from './net/portForward.js';
 import { parseSize } from './size.js';
 
 export class VmmConfigError extends Error {

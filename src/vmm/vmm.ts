@@ -19,7 +19,7 @@ import { ConsoleIO } from './console.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
 import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
-import { PasstBackend } from './net/passt.js';
+import { SlirpBackend } from './net/slirp.js';
 import { TapBackend, tapPreflight } from './net/tap.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
@@ -116,7 +116,7 @@ export class Vmm {
         initrd: initrd !== undefined ? readGuestFile(initrd, 'initrd') : undefined,
       };
       if (config.net.kind === 'user') {
-        net = await PasstBackend.start({ forwards: config.net.forwards, log });
+        net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
         net = await TapBackend.start({ bridge: config.net.bridge, log });
       }

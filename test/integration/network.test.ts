@@ -1,5 +1,5 @@
 // A guest booted from its own disk serves on the network: with user-mode
-// networking through passt it gets an address by DHCP, the host fetches its
+// networking (libslirp) it gets an address by DHCP, the host fetches its
 // web page through a forwarded port, `ssh -p PORT` runs a command in it with
 // the key given to `berth image build`, and two guests run at once with
 // separate disks and ports. Only loopback is used on the host side.

@@ -1,8 +1,8 @@
 // Exercises TapBackend without a guest; run by test/integration/tap.test.ts
 // inside a network namespace (ip netns exec NS node tapProbe.js BRIDGE ADDR
 // [hold]) whose bridge BRIDGE has the address ADDR. Prints one JSON line with
-// what it saw. "hold": prints the device's name and socat's pid, then waits
-// to be killed.
+// what it saw. "hold": prints the device's name and its own pid, then waits
+// to be killed (the device must go with it: only this process holds it).
 //
 // The checks: an ARP request send()'d for ADDR gets the kernel's reply; an
 // ARP request of the kernel (for an address nobody has) arrives at the
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const [bridge, bridgeIp, mode] = process.argv.slice(2);
   const b = await TapBackend.start({ bridge, log: (l) => process.stderr.write(l + '\n') });
   if (mode === 'hold') {
-    process.stdout.write(JSON.stringify({ name: b.name, socatPid: b.pid }) + '\n');
+    process.stdout.write(JSON.stringify({ name: b.name, pid: process.pid }) + '\n');
     setInterval(() => {}, 1000);
     return;
   }
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
   const dropped = b.counters.txDropped;
   b.send(new Uint8Array(10));
   b.send(new Uint8Array(70_000));
+  // Frames the worker could not write are counted too; none here.
   const badFramesDropped = b.counters.txDropped - dropped;
 
   const counters = { ...b.counters };

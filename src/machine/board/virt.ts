@@ -53,7 +53,7 @@ export interface VirtBoardConfig {
   disks?: { backend: BlockBackend; serial?: string }[];
   /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
   rng?: EntropySource;
-  /** A virtio network card in virtio slot 2 on a host backend (passt, TAP, memory). */
+  /** A virtio network card in virtio slot 2 on a host backend (libslirp, TAP, memory). */
   net?: { backend: NetBackend; mac?: string; seed?: string };
   /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
   hvc?: { out: CharBackend; input: ConsoleInput };

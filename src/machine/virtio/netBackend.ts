@@ -1,7 +1,7 @@
 // The host side of a virtual network card as the machine layer sees it: the
 // device hands each Ethernet frame the guest transmits to send(), and the
 // backend delivers frames for the guest to the receiver the device attached.
-// The VMM implements it over passt (user-mode networking) or a TAP device;
+// The VMM implements it over libslirp (user-mode networking) or a TAP device;
 // tests use MemoryNetBackend. Frames are plain Ethernet frames without the
 // virtio header and without the frame check sequence.
 //
