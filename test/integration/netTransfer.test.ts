@@ -166,7 +166,7 @@ test(
     try {
       const pid = s.child.pid!;
       let netThread = NaN;
-      for (let i = 0; i < 100 && Number.isNaN(netThread); i++) {
+      for (let i = 0; i < 600 && Number.isNaN(netThread); i++) {
         await sleep(100);
         netThread = cpuSeconds(pid, 'berth-slirp');
       }
