@@ -4,10 +4,12 @@
 
 import { parseArgs } from 'node:util';
 import { startDaemon } from '../host/daemon.js';
+import { parseListen } from '../host/remoteApi.js';
 import { defaultStateDir } from '../host/stateDir.js';
 import { parseSize } from '../vmm/size.js';
 
 export const DAEMON_HELP = `Usage: berth daemon [--socket PATH] [--state-dir DIR] [--memory-limit SIZE]
+                    [--listen HOST:PORT [--tls-cert FILE --tls-key FILE]]
 
 Runs the host daemon: the REST API on a UNIX socket (mode 0600), guests' VMMs as processes
 of their own that outlive the daemon, state in SQLite.
@@ -17,6 +19,14 @@ Options:
                        $XDG_STATE_HOME/berth)
   --socket PATH        the API socket (default STATE-DIR/berth.sock)
   --memory-limit SIZE  guest memory all running guests may hold (default 80% of host memory)
+  --listen HOST:PORT   also serve the API over TCP with TLS; clients need the token in
+                       STATE-DIR/token (made 0600 on first use) and pin the certificate by
+                       the SHA-256 fingerprint printed at start
+  --tls-cert FILE      your own certificate (PEM) for --listen, with --tls-key FILE;
+                       default: a self-signed one made with openssl in STATE-DIR/tls/
+
+As root, each VMM runs in a cgroup of its own (memory limit, CPU weight) and as a user ID of
+its own with the group berth-vmm; the daemon's log says so, or why not.
 `;
 
 export async function daemonCommand(args: string[]): Promise<number> {
@@ -27,6 +37,9 @@ export async function daemonCommand(args: string[]): Promise<number> {
       socket: { type: 'string' },
       'state-dir': { type: 'string' },
       'memory-limit': { type: 'string' },
+      listen: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -40,6 +53,9 @@ export async function daemonCommand(args: string[]): Promise<number> {
     stateDir: values['state-dir'] ?? defaultStateDir(),
     socket: values.socket,
     memoryLimit,
+    listen: values.listen
+      ? { ...parseListen(values.listen), certFile: values['tls-cert'], keyFile: values['tls-key'] }
+      : undefined,
   });
   process.stderr.write(`berth daemon: serving ${d.socket}\n`);
   // A fault in one request or one guest's watching is logged, never the daemon's end.
