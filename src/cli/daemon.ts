@@ -19,6 +19,7 @@ Options:
                        $XDG_STATE_HOME/berth)
   --socket PATH        the API socket (default STATE-DIR/berth.sock)
   --memory-limit SIZE  guest memory all running guests may hold (default 80% of host memory)
+  --start-timeout S    seconds a new VMM may take to answer on its control socket (120)
   --listen HOST:PORT   also serve the API over TCP with TLS; clients need the token in
                        STATE-DIR/token (made 0600 on first use) and pin the certificate by
                        the SHA-256 fingerprint printed at start
@@ -29,6 +30,16 @@ As root, each VMM runs in a cgroup of its own (memory limit, CPU weight) and as 
 its own with the group berth-vmm; the daemon's log says so, or why not.
 `;
 
+/** --start-timeout SECONDS, in ms. */
+function startTimeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) {
+    throw new Error(`--start-timeout: whole seconds from 1 to 3600 (not '${v}')`);
+  }
+  return n * 1000;
+}
+
 export async function daemonCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -38,11 +49,15 @@ export async function daemonCommand(args: string[]): Promise<number> {
       'state-dir': { type: 'string' },
       'memory-limit': { type: 'string' },
       listen: { type: 'string' },
+      'start-timeout': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values['tls-cert'] !== undefined && values.listen === undefined) {
+    throw new Error('--tls-cert and --tls-key go with --listen HOST:PORT');
+  }
   if (values.help) {
     process.stdout.write(DAEMON_HELP);
     return 0;
@@ -53,6 +68,7 @@ export async function daemonCommand(args: string[]): Promise<number> {
     stateDir: values['state-dir'] ?? defaultStateDir(),
     socket: values.socket,
     memoryLimit,
+    startTimeoutMs: startTimeout(values['start-timeout']),
     listen: values.listen
       ? { ...parseListen(values.listen), certFile: values['tls-cert'], keyFile: values['tls-key'] }
       : undefined,

@@ -78,7 +78,7 @@ export abstract class SupervisorBase {
   ) {
     this.pollMs = opts.pollMs ?? 500;
     this.memoryLimit = opts.memoryLimit ?? Math.floor(totalmem() * 0.8);
-    this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
     this.defaultAssets = opts.defaultAssets ?? loadDefaultAssets;
     this.berthMain = opts.berthMain ?? BERTH_MAIN;
     this.restartLimit = opts.restartLimit ?? 5;
