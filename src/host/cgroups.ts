@@ -10,7 +10,14 @@
 // used (not root, nothing mounted, a controller missing), `detectCgroups` says why and the
 // daemon runs its VMMs without limits.
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** CPU weight as in cgroup v2 (1-10000, default 100); v1's cpu.shares is weight*1024/100. */
@@ -94,6 +101,22 @@ function rmdirGone(dir: string): boolean {
   }
 }
 
+/**
+ * Gives the `berth` group the sum of its guests' weights, so that together they weigh what as
+ * many ordinary processes would against the rest of the host (not one process's worth).
+ */
+function rebalance(base: string, file: string, min: number, max: number): void {
+  try {
+    let sum = 0;
+    for (const e of readdirSync(base, { withFileTypes: true })) {
+      if (e.isDirectory()) sum += readNumber(join(base, e.name, file)) ?? 0;
+    }
+    writeFileSync(join(base, file), String(Math.min(max, Math.max(min, sum || 1024))));
+  } catch {
+    // the weight of the whole is a nicety; the guests' own weights hold regardless
+  }
+}
+
 class CgroupsV1 implements Cgroups {
   readonly version = 1;
   /** Per controller: the folder under which guests' groups go. */
@@ -113,13 +136,16 @@ class CgroupsV1 implements Cgroups {
     if (existsSync(memsw)) writeFileSync(memsw, String(limits.memory));
     const shares = Math.max(2, Math.round((limits.cpuWeight * 1024) / 100));
     writeFileSync(join(this.bases.cpu, guest, 'cpu.shares'), String(shares));
+    rebalance(this.bases.cpu, 'cpu.shares', 2, 262144);
     return dirs.map((d) => join(d, 'cgroup.procs'));
   }
 
   remove(guest: string): boolean {
-    return this.dirs(guest)
+    const gone = this.dirs(guest)
       .map(rmdirGone)
       .every((x) => x);
+    rebalance(this.bases.cpu, 'cpu.shares', 2, 262144);
+    return gone;
   }
 
   usage(guest: string): CgroupUsage | null {
@@ -153,11 +179,14 @@ class CgroupsV2 implements Cgroups {
     writeFileSync(join(d, 'memory.max'), String(limits.memory));
     if (existsSync(join(d, 'memory.swap.max'))) writeFileSync(join(d, 'memory.swap.max'), '0');
     writeFileSync(join(d, 'cpu.weight'), String(limits.cpuWeight));
+    rebalance(this.base, 'cpu.weight', 1, 10000);
     return [join(d, 'cgroup.procs')];
   }
 
   remove(guest: string): boolean {
-    return rmdirGone(join(this.base, guest));
+    const gone = rmdirGone(join(this.base, guest));
+    rebalance(this.base, 'cpu.weight', 1, 10000);
+    return gone;
   }
 
   usage(guest: string): CgroupUsage | null {
