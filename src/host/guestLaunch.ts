@@ -15,10 +15,11 @@ import type { VmmAccount } from './vmmUser.js';
 const MIB = 1024 * 1024;
 
 /**
- * Memory a VMM process needs beyond its guest's RAM: Node.js itself, the compiled machine, the
- * console buffers. Measured: an idle 64 MiB Debian busybox guest's VMM holds about 120 MiB
- * resident, of which some 20 MiB is guest RAM the kernel touched, so about 100 MiB is the VMM's
- * own; 192 MiB leaves room for the JIT's code caches and disk/network buffers under load.
+ * Memory a VMM process needs beyond its guest's RAM: Node.js itself, the compiled machine and
+ * its JIT's code, console buffers. Measured (ten 64 MiB Debian busybox guests booting at once,
+ * /proc/PID/status and smaps): about 180-190 MiB resident per VMM, of which about 32 MiB was
+ * the guest-RAM mapping the kernel had touched, so some 150 MiB is the VMM's own (part of it
+ * the node binary's shared pages, which the cgroup charges only once); 192 MiB leaves room.
  */
 export const VMM_MEMORY_OVERHEAD = 192 * MIB;
 
