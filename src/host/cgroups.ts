@@ -46,6 +46,18 @@ export interface Cgroups {
   usage(guest: string): CgroupUsage | null;
   /** The kernel's count of OOM kills in the group (null when it does not say). */
   oomKills(guest: string): number | null;
+  /** Removes the empty groups of guests not in `keep` (left by a daemon that was killed). */
+  sweep(keep: Set<string>): void;
+}
+
+function sweepBase(base: string, keep: Set<string>, remove: (guest: string) => boolean): void {
+  try {
+    for (const e of readdirSync(base, { withFileTypes: true })) {
+      if (e.isDirectory() && !keep.has(e.name)) remove(e.name);
+    }
+  } catch {
+    // nothing to sweep
+  }
 }
 
 interface MountedHierarchy {
@@ -148,6 +160,10 @@ class CgroupsV1 implements Cgroups {
     return gone;
   }
 
+  sweep(keep: Set<string>): void {
+    sweepBase(this.bases.memory, keep, (g) => this.remove(g));
+  }
+
   usage(guest: string): CgroupUsage | null {
     const cpu = readNumber(join(this.bases.cpuacct, guest, 'cpuacct.usage'));
     const mem = readNumber(join(this.bases.memory, guest, 'memory.usage_in_bytes'));
@@ -187,6 +203,10 @@ class CgroupsV2 implements Cgroups {
     const gone = rmdirGone(join(this.base, guest));
     rebalance(this.base, 'cpu.weight', 1, 10000);
     return gone;
+  }
+
+  sweep(keep: Set<string>): void {
+    sweepBase(this.base, keep, (g) => this.remove(g));
   }
 
   usage(guest: string): CgroupUsage | null {

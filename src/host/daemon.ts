@@ -10,13 +10,14 @@
 import type { FastifyInstance } from 'fastify';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
 import { buildApi } from './api.js';
 import { detectCgroups } from './cgroups.js';
 import { serveRemote, type ListenOptions, type RemoteApi } from './remoteApi.js';
 import { prepareVmmAccount } from './vmmUser.js';
 import { HostError } from './errors.js';
-import { StateDir, MAX_SOCKET_PATH } from './stateDir.js';
+import { defaultStateDir, StateDir, MAX_SOCKET_PATH } from './stateDir.js';
 import { Store } from './store.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -70,7 +71,11 @@ async function claimSocket(path: string): Promise<void> {
 function isolation(opts: DaemonOptions, log: (line: string) => void): SupervisorOptions {
   let cgroups = opts.cgroups;
   if (cgroups === undefined) {
-    const found = detectCgroups();
+    // One daemon per state folder: the default one's guests go in `berth`, others' (tests,
+    // several daemons on one host) in `berth-HASH`, so equal guest names never share a group.
+    const isDefault = resolve(opts.stateDir) === resolve(defaultStateDir());
+    const hash = createHash('sha256').update(resolve(opts.stateDir)).digest('hex').slice(0, 8);
+    const found = detectCgroups(isDefault ? 'berth' : `berth-${hash}`);
     cgroups = found.ok ? found.cgroups : null;
     log(
       found.ok

@@ -38,6 +38,8 @@ export abstract class Watcher extends SupervisorBase {
         void controlRequest(this.dirs.controlSocket(g.name), { cmd: 'quit' }).catch(() => null);
       await this.pollOne(g.name);
     }
+    const active = this.store.list().filter((g) => isActive(g.state));
+    this.cgroups?.sweep(new Set(active.map((g) => g.name)));
     for (const g of this.store.list()) {
       if (g.spec.autostart && (g.state === 'stopped' || g.state === 'crashed')) {
         try {
