@@ -46,12 +46,9 @@ async function converse(
     ws.once('error', reject);
   });
   try {
-    await until(
-      `${name} to be ready (console so far: ${out.slice(-300)})`,
-      () => ready(out),
-      ms,
-      250,
-    );
+    await until(`${name} to be ready`, () => ready(out), ms, 250).catch((e: Error) => {
+      throw new Error(`${e.message}; its console so far: ${JSON.stringify(out.slice(-400))}`);
+    });
     ws.send(Buffer.from(cmd));
     await until(`${name} to answer`, () => out.includes(answer), 60_000, 100);
   } finally {
