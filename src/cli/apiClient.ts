@@ -1,8 +1,11 @@
-// The CLI's way to the daemon: HTTP requests over the daemon's UNIX socket, answers unwrapped
+// The CLI's way to the daemon: HTTP requests over the daemon's UNIX socket (or over TCP with
+// TLS pinned by fingerprint and a bearer token, remote.ts), answers unwrapped
 // from their envelopes; an error answer becomes an ApiError with the daemon's message. The
 // CLI speaks to the daemon only through this.
 
 import { request } from 'node:http';
+import WebSocket from 'ws';
+import { pinnedConnect, type RemoteTarget } from './remote.js';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 
@@ -36,19 +39,45 @@ export interface Answer {
 }
 
 export class ApiClient {
-  constructor(readonly socket: string) {}
+  constructor(
+    readonly socket: string,
+    /** Over TCP with TLS instead of the UNIX socket (remote.ts). */
+    readonly remote: RemoteTarget | null = null,
+  ) {}
 
-  raw(method: string, path: string, body?: unknown): Promise<Answer> {
+  /** Where the daemon is, for messages. */
+  get where(): string {
+    return this.remote ? this.remote.url.origin : this.socket;
+  }
+
+  private authorization(): Record<string, string> {
+    return this.remote ? { authorization: `Bearer ${this.remote.token}` } : {};
+  }
+
+  /** A WebSocket to `path` (e.g. a guest's console) on the daemon. */
+  async webSocket(path: string): Promise<WebSocket> {
+    if (!this.remote) return new WebSocket(`ws+unix://${this.socket}:${path}`);
+    const sock = await pinnedConnect(this.remote);
+    return new WebSocket(`wss://${this.remote.url.host}${path}`, {
+      createConnection: () => sock,
+      headers: this.authorization(),
+    });
+  }
+
+  async raw(method: string, path: string, body?: unknown): Promise<Answer> {
+    const tls = this.remote ? await pinnedConnect(this.remote) : null;
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
         {
-          socketPath: this.socket,
+          ...(tls ? { createConnection: () => tls, host: this.remote!.url.hostname } : {}),
+          ...(tls ? {} : { socketPath: this.socket }),
           path,
           method,
-          headers: data
-            ? { 'content-type': 'application/json', 'content-length': data.length }
-            : {},
+          headers: {
+            ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+            ...this.authorization(),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -71,7 +100,7 @@ export class ApiClient {
       req.on('error', (e: NodeJS.ErrnoException) =>
         reject(
           new UnreachableError(
-            `cannot reach the berth daemon at ${this.socket}: ${e.code ?? e.message} (start it with 'berth daemon', or give --socket)`,
+            `cannot reach the berth daemon at ${this.where}: ${e.code ?? e.message} (start it with 'berth daemon', or give --socket or --remote)`,
           ),
         ),
       );

@@ -1,14 +1,16 @@
 // `berth console NAME`: the guest's console through the daemon's WebSocket
-// (/v1/guests/NAME/console over its UNIX socket), on this terminal in raw mode. Ctrl-A then X
+// (/v1/guests/NAME/console over its UNIX socket, or TCP with TLS), on this terminal in raw mode. Ctrl-A then X
 // detaches (the guest runs on); Ctrl-A Ctrl-A sends one Ctrl-A.
 
 import WebSocket from 'ws';
+import type { ApiClient } from './apiClient.js';
 
 const CTRL_A = 0x01;
 
-export function consoleCommand(socket: string, name: string): Promise<number> {
+export async function consoleCommand(api: ApiClient, name: string): Promise<number> {
+  const socket = api.where;
+  const ws = await api.webSocket(`/v1/guests/${encodeURIComponent(name)}/console`);
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${encodeURIComponent(name)}/console`);
     const stdin = process.stdin;
     const tty = stdin.isTTY;
     let escape = false;

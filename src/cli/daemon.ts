@@ -4,10 +4,12 @@
 
 import { parseArgs } from 'node:util';
 import { startDaemon } from '../host/daemon.js';
+import { parseListen } from '../host/remoteApi.js';
 import { defaultStateDir } from '../host/stateDir.js';
 import { parseSize } from '../vmm/size.js';
 
 export const DAEMON_HELP = `Usage: berth daemon [--socket PATH] [--state-dir DIR] [--memory-limit SIZE]
+                    [--listen HOST:PORT [--tls-cert FILE --tls-key FILE]]
 
 Runs the host daemon: the REST API on a UNIX socket (mode 0600), guests' VMMs as processes
 of their own that outlive the daemon, state in SQLite.
@@ -17,7 +19,26 @@ Options:
                        $XDG_STATE_HOME/berth)
   --socket PATH        the API socket (default STATE-DIR/berth.sock)
   --memory-limit SIZE  guest memory all running guests may hold (default 80% of host memory)
+  --start-timeout S    seconds a new VMM may take to answer on its control socket (120)
+  --listen HOST:PORT   also serve the API over TCP with TLS; clients need the token in
+                       STATE-DIR/token (made 0600 on first use) and pin the certificate by
+                       the SHA-256 fingerprint printed at start
+  --tls-cert FILE      your own certificate (PEM) for --listen, with --tls-key FILE;
+                       default: a self-signed one made with openssl in STATE-DIR/tls/
+
+As root, each VMM runs in a cgroup of its own (memory limit, CPU weight) and as a user ID of
+its own with the group berth-vmm; the daemon's log says so, or why not.
 `;
+
+/** --start-timeout SECONDS, in ms. */
+function startTimeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) {
+    throw new Error(`--start-timeout: whole seconds from 1 to 3600 (not '${v}')`);
+  }
+  return n * 1000;
+}
 
 export async function daemonCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -27,9 +48,16 @@ export async function daemonCommand(args: string[]): Promise<number> {
       socket: { type: 'string' },
       'state-dir': { type: 'string' },
       'memory-limit': { type: 'string' },
+      listen: { type: 'string' },
+      'start-timeout': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values['tls-cert'] !== undefined && values.listen === undefined) {
+    throw new Error('--tls-cert and --tls-key go with --listen HOST:PORT');
+  }
   if (values.help) {
     process.stdout.write(DAEMON_HELP);
     return 0;
@@ -40,6 +68,10 @@ export async function daemonCommand(args: string[]): Promise<number> {
     stateDir: values['state-dir'] ?? defaultStateDir(),
     socket: values.socket,
     memoryLimit,
+    startTimeoutMs: startTimeout(values['start-timeout']),
+    listen: values.listen
+      ? { ...parseListen(values.listen), certFile: values['tls-cert'], keyFile: values['tls-key'] }
+      : undefined,
   });
   process.stderr.write(`berth daemon: serving ${d.socket}\n`);
   // A fault in one request or one guest's watching is logged, never the daemon's end.

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError, defaultSocket, UnreachableError } from './apiClient.js';
+import { RemoteError, remoteTarget } from './remote.js';
 
 export const GUEST_COMMANDS = [
   'create',
@@ -22,10 +23,13 @@ export const GUEST_COMMANDS = [
   'console',
 ] as const;
 
-export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or BERTH_SOCKET to reach it):
+export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or BERTH_SOCKET to reach it, or over
+TCP: --remote https://HOST:PORT --token-file F --fingerprint SHA256, or BERTH_REMOTE,
+BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
   berth create NAME [--memory 256M] [--image DIR | --firmware F [--kernel K] [--initrd I]]
                [--append ARGS] [--disk PATH[,ro]]... [--net none|user] [-p H:G]...
                [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
+               [--cpu-weight 1-10000]
   berth start NAME          start a guest and wait until its VMM answers
   berth stop NAME [--force] [--timeout S]
                             power button, then quit after S seconds (--force: quit now)
@@ -106,6 +110,11 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
     if (!Number.isInteger(n)) throw new UsageError('--stop-timeout takes whole seconds');
     spec.stopTimeout = n;
   }
+  if (v['cpu-weight'] !== undefined) {
+    const n = Number(v['cpu-weight']);
+    if (!Number.isInteger(n)) throw new UsageError('--cpu-weight takes a whole number');
+    spec.cpuWeight = n;
+  }
   return spec;
 }
 
@@ -123,6 +132,10 @@ async function run(cmd: string, args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       socket: { type: 'string' },
+      remote: { type: 'string' },
+      'token-file': { type: 'string' },
+      fingerprint: { type: 'string' },
+      'cpu-weight': { type: 'string' },
       json: { type: 'boolean' },
       force: { type: 'boolean' },
       timeout: { type: 'string' },
@@ -141,7 +154,12 @@ async function run(cmd: string, args: string[]): Promise<number> {
       'stop-timeout': { type: 'string' },
     },
   });
-  const api = new ApiClient(values.socket ?? defaultSocket());
+  const remote = remoteTarget({
+    remote: values.remote,
+    tokenFile: values['token-file'],
+    fingerprint: values.fingerprint,
+  });
+  const api = new ApiClient(values.socket ?? defaultSocket(), remote);
   const out = (s: string): boolean => process.stdout.write(s);
   const needName = (): string => {
     if (positionals.length !== 1) throw new UsageError(`berth ${cmd} takes one guest name`);
@@ -241,7 +259,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
     }
     case 'console': {
       const { consoleCommand } = await import('./console.js');
-      return consoleCommand(api.socket, needName());
+      return consoleCommand(api, needName());
     }
   }
   throw new UsageError(`unknown command '${cmd}'`);
@@ -257,7 +275,7 @@ export async function guestCommand(cmd: string, args: string[]): Promise<number>
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`berth ${cmd}: ${message}\n`);
-    if (e instanceof UnreachableError) return 3;
+    if (e instanceof UnreachableError || e instanceof RemoteError) return 3;
     if (e instanceof ApiError) return 1;
     return 2; // usage: unknown options, missing names
   }

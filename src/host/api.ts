@@ -8,6 +8,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import websocket from '@fastify/websocket';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
@@ -62,8 +63,39 @@ function errorBody(e: FastifyError | HostError | Error): { status: number; messa
   return { status: 500, message: `internal error: ${e.message}` };
 }
 
-export async function buildApi(sup: Supervisor): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+export interface ApiOptions {
+  /** Serve HTTPS with this key and certificate (PEM). */
+  https?: { key: Buffer; cert: Buffer };
+  /** Refuse (401) every request without `Authorization: Bearer TOKEN`. */
+  token?: string;
+}
+
+/** True when the request's Authorization header carries `token` (compared in constant time). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<FastifyInstance> {
+  const base = { logger: false, bodyLimit: 1024 * 1024 };
+  // An HTTPS instance has another server type; routes and hooks are the same.
+  const app = (
+    opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)
+  ) as FastifyInstance;
+  const token = opts.token;
+  if (token !== undefined) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (bearerMatches(req.headers.authorization, token)) return;
+      await reply.code(401).header('www-authenticate', 'Bearer').send({
+        type: 'error',
+        error: "send the daemon's token: Authorization: Bearer TOKEN (from its token file)",
+        error_code: 401,
+      });
+    });
+  }
 
   // zod schemas validate; JSON Schemas (documentation only) pass the data through.
   app.setValidatorCompiler(({ schema, httpPart }) => {

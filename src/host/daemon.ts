@@ -1,6 +1,7 @@
-// The host daemon: opens the state folder and its database, adopts the VMMs a previous daemon
-// left running, and serves the REST API on a UNIX socket (mode 0600: its owner and root
-// only). Closing it stops the API and the watching, never the guests: they run on, to be
+// The host daemon: finds the cgroups and the user its VMMs run under, opens the state folder
+// and its database, adopts the VMMs a previous daemon left running, and serves the REST API on
+// a UNIX socket (mode 0600: its owner and root only) and, when asked, on TCP with TLS and a
+// bearer token (remoteApi.ts). Closing it stops the API and the watching, never the guests: they run on, to be
 // adopted by the next daemon.
 //
 //   const d = await startDaemon({ stateDir: '/var/lib/berth' });   // socket: STATE/berth.sock
@@ -9,9 +10,14 @@
 import type { FastifyInstance } from 'fastify';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
 import { buildApi } from './api.js';
+import { detectCgroups } from './cgroups.js';
+import { serveRemote, type ListenOptions, type RemoteApi } from './remoteApi.js';
+import { prepareVmmAccount } from './vmmUser.js';
 import { HostError } from './errors.js';
-import { StateDir, MAX_SOCKET_PATH } from './stateDir.js';
+import { defaultStateDir, StateDir, MAX_SOCKET_PATH } from './stateDir.js';
 import { Store } from './store.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -19,12 +25,18 @@ export interface DaemonOptions extends SupervisorOptions {
   stateDir: string;
   /** The API's UNIX socket (default STATE/berth.sock). */
   socket?: string;
+  /** Also serve the API over TCP with TLS and a bearer token. */
+  listen?: ListenOptions;
+  /** Lines for the operator (default: standard error). */
+  log?: (line: string) => void;
 }
 
 export interface Daemon {
   socket: string;
   supervisor: Supervisor;
   app: FastifyInstance;
+  /** The TCP/TLS listener, when asked for. */
+  remote: RemoteApi | null;
   close(): Promise<void>;
 }
 
@@ -55,17 +67,58 @@ async function claimSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+/** Finds the cgroups and the VMMs' user unless given, and says once what the VMMs run under. */
+function isolation(opts: DaemonOptions, log: (line: string) => void): SupervisorOptions {
+  let cgroups = opts.cgroups;
+  if (cgroups === undefined) {
+    // One daemon per state folder: the default one's guests go in `berth`, others' (tests,
+    // several daemons on one host) in `berth-HASH`, so equal guest names never share a group.
+    const isDefault = resolve(opts.stateDir) === resolve(defaultStateDir());
+    const hash = createHash('sha256').update(resolve(opts.stateDir)).digest('hex').slice(0, 8);
+    const found = detectCgroups(isDefault ? 'berth' : `berth-${hash}`);
+    cgroups = found.ok ? found.cgroups : null;
+    log(
+      found.ok
+        ? `cgroup v${found.cgroups.version}: each VMM in a group of its own under ` +
+            `${dirname(found.cgroups.dirs('x')[0])}`
+        : `no cgroup limits: ${found.reason}; VMMs run without memory limits or CPU weights`,
+    );
+  }
+  let account = opts.account;
+  if (account === undefined) {
+    account = prepareVmmAccount();
+    log(account ? account.description : "VMMs run as the daemon's own user (it is not root)");
+  }
+  return { ...opts, cgroups, account };
+}
+
+/** The database holds every guest's spec: its owner's only, whoever else may pass the folder. */
+function restrictDatabase(db: string): void {
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch {
+      // not made yet: SQLite gives it the database's mode
+    }
+  }
+}
+
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`berth daemon: ${line}\n`));
   const dirs = new StateDir(opts.stateDir);
-  dirs.prepare();
+  const sup = isolation(opts, log);
+  dirs.prepare(!!sup.account);
   const socket = opts.socket ?? dirs.apiSocket;
   await claimSocket(socket);
   const store = new Store(dirs.db);
-  const supervisor = new Supervisor(store, dirs, opts);
+  restrictDatabase(dirs.db);
+  const supervisor = new Supervisor(store, dirs, sup);
   let app: FastifyInstance | null = null;
+  let remote: RemoteApi | null = null;
   try {
     await supervisor.init();
     app = await buildApi(supervisor);
+    if (opts.listen) remote = await serveRemote(supervisor, dirs, opts.listen, log);
     const old = process.umask(0o177);
     try {
       await app.listen({ path: socket });
@@ -75,6 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     chmodSync(socket, 0o600);
   } catch (e) {
     supervisor.close();
+    await remote?.close();
     await app?.close();
     store.close();
     throw e;
@@ -85,9 +139,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     socket,
     supervisor,
     app: server,
+    remote,
     close: () =>
       (closing ??= (async () => {
         supervisor.close();
+        await remote?.close();
         await server.close();
         await supervisor.operations.settle(100);
         store.close();

@@ -1,5 +1,6 @@
 // What the daemon knows about a guest beyond the database, while it runs: the VMM's last
-// status, whether a status request is in flight, a stop the user asked for, recent restarts.
+// status, whether a status request is in flight, a stop the user asked for, recent restarts,
+// the user ID its VMM runs as.
 
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import type { VmmStatus } from '../vmm/status.js';
@@ -14,6 +15,10 @@ export class GuestRuntime {
   stopRequested: 'graceful' | 'force' | null = null;
   /** Times of automatic restarts, for the restart limit. */
   restarts: number[] = [];
+  /** The VMM's user ID (null: the daemon's own). */
+  uid: number | null = null;
+  /** The cgroup memory limit of the running VMM (null: none). */
+  memoryLimit: number | null = null;
 }
 
 /** The last `bytes` of a log file, or '' when there is none. */

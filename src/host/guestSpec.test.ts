@@ -26,6 +26,7 @@ test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot,
     restart: 'no',
     autostart: false,
     stopTimeout: 30,
+    cpuWeight: 100,
   });
   assert.equal(bootKind(s), 'default');
   const f = parseGuestSpec({
@@ -58,6 +59,9 @@ test('each mistake gets one message naming its field', () => {
     [{ name: 'a', boot: { colour: 'red' } }, /^boot: .*\{image: DIR\}/],
     [{ name: 'a', disks: [{ path: fw }, { path: fw }] }, /^disks: .* named twice/],
     [{ name: 'a', network: { kind: 'none', forwards: [] } }, /^network/],
+    [{ name: 'a', cpuWeight: 0 }, /^cpuWeight: .*between 1 and 10000/],
+    [{ name: 'a', cpuWeight: 1.5 }, /^cpuWeight: .*whole number/],
+    [{ name: 'a', vmmMemoryLimit: '1K' }, /^vmmMemoryLimit: /],
   ];
   for (const [input, message] of bad) {
     assert.throws(

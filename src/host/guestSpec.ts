@@ -1,7 +1,7 @@
 // A guest as the user declares it (POST /v1/guests): name, memory, vCPUs, disks, network, how
-// it boots, restart policy and autostart. parseGuestSpec checks all of it — shape, limits and
-// that the files it names exist — before anything is stored or started, and a bad spec gets
-// one message naming the field.
+// it boots, restart policy, autostart, CPU weight and the VMM's memory limit. parseGuestSpec
+// checks all of it — shape, limits and that the files it names exist — before anything is
+// stored or started, and a bad spec gets one message naming the field.
 //
 //   const spec = parseGuestSpec({ name: 'web1', memory: '256M', boot: { image: '/srv/img' } });
 
@@ -34,24 +34,24 @@ const AbsPath = z
   .refine((p) => !p.includes('\0'), 'no NUL in a path')
   .refine((p) => isAbsolute(p), 'give an absolute path');
 
-const Memory = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    try {
-      return typeof v === 'number' ? v : parseSize(v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .number()
-      .refine(
-        (n) => Number.isInteger(n) && n >= MIN_MEMORY && n <= MAX_MEMORY && n % MIB === 0,
-        'memory is a whole number of MiB between 16M and 4G',
-      ),
-  );
+/** A size in bytes, or a string such as '256M'. */
+const Size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return typeof v === 'number' ? v : parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const Memory = Size.pipe(
+  z
+    .number()
+    .refine(
+      (n) => Number.isInteger(n) && n >= MIN_MEMORY && n <= MAX_MEMORY && n % MIB === 0,
+      'memory is a whole number of MiB between 16M and 4G',
+    ),
+);
 
 const Forward = z.string().transform((v, ctx) => {
   try {
@@ -95,6 +95,22 @@ export const GuestSpecSchema = z
     autostart: z.boolean().default(false),
     /** Seconds a graceful stop waits for the guest to power off before it is quit. */
     stopTimeout: z.number().int().min(0).max(3600).default(30),
+    /** CPU weight of the VMM's cgroup, as cgroup v2's cpu.weight (v1: cpu.shares = weight*1024/100). */
+    cpuWeight: z
+      .number()
+      .int('cpuWeight is a whole number')
+      .min(1, 'cpuWeight is between 1 and 10000')
+      .max(10000, 'cpuWeight is between 1 and 10000')
+      .default(100),
+    /** The VMM's cgroup memory limit (default: memory + the VMM's overhead, guestLaunch.ts). */
+    vmmMemoryLimit: Size.pipe(
+      z
+        .number()
+        .refine(
+          (n) => Number.isInteger(n) && n >= MIN_MEMORY && n <= 2 * MAX_MEMORY && n % MIB === 0,
+          'vmmMemoryLimit is a whole number of MiB between 16M and 8G',
+        ),
+    ).optional(),
   })
   .strict();
 

@@ -2,7 +2,8 @@
 // a new session (setsid, through spawn's `detached`), stdio to the guest's log file and no
 // pipe to the daemon, so it outlives the daemon. The wrapper waits for the VMM and writes its
 // exit status to a file, so that whoever supervises it later (this daemon or the next one)
-// learns how it ended, even after `kill -9` of the VMM.
+// learns how it ended, even after `kill -9` of the VMM. The wrapper also puts itself (so the
+// VMM too) into the guest's cgroup and drops to the VMM's user before the VMM starts.
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -12,15 +13,36 @@ import { fileURLToPath } from 'node:url';
 /** dist/src/cli/main.js, from dist/src/host/: the `berth` command the VMMs run. */
 export const BERTH_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
+// Joins the guest's cgroup (each cgroup.procs file, one a line) before anything else runs,
+// then runs the VMM, as another user through util-linux's setpriv when one is given.
 const WRAPPER = `trap '' HUP
-"$0" "$@"
-code=$?
+umask 077
+code=0
+IFS='
+'
+for f in $BERTH_CGROUP_PROCS; do
+  echo $$ > "$f" || { echo "berth: cannot join the cgroup $f" >&2; code=125; }
+done
+unset IFS
+if [ "$code" = 0 ]; then
+  if [ -n "$BERTH_VMM_UID" ]; then
+    setpriv --reuid="$BERTH_VMM_UID" --regid="$BERTH_VMM_GID" --clear-groups --no-new-privs \\
+      -- "$0" "$@"
+  else
+    "$0" "$@"
+  fi
+  code=$?
+fi
 echo "$code" > "$BERTH_EXIT_FILE.tmp" && mv -f "$BERTH_EXIT_FILE.tmp" "$BERTH_EXIT_FILE"`;
 
 export interface LaunchPaths {
   config: string;
   log: string;
   exit: string;
+  /** cgroup.procs files the wrapper joins before it starts the VMM. */
+  cgroupProcs?: string[];
+  /** Run the VMM as this user and group (the wrapper stays the daemon's user). */
+  user?: { uid: number; gid: number };
 }
 
 /** Starts the wrapper and its VMM; returns the wrapper's PID (it leads the session). */
@@ -34,7 +56,13 @@ export function launchVmm(paths: LaunchPaths, berthMain = BERTH_MAIN): Promise<n
       {
         detached: true,
         stdio: ['ignore', log, log],
-        env: { ...process.env, BERTH_EXIT_FILE: paths.exit },
+        env: {
+          ...process.env,
+          BERTH_EXIT_FILE: paths.exit,
+          BERTH_CGROUP_PROCS: (paths.cgroupProcs ?? []).join('\n'),
+          BERTH_VMM_UID: paths.user ? String(paths.user.uid) : '',
+          BERTH_VMM_GID: paths.user ? String(paths.user.gid) : '',
+        },
       },
     );
     child.unref();
@@ -86,6 +114,7 @@ export function describeExit(code: number | null): { clean: boolean; detail: str
   if (code === 0) return { clean: true, detail: 'the guest powered off' };
   if (code === 1) return { clean: false, detail: 'exit status 1: the guest reported a failure' };
   if (code === 3) return { clean: false, detail: 'exit status 3: internal error of the VMM' };
+  if (code === 125) return { clean: false, detail: 'the VMM could not join its cgroup' };
   if (code > 128) return { clean: false, detail: `the VMM was killed by signal ${code - 128}` };
   return { clean: false, detail: `exit status ${code}` };
 }

@@ -1,9 +1,10 @@
 // Where the daemon keeps its state: /var/lib/berth as root, else $XDG_STATE_HOME/berth (or
 // ~/.local/state/berth). Inside: berth.db (SQLite), berth.sock (the API), guests/NAME/ (the
-// VMM's config, log and exit status) and run/NAME.sock (control sockets, short paths because
-// a UNIX socket path holds at most 107 bytes).
+// VMM's config, log, exit status, UID and lent disks), boot/ (boot files VMMs may read) and
+// run/NAME/sock (control sockets in folders of their VMMs' own, short paths because a UNIX
+// socket path holds at most 107 bytes).
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { badRequest } from './errors.js';
@@ -39,14 +40,36 @@ export class StateDir {
   exitFile(name: string): string {
     return join(this.guestDir(name), 'exit');
   }
+  /** The VMM's user ID, for a later daemon that adopts it. */
+  uidFile(name: string): string {
+    return join(this.guestDir(name), 'uid');
+  }
+  /** Owners and modes of the disks handed to the VMM's user, given back when it ends. */
+  ownersFile(name: string): string {
+    return join(this.guestDir(name), 'owners.json');
+  }
+  /** Boot files copied where unprivileged VMMs can read them. */
+  get bootDir(): string {
+    return join(this.root, 'boot');
+  }
+  /** A folder of the VMM's own (its user makes its control socket there). */
+  runDir(name: string): string {
+    return join(this.root, 'run', name);
+  }
   controlSocket(name: string): string {
-    return join(this.root, 'run', `${name}.sock`);
+    return join(this.runDir(name), 'sock');
   }
 
-  /** Makes the folders (mode 0700: guests' consoles and configs are the owner's only). */
-  prepare(): void {
+  /**
+   * Makes the folders: mode 0700 (guests' consoles and configs are the owner's only), or 0711
+   * when VMMs run as other users (`passable`): they may pass through to their own files, named
+   * in their configs, but list nothing. The database and sockets are 0600 in any case.
+   */
+  prepare(passable = false): void {
+    const mode = passable ? 0o711 : 0o700;
     for (const d of [this.root, join(this.root, 'guests'), join(this.root, 'run')]) {
-      mkdirSync(d, { recursive: true, mode: 0o700 });
+      mkdirSync(d, { recursive: true, mode });
+      chmodSync(d, mode);
     }
   }
 

@@ -1,7 +1,8 @@
 # A bare-metal guest for the VMM tests, booted as the firmware of the virt board: prints
 # "echo ready", then spins counting while it polls the UART, echoes every byte it receives,
-# and powers off through the syscon when it receives 'q'. It never sleeps, so its
-# instruction count grows as long as it runs.
+# and powers off through the syscon when it receives 'q'. On 'm' it writes to every page of
+# the 56 MiB above its first MiB (give it 64 MiB of RAM) and prints 'M', so its VMM's memory
+# grows. It never sleeps, so its instruction count grows as long as it runs.
   .section .text
   .globl _start
 _start:
@@ -16,6 +17,19 @@ loop:
   lbu a0, 0(s0)            # RBR
   li t1, 'q'
   beq a0, t1, off
+  li t1, 'm'
+  beq a0, t1, touch
+  call putc
+  j loop
+touch:
+  li t0, 0x80100000
+  li t2, 0x83900000        # 56 MiB later
+  li t3, 4096
+4:
+  sw t3, 0(t0)
+  add t0, t0, t3
+  bltu t0, t2, 4b
+  li a0, 'M'
   call putc
   j loop
 off:

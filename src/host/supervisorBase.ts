@@ -1,0 +1,230 @@
+// What the supervisor's actions (supervisor.ts) and its watching (watcher.ts) share: the
+// options, the per-guest runtime, reading guests as the API shows them, stored state
+// transitions with their events, waiting for a state, and the isolation of each VMM (its
+// cgroup and its user ID).
+
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import type { VmmStatus } from '../vmm/status.js';
+import type { CgroupUsage, Cgroups } from './cgroups.js';
+import { conflict, notFound } from './errors.js';
+import type { GuestSpec } from './guestSpec.js';
+import { GuestRuntime } from './guestRuntime.js';
+import { BERTH_MAIN, isOurProcess, signal } from './launcher.js';
+import { Operations } from './operations.js';
+import type { StateDir } from './stateDir.js';
+import { canTransition, isActive, type GuestState } from './states.js';
+import type { GuestRow, Store } from './store.js';
+import { loadDefaultAssets, type DefaultAssets } from './vmmConfig.js';
+import { freeVmmUid, type VmmAccount } from './vmmUser.js';
+
+export interface SupervisorOptions {
+  pollMs?: number;
+  /** Guest memory the host may commit in all (default 80% of host memory). */
+  memoryLimit?: number;
+  /** How long a VMM may take to answer on its control socket after it is started. */
+  startTimeoutMs?: number;
+  defaultAssets?: DefaultAssets;
+  berthMain?: string;
+  /** Automatic restarts allowed per guest per minute before it is left crashed. */
+  restartLimit?: number;
+  /** Where VMMs' cgroups go (null: no limits). */
+  cgroups?: Cgroups | null;
+  /** The group unprivileged VMMs run with (null: VMMs run as the daemon's user). */
+  account?: VmmAccount | null;
+}
+
+export interface GuestView {
+  name: string;
+  state: GuestState;
+  reason: string;
+  spec: GuestSpec;
+  pid: number | null;
+  /** The VMM's user ID while it runs (null: the daemon's own). */
+  uid: number | null;
+  /** The VMM's cgroup folders and what it used (null: no cgroup). */
+  cgroup: { dirs: string[]; usage: CgroupUsage | null } | null;
+  createdAt: string;
+  updatedAt: string;
+  status: VmmStatus | null;
+}
+
+export interface StopOptions {
+  force?: boolean;
+  /** Seconds to wait for a graceful power-off before quitting the VMM. */
+  timeout?: number;
+}
+
+export abstract class SupervisorBase {
+  readonly operations = new Operations();
+  /** Emits 'state' (name, state) after each stored transition. */
+  protected readonly changes = new EventEmitter();
+  protected readonly runtimes = new Map<string, GuestRuntime>();
+  protected closed = false;
+  readonly memoryLimit: number;
+  protected readonly pollMs: number;
+  protected readonly startTimeoutMs: number;
+  protected readonly defaultAssets: DefaultAssets;
+  protected readonly berthMain: string;
+  protected readonly restartLimit: number;
+  readonly cgroups: Cgroups | null;
+  readonly account: VmmAccount | null;
+
+  constructor(
+    readonly store: Store,
+    readonly dirs: StateDir,
+    opts: SupervisorOptions = {},
+  ) {
+    this.pollMs = opts.pollMs ?? 500;
+    this.memoryLimit = opts.memoryLimit ?? Math.floor(totalmem() * 0.8);
+    this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+    this.defaultAssets = opts.defaultAssets ?? loadDefaultAssets;
+    this.berthMain = opts.berthMain ?? BERTH_MAIN;
+    this.restartLimit = opts.restartLimit ?? 5;
+    this.cgroups = opts.cgroups ?? null;
+    this.account = opts.account ?? null;
+    this.changes.setMaxListeners(0);
+  }
+
+  abstract start(name: string, reason?: string): unknown;
+
+  // ---- reading ----
+
+  protected rt(name: string): GuestRuntime {
+    let r = this.runtimes.get(name);
+    if (!r) this.runtimes.set(name, (r = new GuestRuntime()));
+    return r;
+  }
+
+  protected row(name: string): GuestRow {
+    const g = this.store.get(name);
+    if (!g) throw notFound(`no guest named '${name}'`);
+    return g;
+  }
+
+  protected view(g: GuestRow): GuestView {
+    const active = isActive(g.state);
+    const rt = this.runtimes.get(g.name);
+    const status = active ? (rt?.status ?? null) : null;
+    const cgroup =
+      active && this.cgroups
+        ? { dirs: this.cgroups.dirs(g.name), usage: this.cgroups.usage(g.name) }
+        : null;
+    return {
+      name: g.name,
+      state: g.state,
+      reason: g.reason,
+      spec: g.spec,
+      pid: g.vmmPid,
+      uid: active ? (rt?.uid ?? null) : null,
+      cgroup,
+      createdAt: g.createdAt,
+      updatedAt: g.updatedAt,
+      status,
+    };
+  }
+
+  get(name: string): GuestView {
+    return this.view(this.row(name));
+  }
+
+  list(): GuestView[] {
+    return this.store.list().map((g) => this.view(g));
+  }
+
+  logPath(name: string): string {
+    this.row(name);
+    return this.dirs.vmmLog(name);
+  }
+
+  controlSocketOf(name: string): string {
+    const g = this.row(name);
+    if (g.state !== 'running' && g.state !== 'paused') {
+      throw conflict(`guest '${name}' is ${g.state}: its console is there while it runs`);
+    }
+    return this.dirs.controlSocket(name);
+  }
+
+  /** Guest memory committed by guests that have a VMM. */
+  committedMemory(except?: string): number {
+    return this.store
+      .list()
+      .filter((g) => isActive(g.state) && g.name !== except)
+      .reduce((n, g) => n + g.spec.memory, 0);
+  }
+
+  // ---- the VMM's user ID ----
+
+  /** Picks (and records in the guest's folder) a UID no other running guest's VMM has. */
+  protected allocateUid(name: string): number {
+    const used = this.store
+      .list()
+      .filter((g) => g.name !== name && (isActive(g.state) || this.rt(g.name).launching))
+      .map((g) => this.rt(g.name).uid)
+      .filter((u): u is number => u !== null);
+    const uid = freeVmmUid(used);
+    this.rt(name).uid = uid;
+    mkdirSync(this.dirs.guestDir(name), { recursive: true, mode: 0o700 });
+    writeFileSync(this.dirs.uidFile(name), `${uid}\n`, { mode: 0o600 });
+    return uid;
+  }
+
+  /** The UID a previous daemon gave a guest's VMM (for adoption). */
+  protected recordedUid(name: string): number | null {
+    try {
+      const n = Number.parseInt(readFileSync(this.dirs.uidFile(name), 'utf8'), 10);
+      return Number.isInteger(n) ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The running guest whose VMM has `uid`, if any. */
+  protected guestWithUid(uid: number): string | null {
+    for (const g of this.store.list()) {
+      if (isActive(g.state) && this.runtimes.get(g.name)?.uid === uid) return g.name;
+    }
+    return null;
+  }
+
+  // ---- state changes ----
+
+  protected transition(name: string, to: GuestState, reason: string, detail?: string): boolean {
+    const g = this.store.get(name);
+    if (!g) return false;
+    if (g.state === to) return true;
+    if (!canTransition(g.state, to)) return false;
+    this.store.setState(name, to, reason, detail ?? null);
+    this.changes.emit('state', name, to);
+    return true;
+  }
+
+  /** Resolves with the state once the guest is in one of `states`; null after `ms`. */
+  protected waitFor(name: string, states: GuestState[], ms: number): Promise<GuestState | null> {
+    return new Promise((resolve) => {
+      const now = this.store.get(name)?.state;
+      if (now === undefined) return resolve(null);
+      if (states.includes(now)) return resolve(now);
+      const done = (s: GuestState | null): void => {
+        clearTimeout(timer);
+        this.changes.off('state', on);
+        resolve(s);
+      };
+      const on = (n: string, s: GuestState): void => {
+        if (n === name && states.includes(s)) done(s);
+      };
+      const timer = setTimeout(() => done(null), ms);
+      this.changes.on('state', on);
+    });
+  }
+
+  /** SIGKILL to the VMM (or its whole session while its PID is not known yet). */
+  protected kill(name: string): void {
+    const g = this.store.get(name);
+    if (!g) return;
+    const config = this.dirs.vmmConfig(name);
+    if (isOurProcess(g.vmmPid, config)) signal(g.vmmPid, 'SIGKILL');
+    else if (isOurProcess(g.sessionPid, config)) signal(-g.sessionPid!, 'SIGKILL');
+  }
+}

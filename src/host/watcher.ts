@@ -1,0 +1,191 @@
+// The supervisor's watching: every `pollMs`, for each guest that has a VMM, the wrapper's exit
+// file, then the wrapper's and the VMM's PIDs, then a `status` request on the control socket.
+// An end the user did not ask for is a crash (or a guest shutdown on status 0) and the
+// restart policy applies; an end of any kind gives back the guest's disks and removes its
+// cgroup. At start it adopts the VMMs a previous daemon left running.
+
+import { controlRequest } from '../vmm/controlClient.js';
+import type { VmmStatus } from '../vmm/status.js';
+import { restoreGuestFiles } from './guestFiles.js';
+import { describeExit, isOurProcess, readExitStatus } from './launcher.js';
+import { isActive } from './states.js';
+import type { GuestRow } from './store.js';
+import { SupervisorBase } from './supervisorBase.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export abstract class Watcher extends SupervisorBase {
+  private timer: NodeJS.Timeout | null = null;
+  /** Guests whose cgroup could not be removed yet (a process was still in it). */
+  private readonly unreleased = new Set<string>();
+
+  /** Adopts what a previous daemon left, starts autostart guests, then polls. */
+  async init(): Promise<void> {
+    for (const g of this.store.list()) {
+      if (!isActive(g.state)) continue;
+      const rt = this.rt(g.name);
+      rt.uid = this.recordedUid(g.name);
+      if (g.state === 'stopping') rt.stopRequested = 'graceful';
+      const config = this.dirs.vmmConfig(g.name);
+      const code = readExitStatus(this.dirs.exitFile(g.name));
+      const alive = isOurProcess(g.sessionPid, config) || isOurProcess(g.vmmPid, config);
+      if (code !== null || !alive) {
+        this.onExit(g, code);
+        continue;
+      }
+      this.store.setState(g.name, g.state, 'adopted', `VMM pid ${g.vmmPid ?? '?'}`);
+      if (g.state === 'stopping')
+        void controlRequest(this.dirs.controlSocket(g.name), { cmd: 'quit' }).catch(() => null);
+      await this.pollOne(g.name);
+    }
+    const active = this.store.list().filter((g) => isActive(g.state));
+    this.cgroups?.sweep(new Set(active.map((g) => g.name)));
+    for (const g of this.store.list()) {
+      if (g.spec.autostart && (g.state === 'stopped' || g.state === 'crashed')) {
+        try {
+          this.start(g.name, 'autostart');
+        } catch (e) {
+          this.store.addEvent(g.name, 'error', 'autostart', (e as Error).message);
+        }
+      }
+    }
+    this.timer = setInterval(() => this.tick(), this.pollMs);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    let guests: GuestRow[];
+    try {
+      guests = this.store.list();
+    } catch {
+      return; // the database is closing
+    }
+    for (const name of this.unreleased) this.release(name);
+    for (const g of guests) {
+      try {
+        this.watch(g);
+      } catch (e) {
+        // one guest's trouble must not stop the watching of the others
+        this.store.addEvent(g.name, 'error', 'watch', (e as Error).message);
+      }
+    }
+  }
+
+  private watch(g: GuestRow): void {
+    if (!isActive(g.state)) return;
+    const rt = this.rt(g.name);
+    if (rt.launching) return;
+    const code = readExitStatus(this.dirs.exitFile(g.name));
+    const config = this.dirs.vmmConfig(g.name);
+    if (code !== null) this.onExit(g, code);
+    else if (!isOurProcess(g.sessionPid, config) && !isOurProcess(g.vmmPid, config)) {
+      this.onExit(g, null);
+    } else if (!rt.polling) void this.pollOne(g.name);
+  }
+
+  /** Asks one VMM for its status and brings the guest's state in line with it. */
+  protected async pollOne(name: string): Promise<void> {
+    const rt = this.rt(name);
+    rt.polling = true;
+    try {
+      const s = await controlRequest<VmmStatus>(
+        this.dirs.controlSocket(name),
+        { cmd: 'status' },
+        2000,
+      );
+      const g = this.store.get(name);
+      if (!g || !isActive(g.state) || this.closed) return;
+      rt.status = s;
+      rt.statusAt = Date.now();
+      if (g.vmmPid !== s.pid) this.store.setPids(name, g.sessionPid, s.pid);
+      if (g.state === 'starting') this.transition(name, 'running', 'booted');
+      else if (g.state === 'running' && s.state === 'paused')
+        this.transition(name, 'paused', 'vmm-reported');
+      else if (g.state === 'paused' && s.state === 'running')
+        this.transition(name, 'running', 'vmm-reported');
+    } catch {
+      // not answering yet (starting) or going away: the PID and exit file tell
+    } finally {
+      rt.polling = false;
+    }
+  }
+
+  /** The VMM ended with `code` (null: unknown): the state follows, then the restart policy. */
+  private onExit(g: GuestRow, code: number | null): void {
+    const rt = this.rt(g.name);
+    rt.status = null;
+    this.store.setPids(g.name, null, null);
+    const oom = this.outOfMemory(g.name);
+    this.release(g.name);
+    const ended = describeExit(code);
+    const clean = ended.clean;
+    const detail = oom ? `${ended.detail}: ${oom}` : ended.detail;
+    if (rt.stopRequested) {
+      rt.stopRequested = null;
+      this.transition(g.name, 'stopped', 'user', code === 0 ? 'the VMM ended cleanly' : detail);
+      return;
+    }
+    if (g.state === 'starting') {
+      this.transition(g.name, 'stopped', 'start-failed', detail);
+      return;
+    }
+    if (clean) {
+      this.transition(g.name, 'stopped', 'guest-shutdown', detail);
+      if (g.spec.restart === 'always') this.autoRestart(g.name);
+      return;
+    }
+    this.transition(g.name, 'crashed', code === null ? 'vanished' : 'crashed', detail);
+    if (g.spec.restart !== 'no') this.autoRestart(g.name);
+  }
+
+  /** Why the kernel killed the guest's VMM, when it ran out of its cgroup's memory. */
+  private outOfMemory(name: string): string | null {
+    const kills = this.cgroups?.oomKills(name) ?? null;
+    if (!kills) return null;
+    const limit = this.rt(name).memoryLimit;
+    const mib = limit ? ` of ${Math.round(limit / 1048576)} MiB` : '';
+    return `the kernel killed the VMM: it passed its cgroup's memory limit${mib}`;
+  }
+
+  /** Gives back the guest's disks and removes its cgroup (again later while it is busy). */
+  protected release(name: string): void {
+    restoreGuestFiles(this.dirs.ownersFile(name));
+    if (this.rt(name).launching) return; // a new VMM is being placed in the group
+    if (!this.cgroups || this.cgroups.remove(name)) this.unreleased.delete(name);
+    else this.unreleased.add(name);
+  }
+
+  private autoRestart(name: string): void {
+    if (this.closed) return;
+    const rt = this.rt(name);
+    const now = Date.now();
+    rt.restarts = rt.restarts.filter((t) => now - t < 60_000);
+    if (rt.restarts.length >= this.restartLimit) {
+      this.store.addEvent(
+        name,
+        'restart-limit',
+        'restart-limit',
+        `${rt.restarts.length} restarts in the last minute; left as it is`,
+      );
+      return;
+    }
+    rt.restarts.push(now);
+    try {
+      this.start(name, 'restarted');
+    } catch (e) {
+      this.store.addEvent(name, 'error', 'restarted', (e as Error).message);
+    }
+  }
+
+  /** For tests and shutdown: waits until nothing is in flight. */
+  async settle(ms = 1000): Promise<void> {
+    await sleep(0);
+    await this.operations.settle(ms);
+  }
+}
