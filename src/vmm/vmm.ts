@@ -96,6 +96,7 @@ export class Vmm {
     if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;
+    let vmm: Vmm | null = null;
     try {
       for (const d of config.disks) disks.push(openDisk(d.path, d.readOnly));
       let { firmware, kernel, initrd } = config;
@@ -120,12 +121,13 @@ export class Vmm {
       } else if (config.net.kind === 'tap') {
         net = await TapBackend.start({ bridge: config.net.bridge, log });
       }
-      const vmm = new Vmm(config, disks, net, files, options, log);
+      vmm = new Vmm(config, disks, net, files, options, log);
       if (config.controlSocket !== undefined) {
         vmm.control = await ControlServer.listen(config.controlSocket, vmm);
       }
       return vmm;
     } catch (e) {
+      vmm?.io.close(); // the terminal leaves raw mode
       for (const d of disks) d.close();
       await net?.close();
       throw e;
