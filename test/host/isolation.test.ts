@@ -122,7 +122,7 @@ test(
       ws.once('open', resolve);
       ws.once('error', reject);
     });
-    ws.send(Buffer.from('m')); // touch 56 MiB of guest RAM
+    ws.send(Buffer.from([0x14])); // Ctrl-T: touch 56 MiB of guest RAM
     const g = await until(
       'the hog to be marked crashed',
       async () => {

@@ -1,6 +1,6 @@
 # A bare-metal guest for the VMM tests, booted as the firmware of the virt board: prints
 # "echo ready", then spins counting while it polls the UART, echoes every byte it receives,
-# and powers off through the syscon when it receives 'q'. On 'm' it writes to every page of
+# and powers off through the syscon when it receives 'q'. On Ctrl-T (0x14) it writes to every page of
 # the 56 MiB above its first MiB (give it 64 MiB of RAM) and prints 'M', so its VMM's memory
 # grows. It never sleeps, so its instruction count grows as long as it runs.
   .section .text
@@ -17,7 +17,7 @@ loop:
   lbu a0, 0(s0)            # RBR
   li t1, 'q'
   beq a0, t1, off
-  li t1, 'm'
+  li t1, 0x14              # Ctrl-T: touch memory
   beq a0, t1, touch
   call putc
   j loop
