@@ -4,7 +4,7 @@
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
 # qemu-utils (qemu-img, qemu-io) for the qcow2 tests, libslirp0 for the
 # user-mode networking tests, and iproute2, curl and ping for the bridged
-# (TAP) networking tests.
+# (TAP) networking tests, and openssl for the daemon's TLS certificate.
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
@@ -21,6 +21,7 @@ command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || [ -x /sbin/mke2fs ] |
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
 command -v ping >/dev/null || need+=(iputils-ping)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
