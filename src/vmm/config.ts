@@ -34,17 +34,31 @@ const Path = z
   .min(1, 'a path is needed')
   .refine((p) => !p.includes('\0'), 'no NUL');
 
-const Forward = z.union([z.string(), z.object({})]).transform((v, ctx): PortForward => {
-  try {
-    if (typeof v === 'string') return parsePortForward(v);
-    const f = v as Partial<PortForward>;
-    const spec = `${f.hostAddress !== undefined ? `${f.hostAddress}/` : ''}${f.hostPort}:${f.guestPort}/${f.proto ?? 'tcp'}`;
-    return parsePortForward(spec);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+/** A port forward as parsePortForward writes it ("8080:80", "ADDR/H:G/udp") or as its object. */
+const Forward = z
+  .union([
+    z.string(),
+    z
+      .object({
+        proto: z.enum(['tcp', 'udp']).default('tcp'),
+        hostPort: z.number().int(),
+        guestPort: z.number().int(),
+        hostAddress: z.string().optional(),
+      })
+      .strict(),
+  ])
+  .transform((v, ctx): PortForward => {
+    const spec =
+      typeof v === 'string'
+        ? v
+        : `${v.hostAddress !== undefined ? `${v.hostAddress}/` : ''}${v.hostPort}:${v.guestPort}/${v.proto}`;
+    try {
+      return parsePortForward(spec);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const Mac = z
   .string()

@@ -83,6 +83,22 @@ test('config: every field is checked before anything starts, with the field name
     kind: 'user',
     forwards: [{ proto: 'tcp', hostPort: 8080, guestPort: 80 }],
   });
+  const o = parseVmmConfig({
+    firmware: 'f',
+    net: { kind: 'user', forwards: [{ hostPort: 2222, guestPort: 22 }, '127.0.0.1/5353:53/udp'] },
+  });
+  assert.deepEqual(o.net.kind === 'user' && o.net.forwards, [
+    { proto: 'tcp', hostPort: 2222, guestPort: 22 },
+    { proto: 'udp', hostPort: 5353, guestPort: 53, hostAddress: '127.0.0.1' },
+  ]);
+  assert.throws(
+    () =>
+      parseVmmConfig({
+        firmware: 'f',
+        net: { kind: 'user', forwards: [{ hostPort: 0, guestPort: 22 }] },
+      }),
+    /^VmmConfigError: net\.forwards\.0: .*not a port forward/,
+  );
   assert.equal(c.jitThreshold, 1000);
 });
 
