@@ -3,10 +3,10 @@
 // guest starts again at once on the same disk and socket. Network backends are covered where
 // they are tested (test/integration/network*.test.ts).
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/vmm/controlClient.js';
@@ -17,6 +17,7 @@ import { echoGuestElf } from './echoGuest.js';
 import { until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-leftovers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Processes whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {

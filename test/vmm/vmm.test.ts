@@ -3,10 +3,10 @@
 // guest's instruction count on pause and goes on at resume, serves the console to several
 // readers with replay, refuses bad requests and other users, and removes its socket when done.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { echoGuestElf } from './echoGuest.js';
 import { sleep, until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 chmodSync(dir, 0o755);
 
 async function startEcho(
