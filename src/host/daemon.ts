@@ -9,7 +9,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { socketAnswers } from '../vmm/controlServer.js';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { buildApi } from './api.js';
@@ -40,17 +40,6 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** Removes a stale socket file; refuses when a daemon answers there. */
 async function claimSocket(path: string): Promise<void> {
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
@@ -63,7 +52,7 @@ async function claimSocket(path: string): Promise<void> {
     return;
   }
   if (!st.isSocket()) throw new HostError(409, `${path} exists and is not a socket`);
-  if (await answers(path)) throw new HostError(409, `a daemon already serves ${path}`);
+  if (await socketAnswers(path)) throw new HostError(409, `a daemon already serves ${path}`);
   unlinkSync(path);
 }
 

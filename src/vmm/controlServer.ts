@@ -47,7 +47,7 @@ function reply(
 }
 
 /** True when something accepts connections on the UNIX socket `path`. */
-function answers(path: string): Promise<boolean> {
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
@@ -84,7 +84,7 @@ export class ControlServer {
           `cannot make the control socket ${path}: a file that is not a socket is there`,
         );
       }
-      if (await answers(path)) {
+      if (await socketAnswers(path)) {
         throw new ControlSocketError(
           `another VMM answers on the control socket ${path}; choose another path`,
         );
