@@ -5,26 +5,17 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
-import { DaemonProcess, processesMentioning, until } from './harness.js';
+import { DaemonProcess, processesMentioning, until, killAndRemove } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bhd-'));
 const socket = join(dir, 'api.sock');
 
-after(() => {
-  for (const p of processesMentioning(dir)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => killAndRemove(dir));
 
 test(
   'a Debian busybox guest through the daemon: banner and shell on the console',

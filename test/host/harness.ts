@@ -3,7 +3,7 @@
 // lists the processes a test left (by the state folder in their command line).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,4 +163,16 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Kills every process that mentions `dir` (VMMs, daemons of a test) and removes the folder. */
+export function killAndRemove(dir: string): void {
+  for (const p of processesMentioning(dir)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -8,28 +8,19 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { alive, DaemonProcess, processesMentioning, until } from './harness.js';
+import { alive, DaemonProcess, processesMentioning, until, killAndRemove } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bht-'));
 const socket = join(dir, 'api.sock');
 const DEBIAN = Math.min(10, Number(process.env.BERTH_TEST_DEBIAN ?? 0));
 
-after(() => {
-  for (const p of processesMentioning(dir)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => killAndRemove(dir));
 
 /** Opens the console, waits for `ready`, sends `cmd` and waits for `answer`. */
 async function converse(
