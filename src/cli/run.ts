@@ -8,6 +8,7 @@ import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
 import { tapPreflight } from '../vmm/net/tap.js';
+import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -18,7 +19,7 @@ Debian archive in this host's apt configuration (or --mirror).
 Options:
   --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
                       firmware, initramfs, command line and root disk (DIR/rootfs.img)
-  --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M)
+  --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M; Debian's kernel needs 96M)
   --kernel PATH       kernel: vmlinux (ELF) or Image (optionally gzip-compressed)
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
@@ -141,6 +142,12 @@ export async function runCommand(args: string[]): Promise<number> {
     spec.disks = [{ path: img.rootfsPath, readOnly: false }, ...(spec.disks ?? [])];
   }
   const config = parseVmmConfig(spec);
+  if (values.kernel === undefined && config.memory < DEBIAN_KERNEL_MIN_MEMORY) {
+    throw new Error(
+      `--memory: Debian's kernel needs at least ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M to boot ` +
+        `(it panics in early boot with less); give --memory ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M or more`,
+    );
+  }
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
   if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again

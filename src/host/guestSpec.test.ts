@@ -49,6 +49,7 @@ test('each mistake gets one message naming its field', () => {
     [{ name: 'a b' }, /^name: /],
     [{ name: 'a', memory: '3.5M' }, /^memory: /],
     [{ name: 'a', memory: 0 }, /^memory: /],
+    [{ name: 'a', memory: '64M' }, /^memory: Debian's kernel needs at least 96M .* has 64M/],
     [{ name: 'a', boot: { firmware: 'fw' } }, /^boot\.firmware: give an absolute path/],
     [
       { name: 'a', boot: { firmware: fw, kernel: join(dir, 'none') } },

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { parsePortForward } from '../vmm/net/portForward.js';
 import { parseSize } from '../vmm/size.js';
 import { readImageManifest } from '../images/imageManifest.js';
+import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 import { badRequest } from './errors.js';
 
 const MIB = 1024 * 1024;
@@ -161,6 +162,12 @@ function mustExist(field: string, path: string, kind: 'file' | 'dir'): void {
 
 /** Checks the files a spec names (they must exist now; they are checked again at start). */
 export function checkSpecFiles(spec: GuestSpec): void {
+  if (bootKind(spec) !== 'files' && spec.memory < DEBIAN_KERNEL_MIN_MEMORY) {
+    throw badRequest(
+      `memory: Debian's kernel needs at least ${DEBIAN_KERNEL_MIN_MEMORY / MIB}M to boot ` +
+        `(it panics in early boot with less); this guest has ${spec.memory / MIB}M`,
+    );
+  }
   spec.disks.forEach((d, i) => mustExist(`disks.${i}.path`, d.path, 'file'));
   if ('image' in spec.boot) {
     mustExist('boot.image', spec.boot.image, 'dir');

@@ -76,6 +76,7 @@ export class Supervisor extends Watcher {
     const g = this.row(name);
     try {
       const uid = this.account ? this.allocateUid(name) : null;
+      await this.clearOldGroup(name);
       const launched = await launchGuest(this.launchContext(), g.spec, uid);
       rt.memoryLimit = launched.memoryLimit;
       this.store.setPids(name, launched.sessionPid, null);

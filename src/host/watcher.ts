@@ -66,7 +66,13 @@ export abstract class Watcher extends SupervisorBase {
     } catch {
       return; // the database is closing
     }
-    for (const name of this.unreleased) this.release(name);
+    for (const name of this.unreleased) {
+      // A guest started again owns its group now: an empty group must not be removed while
+      // the new VMM's wrapper is still on its way into it.
+      const state = guests.find((g) => g.name === name)?.state;
+      if (state !== undefined && isActive(state)) this.unreleased.delete(name);
+      else this.release(name);
+    }
     for (const g of guests) {
       try {
         this.watch(g);
@@ -159,6 +165,18 @@ export abstract class Watcher extends SupervisorBase {
     if (this.rt(name).launching) return; // a new VMM is being placed in the group
     if (!this.cgroups || this.cgroups.remove(name)) this.unreleased.delete(name);
     else this.unreleased.add(name);
+  }
+
+  /**
+   * Before a guest's VMM starts again: waits (up to `ms`) for what was left of the last one in
+   * its cgroup (the reaper that removes its files) to end, and removes the group, so that the
+   * new VMM starts in a fresh group with a fresh OOM count.
+   */
+  protected async clearOldGroup(name: string, ms = 3000): Promise<void> {
+    if (!this.cgroups) return;
+    const until = Date.now() + ms;
+    while (!this.cgroups.remove(name) && Date.now() < until) await sleep(50);
+    this.unreleased.delete(name);
   }
 
   private autoRestart(name: string): void {

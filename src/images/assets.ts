@@ -54,6 +54,15 @@ export const DEFAULT_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_net', 'virt
 /** The kernel command line that suits the default assets on the virt board. */
 export const DEFAULT_CMDLINE = 'console=ttyS0';
 
+/**
+ * The least guest RAM Debian's riscv64 kernel boots in. Measured with kernel 6.12 and the busybox
+ * initramfs, on Berth and on qemu-system-riscv64 alike (earlycon=sbi shows why): at 64 and 72 MiB
+ * it panics in sparse_init ("Failed to allocate 33554432 bytes"), at 80 MiB "System is
+ * deadlocked on memory"; at 88 MiB it reaches /init. Without earlycon the console shows nothing
+ * after OpenSBI's banner, so a smaller guest is refused with this figure instead.
+ */
+export const DEBIAN_KERNEL_MIN_MEMORY = 96 * 1024 * 1024;
+
 export const KERNEL_METAPACKAGE = 'linux-image-riscv64';
 
 export interface AssetOptions {

@@ -73,6 +73,10 @@ test(
     ]);
     assert.notEqual(r2.status, 0);
     assert.match(r2.stderr, /too little memory/);
+    // Debian's own kernel fits in 64M but panics in early boot below ~88M: refused by name.
+    const r3 = berth(['run', '--memory', '64M']);
+    assert.equal(r3.status, 2, r3.stderr);
+    assert.match(r3.stderr, /Debian's kernel needs at least 96M/);
   },
 );
 
