@@ -36,6 +36,8 @@ export interface Answer {
   status: number;
   type: string;
   body: unknown;
+  /** The body as it came (e.g. a console log's bytes). */
+  bytes: Buffer;
 }
 
 export class ApiClient {
@@ -83,7 +85,8 @@ export class ApiClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+            const bytes = Buffer.concat(chunks);
+            const text = bytes.toString('utf8');
             const type = String(res.headers['content-type'] ?? '');
             let parsed: unknown = text;
             if (type.includes('json')) {
@@ -93,7 +96,7 @@ export class ApiClient {
                 parsed = text;
               }
             }
-            resolve({ status: res.statusCode ?? 0, type, body: parsed });
+            resolve({ status: res.statusCode ?? 0, type, body: parsed, bytes });
           });
         },
       );

@@ -39,6 +39,8 @@ BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
   berth ls [--json]         all guests with state, memory, PID, MIPS and RSS
   berth inspect NAME        everything the daemon knows about a guest, as JSON
   berth logs NAME [--lines N]   the VMM's own output
+  berth logs NAME --console [--lines N]
+                            the guest's console log (kept on disk, running or not)
   berth events [NAME] [--json]  the lifecycle events so far
   berth console NAME        the guest console (Ctrl-A then X detaches)
 Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon.
@@ -140,6 +142,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       lines: { type: 'string' },
+      console: { type: 'boolean' },
       memory: { type: 'string' },
       image: { type: 'string' },
       firmware: { type: 'string' },
@@ -234,12 +237,13 @@ async function run(cmd: string, args: string[]): Promise<number> {
     case 'logs': {
       const name = needName();
       const q = values.lines !== undefined ? `?lines=${encodeURIComponent(values.lines)}` : '';
-      const a = await api.raw('GET', `${guestPath(name)}/logs${q}`);
+      const what = values.console ? 'console' : 'logs';
+      const a = await api.raw('GET', `${guestPath(name)}/${what}${q}`);
       if (a.status >= 400) {
         const b = a.body as { error?: string };
         throw new ApiError(a.status, b?.error ?? `the daemon answered ${a.status}`);
       }
-      out(String(a.body));
+      process.stdout.write(a.bytes);
       return 0;
     }
     case 'events': {

@@ -1,9 +1,10 @@
 // The daemon's REST API (fastify), shaped like Incus's: /v1/guests, /v1/guests/NAME,
 // PUT /v1/guests/NAME/state {action, force, timeout}, /v1/operations/ID[/wait], /v1/events
-// (JSON, or a WebSocket of new events), /v1/guests/NAME/console (a WebSocket carrying the
-// console), /v1/openapi.json and Prometheus text at /metrics. Answers are Incus envelopes:
-// {type: 'sync', metadata}, {type: 'async', operation} with 202, {type: 'error', error,
-// error_code} with a 4xx/5xx status. Routes validate with zod; nothing changes on bad input.
+// (JSON, or a WebSocket of new events), /v1/guests/NAME/console (the console log, or a
+// WebSocket carrying the console), /v1/openapi.json and Prometheus text at /metrics. Answers
+// are Incus envelopes: {type: 'sync', metadata}, {type: 'async', operation} with 202,
+// {type: 'error', error, error_code} with a 4xx/5xx status. Routes validate with zod; nothing
+// changes on bad input.
 
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
@@ -25,6 +26,7 @@ import {
 } from './apiSchemas.js';
 import { HostError, notFound } from './errors.js';
 import { attachConsole, streamEvents } from './apiStreams.js';
+import { consoleLogTail } from './consoleLogTail.js';
 import { Metrics } from './metrics.js';
 import type { Operation } from './operations.js';
 import type { Supervisor } from './supervisor.js';
@@ -276,20 +278,40 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     method: 'GET',
     url: '/v1/guests/:name/console',
     schema: {
-      summary: 'WebSocket: the guest console, raw bytes both ways',
+      summary: 'the guest console: its log, or (as a WebSocket) the console itself',
+      description:
+        "A plain GET answers with the guest's console log, kept on disk by its VMM whether it " +
+        'runs or not (application/octet-stream, the bytes as the guest wrote them, oldest ' +
+        'first, across the rotated parts; `lines=N`: the last N lines), as GET ' +
+        '/1.0/instances/NAME/console does in Incus. With an Upgrade request it is a WebSocket ' +
+        "carrying the running guest's console, raw bytes both ways, the last 64 KiB of output " +
+        'first unless `replay=false`.',
       params: NameParams,
       querystring: ConsoleQuery,
     },
     preHandler: async (req) => {
-      sup.controlSocketOf((req.params as z.output<typeof NameParams>).name);
-      if (!req.ws)
-        throw new HostError(400, 'the console is a WebSocket: connect with an Upgrade request');
+      const { name } = req.params as z.output<typeof NameParams>;
+      const q = req.query as z.output<typeof ConsoleQuery>;
+      if (req.ws) {
+        if (q.lines !== undefined) {
+          throw new HostError(400, 'lines: only the console log (a plain GET) takes lines');
+        }
+        sup.controlSocketOf(name);
+      } else if (q.replay !== undefined) {
+        throw new HostError(400, 'replay: only the WebSocket console takes replay');
+      }
     },
-    handler: async () => undefined,
+    handler: async (req, reply) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      const { lines } = req.query as z.output<typeof ConsoleQuery>;
+      const log = consoleLogTail(sup.consoleLogPath(name), lines);
+      void reply.type('application/octet-stream');
+      return log;
+    },
     wsHandler: (ws, req) => {
       const { name } = req.params as z.output<typeof NameParams>;
       const { replay } = req.query as z.output<typeof ConsoleQuery>;
-      attachConsole(ws, sup.controlSocketOf(name), replay === 'true');
+      attachConsole(ws, sup.controlSocketOf(name), replay !== 'false');
     },
   });
 

@@ -28,11 +28,15 @@ export const EventsQuery = z
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
   })
   .strict();
-export const LogsQuery = z
-  .object({ lines: z.coerce.number().int().min(1).max(100_000).optional() })
-  .strict();
+const Lines = z.coerce.number().int().min(1).max(100_000);
+export const LogsQuery = z.object({ lines: Lines.optional() }).strict();
 export const ConsoleQuery = z
-  .object({ replay: z.enum(['true', 'false']).default('true') })
+  .object({
+    /** The console log (a plain GET): its last N lines, across its rotated parts. */
+    lines: Lines.optional(),
+    /** The WebSocket: the last 64 KiB of output first (default true). */
+    replay: z.enum(['true', 'false']).optional(),
+  })
   .strict();
 
 /** Documentation-only JSON Schemas (validation passes them through). */

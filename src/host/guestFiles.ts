@@ -5,14 +5,25 @@
 // others. Boot files (firmware, kernel, initramfs) are shared and not secret: they are copied
 // once into STATE/boot/, readable by the VMMs' group, since the cache they come from (e.g.
 // /root/.cache) is usually closed to other users. Every folder on the way to a disk must let the
-// VMM's user pass (search permission); the daemon does not widen anyone's folders itself.
+// VMM's user pass (search permission); the daemon does not widen anyone's folders itself. The
+// guest's console log folder (guests/NAME/console/, 0700) is lent to the VMM's user with the
+// files in it, so that it can append to and rotate the log, and taken back when the VMM ends:
+// other guests' VMMs, even one that gets the same UID later, never reach it.
 
 import {
   chmodSync,
   chownSync,
+  closeSync,
+  constants,
   copyFileSync,
   existsSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  lstatSync,
   mkdirSync,
+  openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -134,4 +145,47 @@ export function stageBootFile(bootDir: string, path: string, gid: number): strin
   chmodSync(tmp, 0o640);
   renameSync(tmp, staged);
   return staged;
+}
+
+/**
+ * Makes `dir` (mode 0700) and lends it to `uid`/`gid` with the regular files in it (0600), for
+ * the VMM to write and rotate its console log there. Anything else in it (links, folders, a
+ * file with several names) is left as it is: never followed, never handed over.
+ */
+export function lendConsoleDir(dir: string, uid: number, gid: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!lstatSync(dir).isDirectory()) throw new HostError(500, `${dir} is not a folder`);
+  chownSync(dir, uid, gid);
+  chmodSync(dir, 0o700);
+  for (const entry of readdirSync(dir)) {
+    let fd: number;
+    try {
+      fd = openSync(
+        join(dir, entry),
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+      );
+    } catch {
+      continue; // a symbolic link, or gone
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.nlink === 1) {
+        fchownSync(fd, uid, gid);
+        fchmodSync(fd, 0o600);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Takes the console log folder back from the VMM's user (the files in it stay closed behind it). */
+export function reclaimConsoleDir(dir: string): void {
+  try {
+    if (!lstatSync(dir).isDirectory()) return;
+    chownSync(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    chmodSync(dir, 0o700);
+  } catch {
+    // not made yet
+  }
 }

@@ -1,11 +1,17 @@
 // Everything one start of a guest's VMM needs, in order: its complete config, its folders, its
-// files handed to its user (when VMMs run unprivileged), its cgroup with the memory limit and
+// files and console log folder handed to its user (when VMMs run unprivileged), its cgroup with the memory limit and
 // CPU weight, and then the wrapper and VMM themselves (launcher.ts). A step that fails undoes
 // the ones before it.
 
 import { appendFileSync, chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Cgroups } from './cgroups.js';
-import { grantDisks, restoreGuestFiles, stageBootFile } from './guestFiles.js';
+import {
+  grantDisks,
+  lendConsoleDir,
+  reclaimConsoleDir,
+  restoreGuestFiles,
+  stageBootFile,
+} from './guestFiles.js';
 import type { GuestSpec } from './guestSpec.js';
 import { launchVmm } from './launcher.js';
 import type { StateDir } from './stateDir.js';
@@ -52,13 +58,18 @@ export async function launchGuest(
 ): Promise<Launched> {
   const { dirs, account, cgroups } = ctx;
   const name = spec.name;
-  const config = await vmmConfigFor(spec, dirs.controlSocket(name), ctx.defaultAssets);
+  const config = await vmmConfigFor(
+    spec,
+    { controlSocket: dirs.controlSocket(name), consoleLog: dirs.consoleLog(name) },
+    ctx.defaultAssets,
+  );
   const user = account && uid !== null ? { uid, gid: account.gid } : null;
   dirs.prepare(user !== null);
   const guestDir = dirs.guestDir(name);
   mkdirSync(guestDir, { recursive: true, mode: 0o700 });
   chmodSync(guestDir, user ? 0o711 : 0o700);
   mkdirSync(dirs.runDir(name), { recursive: true, mode: 0o700 });
+  mkdirSync(dirs.consoleDir(name), { recursive: true, mode: 0o700 });
   appendFileSync(
     dirs.vmmLog(name),
     `--- berth: starting ${name} at ${new Date().toISOString()}\n`,
@@ -77,6 +88,7 @@ export async function launchGuest(
       granted = true;
       chownSync(dirs.runDir(name), user.uid, user.gid);
       chmodSync(dirs.runDir(name), 0o700);
+      lendConsoleDir(dirs.consoleDir(name), user.uid, user.gid);
     }
     writeFileSync(dirs.vmmConfig(name), JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
     if (user) {
@@ -104,7 +116,10 @@ export async function launchGuest(
       throw e;
     }
   } catch (e) {
-    if (granted) restoreGuestFiles(dirs.ownersFile(name));
+    if (granted) {
+      restoreGuestFiles(dirs.ownersFile(name));
+      reclaimConsoleDir(dirs.consoleDir(name));
+    }
     throw e;
   }
 }

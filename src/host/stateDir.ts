@@ -1,6 +1,7 @@
 // Where the daemon keeps its state: /var/lib/berth as root, else $XDG_STATE_HOME/berth (or
 // ~/.local/state/berth). Inside: berth.db (SQLite), berth.sock (the API), guests/NAME/ (the
-// VMM's config, log, exit status, UID and lent disks), boot/ (boot files VMMs may read) and
+// VMM's config, log, exit status, UID and lent disks; console/ holds the guest's console log,
+// lent to the VMM's user while it runs), boot/ (boot files VMMs may read) and
 // run/NAME/sock (control sockets in folders of their VMMs' own, short paths because a UNIX
 // socket path holds at most 107 bytes).
 
@@ -35,6 +36,14 @@ export class StateDir {
   }
   vmmLog(name: string): string {
     return join(this.guestDir(name), 'vmm.log');
+  }
+  /** The folder the VMM writes and rotates the guest's console log in (lent to its user). */
+  consoleDir(name: string): string {
+    return join(this.guestDir(name), 'console');
+  }
+  /** The guest's console output (console.log.1, .2 beside it: the older parts). */
+  consoleLog(name: string): string {
+    return join(this.consoleDir(name), 'console.log');
   }
   /** Written by the VMM's wrapper shell with the VMM's exit status when it ends. */
   exitFile(name: string): string {

@@ -138,6 +138,12 @@ export abstract class SupervisorBase {
     return this.dirs.vmmLog(name);
   }
 
+  /** The guest's console log (its older parts beside it as .1, .2), whether it runs or not. */
+  consoleLogPath(name: string): string {
+    this.row(name);
+    return this.dirs.consoleLog(name);
+  }
+
   controlSocketOf(name: string): string {
     const g = this.row(name);
     if (g.state !== 'running' && g.state !== 'paused') {

@@ -1,6 +1,7 @@
 // Turns a guest spec into the complete VmmConfig its VMM runs from (`berth vmm --config`):
 // boot files resolved (a built image's manifest, the files named, or Debian's default assets
-// from the cache), the image's root disk first, the control socket under the state folder.
+// from the cache), the image's root disk first, the control socket and the console log under
+// the state folder.
 
 import { parseVmmConfig, type VmmConfig } from '../vmm/config.js';
 import { readImageManifest } from '../images/imageManifest.js';
@@ -18,9 +19,15 @@ export const loadDefaultAssets: DefaultAssets = async () => {
   return ensureDefaultAssets({ progress: false, log: () => {} });
 };
 
+/** Where the VMM's files go: its control socket and the guest's console log. */
+export interface VmmPaths {
+  controlSocket: string;
+  consoleLog: string;
+}
+
 export async function vmmConfigFor(
   spec: GuestSpec,
-  controlSocket: string,
+  paths: VmmPaths,
   defaultAssets: DefaultAssets,
 ): Promise<VmmConfig> {
   checkSpecFiles(spec); // the files may have gone since the guest was created
@@ -57,7 +64,8 @@ export async function vmmConfigFor(
         spec.network.kind === 'user'
           ? { kind: 'user', forwards: spec.network.forwards }
           : { kind: 'none' },
-      controlSocket,
+      controlSocket: paths.controlSocket,
+      consoleLog: { path: paths.consoleLog },
     });
   } catch (e) {
     throw badRequest((e as Error).message);

@@ -1,12 +1,13 @@
 // The supervisor's watching: every `pollMs`, for each guest that has a VMM, the wrapper's exit
 // file, then the wrapper's and the VMM's PIDs, then a `status` request on the control socket.
 // An end the user did not ask for is a crash (or a guest shutdown on status 0) and the
-// restart policy applies; an end of any kind gives back the guest's disks and removes its
-// cgroup. At start it adopts the VMMs a previous daemon left running.
+// restart policy applies; an end of any kind gives back the guest's disks, takes back its
+// console log folder and removes its cgroup. At start it adopts the VMMs a previous daemon
+// left running.
 
 import { controlRequest } from '../vmm/controlClient.js';
 import type { VmmStatus } from '../vmm/status.js';
-import { restoreGuestFiles } from './guestFiles.js';
+import { reclaimConsoleDir, restoreGuestFiles } from './guestFiles.js';
 import { describeExit, isOurProcess, readExitStatus } from './launcher.js';
 import { isActive } from './states.js';
 import type { GuestRow } from './store.js';
@@ -129,6 +130,7 @@ export abstract class Watcher extends SupervisorBase {
     this.store.setPids(g.name, null, null);
     const oom = this.outOfMemory(g.name);
     this.release(g.name);
+    reclaimConsoleDir(this.dirs.consoleDir(g.name));
     const ended = describeExit(code);
     const clean = ended.clean;
     const detail = oom ? `${ended.detail}: ${oom}` : ended.detail;

@@ -1,5 +1,5 @@
 // The one validated configuration a VMM runs from: memory, harts, boot files, disks, network,
-// console, engine and control socket. The CLI turns flags into it; a supervisor writes it as
+// console, engine, control socket and console log. The CLI turns flags into it; a supervisor writes it as
 // JSON. parseVmmConfig checks everything before anything is opened or started, and a bad
 // value gets one message naming the field.
 //
@@ -64,6 +64,21 @@ const Mac = z
   .string()
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'a MAC address is written like 52:54:00:12:34:56');
 
+const MAX_CONSOLE_LOG = 1024 * MIB;
+
+/** The guest's console output kept in a file, rotated by size (consoleLog.ts). */
+const ConsoleLog = z
+  .object({
+    path: Path,
+    /** Size at which the file is rotated (default 1 MiB). */
+    maxBytes: Size.default(MIB).pipe(
+      z.number().int().min(1024, 'at least 1 KiB').max(MAX_CONSOLE_LOG, 'at most 1 GiB'),
+    ),
+    /** Rotated files kept (PATH.1 … PATH.keep; default 2). */
+    keep: z.number().int().min(0).max(100).default(2),
+  })
+  .strict();
+
 const Net = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }).strict(),
   z
@@ -115,6 +130,8 @@ const Schema = z
     powerButton: z.boolean().default(true),
     /** UNIX socket path for the control socket; none when absent. */
     controlSocket: Path.optional(),
+    /** A file that keeps the guest's console output, rotated by size; none when absent. */
+    consoleLog: ConsoleLog.optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 // One guest's monitor: opens what a validated VmmConfig names (disks with their locks, the
 // network backend, the boot files), builds the virt board, runs it across reboots, and takes
-// orders (pause, resume, shutdown, quit) from the control socket or signals. close() leaves
+// orders (pause, resume, shutdown, quit) from the control socket or signals; keeps the console's
+// output in a rotated file when the config names one (consoleLog.ts). close() leaves
 // nothing behind: disks flushed and unlocked, network helpers stopped, socket removed; for a
 // VMM that is killed, the reaper removes its files.
 //
@@ -16,6 +17,7 @@ import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
 import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
+import { ConsoleLog } from './consoleLog.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
 import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
@@ -84,9 +86,11 @@ export class Vmm {
     private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
     options: VmmOptions,
     private readonly log: (line: string) => void,
+    private readonly consoleLog: ConsoleLog | null,
   ) {
     this.io = new ConsoleIO(options.console.input, options.console.output);
     if (this.io.isTerminal) reaper.noteTerminalMode();
+    if (consoleLog) this.io.subscribe((chunk) => consoleLog.write(chunk));
   }
 
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
@@ -96,6 +100,7 @@ export class Vmm {
     if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;
+    let consoleLog: ConsoleLog | null = null;
     let vmm: Vmm | null = null;
     try {
       for (const d of config.disks) disks.push(openDisk(d.path, d.readOnly));
@@ -121,7 +126,8 @@ export class Vmm {
       } else if (config.net.kind === 'tap') {
         net = await TapBackend.start({ bridge: config.net.bridge, log });
       }
-      vmm = new Vmm(config, disks, net, files, options, log);
+      if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
+      vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
       if (config.controlSocket !== undefined) {
         vmm.control = await ControlServer.listen(config.controlSocket, vmm);
       }
@@ -130,6 +136,7 @@ export class Vmm {
       vmm?.io.close(); // the terminal leaves raw mode
       for (const d of disks) d.close();
       await net?.close();
+      await consoleLog?.close();
       throw e;
     }
   }
@@ -380,6 +387,7 @@ export class Vmm {
       }
     }
     this.io.close();
+    await this.consoleLog?.close();
     await this.control?.close();
     await this.net?.close();
     if (errors.length > 0) throw errors[0];

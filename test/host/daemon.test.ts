@@ -283,7 +283,8 @@ test('bad requests: each gets a 4xx with a message and changes nothing', async (
     ['GET', `/v1/operations/${uuid}`, undefined, 404, /no such operation/],
     ['GET', `/v1/operations/${uuid}/wait?timeout=abc`, undefined, 400, /^timeout: /],
     ['GET', '/v1/nothing', undefined, 404, /no such resource/],
-    ['GET', '/v1/guests/e2/console', undefined, 400, /WebSocket/],
+    ['GET', '/v1/guests/e2/console?replay=false', undefined, 400, /^replay: .*WebSocket/],
+    ['GET', '/v1/guests/e2/console?lines=0', undefined, 400, /^lines: /],
     ['GET', '/v1/events?limit=0', undefined, 400, /^limit: /],
     ['GET', '/v1/guests/nope/logs', undefined, 404, /no guest/],
   ];
@@ -315,6 +316,15 @@ test('the OpenAPI document and the metrics', async () => {
   ]) {
     assert.ok(o.body.paths[p], p);
   }
+  const consoleDoc = o.body.paths['/v1/guests/{name}/console'].get;
+  assert.match(consoleDoc.description, /console log/);
+  assert.deepEqual(
+    consoleDoc.parameters
+      .filter((x: { in: string }) => x.in === 'query')
+      .map((x: { name: string }) => x.name)
+      .sort(),
+    ['lines', 'replay'],
+  );
   assert.ok(o.body.paths['/v1/guests'].post.requestBody, 'the guest spec is documented');
   const m = await http(socket, 'GET', '/metrics');
   assert.equal(m.status, 200);

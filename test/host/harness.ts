@@ -1,8 +1,9 @@
 // Test harness for the host daemon: runs a real `berth daemon` process on a temporary state
-// folder and socket, sends raw HTTP requests over its UNIX socket, waits for conditions, and
-// lists the processes a test left (by the state folder in their command line).
+// folder and socket, sends raw HTTP requests over its UNIX socket, waits for conditions, runs
+// code as a VMM's user, and lists the processes a test left (by the state folder in their
+// command line).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -175,4 +176,14 @@ export function killAndRemove(dir: string): void {
     }
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Runs `node -e CODE` as `uid`:`gid` (root only: through setpriv); returns its output. */
+export function asUser(uid: number, gid: number, code: string): string {
+  const r = spawnSync(
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', code],
+    { encoding: 'utf8' },
+  );
+  return (r.stdout + r.stderr).trim();
 }

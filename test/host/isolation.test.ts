@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { DaemonProcess, processesMentioning, sleep, until, type Json } from './harness.js';
+import { asUser, DaemonProcess, processesMentioning, sleep, until, type Json } from './harness.js';
 
 const root = process.getuid?.() === 0;
 const skip = root ? false : 'needs root (cgroups and other users)';
@@ -160,16 +160,6 @@ test(
     await daemon.act('calm', { action: 'stop', force: true });
   },
 );
-
-/** Runs `node -e CODE` as `uid`:`gid`; returns its output. */
-function asUser(uid: number, gid: number, code: string): string {
-  const r = spawnSync(
-    'setpriv',
-    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', code],
-    { encoding: 'utf8' },
-  );
-  return (r.stdout + r.stderr).trim();
-}
 
 const tryOpen = (path: string): string =>
   `try { require('fs').closeSync(require('fs').openSync(${JSON.stringify(path)}, 'r+')); console.log('opened') } catch (e) { console.log(e.code) }`;

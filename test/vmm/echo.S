@@ -2,11 +2,14 @@
 # "echo ready", then spins counting while it polls the UART, echoes every byte it receives,
 # and powers off through the syscon when it receives 'q'. On Ctrl-T (0x14) it writes to every page of
 # the 56 MiB above its first MiB (give it 64 MiB of RAM) and prints 'M', so its VMM's memory
-# grows. It never sleeps, so its instruction count grows as long as it runs.
+# grows. On Ctrl-P (0x10) it prints 256 numbered lines at once, "line XXXXXXXX\n" (14 bytes,
+# the number in hex, counting on from the previous Ctrl-P's), for tests of console logs. It
+# never sleeps, so its instruction count grows as long as it runs.
   .section .text
   .globl _start
 _start:
   li s0, 0x10000000        # UART
+  li s3, 0                 # the next line number Ctrl-P prints
   lla a0, ready
   call puts
 loop:
@@ -19,6 +22,8 @@ loop:
   beq a0, t1, off
   li t1, 0x14              # Ctrl-T: touch memory
   beq a0, t1, touch
+  li t1, 0x10              # Ctrl-P: print lines
+  beq a0, t1, lines
   call putc
   j loop
 touch:
@@ -31,6 +36,19 @@ touch:
   bltu t0, t2, 4b
   li a0, 'M'
   call putc
+  j loop
+lines:
+  li s4, 256
+5:
+  lla a0, line
+  call puts
+  mv a0, s3
+  call puthex
+  li a0, '\n'
+  call putc
+  addi s3, s3, 1
+  addi s4, s4, -1
+  bnez s4, 5b
   j loop
 off:
   li t0, 0x100000
@@ -58,6 +76,28 @@ puts:
   mv ra, t2
   ret
 
+puthex:                    # the low 32 bits of a0 as 8 hex digits
+  mv t4, ra
+  mv t5, a0
+  li t6, 28
+6:
+  srl a0, t5, t6
+  andi a0, a0, 15
+  li t1, 10
+  blt a0, t1, 7f
+  addi a0, a0, 'a' - 10
+  j 8f
+7:
+  addi a0, a0, '0'
+8:
+  call putc
+  addi t6, t6, -4
+  bgez t6, 6b
+  mv ra, t4
+  ret
+
   .section .rodata
 ready:
   .asciz "echo ready\n"
+line:
+  .asciz "line "

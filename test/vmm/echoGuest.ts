@@ -1,5 +1,6 @@
-// Builds test/vmm/echo.S (a bare-metal guest that echoes console input and powers off on 'q')
-// with Debian's riscv64 cross gcc, cached in the temporary directory by a hash of its source.
+// Builds test/vmm/echo.S (a bare-metal guest that echoes console input, prints numbered lines
+// on Ctrl-P and powers off on 'q') with Debian's riscv64 cross gcc, cached in the temporary
+// directory by a hash of its source.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
