@@ -2,9 +2,9 @@
 // the daemon with the default boot, on user networking with a disk, reached on its serial
 // console through the daemon's WebSocket: the READY_BANNER, a command answered; then udhcpc
 // takes a DHCP lease, which the VMM reports and `berth ls` shows beside the published port;
-// reads and writes on /dev/vda and the DHCP packets appear in `berth stats`. Then a stop
-// (busybox ignores the power button, so the timeout passes and the VMM is quit) that leaves no
-// process behind.
+// reads and writes on /dev/vda and the DHCP packets appear in `berth stats` and /metrics. Then
+// a stop (busybox ignores the power button, so the timeout passes and the VMM is quit) that
+// leaves no process behind.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,6 +98,13 @@ test(
       assert.ok(eth0.counters.packetsSent >= 2, `sent ${eth0.counters.packetsSent}`);
       assert.ok(eth0.counters.packetsReceived >= 2, `received ${eth0.counters.packetsReceived}`);
       assert.ok(eth0.counters.bytesReceived >= 2 * 300 && eth0.counters.bytesSent >= 2 * 300);
+      const metrics = (await daemon.api('GET', '/metrics')).text;
+      const metric = (name: string): number =>
+        Number(new RegExp(`^${name}\\{guest="deb"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      assert.ok(metric('berth_guest_disk_read_bytes') >= 32 * 4096, metrics);
+      assert.ok(metric('berth_guest_disk_written_bytes') >= 4 * 4096, metrics);
+      assert.ok(metric('berth_guest_network_received_bytes') >= 2 * 300, metrics);
+      assert.ok(metric('berth_guest_network_sent_bytes') >= 2 * 300, metrics);
       const human = berthCli(socket, 'stats', 'deb');
       assert.match(
         human.out,
