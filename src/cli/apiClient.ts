@@ -121,21 +121,27 @@ export class ApiClient {
     return (b?.type === 'async' ? b : b?.metadata) as T;
   }
 
-  /** Runs an action that answers with an operation and waits for it to end. */
-  async action(name: string, body: Record<string, unknown>): Promise<unknown> {
+  /**
+   * Runs an action that answers with an operation and waits for it to end; `slow` is called
+   * once when it has not ended after a second.
+   */
+  async action(name: string, body: Record<string, unknown>, slow?: () => void): Promise<unknown> {
     const r = await this.call<{ type?: string; operation?: string; metadata?: unknown }>(
       'PUT',
       `/v1/guests/${encodeURIComponent(name)}/state`,
       body,
     );
     if (r?.type !== 'async' || !r.operation) return r;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const op = await this.call<{ status: string; err: string }>(
         'GET',
-        `${r.operation}/wait?timeout=30`,
+        `${r.operation}/wait?timeout=${first ? 1 : 30}`,
       );
       if (op.status === 'Success') return op;
-      if (op.status === 'Failure') throw new ApiError(500, op.err);
+      if (op.status === 'Failure' || op.status === 'Cancelled') {
+        throw new ApiError(500, op.err || `the operation ended: ${op.status}`);
+      }
+      if (first) slow?.();
     }
   }
 }

@@ -1,11 +1,13 @@
-// `berth create|start|stop|restart|pause|resume|rm|ls|inspect|logs|events`: the guest commands,
-// each one or two requests to the daemon's API (apiClient.ts). Human tables by default,
+// `berth create|start|stop|restart|pause|resume|rm|ls|stats|inspect|logs|events`: the guest
+// commands, each one or two requests to the daemon's API (apiClient.ts). Human tables by default,
 // --json for scripts. Exit status: 0 done, 1 the daemon refused or the action failed,
 // 2 bad usage, 3 no daemon to talk to.
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError, defaultSocket, UnreachableError } from './apiClient.js';
+import { table } from './format.js';
+import { lsTable, type GuestView } from './ls.js';
 import { RemoteError, remoteTarget } from './remote.js';
 
 export const GUEST_COMMANDS = [
@@ -17,6 +19,7 @@ export const GUEST_COMMANDS = [
   'resume',
   'rm',
   'ls',
+  'stats',
   'inspect',
   'logs',
   'events',
@@ -32,11 +35,16 @@ BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
                [--cpu-weight 1-10000]
   berth start NAME          start a guest and wait until its VMM answers
   berth stop NAME [--force] [--timeout S]
-                            power button, then quit after S seconds (--force: quit now)
+                            power button, then quit after S seconds (--force: quit now);
+                            start, stop and restart say on stderr what they wait for
   berth restart NAME [--force] [--timeout S]
   berth pause NAME | berth resume NAME
   berth rm NAME [--force]   delete a stopped guest (--force: stop it first)
-  berth ls [--json]         all guests with state, memory, PID, MIPS and RSS
+  berth ls [--json]         all guests: state, uptime, memory, CPU, RSS, PID, addresses
+                            (the DHCP lease on user networking, published ports)
+  berth stats [NAME...] [--json] [--watch | --no-stream]
+                            CPU %, memory, MIPS, instructions, disk and network counters
+                            of running guests; once (default), or every second (--watch)
   berth inspect NAME        everything the daemon knows about a guest, as JSON
   berth logs NAME [--lines N]   the VMM's own output
   berth logs NAME --console [--lines N]
@@ -48,30 +56,25 @@ Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon.
 
 class UsageError extends Error {}
 
-const MIB = 1024 * 1024;
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i]))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+/** What a long action waits for, said on stderr when it takes more than a second. */
+async function progressLine(
+  api: ApiClient,
+  cmd: string,
+  name: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  if (cmd === 'start') return `waiting for ${name}'s VMM to answer...`;
+  if (body.force) return `waiting for ${name}'s VMM to quit...`;
+  const timeout =
+    (body.timeout as number | undefined) ??
+    (await api.call<GuestView>('GET', guestPath(name))).spec.stopTimeout;
+  const off = `to power off (${timeout} s before it is forced)`;
+  return cmd === 'stop'
+    ? `waiting for ${name} ${off}...`
+    : `restarting ${name}: waiting for it ${off}, then for its VMM to answer...`;
 }
 
-interface GuestView {
-  name: string;
-  state: string;
-  reason: string;
-  pid: number | null;
-  spec: { memory: number; restart: string };
-  status: { mips: number; rssBytes: number; instructions: number } | null;
-}
+const guestPath = (n: string): string => `/v1/guests/${encodeURIComponent(n)}`;
 
 function specFrom(name: string, v: Record<string, unknown>): Record<string, unknown> {
   const spec: Record<string, unknown> = { name };
@@ -139,6 +142,8 @@ async function run(cmd: string, args: string[]): Promise<number> {
       fingerprint: { type: 'string' },
       'cpu-weight': { type: 'string' },
       json: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      'no-stream': { type: 'boolean' },
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       lines: { type: 'string' },
@@ -168,7 +173,6 @@ async function run(cmd: string, args: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`berth ${cmd} takes one guest name`);
     return positionals[0];
   };
-  const guestPath = (n: string): string => `/v1/guests/${encodeURIComponent(n)}`;
 
   switch (cmd) {
     case 'ls': {
@@ -178,21 +182,15 @@ async function run(cmd: string, args: string[]): Promise<number> {
         out(JSON.stringify(guests, null, 2) + '\n');
         return 0;
       }
-      const rows = [['NAME', 'STATE', 'REASON', 'MEMORY', 'RESTART', 'PID', 'MIPS', 'RSS']];
-      for (const g of guests) {
-        rows.push([
-          g.name,
-          g.state,
-          g.reason,
-          `${Math.round(g.spec.memory / MIB)}M`,
-          g.spec.restart,
-          g.pid === null ? '-' : String(g.pid),
-          g.status ? g.status.mips.toFixed(1) : '-',
-          g.status ? `${Math.round(g.status.rssBytes / MIB)}M` : '-',
-        ]);
-      }
-      out(table(rows));
+      out(lsTable(guests));
       return 0;
+    }
+    case 'stats': {
+      if (values.watch && values['no-stream']) {
+        throw new UsageError('--watch and --no-stream exclude each other');
+      }
+      const { statsCommand } = await import('./stats.js');
+      return statsCommand(api, positionals, { json: !!values.json, watch: !!values.watch });
     }
     case 'create': {
       const g = await api.call<GuestView>('POST', '/v1/guests', specFrom(needName(), values));
@@ -217,7 +215,9 @@ async function run(cmd: string, args: string[]): Promise<number> {
       } else if (values.force || values.timeout !== undefined) {
         throw new UsageError(`berth ${cmd} takes no --force or --timeout`);
       }
-      await api.action(name, body);
+      const waiting =
+        cmd === 'pause' || cmd === 'resume' ? '' : await progressLine(api, cmd, name, body);
+      await api.action(name, body, () => process.stderr.write(`${waiting}\n`));
       const g = await api.call<GuestView>('GET', guestPath(name));
       out(values.json ? JSON.stringify(g, null, 2) + '\n' : `${name}: ${g.state}\n`);
       return 0;

@@ -12,7 +12,7 @@ Usage:
   berth vmm --config F run one guest from a JSON configuration, driven through its
                        control socket (berth vmm --help)
   berth daemon         run the host daemon (berth daemon --help)
-  berth create|start|stop|restart|pause|resume|rm|ls|inspect|logs|events|console
+  berth create|start|stop|restart|pause|resume|rm|ls|stats|inspect|logs|events|console
                        manage guests through the daemon (berth ls --help)
   berth --help         show this help
   berth --version      show the version

@@ -1,12 +1,13 @@
 // The daemon's REST API (fastify), shaped like Incus's: /v1/guests, /v1/guests/NAME,
-// PUT /v1/guests/NAME/state {action, force, timeout}, /v1/operations/ID[/wait], /v1/events
+// GET /v1/guests/NAME/state (figures), PUT /v1/guests/NAME/state {action, force, timeout},
+// /v1/operations/ID[/wait] and DELETE to cancel (apiOperations.ts), /v1/events
 // (JSON, or a WebSocket of new events), /v1/guests/NAME/console (the console log, or a
 // WebSocket carrying the console), /v1/openapi.json and Prometheus text at /metrics. Answers
 // are Incus envelopes: {type: 'sync', metadata}, {type: 'async', operation} with 202,
 // {type: 'error', error, error_code} with a 4xx/5xx status. Routes validate with zod; nothing
 // changes on bad input.
 
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -19,37 +20,18 @@ import {
   isZod,
   LogsQuery,
   NameParams,
-  OperationParams,
   StateAction,
-  WaitQuery,
   zodMessage,
 } from './apiSchemas.js';
-import { HostError, notFound } from './errors.js';
+import { accepted, sync } from './apiEnvelope.js';
+import { operationRoutes } from './apiOperations.js';
+import { HostError } from './errors.js';
 import { attachConsole, streamEvents } from './apiStreams.js';
 import { consoleLogTail } from './consoleLogTail.js';
 import { Metrics } from './metrics.js';
-import type { Operation } from './operations.js';
 import type { Supervisor } from './supervisor.js';
 
 export const API_VERSION = '1.0';
-
-const sync = (metadata: unknown, code = 200) => ({
-  type: 'sync',
-  status: 'Success',
-  status_code: code,
-  metadata,
-});
-
-function accepted(reply: FastifyReply, op: Operation): unknown {
-  reply.code(202);
-  return {
-    type: 'async',
-    status: 'Operation created',
-    status_code: 100,
-    operation: `/v1/operations/${op.id}`,
-    metadata: op,
-  };
-}
 
 /** Maps any error to the API's error envelope and status. */
 function errorBody(e: FastifyError | HostError | Error): { status: number; message: string } {
@@ -121,7 +103,9 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Berth host API', version: API_VERSION },
-      components: { schemas: { Operation: doc.operation, Guest: doc.guest } },
+      components: {
+        schemas: { Operation: doc.operation, Guest: doc.guest, GuestState: doc.stats },
+      },
     },
     transform: ({ schema, url }) => {
       if (!schema) return { schema, url };
@@ -205,11 +189,14 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
 
   app.get(
     '/v1/guests/:name/state',
-    { schema: { params: NameParams, response: { 200: doc.sync(), ...errors } } },
-    async (req) => {
-      const g = sup.get((req.params as z.output<typeof NameParams>).name);
-      return sync({ state: g.state, reason: g.reason, pid: g.pid, status: g.status });
+    {
+      schema: {
+        summary: "the guest's state and figures: CPU, memory, disks, network (berth stats)",
+        params: NameParams,
+        response: { 200: doc.sync(doc.stats), ...errors },
+      },
     },
+    async (req) => sync(sup.stats((req.params as z.output<typeof NameParams>).name)),
   );
 
   app.put(
@@ -315,40 +302,7 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     },
   });
 
-  app.get(
-    '/v1/operations',
-    { schema: { response: { 200: doc.sync({ type: 'array', items: doc.operation }) } } },
-    async () => sync(sup.operations.list()),
-  );
-
-  app.get(
-    '/v1/operations/:id',
-    { schema: { params: OperationParams, response: { 200: doc.sync(doc.operation), ...errors } } },
-    async (req) => {
-      const op = sup.operations.get((req.params as z.output<typeof OperationParams>).id);
-      if (!op) throw notFound('no such operation');
-      return sync(op);
-    },
-  );
-
-  app.get(
-    '/v1/operations/:id/wait',
-    {
-      schema: {
-        summary: 'waits for the operation to end (timeout seconds, default 30)',
-        params: OperationParams,
-        querystring: WaitQuery,
-        response: { 200: doc.sync(doc.operation), ...errors },
-      },
-    },
-    async (req) => {
-      const { id } = req.params as z.output<typeof OperationParams>;
-      const { timeout } = req.query as z.output<typeof WaitQuery>;
-      const op = await sup.operations.wait(id, timeout * 1000);
-      if (!op) throw notFound('no such operation');
-      return sync(op);
-    },
-  );
+  operationRoutes(app, sup.operations);
 
   app.route({
     method: 'GET',

@@ -39,6 +39,22 @@ export const ConsoleQuery = z
   })
   .strict();
 
+const nullable = (type: string) => ({ type: [type, 'null'] });
+
+/** Where a guest is reached: its DHCP lease (user networking) and its published ports. */
+const NET = {
+  type: 'object',
+  properties: {
+    kind: { type: 'string' },
+    address: { ...nullable('string'), description: 'the IPv4 address the guest took by DHCP' },
+    ports: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'HOSTADDR:HOSTPORT->GUESTPORT/PROTO',
+    },
+  },
+};
+
 /** Documentation-only JSON Schemas (validation passes them through). */
 export const doc = {
   spec: z.toJSONSchema(GuestSpecSchema, { io: 'input', unrepresentable: 'any' }),
@@ -81,7 +97,87 @@ export const doc = {
       updatedAt: { type: 'string' },
       status: {
         type: ['object', 'null'],
-        description: 'the VMM status: instructions, mips, rssBytes, cpuSeconds...',
+        description: 'the VMM status: instructions, mips, rssBytes, cpuSeconds, net.address...',
+      },
+      cpuPercent: {
+        type: ['number', 'null'],
+        description: "the VMM's CPU use over the daemon's last poll (500 ms), % of one host CPU",
+      },
+      net: { oneOf: [NET, { type: 'null' }] },
+    },
+  },
+  /** GET /v1/guests/NAME/state: Incus's instance state, with Berth's figures. */
+  stats: {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      state: { enum: [...GUEST_STATES] },
+      reason: { type: 'string' },
+      pid: nullable('integer'),
+      uptimeSeconds: nullable('number'),
+      sampledAt: { ...nullable('string'), description: "when the VMM's status was read" },
+      cpu: {
+        type: ['object', 'null'],
+        properties: {
+          seconds: { type: 'number', description: 'CPU time of the VMM process' },
+          percent: { ...nullable('number'), description: '% of one host CPU, last poll interval' },
+        },
+      },
+      memory: {
+        type: 'object',
+        properties: {
+          guestBytes: { type: 'integer' },
+          rssBytes: nullable('integer'),
+          limitBytes: { ...nullable('integer'), description: "the VMM's cgroup limit" },
+        },
+      },
+      guest: {
+        type: ['object', 'null'],
+        properties: {
+          instructions: { type: 'integer' },
+          mips: { type: 'number' },
+          boots: { type: 'integer' },
+        },
+      },
+      disk: {
+        type: 'object',
+        description: 'per disk by its name in the guest (vda, vdb...)',
+        additionalProperties: {
+          type: 'object',
+          properties: Object.fromEntries([
+            ['path', { type: 'string' }],
+            ['readOnly', { type: 'boolean' }],
+            ...['bytesRead', 'bytesWritten', 'reads', 'writes', 'flushes', 'errors'].map((k) => [
+              k,
+              { type: 'integer' },
+            ]),
+          ]),
+        },
+      },
+      network: {
+        type: 'object',
+        description: 'per card by its name in the guest (eth0)',
+        additionalProperties: {
+          ...NET,
+          properties: {
+            ...NET.properties,
+            hwaddr: nullable('string'),
+            counters: {
+              type: ['object', 'null'],
+              description: 'seen from the guest: received is what was delivered to it',
+              properties: Object.fromEntries(
+                [
+                  'bytesReceived',
+                  'bytesSent',
+                  'packetsReceived',
+                  'packetsSent',
+                  'packetsDroppedInbound',
+                  'packetsDroppedOutbound',
+                ].map((k) => [k, { type: 'integer' }]),
+              ),
+            },
+          },
+        },
       },
     },
   },
@@ -90,8 +186,9 @@ export const doc = {
     properties: {
       id: { type: 'string' },
       description: { type: 'string' },
-      status: { enum: ['Running', 'Success', 'Failure'] },
+      status: { enum: ['Running', 'Success', 'Failure', 'Cancelled'] },
       resources: { type: 'object' },
+      mayCancel: { type: 'boolean', description: 'whether DELETE would cancel it now' },
       createdAt: { type: 'string' },
       updatedAt: { type: 'string' },
       err: { type: 'string' },

@@ -1,5 +1,5 @@
 // What the daemon knows about a guest beyond the database, while it runs: the VMM's last
-// status, whether a status request is in flight, a stop the user asked for, recent restarts,
+// status and CPU share, whether a status request is in flight, a stop the user asked for, recent restarts,
 // the user ID its VMM runs as.
 
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
@@ -8,11 +8,13 @@ import type { VmmStatus } from '../vmm/status.js';
 export class GuestRuntime {
   status: VmmStatus | null = null;
   statusAt = 0;
+  /** The VMM's CPU use between its last two statuses, in percent of one host CPU. */
+  cpuPercent: number | null = null;
   polling = false;
   /** Between the start request and the VMM's PID being stored. */
   launching = false;
-  /** The user asked for this stop (so the VMM's end is no crash). */
-  stopRequested: 'graceful' | 'force' | null = null;
+  /** The user asked for this stop, or cancelled the start (so the VMM's end is no crash). */
+  stopRequested: 'graceful' | 'force' | 'cancel' | null = null;
   /** Times of automatic restarts, for the restart limit. */
   restarts: number[] = [];
   /** The VMM's user ID (null: the daemon's own). */

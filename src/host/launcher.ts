@@ -6,7 +6,7 @@
 // VMM too) into the guest's cgroup and drops to the VMM's user before the VMM starts.
 
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -98,9 +98,23 @@ export function isOurProcess(pid: number | null, marker: string): boolean {
   }
 }
 
-/** Sends a signal, ignoring a process that is already gone. */
+/** The children of process `pid` (from /proc; none when it is gone). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1');
+      for (const c of text.split(' ')) if (/^\d+$/.test(c)) out.push(Number(c));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** Sends a signal to a process (or, negative, a process group), ignoring one that is gone. */
 export function signal(pid: number | null, sig: NodeJS.Signals): void {
-  if (pid === null || pid <= 0) return;
+  if (pid === null || Math.abs(pid) <= 1) return;
   try {
     process.kill(pid, sig);
   } catch {

@@ -1,9 +1,12 @@
 // Prometheus metrics (prom-client) read from the supervisor at each scrape: guests per state,
-// and per running guest its instructions, MIPS, resident memory, CPU time and guest memory.
+// and per running guest its instructions, MIPS, resident memory, CPU time, guest memory, and the
+// bytes of its disks and network card.
 
 import { Gauge, Registry } from 'prom-client';
 import { GUEST_STATES } from './states.js';
 import type { Supervisor } from './supervisor.js';
+
+type Guest = ReturnType<Supervisor['list']>[number];
 
 export class Metrics {
   private readonly registry = new Registry();
@@ -21,11 +24,7 @@ export class Metrics {
           this.set({ state: s }, guests.filter((g) => g.state === s).length);
       },
     });
-    const perGuest = (
-      name: string,
-      help: string,
-      pick: (g: ReturnType<Supervisor['list']>[number]) => number | undefined,
-    ): void => {
+    const perGuest = (name: string, help: string, pick: (g: Guest) => number | undefined): void => {
       new Gauge({
         name,
         help,
@@ -57,6 +56,22 @@ export class Metrics {
     );
     perGuest('berth_guest_cpu_seconds', 'CPU time of the VMM process', (g) => g.status?.cpuSeconds);
     perGuest('berth_guest_memory_bytes', 'Guest RAM as specified', (g) => g.spec.memory);
+    const disks = (g: Guest, k: 'bytesRead' | 'bytesWritten'): number | undefined =>
+      g.status ? g.status.disks.reduce((n, d) => n + (d[k] ?? 0), 0) : undefined;
+    perGuest('berth_guest_disk_read_bytes', 'Bytes its disks read', (g) => disks(g, 'bytesRead'));
+    perGuest('berth_guest_disk_written_bytes', 'Bytes written to its disks', (g) =>
+      disks(g, 'bytesWritten'),
+    );
+    perGuest(
+      'berth_guest_network_received_bytes',
+      'Bytes its network card delivered to it',
+      (g) => g.status?.net?.card?.rxBytes,
+    );
+    perGuest(
+      'berth_guest_network_sent_bytes',
+      'Bytes it sent on its network card',
+      (g) => g.status?.net?.card?.txBytes,
+    );
     new Gauge({
       name: 'berth_host_guest_memory_limit_bytes',
       help: 'Guest memory the host may commit',

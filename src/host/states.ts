@@ -1,5 +1,6 @@
 // Guest states as libvirt names them, and the transitions allowed between them. Every
-// transition the supervisor makes goes through `checkTransition`, and is recorded as an event.
+// transition the supervisor makes goes through `canTransition`, and is recorded as an event.
+// stopping -> running is a graceful stop cancelled while it waited for the guest to power off.
 
 export const GUEST_STATES = [
   'stopped',
@@ -16,7 +17,7 @@ const ALLOWED: Record<GuestState, readonly GuestState[]> = {
   starting: ['running', 'stopping', 'stopped', 'crashed'],
   running: ['paused', 'stopping', 'stopped', 'crashed'],
   paused: ['running', 'stopping', 'stopped', 'crashed'],
-  stopping: ['stopped', 'crashed'],
+  stopping: ['running', 'stopped', 'crashed'],
   crashed: ['starting', 'stopped'],
 };
 
@@ -43,4 +44,6 @@ export type StateReason =
   | 'autostart'
   | 'start-failed'
   | 'vanished'
-  | 'restart-limit';
+  | 'restart-limit'
+  | 'stop-cancelled'
+  | 'start-cancelled';

@@ -1,5 +1,7 @@
 // The supervisor's actions: create, delete, start, stop, restart, pause and resume. Each checks
-// everything it can before changing anything; long ones run as operations. Starting hands the
+// everything it can before changing anything; long ones run as operations, and say while they
+// run whether a cancel is honoured (a start until its VMM answers, a graceful stop while it
+// waits for the guest to power off). Starting hands the
 // VMM's launch to guestLaunch.ts (config, files, cgroup, user); the watching of what runs is
 // in watcher.ts, the shared parts in supervisorBase.ts.
 
@@ -9,7 +11,7 @@ import { conflict, HostError } from './errors.js';
 import { launchGuest, type LaunchContext } from './guestLaunch.js';
 import { parseGuestSpec } from './guestSpec.js';
 import { logTail } from './guestRuntime.js';
-import type { Operation } from './operations.js';
+import { OperationCancelled, type Operation, type OperationControl } from './operations.js';
 import type { GuestView, StopOptions } from './supervisorBase.js';
 import { isActive, type GuestState } from './states.js';
 import type { GuestRow } from './store.js';
@@ -52,7 +54,11 @@ export class Supervisor extends Watcher {
     }
   }
 
-  /** Starts a stopped or crashed guest: an operation that ends when its VMM answers. */
+  /**
+   * Starts a stopped or crashed guest: an operation that ends when its VMM answers. Cancelling it
+   * before then kills the VMM being started (SIGKILL: it does not answer yet); the guest ends
+   * stopped, reason start-cancelled.
+   */
   override start(name: string, reason = 'user'): Operation {
     const g = this.row(name);
     if (g.state !== 'stopped' && g.state !== 'crashed') {
@@ -60,7 +66,9 @@ export class Supervisor extends Watcher {
     }
     this.checkMemory(g);
     this.beginStart(g, reason);
-    return this.operations.run(`Starting guest ${name}`, name, () => this.finishStart(name));
+    return this.operations.run(`Starting guest ${name}`, name, (ctl) =>
+      this.finishStart(name, ctl),
+    );
   }
 
   private beginStart(g: GuestRow, reason: string): void {
@@ -71,9 +79,10 @@ export class Supervisor extends Watcher {
     this.transition(g.name, 'starting', reason);
   }
 
-  private async finishStart(name: string): Promise<void> {
+  private async finishStart(name: string, ctl: OperationControl): Promise<void> {
     const rt = this.rt(name);
     const g = this.row(name);
+    ctl.cancellable(() => this.cancelStart(name));
     try {
       const uid = this.account ? this.allocateUid(name) : null;
       await this.clearOldGroup(name);
@@ -84,6 +93,7 @@ export class Supervisor extends Watcher {
       rt.launching = false;
       const message = e instanceof Error ? e.message : String(e);
       this.transition(name, 'stopped', 'start-failed', message);
+      if (ctl.signal.aborted) throw new OperationCancelled(`the start of '${name}' was cancelled`);
       throw new HostError(
         e instanceof HostError ? e.status : 500,
         `cannot start '${name}': ${message}`,
@@ -91,11 +101,21 @@ export class Supervisor extends Watcher {
     } finally {
       rt.launching = false;
     }
-    const state = await this.waitFor(
-      name,
-      ['running', 'paused', 'stopped', 'crashed'],
-      this.startTimeoutMs,
-    );
+    const state = ctl.signal.aborted
+      ? null
+      : await this.waitFor(
+          name,
+          ['running', 'paused', 'stopped', 'crashed'],
+          this.startTimeoutMs,
+          ctl.signal,
+        );
+    if (ctl.signal.aborted) {
+      ctl.uncancellable(`the start of '${name}' is being cancelled`);
+      await this.killUntilEnded(name, 10_000);
+      throw new OperationCancelled(
+        `the start of '${name}' was cancelled; its VMM was killed before it answered`,
+      );
+    }
     if (state === 'running' || state === 'paused') return;
     if (state === null) {
       this.kill(name);
@@ -105,6 +125,28 @@ export class Supervisor extends Watcher {
     }
     const tail = logTail(this.dirs.vmmLog(name)).trim();
     throw new Error(`'${name}' ended while starting${tail ? `: ${tail}` : ''}`);
+  }
+
+  /** A cancel of a start, at once: refused once the VMM answered; finishStart then kills it. */
+  private cancelStart(name: string): void {
+    const g = this.row(name);
+    const rt = this.rt(name);
+    if (g.state !== 'starting' || rt.stopRequested) {
+      throw conflict(`guest '${name}' is ${g.state}, no longer starting: stop it instead`);
+    }
+    rt.stopRequested = 'cancel'; // its end is no crash, and its answer no boot
+  }
+
+  /**
+   * SIGKILL to a guest's VMM until the watcher sees it gone: just after its launch, its
+   * wrapper may not show its command line yet (forked, not yet exec'd), so kill() retries.
+   */
+  private async killUntilEnded(name: string, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      this.kill(name);
+      if (await this.waitFor(name, ['stopped', 'crashed'], 250)) return;
+    }
   }
 
   private launchContext(): LaunchContext {
@@ -118,7 +160,12 @@ export class Supervisor extends Watcher {
     };
   }
 
-  /** Stops a guest: power button, then quit after `timeout` s, then SIGKILL (force: quit at once). */
+  /**
+   * Stops a guest: power button, then quit after `timeout` s, then SIGKILL (force: quit at once).
+   * A graceful stop may be cancelled while it waits for the guest to power off: the guest is
+   * running again (reason stop-cancelled), though a guest that heeds the button already
+   * pressed may still power off. A forced stop, or one past its graceful part, is not cancelled.
+   */
   stop(name: string, opts: StopOptions = {}): Operation {
     const g = this.row(name);
     const rt = this.rt(name);
@@ -134,22 +181,36 @@ export class Supervisor extends Watcher {
     rt.stopRequested = opts.force ? 'force' : 'graceful';
     this.transition(name, 'stopping', 'user');
     const timeout = opts.timeout ?? g.spec.stopTimeout;
-    return this.operations.run(`Stopping guest ${name}`, name, () =>
-      this.finishStop(name, !!opts.force, timeout),
+    return this.operations.run(`Stopping guest ${name}`, name, (ctl) =>
+      this.finishStop(name, !!opts.force, timeout, ctl),
     );
   }
 
-  private async finishStop(name: string, force: boolean, timeoutS: number): Promise<void> {
+  private async finishStop(
+    name: string,
+    force: boolean,
+    timeoutS: number,
+    ctl: OperationControl,
+  ): Promise<void> {
     const sock = this.dirs.controlSocket(name);
     const ask = (cmd: string): Promise<unknown> =>
       controlRequest(sock, { cmd }, 2000).catch(() => null);
-    const stopped = (ms: number): Promise<boolean> =>
-      this.waitFor(name, ['stopped', 'crashed'], ms).then((s) => s !== null);
+    const stopped = (ms: number, signal?: AbortSignal): Promise<boolean> =>
+      this.waitFor(name, ['stopped', 'crashed'], ms, signal).then((s) => s !== null);
+    const cancelled = (): OperationCancelled =>
+      new OperationCancelled(`the stop of '${name}' was cancelled; the guest runs on`);
     if (!force) {
+      ctl.cancellable(() => this.cancelStop(name));
       if (this.rt(name).status?.state === 'paused') await ask('resume');
+      if (ctl.signal.aborted) throw cancelled();
       await ask('shutdown');
-      if (await stopped(timeoutS * 1000)) return;
-    }
+      if (ctl.signal.aborted) throw cancelled();
+      if (await stopped(timeoutS * 1000, ctl.signal)) return;
+      if (ctl.signal.aborted) throw cancelled();
+      ctl.uncancellable(
+        `the stop of '${name}' is past its graceful part (its VMM was told to quit)`,
+      );
+    } else ctl.uncancellable(`a forced stop (of '${name}') is not cancelled`);
     await ask('quit');
     if (await stopped(5000)) return;
     this.kill(name);
@@ -157,19 +218,39 @@ export class Supervisor extends Watcher {
     throw new Error(`'${name}' did not stop, even after SIGKILL`);
   }
 
+  /** A cancel of a graceful stop, at once: the guest is running again. */
+  private cancelStop(name: string): void {
+    const g = this.row(name);
+    const rt = this.rt(name);
+    if (g.state !== 'stopping' || rt.stopRequested !== 'graceful') {
+      const why = rt.stopRequested === 'force' ? 'a forced stop is under way' : `it is ${g.state}`;
+      throw conflict(`the stop of '${name}' cannot be cancelled now: ${why}`);
+    }
+    rt.stopRequested = null;
+    this.transition(name, 'running', 'stop-cancelled');
+  }
+
+  /**
+   * A stop, then a start. Cancelling it cancels the part under way: the stop while it waits for
+   * the guest to power off (the guest runs on), or the start (the guest ends stopped).
+   */
   restart(name: string, opts: StopOptions = {}): Operation {
     const g = this.row(name);
     if (g.state !== 'running' && g.state !== 'paused') {
       throw conflict(`guest '${name}' is ${g.state}: only a running or paused guest restarts`);
     }
     const stop = this.stop(name, opts);
-    return this.operations.run(`Restarting guest ${name}`, name, async () => {
+    return this.operations.run(`Restarting guest ${name}`, name, async (ctl) => {
+      ctl.cancellable(() => this.operations.cancelNow(stop.id));
       const done = await this.operations.wait(stop.id, 3_600_000);
+      if (done?.status === 'Cancelled') {
+        throw new OperationCancelled(`the restart of '${name}' was cancelled; the guest runs on`);
+      }
       if (done?.status !== 'Success') throw new Error(done?.err || 'the stop failed');
       const g2 = this.row(name);
       this.checkMemory(g2);
       this.beginStart(g2, 'restarted');
-      await this.finishStart(name);
+      await this.finishStart(name, ctl);
     });
   }
 

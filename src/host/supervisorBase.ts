@@ -11,7 +11,9 @@ import type { CgroupUsage, Cgroups } from './cgroups.js';
 import { conflict, notFound } from './errors.js';
 import type { GuestSpec } from './guestSpec.js';
 import { GuestRuntime } from './guestRuntime.js';
-import { BERTH_MAIN, isOurProcess, signal } from './launcher.js';
+import { guestNet, guestStats, type GuestNet, type GuestStats } from './guestStats.js';
+import { vmmMemoryLimit } from './guestLaunch.js';
+import { BERTH_MAIN, childrenOf, isOurProcess, signal } from './launcher.js';
 import { Operations } from './operations.js';
 import type { StateDir } from './stateDir.js';
 import { canTransition, isActive, type GuestState } from './states.js';
@@ -48,6 +50,10 @@ export interface GuestView {
   createdAt: string;
   updatedAt: string;
   status: VmmStatus | null;
+  /** The VMM's CPU use over the daemon's last poll interval, in percent of one host CPU. */
+  cpuPercent: number | null;
+  /** Its published ports and the address it took (null: no network). */
+  net: GuestNet | null;
 }
 
 export interface StopOptions {
@@ -122,11 +128,24 @@ export abstract class SupervisorBase {
       createdAt: g.createdAt,
       updatedAt: g.updatedAt,
       status,
+      cpuPercent: status ? (rt?.cpuPercent ?? null) : null,
+      net: guestNet(g.spec, status),
     };
   }
 
   get(name: string): GuestView {
     return this.view(this.row(name));
+  }
+
+  /** The guest's state resource: its figures in Incus's shape (guestStats.ts). */
+  stats(name: string): GuestStats {
+    const v = this.get(name);
+    const rt = this.runtimes.get(name);
+    return guestStats({
+      ...v,
+      memoryLimit: rt?.memoryLimit ?? (this.cgroups ? vmmMemoryLimit(v.spec) : null),
+      statusAt: v.status ? (rt?.statusAt ?? null) : null,
+    });
   }
 
   list(): GuestView[] {
@@ -206,31 +225,46 @@ export abstract class SupervisorBase {
     return true;
   }
 
-  /** Resolves with the state once the guest is in one of `states`; null after `ms`. */
-  protected waitFor(name: string, states: GuestState[], ms: number): Promise<GuestState | null> {
+  /** Resolves with the state once the guest is in one of `states`; null after `ms` or on abort. */
+  protected waitFor(
+    name: string,
+    states: GuestState[],
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<GuestState | null> {
     return new Promise((resolve) => {
       const now = this.store.get(name)?.state;
-      if (now === undefined) return resolve(null);
+      if (now === undefined || signal?.aborted) return resolve(null);
       if (states.includes(now)) return resolve(now);
       const done = (s: GuestState | null): void => {
         clearTimeout(timer);
         this.changes.off('state', on);
+        signal?.removeEventListener('abort', aborted);
         resolve(s);
       };
       const on = (n: string, s: GuestState): void => {
         if (n === name && states.includes(s)) done(s);
       };
+      const aborted = (): void => done(null);
       const timer = setTimeout(() => done(null), ms);
       this.changes.on('state', on);
+      signal?.addEventListener('abort', aborted);
     });
   }
 
-  /** SIGKILL to the VMM (or its whole session while its PID is not known yet). */
+  /**
+   * SIGKILL to the VMM. Before it has answered, its PID is not stored: then the wrapper's child
+   * (so that the wrapper still records how it ended and the VMM's reaper removes its files), or
+   * the wrapper's whole session before it has forked one.
+   */
   protected kill(name: string): void {
     const g = this.store.get(name);
     if (!g) return;
     const config = this.dirs.vmmConfig(name);
-    if (isOurProcess(g.vmmPid, config)) signal(g.vmmPid, 'SIGKILL');
-    else if (isOurProcess(g.sessionPid, config)) signal(-g.sessionPid!, 'SIGKILL');
+    if (isOurProcess(g.vmmPid, config)) return signal(g.vmmPid, 'SIGKILL');
+    if (g.sessionPid === null || !isOurProcess(g.sessionPid, config)) return;
+    const vmm = childrenOf(g.sessionPid).filter((p) => isOurProcess(p, config));
+    if (vmm.length === 0) signal(-g.sessionPid, 'SIGKILL');
+    for (const p of vmm) signal(p, 'SIGKILL');
   }
 }

@@ -8,6 +8,7 @@
 import { controlRequest } from '../vmm/controlClient.js';
 import type { VmmStatus } from '../vmm/status.js';
 import { reclaimConsoleDir, restoreGuestFiles } from './guestFiles.js';
+import { cpuPercent } from './guestStats.js';
 import { describeExit, isOurProcess, readExitStatus } from './launcher.js';
 import { isActive } from './states.js';
 import type { GuestRow } from './store.js';
@@ -108,10 +109,12 @@ export abstract class Watcher extends SupervisorBase {
       );
       const g = this.store.get(name);
       if (!g || !isActive(g.state) || this.closed) return;
+      rt.cpuPercent = cpuPercent(rt.status, s);
       rt.status = s;
       rt.statusAt = Date.now();
       if (g.vmmPid !== s.pid) this.store.setPids(name, g.sessionPid, s.pid);
-      if (g.state === 'starting') this.transition(name, 'running', 'booted');
+      // (a start being cancelled kills the VMM: it does not count as booted)
+      if (g.state === 'starting' && !rt.stopRequested) this.transition(name, 'running', 'booted');
       else if (g.state === 'running' && s.state === 'paused')
         this.transition(name, 'paused', 'vmm-reported');
       else if (g.state === 'paused' && s.state === 'running')
@@ -127,6 +130,7 @@ export abstract class Watcher extends SupervisorBase {
   private onExit(g: GuestRow, code: number | null): void {
     const rt = this.rt(g.name);
     rt.status = null;
+    rt.cpuPercent = null;
     this.store.setPids(g.name, null, null);
     const oom = this.outOfMemory(g.name);
     this.release(g.name);
@@ -135,8 +139,9 @@ export abstract class Watcher extends SupervisorBase {
     const clean = ended.clean;
     const detail = oom ? `${ended.detail}: ${oom}` : ended.detail;
     if (rt.stopRequested) {
+      const reason = rt.stopRequested === 'cancel' ? 'start-cancelled' : 'user';
       rt.stopRequested = null;
-      this.transition(g.name, 'stopped', 'user', code === 0 ? 'the VMM ended cleanly' : detail);
+      this.transition(g.name, 'stopped', reason, code === 0 ? 'the VMM ended cleanly' : detail);
       return;
     }
     if (g.state === 'starting') {

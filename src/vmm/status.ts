@@ -29,6 +29,8 @@ export interface VmmStatus {
     card: VirtioNetCounters | null;
     /** The host side (user network or TAP). */
     backend: object | null;
+    /** The IPv4 address the guest took by DHCP (user networking; null before its lease, or on TAP). */
+    address: string | null;
   } | null;
 }
 

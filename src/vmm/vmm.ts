@@ -41,6 +41,8 @@ type HostNet = NetBackend & {
   whenReceived(): Promise<void>;
   close(): Promise<void>;
   readonly counters: object;
+  /** The guest's DHCP lease, where the backend sees it (user networking). */
+  readonly guestAddress?: string | null;
 };
 
 export interface VmmOptions {
@@ -363,6 +365,7 @@ export class Vmm {
               mac: board?.net ? formatMac(board.net.mac) : null,
               card: board?.net ? { ...board.net.counters } : null,
               backend: this.net ? { ...this.net.counters } : null,
+              address: this.net?.guestAddress ?? null,
             },
     };
   }

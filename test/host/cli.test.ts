@@ -10,19 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { BERTH_CLI, DaemonProcess, processesMentioning, until } from './harness.js';
+import { BERTH_CLI, berthCli, DaemonProcess, processesMentioning, until } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bhc-'));
 const socket = join(dir, 'api.sock');
 let daemon: DaemonProcess;
 
-function berth(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BERTH_CLI, ...args, '--socket', socket], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const berth = (...args: string[]) => berthCli(socket, ...args);
 
 before(async () => {
   daemon = await new DaemonProcess(dir, socket).ready();
@@ -72,8 +66,11 @@ test('create, start, pause, resume, inspect, logs, events, stop, rm with their e
 
   const ls = berth('ls');
   assert.equal(ls.code, 0);
-  assert.match(ls.out, /^NAME +STATE +REASON +MEMORY +RESTART +PID +MIPS +RSS\n/);
-  assert.match(ls.out, /\nc1 +running +booted +32M +on-failure +\d+ /);
+  assert.match(ls.out, /^NAME +STATE +REASON +UPTIME +MEMORY +CPU% +RSS +PID +ADDRESSES\n/);
+  assert.match(
+    ls.out,
+    /\nc1 +running +booted +\d+m?\d*s +32MiB +(?:[\d.]+|-) +\d+(?:\.\d)?MiB +\d+ +-\n/,
+  );
   const json = JSON.parse(berth('ls', '--json').out);
   assert.equal(json[0].name, 'c1');
   assert.equal(json[0].state, 'running');

@@ -1,6 +1,7 @@
 // Test harness for the host daemon: runs a real `berth daemon` process on a temporary state
-// folder and socket, sends raw HTTP requests over its UNIX socket, waits for conditions, runs
-// code as a VMM's user, and lists the processes a test left (by the state folder in their
+// folder and socket, sends raw HTTP requests over its UNIX socket, runs the `berth` CLI against
+// it, waits for conditions, runs code as a VMM's user, and lists the processes a test left (by
+// the state folder in their
 // command line).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -138,6 +139,18 @@ export class DaemonProcess {
   async guest(name: string): Promise<Json> {
     return (await this.api('GET', `/v1/guests/${name}`)).body.metadata;
   }
+}
+
+/** Runs the `berth` CLI against the daemon on `socket`; its exit status and output. */
+export function berthCli(
+  socket: string,
+  ...args: string[]
+): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BERTH_CLI, ...args, '--socket', socket], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 /** PIDs of live (not zombie) processes whose command line mentions `marker`. */
