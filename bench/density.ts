@@ -96,17 +96,24 @@ async function berthFleet(): Promise<Fleet> {
     if (c.status !== 201) throw new Error(c.text);
     const op = await daemon.act(name, { action: 'start' });
     if (op.status !== 'Success') throw new Error(op.err ?? JSON.stringify(op));
-    const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
-    let out = '';
-    ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-    await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-    await until(
-      `${name} at its shell`,
-      () => out.includes(READY_BANNER) && PROMPT.test(out),
-      900_000,
-      250,
-    );
-    ws.close();
+    // The console is attached again (with the replay) if its WebSocket closes on the way.
+    const deadline = Date.now() + 900_000;
+    for (let ready = false; !ready;) {
+      const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
+      let out = '';
+      let closed = false;
+      ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
+      ws.on('close', () => (closed = true));
+      ws.on('error', () => (closed = true));
+      await until(
+        `${name} at its shell`,
+        () => closed || (out.includes(READY_BANNER) && PROMPT.test(out)),
+        Math.max(1, deadline - Date.now()),
+        250,
+      );
+      ready = !closed;
+      ws.close();
+    }
     const g = await daemon.guest(name);
     const acct =
       (g.cgroup?.dirs as string[] | undefined)?.find((d) => d.includes('cpuacct')) ??

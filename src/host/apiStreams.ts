@@ -9,6 +9,29 @@ import type { GuestEvent, Store } from './store.js';
 /** Most console bytes buffered towards a slow WebSocket reader before it is dropped. */
 const MAX_WS_BACKLOG = 4 * 1024 * 1024;
 
+/**
+ * How long the daemon keeps trying to reach a VMM's console. A VMM busy booting on a loaded host
+ * (ten guests booting on two cores) can take longer than one attempt's 5 s to answer.
+ */
+const CONSOLE_ATTACH_MS = 60_000;
+
+/** openConsole, tried again while the WebSocket is open, until CONSOLE_ATTACH_MS pass. */
+async function openConsolePatiently(
+  controlSocket: string,
+  replay: boolean,
+  wanted: () => boolean,
+): ReturnType<typeof openConsole> {
+  const deadline = Date.now() + CONSOLE_ATTACH_MS;
+  for (;;) {
+    try {
+      return await openConsole(controlSocket, { replay, timeoutMs: 5000 });
+    } catch (e) {
+      if (!wanted() || Date.now() + 1000 > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export function attachConsole(ws: WebSocket, controlSocket: string, replay: boolean): void {
   let open = true;
   const pending: Buffer[] = [];
@@ -23,7 +46,7 @@ export function attachConsole(ws: WebSocket, controlSocket: string, replay: bool
     vmm?.destroy();
   });
   ws.on('error', () => vmm?.destroy());
-  openConsole(controlSocket, { replay }).then(
+  openConsolePatiently(controlSocket, replay, () => open).then(
     ({ socket, early }) => {
       if (!open) return socket.destroy();
       vmm = socket;
