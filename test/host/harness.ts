@@ -132,8 +132,11 @@ export class DaemonProcess {
   async act(name: string, body: Record<string, unknown>): Promise<Json> {
     const r = await this.api('PUT', `/v1/guests/${name}/state`, body);
     if (r.status !== 202) return r;
-    const w = await this.api('GET', `${r.body.operation}/wait?timeout=60`);
-    return w.body.metadata;
+    // A start on a loaded host (ten VMMs starting on two cores) can take over a minute.
+    for (let i = 0; ; i++) {
+      const w = await this.api('GET', `${r.body.operation}/wait?timeout=60`);
+      if (w.body.metadata?.status !== 'Running' || i === 9) return w.body.metadata;
+    }
   }
 
   async guest(name: string): Promise<Json> {
