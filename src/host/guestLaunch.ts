@@ -1,11 +1,12 @@
 // Everything one start of a guest's VMM needs, in order: its complete config, its folders, its
 // files handed to its user (when VMMs run unprivileged), its cgroup with the memory limit and
-// CPU weight, and then the wrapper and VMM themselves (launcher.ts). A step that fails undoes
-// the ones before it.
+// CPU weight, its TAP device for a tap card, and then the wrapper and VMM themselves
+// (launcher.ts). A step that fails undoes the ones before it.
 
-import { appendFileSync, chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Cgroups } from './cgroups.js';
 import { grantDisks, restoreGuestFiles, stageBootFile } from './guestFiles.js';
+import { makeGuestTap, tapDeviceName } from './guestNetwork.js';
 import type { GuestSpec } from './guestSpec.js';
 import { launchVmm } from './launcher.js';
 import type { StateDir } from './stateDir.js';
@@ -50,7 +51,9 @@ export async function launchGuest(
 ): Promise<Launched> {
   const { dirs, account, cgroups } = ctx;
   const name = spec.name;
-  const config = await vmmConfigFor(spec, dirs.controlSocket(name), ctx.defaultAssets);
+  const net = spec.network;
+  const tapName = net.kind === 'tap' ? tapDeviceName(dirs.root, name) : undefined;
+  const config = await vmmConfigFor(spec, dirs.controlSocket(name), ctx.defaultAssets, tapName);
   const user = account && uid !== null ? { uid, gid: account.gid } : null;
   dirs.prepare(user !== null);
   const guestDir = dirs.guestDir(name);
@@ -85,7 +88,9 @@ export async function launchGuest(
     const cgroupProcs = cgroups
       ? cgroups.create(name, { memory: memoryLimit!, cpuWeight: spec.cpuWeight })
       : [];
+    let tapFd: number | undefined;
     try {
+      if (net.kind === 'tap') tapFd = makeGuestTap(net.bridge, tapName!, name).fd;
       const sessionPid = await launchVmm(
         {
           config: dirs.vmmConfig(name),
@@ -93,6 +98,7 @@ export async function launchGuest(
           exit: dirs.exitFile(name),
           cgroupProcs,
           user: user ?? undefined,
+          tapFd,
         },
         ctx.berthMain,
       );
@@ -100,6 +106,8 @@ export async function launchGuest(
     } catch (e) {
       cgroups?.remove(name);
       throw e;
+    } finally {
+      if (tapFd !== undefined) closeSync(tapFd); // the wrapper and the VMM hold it now
     }
   } catch (e) {
     if (granted) restoreGuestFiles(dirs.ownersFile(name));

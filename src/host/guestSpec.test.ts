@@ -38,7 +38,15 @@ test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot,
   });
   assert.equal(bootKind(f), 'files');
   assert.equal(f.memory, 64 << 20);
-  assert.deepEqual(f.network, { kind: 'user', forwards: ['8080:80'] });
+  assert.deepEqual(f.network, {
+    kind: 'user',
+    forwards: [{ proto: 'tcp', hostPort: 8080, guestPort: 80 }],
+  });
+  const t = parseGuestSpec({
+    name: 'b',
+    network: { kind: 'tap', bridge: 'br0', mac: '52-54-00-AB-CD-EF' },
+  });
+  assert.deepEqual(t.network, { kind: 'tap', bridge: 'br0', mac: '52:54:00:ab:cd:ef' });
 });
 
 test('each mistake gets one message naming its field', () => {
@@ -59,6 +67,32 @@ test('each mistake gets one message naming its field', () => {
     [{ name: 'a', boot: { colour: 'red' } }, /^boot: .*\{image: DIR\}/],
     [{ name: 'a', disks: [{ path: fw }, { path: fw }] }, /^disks: .* named twice/],
     [{ name: 'a', network: { kind: 'none', forwards: [] } }, /^network/],
+    [{ name: 'a', network: { kind: 'tap' } }, /^network\.bridge: /],
+    [
+      { name: 'a', network: { kind: 'tap', bridge: 'br 0' } },
+      /^network\.bridge: a Linux interface name/,
+    ],
+    [{ name: 'a', network: { kind: 'tap', bridge: 'a'.repeat(16) } }, /^network\.bridge: /],
+    [{ name: 'a', network: { kind: 'tap', bridge: 'br0', forwards: [] } }, /^network.*forwards/],
+    [
+      { name: 'a', network: { kind: 'user', mac: '52:54:00:12:34' } },
+      /^network\.mac: .*not a MAC address/,
+    ],
+    [
+      { name: 'a', network: { kind: 'user', mac: '01:00:5e:00:00:01' } },
+      /^network\.mac: .*multicast/,
+    ],
+    [
+      { name: 'a', network: { kind: 'user', mac: '00:00:00:00:00:00' } },
+      /^network\.mac: .*not a usable address/,
+    ],
+    [
+      {
+        name: 'a',
+        network: { kind: 'user', forwards: Array.from({ length: 33 }, (_, i) => `${i + 1}`) },
+      },
+      /^network\.forwards: at most 32 port forwards/,
+    ],
     [{ name: 'a', cpuWeight: 0 }, /^cpuWeight: .*between 1 and 10000/],
     [{ name: 'a', cpuWeight: 1.5 }, /^cpuWeight: .*whole number/],
     [{ name: 'a', vmmMemoryLimit: '1K' }, /^vmmMemoryLimit: /],

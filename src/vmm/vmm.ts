@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { VirtBoard } from '../machine/board/virt.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
+import { formatMac } from '../machine/virtio/net.js';
 import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
 import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
@@ -20,10 +21,11 @@ import { HostClock, InstructionClock, wallClockNs, type TickClock } from './cloc
 import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
 import { SlirpBackend } from './net/slirp.js';
-import { TapBackend, tapPreflight } from './net/tap.js';
+import { TapBackend } from './net/tap.js';
+import { tapPreflight } from './net/tapDevice.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
-import { formatMac, type VmmStatus } from './status.js';
+import type { VmmStatus } from './status.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -93,7 +95,9 @@ export class Vmm {
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
     reaper.enable({ terminal: options.console.input?.isTTY === true });
-    if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
+    // A device handed over needs no privileges; one the VMM makes does (checked before anything).
+    if (config.net.kind === 'tap' && !config.net.device)
+      tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;
     let vmm: Vmm | null = null;
@@ -119,7 +123,7 @@ export class Vmm {
       if (config.net.kind === 'user') {
         net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
-        net = await TapBackend.start({ bridge: config.net.bridge, log });
+        net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
       }
       vmm = new Vmm(config, disks, net, files, options, log);
       if (config.controlSocket !== undefined) {
@@ -354,6 +358,9 @@ export class Vmm {
           : {
               kind: this.config.net.kind,
               mac: board?.net ? formatMac(board.net.mac) : null,
+              ...(this.net instanceof TapBackend
+                ? { device: this.net.name, bridge: this.net.bridge }
+                : {}),
               card: board?.net ? { ...board.net.counters } : null,
               backend: this.net ? { ...this.net.counters } : null,
             },

@@ -6,16 +6,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MAX_IFNAME } from '../configSchemas.js';
+import { TapBackend } from './tap.js';
 import {
   checkIfName,
   checkPrivileges,
   defaultTapName,
   findExecutable,
-  MAX_IFNAME,
   NOT_ROOT_MESSAGE,
-  TapBackend,
   TapError,
-} from './tap.js';
+} from './tapDevice.js';
 
 const STATUS_ROOT = 'Name:\tnode\nCapEff:\t000001ffffffffff\n';
 const STATUS_NO_NET_ADMIN = 'Name:\tnode\nCapEff:\t0000000000000000\n';
