@@ -22,7 +22,7 @@ import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
 import { SlirpBackend } from './net/slirp.js';
 import { TapBackend } from './net/tap.js';
-import { tapPreflight } from './net/tapDevice.js';
+import { inheritTap, tapPreflight } from './net/tapDevice.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
@@ -94,10 +94,14 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
+    // A TAP device the VMM makes needs privileges; one handed over must be the device named,
+    // kept from the VMM's own children (the reaper) so that it goes with the VMM.
+    if (config.net.kind === 'tap') {
+      const d = config.net.device;
+      if (d) inheritTap(d.fd, d.name);
+      else tapPreflight({ bridge: config.net.bridge });
+    }
     reaper.enable({ terminal: options.console.input?.isTTY === true });
-    // A device handed over needs no privileges; one the VMM makes does (checked before anything).
-    if (config.net.kind === 'tap' && !config.net.device)
-      tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;
     let vmm: Vmm | null = null;
