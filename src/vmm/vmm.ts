@@ -94,8 +94,7 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
-    // A TAP device the VMM makes needs privileges; one handed over must be the device named,
-    // kept from the VMM's own children (the reaper) so that it goes with the VMM.
+    // A TAP device the VMM makes needs privileges; one handed over must be the device named.
     if (config.net.kind === 'tap') {
       const d = config.net.device;
       if (d) inheritTap(d.fd, d.name);

@@ -1,6 +1,6 @@
 // The few C library calls the network backends need that Node does not offer,
 // through koffi: poll() on raw descriptors, pipes, read/write/close, and
-// open/ioctl/fcntl for the TUN device. Loaded once per thread (the VMM's main thread
+// open/ioctl for the TUN device. Loaded once per thread (the VMM's main thread
 // and its network worker each load their own).
 
 import koffi from 'koffi';
@@ -17,8 +17,6 @@ export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 
 const PR_SET_NAME = 15;
-const F_SETFD = 2;
-const FD_CLOEXEC = 1;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
@@ -33,8 +31,6 @@ export interface Libc {
   open(path: string, flags: number): number;
   /** ioctl(2) with a pointer argument. */
   ioctl(fd: number, request: number, arg: Uint8Array): number;
-  /** Marks a descriptor close-on-exec (one inherited from the parent process); -1 on error. */
-  setCloexec(fd: number): number;
   /** errno of the last call that failed. */
   errno(): number;
   /** Names the calling thread (as top -H and /proc/PID/task/TID/comm show it). */
@@ -52,7 +48,6 @@ export function libc(): Libc {
   const prctl = lib.func(
     'int prctl(int option, const char *name, unsigned long a3, unsigned long a4, unsigned long a5)',
   );
-  const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
   loaded = {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
@@ -61,7 +56,6 @@ export function libc(): Libc {
     close: lib.func('int close(int fd)'),
     open: lib.func('int open(const char *path, int flags)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
-    setCloexec: (fd) => fcntl(fd, F_SETFD, 'int', FD_CLOEXEC) as number,
     errno: () => koffi.errno(),
     setThreadName: (name) => prctl(PR_SET_NAME, name.slice(0, 15), 0, 0, 0),
   };

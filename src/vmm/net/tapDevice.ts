@@ -229,8 +229,8 @@ function joinBridge(ip: string, name: string, cfg: TapDeviceConfig): void {
 
 /**
  * Takes over the descriptor `fd` of the TAP device `name`, which the process that started this
- * one made and left open for it: checks that it is that device (the kernel's fdinfo names it)
- * and closes it in this process's own children.
+ * one made and left open for it: checks that it is that device (the kernel's fdinfo names it).
+ * Node.js marks inherited descriptors close-on-exec, so the VMM's own children do not hold it.
  */
 export function inheritTap(fd: number, name: string): TapDevice {
   let info: string;
@@ -249,6 +249,5 @@ export function inheritTap(fd: number, name: string): TapDevice {
         (m ? ` but ${m[1]}` : ' (not a TAP device at all)'),
     );
   }
-  libc().setCloexec(fd);
   return { fd, name };
 }
