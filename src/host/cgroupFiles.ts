@@ -34,6 +34,8 @@ export interface Cgroups {
   oomKills(guest: string): number | null;
   /** Removes the empty groups of guests not in `keep` (left by a daemon that was killed). */
   sweep(keep: Set<string>): void;
+  /** Removes the `berth` group itself if no guest's group is left in it (the daemon stops). */
+  close(): void;
 }
 
 export type CgroupDetection = { ok: true; cgroups: Cgroups } | { ok: false; reason: string };

@@ -68,6 +68,10 @@ class CgroupsV1 implements Cgroups {
     sweepBase(this.bases.memory, keep, (g) => this.remove(g));
   }
 
+  close(): void {
+    for (const b of new Set(Object.values(this.bases))) rmdirGone(b);
+  }
+
   usage(guest: string): CgroupUsage | null {
     const cpu = readNumber(join(this.bases.cpuacct, guest, 'cpuacct.usage'));
     const mem = readNumber(join(this.bases.memory, guest, 'memory.usage_in_bytes'));

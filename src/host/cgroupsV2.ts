@@ -71,6 +71,10 @@ export class CgroupsV2 implements Cgroups {
     sweepBase(this.base, keep, (g) => this.remove(g));
   }
 
+  close(): void {
+    rmdirGone(this.base);
+  }
+
   usage(guest: string): CgroupUsage | null {
     const d = join(this.base, guest);
     try {

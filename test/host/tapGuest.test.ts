@@ -48,7 +48,7 @@ before(async () => {
 
 after(async () => {
   if (daemon) {
-    daemon.child.kill('SIGKILL');
+    daemon.child.kill('SIGTERM'); // it removes its cgroup folder
     await daemon.exited;
   }
   killAndRemove(dir);
