@@ -1,9 +1,9 @@
 // The guest spec: defaults filled in, every kind of boot accepted, and one message naming the
 // field for each kind of mistake; the state machine allows only libvirt-like transitions.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostError } from './errors.js';
@@ -11,6 +11,7 @@ import { bootKind, parseGuestSpec } from './guestSpec.js';
 import { canTransition } from './states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const fw = join(dir, 'fw.bin');
 writeFileSync(fw, 'x');
 
