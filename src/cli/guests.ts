@@ -30,7 +30,8 @@ export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or
 TCP: --remote https://HOST:PORT --token-file F --fingerprint SHA256, or BERTH_REMOTE,
 BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
   berth create NAME [--memory 256M] [--image DIR | --firmware F [--kernel K] [--initrd I]]
-               [--append ARGS] [--disk PATH[,ro]]... [--net none|user] [-p H:G]...
+               [--append ARGS] [--disk PATH[,ro]]... [--net none|user|tap] [-p H:G]...
+               [--bridge BR] [--mac 52:54:00:12:34:56]
                [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
                [--cpu-weight 1-10000]
   berth start NAME          start a guest and wait until its VMM answers
@@ -102,12 +103,8 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
       return { path: abs(ro ? d.slice(0, -3) : d), readOnly: ro };
     });
   }
-  const forwards = (v.publish as string[] | undefined) ?? [];
-  if (v.net !== undefined || forwards.length > 0) {
-    const kind = v.net ?? 'user';
-    if (kind === 'none' && forwards.length > 0) throw new UsageError('-p needs --net user');
-    spec.network = kind === 'user' ? { kind, forwards } : { kind };
-  }
+  const net = networkFrom(v);
+  if (net) spec.network = net;
   if (v.restart !== undefined) spec.restart = v.restart;
   if (v.autostart) spec.autostart = true;
   if (v['stop-timeout'] !== undefined) {
@@ -121,6 +118,34 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
     spec.cpuWeight = n;
   }
   return spec;
+}
+
+/** --net, -p, --bridge and --mac as the spec's network (the daemon checks the values). */
+function networkFrom(v: Record<string, unknown>): Record<string, unknown> | null {
+  const forwards = (v.publish as string[] | undefined) ?? [];
+  const kind = v.net ?? (v.bridge !== undefined ? 'tap' : 'user');
+  if (v.net === undefined && forwards.length === 0 && v.bridge === undefined) {
+    if (v.mac !== undefined)
+      throw new UsageError("--mac sets the network card's address: add --net");
+    return null;
+  }
+  if (kind !== 'none' && kind !== 'user' && kind !== 'tap') {
+    throw new UsageError(`--net is none, user or tap, not '${String(kind)}'`);
+  }
+  if (forwards.length > 0 && kind !== 'user') throw new UsageError('-p needs --net user');
+  if (kind === 'tap' && v.bridge === undefined) {
+    throw new UsageError('--net tap needs --bridge NAME: the Linux bridge the guest joins');
+  }
+  if (kind !== 'tap' && v.bridge !== undefined) {
+    throw new UsageError('--bridge names the bridge for --net tap');
+  }
+  if (kind === 'none') {
+    if (v.mac !== undefined)
+      throw new UsageError("--mac sets the network card's address: it needs a card");
+    return { kind };
+  }
+  const mac = v.mac !== undefined ? { mac: v.mac } : {};
+  return kind === 'user' ? { kind, forwards, ...mac } : { kind, bridge: v.bridge, ...mac };
 }
 
 function seconds(v: unknown): number | undefined {
@@ -156,6 +181,8 @@ async function run(cmd: string, args: string[]): Promise<number> {
       append: { type: 'string' },
       disk: { type: 'string', multiple: true },
       net: { type: 'string' },
+      bridge: { type: 'string' },
+      mac: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
       restart: { type: 'string' },
       autostart: { type: 'boolean' },

@@ -7,7 +7,7 @@ import { Vmm } from '../vmm/vmm.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
-import { tapPreflight } from '../vmm/net/tap.js';
+import { tapPreflight } from '../vmm/net/tapDevice.js';
 import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 
 export const RUN_HELP = `Usage: berth run [options]

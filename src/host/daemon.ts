@@ -2,7 +2,7 @@
 // and its database, adopts the VMMs a previous daemon left running, and serves the REST API on
 // a UNIX socket (mode 0600: its owner and root only) and, when asked, on TCP with TLS and a
 // bearer token (remoteApi.ts). Closing it stops the API and the watching, never the guests: they run on, to be
-// adopted by the next daemon.
+// adopted by the next daemon (its cgroup folder is removed only when no guest's group is left).
 //
 //   const d = await startDaemon({ stateDir: '/var/lib/berth' });   // socket: STATE/berth.sock
 //   await d.close();
@@ -132,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     close: () =>
       (closing ??= (async () => {
         supervisor.close();
+        sup.cgroups?.close(); // only when no guest's group is left in it
         await remote?.close();
         await server.close();
         await supervisor.operations.settle(100);

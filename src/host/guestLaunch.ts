@@ -1,9 +1,9 @@
 // Everything one start of a guest's VMM needs, in order: its complete config, its folders, its
-// files and console log folder handed to its user (when VMMs run unprivileged), its cgroup with the memory limit and
-// CPU weight, and then the wrapper and VMM themselves (launcher.ts). A step that fails undoes
-// the ones before it.
+// files and console log folder handed to its user (when VMMs run unprivileged), its cgroup with
+// the memory limit and CPU weight, its TAP device for a tap card, and then the wrapper and VMM
+// themselves (launcher.ts). A step that fails undoes the ones before it.
 
-import { appendFileSync, chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, closeSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Cgroups } from './cgroups.js';
 import {
   grantDisks,
@@ -12,6 +12,7 @@ import {
   restoreGuestFiles,
   stageBootFile,
 } from './guestFiles.js';
+import { makeGuestTap, tapDeviceName } from './guestNetwork.js';
 import type { GuestSpec } from './guestSpec.js';
 import { launchVmm } from './launcher.js';
 import type { StateDir } from './stateDir.js';
@@ -58,10 +59,13 @@ export async function launchGuest(
 ): Promise<Launched> {
   const { dirs, account, cgroups } = ctx;
   const name = spec.name;
+  const net = spec.network;
+  const tapName = net.kind === 'tap' ? tapDeviceName(dirs.root, name) : undefined;
   const config = await vmmConfigFor(
     spec,
     { controlSocket: dirs.controlSocket(name), consoleLog: dirs.consoleLog(name) },
     ctx.defaultAssets,
+    tapName,
   );
   const user = account && uid !== null ? { uid, gid: account.gid } : null;
   dirs.prepare(user !== null);
@@ -99,7 +103,9 @@ export async function launchGuest(
     const cgroupProcs = cgroups
       ? cgroups.create(name, { memory: memoryLimit!, cpuWeight: spec.cpuWeight })
       : [];
+    let tapFd: number | undefined;
     try {
+      if (net.kind === 'tap') tapFd = makeGuestTap(net.bridge, tapName!, name).fd;
       const sessionPid = await launchVmm(
         {
           config: dirs.vmmConfig(name),
@@ -107,6 +113,7 @@ export async function launchGuest(
           exit: dirs.exitFile(name),
           cgroupProcs,
           user: user ?? undefined,
+          tapFd,
         },
         ctx.berthMain,
       );
@@ -114,6 +121,8 @@ export async function launchGuest(
     } catch (e) {
       cgroups?.remove(name);
       throw e;
+    } finally {
+      if (tapFd !== undefined) closeSync(tapFd); // the wrapper and the VMM hold it now
     }
   } catch (e) {
     if (granted) {

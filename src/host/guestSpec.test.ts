@@ -1,9 +1,9 @@
 // The guest spec: defaults filled in, every kind of boot accepted, and one message naming the
 // field for each kind of mistake; the state machine allows only libvirt-like transitions.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostError } from './errors.js';
@@ -11,6 +11,7 @@ import { bootKind, parseGuestSpec } from './guestSpec.js';
 import { canTransition } from './states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const fw = join(dir, 'fw.bin');
 writeFileSync(fw, 'x');
 
@@ -38,7 +39,15 @@ test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot,
   });
   assert.equal(bootKind(f), 'files');
   assert.equal(f.memory, 64 << 20);
-  assert.deepEqual(f.network, { kind: 'user', forwards: ['8080:80'] });
+  assert.deepEqual(f.network, {
+    kind: 'user',
+    forwards: [{ proto: 'tcp', hostPort: 8080, guestPort: 80 }],
+  });
+  const t = parseGuestSpec({
+    name: 'b',
+    network: { kind: 'tap', bridge: 'br0', mac: '52-54-00-AB-CD-EF' },
+  });
+  assert.deepEqual(t.network, { kind: 'tap', bridge: 'br0', mac: '52:54:00:ab:cd:ef' });
 });
 
 test('each mistake gets one message naming its field', () => {
@@ -60,6 +69,32 @@ test('each mistake gets one message naming its field', () => {
     [{ name: 'a', boot: { colour: 'red' } }, /^boot: .*\{image: DIR\}/],
     [{ name: 'a', disks: [{ path: fw }, { path: fw }] }, /^disks: .* named twice/],
     [{ name: 'a', network: { kind: 'none', forwards: [] } }, /^network/],
+    [{ name: 'a', network: { kind: 'tap' } }, /^network\.bridge: /],
+    [
+      { name: 'a', network: { kind: 'tap', bridge: 'br 0' } },
+      /^network\.bridge: a Linux interface name/,
+    ],
+    [{ name: 'a', network: { kind: 'tap', bridge: 'a'.repeat(16) } }, /^network\.bridge: /],
+    [{ name: 'a', network: { kind: 'tap', bridge: 'br0', forwards: [] } }, /^network.*forwards/],
+    [
+      { name: 'a', network: { kind: 'user', mac: '52:54:00:12:34' } },
+      /^network\.mac: .*not a MAC address/,
+    ],
+    [
+      { name: 'a', network: { kind: 'user', mac: '01:00:5e:00:00:01' } },
+      /^network\.mac: .*multicast/,
+    ],
+    [
+      { name: 'a', network: { kind: 'user', mac: '00:00:00:00:00:00' } },
+      /^network\.mac: .*not a usable address/,
+    ],
+    [
+      {
+        name: 'a',
+        network: { kind: 'user', forwards: Array.from({ length: 33 }, (_, i) => `${i + 1}`) },
+      },
+      /^network\.forwards: at most 32 port forwards/,
+    ],
     [{ name: 'a', cpuWeight: 0 }, /^cpuWeight: .*between 1 and 10000/],
     [{ name: 'a', cpuWeight: 1.5 }, /^cpuWeight: .*whole number/],
     [{ name: 'a', vmmMemoryLimit: '1K' }, /^vmmMemoryLimit: /],

@@ -8,15 +8,20 @@
 import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { parsePortForward } from '../vmm/net/portForward.js';
-import { parseSize } from '../vmm/size.js';
+import {
+  MAX_MEMORY,
+  MIB,
+  MIN_MEMORY,
+  NetNone,
+  NetTap,
+  NetUser,
+  Path,
+  Size,
+} from '../vmm/configSchemas.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 import { badRequest } from './errors.js';
 
-const MIB = 1024 * 1024;
-export const MIN_MEMORY = 16 * MIB;
-export const MAX_MEMORY = 4096 * MIB;
 /** Virtio slots left for disks: 8, less rng, network and the power button (and the image's root disk). */
 export const MAX_DISKS = 5;
 
@@ -28,22 +33,7 @@ export const GuestName = z
     'a name is 1-63 lower-case letters, digits and inner hyphens (like a DNS label)',
   );
 
-const AbsPath = z
-  .string()
-  .min(1, 'a path is needed')
-  .max(4096)
-  .refine((p) => !p.includes('\0'), 'no NUL in a path')
-  .refine((p) => isAbsolute(p), 'give an absolute path');
-
-/** A size in bytes, or a string such as '256M'. */
-const Size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return typeof v === 'number' ? v : parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const AbsPath = Path.refine((p) => isAbsolute(p), 'give an absolute path');
 
 const Memory = Size.pipe(
   z
@@ -54,20 +44,12 @@ const Memory = Size.pipe(
     ),
 );
 
-const Forward = z.string().transform((v, ctx) => {
-  try {
-    parsePortForward(v);
-    return v;
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const Network = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }).strict(),
-  z.object({ kind: z.literal('user'), forwards: z.array(Forward).max(32).default([]) }).strict(),
-]);
+/**
+ * No card, user-mode networking (forwards, mac), or a TAP device on a Linux bridge (bridge,
+ * mac; the daemon must be root). Without a mac, the daemon gives the card one derived from
+ * the guest's name when it is created (guestNetwork.ts).
+ */
+const Network = z.discriminatedUnion('kind', [NetNone, NetUser, NetTap]);
 
 const ImageBoot = z.object({ image: AbsPath }).strict();
 const FilesBoot = z

@@ -4,7 +4,7 @@
 // network sections, each network card and disk keyed by its name in the guest (eth0, vda...).
 
 import type { VmmStatus } from '../vmm/status.js';
-import { parsePortForward } from '../vmm/net/portForward.js';
+import type { PortForward } from '../vmm/net/portForward.js';
 import type { GuestSpec } from './guestSpec.js';
 import type { GuestState } from './states.js';
 
@@ -17,9 +17,8 @@ export interface GuestNet {
   ports: string[];
 }
 
-/** A port forward of the spec ("8080:80", "127.0.0.1/8022:22/udp") as Docker prints it. */
-export function portLabel(forward: string): string {
-  const f = parsePortForward(forward);
+/** A port forward of the spec (given as "8080:80" or "127.0.0.1/8022:22/udp") as Docker prints it. */
+export function portLabel(f: PortForward): string {
   return `${f.hostAddress ?? '0.0.0.0'}:${f.hostPort}->${f.guestPort}/${f.proto}`;
 }
 
@@ -28,7 +27,7 @@ export function guestNet(spec: GuestSpec, status: VmmStatus | null): GuestNet | 
   return {
     kind: spec.network.kind,
     address: status?.net?.address ?? null,
-    ports: spec.network.forwards.map(portLabel),
+    ports: spec.network.kind === 'user' ? spec.network.forwards.map(portLabel) : [],
   };
 }
 

@@ -3,7 +3,8 @@
 // pipe to the daemon, so it outlives the daemon. The wrapper waits for the VMM and writes its
 // exit status to a file, so that whoever supervises it later (this daemon or the next one)
 // learns how it ended, even after `kill -9` of the VMM. The wrapper also puts itself (so the
-// VMM too) into the guest's cgroup and drops to the VMM's user before the VMM starts.
+// VMM too) into the guest's cgroup and drops to the VMM's user before the VMM starts. A TAP
+// device the daemon made for the guest is handed down as descriptor 3 (guestNetwork.ts).
 
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -43,21 +44,27 @@ export interface LaunchPaths {
   cgroupProcs?: string[];
   /** Run the VMM as this user and group (the wrapper stays the daemon's user). */
   user?: { uid: number; gid: number };
+  /** A descriptor the wrapper and the VMM get as their descriptor 3 (a TAP device). */
+  tapFd?: number;
 }
 
 /** Starts the wrapper and its VMM; returns the wrapper's PID (it leads the session). */
 export function launchVmm(paths: LaunchPaths, berthMain = BERTH_MAIN): Promise<number> {
   rmSync(paths.exit, { force: true });
   const log = openSync(paths.log, 'a', 0o600);
+  const env = { ...process.env };
+  // A Node.js that inherits these takes descriptor 3 for an IPC channel.
+  delete env.NODE_CHANNEL_FD;
+  delete env.NODE_CHANNEL_SERIALIZATION_MODE;
   try {
     const child = spawn(
       'sh',
       ['-c', WRAPPER, process.execPath, berthMain, 'vmm', '--config', paths.config],
       {
         detached: true,
-        stdio: ['ignore', log, log],
+        stdio: paths.tapFd === undefined ? ['ignore', log, log] : ['ignore', log, log, paths.tapFd],
         env: {
-          ...process.env,
+          ...env,
           BERTH_EXIT_FILE: paths.exit,
           BERTH_CGROUP_PROCS: (paths.cgroupProcs ?? []).join('\n'),
           BERTH_VMM_UID: paths.user ? String(paths.user.uid) : '',

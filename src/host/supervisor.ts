@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { controlRequest } from '../vmm/controlClient.js';
 import { conflict, HostError } from './errors.js';
 import { launchGuest, type LaunchContext } from './guestLaunch.js';
+import { checkTapHost, withMac } from './guestNetwork.js';
 import { parseGuestSpec } from './guestSpec.js';
 import { logTail } from './guestRuntime.js';
 import { OperationCancelled, type Operation, type OperationControl } from './operations.js';
@@ -23,9 +24,15 @@ const MIB = 1024 * 1024;
 
 export class Supervisor extends Watcher {
   create(input: unknown): GuestView {
-    const spec = parseGuestSpec(input);
-    this.dirs.checkSocketPath(spec.name);
-    if (this.store.get(spec.name)) throw conflict(`a guest named '${spec.name}' exists already`);
+    const parsed = parseGuestSpec(input);
+    this.dirs.checkSocketPath(parsed.name);
+    if (this.store.get(parsed.name))
+      throw conflict(`a guest named '${parsed.name}' exists already`);
+    if (parsed.network.kind === 'tap') checkTapHost(parsed.network.bridge);
+    const spec = withMac(
+      parsed,
+      this.store.list().map((g) => g.spec),
+    );
     const g = this.store.create(spec);
     return this.view(g);
   }

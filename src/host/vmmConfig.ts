@@ -1,12 +1,14 @@
 // Turns a guest spec into the complete VmmConfig its VMM runs from (`berth vmm --config`):
 // boot files resolved (a built image's manifest, the files named, or Debian's default assets
-// from the cache), the image's root disk first, the control socket and the console log under
+// from the cache), the image's root disk first, the network card with its MAC (and, for a
+// TAP card, the device the daemon hands over), the control socket and the console log under
 // the state folder.
 
 import { parseVmmConfig, type VmmConfig } from '../vmm/config.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import type { GuestAssets } from '../images/assets.js';
 import { badRequest } from './errors.js';
+import { checkTapHost, vmmNet } from './guestNetwork.js';
 import { checkSpecFiles, type GuestSpec } from './guestSpec.js';
 
 /** Supplies Debian's default kernel, firmware and initramfs (ensureDefaultAssets by default). */
@@ -25,12 +27,15 @@ export interface VmmPaths {
   consoleLog: string;
 }
 
+/** `tapDevice`: the name of the TAP device the daemon makes for a tap card. */
 export async function vmmConfigFor(
   spec: GuestSpec,
   paths: VmmPaths,
   defaultAssets: DefaultAssets,
+  tapDevice?: string,
 ): Promise<VmmConfig> {
-  checkSpecFiles(spec); // the files may have gone since the guest was created
+  checkSpecFiles(spec); // the files (and the bridge) may have gone since the guest was created
+  if (spec.network.kind === 'tap') checkTapHost(spec.network.bridge);
   const disks = spec.disks.map((d) => ({ path: d.path, readOnly: d.readOnly }));
   let boot: { firmware: string; kernel?: string; initrd?: string; append?: string };
   if ('image' in spec.boot) {
@@ -60,10 +65,7 @@ export async function vmmConfigFor(
       harts: spec.vcpus,
       ...boot,
       disks,
-      net:
-        spec.network.kind === 'user'
-          ? { kind: 'user', forwards: spec.network.forwards }
-          : { kind: 'none' },
+      net: vmmNet(spec, tapDevice),
       controlSocket: paths.controlSocket,
       consoleLog: { path: paths.consoleLog },
     });

@@ -7,62 +7,24 @@
 //   const vmm = await Vmm.start(config, { console: { input: process.stdin, output: process.stdout } });
 
 import { z } from 'zod';
-import { parsePortForward, type PortForward } from './net/portForward.js';
-import { parseSize } from './size.js';
+import {
+  IfName,
+  MAX_MEMORY,
+  MIB,
+  MIN_MEMORY,
+  NetNone,
+  NetTap,
+  NetUser,
+  Path,
+  Size,
+} from './configSchemas.js';
 
 export class VmmConfigError extends Error {
   override readonly name = 'VmmConfigError';
 }
 
-const MIB = 1024 * 1024;
 const VIRTIO_SLOTS = 8;
 export const DEFAULT_MEMORY = 256 * MIB;
-const MIN_MEMORY = 16 * MIB;
-const MAX_MEMORY = 4096 * MIB;
-
-const Size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return typeof v === 'number' ? v : parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const Path = z
-  .string()
-  .min(1, 'a path is needed')
-  .refine((p) => !p.includes('\0'), 'no NUL');
-
-/** A port forward as parsePortForward writes it ("8080:80", "ADDR/H:G/udp") or as its object. */
-const Forward = z
-  .union([
-    z.string(),
-    z
-      .object({
-        proto: z.enum(['tcp', 'udp']).default('tcp'),
-        hostPort: z.number().int(),
-        guestPort: z.number().int(),
-        hostAddress: z.string().optional(),
-      })
-      .strict(),
-  ])
-  .transform((v, ctx): PortForward => {
-    const spec =
-      typeof v === 'string'
-        ? v
-        : `${v.hostAddress !== undefined ? `${v.hostAddress}/` : ''}${v.hostPort}:${v.guestPort}/${v.proto}`;
-    try {
-      return parsePortForward(spec);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  });
-
-const Mac = z
-  .string()
-  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'a MAC address is written like 52:54:00:12:34:56');
 
 const MAX_CONSOLE_LOG = 1024 * MIB;
 
@@ -80,23 +42,18 @@ const ConsoleLog = z
   .strict();
 
 const Net = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }).strict(),
-  z
-    .object({
-      kind: z.literal('user'),
-      forwards: z.array(Forward).default([]),
-      mac: Mac.optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal('tap'),
-      bridge: z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a Linux interface name (1-15 characters)'),
-      mac: Mac.optional(),
-    })
-    .strict(),
+  NetNone,
+  NetUser,
+  NetTap.extend({
+    /**
+     * A TAP device made and put on the bridge by whoever started the VMM (the daemon), handed
+     * over as the open descriptor `fd`; without it the VMM makes its own (root).
+     */
+    device: z
+      .object({ fd: z.number().int().min(3).max(1023), name: IfName })
+      .strict()
+      .optional(),
+  }).strict(),
 ]);
 
 const Schema = z

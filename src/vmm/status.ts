@@ -25,6 +25,9 @@ export interface VmmStatus {
   net: {
     kind: string;
     mac: string | null;
+    /** A TAP card's device and the bridge it is on. */
+    device?: string;
+    bridge?: string;
     /** The guest's card. */
     card: VirtioNetCounters | null;
     /** The host side (user network or TAP). */
@@ -32,8 +35,4 @@ export interface VmmStatus {
     /** The IPv4 address the guest took by DHCP (user networking; null before its lease, or on TAP). */
     address: string | null;
   } | null;
-}
-
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
 }

@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { VirtBoard } from '../machine/board/virt.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
+import { formatMac } from '../machine/virtio/net.js';
 import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
 import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
@@ -22,10 +23,11 @@ import { HostClock, InstructionClock, wallClockNs, type TickClock } from './cloc
 import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
 import { SlirpBackend } from './net/slirp.js';
-import { TapBackend, tapPreflight } from './net/tap.js';
+import { TapBackend } from './net/tap.js';
+import { inheritTap, tapPreflight } from './net/tapDevice.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
-import { formatMac, type VmmStatus } from './status.js';
+import type { VmmStatus } from './status.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -98,8 +100,13 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
+    // A TAP device the VMM makes needs privileges; one handed over must be the device named.
+    if (config.net.kind === 'tap') {
+      const d = config.net.device;
+      if (d) inheritTap(d.fd, d.name);
+      else tapPreflight({ bridge: config.net.bridge });
+    }
     reaper.enable({ terminal: options.console.input?.isTTY === true });
-    if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
     const disks: DiskBackend[] = [];
     let net: HostNet | null = null;
     let consoleLog: ConsoleLog | null = null;
@@ -126,7 +133,7 @@ export class Vmm {
       if (config.net.kind === 'user') {
         net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
-        net = await TapBackend.start({ bridge: config.net.bridge, log });
+        net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
@@ -363,6 +370,9 @@ export class Vmm {
           : {
               kind: this.config.net.kind,
               mac: board?.net ? formatMac(board.net.mac) : null,
+              ...(this.net instanceof TapBackend
+                ? { device: this.net.name, bridge: this.net.bridge }
+                : {}),
               card: board?.net ? { ...board.net.counters } : null,
               backend: this.net ? { ...this.net.counters } : null,
               address: this.net?.guestAddress ?? null,

@@ -1,6 +1,6 @@
 // The `berth` guest commands against a real daemon: human tables and --json, exit status 0
 // when done, 1 when the daemon refuses, 2 on bad usage, 3 with no daemon; and the events
-// WebSocket sees a start as it happens.
+// WebSocket sees a start as it happens; --net, -p, --bridge and --mac become the spec's card.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,6 +108,51 @@ test('create, start, pause, resume, inspect, logs, events, stop, rm with their e
       'deleted/user',
     ],
   );
+});
+
+test('berth create --net, -p, --bridge, --mac: the card of the spec; bad combinations are usage errors', () => {
+  const echo = echoGuestElf();
+  const fw = ['--firmware', echo];
+  const c = berth(
+    'create',
+    'n1',
+    ...fw,
+    '--net',
+    'user',
+    '-p',
+    '8080:80',
+    '--mac',
+    '52:54:00:00:00:0A',
+  );
+  assert.equal(c.code, 0, c.err);
+  assert.deepEqual(JSON.parse(berth('inspect', 'n1').out).spec.network, {
+    kind: 'user',
+    forwards: [{ proto: 'tcp', hostPort: 8080, guestPort: 80 }],
+    mac: '52:54:00:00:00:0a',
+  });
+  const usage: [string[], RegExp][] = [
+    [['--net', 'tap'], /--net tap needs --bridge NAME/],
+    [['--bridge', 'br0', '-p', '80'], /-p needs --net user/],
+    [['--net', 'user', '--bridge', 'br0'], /--bridge names the bridge for --net tap/],
+    [['--net', 'none', '--mac', '52:54:00:00:00:01'], /--mac .* needs a card/],
+    [['--mac', '52:54:00:00:00:01'], /--mac .* add --net/],
+    [['--net', 'wifi'], /--net is none, user or tap, not 'wifi'/],
+  ];
+  for (const [args, message] of usage) {
+    const r = berth('create', 'n2', ...fw, ...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.err, message);
+  }
+  const lo = berth('create', 'n2', ...fw, '--net', 'tap', '--bridge', 'lo');
+  assert.equal(lo.code, 1);
+  assert.match(
+    lo.err,
+    process.getuid?.() === 0
+      ? /network\.bridge: "lo" is .* not a bridge/
+      : /needs the daemon to run as root/,
+  );
+  assert.equal(berth('inspect', 'n2').code, 1, 'nothing was created');
+  assert.equal(berth('rm', 'n1').code, 0);
 });
 
 test('berth run still works without a daemon', () => {

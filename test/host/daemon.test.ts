@@ -2,7 +2,8 @@
 // real VMM processes (the bare-metal echo guest), marks a VMM killed with -9 crashed within
 // 2 s and restarts it by its policy, pauses and resumes the instruction count, serves the
 // console over a WebSocket, outlives nothing of its guests (they outlive it, and the next
-// daemon adopts them and watches them), refuses bad requests without changing anything,
+// daemon adopts them and watches them), refuses bad requests (network cards among them: no
+// bridge, a bad MAC, TAP without root) without changing anything,
 // and leaves no process behind.
 
 import { after, before, test } from 'node:test';
@@ -20,6 +21,9 @@ const socket = join(dir, 'api.sock');
 let daemon: DaemonProcess;
 let echo: string;
 const MEMORY_LIMIT = '100M'; // three 32M echo guests fit, a fourth does not
+const root = process.getuid?.() === 0;
+const NO_BRIDGE = `bnone${process.pid}`.slice(0, 15);
+const NOT_ROOT = /^network: a tap card needs the daemon to run as root/;
 
 const echoSpec = (name: string, extra: Record<string, unknown> = {}) => ({
   name,
@@ -248,6 +252,41 @@ test('bad requests: each gets a 4xx with a message and changes nothing', async (
       ...post(echoSpec('n2', { network: { kind: 'user', forwards: ['99999:80'] } })),
       400,
       /^network\.forwards\.0: /,
+    ],
+    [...post(echoSpec('n3', { network: { kind: 'tap' } })), 400, /^network\.bridge: /],
+    [
+      ...post(echoSpec('n4', { network: { kind: 'tap', bridge: 'br 0' } })),
+      400,
+      /^network\.bridge: a Linux interface name/,
+    ],
+    [
+      ...post(echoSpec('n5', { network: { kind: 'tap', bridge: NO_BRIDGE } })),
+      400,
+      root
+        ? new RegExp(`^network\\.bridge: there is no bridge "${NO_BRIDGE}".*ip link add`)
+        : NOT_ROOT,
+    ],
+    [
+      ...post(echoSpec('n6', { network: { kind: 'tap', bridge: 'lo' } })),
+      400,
+      root ? /^network\.bridge: "lo" is a network interface but not a bridge/ : NOT_ROOT,
+    ],
+    [
+      ...post(echoSpec('n7', { network: { kind: 'user', mac: '52:54:00:12:34' } })),
+      400,
+      /^network\.mac: .*not a MAC address/,
+    ],
+    [
+      ...post(
+        echoSpec('n8', { network: { kind: 'tap', bridge: 'br0', mac: '01:00:5e:00:00:01' } }),
+      ),
+      400,
+      /^network\.mac: .*multicast/,
+    ],
+    [
+      ...post(echoSpec('n9', { network: { kind: 'tap', bridge: 'br0', forwards: ['80'] } })),
+      400,
+      /^network.*forwards/,
     ],
     [
       ...post({ name: 'b1', boot: { image: '/no/such/dir' } }),

@@ -98,16 +98,21 @@ export class DaemonProcess {
   output = '';
   readonly exited: Promise<number | null>;
 
+  /** `wrap`: a command the daemon runs under (e.g. setpriv and its options). */
   constructor(
     readonly stateDir: string,
     readonly socket: string,
     extra: string[] = [],
+    wrap: string[] = [],
   ) {
-    this.child = spawn(
+    const command = [
+      ...wrap,
       process.execPath,
-      [BERTH_CLI, 'daemon', '--state-dir', stateDir, '--socket', socket, ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+      BERTH_CLI,
+      'daemon',
+      ...['--state-dir', stateDir, '--socket', socket, ...extra],
+    ];
+    this.child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));

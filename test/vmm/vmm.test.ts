@@ -56,6 +56,11 @@ test('config: every field is checked before anything starts, with the field name
     ],
     [{ firmware: 'f', net: { kind: 'tap' } }, /^net\.bridge:/],
     [{ firmware: 'f', net: { kind: 'user', mac: 'zz' } }, /^net\.mac:/],
+    [
+      { firmware: 'f', net: { kind: 'tap', bridge: 'br0', device: { fd: 2, name: 'tap0' } } },
+      /^net\.device\.fd:/,
+    ],
+    [{ firmware: 'f', net: { kind: 'user', device: { fd: 3, name: 'tap0' } } }, /^net.*device/],
     [{ firmware: 'f', disks: [{ path: '' }] }, /^disks\.0\.path:/],
     [
       { firmware: 'f', disks: Array.from({ length: 7 }, (_, i) => ({ path: `d${i}` })) },

@@ -1,21 +1,23 @@
 // The TAP backend's parts that need no device: interface names, the
-// privilege check, executable lookup and start-up errors (missing ip, no
-// bridge, not a bridge). The TAP device itself, with frames both ways,
-// backpressure and its cleanup, is tested in test/integration/tap.test.ts,
-// inside a network namespace.
+// privilege check, executable lookup, start-up errors (missing ip, no
+// bridge, not a bridge) and a descriptor handed over that is not the device.
+// The TAP device itself, with frames both ways, backpressure and its cleanup,
+// is tested in test/integration/tap.test.ts, inside a network namespace.
 
 import { test } from 'node:test';
+import { closeSync, openSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { MAX_IFNAME } from '../configSchemas.js';
+import { TapBackend } from './tap.js';
 import {
   checkIfName,
   checkPrivileges,
   defaultTapName,
   findExecutable,
-  MAX_IFNAME,
+  inheritTap,
   NOT_ROOT_MESSAGE,
-  TapBackend,
   TapError,
-} from './tap.js';
+} from './tapDevice.js';
 
 const STATUS_ROOT = 'Name:\tnode\nCapEff:\t000001ffffffffff\n';
 const STATUS_NO_NET_ADMIN = 'Name:\tnode\nCapEff:\t0000000000000000\n';
@@ -61,4 +63,18 @@ test('TapBackend.start: a missing ip or bridge is a TapError saying what to do',
     TapBackend.start({ bridge: 'lo' }),
     /"lo" is a network interface but not a bridge/,
   );
+});
+
+test('inheritTap: a descriptor that is not open, or not the TAP device named, is refused', () => {
+  assert.throws(() => inheritTap(1000, 'tap0'), {
+    message: /^descriptor 1000 is not open: the process that starts the VMM hands it/,
+  });
+  const fd = openSync('/dev/null', 'r');
+  try {
+    assert.throws(() => inheritTap(fd, 'tap0'), {
+      message: `descriptor ${fd} is not the TAP device tap0 (not a TAP device at all)`,
+    });
+  } finally {
+    closeSync(fd);
+  }
 });
