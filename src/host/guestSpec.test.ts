@@ -118,5 +118,6 @@ test('states: only the transitions a supervisor makes', () => {
   assert.ok(!canTransition('stopped', 'running'));
   assert.ok(!canTransition('stopped', 'paused'));
   assert.ok(!canTransition('paused', 'starting'));
-  assert.ok(!canTransition('stopping', 'running'));
+  assert.ok(canTransition('stopping', 'running')); // a graceful stop cancelled
+  assert.ok(!canTransition('stopping', 'paused'));
 });
