@@ -28,7 +28,7 @@ const { values } = parseArgs({
   },
 });
 const MAX = Number(values.max);
-const DEADLINE = Date.now() + Number(values.minutes) * 60_000;
+const MINUTES = Number(values.minutes);
 const IDLE_S = Number(values.idle);
 const MEMORY_MIB = 128;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
@@ -56,7 +56,9 @@ function residency(pid: number, ramKiB: number): { rss: number; ram: number } {
       if (m[1] === 'Size') size = Number(m[2]);
       else {
         rss += Number(m[2]);
-        if (size >= ramKiB && size <= ramKiB + 2048) ram = Math.max(ram, Number(m[2]));
+        // QEMU maps the guest RAM by itself; Berth's is a WebAssembly memory that also holds
+        // each hart's registers and TLBs (a few MiB) in front of it.
+        if (size >= ramKiB && size <= ramKiB + 16384) ram = Math.max(ram, Number(m[2]));
       }
     }
   } catch {
@@ -129,7 +131,12 @@ async function berthFleet(): Promise<Fleet> {
     count: () => names.length,
     pids(i) {
       const marker = join(dir, 'guests', names[i], 'vmm.json');
-      const all = processesMentioning(marker).map((p) => p.pid);
+      // The VMM first (node), then its wrapper shell (`sh -c ... vmm.json`) and its reaper.
+      const procs = processesMentioning(marker);
+      const all = [
+        ...procs.filter((p) => !p.cmd.startsWith('sh')),
+        ...procs.filter((p) => p.cmd.startsWith('sh')),
+      ].map((p) => p.pid);
       // the reaper (sh, awk) is the VMM's child: find children by /proc/PID/stat's ppid
       const kids = readdirSync('/proc')
         .filter((e) => /^\d+$/.test(e))
@@ -223,8 +230,9 @@ async function measure(kind: string, make: () => Promise<Fleet>): Promise<Figure
     await sleep(IDLE_S * 1000);
     const idleCpuPct = ((fleet.cpuNs() - c0) / 1e6 / (Date.now() - w0)) * 100;
     let stoppedBy = `--max ${MAX}`;
+    const deadline = t0 + MINUTES * 60_000; // each kind has its own minutes
     while (fleet.count() < MAX) {
-      if (Date.now() > DEADLINE) {
+      if (Date.now() > deadline) {
         stoppedBy = 'the time limit';
         break;
       }
