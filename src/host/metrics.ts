@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client) read from the supervisor at each scrape: guests per state,
-// and per running guest its instructions, MIPS, resident memory, CPU time, guest memory, and the
-// bytes of its disks and network card.
+// each guest's state (berth_guest_state{guest, state} 1), and per running guest its
+// instructions, MIPS, resident memory, CPU time, guest memory, and the bytes and operations of
+// its disks and network card.
 
 import { Gauge, Registry } from 'prom-client';
 import { GUEST_STATES } from './states.js';
@@ -56,11 +57,38 @@ export class Metrics {
     );
     perGuest('berth_guest_cpu_seconds', 'CPU time of the VMM process', (g) => g.status?.cpuSeconds);
     perGuest('berth_guest_memory_bytes', 'Guest RAM as specified', (g) => g.spec.memory);
-    const disks = (g: Guest, k: 'bytesRead' | 'bytesWritten'): number | undefined =>
+    new Gauge({
+      name: 'berth_guest_state',
+      help: 'The state of each guest (1 for its present state)',
+      labelNames: ['guest', 'state'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const g of sup.list()) this.set({ guest: g.name, state: g.state }, 1);
+      },
+    });
+    type DiskCounter = 'bytesRead' | 'bytesWritten' | 'readRequests' | 'writeRequests';
+    const disks = (g: Guest, k: DiskCounter): number | undefined =>
       g.status ? g.status.disks.reduce((n, d) => n + (d[k] ?? 0), 0) : undefined;
     perGuest('berth_guest_disk_read_bytes', 'Bytes its disks read', (g) => disks(g, 'bytesRead'));
     perGuest('berth_guest_disk_written_bytes', 'Bytes written to its disks', (g) =>
       disks(g, 'bytesWritten'),
+    );
+    perGuest('berth_guest_disk_reads', 'Read requests its disks served', (g) =>
+      disks(g, 'readRequests'),
+    );
+    perGuest('berth_guest_disk_writes', 'Write requests its disks served', (g) =>
+      disks(g, 'writeRequests'),
+    );
+    perGuest(
+      'berth_guest_network_received_packets',
+      'Frames its network card delivered to it',
+      (g) => g.status?.net?.card?.rxFrames,
+    );
+    perGuest(
+      'berth_guest_network_sent_packets',
+      'Frames it sent on its network card',
+      (g) => g.status?.net?.card?.txFrames,
     );
     perGuest(
       'berth_guest_network_received_bytes',

@@ -13,8 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { alive, DaemonProcess, http, processesMentioning, sleep, until } from './harness.js';
+import {
+  alive,
+  DaemonProcess,
+  http,
+  processesMentioning,
+  sleep,
+  until,
+  openGuestConsole,
+} from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bh-'));
 const socket = join(dir, 'api.sock');
@@ -141,13 +150,8 @@ test('kill -9 of a VMM: crashed within 2 s, restarted by on-failure, the others 
 });
 
 test('the console through the daemon: replay, then input echoed back', async () => {
-  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/e3/console`);
   let out = '';
-  ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
+  const ws = await openGuestConsole(socket, 'e3', (t) => (out += t));
   try {
     await until('the replayed banner', () => out.includes('echo ready'), 5000);
     ws.send(Buffer.from('hello through the daemon'));
@@ -367,8 +371,55 @@ test('the OpenAPI document and the metrics', async () => {
   assert.ok(o.body.paths['/v1/guests'].post.requestBody, 'the guest spec is documented');
   const m = await http(socket, 'GET', '/metrics');
   assert.equal(m.status, 200);
-  assert.match(m.text, /berth_guests\{state="running"\} 2/);
-  assert.match(m.text, /berth_guest_instructions\{guest="e2"\} \d+/);
+  // Read as Prometheus would: every guest has its state; every running one all its series.
+  const families = new Map(parsePrometheusTextFormat(m.text).map((f) => [f.name, f]));
+  const samples = (name: string): { value: string; labels?: Record<string, string> }[] => {
+    const f = families.get(name);
+    assert.ok(f, `no family ${name}`);
+    assert.equal(f.type, 'GAUGE', name);
+    return f.metrics;
+  };
+  const guests = (await daemon.api('GET', '/v1/guests')).body.metadata as {
+    name: string;
+    state: string;
+  }[];
+  const running = guests.filter((g) => g.state === 'running').map((g) => g.name);
+  assert.equal(running.length, 2);
+  assert.equal(
+    samples('berth_guests').find((x) => x.labels?.state === 'running')?.value,
+    String(running.length),
+  );
+  for (const g of guests) {
+    const st = samples('berth_guest_state').filter((x) => x.labels?.guest === g.name);
+    assert.deepEqual(
+      st.map((x) => [x.labels?.state, x.value]),
+      [[g.state, '1']],
+      g.name,
+    );
+  }
+  for (const name of [
+    'berth_guest_instructions',
+    'berth_guest_mips',
+    'berth_guest_rss_bytes',
+    'berth_guest_cpu_seconds',
+    'berth_guest_memory_bytes',
+    'berth_guest_disk_read_bytes',
+    'berth_guest_disk_written_bytes',
+    'berth_guest_disk_reads',
+    'berth_guest_disk_writes',
+  ]) {
+    for (const g of running) {
+      const x = samples(name).find((v) => v.labels?.guest === g);
+      assert.ok(x && Number.isFinite(Number(x.value)), `${name} of ${g}`);
+    }
+  }
+  for (const g of running) {
+    const v = (name: string): number =>
+      Number(samples(name).find((x) => x.labels?.guest === g)!.value);
+    assert.ok(v('berth_guest_instructions') > 0, g);
+    assert.ok(v('berth_guest_rss_bytes') > 16 << 20, g);
+    assert.equal(v('berth_guest_memory_bytes'), 32 << 20, g);
+  }
 });
 
 test('stop: graceful with a timeout (the echo guest ignores its power button), then forced; delete', async () => {

@@ -11,10 +11,16 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
 import { freePort } from '../support/wait.js';
-import { berthCli, DaemonProcess, processesMentioning, until, killAndRemove } from './harness.js';
+import {
+  berthCli,
+  DaemonProcess,
+  processesMentioning,
+  until,
+  killAndRemove,
+  openGuestConsole,
+} from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bhd-'));
 const socket = join(dir, 'api.sock');
@@ -41,13 +47,8 @@ test(
       assert.equal(c.status, 201, c.text);
       const op = await daemon.act('deb', { action: 'start' });
       assert.equal(op.status, 'Success', op.err);
-      const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/deb/console`);
       let out = '';
-      ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-      await new Promise((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      });
+      const ws = await openGuestConsole(socket, 'deb', (t) => (out += t));
       const say = async (cmd: string, answer: string, ms = 60_000): Promise<void> => {
         ws.send(Buffer.from(`${cmd}\n`));
         await until(`the answer to ${cmd}`, () => out.includes(answer), ms, 100);

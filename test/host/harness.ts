@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 /** dist/src/cli/main.js, from dist/test/host/. */
 export const BERTH_CLI = join(
@@ -76,6 +77,21 @@ export function http(
     req.on('error', reject);
     req.end(data);
   });
+}
+
+/** Opens a guest's console WebSocket on the daemon; `onText` gets its output as it comes. */
+export async function openGuestConsole(
+  socket: string,
+  name: string,
+  onText: (text: string) => void,
+): Promise<WebSocket> {
+  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
+  ws.on('message', (d: Buffer) => onText(d.toString('latin1')));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return ws;
 }
 
 export async function until<T>(

@@ -10,10 +10,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { buildImage } from '../../src/images/imageBuild.js';
 import { GUEST_READY_BANNER, e2fsTool } from '../../src/images/rootfs.js';
-import { berthCli, DaemonProcess, killAndRemove, processesMentioning, until } from './harness.js';
+import {
+  berthCli,
+  DaemonProcess,
+  killAndRemove,
+  processesMentioning,
+  until,
+  openGuestConsole,
+} from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bhi-'));
 const socket = join(dir, 'api.sock');
@@ -42,13 +48,8 @@ test(
       assert.equal(c.status, 201, c.text);
       const op = await daemon.act('img', { action: 'start' });
       assert.equal(op.status, 'Success', op.err);
-      const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/img/console`);
       let out = '';
-      ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-      await new Promise((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      });
+      const ws = await openGuestConsole(socket, 'img', (t) => (out += t));
       try {
         await until('the image to boot', () => out.includes(GUEST_READY_BANNER), 600_000, 250);
         await until('the prompt', () => /# (?:\x1b\[6n)?$/m.test(out), 60_000, 200);

@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { echoGuestElf } from '../vmm/echoGuest.js';
 import { freePort } from '../support/wait.js';
 import {
@@ -20,6 +19,7 @@ import {
   processesMentioning,
   until,
   type Json,
+  openGuestConsole,
 } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bhs-'));
@@ -124,13 +124,8 @@ test('berth stats --json: the real counters, growing between two calls', async (
 
 test("the VMM's RSS grows when the guest touches its memory", async () => {
   const [before] = statsJson('s1');
-  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/s1/console`);
   let out = '';
-  ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
+  const ws = await openGuestConsole(socket, 's1', (t) => (out += t));
   try {
     ws.send(Buffer.from([0x14])); // Ctrl-T: the echo guest writes to 56 MiB of its RAM
     await until('the M', () => out.includes('M'), 30_000);

@@ -9,10 +9,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { alive, DaemonProcess, processesMentioning, until, killAndRemove } from './harness.js';
+import {
+  alive,
+  DaemonProcess,
+  processesMentioning,
+  until,
+  killAndRemove,
+  openGuestConsole,
+} from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bht-'));
 const socket = join(dir, 'api.sock');
@@ -28,13 +34,8 @@ async function converse(
   answer: string,
   ms: number,
 ): Promise<void> {
-  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
   let out = '';
-  ws.on('message', (d: Buffer) => (out += d.toString('latin1')));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
+  const ws = await openGuestConsole(socket, name, (t) => (out += t));
   try {
     await until(`${name} to be ready`, () => ready(out), ms, 250).catch((e: Error) => {
       throw new Error(`${e.message}; its console so far: ${JSON.stringify(out.slice(-400))}`);
