@@ -166,6 +166,8 @@ async function berthFleet(): Promise<Fleet> {
       return ns;
     },
     async close() {
+      // Stopped through the daemon, so that it removes their cgroups (and then its own).
+      await Promise.all(names.map((n) => daemon.act(n, { action: 'stop', force: true })));
       daemon.child.kill('SIGTERM');
       await daemon.exited;
       for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
