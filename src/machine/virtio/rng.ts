@@ -7,6 +7,7 @@
 
 import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
 import { Virtqueue } from './virtqueue.js';
+import { checkEmpty } from '../state/stateReader.js';
 
 export const VIRTIO_ID_RNG = 4;
 
@@ -18,14 +19,14 @@ export interface EntropySource {
   fill(dest: Uint8Array): void;
 }
 
-export interface VirtioRngState {
-  requests: number;
-  bytes: number;
-}
+/** virtio-rng keeps no state beyond its transport (its counters are not state). */
+export type VirtioRngState = Record<string, never>;
 
 export class VirtioRng implements VirtioDevice<VirtioRngState> {
   readonly deviceId = VIRTIO_ID_RNG;
   readonly name = 'virtio-rng';
+  readonly stateId = 'virtio-rng';
+  readonly stateVersion = 1;
   readonly features = 0n;
   readonly numQueues = 1;
   readonly queueMax = 64;
@@ -57,14 +58,15 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
 
   reset(): void {}
 
-  save(): VirtioRngState {
-    return { ...this.counters };
+  saveState(): VirtioRngState {
+    return {};
   }
 
-  restore(s: VirtioRngState): void {
-    this.counters.requests = s.requests;
-    this.counters.bytes = s.bytes;
+  checkState(data: unknown): VirtioRngState {
+    return checkEmpty(data);
   }
+
+  loadState(): void {}
 }
 
 /**
