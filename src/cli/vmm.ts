@@ -10,8 +10,9 @@ import { Vmm } from '../vmm/vmm.js';
 export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
 
 Runs one guest from FILE, a JSON VmmConfig (name, memory, firmware, kernel, initrd,
-append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket).
-Boot files are not fetched: the config names them all.
+append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket,
+restore: a snapshot file to start from). Boot files are not fetched: the config names
+them all.
 
 Options:
   --config FILE   the configuration (required)

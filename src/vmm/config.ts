@@ -115,6 +115,11 @@ const Schema = z
     powerButton: z.boolean().default(true),
     /** UNIX socket path for the control socket; none when absent. */
     controlSocket: Path.optional(),
+    /**
+     * A snapshot file to restore the machine from before it first runs; the rest of the
+     * configuration must describe the machine that took it.
+     */
+    restore: Path.optional(),
   })
   .strict();
 
