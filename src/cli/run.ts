@@ -42,7 +42,11 @@ Options:
   --jit-threshold N   translate guest code to WebAssembly after N runs of an
                       instruction (default 1000); 0 interprets only
   --control PATH      serve the VMM's control socket (mode 0600) at PATH: status, pause,
-                      resume, shutdown (the guest's power button), quit, console
+                      resume, shutdown (the guest's power button), quit, snapshot, console
+  --restore FILE      start from a snapshot (written by the control socket's snapshot
+                      request) instead of booting: give the same options as the run
+                      that took it (memory, disks, network, console, boot files); the
+                      disks must be as they were then (a snapshot holds no disk contents)
   --name NAME         the guest's name in status and logs (default guest)
   --demo              run the built-in bare-metal demo program instead
 
@@ -74,6 +78,7 @@ export async function runCommand(args: string[]): Promise<number> {
       console: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
       control: { type: 'string' },
+      restore: { type: 'string' },
       name: { type: 'string' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -121,6 +126,7 @@ export async function runCommand(args: string[]): Promise<number> {
     jitThreshold: jitText === undefined ? undefined : Number(jitText),
     deterministic: values.deterministic ?? false,
     controlSocket: values.control,
+    restore: values.restore,
     name: values.name,
     net:
       netKind === 'user'

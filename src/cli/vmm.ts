@@ -11,8 +11,8 @@ export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
 
 Runs one guest from FILE, a JSON VmmConfig (name, memory, firmware, kernel, initrd,
 append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket,
-consoleLog: {path, maxBytes (default 1M), keep (default 2)}).
-Boot files are not fetched: the config names them all.
+consoleLog: {path, maxBytes (default 1M), keep (default 2)}, restore: a snapshot file to
+start from). Boot files are not fetched: the config names them all.
 
 Options:
   --config FILE   the configuration (required)

@@ -8,6 +8,12 @@
 // HART_AREAS_BYTES hold one HART_AREA_BYTES area per hart, and RAM follows at
 // byteOffset. RAM too large to fit beside the areas in 4 GiB lives in a plain
 // ArrayBuffer, and its harts only interpret.
+//
+// Saved state (state/persistent.ts) holds the pages that are not all zero, in
+// runs of consecutive pages; a restore zeroes the rest and drops every cache of
+// decoded or translated code.
+
+import { StateError, type Persistent } from './state/persistent.js';
 
 export const PAGE_SIZE = 4096;
 
@@ -29,7 +35,23 @@ const CODE_WRITE_LIMIT = 256;
 
 export class RamError extends Error {}
 
-export class Ram {
+/** Consecutive pages that are not all zero, from page number `page` (RAM offset / PAGE_SIZE). */
+export interface RamRun {
+  page: number;
+  /** A whole number of pages. */
+  data: Uint8Array;
+}
+
+export interface RamState {
+  /** RAM size in bytes. */
+  size: number;
+  /** The pages that are not all zero, in ascending order; every other page is zero. */
+  runs: RamRun[];
+}
+
+export class Ram implements Persistent<RamState> {
+  readonly stateId = 'ram';
+  readonly stateVersion = 1;
   readonly base: number;
   readonly size: number;
   /** The buffer holding RAM at byteOffset (and hart areas in front when memory is set). */
@@ -187,5 +209,72 @@ export class Ram {
     if (off < 0)
       throw new RamError(`cannot read ${len} bytes at 0x${pa.toString(16)}: outside RAM`);
     return this.u8.slice(off, off + len);
+  }
+
+  /** True when page `page` holds only zero bytes. */
+  isZeroPage(page: number): boolean {
+    const words = this.i32;
+    const end = (page + 1) * (PAGE_SIZE / 4);
+    for (let i = page * (PAGE_SIZE / 4); i < end; i++) if (words[i] !== 0) return false;
+    return true;
+  }
+
+  /** A copy of the pages that are not all zero. */
+  saveState(): RamState {
+    const runs: RamRun[] = [];
+    const pages = this.size / PAGE_SIZE;
+    let p = 0;
+    while (p < pages) {
+      if (this.isZeroPage(p)) {
+        p++;
+        continue;
+      }
+      const first = p;
+      while (p < pages && !this.isZeroPage(p)) p++;
+      runs.push({ page: first, data: this.u8.slice(first * PAGE_SIZE, p * PAGE_SIZE) });
+    }
+    return { size: this.size, runs };
+  }
+
+  checkState(data: unknown): RamState {
+    if (data === null || typeof data !== 'object') throw new StateError('must be a RAM state');
+    const { size, runs } = data as Partial<RamState>;
+    if (size !== this.size) {
+      throw new StateError(`the state is of ${size} bytes of RAM, this RAM has ${this.size}`);
+    }
+    if (!Array.isArray(runs)) throw new StateError('runs must be a list');
+    const pages = this.size / PAGE_SIZE;
+    let next = 0;
+    runs.forEach((r: Partial<RamRun>, i) => {
+      const where = `runs[${i}]`;
+      if (r === null || typeof r !== 'object' || !(r.data instanceof Uint8Array)) {
+        throw new StateError(`${where} must be {page, data} with data in bytes`);
+      }
+      const n = r.data.length / PAGE_SIZE;
+      if (!Number.isInteger(n) || n < 1) {
+        throw new StateError(`${where} holds ${r.data.length} bytes, not a whole number of pages`);
+      }
+      if (!Number.isInteger(r.page) || r.page! < next || r.page! + n > pages) {
+        throw new StateError(
+          `${where} at page ${r.page} (${n} pages) is out of order or beyond the ${pages} pages of RAM`,
+        );
+      }
+      next = r.page! + n;
+    });
+    return { size, runs: runs as RamRun[] };
+  }
+
+  /** Takes checked contents: all of RAM is written, so every decoded page is forgotten and every page is dirty. */
+  loadState(s: RamState): void {
+    this.u8.fill(0);
+    for (const r of s.runs) this.u8.set(r.data, r.page * PAGE_SIZE);
+    for (let p = 0; p < this.code.length; p++) {
+      if (this.code[p] === null) continue;
+      if (this.translated[p] !== 0) this.dropTranslations(p);
+      else this.codeGen[p]++;
+      this.code[p] = null;
+    }
+    this.dirty.fill(1);
+    this.dirtyEpoch++;
   }
 }

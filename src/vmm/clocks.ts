@@ -40,6 +40,13 @@ export class InstructionClock implements TickClock {
   readonly deterministic = true;
   private skipped = 0;
   constructor(private readonly instructions: () => number) {}
+  /** Ticks of idle time skipped so far (a snapshot keeps them, so a restored run goes on alike). */
+  get skippedTicks(): number {
+    return this.skipped;
+  }
+  set skippedTicks(n: number) {
+    this.skipped = n;
+  }
   now(): number {
     return Math.floor(this.instructions() / INSTRUCTIONS_PER_TICK) + this.skipped;
   }

@@ -89,6 +89,11 @@ const Schema = z
     controlSocket: Path.optional(),
     /** A file that keeps the guest's console output, rotated by size; none when absent. */
     consoleLog: ConsoleLog.optional(),
+    /**
+     * A snapshot file to restore the machine from before it first runs; the rest of the
+     * configuration must describe the machine that took it.
+     */
+    restore: Path.optional(),
   })
   .strict();
 

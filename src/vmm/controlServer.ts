@@ -5,6 +5,9 @@
 //   → {"cmd": "pause"} / "resume"     ← {"ok": true, "result": {"state": "paused"}}
 //   → {"cmd": "shutdown"}             ← {"ok": true, "result": {"pressed": true}}: the power button
 //   → {"cmd": "quit"}                 ← {"ok": true, ...}, then the VMM flushes, cleans up and exits
+//   → {"cmd": "snapshot", "path": "/abs/file.snap"}
+//                                     ← {"ok": true, "result": {"path", "bytes", "milliseconds"}}: the
+//                                       guest paused, its machine written, the guest resumed
 //   → {"cmd": "console", "replay": true}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)
@@ -29,13 +32,15 @@ export interface Controllable {
   resume(): void;
   shutdown(): boolean;
   quit(): void;
+  /** Writes a snapshot of the machine to an absolute path (pausing the guest meanwhile). */
+  snapshot(path: string): { path: string; bytes: number; milliseconds: number };
 }
 
 export const MAX_REQUEST_LINE = 64 * 1024;
 /** Console output waiting for a slow reader before it is disconnected. */
 const MAX_CONSOLE_BACKLOG = 4 * 1024 * 1024;
 
-export type ControlRequest = { id?: unknown; cmd: string; replay?: boolean };
+export type ControlRequest = { id?: unknown; cmd: string; replay?: boolean; path?: unknown };
 
 function reply(
   sock: Socket,
@@ -177,6 +182,19 @@ export class ControlServer {
         reply(sock, id, { ok: true, result: { state: 'stopping' } });
         vmm.quit();
         return;
+      case 'snapshot': {
+        if (typeof req.path !== 'string' || req.path === '') {
+          return reply(sock, id, {
+            ok: false,
+            error: 'snapshot needs "path": the absolute path of the file to write',
+          });
+        }
+        try {
+          return reply(sock, id, { ok: true, result: vmm.snapshot(req.path) });
+        } catch (e) {
+          return reply(sock, id, { ok: false, error: (e as Error).message });
+        }
+      }
       case 'console':
         reply(sock, id, { ok: true });
         if (req.replay !== false) {
@@ -187,7 +205,7 @@ export class ControlServer {
       default:
         return reply(sock, id, {
           ok: false,
-          error: `unknown command "${req.cmd}"; known: status, pause, resume, shutdown, quit, console`,
+          error: `unknown command "${req.cmd}"; known: status, pause, resume, shutdown, quit, snapshot, console`,
         });
     }
   }

@@ -9,17 +9,16 @@
 //   vmm.exitOnSignals();
 //   const exit = await vmm.run();   // closes everything when the guest is done
 
-import { webcrypto } from 'node:crypto';
-import { resolve } from 'node:path';
-import { VirtBoard } from '../machine/board/virt.js';
-import { SeededEntropy } from '../machine/virtio/rng.js';
+import { isAbsolute, resolve } from 'node:path';
+import type { VirtBoard } from '../machine/board/virt.js';
+import type { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { formatMac } from '../machine/virtio/net.js';
 import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
 import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
-import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
+import { HostClock, type TickClock } from './clocks.js';
 import { readGuestFile, readKernel } from './kernelFile.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
 import { SlirpBackend } from './net/slirp.js';
@@ -28,6 +27,8 @@ import { inheritTap, tapPreflight } from './net/tapDevice.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
+import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
+import { makeMachine } from './vmmMachine.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -72,6 +73,10 @@ export class Vmm {
   readonly io: ConsoleIO;
   private board: VirtBoard | null = null;
   private clock: TickClock | null = null;
+  /** The seeded entropy source of a deterministic run. */
+  private entropy: SeededEntropy | null = null;
+  /** The first boot's board, restored from config.restore at start. */
+  private restored: VirtBoard | null = null;
   private boots = 0;
   private retiredBefore = 0;
   private readonly startedAt = Date.now();
@@ -137,6 +142,7 @@ export class Vmm {
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
+      if (config.restore !== undefined) vmm.restoreSnapshot(config.restore);
       if (config.controlSocket !== undefined) {
         vmm.control = await ControlServer.listen(config.controlSocket, vmm);
       }
@@ -174,46 +180,77 @@ export class Vmm {
   }
 
   private async boot(): Promise<VmmExit | 'reboot'> {
-    const cfg = this.config;
-    if (this.board) this.retiredBefore += this.board.instructions();
-    this.board = null;
-    const clock: TickClock = cfg.deterministic
-      ? new InstructionClock(() => (this.board ? this.board.instructions() : 0))
-      : new HostClock();
-    if (this.state === 'paused' && clock instanceof HostClock) clock.pause();
-    this.clock = clock;
-    // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
-    const firstDisk = cfg.disks[0];
-    const seed =
-      cfg.net.kind === 'tap' && firstDisk !== undefined
-        ? `berth:${resolve(firstDisk.path)}`
-        : 'berth';
-    const board = new VirtBoard({
-      memoryBytes: cfg.memory,
-      harts: cfg.harts,
-      clock,
-      wallClock: wallClockNs(clock),
-      console: this.io,
-      firmware: this.files.firmware,
-      kernel: this.files.kernel,
-      initrd: this.files.initrd,
-      bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
-      jitThreshold: cfg.jitThreshold,
-      disks: this.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-      rng: cfg.deterministic
-        ? new SeededEntropy(1n)
-        : { fill: (b) => webcrypto.getRandomValues(b) },
-      net:
-        this.net && cfg.net.kind !== 'none'
-          ? { backend: this.net, seed, mac: cfg.net.mac }
-          : undefined,
-      hvc: cfg.console === 'virtio' ? { out: this.io, input: this.io } : undefined,
-      input: cfg.powerButton ? {} : undefined,
-      log: this.log,
-    });
-    this.board = board;
+    let board = this.restored;
+    this.restored = null;
+    if (board === null) {
+      if (this.board) this.retiredBefore += this.board.instructions();
+      this.board = null;
+      board = this.makeBoard();
+      this.board = board;
+    }
     this.boots++;
-    return this.loop(board, clock);
+    return this.loop(board, this.clock!);
+  }
+
+  /** A new machine for a boot (its board, clock and entropy source); this.board is left to the caller. */
+  private makeBoard(): VirtBoard {
+    const m = makeMachine({
+      config: this.config,
+      files: this.files,
+      disks: this.disks,
+      net: this.net,
+      io: this.io,
+      log: this.log,
+      paused: this.state === 'paused',
+      instructions: () => (this.board ? this.board.instructions() : 0),
+    });
+    this.clock = m.clock;
+    this.entropy = m.entropy;
+    return m.board;
+  }
+
+  /** Makes the first boot's board and restores `path` into it; throws SnapshotError, changing nothing. */
+  private restoreSnapshot(path: string): void {
+    const board = this.makeBoard();
+    this.board = board; // a deterministic clock counts this board's instructions
+    try {
+      const info = restoreMachineSnapshot(this.machine(board), path);
+      this.log(
+        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer})`,
+      );
+    } catch (e) {
+      this.board = null;
+      throw e;
+    }
+    board.net?.poll(); // frames held in the snapshot go to the guest once it has buffers
+    this.restored = board;
+  }
+
+  private machine(board: VirtBoard): VmmMachine {
+    return { board, clock: this.clock!, entropy: this.entropy };
+  }
+
+  /**
+   * Writes a snapshot of the machine to `path` (absolute), the guest paused meanwhile and
+   * resumed after if it was running.
+   */
+  snapshot(path: string): { path: string; bytes: number; milliseconds: number } {
+    if (!isAbsolute(path)) {
+      throw new Error(`snapshot: the file must be an absolute path, not '${path}'`);
+    }
+    const board = this.board;
+    if (board === null || (this.state !== 'running' && this.state !== 'paused')) {
+      throw new Error(`snapshot: the guest is ${this.state}: there is no machine to snapshot`);
+    }
+    const wasRunning = this.state === 'running';
+    if (wasRunning) this.pause();
+    const t = performance.now();
+    try {
+      const bytes = writeMachineSnapshot(this.machine(board), path);
+      return { path, bytes, milliseconds: Math.round(performance.now() - t) };
+    } finally {
+      if (wasRunning) this.resume();
+    }
   }
 
   /** Slices of guest execution between turns of the event loop; sleeps while the guest idles. */

@@ -16,31 +16,15 @@ import { ControlServer, ControlSocketError } from '../../src/vmm/controlServer.j
 import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { echoGuestElf } from './echoGuest.js';
+import { startEcho as startEchoIn, type EchoVmm } from './echoVmm.js';
 import { sleep, until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 chmodSync(dir, 0o755);
 
-async function startEcho(
-  name: string,
-  extra: Record<string, unknown> = {},
-): Promise<{ vmm: Vmm; sock: string; out: () => string; done: Promise<unknown> }> {
-  const sock = join(dir, `${name}.sock`);
-  const config = parseVmmConfig({
-    name,
-    memory: '32M',
-    firmware: echoGuestElf(),
-    controlSocket: sock,
-    ...extra,
-  });
-  const vmm = await Vmm.start(config, { console: { input: null, output: null }, log: () => {} });
-  let out = '';
-  vmm.io.subscribe((c) => (out += c.toString('latin1')));
-  const done = vmm.run();
-  await until('the guest to start', () => out.includes('echo ready'));
-  return { vmm, sock, out: () => out, done };
-}
+const startEcho = (name: string, extra: Record<string, unknown> = {}): Promise<EchoVmm> =>
+  startEchoIn(dir, name, extra);
 
 test('config: every field is checked before anything starts, with the field named', () => {
   const bad: [unknown, RegExp][] = [

@@ -1,7 +1,8 @@
 // The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon and boot ROM at
 // QEMU virt's addresses, with firmware, kernel, initrd and device tree placed
 // in RAM the way QEMU places them. The board runs its harts in slices; the
-// VMM drives it (time, console input, sleeping in WFI).
+// VMM drives it (time, console input, sleeping in WFI). It saves and restores
+// as a whole (virtState.ts), its parts keyed by their names on the bus.
 
 import { Bus } from '../bus.js';
 import type { Clock, WallClockNs } from '../clock.js';
@@ -26,6 +27,16 @@ import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
+import type { Persistent } from '../state/persistent.js';
+import {
+  boardParts,
+  boardShape,
+  checkBoard,
+  loadBoard,
+  saveBoard,
+  type BoardShape,
+  type BoardState,
+} from './virtState.js';
 
 export class BoardError extends Error {}
 
@@ -85,7 +96,9 @@ export interface BoardLayout {
   fdt: { start: number; size: number };
 }
 
-export class VirtBoard {
+export class VirtBoard implements Persistent<BoardState> {
+  readonly stateId = 'virt';
+  readonly stateVersion = 1;
   readonly ram: Ram;
   readonly bus: Bus;
   readonly harts: Hart[];
@@ -93,6 +106,8 @@ export class VirtBoard {
   readonly plic: Plic;
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
+  readonly syscon: Syscon;
+  readonly bootRom: BootRom;
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[] = [];
@@ -131,7 +146,7 @@ export class VirtBoard {
     this.plic = new Plic(irqs);
     this.uart = new Uart16550(cfg.console, this.plic.line(IRQ.uart0));
     this.rtc = new GoldfishRtc(cfg.wallClock, this.plic.line(IRQ.rtc));
-    const syscon = new Syscon((e) => {
+    this.syscon = new Syscon((e) => {
       this.event = e;
       for (const h of this.harts) h.requestStop();
     });
@@ -139,7 +154,7 @@ export class VirtBoard {
     this.bus.map('plic', VIRT.plic.base, VIRT.plic.size, this.plic);
     this.bus.map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart);
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
-    this.bus.map('test', VIRT.test.base, VIRT.test.size, syscon);
+    this.bus.map('test', VIRT.test.base, VIRT.test.size, this.syscon);
     const disks = cfg.disks ?? [];
     // Fixed slots: rng 0, hvc 1, net 2, input 3; disks take the free slots from the top.
     const fixedSlots: number[] = [];
@@ -195,12 +210,12 @@ export class VirtBoard {
     }
 
     this.layout = this.load(cfg);
-    const rom = new BootRom({
+    this.bootRom = new BootRom({
       firmwareStart: this.layout.firmware.entry,
       fdtAddress: this.layout.fdt.start,
       kernelEntry: this.layout.kernel?.entry ?? 0,
     });
-    this.bus.map('bootrom', VIRT.bootRom.base, VIRT.bootRom.size, rom);
+    this.bus.map('bootrom', VIRT.bootRom.base, VIRT.bootRom.size, this.bootRom);
     for (const h of this.harts) h.pc = BigInt(VIRT.bootRom.base);
   }
 
@@ -311,5 +326,30 @@ export class VirtBoard {
     let n = 0;
     for (const h of this.harts) n += h.currentInstret();
     return n;
+  }
+
+  /** The board's configuration as a snapshot records it: a restore needs the same. */
+  shape(): BoardShape {
+    return boardShape(this);
+  }
+
+  /** The stateful parts by name, in the order a restore commits them. */
+  parts(): [string, Persistent<unknown>][] {
+    return boardParts(this);
+  }
+
+  /** The whole machine's state (between runs). */
+  saveState(): BoardState {
+    return saveBoard(this);
+  }
+
+  /** Validates every part's state before any is loaded. */
+  checkState(data: unknown): BoardState {
+    return checkBoard(this, data);
+  }
+
+  /** Loads every part's checked state. */
+  loadState(s: BoardState): void {
+    loadBoard(this, s);
   }
 }

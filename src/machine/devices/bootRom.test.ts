@@ -4,6 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
+import { u64FromNumber } from '../state/u64.js';
+import {
   BootRom,
   BootRomError,
   FW_DYNAMIC_INFO_MAGIC,
@@ -69,10 +75,24 @@ test('16-bit and byte reads (instruction fetch in parcels); beyond the end reads
   assert.equal(rom.bytes.length, 0x1000);
 });
 
-test('save returns the configuration; fromState rebuilds the same ROM', () => {
+test('its state is the configuration: a restore rewrites the contents', () => {
   const rom = new BootRom({ ...cfg, bootHart: -1 });
-  const state = JSON.parse(JSON.stringify(rom.save()));
-  assert.deepEqual(BootRom.fromState(state).bytes, rom.bytes);
+  const other = new BootRom({ ...cfg, fdtAddress: 0x80100000 });
+  const state = assertRoundTrip(rom, other);
+  assert.equal(state.fdtAddress, u64FromNumber(cfg.fdtAddress));
+  assert.deepEqual(other.bytes, rom.bytes);
+});
+
+test('a state the constructor would refuse, or of another size, is refused and changes nothing', () => {
+  const rom = new BootRom(cfg);
+  const bytes = rom.bytes.slice();
+  const state = rom.saveState();
+  assertRefused(rom, { ...state, nextMode: 2 }, /nextMode must be 0 \(U\), 1 \(S\) or 3 \(M\)/);
+  assertRefused(rom, { ...state, size: 0x2000 }, /size must be an integer from 4096 to 4096/);
+  assertRefused(rom, { ...state, bootHart: -2 }, /bootHart must be/);
+  assertRefused(rom, { ...state, fdtAddress: 'ffffffffffffffff' }, /fdtAddress must be at most/);
+  assertMutationsRefused(rom);
+  assert.deepEqual(rom.bytes, bytes);
 });
 
 test('bad configurations are refused', () => {

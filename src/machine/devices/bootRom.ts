@@ -21,6 +21,9 @@
 
 import type { MmioDevice } from '../bus.js';
 import { VIRT } from '../board/memoryMap.js';
+import { StateError, type Persistent } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
+import { u64FromNumber, u64ToNumber, type U64 } from '../state/u64.js';
 
 export const FW_DYNAMIC_INFO_MAGIC = 0x4942534f;
 export const FW_DYNAMIC_INFO_VERSION = 2;
@@ -52,8 +55,17 @@ export interface BootRomConfig {
   size?: number;
 }
 
-/** What save() returns: the configuration, from which the contents follow. */
-export type BootRomState = Required<BootRomConfig>;
+/** The saved state: the configuration, from which the contents follow. */
+export interface BootRomState {
+  firmwareStart: U64;
+  fdtAddress: U64;
+  kernelEntry: U64;
+  nextMode: number;
+  options: U64;
+  /** A hart id, or -1. */
+  bootHart: number;
+  size: number;
+}
 
 // Register numbers.
 const T0 = 5;
@@ -78,13 +90,15 @@ export function resetVectorCode(): number[] {
   ];
 }
 
-export class BootRom implements MmioDevice {
+export class BootRom implements MmioDevice, Persistent<BootRomState> {
+  readonly stateId = 'boot-rom';
+  readonly stateVersion = 1;
   /** The ROM contents. */
   readonly bytes: Uint8Array;
-  private readonly config: BootRomState;
+  private config: Required<BootRomConfig>;
 
   constructor(config: BootRomConfig) {
-    const c: BootRomState = {
+    const c: Required<BootRomConfig> = {
       firmwareStart: config.firmwareStart,
       fdtAddress: config.fdtAddress,
       kernelEntry: config.kernelEntry,
@@ -93,25 +107,37 @@ export class BootRom implements MmioDevice {
       bootHart: config.bootHart ?? 0,
       size: config.size ?? VIRT.bootRom.size,
     };
+    const problem = BootRom.problem(c);
+    if (problem !== null) throw new BootRomError(`boot ROM ${problem}`);
+    this.config = c;
+    this.bytes = new Uint8Array(c.size);
+    this.fill();
+  }
+
+  /** What is wrong with a configuration, or null. */
+  private static problem(c: Required<BootRomConfig>): string | null {
     for (const k of ['firmwareStart', 'fdtAddress', 'kernelEntry', 'options'] as const) {
       if (!Number.isSafeInteger(c[k]) || c[k] < 0) {
-        throw new BootRomError(`boot ROM ${k} must be a non-negative integer address, got ${c[k]}`);
+        return `${k} must be a non-negative integer address, got ${c[k]}`;
       }
     }
     if (c.nextMode !== NEXT_MODE_U && c.nextMode !== NEXT_MODE_S && c.nextMode !== NEXT_MODE_M) {
-      throw new BootRomError(`boot ROM nextMode must be 0 (U), 1 (S) or 3 (M), got ${c.nextMode}`);
+      return `nextMode must be 0 (U), 1 (S) or 3 (M), got ${c.nextMode}`;
     }
     if (!Number.isSafeInteger(c.bootHart) || c.bootHart < -1) {
-      throw new BootRomError(`boot ROM bootHart must be a hart id or -1, got ${c.bootHart}`);
+      return `bootHart must be a hart id or -1, got ${c.bootHart}`;
     }
     const end = FW_DYNAMIC_INFO_OFFSET + 6 * 8;
     if (!Number.isInteger(c.size) || c.size < end || c.size % 4 !== 0) {
-      throw new BootRomError(
-        `boot ROM size must be a multiple of 4 of at least ${end} bytes, got ${c.size}`,
-      );
+      return `size must be a multiple of 4 of at least ${end} bytes, got ${c.size}`;
     }
-    this.config = c;
-    this.bytes = new Uint8Array(c.size);
+    return null;
+  }
+
+  /** Writes the contents from the configuration. */
+  private fill(): void {
+    const c = this.config;
+    this.bytes.fill(0);
     const view = new DataView(this.bytes.buffer);
     resetVectorCode().forEach((w, i) => view.setUint32(i * 4, w, true));
     const u64 = (off: number, v: number): void =>
@@ -143,13 +169,51 @@ export class BootRom implements MmioDevice {
     // Read-only.
   }
 
-  save(): BootRomState {
-    return { ...this.config };
+  saveState(): BootRomState {
+    const c = this.config;
+    return {
+      firmwareStart: u64FromNumber(c.firmwareStart),
+      fdtAddress: u64FromNumber(c.fdtAddress),
+      kernelEntry: u64FromNumber(c.kernelEntry),
+      nextMode: c.nextMode,
+      options: u64FromNumber(c.options),
+      bootHart: c.bootHart,
+      size: c.size,
+    };
   }
 
-  /** Rebuilds a ROM from saved state (its contents follow from the configuration). */
-  static fromState(s: BootRomState): BootRom {
-    if (s === null || typeof s !== 'object') throw new BootRomError('boot ROM state is malformed');
-    return new BootRom(s);
+  /** Validates a state: a configuration the constructor accepts, of this ROM's size. */
+  checkState(data: unknown): BootRomState {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    const s = StateReader.read(data, (r) => ({
+      firmwareStart: r.u64('firmwareStart', safe),
+      fdtAddress: r.u64('fdtAddress', safe),
+      kernelEntry: r.u64('kernelEntry', safe),
+      nextMode: r.int('nextMode', 0, 3),
+      options: r.u64('options', safe),
+      bootHart: r.int('bootHart', -1, 0xffffffff),
+      size: r.int('size', this.bytes.length, this.bytes.length),
+    }));
+    const problem = BootRom.problem(BootRom.configOf(s));
+    if (problem !== null) throw new StateError(problem);
+    return s;
+  }
+
+  /** Takes a checked state: the contents are rewritten from it. */
+  loadState(s: BootRomState): void {
+    this.config = BootRom.configOf(s);
+    this.fill();
+  }
+
+  private static configOf(s: BootRomState): Required<BootRomConfig> {
+    return {
+      firmwareStart: u64ToNumber(s.firmwareStart),
+      fdtAddress: u64ToNumber(s.fdtAddress),
+      kernelEntry: u64ToNumber(s.kernelEntry),
+      nextMode: s.nextMode,
+      options: u64ToNumber(s.options),
+      bootHart: s.bootHart,
+      size: s.size,
+    };
   }
 }

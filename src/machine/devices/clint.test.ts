@@ -1,5 +1,5 @@
 // CLINT: msip, mtimecmp/MTIP against mtime, split 64-bit accesses, mtime
-// writes, deadlines for WFI sleep, several harts, save/restore.
+// writes, deadlines for WFI sleep, several harts, saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +7,11 @@ import { Clint, ClintError, CLINT_MTIME, CLINT_MTIMECMP } from './clint.js';
 import { MIP_MSIP, MIP_MTIP } from '../hart/causes.js';
 import { hartIrq } from './irq.js';
 import { FakeHart } from './testIrq.js';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 
 class ManualClock {
   t = 0;
@@ -114,38 +119,40 @@ test('save/restore round trip keeps msip, mtimecmp and mtime (on a new clock)', 
   a.clint.write(4, 4, 1);
   write64(a.clint, CLINT_MTIMECMP, 4000); // already due
   write64(a.clint, CLINT_MTIMECMP + 8, 0x1_0000_0000);
-  const state = JSON.parse(JSON.stringify(a.clint.save()));
   const b = setup(2);
   b.clock.t = 77; // another host's clock
-  b.clint.restore(state);
+  const state = assertRoundTrip(a.clint, b.clint);
+  assert.deepEqual(state.mtimecmp, ['0000000000000fa0', '0000000100000000']);
+  assert.equal(state.mtime, '0000000000001388');
   assert.equal(b.clint.mtime(), 5000);
-  assert.deepEqual(b.clint.save(), state);
   assert.ok(b.harts[1].has(MIP_MSIP));
   assert.ok(b.harts[0].has(MIP_MTIP));
   assert.ok(!b.harts[1].has(MIP_MTIP));
   assert.equal(b.clint.nextDeadline(), 77 + 0x1_0000_0000 - 5000);
 });
 
-test('restore refuses state for another hart count or malformed state, changing nothing', () => {
+test('restore refuses state for another hart count, out-of-range or malformed state, changing nothing', () => {
   const a = setup(2);
-  const state = a.clint.save();
-  const b = setup(3);
-  assert.throws(() => b.clint.restore(state), ClintError);
+  const state = a.clint.saveState();
+  assertRefused(setup(3).clint, state, /msip must be a list of 3/);
   const c = setup(2);
   c.clint.write(0, 4, 1);
-  assert.throws(
-    () =>
-      c.clint.restore({
-        ...state,
-        mtimecmp: [
-          [0, 0],
-          [1, 2 ** 33],
-        ],
-      }),
-    ClintError,
+  write64(c.clint, CLINT_MTIMECMP, 99);
+  assertRefused(
+    c.clint,
+    { ...state, mtimecmp: ['0', '1'] },
+    /mtimecmp\[0\] must be a 64-bit value/,
   );
-  assert.throws(() => c.clint.restore({ ...state, mtime: -1 }), ClintError);
+  assertRefused(c.clint, { ...state, msip: [0, 2] }, /msip\[1\] must be an integer from 0 to 1/);
+  assertRefused(
+    c.clint,
+    { ...state, mtime: '0020000000000000' },
+    /mtime must be at most 0x1fffffffffffff/,
+  );
+  assertRefused(c.clint, { ...state, mtime: -1 }, /mtime must be/);
   assert.equal(c.clint.read(0, 4), 1);
+  assert.equal(c.clint.read(CLINT_MTIMECMP, 4), 99);
+  assertMutationsRefused(c.clint);
 });
 
 test('works with real harts through hartIrq', () => {

@@ -13,11 +13,16 @@
 //   0x4000 + 8*h   mtimecmp[h]  MTIP[h] = mtime >= mtimecmp[h] (reset: all ones)
 //   0xbff8         mtime        clock.now() + an offset set by writes to mtime
 // Byte and half-word accesses read or merge into the 32-bit register.
+// Saved state holds mtime as read at the save; a restore sets the offset so
+// that mtime goes on from there on this CLINT's clock.
 
 import type { MmioDevice } from '../bus.js';
 import type { Clock } from '../clock.js';
 import { MIP_MSIP, MIP_MTIP } from '../hart/causes.js';
 import type { HartIrq } from './irq.js';
+import type { Persistent } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
+import { u64FromHalves, u64FromNumber, u64Halves, u64ToNumber, type U64 } from '../state/u64.js';
 
 export const CLINT_MSIP = 0x0000;
 export const CLINT_MTIMECMP = 0x4000;
@@ -32,15 +37,17 @@ const NEVER = 2 ** 53;
 export class ClintError extends Error {}
 
 export interface ClintState {
-  /** msip bit per hart. */
+  /** msip bit (0 or 1) per hart. */
   msip: number[];
-  /** mtimecmp per hart as [low, high] unsigned 32-bit halves. */
-  mtimecmp: [number, number][];
-  /** mtime at the moment of saving. */
-  mtime: number;
+  /** mtimecmp per hart. */
+  mtimecmp: U64[];
+  /** mtime at the moment of saving (below 2^53: mtime is kept as a Number). */
+  mtime: U64;
 }
 
-export class Clint implements MmioDevice {
+export class Clint implements MmioDevice, Persistent<ClintState> {
+  readonly stateId = 'aclint';
+  readonly stateVersion = 1;
   private readonly harts: readonly HartIrq[];
   private readonly clock: Clock;
   private readonly msip: Uint8Array;
@@ -163,43 +170,30 @@ export class Clint implements MmioDevice {
     }
   }
 
-  save(): ClintState {
-    const mtimecmp: [number, number][] = [];
-    for (let h = 0; h < this.harts.length; h++) mtimecmp.push([this.cmpLo[h], this.cmpHi[h]]);
-    return { msip: Array.from(this.msip), mtimecmp, mtime: this.mtime() };
+  saveState(): ClintState {
+    const mtimecmp: U64[] = [];
+    for (let h = 0; h < this.harts.length; h++)
+      mtimecmp.push(u64FromHalves(this.cmpLo[h], this.cmpHi[h]));
+    return { msip: Array.from(this.msip), mtimecmp, mtime: u64FromNumber(this.mtime()) };
   }
 
-  /** Restores saved state; mtime continues from the saved value on this CLINT's clock. */
-  restore(s: ClintState): void {
+  checkState(data: unknown): ClintState {
     const n = this.harts.length;
-    if (!Array.isArray(s?.msip) || !Array.isArray(s.mtimecmp) || typeof s.mtime !== 'number') {
-      throw new ClintError('CLINT state is malformed: expected msip, mtimecmp and mtime');
-    }
-    if (s.msip.length !== n || s.mtimecmp.length !== n) {
-      throw new ClintError(
-        `CLINT state is for ${s.msip.length} harts but this board has ${n}; restore on a board with the same hart count`,
-      );
-    }
-    if (!Number.isSafeInteger(s.mtime) || s.mtime < 0) {
-      throw new ClintError(`CLINT state has an invalid mtime ${s.mtime}`);
-    }
-    for (let h = 0; h < n; h++) {
-      const pair = s.mtimecmp[h];
-      if (
-        !Array.isArray(pair) ||
-        pair.length !== 2 ||
-        !pair.every((x) => Number.isInteger(x) && x >= 0 && x < TWO32)
-      ) {
-        throw new ClintError(`CLINT state has an invalid mtimecmp for hart ${h}`);
-      }
-    }
-    for (let h = 0; h < n; h++) {
-      this.msip[h] = s.msip[h] & 1;
-      this.cmpLo[h] = s.mtimecmp[h][0];
-      this.cmpHi[h] = s.mtimecmp[h][1];
+    return StateReader.read(data, (r) => ({
+      msip: r.ints('msip', n, n, 0, 1),
+      mtimecmp: r.u64s('mtimecmp', n, n),
+      mtime: r.u64('mtime', BigInt(Number.MAX_SAFE_INTEGER)),
+    }));
+  }
+
+  /** Takes a checked state; mtime goes on from the saved value on this CLINT's clock. */
+  loadState(s: ClintState): void {
+    for (let h = 0; h < this.harts.length; h++) {
+      this.msip[h] = s.msip[h];
+      [this.cmpLo[h], this.cmpHi[h]] = u64Halves(s.mtimecmp[h]).map((x) => x >>> 0);
       this.harts[h].setMip(MIP_MSIP, this.msip[h] === 1);
     }
-    this.offset = s.mtime - this.clock.now();
+    this.offset = u64ToNumber(s.mtime) - this.clock.now();
     this.mtip.fill(-1);
     this.update();
   }

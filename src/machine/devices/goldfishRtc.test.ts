@@ -1,11 +1,10 @@
 // Goldfish RTC: TIME_LOW latches TIME_HIGH, setting the time, the alarm and
-// its interrupt as Linux's rtc-goldfish driver uses them, save/restore.
+// its interrupt as Linux's rtc-goldfish driver uses them, saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   GoldfishRtc,
-  RtcError,
   RTC_ALARM_HIGH,
   RTC_ALARM_LOW,
   RTC_ALARM_STATUS,
@@ -16,6 +15,11 @@ import {
   RTC_TIME_LOW,
 } from './goldfishRtc.js';
 import { FakeLine } from './testIrq.js';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 
 function setup(start = 1_767_225_600_000_000_000n): {
   rtc: GoldfishRtc;
@@ -98,12 +102,36 @@ test('save/restore keeps the guest adjustment relative to the wall clock', () =>
   a.rtc.write(RTC_ALARM_HIGH, 4, 1);
   a.rtc.write(RTC_ALARM_LOW, 4, 2);
   a.rtc.write(RTC_IRQ_ENABLED, 4, 1);
-  const state = JSON.parse(JSON.stringify(a.rtc.save()));
   const b = setup(9_000n);
-  b.rtc.restore(state);
-  assert.deepEqual(b.rtc.save(), state);
+  const state = assertRoundTrip(a.rtc, b.rtc);
+  assert.equal(state.offsetNs, 'fffffffffffffe0c', "minus 500 ns, as two's complement");
+  assert.equal(state.alarmNs, '0000000100000002');
   assert.equal(readTime(b.rtc), 8_500n);
   assert.equal(b.rtc.read(RTC_ALARM_STATUS, 4), 1);
   assert.equal(b.rtc.read(RTC_ALARM_HIGH, 4), 1);
-  assert.throws(() => b.rtc.restore({ ...state, offsetNs: 'x' }), RtcError);
+});
+
+test('a fired alarm restores with its interrupt raised', () => {
+  const a = setup(1_000n);
+  a.rtc.write(RTC_IRQ_ENABLED, 4, 1);
+  a.rtc.write(RTC_ALARM_HIGH, 4, 0);
+  a.rtc.write(RTC_ALARM_LOW, 4, 500);
+  assert.equal(a.line.level, true);
+  const b = setup(1_000n);
+  assertRoundTrip(a.rtc, b.rtc);
+  assert.equal(b.line.level, true);
+});
+
+test('bad states are refused and change nothing', () => {
+  const { rtc } = setup(1_000n);
+  rtc.write(RTC_ALARM_LOW, 4, 7);
+  const state = rtc.saveState();
+  assertRefused(rtc, { ...state, offsetNs: 'x' }, /offsetNs must be a 64-bit value/);
+  assertRefused(
+    rtc,
+    { ...state, timeHigh: 2 ** 32 },
+    /timeHigh must be an integer from 0 to 4294967295/,
+  );
+  assertRefused(rtc, { ...state, armed: 'yes' }, /armed must be true or false/);
+  assertMutationsRefused(rtc);
 });

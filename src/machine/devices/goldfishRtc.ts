@@ -22,6 +22,9 @@
 import type { MmioDevice } from '../bus.js';
 import type { WallClockNs } from '../clock.js';
 import { NO_IRQ, type IrqLine } from './irq.js';
+import type { Persistent } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
+import { i64ToBigInt, u64FromBigInt, u64ToBigInt, type U64 } from '../state/u64.js';
 
 export const RTC_TIME_LOW = 0x00;
 export const RTC_TIME_HIGH = 0x04;
@@ -34,22 +37,22 @@ export const RTC_CLEAR_INTERRUPT = 0x1c;
 
 const MASK64 = (1n << 64n) - 1n;
 
-export class RtcError extends Error {}
-
 export interface RtcState {
-  /** Guest time minus wall-clock time, in ns (decimal string: a bigint). */
-  offsetNs: string;
+  /** Guest time minus wall-clock time, in ns (signed). */
+  offsetNs: U64;
   /** TIME_HIGH as latched by the last TIME_LOW read. */
   timeHigh: number;
-  alarmLow: number;
-  alarmHigh: number;
+  /** The alarm time in ns since the epoch (ALARM_HIGH:ALARM_LOW). */
+  alarmNs: U64;
   armed: boolean;
   irqEnabled: boolean;
   /** The alarm fired and the interrupt was not cleared yet. */
   irqPending: boolean;
 }
 
-export class GoldfishRtc implements MmioDevice {
+export class GoldfishRtc implements MmioDevice, Persistent<RtcState> {
+  readonly stateId = 'goldfish-rtc';
+  readonly stateVersion = 1;
   private readonly wall: WallClockNs;
   private readonly irq: IrqLine;
   private offset = 0n;
@@ -161,35 +164,35 @@ export class GoldfishRtc implements MmioDevice {
     }
   }
 
-  save(): RtcState {
+  saveState(): RtcState {
     return {
-      offsetNs: this.offset.toString(),
+      offsetNs: u64FromBigInt(this.offset),
       timeHigh: this.timeHigh,
-      alarmLow: this.alarmLow,
-      alarmHigh: this.alarmHigh,
+      alarmNs: u64FromBigInt(this.alarmNs()),
       armed: this.armed,
       irqEnabled: this.irqEnabled,
       irqPending: this.irqPending,
     };
   }
 
-  restore(s: RtcState): void {
-    const u32 = (x: unknown): boolean =>
-      Number.isInteger(x) && (x as number) >= 0 && (x as number) < 2 ** 32;
-    if (
-      s === null ||
-      typeof s !== 'object' ||
-      typeof s.offsetNs !== 'string' ||
-      !/^-?\d+$/.test(s.offsetNs) ||
-      ![s.timeHigh, s.alarmLow, s.alarmHigh].every(u32) ||
-      ![s.armed, s.irqEnabled, s.irqPending].every((b) => typeof b === 'boolean')
-    ) {
-      throw new RtcError('RTC state is malformed');
-    }
-    this.offset = BigInt(s.offsetNs);
+  checkState(data: unknown): RtcState {
+    return StateReader.read(data, (r) => ({
+      offsetNs: r.u64('offsetNs'),
+      timeHigh: r.int('timeHigh', 0, 0xffffffff),
+      alarmNs: r.u64('alarmNs'),
+      armed: r.bool('armed'),
+      irqEnabled: r.bool('irqEnabled'),
+      irqPending: r.bool('irqPending'),
+    }));
+  }
+
+  /** Takes a checked state: the guest's adjustment applies to this RTC's wall clock. */
+  loadState(s: RtcState): void {
+    this.offset = i64ToBigInt(s.offsetNs);
     this.timeHigh = s.timeHigh;
-    this.alarmLow = s.alarmLow;
-    this.alarmHigh = s.alarmHigh;
+    const alarm = u64ToBigInt(s.alarmNs);
+    this.alarmLow = Number(alarm & 0xffffffffn);
+    this.alarmHigh = Number(alarm >> 32n);
     this.armed = s.armed;
     this.irqEnabled = s.irqEnabled;
     this.irqPending = s.irqPending;

@@ -1,6 +1,6 @@
 // PLIC: priorities, enables, thresholds, claim/complete with several sources
 // and two harts (four contexts), level-triggered re-pending, register layout,
-// save/restore.
+// saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,11 @@ import {
 } from './plic.js';
 import { MIP_MEIP, MIP_SEIP } from '../hart/causes.js';
 import { FakeHart } from './testIrq.js';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 
 function setup(): { plic: Plic; harts: FakeHart[] } {
   const harts = [new FakeHart(), new FakeHart()];
@@ -226,10 +231,8 @@ test('save/restore round trip, including sources in flight', () => {
   a.plic.setIrq(1, true);
   a.plic.setIrq(2, true);
   assert.equal(claim(a.plic, 1), 2);
-  const state = JSON.parse(JSON.stringify(a.plic.save()));
   const b = setup();
-  b.plic.restore(state);
-  assert.deepEqual(b.plic.save(), state);
+  assertRoundTrip(a.plic, b.plic);
   assert.ok(b.harts[0].seip, 'source 1 still pending for hart 0 S');
   assert.ok(!b.harts[1].has(MIP_MEIP));
   complete(b.plic, 1, 2);
@@ -238,11 +241,35 @@ test('save/restore round trip, including sources in flight', () => {
   assert.equal(claim(b.plic, 1), 1);
 });
 
-test('restore refuses state for another hart count or source count', () => {
+test('restore refuses state for another hart or source count, or out of range, changing nothing', () => {
   const a = setup();
-  const state = a.plic.save();
-  assert.throws(() => new Plic([new FakeHart()], 95).restore(state), PlicError);
-  assert.throws(() => new Plic([new FakeHart(), new FakeHart()], 63).restore(state), PlicError);
+  prio(a.plic, 3, 4);
+  const state = a.plic.saveState();
+  assertRefused(new Plic([new FakeHart()], 95), state, /enable must be a list of 2/);
+  assertRefused(
+    new Plic([new FakeHart(), new FakeHart()], 63),
+    state,
+    /priority must be a list of 64/,
+  );
   const b = setup();
-  assert.throws(() => b.plic.restore({ ...state, pending: [1, 2] }), PlicError);
+  enable(b.plic, 0, 5);
+  assertRefused(b.plic, { ...state, pending: [1, 2] }, /pending must be a bitmap of 3 words/);
+  assertRefused(
+    b.plic,
+    { ...state, pending: [1, 0, 0] },
+    /pending\[0\] must be a word with bits of sources 1\.\.95/,
+  );
+  assertRefused(b.plic, { ...state, level: [0, 0, 1 << 31] }, /level\[2\] must be a word/);
+  assertRefused(
+    b.plic,
+    { ...state, threshold: [0, 8, 0, 0] },
+    /threshold\[1\] must be an integer from 0 to 7/,
+  );
+  assertRefused(
+    b.plic,
+    { ...state, priority: state.priority.map((p, i) => (i === 0 ? 1 : p)) },
+    /priority\[0\] must be 0/,
+  );
+  assertRefused(b.plic, { ...state, pending: [4, 0, 0], inFlight: [4, 0, 0] }, /share sources/);
+  assertMutationsRefused(b.plic);
 });

@@ -26,6 +26,8 @@ import type { MmioDevice } from '../bus.js';
 import { PLIC_NDEV } from '../board/memoryMap.js';
 import { MIP_MEIP, MIP_SEIP } from '../hart/causes.js';
 import type { HartIrq, IrqLine } from './irq.js';
+import { StateError, type Persistent } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
 
 export const PLIC_PRIORITY = 0x000000;
 export const PLIC_PENDING = 0x001000;
@@ -41,10 +43,9 @@ export const PLIC_MAX_CONTEXTS = 15872;
 export class PlicError extends Error {}
 
 export interface PlicState {
-  ndev: number;
-  /** Priority of sources 0..ndev (index 0 unused). */
+  /** Priority of sources 0..ndev (index 0 is always 0). */
   priority: number[];
-  /** Bitmaps of 32-bit words, source s at bit s%32 of word s>>5. */
+  /** Bitmaps of 32-bit words, source s at bit s%32 of word s>>5 (only bits of sources 1..ndev). */
   pending: number[];
   /** Input line levels. */
   level: number[];
@@ -52,10 +53,13 @@ export interface PlicState {
   inFlight: number[];
   /** Enable bitmap per context. */
   enable: number[][];
+  /** Priority threshold per context. */
   threshold: number[];
 }
 
-export class Plic implements MmioDevice {
+export class Plic implements MmioDevice, Persistent<PlicState> {
+  readonly stateId = 'sifive-plic';
+  readonly stateVersion = 1;
   /** Number of sources (ids 1..ndev). */
   readonly ndev: number;
   /** Number of contexts (2 per hart). */
@@ -261,13 +265,12 @@ export class Plic implements MmioDevice {
     }
   }
 
-  save(): PlicState {
+  saveState(): PlicState {
     const enable: number[][] = [];
     for (let c = 0; c < this.contexts; c++) {
       enable.push(Array.from(this.enable.subarray(c * this.words, (c + 1) * this.words)));
     }
     return {
-      ndev: this.ndev,
       priority: Array.from(this.priority),
       pending: Array.from(this.pending),
       level: Array.from(this.level),
@@ -277,42 +280,57 @@ export class Plic implements MmioDevice {
     };
   }
 
-  restore(s: PlicState): void {
-    const words = (a: unknown, n: number): boolean =>
-      Array.isArray(a) &&
-      a.length === n &&
-      a.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32);
-    if (s === null || typeof s !== 'object' || s.ndev !== this.ndev) {
-      throw new PlicError(`PLIC state is not for a PLIC with ${this.ndev} sources`);
-    }
-    if (
-      !Array.isArray(s.enable) ||
-      s.enable.length !== this.contexts ||
-      !words(s.threshold, this.contexts)
-    ) {
-      throw new PlicError(
-        `PLIC state has ${Array.isArray(s.enable) ? s.enable.length : '?'} contexts but this board has ${this.contexts}; restore on a board with the same hart count`,
-      );
-    }
-    if (
-      !words(s.priority, this.ndev + 1) ||
-      !words(s.pending, this.words) ||
-      !words(s.level, this.words) ||
-      !words(s.inFlight, this.words) ||
-      !s.enable.every((e) => words(e, this.words))
-    ) {
-      throw new PlicError('PLIC state is malformed');
-    }
-    this.priority.set(s.priority.map((p) => p & PLIC_MAX_PRIORITY));
-    this.priority[0] = 0;
+  /** Validates a state for this PLIC: its source and context counts, valid bits and priorities only. */
+  checkState(data: unknown): PlicState {
+    const w = this.words;
+    const bitmap = (v: unknown, path: string): number[] => {
+      if (!Array.isArray(v) || v.length !== w) {
+        throw new StateError(`${path} must be a bitmap of ${w} words for ${this.ndev} sources`);
+      }
+      return v.map((x, i) => {
+        if (
+          !Number.isInteger(x) ||
+          x < 0 ||
+          x > 0xffffffff ||
+          ((x as number) & ~this.validMask(i)) !== 0
+        ) {
+          throw new StateError(
+            `${path}[${i}] must be a word with bits of sources 1..${this.ndev} only, got ${JSON.stringify(x)}`,
+          );
+        }
+        return x as number;
+      });
+    };
+    return StateReader.read(data, (r) => {
+      const priority = r.ints('priority', this.ndev + 1, this.ndev + 1, 0, PLIC_MAX_PRIORITY);
+      if (priority[0] !== 0) throw new StateError('priority[0] must be 0: source 0 does not exist');
+      const s: PlicState = {
+        priority,
+        pending: bitmap(r.raw('pending'), 'pending'),
+        level: bitmap(r.raw('level'), 'level'),
+        inFlight: bitmap(r.raw('inFlight'), 'inFlight'),
+        enable: r.list('enable', this.contexts, this.contexts, (v, p) => bitmap(v, p)),
+        threshold: r.ints('threshold', this.contexts, this.contexts, 0, PLIC_MAX_PRIORITY),
+      };
+      for (let i = 0; i < w; i++) {
+        if ((s.pending[i] & s.inFlight[i]) !== 0) {
+          throw new StateError(
+            `pending[${i}] and inFlight[${i}] share sources: a claimed source is not pending`,
+          );
+        }
+      }
+      return s;
+    });
+  }
+
+  /** Takes a checked state and drives every context's output again. */
+  loadState(s: PlicState): void {
+    this.priority.set(s.priority);
     this.pending.set(s.pending);
     this.level.set(s.level);
     this.inFlight.set(s.inFlight);
-    for (let c = 0; c < this.contexts; c++) {
-      for (let w = 0; w < this.words; w++)
-        this.enable[c * this.words + w] = s.enable[c][w] & this.validMask(w);
-    }
-    this.threshold.set(s.threshold.map((t) => t & PLIC_MAX_PRIORITY));
+    for (let c = 0; c < this.contexts; c++) this.enable.set(s.enable[c], c * this.words);
+    this.threshold.set(s.threshold);
     this.out.fill(-1);
     this.updateOutputs();
   }

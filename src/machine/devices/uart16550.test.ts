@@ -1,11 +1,15 @@
 // NS16550A: transmit, receive FIFO and its limits, FCR, DLAB, IIR priority
-// and clearing rules, the interrupt line, loopback and MSR, save/restore.
+// and clearing rules, the interrupt line, loopback and MSR, saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
+import {
   Uart16550,
-  UartError,
   UART_DLL,
   UART_DLM,
   UART_FCR,
@@ -249,10 +253,9 @@ test('save/restore round trip keeps registers, FIFO contents and the interrupt',
   w(a.uart, UART_SCR, 0x77);
   a.uart.receive([10, 20, 30]);
   r(a.uart, UART_RBR);
-  const state = JSON.parse(JSON.stringify(a.uart.save()));
   const b = setup();
-  b.uart.restore(state);
-  assert.deepEqual(b.uart.save(), state);
+  const state = assertRoundTrip(a.uart, b.uart);
+  assert.deepEqual(state.rx, [20, 30]);
   assert.equal(b.line.level, true);
   assert.equal(r(b.uart, UART_IIR), 0xc0 | IIR_CTI);
   assert.equal(r(b.uart, UART_RBR), 20);
@@ -261,8 +264,21 @@ test('save/restore round trip keeps registers, FIFO contents and the interrupt',
   w(b.uart, UART_LCR, LCR_DLAB | 3);
   assert.equal(r(b.uart, UART_DLL), 1);
   assert.equal(r(b.uart, UART_DLM), 2);
-  assert.throws(() => b.uart.restore({ ...state, rx: Array(17).fill(0) }), UartError);
-  assert.throws(() => b.uart.restore({ ...state, ier: 300 }), UartError);
+});
+
+test('bad states are refused and change nothing', () => {
+  const a = setup();
+  w(a.uart, UART_FCR, 0x01);
+  a.uart.receive([1, 2, 3]);
+  const state = a.uart.saveState();
+  assertRefused(a.uart, { ...state, rx: Array(17).fill(0) }, /rx must be a list of 0 to 16/);
+  assertRefused(a.uart, { ...state, fifo: false }, /rx must be a list of 0 to 1/);
+  assertRefused(a.uart, { ...state, ier: 300 }, /ier must be an integer from 0 to 15/);
+  assertRefused(a.uart, { ...state, mcr: 0x20 }, /mcr must be an integer from 0 to 31/);
+  assertRefused(a.uart, { ...state, lsrErrors: 1 }, /lsrErrors must be 0 or 2/);
+  assertRefused(a.uart, { ...state, rx: [1, 256] }, /rx\[1\] must be an integer from 0 to 255/);
+  assert.equal(a.uart.rxSpace(), 13);
+  assertMutationsRefused(a.uart);
 });
 
 test('works without an interrupt line (polled)', () => {

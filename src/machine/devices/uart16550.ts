@@ -28,6 +28,8 @@
 
 import type { MmioDevice } from '../bus.js';
 import { NO_IRQ, type IrqLine } from './irq.js';
+import { StateError, type Persistent } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
 
 /** The host side of a serial port. */
 export interface CharBackend {
@@ -94,8 +96,6 @@ export const MSR_DCD = 0x80;
 export const UART_FIFO_SIZE = 16;
 const TRIGGER_LEVELS = [1, 4, 8, 14];
 
-export class UartError extends Error {}
-
 export interface UartState {
   ier: number;
   lcr: number;
@@ -107,7 +107,7 @@ export interface UartState {
   fifo: boolean;
   /** FCR bits 7:6, the RX trigger level selector. */
   trigger: number;
-  /** Sticky LSR error bits (OE). */
+  /** Sticky LSR error bits: 0 or OE (2). */
   lsrErrors: number;
   /** MSR (status and delta bits). */
   msr: number;
@@ -117,7 +117,9 @@ export interface UartState {
   rx: number[];
 }
 
-export class Uart16550 implements MmioDevice {
+export class Uart16550 implements MmioDevice, Persistent<UartState> {
+  readonly stateId = 'ns16550a';
+  readonly stateVersion = 1;
   private readonly out: CharBackend;
   private readonly irq: IrqLine;
   private readonly rxBuf = new Uint8Array(UART_FIFO_SIZE);
@@ -332,7 +334,7 @@ export class Uart16550 implements MmioDevice {
     }
   }
 
-  save(): UartState {
+  saveState(): UartState {
     const rx: number[] = [];
     for (let i = 0; i < this.rxCount; i++) rx.push(this.rxBuf[(this.rxHead + i) % UART_FIFO_SIZE]);
     return {
@@ -351,33 +353,41 @@ export class Uart16550 implements MmioDevice {
     };
   }
 
-  restore(s: UartState): void {
-    const byte = (x: unknown): x is number =>
-      Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xff;
-    if (
-      s === null ||
-      typeof s !== 'object' ||
-      ![s.ier, s.lcr, s.mcr, s.scr, s.dll, s.dlm, s.lsrErrors, s.msr].every(byte) ||
-      typeof s.fifo !== 'boolean' ||
-      typeof s.thrIp !== 'boolean' ||
-      !Number.isInteger(s.trigger) ||
-      s.trigger < 0 ||
-      s.trigger > 3 ||
-      !Array.isArray(s.rx) ||
-      !s.rx.every(byte) ||
-      s.rx.length > (s.fifo ? UART_FIFO_SIZE : 1)
-    ) {
-      throw new UartError('UART state is malformed');
-    }
-    this.ier = s.ier & 0x0f;
+  checkState(data: unknown): UartState {
+    return StateReader.read(data, (r) => {
+      const fifo = r.bool('fifo');
+      const s: UartState = {
+        ier: r.int('ier', 0, 0x0f),
+        lcr: r.int('lcr', 0, 0xff),
+        mcr: r.int('mcr', 0, 0x1f),
+        scr: r.int('scr', 0, 0xff),
+        dll: r.int('dll', 0, 0xff),
+        dlm: r.int('dlm', 0, 0xff),
+        fifo,
+        trigger: r.int('trigger', 0, 3),
+        lsrErrors: r.int('lsrErrors', 0, LSR_OE),
+        msr: r.int('msr', 0, 0xff),
+        thrIp: r.bool('thrIp'),
+        rx: r.ints('rx', 0, fifo ? UART_FIFO_SIZE : 1, 0, 0xff),
+      };
+      if (s.lsrErrors !== 0 && s.lsrErrors !== LSR_OE) {
+        throw new StateError(`lsrErrors must be 0 or ${LSR_OE} (OE), got ${s.lsrErrors}`);
+      }
+      return s;
+    });
+  }
+
+  /** Takes a checked state and drives the interrupt line to match it. */
+  loadState(s: UartState): void {
+    this.ier = s.ier;
     this.lcr = s.lcr;
-    this.mcr = s.mcr & 0x1f;
+    this.mcr = s.mcr;
     this.scr = s.scr;
     this.dll = s.dll;
     this.dlm = s.dlm;
     this.fifo = s.fifo;
     this.trigger = s.trigger;
-    this.lsrErrors = s.lsrErrors & LSR_OE;
+    this.lsrErrors = s.lsrErrors;
     this.msr = s.msr;
     this.thrIp = s.thrIp;
     this.rxHead = 0;

@@ -43,7 +43,15 @@ import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
 import { executeSystem } from './system.js';
 import { FpRegs, IntRegs } from './regs.js';
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
-import { restoreHart, saveHart, type HartState } from './hartState.js';
+import {
+  checkHart,
+  HART_STATE_ID,
+  HART_STATE_VERSION,
+  loadHart,
+  saveHart,
+  type HartState,
+} from './hartState.js';
+import type { Persistent } from '../state/persistent.js';
 import {
   AREA_DTAG,
   AREA_END,
@@ -88,7 +96,9 @@ const TWO32 = 4294967296;
 /** Default HartConfig.jitThreshold. */
 export const JIT_THRESHOLD = 1000;
 
-export class Hart {
+export class Hart implements Persistent<HartState> {
+  readonly stateId = HART_STATE_ID;
+  readonly stateVersion = HART_STATE_VERSION;
   readonly regs: IntRegs;
   readonly fregs = new FpRegs();
   readonly trap = new TrapSignal();
@@ -214,6 +224,14 @@ export class Hart {
   }
   setCycle(v: number): void {
     this.cycleDelta = v - (this.currentInstret() + 1);
+  }
+  /** Sets minstret and mcycle - minstret between runs (a restore). */
+  setRetired(instret: number, cycleDelta: number): void {
+    this.instret = instret;
+    this.runBase = instret;
+    this.runTraps = 0;
+    this.curN = 0;
+    this.cycleDelta = cycleDelta;
   }
 
   /** mip as software sees it: stored bits, the PLIC S line, and the Sstc timer. */
@@ -980,13 +998,20 @@ export class Hart {
     return result;
   }
 
-  save(): HartState {
+  /** The architectural state (between runs). */
+  saveState(): HartState {
     return saveHart(this);
   }
 
-  restore(s: HartState): void {
-    restoreHart(this, s);
+  checkState(data: unknown): HartState {
+    return checkHart(this, data);
+  }
+
+  /** Takes a checked state; TLBs and remembered jumps are flushed. */
+  loadState(s: HartState): void {
+    loadHart(this, s);
     this.mmu.flush();
+    this.mmu.clearJumpCache();
     this.updateMmuMode();
   }
 }

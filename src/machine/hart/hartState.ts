@@ -1,26 +1,28 @@
-// Save and restore of the hart's complete architectural state as plain,
-// JSON-safe data (64-bit values as 16-digit hex strings).
+// The hart's complete architectural state as saved state (the persistence
+// contract of state/persistent.ts): pc, privilege, integer and floating-point
+// registers, CSRs, minstret/mcycle, the LR/SC reservation, WFI and the PMP.
+// Every 64-bit value goes through the U64 codec. TLBs, decoded instructions
+// and translated blocks are caches: a restore flushes them.
 
+import { SATP_BARE, SATP_SV39, SATP_SV48, SATP_SV57 } from './mmu.js';
+import { PMP_ENTRIES } from './pmp.js';
+import { PRIV_M, PRIV_S, PRIV_U } from './causes.js';
 import type { Hart } from './hart.js';
-import type { PmpState } from './pmp.js';
+import { StateError } from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
+import {
+  i64ToNumber,
+  u64FromHalves,
+  u64FromNumber,
+  u64Halves,
+  u64ToNumber,
+  type U64,
+} from '../state/u64.js';
 
-export interface HartState {
-  version: 1;
-  pc: string;
-  priv: number;
-  x: string[];
-  f: string[];
-  fflags: number;
-  frm: number;
-  csr: Record<string, string>;
-  instret: number;
-  cycleDelta: number;
-  reservation: number;
-  wfi: boolean;
-  pmp: PmpState;
-}
+export const HART_STATE_ID = 'rv64gc-hart';
+export const HART_STATE_VERSION = 1;
 
-/** Fields of Hart kept as (Lo, Hi) halves; saved under the name without the suffix. */
+/** CSRs kept as (Lo, Hi) halves in Hart; saved under the name without the suffix. */
 const PAIRS = [
   'mtvec',
   'stvec',
@@ -36,7 +38,7 @@ const PAIRS = [
   'stimecmp',
   'menvcfg',
 ] as const;
-/** Fields of Hart that are plain numbers below 2^32. */
+/** CSRs Hart keeps as one 32-bit number (their upper halves are zero or fixed). */
 const WORDS = [
   'mstatus',
   'medeleg',
@@ -49,83 +51,147 @@ const WORDS = [
   'mcountinhibit',
 ] as const;
 
-function hex(lo: number, hi: number): string {
-  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+type CsrName = (typeof PAIRS)[number] | (typeof WORDS)[number];
+
+export interface PmpState {
+  /** pmpNcfg bytes. */
+  cfg: number[];
+  /** pmpaddrN (address bits 55:2). */
+  addr: U64[];
 }
 
-function parseHex(s: string, what: string): [number, number] {
-  if (typeof s !== 'string' || !/^[0-9a-f]{16}$/.test(s)) {
-    throw new Error(`hart state: ${what} must be 16 hex digits, got ${JSON.stringify(s)}`);
-  }
-  return [parseInt(s.slice(8), 16) | 0, parseInt(s.slice(0, 8), 16) | 0];
+export interface HartState {
+  pc: U64;
+  /** Privilege level: 0 (U), 1 (S) or 3 (M). */
+  priv: number;
+  x: U64[];
+  f: U64[];
+  fflags: number;
+  frm: number;
+  csr: Record<CsrName, U64>;
+  /** minstret. */
+  instret: U64;
+  /** mcycle minus minstret (signed). */
+  cycleDelta: U64;
+  /** LR/SC reservation: a RAM offset, or -1. */
+  reservation: number;
+  wfi: boolean;
+  pmp: PmpState;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const SATP_MODES = [SATP_BARE, SATP_SV39, SATP_SV48, SATP_SV57];
 
 export function saveHart(h: Hart): HartState {
-  const x: string[] = [];
-  const f: string[] = [];
+  const x: U64[] = [];
+  const f: U64[] = [];
   for (let r = 0; r < 32; r++) {
-    x.push(hex(h.regs.x[2 * r], h.regs.x[2 * r + 1]));
-    f.push(hex(h.fregs.u[2 * r], h.fregs.u[2 * r + 1]));
+    x.push(u64FromHalves(h.regs.x[2 * r], h.regs.x[2 * r + 1]));
+    f.push(u64FromHalves(h.fregs.u[2 * r], h.fregs.u[2 * r + 1]));
   }
-  const csr: Record<string, string> = {};
   const rec = h as unknown as Record<string, number>;
-  for (const p of PAIRS) csr[p] = hex(rec[p + 'Lo'], rec[p + 'Hi']);
-  for (const w of WORDS) csr[w] = hex(rec[w], 0);
+  const csr = {} as Record<CsrName, U64>;
+  for (const p of PAIRS) csr[p] = u64FromHalves(rec[p + 'Lo'], rec[p + 'Hi']);
+  for (const w of WORDS) csr[w] = u64FromHalves(rec[w], 0);
+  const pmp = h.mmu.pmp;
   return {
-    version: 1,
-    pc: hex(h.pcLo, h.pcHi),
+    pc: u64FromHalves(h.pcLo, h.pcHi),
     priv: h.priv,
     x,
     f,
     fflags: h.fregs.flags,
     frm: h.fregs.frm,
     csr,
-    instret: h.instret,
-    cycleDelta: h.cycleDelta,
+    instret: u64FromNumber(h.currentInstret()),
+    cycleDelta: u64FromNumber(h.cycleDelta),
     reservation: h.reservation,
     wfi: h.wfi,
-    pmp: h.mmu.pmp.save(),
+    pmp: {
+      cfg: Array.from(pmp.cfg),
+      addr: Array.from(pmp.addrLo, (lo, i) => u64FromHalves(lo, pmp.addrHi[i])),
+    },
   };
 }
 
-export function restoreHart(h: Hart, s: HartState): void {
-  if (!s || s.version !== 1) throw new Error('hart state: unknown version');
-  if (![0, 1, 3].includes(s.priv)) throw new Error(`hart state: bad privilege level ${s.priv}`);
-  if (!Array.isArray(s.x) || s.x.length !== 32 || !Array.isArray(s.f) || s.f.length !== 32) {
-    throw new Error('hart state: x and f must hold 32 registers each');
-  }
-  // Parse everything first so that bad input changes nothing.
-  const pc = parseHex(s.pc, 'pc');
-  const xs = s.x.map((v, i) => parseHex(v, `x${i}`));
-  const fs = s.f.map((v, i) => parseHex(v, `f${i}`));
-  const pairs = PAIRS.map((p) => parseHex(s.csr[p], p));
-  const words = WORDS.map((w) => parseHex(s.csr[w], w)[0]);
-  h.pcLo = pc[0];
-  h.pcHi = pc[1];
+/** Validates a saved hart state for hart `h` (whose RAM bounds the reservation). */
+export function checkHart(h: Hart, data: unknown): HartState {
+  return StateReader.read(data, (r) => {
+    const priv = r.int('priv', 0, 3);
+    if (priv !== PRIV_U && priv !== PRIV_S && priv !== PRIV_M) {
+      throw new StateError(`priv must be 0 (U), 1 (S) or 3 (M), got ${priv}`);
+    }
+    const x = r.u64s('x', 32, 32);
+    if (x[0] !== '0000000000000000') throw new StateError('x[0] must be 0, got ' + x[0]);
+    const csr = r.object('csr', (c) => {
+      const out = {} as Record<CsrName, U64>;
+      for (const p of PAIRS) out[p] = c.u64(p);
+      for (const w of WORDS) out[w] = c.u64(w, 0xffffffffn);
+      return out;
+    });
+    const mode = u64Halves(csr.satp)[1] >>> 28;
+    if (!SATP_MODES.includes(mode)) {
+      throw new StateError(`csr.satp has mode ${mode}; the modes are 0 (bare), 8, 9 and 10`);
+    }
+    const cycleDelta = r.u64('cycleDelta');
+    if (!Number.isSafeInteger(i64ToNumber(cycleDelta))) {
+      throw new StateError(`cycleDelta must be a safe integer, got ${cycleDelta}`);
+    }
+    const pmp = r.object('pmp', (p) => ({
+      cfg: p.list('cfg', PMP_ENTRIES, PMP_ENTRIES, (v, path) => {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xff) {
+          throw new StateError(`${path} must be a byte, got ${JSON.stringify(v)}`);
+        }
+        if ((v & 0x60) !== 0 || (v & 3) === 2) {
+          throw new StateError(`${path} 0x${v.toString(16)} has reserved bits or W without R`);
+        }
+        return v;
+      }),
+      addr: p.u64s('addr', PMP_ENTRIES, PMP_ENTRIES, (1n << 54n) - 1n),
+    }));
+    return {
+      pc: r.u64('pc'),
+      priv,
+      x,
+      f: r.u64s('f', 32, 32),
+      fflags: r.int('fflags', 0, 0x1f),
+      frm: r.int('frm', 0, 7),
+      csr,
+      instret: r.u64('instret', MAX_SAFE),
+      cycleDelta,
+      reservation: r.int('reservation', -1, h.bus.ram.size - 1),
+      wfi: r.bool('wfi'),
+      pmp,
+    };
+  });
+}
+
+/** Commits a checked state to `h` (the hart then flushes its caches). */
+export function loadHart(h: Hart, s: HartState): void {
+  [h.pcLo, h.pcHi] = u64Halves(s.pc);
   h.priv = s.priv;
   for (let r = 0; r < 32; r++) {
-    h.regs.x[2 * r] = r === 0 ? 0 : xs[r][0];
-    h.regs.x[2 * r + 1] = r === 0 ? 0 : xs[r][1];
-    h.fregs.u[2 * r] = fs[r][0];
-    h.fregs.u[2 * r + 1] = fs[r][1];
+    const [xl, xh] = u64Halves(s.x[r]);
+    h.regs.x[2 * r] = xl;
+    h.regs.x[2 * r + 1] = xh;
+    const [fl, fh] = u64Halves(s.f[r]);
+    h.fregs.u[2 * r] = fl;
+    h.fregs.u[2 * r + 1] = fh;
   }
-  h.fregs.flags = s.fflags & 0x1f;
-  h.fregs.frm = s.frm & 7;
+  h.fregs.flags = s.fflags;
+  h.fregs.frm = s.frm;
   const rec = h as unknown as Record<string, number>;
-  PAIRS.forEach((p, i) => {
-    rec[p + 'Lo'] = pairs[i][0];
-    rec[p + 'Hi'] = pairs[i][1];
-  });
-  WORDS.forEach((w, i) => {
-    rec[w] = words[i];
-  });
-  h.instret = s.instret;
-  h.cycleDelta = s.cycleDelta;
+  for (const p of PAIRS) [rec[p + 'Lo'], rec[p + 'Hi']] = u64Halves(s.csr[p]);
+  for (const w of WORDS) rec[w] = u64Halves(s.csr[w])[0];
+  h.setRetired(u64ToNumber(s.instret), i64ToNumber(s.cycleDelta));
   h.reservation = s.reservation;
   h.wfi = s.wfi;
-  h.mmu.pmp.restore(s.pmp);
-  const mode = h.satpHi >>> 28;
-  h.mmu.satpMode = mode;
+  const addr = s.pmp.addr.map(u64Halves);
+  h.mmu.pmp.load(
+    s.pmp.cfg,
+    addr.map((a) => a[0]),
+    addr.map((a) => a[1]),
+  );
+  h.mmu.satpMode = h.satpHi >>> 28;
   h.mmu.satpPpn = (h.satpHi & 0xfff) * 4294967296 + (h.satpLo >>> 0);
   h.mmu.pbmte = (h.menvcfgHi & (1 << 30)) !== 0;
 }

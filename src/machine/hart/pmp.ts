@@ -9,11 +9,6 @@ const A_TOR = 1;
 const A_NA4 = 2;
 const L_BIT = 0x80;
 
-export interface PmpState {
-  cfg: number[];
-  addr: string[];
-}
-
 export class Pmp {
   readonly cfg = new Uint8Array(PMP_ENTRIES);
   /** pmpaddr registers (address bits 55:2) as halves. */
@@ -124,18 +119,12 @@ export class Pmp {
     return priv === PRIV_M;
   }
 
-  save(): PmpState {
-    const addr: string[] = [];
-    for (let i = 0; i < PMP_ENTRIES; i++) addr.push(this.addrValue(i).toString(16));
-    return { cfg: Array.from(this.cfg), addr };
-  }
-
-  restore(s: PmpState): void {
+  /** Sets every entry (a restore of checked state) and decodes the ranges. */
+  load(cfg: readonly number[], addrLo: readonly number[], addrHi: readonly number[]): void {
     for (let i = 0; i < PMP_ENTRIES; i++) {
-      this.cfg[i] = s.cfg[i] & 0xff;
-      const v = BigInt('0x' + s.addr[i]);
-      this.addrLo[i] = Number(BigInt.asIntN(32, v));
-      this.addrHi[i] = Number(v >> 32n) & 0x3fffff;
+      this.cfg[i] = cfg[i];
+      this.addrLo[i] = addrLo[i];
+      this.addrHi[i] = addrHi[i] & 0x3fffff;
     }
     this.recompute();
   }

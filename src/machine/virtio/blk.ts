@@ -12,6 +12,7 @@
 import { BlockBackendError, type BlockBackend } from './blockBackend.js';
 import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
+import { checkEmpty } from '../state/stateReader.js';
 
 export const VIRTIO_ID_BLOCK = 2;
 
@@ -81,9 +82,8 @@ export interface VirtioBlkCounters {
   bytesWritten: number;
 }
 
-export interface VirtioBlkState {
-  counters: VirtioBlkCounters;
-}
+/** virtio-blk keeps no state beyond its transport: requests complete before the guest runs on. */
+export type VirtioBlkState = Record<string, never>;
 
 function zeroCounters(): VirtioBlkCounters {
   return {
@@ -102,12 +102,14 @@ function zeroCounters(): VirtioBlkCounters {
 export class VirtioBlk implements VirtioDevice<VirtioBlkState> {
   readonly deviceId = VIRTIO_ID_BLOCK;
   readonly name = 'virtio-blk';
+  readonly stateId = 'virtio-blk';
+  readonly stateVersion = 1;
   readonly numQueues = 1;
   readonly queueMax = QUEUE_MAX;
   readonly features: bigint;
   readonly backend: BlockBackend;
   readonly serial: Uint8Array;
-  /** Requests and bytes since power-on (kept across resets and snapshots). */
+  /** Requests and bytes since the device was made (kept across resets; not state). */
   counters: VirtioBlkCounters = zeroCounters();
   private readonly config: Uint8Array;
 
@@ -306,11 +308,13 @@ export class VirtioBlk implements VirtioDevice<VirtioBlkState> {
     return VIRTIO_BLK_S_OK;
   }
 
-  save(): VirtioBlkState {
-    return { counters: { ...this.counters } };
+  saveState(): VirtioBlkState {
+    return {};
   }
 
-  restore(s: VirtioBlkState): void {
-    this.counters = { ...zeroCounters(), ...s.counters };
+  checkState(data: unknown): VirtioBlkState {
+    return checkEmpty(data);
   }
+
+  loadState(): void {}
 }

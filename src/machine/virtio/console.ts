@@ -7,6 +7,7 @@
 import type { CharBackend } from '../devices/uart16550.js';
 import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
 import { Virtqueue } from './virtqueue.js';
+import { checkEmpty } from '../state/stateReader.js';
 
 export const VIRTIO_ID_CONSOLE = 3;
 export const CONSOLE_RECEIVEQ = 0;
@@ -18,14 +19,14 @@ export interface ConsoleInput {
   take(max: number): number[];
 }
 
-export interface VirtioConsoleState {
-  bytesIn: number;
-  bytesOut: number;
-}
+/** virtio-console keeps no state beyond its transport: input waits on the host side. */
+export type VirtioConsoleState = Record<string, never>;
 
 export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   readonly deviceId = VIRTIO_ID_CONSOLE;
   readonly name = 'virtio-console';
+  readonly stateId = 'virtio-console';
+  readonly stateVersion = 1;
   readonly features = 0n;
   readonly numQueues = 2;
   readonly queueMax = 64;
@@ -67,12 +68,13 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   reset(): void {}
 
-  save(): VirtioConsoleState {
-    return { ...this.counters };
+  saveState(): VirtioConsoleState {
+    return {};
   }
 
-  restore(s: VirtioConsoleState): void {
-    this.counters.bytesIn = s.bytesIn;
-    this.counters.bytesOut = s.bytesOut;
+  checkState(data: unknown): VirtioConsoleState {
+    return checkEmpty(data);
   }
+
+  loadState(): void {}
 }

@@ -6,6 +6,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
 import { REG, STATUS_NEEDS_RESET, VirtioMmio } from './mmio.js';
@@ -140,14 +145,30 @@ test('events wait for buffers, are delivered as buffers come, and outlive a rese
   // A buffer posted with nothing to say stays with the device.
   d.submit(INPUT_EVENTQ, [{ writeLen: 8 }]);
   assert.deepEqual(d.takeUsed(INPUT_EVENTQ).length, 7);
-  const s = dev.save();
-  assert.equal(dev.pressPowerButton(), true);
   const other = new VirtioInput({ holdEvents: 8 });
-  other.restore(s);
+  assertRoundTrip(dev, other);
   assert.equal(other.pending, 0);
-  assert.deepEqual(other.counters, s.counters);
-  other.restore(dev.save());
+  assert.equal(other.counters.delivered, 0, 'counters are not state');
+  assert.equal(dev.pressPowerButton(), true);
+  const s = assertRoundTrip(dev, other);
   assert.equal(other.pending, 3, 'held events survive save/restore');
+  assert.deepEqual(s.held[0], [EV_SYN, 0, 0]);
+});
+
+test('bad input states are refused and change nothing', () => {
+  const dev = new VirtioInput({ holdEvents: 4 });
+  dev.pressPowerButton();
+  const s = dev.saveState();
+  assertRefused(dev, { ...s, held: [...s.held, [1, 116, 1]] }, /held must be a list of 0 to 4/);
+  assertRefused(
+    dev,
+    { ...s, held: [[1, 0x10000, 1]] },
+    /held\[0\]\[1\] must be an integer from 0 to 65535/,
+  );
+  assertRefused(dev, { ...s, held: [[1, 116]] }, /held\[0\] must be a list of 3/);
+  assertRefused(dev, { ...s, select: 256 }, /select must be an integer from 0 to 255/);
+  assertMutationsRefused(dev);
+  assert.equal(dev.pending, 4);
 });
 
 test('statusq buffers are consumed and ignored', () => {

@@ -19,6 +19,7 @@
 
 import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
 import { Virtqueue } from './virtqueue.js';
+import { asArray, asInt, StateReader } from '../state/stateReader.js';
 
 export const VIRTIO_ID_INPUT = 18;
 export const INPUT_EVENTQ = 0;
@@ -77,8 +78,8 @@ export interface VirtioInputCounters {
 export interface VirtioInputState {
   select: number;
   subsel: number;
+  /** Events waiting for eventq buffers: [type, code, value]. */
   held: [number, number, number][];
-  counters: VirtioInputCounters;
 }
 
 /** What the device needs from its transport (VirtioMmio) to deliver between notifications. */
@@ -108,6 +109,8 @@ function bitmap(bits: number[]): Uint8Array {
 export class VirtioInput implements VirtioDevice<VirtioInputState> {
   readonly deviceId = VIRTIO_ID_INPUT;
   readonly name = 'virtio-input';
+  readonly stateId = 'virtio-input';
+  readonly stateVersion = 1;
   readonly features = 0n;
   readonly numQueues = 2;
   readonly queueMax = QUEUE_MAX;
@@ -255,26 +258,32 @@ export class VirtioInput implements VirtioDevice<VirtioInputState> {
     this.subsel = 0;
   }
 
-  save(): VirtioInputState {
+  saveState(): VirtioInputState {
     return {
       select: this.select,
       subsel: this.subsel,
       held: this.held.map((e) => [e.type, e.code, e.value]),
-      counters: { ...this.counters },
     };
   }
 
-  restore(s: VirtioInputState): void {
-    if (!Array.isArray(s.held) || s.held.length > this.holdEvents) {
-      throw new VirtioError(`saved ${this.name} state holds a bad list of events`);
-    }
-    this.select = s.select & 0xff;
-    this.subsel = s.subsel & 0xff;
-    this.held = s.held.map(([type, code, value]) => ({
-      type: type & 0xffff,
-      code: code & 0xffff,
-      value: value | 0,
+  checkState(data: unknown): VirtioInputState {
+    return StateReader.read(data, (r) => ({
+      select: r.int('select', 0, 0xff),
+      subsel: r.int('subsel', 0, 0xff),
+      held: r.list('held', 0, this.holdEvents, (e, p): [number, number, number] => {
+        const v = asArray(e, p, 3, 3);
+        return [
+          asInt(v[0], `${p}[0]`, 0, 0xffff),
+          asInt(v[1], `${p}[1]`, 0, 0xffff),
+          asInt(v[2], `${p}[2]`, -0x80000000, 0x7fffffff),
+        ];
+      }),
     }));
-    this.counters = { ...s.counters };
+  }
+
+  loadState(s: VirtioInputState): void {
+    this.select = s.select;
+    this.subsel = s.subsel;
+    this.held = s.held.map(([type, code, value]) => ({ type, code, value }));
   }
 }

@@ -1,5 +1,5 @@
 // The virtio-mmio transport: registers, feature negotiation, queue setup,
-// interrupts, reset, NEEDS_RESET on bad queue setup, and save/restore.
+// interrupts, reset, NEEDS_RESET on bad queue setup, and saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +15,15 @@ import {
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
   STATUS_NEEDS_RESET,
-  VirtioError,
   VirtioMmio,
 } from './mmio.js';
 import { EchoDevice, TestDriver } from './virtioTestDriver.js';
+import { restoreState } from '../state/persistent.js';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 
 const BASE = 0x80000000;
 
@@ -199,21 +204,94 @@ test('save/restore round trip: registers, queue positions and device state', () 
   a.d.submit(1, [{ data: Uint8Array.of(3) }, { writeLen: 1 }]);
   a.d.takeUsed(0);
   a.d.takeUsed(1);
-  const state = JSON.parse(JSON.stringify(a.t.save()));
+  a.t.write(REG.config + 2, 1, 0x99);
   // a fresh transport over a copy of the RAM continues where the first stopped
   const ram = new Ram(BASE, 1 << 20);
-  ram.u8.set(a.ram.u8);
+  restoreState(ram, a.ram.saveState());
   const dev = new EchoDevice();
   const irq = new FakeLine();
   const t = new VirtioMmio(ram, dev, irq);
-  t.restore(state);
-  assert.deepEqual(t.save(), state);
-  assert.equal(dev.chains, 2);
+  const state = assertRoundTrip(a.t, t);
+  assert.deepEqual(state.device, {
+    id: 'virtio-echo',
+    version: 1,
+    state: { config: [1, 2, 0x99, 4, 5, 6, 7, 8] },
+  });
+  assert.equal(state.queues[0].usedIdx, 1);
+  assert.equal(state.queues[0].desc, a.d.queues[0].desc.toString(16).padStart(16, '0'));
+  assert.equal(dev.chains, 0, 'counters are not state');
   assert.equal(irq.level, true);
   const d = new TestDriver(ram, t);
   (d as unknown as { next: number }).next = (a.d as unknown as { next: number }).next;
   d.queues.push(...a.d.queues.map((q) => ({ ...q })));
   d.submit(0, [{ data: Uint8Array.of(7) }, { writeLen: 1 }]);
   assert.deepEqual(d.takeUsed(0), [{ id: 2, len: 1 }]);
-  assert.throws(() => new VirtioMmio(ram, new EchoDevice(1)).restore(state), VirtioError);
+});
+
+test('bad transport states are refused and change nothing', () => {
+  const a = setup();
+  a.d.init([16, 8]);
+  const state = a.t.saveState();
+  const q0 = state.queues[0];
+  const other = new VirtioMmio(a.ram, new EchoDevice(1));
+  assertRefused(other, state, /queues must be a list of 1/);
+  const b = setup();
+  b.d.init([4, 4]);
+  const queue = (change: object): unknown => ({
+    ...state,
+    queues: [{ ...q0, ...change }, state.queues[1]],
+  });
+  assertRefused(b.t, queue({ size: 128 }), /queues\[0\]\.size 128 is larger than the device's 64/);
+  assertRefused(b.t, queue({ size: 12 }), /queues\[0\]: queue size 12 is not a power of 2/);
+  assertRefused(
+    b.t,
+    queue({ desc: '0000000000001000' }),
+    /queues\[0\]: descriptor table at 0x1000 .* is outside RAM/,
+  );
+  assertRefused(
+    b.t,
+    queue({ driver: '0000000080002001' }),
+    /driver area at 0x80002001 is not 2-byte aligned/,
+  );
+  assertRefused(
+    b.t,
+    queue({ ready: false, usedIdx: 1 }),
+    /queues\[0\] is not ready, so its ring positions must be 0/,
+  );
+  assertRefused(
+    b.t,
+    queue({ usedIdx: 0x10000 }),
+    /queues\[0\]\.usedIdx must be an integer from 0 to 65535/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, status: state.status | STATUS_NEEDS_RESET },
+    /status must not hold NEEDS_RESET/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, interruptStatus: 4 },
+    /interruptStatus must be an integer from 0 to 3/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, driverFeatures: '0000000100000002' },
+    /driverFeatures 0000000100000002 has features the virtio-echo does not offer/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, device: { ...state.device, id: 'virtio-blk' } },
+    /device: the state is of a virtio-blk, this part is a virtio-echo/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, device: { ...state.device, version: 2 } },
+    /device: the virtio-echo state has version 2, newer than this Berth reads \(up to 1\)/,
+  );
+  assertRefused(
+    b.t,
+    { ...state, device: { ...state.device, state: { config: [1] } } },
+    /device: config must be a list of 8/,
+  );
+  assertMutationsRefused(b.t);
 });

@@ -16,7 +16,16 @@ import {
   VIRTIO_VENDOR_BERTH,
 } from '../devices/virtioMmioSlot.js';
 import type { Ram } from '../ram.js';
-import { Virtqueue, VirtqueueError, type VirtqueueState } from './virtqueue.js';
+import { Virtqueue, VirtqueueError } from './virtqueue.js';
+import {
+  checkPart,
+  savePart,
+  StateError,
+  type Persistent,
+  type SavedPart,
+} from '../state/persistent.js';
+import { StateReader } from '../state/stateReader.js';
+import { u64FromBigInt, u64FromNumber, u64ToBigInt, u64ToNumber, type U64 } from '../state/u64.js';
 
 export class VirtioError extends Error {}
 
@@ -80,8 +89,12 @@ export interface VirtioQueueHost {
   usedBuffers(index: number): void;
 }
 
-/** A virtio device model behind the transport. */
-export interface VirtioDevice<S = unknown> {
+/**
+ * A virtio device model behind the transport. Its saved state (Persistent)
+ * is what the device keeps beyond its transport and queues: held frames or
+ * events, selector registers; its counters are not state.
+ */
+export interface VirtioDevice<S = unknown> extends Persistent<S> {
   /** Virtio device ID (2 = block, 1 = network, ...). */
   readonly deviceId: number;
   /** Short name for log lines, e.g. "virtio-blk". */
@@ -102,31 +115,36 @@ export interface VirtioDevice<S = unknown> {
   onNotify(index: number, queue: Virtqueue, host: VirtioQueueHost): void;
   /** Back to the power-on state (the driver wrote 0 to Status). */
   reset(): void;
-  save(): S;
-  restore(state: S): void;
 }
 
-export interface VirtioQueueRegsState {
+/** One queue's registers and, while it is ready, its ring positions. */
+export interface VirtioQueueState {
+  /** QueueNum as the driver wrote it. */
   size: number;
   ready: boolean;
-  desc: number;
-  driver: number;
-  device: number;
-  ring: VirtqueueState | null;
+  desc: U64;
+  driver: U64;
+  device: U64;
+  /** Ring positions (free-running 16-bit indexes); 0 while the queue is not ready. */
+  lastAvail: number;
+  usedIdx: number;
+  signalledUsed: number;
 }
 
 export interface VirtioMmioState {
+  /** Device status (without NEEDS_RESET, which `failed` gives). */
   status: number;
   deviceFeaturesSel: number;
   driverFeaturesSel: number;
-  /** Accepted features as a hex string (a bigint). */
-  driverFeatures: string;
+  /** The features the driver wrote (accepted once status has FEATURES_OK). */
+  driverFeatures: U64;
   queueSel: number;
   interruptStatus: number;
   configGeneration: number;
   failed: boolean;
-  queues: VirtioQueueRegsState[];
-  device: unknown;
+  queues: VirtioQueueState[];
+  /** The device model's state, with its kind and version. */
+  device: SavedPart;
 }
 
 interface QueueRegs {
@@ -148,7 +166,9 @@ function setHigh(v: number, hi: number): number {
   return (hi >>> 0) * U32 + (v % U32);
 }
 
-export class VirtioMmio implements MmioDevice, VirtioQueueHost {
+export class VirtioMmio implements MmioDevice, VirtioQueueHost, Persistent<VirtioMmioState> {
+  readonly stateId = 'virtio-mmio';
+  readonly stateVersion = 1;
   readonly ram: Ram;
   readonly device: VirtioDevice;
   private readonly irq: IrqLine;
@@ -360,14 +380,7 @@ export class VirtioMmio implements MmioDevice, VirtioQueueHost {
       return;
     }
     try {
-      q.ring = new Virtqueue(this.ram, {
-        size: q.size,
-        desc: q.desc,
-        driver: q.driver,
-        device: q.device,
-        indirect: (this.driverFeatures & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
-        eventIdx: (this.driverFeatures & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
-      });
+      q.ring = this.ring(q.size, q.desc, q.driver, q.device);
       q.ready = true;
     } catch (e) {
       if (!(e instanceof VirtqueueError)) throw e;
@@ -430,12 +443,24 @@ export class VirtioMmio implements MmioDevice, VirtioQueueHost {
     this.irq.set(this.interruptStatus !== 0);
   }
 
-  save(): VirtioMmioState {
+  /** A queue over the given registers, with this transport's ring options. */
+  private ring(size: number, desc: number, driver: number, device: number): Virtqueue {
+    return new Virtqueue(this.ram, {
+      size,
+      desc,
+      driver,
+      device,
+      indirect: (this.driverFeatures & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
+      eventIdx: (this.driverFeatures & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
+    });
+  }
+
+  saveState(): VirtioMmioState {
     return {
       status: this.status,
       deviceFeaturesSel: this.deviceFeaturesSel,
       driverFeaturesSel: this.driverFeaturesSel,
-      driverFeatures: this.driverFeatures.toString(16),
+      driverFeatures: u64FromBigInt(this.driverFeatures),
       queueSel: this.queueSel,
       interruptStatus: this.interruptStatus,
       configGeneration: this.configGeneration,
@@ -443,52 +468,106 @@ export class VirtioMmio implements MmioDevice, VirtioQueueHost {
       queues: this.queues.map((q) => ({
         size: q.size,
         ready: q.ready,
-        desc: q.desc,
-        driver: q.driver,
-        device: q.device,
-        ring: q.ring ? q.ring.save() : null,
+        desc: u64FromNumber(q.desc),
+        driver: u64FromNumber(q.driver),
+        device: u64FromNumber(q.device),
+        lastAvail: q.ring?.lastAvail ?? 0,
+        usedIdx: q.ring?.usedIdx ?? 0,
+        signalledUsed: q.ring?.signalledUsed ?? 0,
       })),
-      device: this.device.save(),
+      device: savePart(this.device),
     };
   }
 
-  /** Restores a saved state (RAM must be restored first); throws VirtioError on a mismatch. */
-  restore(s: VirtioMmioState): void {
-    if (!Array.isArray(s.queues) || s.queues.length !== this.queues.length) {
-      throw new VirtioError(
-        `saved ${this.device.name} state has ${s.queues?.length} queues, the device has ${this.queues.length}`,
-      );
-    }
-    if (typeof s.driverFeatures !== 'string' || !/^[0-9a-f]{1,16}$/.test(s.driverFeatures)) {
-      throw new VirtioError(`saved ${this.device.name} state has bad driver features`);
-    }
-    this.status = s.status & 0xff;
-    this.deviceFeaturesSel = s.deviceFeaturesSel >>> 0;
-    this.driverFeaturesSel = s.driverFeaturesSel >>> 0;
-    this.driverFeatures = BigInt('0x' + s.driverFeatures);
-    this.queueSel = s.queueSel >>> 0;
-    this.interruptStatus = s.interruptStatus & 3;
-    this.configGeneration = s.configGeneration >>> 0;
-    this.failed = s.failed;
-    this.device.restore(s.device);
-    s.queues.forEach((sq, i) => {
-      const q: QueueRegs = { ...sq, ring: null };
-      if (sq.ready && sq.ring) {
-        try {
-          q.ring = new Virtqueue(this.ram, {
-            size: sq.size,
-            desc: sq.desc,
-            driver: sq.driver,
-            device: sq.device,
-            indirect: (this.driverFeatures & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
-            eventIdx: (this.driverFeatures & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
-          });
-        } catch (e) {
-          throw new VirtioError(
-            `saved ${this.device.name} queue ${i} is invalid: ${(e as Error).message}`,
-          );
+  /** Validates a state for this transport and its device; ready queues must lie in this RAM. */
+  checkState(data: unknown): VirtioMmioState {
+    const u32 = 0xffffffff;
+    return StateReader.read(data, (r) => {
+      const status = r.int('status', 0, 0xff);
+      if ((status & STATUS_NEEDS_RESET) !== 0) {
+        throw new StateError('status must not hold NEEDS_RESET (64): failed says it');
+      }
+      const driverFeatures = r.u64('driverFeatures');
+      const features = u64ToBigInt(driverFeatures);
+      if ((status & STATUS_FEATURES_OK) !== 0 && (features & ~this.offeredFeatures) !== 0n) {
+        throw new StateError(
+          `driverFeatures ${driverFeatures} has features the ${this.device.name} does not offer`,
+        );
+      }
+      const n = this.queues.length;
+      const queues = r.objects('queues', n, n, (q, i) => {
+        const s: VirtioQueueState = {
+          size: q.int('size', 0, u32),
+          ready: q.bool('ready'),
+          desc: q.u64('desc'),
+          driver: q.u64('driver'),
+          device: q.u64('device'),
+          lastAvail: q.int('lastAvail', 0, 0xffff),
+          usedIdx: q.int('usedIdx', 0, 0xffff),
+          signalledUsed: q.int('signalledUsed', 0, 0xffff),
+        };
+        if (!s.ready && (s.lastAvail | s.usedIdx | s.signalledUsed) !== 0) {
+          throw new StateError(`queues[${i}] is not ready, so its ring positions must be 0`);
         }
-        q.ring.restore(sq.ring);
+        if (s.ready) {
+          if (s.size > this.device.queueMax) {
+            throw new StateError(
+              `queues[${i}].size ${s.size} is larger than the device's ${this.device.queueMax}`,
+            );
+          }
+          try {
+            this.ring(s.size, u64ToNumber(s.desc), u64ToNumber(s.driver), u64ToNumber(s.device));
+          } catch (e) {
+            if (!(e instanceof VirtqueueError)) throw e;
+            throw new StateError(`queues[${i}]: ${e.message}`);
+          }
+        }
+        return s;
+      });
+      return {
+        status,
+        deviceFeaturesSel: r.int('deviceFeaturesSel', 0, u32),
+        driverFeaturesSel: r.int('driverFeaturesSel', 0, u32),
+        driverFeatures,
+        queueSel: r.int('queueSel', 0, u32),
+        interruptStatus: r.int('interruptStatus', 0, INT_USED_BUFFER | INT_CONFIG_CHANGE),
+        configGeneration: r.int('configGeneration', 0, u32),
+        failed: r.bool('failed'),
+        queues,
+        device: {
+          id: this.device.stateId,
+          version: this.device.stateVersion,
+          state: checkPart(this.device, r.raw('device'), 'device'),
+        },
+      };
+    });
+  }
+
+  /** Takes a checked state (RAM's state does not matter: queues are only located, not read). */
+  loadState(s: VirtioMmioState): void {
+    this.status = s.status;
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.driverFeatures = u64ToBigInt(s.driverFeatures);
+    this.queueSel = s.queueSel;
+    this.interruptStatus = s.interruptStatus;
+    this.configGeneration = s.configGeneration;
+    this.failed = s.failed;
+    this.device.loadState(s.device.state);
+    s.queues.forEach((sq, i) => {
+      const q: QueueRegs = {
+        size: sq.size,
+        ready: sq.ready,
+        desc: u64ToNumber(sq.desc),
+        driver: u64ToNumber(sq.driver),
+        device: u64ToNumber(sq.device),
+        ring: null,
+      };
+      if (q.ready) {
+        q.ring = this.ring(q.size, q.desc, q.driver, q.device);
+        q.ring.lastAvail = sq.lastAvail;
+        q.ring.usedIdx = sq.usedIdx;
+        q.ring.signalledUsed = sq.signalledUsed;
       }
       this.queues[i] = q;
     });

@@ -1,11 +1,17 @@
 // virtio-net on an in-memory backend, driven through the mmio transport as the
 // Linux driver would: configuration space and MAC, transmit (header stripped),
 // receive into single and mergeable buffers, holding and dropping frames when
-// the guest has no buffers, malformed chains, and save/restore.
+// the guest has no buffers, malformed chains, and saved state.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import {
+  assertMutationsRefused,
+  assertRefused,
+  assertRoundTrip,
+} from '../../../test/support/persistence.js';
 import { Ram } from '../ram.js';
+import { restoreState } from '../state/persistent.js';
 import { FakeLine } from '../devices/testIrq.js';
 import { REG, VirtioMmio } from './mmio.js';
 import {
@@ -22,7 +28,7 @@ import {
   VIRTIO_NET_F_STATUS,
   type VirtioNetConfig,
 } from './net.js';
-import { MemoryNetBackend } from './netBackend.js';
+import { MemoryNetBackend, NET_MAX_FRAME } from './netBackend.js';
 import { TestDriver } from './virtioTestDriver.js';
 
 const BASE = 0x80000000;
@@ -51,6 +57,10 @@ function frame(len: number, seed = 1): Uint8Array {
   const f = new Uint8Array(len);
   for (let i = 0; i < len; i++) f[i] = (i * 7 + seed) & 0xff;
   return f;
+}
+
+function toHex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
 }
 
 function withHeader(f: Uint8Array): Uint8Array {
@@ -242,25 +252,24 @@ test('reset drops held frames and counts them', () => {
   assert.equal(env.net.counters.rxDropped, 2);
 });
 
-test('save/restore keeps counters, link and held frames', () => {
+test('save/restore keeps link and held frames (counters are not state)', () => {
   const env = setup();
   env.d.submit(TX_QUEUE, [{ data: withHeader(frame(60)) }]);
   env.backend.inject(frame(70, 4));
   env.net.setLink(false);
   assert.equal(env.t.read(REG.interruptStatus, 4) & 2, 2, 'configuration-change interrupt');
-  const s = JSON.parse(JSON.stringify(env.t.save()));
   const ram2 = new Ram(BASE, 4 << 20);
-  ram2.u8.set(env.ram.u8);
+  restoreState(ram2, env.ram.saveState());
   const backend2 = new MemoryNetBackend();
   const net2 = new VirtioNet(backend2, { seed: 'test-guest' });
   const t2 = new VirtioMmio(ram2, net2);
   net2.attach(t2);
-  t2.restore(s);
-  assert.deepEqual(net2.counters, env.net.counters);
+  const s = assertRoundTrip(env.t, t2);
+  assert.deepEqual(s.device.state, { linkUp: false, held: [toHex(frame(70, 4))] });
+  assert.equal(net2.counters.txFrames, 0);
   assert.equal(net2.link, false);
   assert.equal(t2.read(REG.config + 6, 2), 0);
   assert.equal(net2.heldFrames, 1);
-  assert.deepEqual(net2.save(), env.net.save());
   // the restored card delivers the held frame once the guest posts a buffer
   const d2 = new TestDriver(ram2, t2, BASE + (2 << 20));
   d2.queues.push(...env.d.queues.map((q) => ({ ...q })));
@@ -268,6 +277,34 @@ test('save/restore keeps counters, link and held frames', () => {
   assert.equal(net2.heldFrames, 0);
   assert.deepEqual(d2.takeUsed(RX_QUEUE), [{ id: 0, len: NET_HDR_SIZE + 70 }]);
   assert.deepEqual(d2.bytes(buf + NET_HDR_SIZE, 70), frame(70, 4));
-  const other = new VirtioNet(new MemoryNetBackend(), { seed: 'another' });
-  assert.throws(() => other.restore(s.device));
+});
+
+test('bad card states are refused and change nothing', () => {
+  const net = new VirtioNet(new MemoryNetBackend(), { rxHoldFrames: 2 });
+  const good = toHex(frame(NET_MAX_FRAME));
+  assertRefused(
+    net,
+    { linkUp: true, held: [toHex(frame(13))] },
+    /held\[0\] must be 14 to 65553 bytes/,
+  );
+  assertRefused(net, { linkUp: true, held: [good + '00'] }, /held\[0\] must be 14 to 65553 bytes/);
+  assertRefused(
+    net,
+    { linkUp: true, held: ['0g'.repeat(20)] },
+    /held\[0\] must be bytes as lowercase hex digits/,
+  );
+  assertRefused(net, { linkUp: true, held: [good, good, good] }, /held must be a list of 0 to 2/);
+  const small = new VirtioNet(new MemoryNetBackend(), {
+    rxHoldFrames: 4,
+    rxHoldBytes: NET_MAX_FRAME,
+  });
+  assertRefused(
+    small,
+    { linkUp: true, held: [good, toHex(frame(20))] },
+    /held holds 65573 bytes, more than the 65553/,
+  );
+  assertRefused(net, { linkUp: 1, held: [] }, /linkUp must be true or false/);
+  net.receive(frame(60));
+  assertMutationsRefused(net);
+  assert.equal(net.heldFrames, 1);
 });

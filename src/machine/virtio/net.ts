@@ -20,6 +20,8 @@
 import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
 import { NET_MAX_FRAME, NET_MIN_FRAME, type NetBackend, type NetReceiver } from './netBackend.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
+import { StateError } from '../state/persistent.js';
+import { asHexBytes, StateReader } from '../state/stateReader.js';
 
 export const VIRTIO_ID_NET = 1;
 
@@ -68,11 +70,10 @@ export interface VirtioNetCounters {
   txDropped: number;
 }
 
+/** The card's state beyond its transport (its MAC is configuration, its counters statistics). */
 export interface VirtioNetState {
-  mac: string;
   linkUp: boolean;
-  counters: VirtioNetCounters;
-  /** Frames held for the guest, as hex strings. */
+  /** Frames held for the guest, oldest first, as lowercase hex. */
   held: string[];
 }
 
@@ -147,8 +148,7 @@ function toHex(b: Uint8Array): string {
   return s;
 }
 
-function fromHex(s: string): Uint8Array | null {
-  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) return null;
+function fromHex(s: string): Uint8Array {
   const b = new Uint8Array(s.length / 2);
   for (let i = 0; i < b.length; i++) b[i] = parseInt(s.substr(2 * i, 2), 16);
   return b;
@@ -159,12 +159,14 @@ type Placed = 'ok' | 'wait' | 'dropped';
 export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
   readonly deviceId = VIRTIO_ID_NET;
   readonly name = 'virtio-net';
+  readonly stateId = 'virtio-net';
+  readonly stateVersion = 1;
   readonly numQueues = 2;
   readonly queueMax = QUEUE_MAX;
   readonly features: bigint;
   readonly backend: NetBackend;
   readonly mac: Uint8Array;
-  /** Frames and bytes since power-on (kept across resets and snapshots). */
+  /** Frames and bytes since the card was made (kept across resets; not state). */
   counters: VirtioNetCounters = zeroCounters();
   private readonly holdFrames: number;
   private readonly holdBytes: number;
@@ -379,35 +381,33 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
     return 'ok';
   }
 
-  save(): VirtioNetState {
-    return {
-      mac: formatMac(this.mac),
-      linkUp: this.linkUp,
-      counters: { ...this.counters },
-      held: this.held.map(toHex),
-    };
+  saveState(): VirtioNetState {
+    return { linkUp: this.linkUp, held: this.held.map(toHex) };
   }
 
-  /** Restores a saved state; throws VirtioError when it does not belong to this card. */
-  restore(s: VirtioNetState): void {
-    if (typeof s !== 'object' || s === null)
-      throw new VirtioError('saved virtio-net state is not an object');
-    if (s.mac !== formatMac(this.mac)) {
-      throw new VirtioError(
-        `saved virtio-net state has MAC ${s.mac}, this card has ${formatMac(this.mac)}`,
-      );
-    }
-    const held: Uint8Array[] = [];
-    for (const h of Array.isArray(s.held) ? s.held : []) {
-      const f = fromHex(h);
-      if (f === null || f.length < NET_MIN_FRAME || f.length > NET_MAX_FRAME) {
-        throw new VirtioError('saved virtio-net state has a malformed held frame');
+  /** Validates a state: well-sized frames, no more than this card holds. */
+  checkState(data: unknown): VirtioNetState {
+    return StateReader.read(data, (r) => {
+      const s: VirtioNetState = {
+        linkUp: r.bool('linkUp'),
+        held: r.list('held', 0, this.holdFrames, (v, p) =>
+          asHexBytes(v, p, NET_MIN_FRAME, NET_MAX_FRAME),
+        ),
+      };
+      const bytes = s.held.reduce((n, h) => n + h.length / 2, 0);
+      if (bytes > this.holdBytes) {
+        throw new StateError(
+          `held holds ${bytes} bytes, more than the ${this.holdBytes} this card holds`,
+        );
       }
-      held.push(f);
-    }
-    this.linkUp = s.linkUp !== false;
-    this.counters = { ...zeroCounters(), ...s.counters };
-    this.held = held.slice(0, this.holdFrames);
+      return s;
+    });
+  }
+
+  /** Takes a checked state; held frames go to the guest once it posts buffers (or poll()). */
+  loadState(s: VirtioNetState): void {
+    this.linkUp = s.linkUp;
+    this.held = s.held.map(fromHex);
     this.heldBytes = this.held.reduce((n, f) => n + f.length, 0);
   }
 

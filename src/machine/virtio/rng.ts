@@ -7,6 +7,9 @@
 
 import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
 import { Virtqueue } from './virtqueue.js';
+import { checkEmpty, StateReader } from '../state/stateReader.js';
+import type { Persistent } from '../state/persistent.js';
+import { u64FromBigInt, u64ToBigInt, type U64 } from '../state/u64.js';
 
 export const VIRTIO_ID_RNG = 4;
 
@@ -18,14 +21,14 @@ export interface EntropySource {
   fill(dest: Uint8Array): void;
 }
 
-export interface VirtioRngState {
-  requests: number;
-  bytes: number;
-}
+/** virtio-rng keeps no state beyond its transport (its counters are not state). */
+export type VirtioRngState = Record<string, never>;
 
 export class VirtioRng implements VirtioDevice<VirtioRngState> {
   readonly deviceId = VIRTIO_ID_RNG;
   readonly name = 'virtio-rng';
+  readonly stateId = 'virtio-rng';
+  readonly stateVersion = 1;
   readonly features = 0n;
   readonly numQueues = 1;
   readonly queueMax = 64;
@@ -57,26 +60,48 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
 
   reset(): void {}
 
-  save(): VirtioRngState {
-    return { ...this.counters };
+  saveState(): VirtioRngState {
+    return {};
   }
 
-  restore(s: VirtioRngState): void {
-    this.counters.requests = s.requests;
-    this.counters.bytes = s.bytes;
+  checkState(data: unknown): VirtioRngState {
+    return checkEmpty(data);
   }
+
+  loadState(): void {}
+}
+
+export interface SeededEntropyState {
+  s0: U64;
+  s1: U64;
 }
 
 /**
  * A deterministic entropy source (xorshift128+ from a seed), for runs that must
- * repeat exactly. Not for anything that needs secrecy.
+ * repeat exactly. Not for anything that needs secrecy. Its state (where the
+ * sequence is) saves and restores, so a restored deterministic run goes on alike.
  */
-export class SeededEntropy implements EntropySource {
+export class SeededEntropy implements EntropySource, Persistent<SeededEntropyState> {
+  readonly stateId = 'seeded-entropy';
+  readonly stateVersion = 1;
   private s0: bigint;
   private s1: bigint;
   constructor(seed: bigint) {
     this.s0 = BigInt.asUintN(64, seed ^ 0x9e3779b97f4a7c15n) || 1n;
     this.s1 = BigInt.asUintN(64, seed * 0xbf58476d1ce4e5b9n) || 2n;
+  }
+
+  saveState(): SeededEntropyState {
+    return { s0: u64FromBigInt(this.s0), s1: u64FromBigInt(this.s1) };
+  }
+
+  checkState(data: unknown): SeededEntropyState {
+    return StateReader.read(data, (r) => ({ s0: r.u64('s0'), s1: r.u64('s1') }));
+  }
+
+  loadState(s: SeededEntropyState): void {
+    this.s0 = u64ToBigInt(s.s0);
+    this.s1 = u64ToBigInt(s.s1);
   }
   fill(dest: Uint8Array): void {
     for (let i = 0; i < dest.length; i += 8) {

@@ -3,6 +3,7 @@
 // or indirect) and reads the used ring back, as a guest driver would.
 
 import type { Ram } from '../ram.js';
+import { StateReader } from '../state/stateReader.js';
 import {
   REG,
   STATUS_ACKNOWLEDGE,
@@ -237,9 +238,11 @@ export class TestDriver {
  * A device for transport tests (ID 0x7e): each chain's readable bytes are
  * copied into its writable buffers; `features` adds device bits.
  */
-export class EchoDevice implements VirtioDevice<{ chains: number }> {
+export class EchoDevice implements VirtioDevice<{ config: number[] }> {
   readonly deviceId = 0x7e;
   readonly name = 'virtio-echo';
+  readonly stateId = 'virtio-echo';
+  readonly stateVersion = 1;
   readonly queueMax = 64;
   chains = 0;
   resets = 0;
@@ -277,11 +280,16 @@ export class EchoDevice implements VirtioDevice<{ chains: number }> {
     this.resets++;
   }
 
-  save(): { chains: number } {
-    return { chains: this.chains };
+  /** Its state: the writable configuration bytes (chains and resets are counters). */
+  saveState(): { config: number[] } {
+    return { config: Array.from(this.config) };
   }
 
-  restore(s: { chains: number }): void {
-    this.chains = s.chains;
+  checkState(data: unknown): { config: number[] } {
+    return StateReader.read(data, (r) => ({ config: r.ints('config', 8, 8, 0, 0xff) }));
+  }
+
+  loadState(s: { config: number[] }): void {
+    this.config.set(s.config);
   }
 }

@@ -36,16 +36,6 @@ export interface Chain {
   writableBytes: number;
 }
 
-export interface VirtqueueState {
-  size: number;
-  desc: number;
-  driver: number;
-  device: number;
-  lastAvail: number;
-  usedIdx: number;
-  signalledUsed: number;
-}
-
 export interface VirtqueueOptions {
   size: number;
   /** Guest-physical addresses of the descriptor table, driver (avail) and device (used) areas. */
@@ -292,24 +282,5 @@ export class Virtqueue {
       skip = 0;
     }
     if (done < src.length) throw new VirtqueueError('write past the end of the buffers');
-  }
-
-  save(): VirtqueueState {
-    return {
-      size: this.size,
-      desc: this.desc,
-      driver: this.driver,
-      device: this.device,
-      lastAvail: this.lastAvail,
-      usedIdx: this.usedIdx,
-      signalledUsed: this.signalledUsed,
-    };
-  }
-
-  /** Restores the ring positions (the geometry comes from the constructor). */
-  restore(s: VirtqueueState): void {
-    this.lastAvail = s.lastAvail & 0xffff;
-    this.usedIdx = s.usedIdx & 0xffff;
-    this.signalledUsed = s.signalledUsed & 0xffff;
   }
 }

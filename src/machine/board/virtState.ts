@@ -1,0 +1,118 @@
+// Save and restore of the whole virt board: every stateful part, keyed by the
+// name the bus knows it by (harts as hart0, hart1, ...; RAM as ram), each with
+// its kind and version (state/persistent.ts). A restore checks every part
+// before it loads any, so a refused state changes nothing; then it loads RAM,
+// the harts (minstret first: a deterministic clock counts instructions), and
+// the devices, whose interrupt lines are driven again.
+//
+// The board's shape (memory, harts, ISA, what sits in each virtio slot) is its
+// configuration, not state: a snapshot records it, and restores only onto a
+// board of the same shape.
+
+import type { VirtBoard } from './virt.js';
+import { VIRT } from './memoryMap.js';
+import { hartIsaString } from './virtDeviceTree.js';
+import { VirtioBlk } from '../virtio/blk.js';
+import { formatMac, VirtioNet } from '../virtio/net.js';
+import {
+  checkPart,
+  savePart,
+  StateError,
+  type Persistent,
+  type SavedPart,
+} from '../state/persistent.js';
+
+export interface BoardState {
+  /** Each part's state by its name on the bus ("uart0", "virtio7", "hart0", "ram"). */
+  parts: Record<string, SavedPart>;
+}
+
+/** What sits in a virtio slot, as far as the guest can tell devices apart. */
+export interface SlotShape {
+  device: string;
+  /** Disks: capacity in bytes and whether they are read-only. */
+  bytes?: number;
+  readOnly?: boolean;
+  /** Network cards: the MAC address. */
+  mac?: string;
+}
+
+/** The configuration a snapshot belongs to. */
+export interface BoardShape {
+  machine: 'virt';
+  isa: string;
+  memoryBytes: number;
+  harts: number;
+  /** Virtio slots 0..7: the device in each, or null. */
+  virtio: (SlotShape | null)[];
+}
+
+export function boardShape(b: VirtBoard): BoardShape {
+  return {
+    machine: 'virt',
+    isa: hartIsaString(),
+    memoryBytes: b.ram.size,
+    harts: b.harts.length,
+    virtio: b.virtio.map((t) => {
+      if (t === null) return null;
+      const d = t.device;
+      if (d instanceof VirtioBlk) {
+        return { device: d.name, bytes: d.backend.size, readOnly: d.backend.readOnly === true };
+      }
+      if (d instanceof VirtioNet) return { device: d.name, mac: formatMac(d.mac) };
+      return { device: d.name };
+    }),
+  };
+}
+
+export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
+  const parts: [string, Persistent<unknown>][] = [['ram', b.ram]];
+  b.harts.forEach((h, i) => parts.push([`hart${i}`, h]));
+  parts.push(
+    ['clint', b.clint],
+    ['plic', b.plic],
+    ['uart0', b.uart],
+    ['rtc', b.rtc],
+    ['test', b.syscon],
+    ['bootrom', b.bootRom],
+  );
+  for (let i = 0; i < VIRT.virtio.count; i++) {
+    const t = b.virtio[i];
+    if (t) parts.push([`virtio${i}`, t]);
+  }
+  return parts;
+}
+
+export function saveBoard(b: VirtBoard): BoardState {
+  const parts: Record<string, SavedPart> = {};
+  for (const [name, part] of boardParts(b)) parts[name] = savePart(part);
+  return { parts };
+}
+
+export function checkBoard(b: VirtBoard, data: unknown): BoardState {
+  const saved =
+    data !== null && typeof data === 'object' ? (data as Record<string, unknown>).parts : undefined;
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) {
+    throw new StateError('a board state must be {parts: {name: {id, version, state}}}');
+  }
+  const given = saved as Record<string, unknown>;
+  const parts: Record<string, SavedPart> = {};
+  const mine = boardParts(b);
+  for (const [name, part] of mine) {
+    if (!Object.prototype.hasOwnProperty.call(given, name)) {
+      throw new StateError(`the state has no part ${name} (${part.stateId}), which this board has`);
+    }
+    const state = checkPart(part, given[name], name);
+    parts[name] = { id: part.stateId, version: part.stateVersion, state };
+  }
+  for (const name of Object.keys(given)) {
+    if (!mine.some(([n]) => n === name)) {
+      throw new StateError(`the state has a part ${name}, which this board does not have`);
+    }
+  }
+  return { parts };
+}
+
+export function loadBoard(b: VirtBoard, s: BoardState): void {
+  for (const [name, part] of boardParts(b)) part.loadState(s.parts[name].state);
+}

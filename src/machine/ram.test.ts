@@ -1,0 +1,93 @@
+// RAM's saved state: only pages that are not all zero, in runs; a restore writes all of RAM,
+// marks it dirty and forgets decoded code (a hart runs what the restored RAM holds); bad runs
+// are refused and change nothing.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bus } from './bus.js';
+import { Hart } from './hart/hart.js';
+import { PAGE_SIZE, Ram, type RamState } from './ram.js';
+import { restoreState } from './state/persistent.js';
+import { assertRefused, assertRoundTrip } from '../../test/support/persistence.js';
+
+const BASE = 0x80000000;
+
+test('zero pages are left out; consecutive pages form one run', () => {
+  const ram = new Ram(BASE, 64 * PAGE_SIZE);
+  ram.write(BASE + 3 * PAGE_SIZE + 100, Uint8Array.of(1));
+  ram.write(BASE + 4 * PAGE_SIZE, Uint8Array.of(2));
+  ram.write(BASE + 64 * PAGE_SIZE - 1, Uint8Array.of(3));
+  const s = ram.saveState();
+  assert.deepEqual(
+    s.runs.map((r) => [r.page, r.data.length / PAGE_SIZE]),
+    [
+      [3, 2],
+      [63, 1],
+    ],
+  );
+  assert.equal(s.runs[0].data[100], 1);
+  ram.write(BASE + 4 * PAGE_SIZE, Uint8Array.of(9));
+  assert.equal(s.runs[0].data[PAGE_SIZE], 2, 'the state is a copy');
+  const other = new Ram(BASE, 64 * PAGE_SIZE);
+  other.write(BASE + 10 * PAGE_SIZE, Uint8Array.of(7));
+  ram.write(BASE + 4 * PAGE_SIZE, Uint8Array.of(2));
+  assertRoundTrip(ram, other, structuredClone);
+  assert.equal(other.u8[10 * PAGE_SIZE], 0, 'pages not in the state are zero');
+  assert.deepEqual(other.takeDirtyPages().length, 64, 'every page is dirty after a restore');
+});
+
+test('a restore forgets decoded and translated code: the hart runs the restored instructions', () => {
+  const ram = new Ram(BASE, 16 * PAGE_SIZE);
+  const hart = new Hart(new Bus(ram), { jitThreshold: 2, jitSynchronous: true });
+  const program = (imm: number): Uint8Array => {
+    // loop: addi a0, a0, imm; j loop
+    const words = new Uint32Array([(imm << 20) | (10 << 15) | (10 << 7) | 0x13, 0xffdff06f]);
+    return new Uint8Array(words.buffer);
+  };
+  ram.write(BASE, program(1));
+  hart.pc = BigInt(BASE);
+  hart.run(1000);
+  assert.equal(hart.regs.get(10), 500n);
+  const other = new Ram(BASE, 16 * PAGE_SIZE);
+  other.write(BASE, program(3));
+  restoreState(ram, other.saveState());
+  hart.regs.set(10, 0n);
+  hart.pc = BigInt(BASE);
+  hart.run(1000);
+  assert.equal(hart.regs.get(10), 1500n);
+});
+
+test('bad states are refused and change nothing', () => {
+  const ram = new Ram(BASE, 8 * PAGE_SIZE);
+  ram.write(BASE, Uint8Array.of(5));
+  const page = (n = 1): Uint8Array => new Uint8Array(n * PAGE_SIZE).fill(1);
+  const bad: [unknown, RegExp][] = [
+    [{ size: 16 * PAGE_SIZE, runs: [] }, /the state is of 65536 bytes of RAM, this RAM has 32768/],
+    [{ size: 8 * PAGE_SIZE }, /runs must be a list/],
+    [
+      { size: 8 * PAGE_SIZE, runs: [{ page: 0, data: [1, 2] }] },
+      /runs\[0\] must be \{page, data\}/,
+    ],
+    [
+      { size: 8 * PAGE_SIZE, runs: [{ page: 0, data: new Uint8Array(100) }] },
+      /runs\[0\] holds 100 bytes, not a whole number of pages/,
+    ],
+    [
+      { size: 8 * PAGE_SIZE, runs: [{ page: 7, data: page(2) }] },
+      /runs\[0\] at page 7 \(2 pages\) is out of order or beyond the 8 pages/,
+    ],
+    [
+      {
+        size: 8 * PAGE_SIZE,
+        runs: [
+          { page: 2, data: page(2) },
+          { page: 3, data: page() },
+        ],
+      },
+      /runs\[1\] at page 3/,
+    ],
+    [{ size: 8 * PAGE_SIZE, runs: [{ page: 0.5, data: page() }] }, /runs\[0\] at page 0.5/],
+  ];
+  for (const [state, message] of bad) assertRefused(ram, state as RamState, message);
+  assert.equal(ram.u8[0], 5);
+});

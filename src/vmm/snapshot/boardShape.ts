@@ -1,0 +1,48 @@
+// The board fingerprint of a snapshot: SHA-256 of the board's shape (memory, harts, ISA, the
+// device in each virtio slot) as canonical JSON; and, when two shapes differ, what differs.
+
+import { createHash } from 'node:crypto';
+import type { BoardShape, SlotShape } from '../../machine/board/virtState.js';
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function boardFingerprint(shape: BoardShape): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(canonicalJson(shape)).digest());
+}
+
+function slot(s: SlotShape | null | undefined): string {
+  if (!s) return 'nothing';
+  const extra: string[] = [];
+  if (s.bytes !== undefined) extra.push(`${s.bytes} bytes`);
+  if (s.readOnly) extra.push('read-only');
+  if (s.mac !== undefined) extra.push(`MAC ${s.mac}`);
+  return extra.length > 0 ? `${s.device} (${extra.join(', ')})` : s.device;
+}
+
+/** What differs between the snapshot's board and this one, one phrase each. */
+export function shapeDifferences(saved: BoardShape, here: BoardShape): string[] {
+  const out: string[] = [];
+  const differ = (what: string, a: string, b: string): void => {
+    if (a !== b) out.push(`${what}: ${a} in the snapshot, ${b} here`);
+  };
+  differ('machine', String(saved.machine), here.machine);
+  differ('ISA', String(saved.isa), here.isa);
+  differ('memory', `${saved.memoryBytes} bytes`, `${here.memoryBytes} bytes`);
+  differ('harts', String(saved.harts), String(here.harts));
+  const slots = Math.max(saved.virtio?.length ?? 0, here.virtio.length);
+  for (let i = 0; i < slots; i++) {
+    differ(`virtio slot ${i}`, slot(saved.virtio?.[i]), slot(here.virtio[i]));
+  }
+  return out;
+}

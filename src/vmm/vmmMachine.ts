@@ -1,0 +1,61 @@
+// The machine a VMM runs for one boot: the virt board built from the VmmConfig, its time
+// (host clock, or in deterministic mode the instruction count) and its entropy (the host's,
+// or a seeded source in deterministic mode), on the disks, network and console the VMM opened.
+
+import { webcrypto } from 'node:crypto';
+import { resolve } from 'node:path';
+import { VirtBoard } from '../machine/board/virt.js';
+import type { NetBackend } from '../machine/virtio/netBackend.js';
+import { SeededEntropy } from '../machine/virtio/rng.js';
+import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
+import type { VmmConfig } from './config.js';
+import type { ConsoleIO } from './console.js';
+import type { DiskBackend } from './disk/openDisk.js';
+import type { VmmMachine } from './vmmSnapshot.js';
+
+export interface MachineInputs {
+  config: VmmConfig;
+  files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array };
+  disks: DiskBackend[];
+  net: NetBackend | null;
+  io: ConsoleIO;
+  log: (line: string) => void;
+  /** The guest is paused: a host clock starts stopped. */
+  paused: boolean;
+  /** Instructions the board has retired (a deterministic clock counts them). */
+  instructions: () => number;
+}
+
+export function makeMachine(m: MachineInputs): VmmMachine {
+  const cfg = m.config;
+  const clock: TickClock = cfg.deterministic
+    ? new InstructionClock(m.instructions)
+    : new HostClock();
+  if (m.paused && clock instanceof HostClock) clock.pause();
+  const entropy = cfg.deterministic ? new SeededEntropy(1n) : null;
+  // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
+  const firstDisk = cfg.disks[0];
+  const seed =
+    cfg.net.kind === 'tap' && firstDisk !== undefined
+      ? `berth:${resolve(firstDisk.path)}`
+      : 'berth';
+  const board = new VirtBoard({
+    memoryBytes: cfg.memory,
+    harts: cfg.harts,
+    clock,
+    wallClock: wallClockNs(clock),
+    console: m.io,
+    firmware: m.files.firmware,
+    kernel: m.files.kernel,
+    initrd: m.files.initrd,
+    bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
+    jitThreshold: cfg.jitThreshold,
+    disks: m.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
+    rng: entropy ?? { fill: (b) => webcrypto.getRandomValues(b) },
+    net: m.net && cfg.net.kind !== 'none' ? { backend: m.net, seed, mac: cfg.net.mac } : undefined,
+    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io } : undefined,
+    input: cfg.powerButton ? {} : undefined,
+    log: m.log,
+  });
+  return { board, clock, entropy };
+}

@@ -1,0 +1,40 @@
+// A VMM in this process running the echo guest (echo.S) from a config, with its control socket
+// in `dir` and its console collected; resolves once the guest has said "echo ready" (or, when
+// the config restores a snapshot, once the VMM runs).
+
+import { join } from 'node:path';
+import { parseVmmConfig } from '../../src/vmm/config.js';
+import { Vmm, type VmmExit } from '../../src/vmm/vmm.js';
+import { echoGuestElf } from './echoGuest.js';
+import { until } from '../support/wait.js';
+
+export interface EchoVmm {
+  vmm: Vmm;
+  sock: string;
+  /** The console output so far, as text. */
+  out: () => string;
+  done: Promise<VmmExit>;
+}
+
+export async function startEcho(
+  dir: string,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<EchoVmm> {
+  const sock = join(dir, `${name}.sock`);
+  const config = parseVmmConfig({
+    name,
+    memory: '32M',
+    firmware: echoGuestElf(),
+    controlSocket: sock,
+    ...extra,
+  });
+  const vmm = await Vmm.start(config, { console: { input: null, output: null }, log: () => {} });
+  let out = '';
+  vmm.io.subscribe((c) => (out += c.toString('latin1')));
+  const done = vmm.run();
+  if (config.restore === undefined) {
+    await until('the guest to start', () => out.includes('echo ready'));
+  }
+  return { vmm, sock, out: () => out, done };
+}
