@@ -179,6 +179,15 @@ async function berthFleet(): Promise<Fleet> {
 async function qemuFleet(): Promise<Fleet> {
   const a = await ensureDefaultAssets({ progress: false });
   const kids: ChildProcess[] = [];
+  // QEMU does not end with us by itself: a Ctrl-C or kill of the benchmark takes it along.
+  const killAll = (): void => kids.forEach((k) => k.kill('SIGKILL'));
+  process.once('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15));
+    });
+  }
   const boot = async (): Promise<void> => {
     const c = spawn(
       'qemu-system-riscv64',

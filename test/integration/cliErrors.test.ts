@@ -2,10 +2,10 @@
 // missing or unreadable files, files that are not a kernel, bad sizes, and
 // too little memory for the kernel and initrd.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ function berth(
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const notKernel = join(dir, 'notes.txt');
 writeFileSync(notKernel, 'this is not a kernel\n'.repeat(10));
 

@@ -3,11 +3,11 @@
 // finds it in the image file; a second boot attaches the image read-only and
 // the guest's write fails while reads still work. Two boots in all.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleSession } from './session.js';
@@ -37,6 +37,7 @@ async function bootToShell(args: string[]): Promise<ConsoleSession> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-disk-it-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const img = join(dir, 'disk.img');
 const second = join(dir, 'second.img');
 

@@ -1,13 +1,14 @@
 // The raw-file disk backend: reads and writes land in the file, flush, read-only
 // opens, clear errors for bad files, and discard / write-zeroes that keep holes.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   closeSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  rmSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -19,6 +20,7 @@ import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 import { FileBlockBackend, FileBlockBackendError, parseDiskSpec } from './fileBlockBackend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-disk-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 function image(size: number): string {

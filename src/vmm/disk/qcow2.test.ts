@@ -2,7 +2,7 @@
 // qemu-utils): images qemu writes are read by us, images we write are read
 // and checked by qemu, and hostile images give QcowError.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,8 +14,13 @@ import { createQcow2 } from './qcow2Create.js';
 const hasQemu = spawnSync('qemu-img', ['--version']).status === 0;
 const skip = hasQemu ? false : 'qemu-img not installed (run scripts/test-deps.sh)';
 
+const made: string[] = [];
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'berth-qcow2-'));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-qcow2-'));
+  made.push(d);
+  return d;
 }
 
 function qemuImg(...args: string[]): string {
