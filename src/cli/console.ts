@@ -7,14 +7,9 @@ import type { ApiClient } from './apiClient.js';
 
 const CTRL_A = 0x01;
 
-export async function consoleCommand(
-  api: ApiClient,
-  name: string,
-  opts: { readOnly: boolean; force: boolean } = { readOnly: false, force: false },
-): Promise<number> {
+export async function consoleCommand(api: ApiClient, name: string): Promise<number> {
   const socket = api.where;
-  const q = opts.readOnly ? '?write=false' : opts.force ? '?force=true' : '';
-  const ws = await api.webSocket(`/v1/guests/${encodeURIComponent(name)}/console${q}`);
+  const ws = await api.webSocket(`/v1/guests/${encodeURIComponent(name)}/console`);
   return new Promise((resolve) => {
     const stdin = process.stdin;
     const tty = stdin.isTTY;
@@ -66,13 +61,7 @@ export async function consoleCommand(
       stdin.resume();
     });
     ws.on('message', (d: Buffer) => process.stdout.write(d));
-    ws.on('close', (closeCode: number, reason: Buffer) => {
-      if (closeCode === 4009) {
-        process.stderr.write(`\r\nberth console: ${reason.toString()}\r\n`);
-        code = 1;
-      }
-      finish();
-    });
+    ws.on('close', () => finish());
     ws.on('error', (e: NodeJS.ErrnoException) => {
       if (code === 0) {
         process.stderr.write(
