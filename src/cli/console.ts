@@ -7,9 +7,14 @@ import type { ApiClient } from './apiClient.js';
 
 const CTRL_A = 0x01;
 
-export async function consoleCommand(api: ApiClient, name: string): Promise<number> {
+export async function consoleCommand(
+  api: ApiClient,
+  name: string,
+  opts: { readOnly: boolean; force: boolean } = { readOnly: false, force: false },
+): Promise<number> {
   const socket = api.where;
-  const ws = await api.webSocket(`/v1/guests/${encodeURIComponent(name)}/console`);
+  const q = opts.readOnly ? '?write=false' : opts.force ? '?force=true' : '';
+  const ws = await api.webSocket(`/v1/guests/${encodeURIComponent(name)}/console${q}`);
   return new Promise((resolve) => {
     const stdin = process.stdin;
     const tty = stdin.isTTY;
@@ -61,7 +66,13 @@ export async function consoleCommand(api: ApiClient, name: string): Promise<numb
       stdin.resume();
     });
     ws.on('message', (d: Buffer) => process.stdout.write(d));
-    ws.on('close', () => finish());
+    ws.on('close', (closeCode: number, reason: Buffer) => {
+      if (closeCode === 4009) {
+        process.stderr.write(`\r\nberth console: ${reason.toString()}\r\n`);
+        code = 1;
+      }
+      finish();
+    });
     ws.on('error', (e: NodeJS.ErrnoException) => {
       if (code === 0) {
         process.stderr.write(

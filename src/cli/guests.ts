@@ -51,7 +51,9 @@ BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
   berth logs NAME --console [--lines N]
                             the guest's console log (kept on disk, running or not)
   berth events [NAME] [--json]  the lifecycle events so far
-  berth console NAME        the guest console (Ctrl-A then X detaches)
+  berth console NAME [--read-only | --force]
+                            the guest console (Ctrl-A then X detaches); one client
+                            writes at a time: --read-only watches, --force takes over
 Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon.
 `;
 
@@ -173,6 +175,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
       timeout: { type: 'string' },
       lines: { type: 'string' },
       console: { type: 'boolean' },
+      'read-only': { type: 'boolean' },
       memory: { type: 'string' },
       image: { type: 'string' },
       firmware: { type: 'string' },
@@ -290,7 +293,10 @@ async function run(cmd: string, args: string[]): Promise<number> {
     }
     case 'console': {
       const { consoleCommand } = await import('./console.js');
-      return consoleCommand(api, needName());
+      return consoleCommand(api, needName(), {
+        readOnly: values['read-only'] ?? false,
+        force: values.force ?? false,
+      });
     }
   }
   throw new UsageError(`unknown command '${cmd}'`);

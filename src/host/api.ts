@@ -272,7 +272,9 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
         'first, across the rotated parts; `lines=N`: the last N lines), as GET ' +
         '/1.0/instances/NAME/console does in Incus. With an Upgrade request it is a WebSocket ' +
         "carrying the running guest's console, raw bytes both ways, the last 64 KiB of output " +
-        'first unless `replay=false`.',
+        'first unless `replay=false`. Any number of readers, one writer: while one client ' +
+        'writes, another is refused (closed with code 4009) unless it attaches with ' +
+        '`write=false` (its input ignored) or `force=true` (it takes the input over).',
       params: NameParams,
       querystring: ConsoleQuery,
     },
@@ -284,8 +286,8 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
           throw new HostError(400, 'lines: only the console log (a plain GET) takes lines');
         }
         sup.controlSocketOf(name);
-      } else if (q.replay !== undefined) {
-        throw new HostError(400, 'replay: only the WebSocket console takes replay');
+      } else if (q.replay !== undefined || q.write !== undefined || q.force !== undefined) {
+        throw new HostError(400, 'replay, write, force: only the WebSocket console takes them');
       }
     },
     handler: async (req, reply) => {
@@ -297,8 +299,12 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     },
     wsHandler: (ws, req) => {
       const { name } = req.params as z.output<typeof NameParams>;
-      const { replay } = req.query as z.output<typeof ConsoleQuery>;
-      attachConsole(ws, sup.controlSocketOf(name), replay !== 'false');
+      const q = req.query as z.output<typeof ConsoleQuery>;
+      attachConsole(ws, sup.controlSocketOf(name), {
+        replay: q.replay !== 'false',
+        write: q.write !== 'false',
+        force: q.force === 'true',
+      });
     },
   });
 

@@ -36,6 +36,10 @@ export const ConsoleQuery = z
     lines: Lines.optional(),
     /** The WebSocket: the last 64 KiB of output first (default true). */
     replay: z.enum(['true', 'false']).optional(),
+    /** The WebSocket: as the console's one writer (default true), or a reader only. */
+    write: z.enum(['true', 'false']).optional(),
+    /** The WebSocket: take over the input from the writer attached now. */
+    force: z.enum(['true', 'false']).optional(),
   })
   .strict();
 

@@ -3,7 +3,7 @@
 // then each new one as it is stored, as JSON text messages).
 
 import type { WebSocket } from 'ws';
-import { openConsole } from '../vmm/controlClient.js';
+import { ConsoleRefused, openConsole } from '../vmm/controlClient.js';
 import type { GuestEvent, Store } from './store.js';
 
 /** Most console bytes buffered towards a slow WebSocket reader before it is dropped. */
@@ -18,21 +18,28 @@ const CONSOLE_ATTACH_MS = 60_000;
 /** openConsole, tried again while the WebSocket is open, until CONSOLE_ATTACH_MS pass. */
 async function openConsolePatiently(
   controlSocket: string,
-  replay: boolean,
+  mode: ConsoleMode,
   wanted: () => boolean,
 ): ReturnType<typeof openConsole> {
   const deadline = Date.now() + CONSOLE_ATTACH_MS;
   for (;;) {
     try {
-      return await openConsole(controlSocket, { replay, timeoutMs: 5000 });
+      return await openConsole(controlSocket, { ...mode, timeoutMs: 5000 });
     } catch (e) {
-      if (!wanted() || Date.now() + 1000 > deadline) throw e;
+      if (e instanceof ConsoleRefused || !wanted() || Date.now() + 1000 > deadline) throw e;
       await new Promise((r) => setTimeout(r, 500));
     }
   }
 }
 
-export function attachConsole(ws: WebSocket, controlSocket: string, replay: boolean): void {
+/** How a client attaches: replay of recent output; as the writer, or taking over from one. */
+export interface ConsoleMode {
+  replay: boolean;
+  write: boolean;
+  force: boolean;
+}
+
+export function attachConsole(ws: WebSocket, controlSocket: string, mode: ConsoleMode): void {
   let open = true;
   const pending: Buffer[] = [];
   let vmm: import('node:net').Socket | null = null;
@@ -46,7 +53,7 @@ export function attachConsole(ws: WebSocket, controlSocket: string, replay: bool
     vmm?.destroy();
   });
   ws.on('error', () => vmm?.destroy());
-  openConsolePatiently(controlSocket, replay, () => open).then(
+  openConsolePatiently(controlSocket, mode, () => open).then(
     ({ socket, early }) => {
       if (!open) return socket.destroy();
       vmm = socket;
@@ -65,7 +72,7 @@ export function attachConsole(ws: WebSocket, controlSocket: string, replay: bool
       socket.on('close', () => ws.close(1000, 'the guest console closed'));
       socket.on('error', () => ws.close(1011, 'the guest console failed'));
     },
-    (e: Error) => ws.close(1011, e.message.slice(0, 120)),
+    (e: Error) => ws.close(e instanceof ConsoleRefused ? 4009 : 1011, e.message.slice(0, 120)),
   );
 }
 

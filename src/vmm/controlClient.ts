@@ -9,6 +9,9 @@ export class ControlClientError extends Error {
   override readonly name = 'ControlClientError';
 }
 
+/** The VMM answered a console request with a refusal (another writer is attached). */
+export class ConsoleRefused extends ControlClientError {}
+
 function open(path: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
@@ -92,20 +95,23 @@ export async function controlRequest<T = unknown>(
 
 /**
  * Attaches to the guest console: the returned socket reads the console's output (the last
- * 64 KiB first when `replay`) and writes its input. `early` holds output that came with the answer.
+ * 64 KiB first when `replay`) and, as its one writer (`write`, default true; `force` takes over
+ * from another), writes its input. `early` holds output that came with the answer. A refusal
+ * (another writer) throws ConsoleRefused.
  */
 export async function openConsole(
   path: string,
-  opts: { replay?: boolean; timeoutMs?: number } = {},
+  opts: { replay?: boolean; write?: boolean; force?: boolean; timeoutMs?: number } = {},
 ): Promise<{ socket: Socket; early: Buffer }> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const sock = await open(path, timeoutMs);
-  sock.write(JSON.stringify({ cmd: 'console', replay: opts.replay ?? true }) + '\n');
+  const { replay = true, write = true, force = false } = opts;
+  sock.write(JSON.stringify({ cmd: 'console', replay, write, force }) + '\n');
   const { line, rest } = await readLine(sock, timeoutMs);
   const a = line as Answer;
   if (!a.ok) {
     sock.destroy();
-    throw new ControlClientError(a.error ?? 'the VMM refused the console');
+    throw new ConsoleRefused(a.error ?? 'the VMM refused the console');
   }
   return { socket: sock, early: rest };
 }

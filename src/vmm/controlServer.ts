@@ -8,9 +8,12 @@
 //   → {"cmd": "snapshot", "path": "/abs/file.snap"}
 //                                     ← {"ok": true, "result": {"path", "bytes", "milliseconds"}}: the
 //                                       guest paused, its machine written, the guest resumed
-//   → {"cmd": "console", "replay": true}
+//   → {"cmd": "console", "replay": true, "write": true, "force": false}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)
+// The console has any number of readers and one writer: a second client asking to write is
+// refused while the first is attached, unless it takes over (force: the first one's input is
+// ignored from then on); `write: false` attaches a reader, whose input is ignored.
 // Errors: {"id": ..., "ok": false, "error": "..."}; a line that is not a request gets an error
 // and the connection stays usable; a line over 64 KiB closes it.
 
@@ -40,7 +43,14 @@ export const MAX_REQUEST_LINE = 64 * 1024;
 /** Console output waiting for a slow reader before it is disconnected. */
 const MAX_CONSOLE_BACKLOG = 4 * 1024 * 1024;
 
-export type ControlRequest = { id?: unknown; cmd: string; replay?: boolean; path?: unknown };
+export type ControlRequest = {
+  id?: unknown;
+  cmd: string;
+  replay?: boolean;
+  write?: boolean;
+  force?: boolean;
+  path?: unknown;
+};
 
 function reply(
   sock: Socket,
@@ -65,6 +75,8 @@ export function socketAnswers(path: string): Promise<boolean> {
 
 export class ControlServer {
   private readonly sockets = new Set<Socket>();
+  /** The one console connection whose input reaches the guest. */
+  private writer: Socket | null = null;
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -195,13 +207,24 @@ export class ControlServer {
           return reply(sock, id, { ok: false, error: (e as Error).message });
         }
       }
-      case 'console':
+      case 'console': {
+        const write = req.write !== false;
+        if (write && this.writer !== null && !this.writer.destroyed && req.force !== true) {
+          return reply(sock, id, {
+            ok: false,
+            error:
+              'the console has a writer already: attach read-only (write: false), or take ' +
+              'over its input (force: true)',
+          });
+        }
+        if (write) this.writer = sock;
         reply(sock, id, { ok: true });
         if (req.replay !== false) {
           const recent = vmm.io.recent();
           if (recent.length > 0) sock.write(recent);
         }
         return 'console';
+      }
       default:
         return reply(sock, id, {
           ok: false,
@@ -217,9 +240,15 @@ export class ControlServer {
       if (sock.writableLength > MAX_CONSOLE_BACKLOG) sock.destroy();
       else if (sock.writable) sock.write(chunk);
     });
-    sock.on('close', off);
-    if (early.length > 0) io.inject(early);
-    sock.on('data', (d: Buffer) => io.inject(d));
+    sock.on('close', () => {
+      off();
+      if (this.writer === sock) this.writer = null;
+    });
+    const input = (d: Buffer): void => {
+      if (this.writer === sock) io.inject(d); // a reader's (or a replaced writer's) is ignored
+    };
+    if (early.length > 0) input(early);
+    sock.on('data', input);
   }
 
   /** Stops listening, ends every connection and removes the socket file. */

@@ -87,7 +87,8 @@ test('a guest never started has an empty console log; bad queries are refused', 
   for (const [path, message] of [
     ['/v1/guests/l1/console?lines=0', /^lines: /],
     ['/v1/guests/l1/console?lines=abc', /^lines: /],
-    ['/v1/guests/l1/console?replay=false', /^replay: only the WebSocket/],
+    ['/v1/guests/l1/console?replay=false', /^replay, write, force: only the WebSocket/],
+    ['/v1/guests/l1/console?write=false', /^replay, write, force: only the WebSocket/],
     ['/v1/guests/l1/console?tail=3', /tail/],
   ] as const) {
     const b = await http(socket, 'GET', path);

@@ -149,15 +149,29 @@ test('kill -9 of a VMM: crashed within 2 s, restarted by on-failure, the others 
   }
 });
 
-test('the console through the daemon: replay, then input echoed back', async () => {
+test('the console through the daemon: replay, input echoed back to every reader, one writer', async () => {
   let out = '';
+  let seen = '';
   const ws = await openGuestConsole(socket, 'e3', (t) => (out += t));
+  const reader = await openGuestConsole(socket, 'e3', (t) => (seen += t), '?write=false');
   try {
     await until('the replayed banner', () => out.includes('echo ready'), 5000);
+    await until('the replay to the reader', () => seen.includes('echo ready'), 5000);
+    // A second writer is refused while the first is attached (the WebSocket closes, 4009).
+    const refused = await openGuestConsole(socket, 'e3', () => {});
+    const [code, why] = await new Promise<[number, string]>((r) =>
+      refused.once('close', (c: number, w: Buffer) => r([c, w.toString()])),
+    );
+    assert.equal(code, 4009);
+    assert.match(why, /has a writer already/);
+    reader.send(Buffer.from('ignored')); // a reader's input does not reach the guest
     ws.send(Buffer.from('hello through the daemon'));
     await until('the echo', () => out.includes('hello through the daemon'), 5000);
+    await until('the same output to the reader', () => seen.includes('hello through'), 5000);
+    assert.equal(out.includes('ignored'), false);
   } finally {
     ws.close();
+    reader.close();
   }
   const stopped = await http(socket, 'GET', '/v1/guests/nope/console');
   assert.equal(stopped.status, 404);
@@ -326,7 +340,21 @@ test('bad requests: each gets a 4xx with a message and changes nothing', async (
     ['GET', `/v1/operations/${uuid}`, undefined, 404, /no such operation/],
     ['GET', `/v1/operations/${uuid}/wait?timeout=abc`, undefined, 400, /^timeout: /],
     ['GET', '/v1/nothing', undefined, 404, /no such resource/],
-    ['GET', '/v1/guests/e2/console?replay=false', undefined, 400, /^replay: .*WebSocket/],
+    [
+      'GET',
+      '/v1/guests/e2/console?replay=false',
+      undefined,
+      400,
+      /^replay, write, force: .*WebSocket/,
+    ],
+    [
+      'GET',
+      '/v1/guests/e2/console?force=true',
+      undefined,
+      400,
+      /^replay, write, force: .*WebSocket/,
+    ],
+    ['GET', '/v1/guests/e2/console?write=maybe', undefined, 400, /write/],
     ['GET', '/v1/guests/e2/console?lines=0', undefined, 400, /^lines: /],
     ['GET', '/v1/events?limit=0', undefined, 400, /^limit: /],
     ['GET', '/v1/guests/nope/logs', undefined, 404, /no guest/],
@@ -366,7 +394,7 @@ test('the OpenAPI document and the metrics', async () => {
       .filter((x: { in: string }) => x.in === 'query')
       .map((x: { name: string }) => x.name)
       .sort(),
-    ['lines', 'replay'],
+    ['force', 'lines', 'replay', 'write'],
   );
   assert.ok(o.body.paths['/v1/guests'].post.requestBody, 'the guest spec is documented');
   const m = await http(socket, 'GET', '/metrics');

@@ -84,8 +84,9 @@ export async function openGuestConsole(
   socket: string,
   name: string,
   onText: (text: string) => void,
+  query = '',
 ): Promise<WebSocket> {
-  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console`);
+  const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console${query}`);
   ws.on('message', (d: Buffer) => onText(d.toString('latin1')));
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);

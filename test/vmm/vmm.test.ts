@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseVmmConfig, VmmConfigError } from '../../src/vmm/config.js';
 import { Vmm } from '../../src/vmm/vmm.js';
 import { ControlServer, ControlSocketError } from '../../src/vmm/controlServer.js';
-import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
+import { ConsoleRefused, controlRequest, openConsole } from '../../src/vmm/controlClient.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { echoGuestElf } from './echoGuest.js';
 import { startEcho as startEchoIn, type EchoVmm } from './echoVmm.js';
@@ -129,7 +129,7 @@ test('a VMM from a config: status while computing, pause stops the count, resume
   }
 });
 
-test('console on the control socket: two readers see the same output with replay, input from either', async () => {
+test('console on the control socket: readers see the same output with replay; one writer at a time', async () => {
   const { vmm, sock, out, done } = await startEcho('console');
   try {
     const a = await openConsole(sock);
@@ -137,27 +137,34 @@ test('console on the control socket: two readers see the same output with replay
     a.socket.on('data', (d: Buffer) => (seenA += d.toString('latin1')));
     a.socket.resume();
     await until('replay to the first reader', () => seenA.includes('echo ready'));
-    const b = await openConsole(sock);
+    await assert.rejects(openConsole(sock), (e: Error) => {
+      assert.ok(e instanceof ConsoleRefused);
+      assert.match(e.message, /has a writer already/);
+      return true;
+    });
+    const b = await openConsole(sock, { write: false });
     let seenB = b.early.toString('latin1');
     b.socket.on('data', (d: Buffer) => (seenB += d.toString('latin1')));
     b.socket.resume();
     await until('replay to the second reader', () => seenB.includes('echo ready'));
     a.socket.write('abc');
     await until('echo to both', () => seenA.endsWith('abc') && seenB.endsWith('abc'));
-    b.socket.write('xyz');
+    b.socket.write('zzz'); // a reader's input is ignored
+    const c = await openConsole(sock, { replay: false, force: true }); // takes the input over
+    let seenC = c.early.toString('latin1');
+    c.socket.on('data', (d: Buffer) => (seenC += d.toString('latin1')));
+    c.socket.resume();
+    a.socket.write('www'); // the replaced writer's input is ignored too
+    c.socket.write('xyz');
     await until(
-      'echo of the second writer',
-      () => seenA.endsWith('abcxyz') && seenB.endsWith('abcxyz'),
+      'echo of the new writer',
+      () => seenA.endsWith('abcxyz') && seenB.endsWith('abcxyz') && seenC.endsWith('xyz'),
     );
-    assert.ok(out().endsWith('abcxyz'));
-    const late = await openConsole(sock, { replay: false });
-    let seenLate = late.early.toString('latin1');
-    late.socket.on('data', (d: Buffer) => (seenLate += d.toString('latin1')));
-    late.socket.resume();
-    a.socket.write('q'); // the guest powers off
+    assert.ok(out().endsWith('abcxyz'), 'neither the reader nor the replaced writer was heard');
+    assert.equal(seenC.includes('echo ready'), false, 'no replay when not asked');
+    c.socket.write('q'); // the guest powers off
     assert.deepEqual(await done, { kind: 'poweroff', code: 0 });
-    assert.equal(seenLate.includes('echo ready'), false, 'no replay when not asked');
-    for (const s of [a.socket, b.socket, late.socket]) s.destroy();
+    for (const s of [a.socket, b.socket, c.socket]) s.destroy();
   } finally {
     vmm.quit();
     await done;
