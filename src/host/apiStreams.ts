@@ -22,12 +22,16 @@ async function openConsolePatiently(
   wanted: () => boolean,
 ): ReturnType<typeof openConsole> {
   const deadline = Date.now() + CONSOLE_ATTACH_MS;
+  let refusedSince: number | undefined;
   for (;;) {
     try {
       return await openConsole(controlSocket, { ...mode, timeoutMs: 5000 });
     } catch (e) {
-      if (e instanceof ConsoleRefused || !wanted() || Date.now() + 1000 > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 500));
+      // A refusal (another writer) is tried again for a moment: a writer that has just closed
+      // its WebSocket may not have left the VMM yet.
+      if (e instanceof ConsoleRefused && Date.now() > (refusedSince ??= Date.now()) + 2000) throw e;
+      if (!wanted() || Date.now() + 1000 > deadline) throw e;
+      await new Promise((r) => setTimeout(r, e instanceof ConsoleRefused ? 100 : 500));
     }
   }
 }
