@@ -23,13 +23,16 @@ async function openConsolePatiently(
 ): ReturnType<typeof openConsole> {
   const deadline = Date.now() + CONSOLE_ATTACH_MS;
   let refusedSince: number | undefined;
+  let ownAttemptLost = false;
   for (;;) {
     try {
       return await openConsole(controlSocket, { ...mode, timeoutMs: 5000 });
     } catch (e) {
       // A refusal (another writer) is tried again for a moment: a writer that has just closed
-      // its WebSocket may not have left the VMM yet.
-      if (e instanceof ConsoleRefused && Date.now() > (refusedSince ??= Date.now()) + 2000) throw e;
+      // its WebSocket may not have left the VMM yet. After an attempt of our own timed out, the
+      // busy VMM may have taken that dead attempt for the writer: retried until the deadline.
+      if (!(e instanceof ConsoleRefused)) ownAttemptLost = true;
+      else if (!ownAttemptLost && Date.now() > (refusedSince ??= Date.now()) + 2000) throw e;
       if (!wanted() || Date.now() + 1000 > deadline) throw e;
       await new Promise((r) => setTimeout(r, e instanceof ConsoleRefused ? 100 : 500));
     }
