@@ -13,7 +13,7 @@ import { before, after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { GUEST_READY_BANNER } from '../../src/images/rootfs.js';
 import { PLAIN_CONSOLE_ARG } from '../../src/images/initramfs.js';
 import { listenOnce, sendStream, type StreamResult } from '../support/streamPeer.js';
 import { BRIDGE_IP, Netns, tapSkipReason } from '../support/netns.js';
+import { freePort } from '../support/wait.js';
 
 const BOOT_MS = 600_000;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
@@ -50,17 +51,6 @@ function guestArgs(disk = image.rootfsPath): string[] {
     ...['--initrd', image.initrdPath, '--append', `${m.cmdline} ${PLAIN_CONSOLE_ARG}`],
     ...['--disk', disk],
   ];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function hog(): ChildProcess {

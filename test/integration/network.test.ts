@@ -8,27 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleSession } from './session.js';
 import { buildImage } from '../../src/images/imageBuild.js';
 import { GUEST_READY_BANNER, INDEX_HTML_TEXT } from '../../src/images/rootfs.js';
 import { PLAIN_CONSOLE_ARG } from '../../src/images/initramfs.js';
+import { freePort } from '../support/wait.js';
 
 const BOOT_MS = 600_000;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function fetchText(url: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;

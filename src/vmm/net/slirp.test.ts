@@ -25,6 +25,7 @@ import {
   parseTcp,
   tcpFrame,
 } from '../../../test/support/guestFrames.js';
+import { freePort } from '../../../test/support/wait.js';
 
 const GUEST = ip4('10.0.2.15');
 const GATEWAY = ip4('10.0.2.2');
@@ -46,14 +47,6 @@ class Collector implements NetReceiver {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 test("SlirpConfig and SlirpCb are laid out as libslirp.h's (64-bit Linux)", () => {
