@@ -5,9 +5,11 @@
 //   → {"cmd": "pause"} / "resume"     ← {"ok": true, "result": {"state": "paused"}}
 //   → {"cmd": "shutdown"}             ← {"ok": true, "result": {"pressed": true}}: the power button
 //   → {"cmd": "quit"}                 ← {"ok": true, ...}, then the VMM flushes, cleans up and exits
-//   → {"cmd": "snapshot", "path": "/abs/file.snap"}
-//                                     ← {"ok": true, "result": {"path", "bytes", "milliseconds"}}: the
-//                                       guest paused, its machine written, the guest resumed
+//   → {"cmd": "snapshot", "path": "/abs/file.snap", "overlays": ["/abs/layer.qcow2" | null, ...]}
+//                                     ← {"ok": true, "result": {"path", "bytes", "milliseconds",
+//                                       "frozen"}}: the guest paused, its machine written, each
+//                                       writable disk frozen and its writes moved to its overlay
+//                                       (when overlays are named), the guest resumed
 //   → {"cmd": "console", "replay": true, "write": true, "force": false}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)
@@ -21,6 +23,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { ConsoleIO } from './console.js';
 import type { VmmStatus } from './status.js';
+import type { SnapshotResult } from './vmm.js';
 import { reaper } from './reaper.js';
 
 export class ControlSocketError extends Error {
@@ -35,8 +38,11 @@ export interface Controllable {
   resume(): void;
   shutdown(): boolean;
   quit(): void;
-  /** Writes a snapshot of the machine to an absolute path (pausing the guest meanwhile). */
-  snapshot(path: string): { path: string; bytes: number; milliseconds: number };
+  /**
+   * Writes a snapshot of the machine to an absolute path (pausing the guest meanwhile), freezing
+   * each writable disk into the overlay named for it when `overlays` is given.
+   */
+  snapshot(path: string, overlays?: (string | null)[]): SnapshotResult;
 }
 
 export const MAX_REQUEST_LINE = 64 * 1024;
@@ -50,6 +56,7 @@ export type ControlRequest = {
   write?: boolean;
   force?: boolean;
   path?: unknown;
+  overlays?: unknown;
 };
 
 function reply(
@@ -201,8 +208,25 @@ export class ControlServer {
             error: 'snapshot needs "path": the absolute path of the file to write',
           });
         }
+        const overlays = req.overlays;
+        if (
+          overlays !== undefined &&
+          !(
+            Array.isArray(overlays) &&
+            overlays.every((o: unknown) => o === null || typeof o === 'string')
+          )
+        ) {
+          return reply(sock, id, {
+            ok: false,
+            error:
+              'snapshot: "overlays" must be a list of absolute paths (null for read-only disks)',
+          });
+        }
         try {
-          return reply(sock, id, { ok: true, result: vmm.snapshot(req.path) });
+          return reply(sock, id, {
+            ok: true,
+            result: vmm.snapshot(req.path, overlays as (string | null)[] | undefined),
+          });
         } catch (e) {
           return reply(sock, id, { ok: false, error: (e as Error).message });
         }

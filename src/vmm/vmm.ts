@@ -20,7 +20,7 @@ import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
 import { readGuestFile, readKernel } from './kernelFile.js';
-import { openDisk, type DiskBackend } from './disk/openDisk.js';
+import { LayeredDisk } from './disk/layeredDisk.js';
 import { SlirpBackend } from './net/slirp.js';
 import { TapBackend } from './net/tap.js';
 import { inheritTap, tapPreflight } from './net/tapDevice.js';
@@ -63,6 +63,14 @@ export interface VmmOptions {
   defaultAssets?: () => Promise<{ firmwarePath: string; kernelPath: string; initrdPath: string }>;
 }
 
+/** What a snapshot wrote, and the disk images it froze (null for read-only disks). */
+export interface SnapshotResult {
+  path: string;
+  bytes: number;
+  milliseconds: number;
+  frozen: (string | null)[];
+}
+
 /** Instructions per slice: about a millisecond of guest time. */
 export const SLICE = 200_000;
 
@@ -90,7 +98,7 @@ export class Vmm {
 
   private constructor(
     readonly config: VmmConfig,
-    private readonly disks: DiskBackend[],
+    private readonly disks: LayeredDisk[],
     private readonly net: HostNet | null,
     private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
     options: VmmOptions,
@@ -112,12 +120,12 @@ export class Vmm {
       else tapPreflight({ bridge: config.net.bridge });
     }
     reaper.enable({ terminal: options.console.input?.isTTY === true });
-    const disks: DiskBackend[] = [];
+    const disks: LayeredDisk[] = [];
     let net: HostNet | null = null;
     let consoleLog: ConsoleLog | null = null;
     let vmm: Vmm | null = null;
     try {
-      for (const d of config.disks) disks.push(openDisk(d.path, d.readOnly));
+      for (const d of config.disks) disks.push(LayeredDisk.open(d.path, d.readOnly));
       let { firmware, kernel, initrd } = config;
       // Without a firmware, or a kernel when defaults are offered: the defaults (Debian's).
       // A firmware alone boots alone (a bare-metal program, as QEMU's -bios without -kernel).
@@ -232,9 +240,12 @@ export class Vmm {
 
   /**
    * Writes a snapshot of the machine to `path` (absolute), the guest paused meanwhile and
-   * resumed after if it was running.
+   * resumed after if it was running. With `overlays` (one absolute path per disk, null for a
+   * read-only one), each writable disk is frozen at the same instant and the guest writes on
+   * into its overlay (layeredDisk.ts); `frozen` names the images that now hold the disks as
+   * the snapshot saw them.
    */
-  snapshot(path: string): { path: string; bytes: number; milliseconds: number } {
+  snapshot(path: string, overlays?: (string | null)[]): SnapshotResult {
     if (!isAbsolute(path)) {
       throw new Error(`snapshot: the file must be an absolute path, not '${path}'`);
     }
@@ -242,15 +253,36 @@ export class Vmm {
     if (board === null || (this.state !== 'running' && this.state !== 'paused')) {
       throw new Error(`snapshot: the guest is ${this.state}: there is no machine to snapshot`);
     }
+    if (overlays !== undefined) this.checkOverlays(overlays);
     const wasRunning = this.state === 'running';
     if (wasRunning) this.pause();
     const t = performance.now();
     try {
+      for (const d of this.disks) d.flush();
       const bytes = writeMachineSnapshot(this.machine(board), path);
-      return { path, bytes, milliseconds: Math.round(performance.now() - t) };
+      const frozen = (overlays ?? []).map((o, i) =>
+        o === null ? null : this.disks[i].freezeInto(o),
+      );
+      return { path, bytes, milliseconds: Math.round(performance.now() - t), frozen };
     } finally {
       if (wasRunning) this.resume();
     }
+  }
+
+  private checkOverlays(overlays: (string | null)[]): void {
+    if (overlays.length !== this.disks.length) {
+      throw new Error(
+        `snapshot: overlays name ${overlays.length} disks, the guest has ${this.disks.length}`,
+      );
+    }
+    overlays.forEach((o, i) => {
+      const d = this.disks[i];
+      if (o === null ? !d.readOnly : d.readOnly || !isAbsolute(o)) {
+        throw new Error(
+          `snapshot: overlays[${i}] must be ${d.readOnly ? 'null (the disk is read-only)' : 'the absolute path of a new image'}`,
+        );
+      }
+    });
   }
 
   /** Slices of guest execution between turns of the event loop; sleeps while the guest idles. */
@@ -397,7 +429,7 @@ export class Vmm {
       rssBytes: process.memoryUsage.rss(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       disks: this.config.disks.map((d, i) => ({
-        path: resolve(d.path),
+        path: this.disks[i]?.path ?? resolve(d.path),
         readOnly: d.readOnly,
         ...(board?.disks[i]?.counters ?? {}),
       })),

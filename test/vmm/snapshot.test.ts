@@ -197,3 +197,53 @@ test('berth vmm restores a snapshot from its config; a refused one exits with th
     /^berth: snapshot .*e\.snap: it is of another board configuration \(memory: 33554432 bytes in the snapshot, 50331648 bytes here\); restore it on a machine configured like the one that took it\n$/,
   );
 });
+
+test('a snapshot with overlays freezes the disks at its instant; the guest writes on in the overlays', async () => {
+  const disk = join(dir, 'f-disk.img');
+  const ro = join(dir, 'f-ro.img');
+  writeFileSync(disk, Buffer.alloc(1 << 20, 0x5a));
+  writeFileSync(ro, Buffer.alloc(1 << 20, 0x11));
+  const a = await startEcho(dir, 'snap-f', {
+    disks: [{ path: disk }, { path: ro, readOnly: true }],
+  });
+  const overlay = join(dir, 'f-layer.qcow2');
+  try {
+    const bad = async (overlays: unknown, message: RegExp): Promise<void> => {
+      const path = join(dir, 'f-bad.snap');
+      await assert.rejects(controlRequest(a.sock, { cmd: 'snapshot', path, overlays }), message);
+    };
+    await bad('x', /"overlays" must be a list/);
+    await bad([overlay], /overlays name 1 disks, the guest has 2/);
+    await bad([null, null], /overlays\[0\] must be the absolute path of a new image/);
+    await bad([overlay, overlay], /overlays\[1\] must be null \(the disk is read-only\)/);
+    await bad(['rel.qcow2', null], /overlays\[0\] must be the absolute path/);
+    assert.equal(existsSync(overlay), false, 'a refused request makes no overlay');
+    const r = await controlRequest<{ frozen: (string | null)[] }>(a.sock, {
+      cmd: 'snapshot',
+      path: join(dir, 'f.snap'),
+      overlays: [overlay, null],
+    });
+    assert.deepEqual(r.frozen, [disk, null]);
+    const s = await controlRequest<VmmStatus>(a.sock, { cmd: 'status' });
+    assert.equal(s.state, 'running');
+    assert.deepEqual(
+      s.disks.map((d) => d.path),
+      [overlay, ro],
+      'the status names the image the guest writes now',
+    );
+    const holders = readdirSync(join(dir, '.f-disk.img.berth-lock'));
+    assert.ok(
+      holders.length === 1 && holders[0].startsWith('ro-'),
+      `the frozen disk is held read-only (as a backing file): ${holders.join(', ')}`,
+    );
+    assert.ok(
+      readdirSync(join(dir, '.f-layer.qcow2.berth-lock')).every((h) => h.startsWith('rw-')),
+      'the overlay is held read-write',
+    );
+  } finally {
+    a.vmm.quit();
+    await a.done;
+  }
+  assert.equal(existsSync(join(dir, '.f-disk.img.berth-lock')), false, 'locks are released');
+  assert.equal(existsSync(join(dir, '.f-layer.qcow2.berth-lock')), false);
+});

@@ -1,0 +1,105 @@
+// A VMM's disk as the guest's virtio-blk device holds it, whose image can change under it
+// while the guest is paused: a snapshot freezes the image the guest wrote so far and moves the
+// guest's writes to a new qcow2 overlay backed by it (an external snapshot, as QEMU's
+// blockdev-snapshot-sync and libvirt's --disk-only snapshots make). The frozen image stays
+// open read-only through the overlay's backing chain; its write lock becomes a shared one.
+//
+//   const d = LayeredDisk.open('/x/disk.img', false);
+//   d.freezeInto('/state/layer-1.qcow2');   // /x/disk.img is now read-only, the backing file
+//   d.path;                                  // '/state/layer-1.qcow2'
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
+import { openDisk, type DiskBackend } from './openDisk.js';
+import { Qcow2Image } from './qcow2.js';
+import { createQcow2 } from './qcow2Create.js';
+
+export class LayeredDisk implements DiskBackend {
+  private constructor(
+    private image: DiskBackend,
+    /** The file the guest's writes go to now (absolute). */
+    public path: string,
+  ) {}
+
+  /** Opens `path` with its disk lock, as openDisk does. */
+  static open(path: string, readOnly: boolean): LayeredDisk {
+    return new LayeredDisk(openDisk(path, readOnly), resolve(path));
+  }
+
+  get size(): number {
+    return this.image.size;
+  }
+  get readOnly(): boolean {
+    return this.image.readOnly;
+  }
+  read(offset: number, dest: Uint8Array): void {
+    this.image.read(offset, dest);
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.image.write(offset, data);
+  }
+  flush(): void {
+    this.image.flush();
+  }
+  discard(offset: number, length: number): void {
+    this.image.discard?.(offset, length);
+  }
+  writeZeroes(offset: number, length: number): void {
+    if (this.image.writeZeroes) this.image.writeZeroes(offset, length);
+    else this.image.write(offset, new Uint8Array(length));
+  }
+  close(): void {
+    this.image.close();
+  }
+
+  /**
+   * Freezes the current image: flushes it, and moves the guest's writes to `overlay` (absolute),
+   * a qcow2 image backed by it. `overlay` is made here unless it exists already as an empty
+   * overlay of the current image (one the daemon made for the VMM's user). Returns the frozen
+   * file. On failure the disk goes on as before (the current image reopened read-write).
+   */
+  freezeInto(overlay: string): string {
+    if (this.readOnly)
+      throw new BlockBackendError(`disk ${this.path} is read-only: nothing to freeze`);
+    const frozen = this.path;
+    overlay = resolve(overlay);
+    if (overlay === frozen)
+      throw new BlockBackendError(`the overlay ${overlay} is the disk itself`);
+    this.image.flush();
+    const made = !existsSync(overlay);
+    if (made) createQcow2(overlay, undefined, { backingFile: frozen });
+    else checkOverlay(overlay, frozen, this.size);
+    // Our own write lock on the frozen image would refuse the overlay's shared one: let go first.
+    this.image.close();
+    try {
+      this.image = openDisk(overlay, false);
+    } catch (e) {
+      this.image = openDisk(frozen, false);
+      throw e;
+    }
+    this.path = overlay;
+    return frozen;
+  }
+}
+
+/** An existing overlay must be a qcow2 image backed by `frozen`, of its size. */
+function checkOverlay(overlay: string, frozen: string, size: number): void {
+  const img = Qcow2Image.open(overlay, { readOnly: true });
+  try {
+    if (img.size !== size) {
+      throw new BlockBackendError(
+        `the overlay ${overlay} holds ${img.size} bytes, the disk ${size}`,
+      );
+    }
+    const backing =
+      img.backingFile === undefined ? undefined : resolve(overlay, '..', img.backingFile);
+    if (backing !== frozen) {
+      throw new BlockBackendError(
+        `the overlay ${overlay} is backed by ${backing ?? 'nothing'}, not by the disk ${frozen}`,
+      );
+    }
+  } finally {
+    img.close();
+  }
+}
