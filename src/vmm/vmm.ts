@@ -9,6 +9,7 @@
 //   vmm.exitOnSignals();
 //   const exit = await vmm.run();   // closes everything when the guest is done
 
+import { rmSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { VirtBoard } from '../machine/board/virt.js';
 import type { SeededEntropy } from '../machine/virtio/rng.js';
@@ -20,7 +21,7 @@ import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
 import { readGuestFile, readKernel } from './kernelFile.js';
-import { LayeredDisk } from './disk/layeredDisk.js';
+import { checkOverlays, freezeAll, LayeredDisk } from './disk/layeredDisk.js';
 import { SlirpBackend } from './net/slirp.js';
 import { TapBackend } from './net/tap.js';
 import { inheritTap, tapPreflight } from './net/tapDevice.js';
@@ -253,36 +254,24 @@ export class Vmm {
     if (board === null || (this.state !== 'running' && this.state !== 'paused')) {
       throw new Error(`snapshot: the guest is ${this.state}: there is no machine to snapshot`);
     }
-    if (overlays !== undefined) this.checkOverlays(overlays);
+    if (overlays !== undefined) checkOverlays(this.disks, overlays);
     const wasRunning = this.state === 'running';
     if (wasRunning) this.pause();
     const t = performance.now();
     try {
       for (const d of this.disks) d.flush();
       const bytes = writeMachineSnapshot(this.machine(board), path);
-      const frozen = (overlays ?? []).map((o, i) =>
-        o === null ? null : this.disks[i].freezeInto(o),
-      );
+      let frozen: (string | null)[];
+      try {
+        frozen = freezeAll(this.disks, overlays ?? []);
+      } catch (e) {
+        rmSync(path, { force: true });
+        throw e;
+      }
       return { path, bytes, milliseconds: Math.round(performance.now() - t), frozen };
     } finally {
       if (wasRunning) this.resume();
     }
-  }
-
-  private checkOverlays(overlays: (string | null)[]): void {
-    if (overlays.length !== this.disks.length) {
-      throw new Error(
-        `snapshot: overlays name ${overlays.length} disks, the guest has ${this.disks.length}`,
-      );
-    }
-    overlays.forEach((o, i) => {
-      const d = this.disks[i];
-      if (o === null ? !d.readOnly : d.readOnly || !isAbsolute(o)) {
-        throw new Error(
-          `snapshot: overlays[${i}] must be ${d.readOnly ? 'null (the disk is read-only)' : 'the absolute path of a new image'}`,
-        );
-      }
-    });
   }
 
   /** Slices of guest execution between turns of the event loop; sleeps while the guest idles. */

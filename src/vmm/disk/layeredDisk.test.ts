@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LayeredDisk } from './layeredDisk.js';
+import { checkOverlays, freezeAll, LayeredDisk } from './layeredDisk.js';
 import { openDisk } from './openDisk.js';
 import { createQcow2 } from './qcow2Create.js';
 
@@ -84,6 +84,34 @@ test('an overlay that is not one of this disk is refused and the disk goes on', 
     const ro = LayeredDisk.open(base, true);
     assert.throws(() => ro.freezeInto(join(dir, 'x.qcow2')), /read-only: nothing to freeze/);
     ro.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('freezeAll freezes every disk or none', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-layered-'));
+  try {
+    const [a, b, other] = ['a.img', 'b.img', 'other.img'].map((f) => join(dir, f));
+    for (const f of [a, b, other]) writeFileSync(f, new Uint8Array(MIB));
+    const foreign = join(dir, 'foreign.qcow2');
+    createQcow2(foreign, undefined, { backingFile: other });
+    const disks = [LayeredDisk.open(a, false), LayeredDisk.open(b, false)];
+    const made = join(dir, 'a-layer.qcow2');
+    assert.throws(() => checkOverlays(disks, [made]), /overlays name 1 disks, the guest has 2/);
+    assert.throws(
+      () => freezeAll(disks, [made, foreign]),
+      /^Error: snapshot: disk 1 cannot be frozen: the overlay .*foreign\.qcow2 is backed by/,
+    );
+    assert.deepEqual(
+      disks.map((d) => d.path),
+      [a, b],
+    );
+    assert.equal(existsSync(made), false, 'the overlay made for disk 0 is gone again');
+    assert.equal(existsSync(foreign), true, 'an overlay that was there stays');
+    disks[0].write(0, new Uint8Array(512).fill(9));
+    for (const d of disks) d.close();
+    assert.equal(readFileSync(a)[0], 9, 'disk 0 writes to its own file again');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

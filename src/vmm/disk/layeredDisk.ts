@@ -8,8 +8,8 @@
 //   d.freezeInto('/state/layer-1.qcow2');   // /x/disk.img is now read-only, the backing file
 //   d.path;                                  // '/state/layer-1.qcow2'
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
 import { openDisk, type DiskBackend } from './openDisk.js';
 import { Qcow2Image } from './qcow2.js';
@@ -81,6 +81,16 @@ export class LayeredDisk implements DiskBackend {
     this.path = overlay;
     return frozen;
   }
+
+  /**
+   * Undoes freezeInto while nothing was written since (a snapshot that failed on another
+   * disk): the guest writes to `frozen` again; the overlay is closed, left for the caller.
+   */
+  thaw(frozen: string): void {
+    this.image.close();
+    this.image = openDisk(frozen, false);
+    this.path = frozen;
+  }
 }
 
 /** An existing overlay must be a qcow2 image backed by `frozen`, of its size. */
@@ -101,5 +111,45 @@ function checkOverlay(overlay: string, frozen: string, size: number): void {
     }
   } finally {
     img.close();
+  }
+}
+
+/** Checks a snapshot's overlays against the disks: one absolute path per writable disk, null per read-only one. */
+export function checkOverlays(disks: LayeredDisk[], overlays: (string | null)[]): void {
+  if (overlays.length !== disks.length) {
+    throw new Error(
+      `snapshot: overlays name ${overlays.length} disks, the guest has ${disks.length}`,
+    );
+  }
+  overlays.forEach((o, i) => {
+    const d = disks[i];
+    if (o === null ? !d.readOnly : d.readOnly || !isAbsolute(o)) {
+      throw new Error(
+        `snapshot: overlays[${i}] must be ${d.readOnly ? 'null (the disk is read-only)' : 'the absolute path of a new image'}`,
+      );
+    }
+  });
+}
+
+/**
+ * Freezes each disk into its overlay (null: left as it is), all or none: when one fails, the
+ * ones done are thawed and the overlays made here removed. Returns the frozen files.
+ */
+export function freezeAll(disks: LayeredDisk[], overlays: (string | null)[]): (string | null)[] {
+  const existed = overlays.map((o) => o !== null && existsSync(o));
+  const frozen: (string | null)[] = [];
+  try {
+    for (const [i, o] of overlays.entries())
+      frozen.push(o === null ? null : disks[i].freezeInto(o));
+    return frozen;
+  } catch (e) {
+    for (const [i, f] of frozen.entries()) {
+      if (f === null) continue;
+      disks[i].thaw(f);
+      if (!existed[i]) rmSync(overlays[i]!, { force: true });
+    }
+    const failed = frozen.length;
+    if (!existed[failed]) rmSync(overlays[failed]!, { force: true });
+    throw new Error(`snapshot: disk ${failed} cannot be frozen: ${(e as Error).message}`);
   }
 }
