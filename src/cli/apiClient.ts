@@ -125,10 +125,20 @@ export class ApiClient {
    * Runs an action that answers with an operation and waits for it to end; `slow` is called
    * once when it has not ended after a second.
    */
-  async action(name: string, body: Record<string, unknown>, slow?: () => void): Promise<unknown> {
+  action(name: string, body: Record<string, unknown>, slow?: () => void): Promise<unknown> {
+    return this.operate('PUT', `/v1/guests/${encodeURIComponent(name)}/state`, body, slow);
+  }
+
+  /** Any request that may answer with an operation, waited for as action() does. */
+  async operate(
+    method: string,
+    path: string,
+    body?: Record<string, unknown>,
+    slow?: () => void,
+  ): Promise<unknown> {
     const r = await this.call<{ type?: string; operation?: string; metadata?: unknown }>(
-      'PUT',
-      `/v1/guests/${encodeURIComponent(name)}/state`,
+      method,
+      path,
       body,
     );
     if (r?.type !== 'async' || !r.operation) return r;

@@ -14,6 +14,8 @@ Usage:
   berth daemon         run the host daemon (berth daemon --help)
   berth create|start|stop|restart|pause|resume|rm|ls|stats|inspect|logs|events|console
                        manage guests through the daemon (berth ls --help)
+  berth snapshot create|restore|ls|rm GUEST [NAME]
+                       snapshots through the daemon (berth snapshot --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -28,13 +30,15 @@ async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 1 : 0;
   }
   if (cmd === '--version' || cmd === '-v') {
-    process.stdout.write('berth 0.1.0\n');
+    const { berthVersion } = await import('../vmm/snapshot/berthVersion.js');
+    process.stdout.write(`berth ${berthVersion()}\n`);
     return 0;
   }
   if (cmd === 'run') return runCommand(rest);
   if (cmd === 'image') return (await import('./image.js')).imageCommand(rest);
   if (cmd === 'vmm') return (await import('./vmm.js')).vmmCommand(rest);
   if (cmd === 'daemon') return (await import('./daemon.js')).daemonCommand(rest);
+  if (cmd === 'snapshot') return (await import('./snapshot.js')).snapshotCommand(rest);
   const guests = await import('./guests.js');
   if ((guests.GUEST_COMMANDS as readonly string[]).includes(cmd)) {
     return guests.guestCommand(cmd, rest);

@@ -106,6 +106,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let remote: RemoteApi | null = null;
   try {
     await supervisor.init();
+    supervisor.layers.sweep(); // layers an earlier daemon made for actions it did not finish
     app = await buildApi(supervisor);
     if (opts.listen) remote = await serveRemote(supervisor, dirs, opts.listen, log);
     const old = process.umask(0o177);

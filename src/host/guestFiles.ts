@@ -36,7 +36,7 @@ import { basename, dirname, join } from 'node:path';
 import { HostError } from './errors.js';
 import { isVmmUid } from './vmmUser.js';
 
-interface Owner {
+export interface Owner {
   path: string;
   uid: number;
   gid: number;
@@ -68,6 +68,40 @@ function unreachable(what: string, path: string, dir: string, uid: number): Host
     `${what} ${path}: the guest's VMM runs as UID ${uid} and cannot pass the folder ${dir} ` +
       `(mode ${mode}); let others through it (chmod o+x ${dir}) or move the file`,
   );
+}
+
+function readOwners(ownersFile: string): Owner[] {
+  try {
+    return JSON.parse(readFileSync(ownersFile, 'utf8')) as Owner[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Lends one more file to a running VMM's user (mode 0600), listed in `owners.json` to be given
+ * back with the others when the VMM ends.
+ */
+export function lendFile(ownersFile: string, path: string, uid: number, gid: number): void {
+  const st = statSync(path);
+  const owners = readOwners(ownersFile);
+  owners.push({ path, uid: st.uid, gid: st.gid, mode: st.mode });
+  writeFileSync(ownersFile, JSON.stringify(owners) + '\n', { mode: 0o600 });
+  chownSync(path, uid, gid);
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Takes a lent file off `owners.json` (it is not to be given back when the VMM ends) and
+ * returns the owner and mode it had before it was lent, or null if it was not lent.
+ */
+export function unlistLent(ownersFile: string, path: string): Owner | null {
+  const owners = readOwners(ownersFile);
+  const i = owners.findIndex((o) => o.path === path);
+  if (i < 0) return null;
+  const [o] = owners.splice(i, 1);
+  writeFileSync(ownersFile, JSON.stringify(owners) + '\n', { mode: 0o600 });
+  return o;
 }
 
 /** Gives back what `owners.json` lists, then removes it; missing files are skipped. */

@@ -52,10 +52,17 @@ export function vmmMemoryLimit(spec: GuestSpec): number {
   return spec.vmmMemoryLimit ?? spec.memory + VMM_MEMORY_OVERHEAD;
 }
 
+/** What a start takes beyond the spec: the disk layers it writes to, a snapshot to restore. */
+export interface LaunchFrom {
+  activeDisks?: string[] | null;
+  restore?: string;
+}
+
 export async function launchGuest(
   ctx: LaunchContext,
   spec: GuestSpec,
   uid: number | null,
+  from: LaunchFrom = {},
 ): Promise<Launched> {
   const { dirs, account, cgroups } = ctx;
   const name = spec.name;
@@ -63,7 +70,7 @@ export async function launchGuest(
   const tapName = net.kind === 'tap' ? tapDeviceName(dirs.root, name) : undefined;
   const config = await vmmConfigFor(
     spec,
-    { controlSocket: dirs.controlSocket(name), consoleLog: dirs.consoleLog(name) },
+    { controlSocket: dirs.controlSocket(name), consoleLog: dirs.consoleLog(name), ...from },
     ctx.defaultAssets,
     tapName,
   );
@@ -88,7 +95,10 @@ export async function launchGuest(
         const p = config[k];
         if (p !== undefined) config[k] = stageBootFile(dirs.bootDir, p, user.gid);
       }
-      grantDisks(dirs.ownersFile(name), config.disks, user.uid, user.gid, ctx.holderOf);
+      // The snapshot to restore is lent as the disks are, for the VMM to read at its start.
+      const lent = [...config.disks];
+      if (config.restore !== undefined) lent.push({ path: config.restore, readOnly: false });
+      grantDisks(dirs.ownersFile(name), lent, user.uid, user.gid, ctx.holderOf);
       granted = true;
       chownSync(dirs.runDir(name), user.uid, user.gid);
       chmodSync(dirs.runDir(name), 0o700);

@@ -21,6 +21,10 @@ export class GuestRuntime {
   uid: number | null = null;
   /** The cgroup memory limit of the running VMM (null: none). */
   memoryLimit: number | null = null;
+  /** The snapshot machine file the next start restores (set by a restore or a clone). */
+  restoreFrom: string | null = null;
+  /** A snapshot action under way (create, restore, clone), which others wait out. */
+  busy: string | null = null;
 }
 
 /** The last `bytes` of a log file, or '' when there is none. */

@@ -1,7 +1,8 @@
 // Where the daemon keeps its state: /var/lib/berth as root, else $XDG_STATE_HOME/berth (or
 // ~/.local/state/berth). Inside: berth.db (SQLite), berth.sock (the API), guests/NAME/ (the
 // VMM's config, log, exit status, UID and lent disks; console/ holds the guest's console log,
-// lent to the VMM's user while it runs), boot/ (boot files VMMs may read) and
+// lent to the VMM's user while it runs; snapshots/ their machine files), layers/ (disk
+// layers, diskLayers.ts), boot/ (boot files VMMs may read) and
 // run/NAME/sock (control sockets in folders of their VMMs' own, short paths because a UNIX
 // socket path holds at most 107 bytes).
 
@@ -68,6 +69,20 @@ export class StateDir {
   controlSocket(name: string): string {
     return join(this.runDir(name), 'sock');
   }
+  /** The guest's snapshots: SNAP.snap holds the machine of a snapshot taken while it ran. */
+  snapshotDir(name: string): string {
+    return join(this.guestDir(name), 'snapshots');
+  }
+  snapshotFile(name: string, snapshot: string): string {
+    return join(this.snapshotDir(name), `${snapshot}.snap`);
+  }
+  /**
+   * Disk layers (qcow2 overlays) of every guest: the images guests write after a snapshot froze
+   * their disks, and the frozen ones snapshots and clones read through (diskLayers.ts).
+   */
+  get layersDir(): string {
+    return join(this.root, 'layers');
+  }
 
   /**
    * Makes the folders: mode 0700 (guests' consoles and configs are the owner's only), or 0711
@@ -76,7 +91,12 @@ export class StateDir {
    */
   prepare(passable = false): void {
     const mode = passable ? 0o711 : 0o700;
-    for (const d of [this.root, join(this.root, 'guests'), join(this.root, 'run')]) {
+    for (const d of [
+      this.root,
+      join(this.root, 'guests'),
+      join(this.root, 'run'),
+      this.layersDir,
+    ]) {
       mkdirSync(d, { recursive: true, mode });
       chmodSync(d, mode);
     }

@@ -37,6 +37,7 @@ export type StateReason =
   | 'created'
   | 'user'
   | 'booted'
+  | 'restored'
   | 'crashed'
   | 'restarted'
   | 'guest-shutdown'

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import type { GuestSpec } from './guestSpec.js';
 import type { GuestState } from './states.js';
+import { SnapshotStore } from './snapshotStore.js';
 
 export interface GuestRow {
   name: string;
@@ -80,12 +81,15 @@ export class Store {
   private readonly db: Database.Database;
   /** Emits 'event' with each GuestEvent as it is stored. */
   readonly events = new EventEmitter();
+  /** Snapshots, disk layers and frozen bases (snapshotStore.ts). */
+  readonly snapshots: SnapshotStore;
 
   constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.snapshots = new SnapshotStore(this.db);
     this.events.setMaxListeners(0);
   }
 
@@ -117,10 +121,11 @@ export class Store {
     return this.get(spec.name)!;
   }
 
-  /** Removes a guest (its events stay, ending with 'deleted'). */
+  /** Removes a guest with its snapshots and layers (its events stay, ending with 'deleted'). */
   delete(name: string): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM guests WHERE name = ?').run(name);
+      this.snapshots.forgetGuest(name);
       this.addEvent(name, 'deleted', 'user', null);
     })();
   }

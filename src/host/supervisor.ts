@@ -16,6 +16,7 @@ import { OperationCancelled, type Operation, type OperationControl } from './ope
 import type { GuestView, StopOptions } from './supervisorBase.js';
 import { isActive, type GuestState } from './states.js';
 import type { GuestRow } from './store.js';
+import { Snapshots } from './snapshots.js';
 import { Watcher } from './watcher.js';
 
 export type { GuestView, StopOptions, SupervisorOptions } from './supervisorBase.js';
@@ -23,6 +24,9 @@ export type { GuestView, StopOptions, SupervisorOptions } from './supervisorBase
 const MIB = 1024 * 1024;
 
 export class Supervisor extends Watcher {
+  /** Snapshots: create, list, restore, delete (snapshots.ts). */
+  readonly snapshots = new Snapshots(this);
+
   create(input: unknown): GuestView {
     const parsed = parseGuestSpec(input);
     this.dirs.checkSocketPath(parsed.name);
@@ -42,10 +46,13 @@ export class Supervisor extends Watcher {
     if (isActive(g.state)) {
       throw conflict(`guest '${name}' is ${g.state}: stop it before deleting it`);
     }
+    const busy = this.rt(name).busy;
+    if (busy) throw conflict(`guest '${name}' is busy ${busy}; try again when it is done`);
     rmSync(this.dirs.guestDir(name), { recursive: true, force: true });
     rmSync(this.dirs.runDir(name), { recursive: true, force: true });
     this.runtimes.delete(name);
     this.store.delete(name);
+    this.layers.sweep(); // its disk layers (the files of its spec stay, given back as they were)
   }
 
   private checkMemory(g: GuestRow): void {
@@ -93,7 +100,10 @@ export class Supervisor extends Watcher {
     try {
       const uid = this.account ? this.allocateUid(name) : null;
       await this.clearOldGroup(name);
-      const launched = await launchGuest(this.launchContext(), g.spec, uid);
+      const launched = await launchGuest(this.launchContext(), g.spec, uid, {
+        activeDisks: this.store.snapshots.active(name),
+        restore: rt.restoreFrom ?? undefined,
+      });
       rt.memoryLimit = launched.memoryLimit;
       this.store.setPids(name, launched.sessionPid, null);
     } catch (e) {
@@ -107,6 +117,7 @@ export class Supervisor extends Watcher {
       );
     } finally {
       rt.launching = false;
+      rt.restoreFrom = null; // a later start (a restart by policy) boots afresh
     }
     const state = ctl.signal.aborted
       ? null

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { VmmStatus } from '../vmm/status.js';
 import type { CgroupUsage, Cgroups } from './cgroups.js';
+import { DiskLayers } from './diskLayers.js';
 import { conflict, notFound } from './errors.js';
 import type { GuestSpec } from './guestSpec.js';
 import { GuestRuntime } from './guestRuntime.js';
@@ -76,6 +77,8 @@ export abstract class SupervisorBase {
   protected readonly restartLimit: number;
   readonly cgroups: Cgroups | null;
   readonly account: VmmAccount | null;
+  /** Disk layers of snapshots and clones (diskLayers.ts). */
+  readonly layers: DiskLayers;
 
   constructor(
     readonly store: Store,
@@ -90,12 +93,23 @@ export abstract class SupervisorBase {
     this.restartLimit = opts.restartLimit ?? 5;
     this.cgroups = opts.cgroups ?? null;
     this.account = opts.account ?? null;
+    this.layers = new DiskLayers(dirs, store.snapshots, this.account?.gid ?? null);
     this.changes.setMaxListeners(0);
   }
 
   abstract start(name: string, reason?: string): unknown;
 
   // ---- reading ----
+
+  /** The guest's stored row (404 when there is none). */
+  guestRow(name: string): GuestRow {
+    return this.row(name);
+  }
+
+  /** What the daemon knows of the guest while it runs. */
+  runtime(name: string): GuestRuntime {
+    return this.rt(name);
+  }
 
   protected rt(name: string): GuestRuntime {
     let r = this.runtimes.get(name);

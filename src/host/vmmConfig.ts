@@ -7,7 +7,7 @@
 import { parseVmmConfig, type VmmConfig } from '../vmm/config.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import type { GuestAssets } from '../images/assets.js';
-import { badRequest } from './errors.js';
+import { badRequest, HostError } from './errors.js';
 import { checkTapHost, vmmNet } from './guestNetwork.js';
 import { checkSpecFiles, type GuestSpec } from './guestSpec.js';
 
@@ -21,10 +21,23 @@ export const loadDefaultAssets: DefaultAssets = async () => {
   return ensureDefaultAssets({ progress: false, log: () => {} });
 };
 
-/** Where the VMM's files go: its control socket and the guest's console log. */
+/** Where the VMM's files go: its control socket and the guest's console log; what it reads. */
 export interface VmmPaths {
   controlSocket: string;
   consoleLog: string;
+  /** The images its disks write to, when snapshots gave them layers (diskLayers.ts). */
+  activeDisks?: string[] | null;
+  /** A snapshot's machine file to start from. */
+  restore?: string;
+}
+
+/** The VMM's disks, in its order: a built image's root disk first, then the spec's. */
+export function vmmDisks(spec: GuestSpec): { path: string; readOnly: boolean }[] {
+  const disks = spec.disks.map((d) => ({ path: d.path, readOnly: d.readOnly }));
+  if ('image' in spec.boot) {
+    disks.unshift({ path: readImageManifest(spec.boot.image).rootfsPath, readOnly: false });
+  }
+  return disks;
 }
 
 /** `tapDevice`: the name of the TAP device the daemon makes for a tap card. */
@@ -36,7 +49,16 @@ export async function vmmConfigFor(
 ): Promise<VmmConfig> {
   checkSpecFiles(spec); // the files (and the bridge) may have gone since the guest was created
   if (spec.network.kind === 'tap') checkTapHost(spec.network.bridge);
-  const disks = spec.disks.map((d) => ({ path: d.path, readOnly: d.readOnly }));
+  const disks = vmmDisks(spec);
+  if (paths.activeDisks) {
+    if (paths.activeDisks.length !== disks.length) {
+      throw new HostError(
+        500,
+        `the guest has ${disks.length} disks but ${paths.activeDisks.length} disk layers are recorded`,
+      );
+    }
+    paths.activeDisks.forEach((p, i) => (disks[i].path = p));
+  }
   let boot: { firmware: string; kernel?: string; initrd?: string; append?: string };
   if ('image' in spec.boot) {
     const m = readImageManifest(spec.boot.image);
@@ -46,7 +68,6 @@ export async function vmmConfigFor(
       initrd: m.initrdPath,
       append: m.cmdline,
     };
-    disks.unshift({ path: m.rootfsPath, readOnly: false });
   } else if ('firmware' in spec.boot) {
     boot = { ...spec.boot };
   } else {
@@ -68,6 +89,7 @@ export async function vmmConfigFor(
       net: vmmNet(spec, tapDevice),
       controlSocket: paths.controlSocket,
       consoleLog: { path: paths.consoleLog },
+      ...(paths.restore !== undefined ? { restore: paths.restore } : {}),
     });
   } catch (e) {
     throw badRequest((e as Error).message);
