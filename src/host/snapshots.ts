@@ -16,7 +16,7 @@ import type { VmmStatus } from '../vmm/status.js';
 import type { DiskLayers } from './diskLayers.js';
 import { conflict, HostError, notFound } from './errors.js';
 import { lendFile, unlistLent } from './guestFiles.js';
-import type { GuestRuntime } from './guestRuntime.js';
+import { logTail, type GuestRuntime } from './guestRuntime.js';
 import { GuestName } from './guestSpec.js';
 import type { Operation, Operations } from './operations.js';
 import type { SnapshotRow } from './snapshotStore.js';
@@ -152,7 +152,11 @@ export class Snapshots {
         );
       } catch (e) {
         await this.adoptFreezes(g.name, disks, overlays, owners, lending);
-        throw new HostError(500, `cannot snapshot '${g.name}': ${(e as Error).message}`);
+        const tail = logTail(dirs.vmmLog(g.name), 600).trim();
+        throw new HostError(
+          500,
+          `cannot snapshot '${g.name}': ${(e as Error).message}${tail ? `; its VMM's log ends: ${tail}` : ''}`,
+        );
       }
       const file = dirs.snapshotFile(g.name, name);
       mkdirSync(dirs.snapshotDir(g.name), { recursive: true, mode: lending ? 0o711 : 0o700 });

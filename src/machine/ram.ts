@@ -221,6 +221,18 @@ export class Ram implements Persistent<RamState> {
 
   /** A copy of the pages that are not all zero. */
   saveState(): RamState {
+    return this.dataRuns(true);
+  }
+
+  /**
+   * The pages that are not all zero as views into RAM, not copies: valid only until the guest
+   * runs again (a snapshot written at once while it is paused needs no second copy of RAM).
+   */
+  viewState(): RamState {
+    return this.dataRuns(false);
+  }
+
+  private dataRuns(copy: boolean): RamState {
     const runs: RamRun[] = [];
     const pages = this.size / PAGE_SIZE;
     let p = 0;
@@ -231,7 +243,8 @@ export class Ram implements Persistent<RamState> {
       }
       const first = p;
       while (p < pages && !this.isZeroPage(p)) p++;
-      runs.push({ page: first, data: this.u8.slice(first * PAGE_SIZE, p * PAGE_SIZE) });
+      const [from, to] = [first * PAGE_SIZE, p * PAGE_SIZE];
+      runs.push({ page: first, data: copy ? this.u8.slice(from, to) : this.u8.subarray(from, to) });
     }
     return { size: this.size, runs };
   }

@@ -111,6 +111,7 @@ test(
         human.out,
         /\ndeb +running .* \d\S*B \/ \d\S*B +\d+ \/ \d+ +\d\S*B \/ \d\S*B +\d+ \/ \d+\n/,
       );
+      await snapshotRoundTrip(daemon);
       const t0 = Date.now();
       const stop = await daemon.act('deb', { action: 'stop', timeout: 2 });
       assert.equal(stop.status, 'Success', stop.err);
@@ -125,3 +126,43 @@ test(
     await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
   },
 );
+
+/** Types `cmd` on a new console connection and waits for `answer` in what follows. */
+async function ask(cmd: string, answer: RegExp): Promise<void> {
+  let out = '';
+  const ws = await openGuestConsole(socket, 'deb', (t) => (out += t), '?replay=false');
+  try {
+    ws.send(Buffer.from(`${cmd}\n`));
+    await until(
+      `${answer} after ${cmd} (got ${JSON.stringify(out)})`,
+      () => answer.test(out),
+      60_000,
+      100,
+    );
+  } finally {
+    ws.close();
+  }
+}
+
+/**
+ * A snapshot of the running guest, then changes to its shell and its disk, then a restore:
+ * the shell variable and the disk are as they were at the snapshot, in a new VMM.
+ */
+async function snapshotRoundTrip(daemon: DaemonProcess): Promise<void> {
+  const mark = (word: string): string =>
+    `X=${word}; printf ${word} | dd of=/dev/vda bs=512 seek=100 conv=fsync 2>/dev/null; echo m-$((1 + 1))`;
+  await ask(mark('first1'), /m-2/);
+  const took = berthCli(socket, 'snapshot', 'create', 'deb', 'booted');
+  assert.equal(took.code, 0, took.err);
+  await ask(mark('second'), /m-2/);
+  const pid = (await daemon.guest('deb')).pid;
+  const back = berthCli(socket, 'snapshot', 'restore', 'deb', 'booted');
+  assert.equal(back.code, 0, back.err);
+  const g = await daemon.guest('deb');
+  assert.deepEqual([g.state, g.reason], ['running', 'restored']);
+  assert.notEqual(g.pid, pid);
+  await ask(
+    'echo "x=$X"; dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | head -c 6; echo =mark',
+    /x=first1\r?\nfirst1=mark/,
+  );
+}

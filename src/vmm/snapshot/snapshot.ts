@@ -76,7 +76,8 @@ export function* snapshotChunks(
     writer: berthVersion(),
     fingerprint: boardFingerprint(shape),
   });
-  const { parts } = board.saveState();
+  // RAM as views: the chunks are written out before the guest runs again.
+  const { parts } = board.saveState({ ramViews: true });
   const sections: Iterable<Section>[] = [
     [
       jsonSection(
