@@ -16,6 +16,8 @@ Usage:
                        manage guests through the daemon (berth ls --help)
   berth snapshot create|restore|ls|rm GUEST [NAME]
                        snapshots through the daemon (berth snapshot --help)
+  berth clone GUEST NEW
+                       a new guest from a running one, without booting (berth clone --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'vmm') return (await import('./vmm.js')).vmmCommand(rest);
   if (cmd === 'daemon') return (await import('./daemon.js')).daemonCommand(rest);
   if (cmd === 'snapshot') return (await import('./snapshot.js')).snapshotCommand(rest);
+  if (cmd === 'clone') return (await import('./snapshot.js')).cloneCommand(rest);
   const guests = await import('./guests.js');
   if ((guests.GUEST_COMMANDS as readonly string[]).includes(cmd)) {
     return guests.guestCommand(cmd, rest);

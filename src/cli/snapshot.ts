@@ -1,5 +1,5 @@
-// `berth snapshot create|restore|ls|rm GUEST [NAME]`: snapshots through the daemon
-// (src/host/snapshots.ts says what each does). Same daemon options and exit statuses as the
+// `berth snapshot create|restore|ls|rm GUEST [NAME]` and `berth clone GUEST NEW`: snapshots
+// and clones through the daemon (src/host/snapshots.ts and clones.ts say what each does). Same daemon options and exit statuses as the
 // guest commands (guests.ts).
 
 import { parseArgs } from 'node:util';
@@ -22,7 +22,38 @@ snapshots. Deleting the guest deletes its snapshots and layers, not the files of
 Exit status: 0 done, 1 refused or failed, 2 bad usage, 3 no daemon.
 `;
 
+export const CLONE_HELP = `berth clone GUEST NEW [-p H:G]...
+  A new guest NEW from GUEST's machine and disks at one instant (GUEST pauses meanwhile),
+  running on without booting, with copy-on-write disks of its own (disk layers), its own
+  network card (a new MAC address, taken up by Berth's images) and its kernel's random state
+  reseeded. Published ports are not copied (GUEST holds them): give NEW its own with -p.
+  A stopped GUEST gives a stopped NEW. Same daemon options and exit statuses as berth snapshot.
+`;
+
 class UsageError extends Error {}
+
+const DAEMON_OPTIONS = {
+  socket: { type: 'string' },
+  remote: { type: 'string' },
+  'token-file': { type: 'string' },
+  fingerprint: { type: 'string' },
+} as const;
+
+function apiOf(values: {
+  socket?: string;
+  remote?: string;
+  'token-file'?: string;
+  fingerprint?: string;
+}): ApiClient {
+  return new ApiClient(
+    values.socket ?? defaultSocket(),
+    remoteTarget({
+      remote: values.remote,
+      tokenFile: values['token-file'],
+      fingerprint: values.fingerprint,
+    }),
+  );
+}
 
 interface SnapshotView {
   name: string;
@@ -36,23 +67,10 @@ async function run(args: string[]): Promise<number> {
     args,
     strict: true,
     allowPositionals: true,
-    options: {
-      socket: { type: 'string' },
-      remote: { type: 'string' },
-      'token-file': { type: 'string' },
-      fingerprint: { type: 'string' },
-      json: { type: 'boolean' },
-    },
+    options: { ...DAEMON_OPTIONS, json: { type: 'boolean' } },
   });
   const [sub, guest, name, ...extra] = positionals;
-  const api = new ApiClient(
-    values.socket ?? defaultSocket(),
-    remoteTarget({
-      remote: values.remote,
-      tokenFile: values['token-file'],
-      fingerprint: values.fingerprint,
-    }),
-  );
+  const api = apiOf(values);
   const base = (): string => `/v1/guests/${encodeURIComponent(guest)}/snapshots`;
   const needs = (n: number): void => {
     const got = positionals.length - 1;
@@ -110,15 +128,49 @@ async function run(args: string[]): Promise<number> {
   );
 }
 
-export async function snapshotCommand(args: string[]): Promise<number> {
+async function runClone(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...DAEMON_OPTIONS,
+      publish: { type: 'string', short: 'p', multiple: true },
+    },
+  });
+  if (positionals.length !== 2) throw new UsageError('berth clone takes GUEST NEW');
+  const [guest, name] = positionals;
+  const body: Record<string, unknown> = { name };
+  if (values.publish) body.forwards = values.publish;
+  await apiOf(values).operate('POST', `/v1/guests/${encodeURIComponent(guest)}/clone`, body, () =>
+    process.stderr.write(`cloning ${guest} to ${name}...\n`),
+  );
+  process.stdout.write(`${name}: cloned from ${guest}\n`);
+  return 0;
+}
+
+export function cloneCommand(args: string[]): Promise<number> {
+  return command('clone', CLONE_HELP, runClone, args);
+}
+
+export function snapshotCommand(args: string[]): Promise<number> {
+  return command('snapshot', SNAPSHOT_HELP, run, args);
+}
+
+async function command(
+  name: string,
+  help: string,
+  body: (args: string[]) => Promise<number>,
+  args: string[],
+): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(SNAPSHOT_HELP);
+    process.stdout.write(help);
     return 0;
   }
   try {
-    return await run(args);
+    return await body(args);
   } catch (e) {
-    process.stderr.write(`berth snapshot: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`berth ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
     if (e instanceof UnreachableError || e instanceof RemoteError) return 3;
     if (e instanceof ApiError) return 1;
     return 2;

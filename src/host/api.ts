@@ -311,7 +311,7 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
   });
 
   operationRoutes(app, sup.operations);
-  snapshotRoutes(app, sup.snapshots);
+  snapshotRoutes(app, sup.snapshots, sup.clones);
 
   app.route({
     method: 'GET',

@@ -1,12 +1,14 @@
 // The snapshot routes: GET/POST /v1/guests/NAME/snapshots (list; take one: 202, an operation),
 // GET/DELETE /v1/guests/NAME/snapshots/SNAP and POST /v1/guests/NAME/snapshots/SNAP/restore
-// (202, an operation). snapshots.ts says what each does.
+// (202, an operation), and POST /v1/guests/NAME/clone {name, forwards} (202, an operation).
+// snapshots.ts and clones.ts say what each does.
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { accepted, sync } from './apiEnvelope.js';
 import { doc, NameParams } from './apiSchemas.js';
 import { GuestName } from './guestSpec.js';
+import type { Clones } from './clones.js';
 import type { Snapshots } from './snapshots.js';
 
 const SnapshotParams = z.object({ name: GuestName, snapshot: GuestName }).strict();
@@ -25,7 +27,11 @@ const snapshotDoc = {
   },
 };
 
-export function snapshotRoutes(app: FastifyInstance, snapshots: Snapshots): void {
+const CloneBody = z
+  .object({ name: GuestName, forwards: z.array(z.unknown()).max(64).optional() })
+  .strict();
+
+export function snapshotRoutes(app: FastifyInstance, snapshots: Snapshots, clones: Clones): void {
   const errors = { 400: doc.error, 404: doc.error, 409: doc.error };
   type Params = z.output<typeof SnapshotParams>;
 
@@ -102,6 +108,26 @@ export function snapshotRoutes(app: FastifyInstance, snapshots: Snapshots): void
     async (req, reply) => {
       const p = req.params as Params;
       return accepted(reply, snapshots.restore(p.name, p.snapshot));
+    },
+  );
+
+  app.post(
+    '/v1/guests/:name/clone',
+    {
+      schema: {
+        summary:
+          'a new guest from this one: its machine and disks at one instant (it pauses ' +
+          'meanwhile), run on without booting, with copy-on-write disks and a network card ' +
+          'of its own (a new MAC; published ports only as given in forwards)',
+        params: NameParams,
+        body: CloneBody,
+        response: { 202: doc.async, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      const b = req.body as z.output<typeof CloneBody>;
+      return accepted(reply, clones.clone(name, b.name, { forwards: b.forwards }));
     },
   );
 }

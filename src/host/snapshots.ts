@@ -9,7 +9,7 @@
 // per guest at a time.
 
 import { chmodSync, chownSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { controlRequest } from '../vmm/controlClient.js';
 import type { SnapshotResult } from '../vmm/vmm.js';
 import type { VmmStatus } from '../vmm/status.js';
@@ -42,6 +42,13 @@ export interface SnapshotHost {
   stop(name: string, opts?: StopOptions): Operation;
 }
 
+/** What capture() froze: per VMM disk the frozen image and the one written now; the machine file's size (null: disks alone). */
+export interface Captured {
+  frozen: string[];
+  active: string[];
+  bytes: number | null;
+}
+
 /** A snapshot as the API shows it. */
 export interface SnapshotView extends SnapshotRow {
   /** The machine file (null for a disk-only snapshot). */
@@ -72,7 +79,7 @@ export class Snapshots {
   }
 
   /** Marks the guest busy with `what` for the time of an action; refuses a second one. */
-  private claim(guest: string, what: string): GuestRuntime {
+  claim(guest: string, what: string): GuestRuntime {
     const rt = this.host.runtime(guest);
     if (rt.busy) throw conflict(`guest '${guest}' is busy ${rt.busy}; try again when it is done`);
     if (rt.launching) throw conflict(`guest '${guest}' is being launched; try again once it runs`);
@@ -83,8 +90,9 @@ export class Snapshots {
   create(guest: string, name: string): Operation {
     const g = this.host.guestRow(guest);
     const parsed = GuestName.safeParse(name);
-    if (!parsed.success)
+    if (!parsed.success) {
       throw new HostError(400, `snapshot name: ${parsed.error.issues[0].message}`);
+    }
     if (this.host.store.snapshots.get(guest, name)) {
       throw conflict(`guest '${guest}' has a snapshot named '${name}' already`);
     }
@@ -92,11 +100,22 @@ export class Snapshots {
       throw conflict(`guest '${guest}' is ${g.state}: snapshot it once it is running or stopped`);
     }
     const rt = this.claim(guest, `taking snapshot '${name}'`);
-    const stateful = g.state === 'running' || g.state === 'paused';
+    const file = this.host.dirs.snapshotFile(guest, name);
     return this.host.operations.run(`Snapshot ${name} of guest ${guest}`, guest, async () => {
       try {
-        if (stateful) await this.createStateful(g, name, rt);
-        else this.createDiskOnly(g, name);
+        await this.capture(g, rt, file, (c) =>
+          this.host.store.snapshots.add(
+            {
+              guest,
+              name,
+              createdAt: new Date().toISOString(),
+              stateful: c.bytes !== null,
+              bytes: c.bytes ?? 0,
+              disks: c.frozen,
+            },
+            c.active,
+          ),
+        );
         this.host.store.addEvent(guest, 'snapshot-created', 'user', name);
       } finally {
         rt.busy = null;
@@ -111,42 +130,54 @@ export class Snapshots {
     return spec.map((d, i) => ({ readOnly: d.readOnly, active: active?.[i] ?? d.path }));
   }
 
-  private createDiskOnly(g: GuestRow, name: string): void {
-    const { layers, store } = this.host;
+  /**
+   * Freezes the guest's writable disks at one instant and gives it new layers to write on
+   * (diskLayers.ts); a running or paused guest's machine is saved to `machineFile` at the same
+   * instant (it pauses meanwhile), a stopped guest's disks are frozen alone. `record` stores
+   * the outcome (the new layers are swept unless it does).
+   */
+  async capture(
+    g: GuestRow,
+    rt: GuestRuntime,
+    machineFile: string,
+    record: (c: Captured) => void,
+  ): Promise<void> {
+    const { layers } = this.host;
     const disks = this.disks(g);
     const overlays = disks.map((d) => (d.readOnly ? null : layers.newLayer(d.active)));
+    const active = overlays.map((o, i) => o ?? disks[i].active);
     try {
-      for (const d of disks) if (!d.readOnly) layers.freeze(d.active, null);
-      store.snapshots.add(
-        {
-          guest: g.name,
-          name,
-          createdAt: now(),
-          stateful: false,
-          bytes: 0,
-          disks: disks.map((d) => d.active),
-        },
-        overlays.map((o, i) => o ?? disks[i].active),
-      );
+      if (g.state === 'running' || g.state === 'paused') {
+        const r = await this.freezeRunning(g, rt, disks, overlays, machineFile);
+        record({ frozen: r.frozen.map((f, i) => f ?? disks[i].active), active, bytes: r.bytes });
+      } else {
+        for (const d of disks) if (!d.readOnly) layers.freeze(d.active, null);
+        record({ frozen: disks.map((d) => d.active), active, bytes: null });
+      }
     } finally {
       layers.settle(overlays);
+      layers.sweep(); // overlays not taken up
     }
   }
 
-  private async createStateful(g: GuestRow, name: string, rt: GuestRuntime): Promise<void> {
-    const { dirs, layers, store, account } = this.host;
-    const disks = this.disks(g);
+  /** The VMM saves the machine to `machineFile` and freezes its disks into `overlays`. */
+  private async freezeRunning(
+    g: GuestRow,
+    rt: GuestRuntime,
+    disks: { readOnly: boolean; active: string }[],
+    overlays: (string | null)[],
+    machineFile: string,
+  ): Promise<SnapshotResult> {
+    const { dirs, layers, account } = this.host;
     const owners = dirs.ownersFile(g.name);
     const lending = account !== null && rt.uid !== null;
-    const overlays = disks.map((d) => (d.readOnly ? null : layers.newLayer(d.active)));
-    const tmp = join(dirs.runDir(g.name), `snapshot-${name}.snap`);
-    const sock = dirs.controlSocket(g.name);
+    const tmp = join(dirs.runDir(g.name), `snapshot-${process.pid}.snap`);
     try {
       if (lending) for (const o of overlays) if (o) lendFile(owners, o, rt.uid!, account.gid);
       let r: SnapshotResult;
       try {
         r = await controlRequest<SnapshotResult>(
-          sock,
+          dirs.controlSocket(g.name),
           { cmd: 'snapshot', path: tmp, overlays },
           SNAPSHOT_TIMEOUT_MS,
         );
@@ -158,29 +189,14 @@ export class Snapshots {
           `cannot snapshot '${g.name}': ${(e as Error).message}${tail ? `; its VMM's log ends: ${tail}` : ''}`,
         );
       }
-      const file = dirs.snapshotFile(g.name, name);
-      mkdirSync(dirs.snapshotDir(g.name), { recursive: true, mode: lending ? 0o711 : 0o700 });
-      renameSync(tmp, file);
-      if (lending) chownSync(file, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
-      chmodSync(file, 0o600);
+      mkdirSync(dirname(machineFile), { recursive: true, mode: lending ? 0o711 : 0o700 });
+      renameSync(tmp, machineFile);
+      if (lending) chownSync(machineFile, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+      chmodSync(machineFile, 0o600);
       r.frozen.forEach((f) => f && layers.freeze(f, lending ? unlistLent(owners, f) : null));
-      store.snapshots.add(
-        {
-          guest: g.name,
-          name,
-          createdAt: now(),
-          stateful: true,
-          bytes: r.bytes,
-          disks: r.frozen.map((f, i) => f ?? disks[i].active),
-        },
-        overlays.map((o, i) => o ?? disks[i].active),
-      );
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw e;
+      return r;
     } finally {
-      layers.settle(overlays);
-      layers.sweep(); // overlays the VMM did not take up
+      rmSync(tmp, { force: true });
     }
   }
 
@@ -254,7 +270,7 @@ export class Snapshots {
   }
 
   /** New layers on `frozen` (read-only disks keep their file) become the guest's images. */
-  private giveLayers(g: GuestRow, frozen: string[]): void {
+  giveLayers(g: GuestRow, frozen: string[]): void {
     const { layers, store } = this.host;
     const spec = vmmDisks(g.spec);
     if (frozen.length !== spec.length) {
@@ -275,11 +291,9 @@ export class Snapshots {
     }
   }
 
-  private async await(op: Operation, what: string): Promise<void> {
+  async await(op: Operation, what: string): Promise<void> {
     const done = await this.host.operations.wait(op.id, 3_600_000);
     if (done?.status !== 'Success')
       throw new Error(`the ${what} failed: ${done?.err ?? 'no answer'}`);
   }
 }
-
-const now = (): string => new Date().toISOString();

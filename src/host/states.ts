@@ -38,6 +38,7 @@ export type StateReason =
   | 'user'
   | 'booted'
   | 'restored'
+  | 'cloned'
   | 'crashed'
   | 'restarted'
   | 'guest-shutdown'

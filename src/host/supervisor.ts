@@ -16,6 +16,7 @@ import { OperationCancelled, type Operation, type OperationControl } from './ope
 import type { GuestView, StopOptions } from './supervisorBase.js';
 import { isActive, type GuestState } from './states.js';
 import type { GuestRow } from './store.js';
+import { Clones } from './clones.js';
 import { Snapshots } from './snapshots.js';
 import { Watcher } from './watcher.js';
 
@@ -26,6 +27,8 @@ const MIB = 1024 * 1024;
 export class Supervisor extends Watcher {
   /** Snapshots: create, list, restore, delete (snapshots.ts). */
   readonly snapshots = new Snapshots(this);
+  /** Clones of guests (clones.ts). */
+  readonly clones = new Clones(this, this.snapshots);
 
   create(input: unknown): GuestView {
     const parsed = parseGuestSpec(input);

@@ -115,9 +115,9 @@ export abstract class Watcher extends SupervisorBase {
       if (g.vmmPid !== s.pid) this.store.setPids(name, g.sessionPid, s.pid);
       // (a start being cancelled kills the VMM: it does not count as booted)
       if (g.state === 'starting' && !rt.stopRequested) {
-        this.transition(name, 'running', g.reason === 'restored' ? 'restored' : 'booted');
-      }
-      else if (g.state === 'running' && s.state === 'paused')
+        const from = g.reason === 'restored' || g.reason === 'cloned' ? g.reason : 'booted';
+        this.transition(name, 'running', from);
+      } else if (g.state === 'running' && s.state === 'paused')
         this.transition(name, 'paused', 'vmm-reported');
       else if (g.state === 'paused' && s.state === 'running')
         this.transition(name, 'running', 'vmm-reported');

@@ -300,7 +300,10 @@ function createHolder(dir: string, name: string, record: HolderRecord): string {
   const file = path.join(dir, name);
   for (let attempt = 0; ; attempt++) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+      const made = fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+      // A per-image folder in the shared fallback root is for every user of the image (VMMs of
+      // a guest and of its clones run as different users): writable by all, sticky like /tmp.
+      if (made !== undefined && path.dirname(dir) === fallbackRoot()) fs.chmodSync(dir, 0o1777);
       fs.writeFileSync(tmp, JSON.stringify(record) + '\n', { flag: 'wx' });
       break;
     } catch (e) {
