@@ -40,7 +40,8 @@ BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
                             start, stop and restart say on stderr what they wait for
   berth restart NAME [--force] [--timeout S]
   berth pause NAME | berth resume NAME
-  berth rm NAME [--force]   delete a stopped guest (--force: stop it first)
+  berth rm NAME [--force]   delete a stopped guest (--force: stop it first, and delete its
+                            snapshots and disk layers with it)
   berth ls [--json]         all guests: state, uptime, memory, CPU, RSS, PID, addresses
                             (the DHCP lease on user networking, published ports)
   berth stats [NAME...] [--json] [--watch | --no-stream]
@@ -260,7 +261,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
           await api.action(name, { action: 'stop', force: true });
         }
       }
-      await api.call('DELETE', guestPath(name));
+      await api.call('DELETE', `${guestPath(name)}${values.force ? '?force=true' : ''}`);
       if (!values.json) out(`deleted ${name}\n`);
       return 0;
     }

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   ConsoleQuery,
+  DeleteQuery,
   doc,
   EventsQuery,
   isZod,
@@ -178,13 +179,17 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     '/v1/guests/:name',
     {
       schema: {
-        summary: 'delete a stopped guest',
+        summary:
+          'delete a stopped guest; one with snapshots or disk layers (its writes since its ' +
+          'first snapshot) only with force=true, which deletes them too',
         params: NameParams,
+        querystring: DeleteQuery,
         response: { 200: doc.sync(), ...errors },
       },
     },
     async (req) => {
-      sup.delete((req.params as z.output<typeof NameParams>).name);
+      const force = (req.query as z.output<typeof DeleteQuery>).force === 'true';
+      sup.delete((req.params as z.output<typeof NameParams>).name, { force });
       return sync({});
     },
   );

@@ -29,6 +29,7 @@ export const EventsQuery = z
   })
   .strict();
 const Lines = z.coerce.number().int().min(1).max(100_000);
+export const DeleteQuery = z.object({ force: z.enum(['true', 'false']).optional() }).strict();
 export const LogsQuery = z.object({ lines: Lines.optional() }).strict();
 export const ConsoleQuery = z
   .object({

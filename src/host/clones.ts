@@ -22,7 +22,7 @@ export interface CloneOptions {
 
 export interface CloneHost extends SnapshotHost {
   create(input: unknown): GuestView;
-  delete(name: string): void;
+  delete(name: string, opts?: { force?: boolean }): void;
 }
 
 export class Clones {
@@ -63,7 +63,7 @@ export class Clones {
         }
       } catch (e) {
         // Nothing of the clone is left when it did not get as far as its start.
-        if (!started) this.host.delete(name);
+        if (!started) this.host.delete(name, { force: true });
         throw e;
       } finally {
         prt.busy = null;

@@ -44,10 +44,21 @@ export class Supervisor extends Watcher {
     return this.view(g);
   }
 
-  delete(name: string): void {
+  /**
+   * Deletes a stopped guest. One with snapshots, or with disk layers (what it wrote since its
+   * first snapshot lives there, not in its spec's files), only with `force`.
+   */
+  delete(name: string, opts: { force?: boolean } = {}): void {
     const g = this.row(name);
     if (isActive(g.state)) {
       throw conflict(`guest '${name}' is ${g.state}: stop it before deleting it`);
+    }
+    const snaps = this.store.snapshots.list(name).length;
+    if (!opts.force && (snaps > 0 || this.store.snapshots.active(name) !== null)) {
+      throw conflict(
+        `guest '${name}' has ${snaps} snapshot(s) and disk layers that hold what it wrote since ` +
+          `its first snapshot (its spec's disk files do not): add force to delete them with it`,
+      );
     }
     const busy = this.rt(name).busy;
     if (busy) throw conflict(`guest '${name}' is busy ${busy}; try again when it is done`);

@@ -106,7 +106,7 @@ test('bad clones are refused and change nothing; a stopped parent gives a stoppe
   assert.equal(cold.code, 0, cold.err);
   assert.equal((await daemon.guest('ch2')).state, 'stopped');
   for (const n of ['ch2', 'ch', 'pa']) {
-    const d = await daemon.api('DELETE', `/v1/guests/${n}`);
+    const d = await daemon.api('DELETE', `/v1/guests/${n}?force=true`);
     assert.equal(d.status, 200, d.text);
   }
   assert.deepEqual(

@@ -76,12 +76,13 @@ test('a running guest: snapshot of machine and disks, then a restore runs on fro
   const op = await daemon.act('sn', { action: 'start' });
   assert.equal(op.status, 'Success', op.err);
   await typeAndSee('ab');
+  // The daemon's last status of the VMM was taken before the snapshot's instant.
+  const saved = (await daemon.guest('sn')).status.instructions;
   const took = cli('create', 'sn', 's1');
   assert.equal(took.code, 0, took.err);
   assert.equal(took.out, 'sn: snapshot s1 taken\n');
   const g = await daemon.guest('sn');
   assert.equal(g.state, 'running', 'the guest runs on after its snapshot');
-  const saved = g.status.instructions;
   const [layer1, roPath] = g.status.disks.map((d: { path: string }) => d.path);
   assert.equal(roPath, ro, 'a read-only disk is not frozen');
   assert.ok(layer1.startsWith(`${layers}/`), `the guest writes to a layer now: ${layer1}`);
@@ -163,7 +164,10 @@ test('a stopped guest: a disk-only snapshot; rm and deleting the guest leave not
     ['s2'],
   );
   assert.ok(readdirSync(layers).length >= 2, 'the layers s2 and the guest read through stay');
-  const del = await daemon.api('DELETE', '/v1/guests/sn');
+  const kept = await daemon.api('DELETE', '/v1/guests/sn');
+  assert.equal(kept.status, 409, 'its writes since the first snapshot are in its layers');
+  assert.match(kept.body.error, /has 1 snapshot\(s\) and disk layers .* add force/);
+  const del = await daemon.api('DELETE', '/v1/guests/sn?force=true');
   assert.equal(del.status, 200, del.text);
   assert.deepEqual(
     readdirSync(layers).filter((f) => f.endsWith('.qcow2')),
