@@ -47,6 +47,9 @@ Options:
                       request) instead of booting: give the same options as the run
                       that took it (memory, disks, network, console, boot files); the
                       disks must be as they were then (a snapshot holds no disk contents)
+  --incoming HOST:PORT  wait for a live migration on HOST:PORT instead of booting (the
+                      control socket's migrate request at the source): give the same
+                      options as the source's run; disks are locked at the switch
   --name NAME         the guest's name in status and logs (default guest)
   --demo              run the built-in bare-metal demo program instead
 
@@ -79,6 +82,7 @@ export async function runCommand(args: string[]): Promise<number> {
       publish: { type: 'string', short: 'p', multiple: true },
       control: { type: 'string' },
       restore: { type: 'string' },
+      incoming: { type: 'string' },
       name: { type: 'string' },
       demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -127,6 +131,7 @@ export async function runCommand(args: string[]): Promise<number> {
     deterministic: values.deterministic ?? false,
     controlSocket: values.control,
     restore: values.restore,
+    incoming: values.incoming === undefined ? undefined : { listen: values.incoming },
     name: values.name,
     net:
       netKind === 'user'
@@ -168,6 +173,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const exit = await vmm.run();
   if (exit.kind === 'fail') {
     process.stderr.write(`\nberth: the guest reported failure (code ${exit.guestCode})\n`);
+  } else if (exit.kind === 'incoming-failed') {
+    process.stderr.write(`\nberth: the incoming migration failed: ${exit.message}\n`);
   } else if (exit.kind === 'fault') {
     process.stderr.write(
       `\nberth: the virtual machine stopped on an internal error: ${exit.message}\n`,

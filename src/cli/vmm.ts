@@ -12,7 +12,7 @@ export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
 Runs one guest from FILE, a JSON VmmConfig (name, memory, firmware, kernel, initrd,
 append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket,
 consoleLog: {path, maxBytes (default 1M), keep (default 2)}, restore: a snapshot file to
-start from). Boot files are not fetched: the config names them all.
+start from, incoming: {listen: "HOST:PORT"} to wait for a live migration instead of booting). Boot files are not fetched: the config names them all.
 
 Options:
   --config FILE   the configuration (required)
@@ -50,5 +50,8 @@ export async function vmmCommand(args: string[]): Promise<number> {
   vmm.exitOnSignals();
   const exit = await vmm.run();
   if (exit.kind === 'fault') process.stderr.write(`berth: internal error: ${exit.message}\n`);
+  if (exit.kind === 'incoming-failed') {
+    process.stderr.write(`berth: the incoming migration failed: ${exit.message}\n`);
+  }
   return exit.code;
 }

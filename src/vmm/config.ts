@@ -94,6 +94,14 @@ const Schema = z
      * configuration must describe the machine that took it.
      */
     restore: Path.optional(),
+    /**
+     * Wait for one live-migration stream on HOST:PORT instead of booting (migration/); the
+     * rest of the configuration must describe the source's machine.
+     */
+    incoming: z
+      .object({ listen: z.string().regex(/^.+:\d{1,5}$/, 'HOST:PORT') })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -105,6 +113,11 @@ export function parseVmmConfig(input: unknown): VmmConfig {
   const r = Schema.safeParse(input);
   if (r.success) {
     const c = r.data;
+    if (c.incoming !== undefined && c.restore !== undefined) {
+      throw new VmmConfigError(
+        'incoming: a VMM waits for a migration or restores a snapshot, not both',
+      );
+    }
     const others =
       1 +
       (c.console === 'virtio' ? 1 : 0) +

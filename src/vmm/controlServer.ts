@@ -10,6 +10,9 @@
 //                                       "frozen"}}: the guest paused, its machine written, each
 //                                       writable disk frozen and its writes moved to its overlay
 //                                       (when overlays are named), the guest resumed
+//   → {"cmd": "migrate", "to": "HOST:PORT", "downtimeMs": 300, "maxBandwidth": BYTES_PER_S,
+//      "timeoutS": 600}              ← {"ok": true, "result": {...MigrationStats}} at once; the
+//                                       migration runs on (status.migration); "migrate-cancel"
 //   → {"cmd": "console", "replay": true, "write": true, "force": false}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)
@@ -43,6 +46,8 @@ export interface Controllable {
    * each writable disk into the overlay named for it when `overlays` is given.
    */
   snapshot(path: string, overlays?: (string | null)[]): SnapshotResult;
+  /** Further commands (migrate, migrate-cancel: vmm/migration/); throws when refused. */
+  command?(cmd: string, req: Record<string, unknown>): unknown;
 }
 
 export const MAX_REQUEST_LINE = 64 * 1024;
@@ -231,6 +236,16 @@ export class ControlServer {
           return reply(sock, id, { ok: false, error: (e as Error).message });
         }
       }
+      case 'migrate':
+      case 'migrate-cancel':
+        try {
+          return reply(sock, id, {
+            ok: true,
+            result: vmm.command?.(req.cmd, req as Record<string, unknown>),
+          });
+        } catch (e) {
+          return reply(sock, id, { ok: false, error: (e as Error).message });
+        }
       case 'console': {
         const write = req.write !== false;
         if (write && this.writer !== null && !this.writer.destroyed && req.force !== true) {

@@ -3,11 +3,12 @@
 
 import type { VirtioBlkCounters } from '../machine/virtio/blk.js';
 import type { VirtioNetCounters } from '../machine/virtio/net.js';
+import type { MigrationStats } from './migration/stats.js';
 
 export interface VmmStatus {
   name: string;
   pid: number;
-  state: 'running' | 'paused' | 'stopping' | 'stopped';
+  state: 'incoming' | 'running' | 'paused' | 'stopping' | 'stopped' | 'migrated';
   uptimeSeconds: number;
   /** Boots so far (1 + guest reboots). */
   boots: number;
@@ -35,4 +36,6 @@ export interface VmmStatus {
     /** The IPv4 address the guest took by DHCP (user networking; null before its lease, or on TAP). */
     address: string | null;
   } | null;
+  /** The migration under way, or the last one (out of or into this VMM); null when none. */
+  migration: MigrationStats | null;
 }

@@ -30,6 +30,10 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
+import { IncomingMigration } from './migration/destination.js';
+import { MigrationSource } from './migration/source.js';
+import { Throttle, type MigrationStats } from './migration/stats.js';
+import { migrationHooks } from './migration/vmmHooks.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -37,9 +41,11 @@ export type VmmExit =
   | { kind: 'quit'; code: 0 }
   | { kind: 'signal'; signal: NodeJS.Signals; code: number }
   | { kind: 'fail'; guestCode: number; code: 1 }
+  | { kind: 'migrated'; code: 0 }
+  | { kind: 'incoming-failed'; message: string; code: 1 }
   | { kind: 'fault'; message: string; code: 3 };
 
-export type VmmState = 'running' | 'paused' | 'stopping' | 'stopped';
+export type VmmState = 'incoming' | 'running' | 'paused' | 'stopping' | 'stopped' | 'migrated';
 
 type HostNet = NetBackend & {
   whenReceived(): Promise<void>;
@@ -96,14 +102,18 @@ export class Vmm {
   private control: ControlServer | null = null;
   private closed: Promise<void> | null = null;
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** Live migration (migration/): the stream out, the stream awaited, the guest's throttle. */
+  migration: MigrationSource | null = null;
+  incoming: IncomingMigration | null = null;
+  readonly throttle = new Throttle();
 
   private constructor(
     readonly config: VmmConfig,
-    private readonly disks: LayeredDisk[],
+    readonly disks: LayeredDisk[],
     private readonly net: HostNet | null,
     private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
     options: VmmOptions,
-    private readonly log: (line: string) => void,
+    readonly log: (line: string) => void,
     private readonly consoleLog: ConsoleLog | null,
   ) {
     this.io = new ConsoleIO(options.console.input, options.console.output);
@@ -126,7 +136,9 @@ export class Vmm {
     let consoleLog: ConsoleLog | null = null;
     let vmm: Vmm | null = null;
     try {
-      for (const d of config.disks) disks.push(LayeredDisk.open(d.path, d.readOnly));
+      // An incoming VMM locks its disks at the switch, when the source has let them go.
+      const open = config.incoming ? LayeredDisk.deferred : LayeredDisk.open;
+      for (const d of config.disks) disks.push(open(d.path, d.readOnly));
       let { firmware, kernel, initrd } = config;
       // Without a firmware, or a kernel when defaults are offered: the defaults (Debian's).
       // A firmware alone boots alone (a bare-metal program, as QEMU's -bios without -kernel).
@@ -152,6 +164,10 @@ export class Vmm {
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
       if (config.restore !== undefined) vmm.restoreSnapshot(config.restore);
+      if (config.incoming !== undefined) {
+        vmm.incoming = await IncomingMigration.listen(config.incoming.listen);
+        vmm.state = 'incoming';
+      }
       if (config.controlSocket !== undefined) {
         vmm.control = await ControlServer.listen(config.controlSocket, vmm);
       }
@@ -178,6 +194,10 @@ export class Vmm {
   /** Boots the guest and runs it, across reboots, until it powers off or is told to quit; then closes. */
   async run(): Promise<VmmExit> {
     try {
+      if (this.incoming) {
+        const failed = await migrationHooks(this).receive();
+        if (failed) return this.quitReason ?? failed;
+      }
       if (this.config.deterministic && this.io.isPipe) await this.io.drain();
       for (;;) {
         const exit = await this.boot();
@@ -202,7 +222,7 @@ export class Vmm {
   }
 
   /** A new machine for a boot (its board, clock and entropy source); this.board is left to the caller. */
-  private makeBoard(): VirtBoard {
+  makeBoard(): VirtBoard {
     const m = makeMachine({
       config: this.config,
       files: this.files,
@@ -235,7 +255,18 @@ export class Vmm {
     this.restored = board;
   }
 
-  private machine(board: VirtBoard): VmmMachine {
+  /** The running board (null before the first boot). */
+  get currentBoard(): VirtBoard | null {
+    return this.board;
+  }
+
+  /** The incoming board, its state loaded, boots next (migration/vmmHooks.ts). */
+  adoptBoard(board: VirtBoard): void {
+    this.board = board;
+    this.restored = board;
+  }
+
+  machine(board: VirtBoard): VmmMachine {
     return { board, clock: this.clock!, entropy: this.entropy };
   }
 
@@ -287,8 +318,16 @@ export class Vmm {
         continue;
       }
       this.feedInput(board);
+      const sliceStart = performance.now();
       const stop = board.run(SLICE);
       io.flush();
+      const owed = this.throttle.after(performance.now() - sliceStart);
+      if (owed > 0) {
+        const t = performance.now();
+        await sleep(owed);
+        this.throttle.paid(performance.now() - t);
+        lastYield = Date.now();
+      }
       this.sample(board);
       if (stop.kind === 'fault') return { kind: 'fault', message: stop.message, code: 3 };
       if (stop.kind === 'syscon') {
@@ -391,7 +430,8 @@ export class Vmm {
   /** Ends the run at the next slice boundary (a paused guest is not resumed). */
   quit(reason: VmmExit = { kind: 'quit', code: 0 }): void {
     this.quitReason ??= reason;
-    if (this.state === 'running' || this.state === 'paused') this.state = 'stopping';
+    if (this.state === 'incoming') this.incoming?.close(); // the wait ends, nothing starts
+    if (['running', 'paused', 'incoming'].includes(this.state)) this.state = 'stopping';
     this.poke();
     const r = this.resumeWaiter;
     this.resumeWaiter = null;
@@ -401,6 +441,16 @@ export class Vmm {
   /** Instructions retired since the VMM started, over all boots. */
   instructions(): number {
     return this.retiredBefore + (this.board?.instructions() ?? 0);
+  }
+
+  /** Control-socket commands beyond the basic ones: migrate, migrate-cancel. */
+  command(cmd: string, req: Record<string, unknown>): unknown {
+    return migrationHooks(this).command(cmd, req);
+  }
+
+  /** The migration under way or the last one, as status shows it. */
+  migrationStats(): MigrationStats | null {
+    return this.migration?.snapshot() ?? (this.incoming ? { ...this.incoming.stats } : null);
   }
 
   status(): VmmStatus {
@@ -435,6 +485,7 @@ export class Vmm {
               backend: this.net ? { ...this.net.counters } : null,
               address: this.net?.guestAddress ?? null,
             },
+      migration: this.migrationStats(),
     };
   }
 
@@ -445,7 +496,9 @@ export class Vmm {
   }
 
   private async doClose(): Promise<void> {
-    this.state = 'stopped';
+    this.migration?.cancel('the VMM is quitting');
+    this.incoming?.close();
+    if (this.state !== 'migrated') this.state = 'stopped';
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
     const errors: unknown[] = [];
     for (const d of this.disks) {

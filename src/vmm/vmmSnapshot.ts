@@ -26,7 +26,7 @@ interface ClockSection {
   entropy: unknown;
 }
 
-function clockSection(m: VmmMachine): ClockSection {
+export function clockSection(m: VmmMachine): ClockSection {
   return {
     deterministic: m.clock.deterministic,
     skippedTicks: m.clock instanceof InstructionClock ? m.clock.skippedTicks : 0,

@@ -2,7 +2,9 @@
 # "echo ready", then spins counting while it polls the UART, echoes every byte it receives,
 # and powers off through the syscon when it receives 'q'. On Ctrl-T (0x14) it writes to every page of
 # the 56 MiB above its first MiB (give it 64 MiB of RAM) and prints 'M', so its VMM's memory
-# grows. On Ctrl-P (0x10) it prints 256 numbered lines at once, "line XXXXXXXX\n" (14 bytes,
+# grows. On Ctrl-W (0x17) it dirties the 16 MiB above its first MiB in a loop, one page
+# after another with a short spin between (a guest whose memory keeps changing, for live
+# migration), until the next byte arrives, which it then handles as usual. On Ctrl-P (0x10) it prints 256 numbered lines at once, "line XXXXXXXX\n" (14 bytes,
 # the number in hex, counting on from the previous Ctrl-P's), for tests of console logs. It
 # never sleeps, so its instruction count grows as long as it runs.
   .section .text
@@ -22,6 +24,8 @@ loop:
   beq a0, t1, off
   li t1, 0x14              # Ctrl-T: touch memory
   beq a0, t1, touch
+  li t1, 0x17              # Ctrl-W: dirty memory until the next byte
+  beq a0, t1, dirty
   li t1, 0x10              # Ctrl-P: print lines
   beq a0, t1, lines
   call putc
@@ -37,6 +41,22 @@ touch:
   li a0, 'M'
   call putc
   j loop
+dirty:
+  li t0, 0x80100000
+  li t2, 0x80500000        # 4 MiB later
+11:
+  sw s2, 0(t0)
+  li t4, 25000
+12:
+  addi t4, t4, -1
+  bnez t4, 12b
+  lbu t5, 5(s0)            # a byte waiting ends the loop
+  andi t5, t5, 1
+  bnez t5, loop
+  li t3, 4096
+  add t0, t0, t3
+  bltu t0, t2, 11b
+  j dirty
 lines:
   li s4, 256
 5:

@@ -1,6 +1,6 @@
 // A VMM in this process running the echo guest (echo.S) from a config, with its control socket
 // in `dir` and its console collected; resolves once the guest has said "echo ready" (or, when
-// the config restores a snapshot, once the VMM runs).
+// the config restores a snapshot or waits for a migration, once the VMM runs).
 
 import { join } from 'node:path';
 import { parseVmmConfig } from '../../src/vmm/config.js';
@@ -33,7 +33,7 @@ export async function startEcho(
   let out = '';
   vmm.io.subscribe((c) => (out += c.toString('latin1')));
   const done = vmm.run();
-  if (config.restore === undefined) {
+  if (config.restore === undefined && config.incoming === undefined) {
     await until('the guest to start', () => out.includes('echo ready'));
   }
   return { vmm, sock, out: () => out, done };

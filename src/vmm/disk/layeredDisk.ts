@@ -27,6 +27,39 @@ export class LayeredDisk implements DiskBackend {
     return new LayeredDisk(openDisk(path, readOnly), resolve(path));
   }
 
+  /**
+   * A disk another VMM holds for now (an incoming migration): its size is read without a lock,
+   * and it is opened, locked, only by reacquire() at the switch.
+   */
+  static deferred(path: string, readOnly: boolean): LayeredDisk {
+    const probe = openDisk(path, readOnly, false);
+    const { size } = probe;
+    probe.close();
+    return new LayeredDisk(new ReleasedImage(size, readOnly, resolve(path)), resolve(path));
+  }
+
+  /** Flushes and closes the image, giving up its lock, until reacquire() (migration's switch). */
+  release(): void {
+    if (this.image instanceof ReleasedImage) return;
+    this.image.flush();
+    const { size, readOnly } = this.image;
+    this.image.close();
+    this.image = new ReleasedImage(size, readOnly, this.path);
+  }
+
+  /** Opens and locks the image again; throws (DiskLockError) while another VMM holds it. */
+  reacquire(): void {
+    if (!(this.image instanceof ReleasedImage)) return;
+    const img = openDisk(this.path, this.image.readOnly);
+    if (img.size !== this.image.size) {
+      img.close();
+      throw new BlockBackendError(
+        `disk ${this.path} now holds ${img.size} bytes, not ${this.image.size}`,
+      );
+    }
+    this.image = img;
+  }
+
   get size(): number {
     return this.image.size;
   }
@@ -152,4 +185,24 @@ export function freezeAll(disks: LayeredDisk[], overlays: (string | null)[]): (s
     if (!existed[failed]) rmSync(overlays[failed]!, { force: true });
     throw new Error(`snapshot: disk ${failed} cannot be frozen: ${(e as Error).message}`);
   }
+}
+
+/** The image of a released disk: its geometry only; any I/O is an error. */
+class ReleasedImage implements DiskBackend {
+  constructor(
+    readonly size: number,
+    readonly readOnly: boolean,
+    private readonly path: string,
+  ) {}
+  private gone(): never {
+    throw new BlockBackendError(`disk ${this.path} is released (migration): no I/O`);
+  }
+  read(): void {
+    this.gone();
+  }
+  write(): void {
+    this.gone();
+  }
+  flush(): void {}
+  close(): void {}
 }

@@ -29,8 +29,8 @@ function isQcow2(path: string): boolean {
  * on its backing files (shared), held until close(); throws DiskLockError
  * when another VMM uses it in a conflicting way.
  */
-export function openDisk(path: string, readOnly: boolean): DiskBackend {
+export function openDisk(path: string, readOnly: boolean, lock = true): DiskBackend {
   return isQcow2(path)
-    ? Qcow2Image.open(path, { readOnly, lock: true })
-    : new FileBlockBackend(path, { readOnly, lock: true });
+    ? Qcow2Image.open(path, { readOnly, lock })
+    : new FileBlockBackend(path, { readOnly, lock });
 }

@@ -1,0 +1,354 @@
+// The sending side of a live migration (precopy, as QEMU's): hello; RAM rounds while the guest
+// runs (round 1 every page holding data, then the pages the dirty log caught since the round
+// before); when the dirty pages left would go in the downtime budget at the measured throughput,
+// pause, send the last dirty pages and the device state, and end once the destination says it
+// runs. A guest that dirties memory faster than the link copies is throttled step by step.
+// Anything that goes wrong before the switch leaves the guest running here; a lost last
+// acknowledgement leaves it paused (the destination may run it: only one of them may).
+
+import { connect, type Socket } from 'node:net';
+import { PAGE_SIZE } from '../../machine/ram.js';
+import type { VirtBoard } from '../../machine/board/virt.js';
+import { boardFingerprint } from '../snapshot/boardShape.js';
+import { berthVersion } from '../snapshot/berthVersion.js';
+import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
+import { encodeDeviceState } from './deviceState.js';
+import { dataPages, encodePages, PAGES_PER_BATCH } from './pages.js';
+import {
+  MigrationStats,
+  THROTTLE_INCREMENT,
+  THROTTLE_INITIAL,
+  THROTTLE_MAX,
+  type Throttle,
+} from './stats.js';
+import { hostPort } from './target.js';
+import {
+  FrameReader,
+  jsonPayload,
+  MigrationError,
+  MIGRATION_PROTOCOL,
+  MSG_ACK,
+  MSG_CANCEL,
+  MSG_ERROR,
+  MSG_HELLO,
+  MSG_PAGES,
+  MSG_STATE,
+  parseJsonPayload,
+  writeFrame,
+} from './wire.js';
+
+/** What the migration needs of the VMM it moves a guest out of. */
+export interface MigrationSourceHost {
+  board(): VirtBoard | null;
+  running(): boolean;
+  pause(): void;
+  resume(): void;
+  /** The VMM's own sections for the device state ("vmm.*"). */
+  extras(): Record<string, unknown>;
+  throttle: Throttle;
+  /** At the switch: disks flushed and unlocked, port forwards closed; undone by reacquire(). */
+  release(): Promise<void>;
+  reacquire(): Promise<void>;
+  /** The destination runs the guest: this VMM ends (exit status 0). */
+  migrated(): void;
+  log(line: string): void;
+}
+
+export interface MigrateOptions {
+  to: string;
+  downtimeMs: number;
+  maxBandwidth: number | null;
+  timeoutS: number;
+}
+
+/** Messages in flight before the source waits for acknowledgements. */
+const WINDOW = 8;
+/** How long the source waits for the destination's word that it runs. */
+const LAST_ACK_MS = 30_000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+class Cancelled extends Error {}
+
+export class MigrationSource {
+  readonly stats: MigrationStats;
+  private sock: Socket | null = null;
+  private seq = 0;
+  private readonly pending = new Map<
+    number,
+    { resolve: (a: object) => void; reject: (e: Error) => void }
+  >();
+  private broken: Error | null = null;
+  private cancelReason: string | null = null;
+  private readonly started = performance.now();
+  private windowWaiter: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly host: MigrationSourceHost,
+    private readonly opts: MigrateOptions,
+  ) {
+    this.stats = {
+      direction: 'out',
+      peer: opts.to,
+      status: 'setup',
+      rounds: 0,
+      bytesSent: 0,
+      pagesSent: 0,
+      bytesRemaining: 0,
+      dirtyBytesPerSecond: 0,
+      throughputBytesPerSecond: 0,
+      downtimeLimitMs: opts.downtimeMs,
+      expectedDowntimeMs: 0,
+      downtimeMs: null,
+      totalMs: 0,
+      throttlePercent: 0,
+      maxThrottlePercent: 0,
+    };
+    this.done = this.run();
+  }
+
+  get active(): boolean {
+    return ['setup', 'active', 'device'].includes(this.stats.status);
+  }
+
+  /** Gives up before the switch (the guest runs on here); false once past it. */
+  cancel(reason = 'cancelled'): boolean {
+    if (this.stats.status !== 'setup' && this.stats.status !== 'active') return false;
+    this.cancelReason = reason;
+    this.fail(new Cancelled(reason));
+    return true;
+  }
+
+  snapshot(): MigrationStats {
+    if (this.active) this.stats.totalMs = Math.round(performance.now() - this.started);
+    return { ...this.stats };
+  }
+
+  private fail(e: Error): void {
+    this.broken ??= e;
+    for (const p of this.pending.values()) p.reject(this.broken);
+    this.pending.clear();
+    this.windowWaiter?.();
+  }
+
+  private check(): void {
+    if (this.broken) throw this.broken;
+    const elapsed = (performance.now() - this.started) / 1000;
+    if (elapsed > this.opts.timeoutS) {
+      throw new MigrationError(`it did not converge within ${this.opts.timeoutS} s`);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const { host, port } = hostPort(this.opts.to);
+    const sock = connect({ host, port });
+    this.sock = sock;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new MigrationError(`${this.opts.to} did not answer`)),
+        10_000,
+      );
+      sock.once('connect', () => (clearTimeout(t), resolve()));
+      sock.once(
+        'error',
+        (e) => (
+          clearTimeout(t),
+          reject(new MigrationError(`cannot reach ${this.opts.to}: ${e.message}`))
+        ),
+      );
+    });
+    sock.setNoDelay(true);
+    const reader = new FrameReader(sock, this.opts.to);
+    void (async () => {
+      for (;;) {
+        const f = await reader.next();
+        if (f.type === MSG_ERROR) {
+          const m = parseJsonPayload(f, 'error');
+          throw new MigrationError(`${this.opts.to} refused: ${String(m.message)}`);
+        }
+        if (f.type !== MSG_ACK)
+          throw new MigrationError(`${this.opts.to} sent message type ${f.type}`);
+        const p = this.pending.get(f.seq);
+        if (!p)
+          throw new MigrationError(`${this.opts.to} acknowledged message ${f.seq}, never sent`);
+        this.pending.delete(f.seq);
+        p.resolve(parseJsonPayload(f, 'acknowledgement'));
+        this.windowWaiter?.();
+      }
+    })().catch((e: Error) => this.fail(e));
+  }
+
+  /** Sends a message; resolves when it is on its way, with a promise of its acknowledgement. */
+  private async send(type: number, payload: Uint8Array): Promise<Promise<object>> {
+    while (this.pending.size >= WINDOW && !this.broken) {
+      await new Promise<void>((r) => (this.windowWaiter = r));
+      this.windowWaiter = null;
+    }
+    if (this.broken) throw this.broken;
+    const seq = ++this.seq;
+    const acked = new Promise<object>((resolve, reject) =>
+      this.pending.set(seq, { resolve, reject }),
+    );
+    acked.catch(() => {}); // failures are seen through this.broken too
+    this.stats.bytesSent += payload.length + 24;
+    await writeFrame(this.sock!, type, seq, payload);
+    return acked;
+  }
+
+  private async drainAcks(): Promise<void> {
+    await Promise.all(
+      [...this.pending.keys()].map(
+        (k) =>
+          new Promise<void>((resolve, reject) => {
+            const p = this.pending.get(k);
+            if (!p) return resolve();
+            this.pending.set(k, {
+              resolve: (a) => (p.resolve(a), resolve()),
+              reject: (e) => (p.reject(e), reject(e)),
+            });
+          }),
+      ),
+    );
+    if (this.broken) throw this.broken;
+  }
+
+  /** Sends `pages` in batches, as fast as maxBandwidth lets; the guest runs between batches. */
+  private async sendPages(board: VirtBoard, pages: number[], limited: boolean): Promise<void> {
+    const t0 = performance.now();
+    let bytes = 0;
+    for (let i = 0; i < pages.length; i += PAGES_PER_BATCH) {
+      this.check();
+      const payload = encodePages(board.ram, pages.slice(i, i + PAGES_PER_BATCH));
+      await this.send(MSG_PAGES, payload);
+      bytes += payload.length;
+      this.stats.pagesSent += Math.min(PAGES_PER_BATCH, pages.length - i);
+      const bw = this.opts.maxBandwidth;
+      if (limited && bw !== null) {
+        const ahead = (bytes / bw) * 1000 - (performance.now() - t0);
+        if (ahead > 0) await sleep(ahead);
+      } else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private async run(): Promise<void> {
+    const s = this.stats;
+    const host = this.host;
+    let pausedHere = false;
+    let released = false;
+    let stateSent = false;
+    try {
+      const board = host.board();
+      if (!board) throw new MigrationError('there is no machine to migrate');
+      await this.connect();
+      const hello = await this.send(
+        MSG_HELLO,
+        jsonPayload({
+          protocol: MIGRATION_PROTOCOL,
+          fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
+          shape: board.shape(),
+          memoryBytes: board.ram.size,
+          snapshotFormat: SNAPSHOT_FORMAT_VERSION,
+          writer: berthVersion(),
+        }),
+      );
+      await hello;
+      s.status = 'active';
+      board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
+      let pages = dataPages(board.ram);
+      let roundStart = performance.now();
+      let sentBefore = s.bytesSent;
+      for (;;) {
+        s.rounds++;
+        await this.sendPages(board, pages, true);
+        await this.drainAcks();
+        const ms = Math.max(1, performance.now() - roundStart);
+        const sent = s.bytesSent - sentBefore;
+        s.throughputBytesPerSecond = Math.round((sent / ms) * 1000);
+        pages = board.ram.takeDirtyPages();
+        const dirty = pages.length * PAGE_SIZE;
+        s.dirtyBytesPerSecond = Math.round((dirty / ms) * 1000);
+        s.bytesRemaining = dirty;
+        s.expectedDowntimeMs = Math.round((dirty / Math.max(1, s.throughputBytesPerSecond)) * 1000);
+        if (s.expectedDowntimeMs <= this.opts.downtimeMs) break;
+        // Auto-converge: the guest dirtied more than half of what the round copied.
+        if (s.rounds > 1 && dirty > sent / 2) {
+          const t = host.throttle.percent;
+          const next = t === 0 ? THROTTLE_INITIAL : Math.min(THROTTLE_MAX, t + THROTTLE_INCREMENT);
+          host.throttle.set(next);
+          s.throttlePercent = next;
+          s.maxThrottlePercent = Math.max(s.maxThrottlePercent, next);
+          host.log(
+            `migration to ${this.opts.to}: round ${s.rounds} left ${dirty} bytes dirty; guest throttled to ${next}%`,
+          );
+        }
+        this.check();
+        roundStart = performance.now();
+        sentBefore = s.bytesSent;
+      }
+      // The switch: from here the guest stands still until one side runs it.
+      const wasRunning = host.running();
+      host.pause();
+      pausedHere = wasRunning;
+      const downStart = performance.now();
+      s.status = 'device';
+      const last = [...new Set([...pages, ...board.ram.takeDirtyPages()])].sort((a, b) => a - b);
+      s.bytesRemaining = last.length * PAGE_SIZE;
+      await this.sendPages(board, last, false);
+      const state = encodeDeviceState(board, {
+        ...host.extras(),
+        migration: { running: wasRunning },
+      });
+      await this.drainAcks();
+      await host.release();
+      released = true;
+      stateSent = true;
+      const acked = await this.send(MSG_STATE, state);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        acked,
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new MigrationError('no word from the destination')),
+            LAST_ACK_MS,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      s.downtimeMs = Math.round(performance.now() - downStart);
+      s.bytesRemaining = 0;
+      s.status = 'completed';
+      s.totalMs = Math.round(performance.now() - this.started);
+      host.throttle.set(0);
+      s.throttlePercent = 0;
+      host.log(
+        `migrated to ${this.opts.to}: ${s.rounds} rounds, ${s.bytesSent} bytes, ${s.totalMs} ms, downtime ${s.downtimeMs} ms`,
+      );
+      this.sock?.end();
+      host.migrated();
+    } catch (e) {
+      const err = e as Error;
+      s.totalMs = Math.round(performance.now() - this.started);
+      host.throttle.set(0);
+      s.throttlePercent = 0;
+      const refused = err instanceof MigrationError && /refused/.test(err.message);
+      if (stateSent && !refused) {
+        // The device state went out and no answer came: the destination may run the guest.
+        s.status = 'unknown';
+        s.error = `${err.message}; the outcome is unknown: the guest stays paused here`;
+        host.log(`migration to ${this.opts.to}: ${s.error}`);
+        this.sock?.destroy();
+        return;
+      }
+      s.status = e instanceof Cancelled ? 'cancelled' : 'failed';
+      s.error = this.cancelReason ?? err.message;
+      if (this.sock && !this.sock.destroyed) {
+        await writeFrame(this.sock, MSG_CANCEL, ++this.seq, jsonPayload({ reason: s.error })).catch(
+          () => {},
+        );
+        this.sock.destroy();
+      }
+      if (released) await host.reacquire();
+      if (pausedHere) host.resume();
+      host.log(`migration to ${this.opts.to} ${s.status}: ${s.error}; the guest runs on here`);
+    }
+  }
+}
