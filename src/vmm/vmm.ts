@@ -211,12 +211,17 @@ export class Vmm {
 
   /** Makes the first boot's board and restores `path` into it; throws SnapshotError, changing nothing. */
   private restoreSnapshot(path: string): void {
+    const t0 = performance.now();
     const board = this.makeBoard();
     this.board = board; // a deterministic clock counts this board's instructions
     try {
+      const t1 = performance.now();
       const info = restoreMachineSnapshot(this.machine(board), path);
+      const t2 = performance.now(); // performance.now() counts from the process's start
       this.log(
-        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer})`,
+        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}): ` +
+          `board ${(t1 - t0).toFixed(0)} ms, snapshot ${(t2 - t1).toFixed(0)} ms, ` +
+          `${t2.toFixed(0)} ms after the process started`,
       );
     } catch (e) {
       this.board = null;
