@@ -78,6 +78,13 @@ export class Ram implements Persistent<RamState> {
   readonly translated: Uint8Array;
   /** Per page: bumped whenever its translations are dropped or its code cache is made anew. */
   readonly codeGen: Uint32Array;
+  /**
+   * One byte per page: 1 when the page may hold bytes that are not zero although its dirty
+   * byte is 0 (written before the dirty log was last taken, or loaded by a restore). A page
+   * with neither is still zero as made, so a restore need not touch it (touching it costs a
+   * page of host memory and a fault).
+   */
+  private readonly written: Uint8Array;
   /** Called after a page's translations are dropped (the harts forget jumps into them). */
   onDropTranslations: ((page: number) => void) | null = null;
   private areasUsed = 0;
@@ -106,6 +113,7 @@ export class Ram implements Persistent<RamState> {
     this.translated = new Uint8Array(size / PAGE_SIZE);
     this.codeGen = new Uint32Array(size / PAGE_SIZE);
     this.dirty = new Uint8Array(size / PAGE_SIZE);
+    this.written = new Uint8Array(size / PAGE_SIZE);
     this.code = new Array<Int32Array | null>(size / PAGE_SIZE).fill(null);
     this.codeWrites = new Uint16Array(size / PAGE_SIZE);
   }
@@ -185,7 +193,11 @@ export class Ram implements Persistent<RamState> {
   /** Returns the pages written since the last call and starts a new log. */
   takeDirtyPages(): number[] {
     const pages: number[] = [];
-    for (let p = 0; p < this.dirty.length; p++) if (this.dirty[p]) pages.push(p);
+    for (let p = 0; p < this.dirty.length; p++) {
+      if (this.dirty[p] === 0) continue;
+      pages.push(p);
+      this.written[p] = 1;
+    }
     this.dirty.fill(0);
     this.dirtyEpoch++;
     return pages;
@@ -219,18 +231,28 @@ export class Ram implements Persistent<RamState> {
     return true;
   }
 
+  /** True when page `page` may hold bytes that are not zero (false: it is zero as made). */
+  mayHoldData(page: number): boolean {
+    return this.dirty[page] !== 0 || this.written[page] !== 0;
+  }
+
+  /** False for a page that is all zero; never-written pages are not read (not made resident). */
+  private holdsData(page: number): boolean {
+    return this.mayHoldData(page) && !this.isZeroPage(page);
+  }
+
   /** A copy of the pages that are not all zero. */
   saveState(): RamState {
     const runs: RamRun[] = [];
     const pages = this.size / PAGE_SIZE;
     let p = 0;
     while (p < pages) {
-      if (this.isZeroPage(p)) {
+      if (!this.holdsData(p)) {
         p++;
         continue;
       }
       const first = p;
-      while (p < pages && !this.isZeroPage(p)) p++;
+      while (p < pages && this.holdsData(p)) p++;
       runs.push({ page: first, data: this.u8.slice(first * PAGE_SIZE, p * PAGE_SIZE) });
     }
     return { size: this.size, runs };
@@ -264,10 +286,20 @@ export class Ram implements Persistent<RamState> {
     return { size, runs: runs as RamRun[] };
   }
 
-  /** Takes checked contents: all of RAM is written, so every decoded page is forgotten and every page is dirty. */
+  /**
+   * Takes checked contents: all of RAM is written, so every decoded page is forgotten and every
+   * page is dirty. Pages outside the runs are zeroed where they may not be zero already; pages
+   * never written are not touched.
+   */
   loadState(s: RamState): void {
-    this.u8.fill(0);
-    for (const r of s.runs) this.u8.set(r.data, r.page * PAGE_SIZE);
+    let next = 0;
+    for (const r of s.runs) {
+      this.zeroPages(next, r.page);
+      this.u8.set(r.data, r.page * PAGE_SIZE);
+      next = r.page + r.data.length / PAGE_SIZE;
+      this.written.fill(1, r.page, next);
+    }
+    this.zeroPages(next, this.size / PAGE_SIZE);
     for (let p = 0; p < this.code.length; p++) {
       if (this.code[p] === null) continue;
       if (this.translated[p] !== 0) this.dropTranslations(p);
@@ -276,5 +308,14 @@ export class Ram implements Persistent<RamState> {
     }
     this.dirty.fill(1);
     this.dirtyEpoch++;
+  }
+
+  /** Zeroes pages `from` .. `to` - 1 that may hold other bytes, and notes them as zero. */
+  private zeroPages(from: number, to: number): void {
+    for (let p = from; p < to; p++) {
+      if (!this.mayHoldData(p)) continue;
+      this.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+      this.written[p] = 0;
+    }
   }
 }

@@ -19,7 +19,7 @@ import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
-import { readGuestFile, readKernel } from './kernelFile.js';
+import { BootFiles } from './bootFiles.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
 import { SlirpBackend } from './net/slirp.js';
 import { TapBackend } from './net/tap.js';
@@ -92,7 +92,7 @@ export class Vmm {
     readonly config: VmmConfig,
     private readonly disks: DiskBackend[],
     private readonly net: HostNet | null,
-    private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
+    private readonly files: BootFiles,
     options: VmmOptions,
     private readonly log: (line: string) => void,
     private readonly consoleLog: ConsoleLog | null,
@@ -130,11 +130,7 @@ export class Vmm {
           initrd ??= a.initrdPath;
         }
       }
-      const files = {
-        firmware: readGuestFile(firmware, 'firmware'),
-        kernel: kernel !== undefined ? readKernel(kernel) : undefined,
-        initrd: initrd !== undefined ? readGuestFile(initrd, 'initrd') : undefined,
-      };
+      const files = BootFiles.open({ firmware, kernel, initrd }, config.restore !== undefined);
       if (config.net.kind === 'user') {
         net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
@@ -192,11 +188,11 @@ export class Vmm {
     return this.loop(board, this.clock!);
   }
 
-  /** A new machine for a boot (its board, clock and entropy source); this.board is left to the caller. */
-  private makeBoard(): VirtBoard {
+  /** A new machine for a boot, or a restore (its board, clock and entropy); this.board is left to the caller. */
+  private makeBoard(restoring = false): VirtBoard {
     const m = makeMachine({
       config: this.config,
-      files: this.files,
+      files: restoring ? this.files.forRestore() : this.files.forBoot(),
       disks: this.disks,
       net: this.net,
       io: this.io,
@@ -212,7 +208,7 @@ export class Vmm {
   /** Makes the first boot's board and restores `path` into it; throws SnapshotError, changing nothing. */
   private restoreSnapshot(path: string): void {
     const t0 = performance.now();
-    const board = this.makeBoard();
+    const board = this.makeBoard(true);
     this.board = board; // a deterministic clock counts this board's instructions
     try {
       const t1 = performance.now();

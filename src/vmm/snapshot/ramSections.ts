@@ -69,14 +69,18 @@ export class RamAssembler {
     const present: number[] = [];
     for (let i = 0; i < count; i++) if (bitmap[i >> 3] & (1 << (i & 7))) present.push(first + i);
     let data: Uint8Array = new Uint8Array(0);
+    const expected = present.length * PAGE_SIZE;
     try {
+      // One output buffer of the expected size: zlib's default 16 KiB chunks would be joined
+      // by one more copy of the whole window.
       data = inflateRawSync(p.subarray(8 + bitmapBytes), {
-        maxOutputLength: Math.max(1, present.length * PAGE_SIZE),
+        maxOutputLength: Math.max(1, expected),
+        chunkSize: expected + 64,
       });
     } catch (e) {
       bad(`does not decompress (${(e as Error).message})`);
     }
-    if (data.length !== present.length * PAGE_SIZE) {
+    if (data.length !== expected) {
       bad(`holds ${data.length} bytes for ${present.length} pages`);
     }
     let i = 0;
