@@ -7,8 +7,6 @@ import { Vmm } from '../vmm/vmm.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
-import { tapPreflight } from '../vmm/net/tapDevice.js';
-import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -148,6 +146,11 @@ export async function runCommand(args: string[]): Promise<number> {
     spec.disks = [{ path: img.rootfsPath, readOnly: false }, ...(spec.disks ?? [])];
   }
   const config = parseVmmConfig(spec);
+  // Imported when needed: the images layer and koffi take a while to load.
+  const { DEBIAN_KERNEL_MIN_MEMORY } =
+    values.kernel === undefined
+      ? await import('../images/assets.js')
+      : { DEBIAN_KERNEL_MIN_MEMORY: 0 };
   if (values.kernel === undefined && config.memory < DEBIAN_KERNEL_MIN_MEMORY) {
     throw new Error(
       `--memory: Debian's kernel needs at least ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M to boot ` +
@@ -155,7 +158,10 @@ export async function runCommand(args: string[]): Promise<number> {
     );
   }
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
-  if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
+  if (config.net.kind === 'tap') {
+    const { tapPreflight } = await import('../vmm/net/tapDevice.js');
+    tapPreflight({ bridge: config.net.bridge });
+  }
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
   const vmm = await Vmm.start(config, {
     console: { input: process.stdin, output: process.stdout },

@@ -21,9 +21,7 @@ import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
 import { BootFiles } from './bootFiles.js';
 import { openDisk, type DiskBackend } from './disk/openDisk.js';
-import { SlirpBackend } from './net/slirp.js';
-import { TapBackend } from './net/tap.js';
-import { inheritTap, tapPreflight } from './net/tapDevice.js';
+import type { TapBackend } from './net/tap.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
@@ -106,7 +104,10 @@ export class Vmm {
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
     // A TAP device the VMM makes needs privileges; one handed over must be the device named.
+    // Network backends are imported when used: they load libc through koffi, which a VMM
+    // without a network (or one starting from a snapshot in a hurry) need not wait for.
     if (config.net.kind === 'tap') {
+      const { inheritTap, tapPreflight } = await import('./net/tapDevice.js');
       const d = config.net.device;
       if (d) inheritTap(d.fd, d.name);
       else tapPreflight({ bridge: config.net.bridge });
@@ -132,8 +133,10 @@ export class Vmm {
       }
       const files = BootFiles.open({ firmware, kernel, initrd }, config.restore !== undefined);
       if (config.net.kind === 'user') {
+        const { SlirpBackend } = await import('./net/slirp.js');
         net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
+        const { TapBackend } = await import('./net/tap.js');
         net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
@@ -408,8 +411,8 @@ export class Vmm {
           : {
               kind: this.config.net.kind,
               mac: board?.net ? formatMac(board.net.mac) : null,
-              ...(this.net instanceof TapBackend
-                ? { device: this.net.name, bridge: this.net.bridge }
+              ...(this.config.net.kind === 'tap' && this.net
+                ? { device: (this.net as TapBackend).name, bridge: (this.net as TapBackend).bridge }
                 : {}),
               card: board?.net ? { ...board.net.counters } : null,
               backend: this.net ? { ...this.net.counters } : null,
