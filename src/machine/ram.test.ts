@@ -112,7 +112,7 @@ test('pages written before the dirty log was taken, or by a restore, are saved a
   assert.deepEqual(ram.saveState().runs, []);
 });
 
-test('saving and restoring leave never-written RAM unread: it takes no host memory', () => {
+test('saving, restoring and saving again leave never-written RAM unread: it takes no host memory', () => {
   const mib = 1024 * 1024;
   const ram = new Ram(BASE, 256 * mib);
   ram.write(BASE + 3 * mib, new Uint8Array(mib).fill(1));
@@ -125,6 +125,16 @@ test('saving and restoring leave never-written RAM unread: it takes no host memo
   const other = new Ram(BASE, 256 * mib);
   other.loadState(s);
   assert.equal(other.u8[3 * mib + 77], 1);
+  assert.equal(other.takeDirtyPages().length, 65536, 'every page is dirty after a restore');
+  other.write(BASE + 200 * mib, Uint8Array.of(2));
+  assert.deepEqual(other.takeDirtyPages(), [(200 * mib) / PAGE_SIZE], 'then the log goes on');
+  assert.deepEqual(
+    other.saveState().runs.map((r) => [r.page, r.data.length]),
+    [
+      [(3 * mib) / PAGE_SIZE, mib],
+      [(200 * mib) / PAGE_SIZE, PAGE_SIZE],
+    ],
+  );
   const grown = (process.memoryUsage.rss() - before) / mib;
   assert.ok(grown < 32, `resident memory grew by ${grown.toFixed(0)} MiB for 1 MiB of data`);
 });

@@ -63,8 +63,12 @@ export class Ram implements Persistent<RamState> {
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
   readonly view: DataView;
-  /** One byte per 4 KiB page: 1 when the page was written since the log was last cleared. */
+  /**
+   * One byte per 4 KiB page: 1 when the page was written since the log was last cleared.
+   * After a restore every page counts as dirty (allDirty) until the log is next taken.
+   */
   readonly dirty: Uint8Array;
+  private allDirty = false;
   /**
    * Bumped whenever write caches (the harts' write TLBs) must refill: the dirty
    * log was cleared, or a page became decoded code and must be written through
@@ -194,11 +198,12 @@ export class Ram implements Persistent<RamState> {
   takeDirtyPages(): number[] {
     const pages: number[] = [];
     for (let p = 0; p < this.dirty.length; p++) {
-      if (this.dirty[p] === 0) continue;
+      if (this.dirty[p] !== 0) this.written[p] = 1;
+      else if (!this.allDirty) continue;
       pages.push(p);
-      this.written[p] = 1;
     }
     this.dirty.fill(0);
+    this.allDirty = false;
     this.dirtyEpoch++;
     return pages;
   }
@@ -241,8 +246,11 @@ export class Ram implements Persistent<RamState> {
     return this.mayHoldData(page) && !this.isZeroPage(page);
   }
 
-  /** A copy of the pages that are not all zero. */
-  saveState(): RamState {
+  /**
+   * The pages that are not all zero, in runs whose data are views of RAM (no copy): valid
+   * until RAM is next written, e.g. while the machine is paused for a snapshot.
+   */
+  dataRuns(): RamRun[] {
     const runs: RamRun[] = [];
     const pages = this.size / PAGE_SIZE;
     let p = 0;
@@ -253,8 +261,14 @@ export class Ram implements Persistent<RamState> {
       }
       const first = p;
       while (p < pages && this.holdsData(p)) p++;
-      runs.push({ page: first, data: this.u8.slice(first * PAGE_SIZE, p * PAGE_SIZE) });
+      runs.push({ page: first, data: this.u8.subarray(first * PAGE_SIZE, p * PAGE_SIZE) });
     }
+    return runs;
+  }
+
+  /** A copy of the pages that are not all zero. */
+  saveState(): RamState {
+    const runs = this.dataRuns().map((r) => ({ page: r.page, data: r.data.slice() }));
     return { size: this.size, runs };
   }
 
@@ -306,7 +320,10 @@ export class Ram implements Persistent<RamState> {
       else this.codeGen[p]++;
       this.code[p] = null;
     }
-    this.dirty.fill(1);
+    // Every page is dirty; the log itself starts empty, so that it goes on telling the pages
+    // written from now on (write TLBs refill and mark them: dirtyEpoch).
+    this.dirty.fill(0);
+    this.allDirty = true;
     this.dirtyEpoch++;
   }
 

@@ -17,6 +17,9 @@ const RAM_KIND = 'ram';
 export function* ramSections(s: RamState, version: number): Generator<Section> {
   const pages = s.size / PAGE_SIZE;
   let run = 0;
+  // A window's pages are gathered in one buffer, made once for the largest window: a buffer
+  // made anew for each would cost the host a page fault per page of it.
+  let gather: Uint8Array | null = null;
   for (let first = 0; first < pages; first += RAM_WINDOW_PAGES) {
     const count = Math.min(RAM_WINDOW_PAGES, pages - first);
     const bitmap = new Uint8Array(Math.ceil(count / 8));
@@ -31,7 +34,18 @@ export function* ramSections(s: RamState, version: number): Generator<Section> {
       run++;
     }
     if (parts.length === 0) continue;
-    const packed = deflateRawSync(Buffer.concat(parts), { level: 1 });
+    let bytes = parts[0];
+    if (parts.length > 1) {
+      const n = parts.reduce((sum, part) => sum + part.length, 0);
+      gather ??= new Uint8Array(RAM_WINDOW_PAGES * PAGE_SIZE);
+      let at = 0;
+      for (const part of parts) {
+        gather.set(part, at);
+        at += part.length;
+      }
+      bytes = gather.subarray(0, n);
+    }
+    const packed = deflateRawSync(bytes, { level: 1 });
     const payload = new Uint8Array(8 + bitmap.length + packed.length);
     const v = new DataView(payload.buffer);
     v.setUint32(0, first, true);

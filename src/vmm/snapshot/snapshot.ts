@@ -10,7 +10,6 @@
 
 import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape, BoardState } from '../../machine/board/virtState.js';
-import type { RamState } from '../../machine/ram.js';
 import { StateError, type SavedPart } from '../../machine/state/persistent.js';
 import { berthVersion } from './berthVersion.js';
 import { boardFingerprint, canonicalJson, shapeDifferences } from './boardShape.js';
@@ -76,7 +75,10 @@ export function* snapshotChunks(
     writer: berthVersion(),
     fingerprint: boardFingerprint(shape),
   });
-  const { parts } = board.saveState();
+  // Every part's state but RAM's, which is deflated straight from views of guest RAM (the
+  // board is between runs, so nothing writes it meanwhile): no copy of the guest's memory.
+  const parts = board.parts().filter(([name]) => name !== 'ram');
+  const ram = board.ram;
   const sections: Iterable<Section>[] = [
     [
       jsonSection(
@@ -86,10 +88,8 @@ export function* snapshotChunks(
         JSON.parse(canonicalJson(shape)),
       ),
     ],
-    Object.entries(parts)
-      .filter(([name]) => name !== 'ram')
-      .map(([name, p]) => jsonSection(name, p.id, p.version, p.state)),
-    ramSections(parts.ram.state as RamState, parts.ram.version),
+    parts.map(([name, p]) => jsonSection(name, p.stateId, p.stateVersion, p.saveState())),
+    ramSections({ size: ram.size, runs: ram.dataRuns() }, ram.stateVersion),
     Object.entries(extras).map(([k, v]) => jsonSection(VMM_SECTION_PREFIX + k, 'vmm', 1, v)),
     [END_SECTION],
   ];
