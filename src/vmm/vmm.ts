@@ -27,6 +27,7 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
+import { readSnapshotFile, type SnapshotFileBytes } from './snapshot/snapshotFile.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -103,6 +104,8 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
+    // A snapshot to restore is read, and its RAM inflated, on the thread pool meanwhile.
+    const snapshot = config.restore !== undefined ? readSnapshotFile(config.restore) : null;
     // A TAP device the VMM makes needs privileges; one handed over must be the device named.
     // Network backends are imported when used: they load libc through koffi, which a VMM
     // without a network (or one starting from a snapshot in a hurry) need not wait for.
@@ -141,7 +144,7 @@ export class Vmm {
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
-      if (config.restore !== undefined) vmm.restoreSnapshot(config.restore);
+      if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.controlSocket !== undefined) {
         vmm.control = await ControlServer.listen(config.controlSocket, vmm);
       }
@@ -208,19 +211,28 @@ export class Vmm {
     return m.board;
   }
 
-  /** Makes the first boot's board and restores `path` into it; throws SnapshotError, changing nothing. */
-  private restoreSnapshot(path: string): void {
+  /**
+   * Makes the first boot's board and restores `path` into it, as `reading` (readSnapshotFile)
+   * read it meanwhile; throws SnapshotError, changing nothing.
+   */
+  private async restoreSnapshot(
+    path: string,
+    reading: Promise<SnapshotFileBytes | null>,
+  ): Promise<void> {
     const t0 = performance.now();
     const board = this.makeBoard(true);
     this.board = board; // a deterministic clock counts this board's instructions
     try {
       const t1 = performance.now();
-      const info = restoreMachineSnapshot(this.machine(board), path);
-      const t2 = performance.now(); // performance.now() counts from the process's start
+      const read = await reading;
+      const t2 = performance.now();
+      const info = restoreMachineSnapshot(this.machine(board), path, read);
+      const t3 = performance.now(); // performance.now() counts from the process's start
+      const ms = (a: number, b: number): string => `${(b - a).toFixed(0)} ms`;
       this.log(
         `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}): ` +
-          `board ${(t1 - t0).toFixed(0)} ms, snapshot ${(t2 - t1).toFixed(0)} ms, ` +
-          `${t2.toFixed(0)} ms after the process started`,
+          `board ${ms(t0, t1)}, then waited ${ms(t1, t2)} for the file read and inflated, ` +
+          `checked and loaded it in ${ms(t2, t3)}; ${t3.toFixed(0)} ms after the process started`,
       );
     } catch (e) {
       this.board = null;

@@ -118,8 +118,13 @@ function parseJson(s: Section, where: string): unknown {
 /**
  * Reads `bytes` and checks them against `board` completely, changing nothing. Throws
  * SnapshotError (its `problem` says which kind) with a message to put after the file's name.
+ * `inflated` may hold RAM sections' pages inflated ahead, by their payload's offset in `bytes`.
  */
-export function checkSnapshot(board: VirtBoard, bytes: Uint8Array): CheckedSnapshot {
+export function checkSnapshot(
+  board: VirtBoard,
+  bytes: Uint8Array,
+  inflated?: ReadonlyMap<number, Uint8Array>,
+): CheckedSnapshot {
   const header = decodeHeader(bytes);
   const parts: Record<string, SavedPart> = {};
   const extras: Record<string, unknown> = {};
@@ -152,7 +157,7 @@ export function checkSnapshot(board: VirtBoard, bytes: Uint8Array): CheckedSnaps
         throw new SnapshotError('corrupt', `it is damaged: ${where} has another RAM version`);
       }
       ramVersion = s.version;
-      ram.add(s, where);
+      ram.add(s, where, inflated?.get(s.payload.byteOffset - bytes.byteOffset));
     } else if (s.name.startsWith(VMM_SECTION_PREFIX)) {
       extras[s.name.slice(VMM_SECTION_PREFIX.length)] = parseJson(s, where);
     } else {
