@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
 import { Vmm } from '../vmm/vmm.js';
+import type { SnapshotReadAhead } from '../vmm/snapshot/snapshotFile.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
@@ -55,7 +56,8 @@ behind); exit status: 0 when the guest powers off or you quit, 1 when it
 reports failure, 3 on an internal error, 128+N on signal N.
 `;
 
-export async function runCommand(args: string[]): Promise<number> {
+/** Runs `berth run ARGS`; `early` is the restore file as main.ts began reading it, if it did. */
+export async function runCommand(args: string[], early?: SnapshotReadAhead): Promise<number> {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -164,6 +166,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
   const vmm = await Vmm.start(config, {
+    snapshot: early,
     console: { input: process.stdin, output: process.stdout },
     defaultAssets: async () => {
       const { ensureDefaultAssets } = await import('../images/assets.js');

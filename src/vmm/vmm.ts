@@ -27,7 +27,11 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
-import { readSnapshotFile, type SnapshotFileBytes } from './snapshot/snapshotFile.js';
+import {
+  readSnapshotFile,
+  type SnapshotFileBytes,
+  type SnapshotReadAhead,
+} from './snapshot/snapshotFile.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -60,6 +64,8 @@ export interface VmmOptions {
    * fetched on first use. Called after the disks are locked, so that a disk in use is refused first.
    */
   defaultAssets?: () => Promise<{ firmwarePath: string; kernelPath: string; initrdPath: string }>;
+  /** The restore file, read ahead by the caller since its process started (taken if it is config.restore). */
+  snapshot?: SnapshotReadAhead;
 }
 
 /** Instructions per slice: about a millisecond of guest time. */
@@ -105,7 +111,13 @@ export class Vmm {
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
     // A snapshot to restore is read, and its RAM inflated, on the thread pool meanwhile.
-    const snapshot = config.restore !== undefined ? readSnapshotFile(config.restore) : null;
+    const early = options.snapshot;
+    const snapshot =
+      config.restore === undefined
+        ? null
+        : early !== undefined && resolve(early.path) === resolve(config.restore)
+          ? early.read
+          : readSnapshotFile(config.restore);
     // A TAP device the VMM makes needs privileges; one handed over must be the device named.
     // Network backends are imported when used: they load libc through koffi, which a VMM
     // without a network (or one starting from a snapshot in a hurry) need not wait for.

@@ -55,6 +55,12 @@ export interface SnapshotFileBytes {
   inflated: Map<number, Uint8Array>;
 }
 
+/** A snapshot file being read ahead (readSnapshotFile), by the path it was given as. */
+export interface SnapshotReadAhead {
+  path: string;
+  read: Promise<SnapshotFileBytes | null>;
+}
+
 const inflateRawAsync = promisify(inflateRaw);
 
 /**
