@@ -10,7 +10,7 @@
 // (a file the first guest wrote before the snapshot, read back).
 // Run: npm run bench:snapshot [-- --rounds 3]
 
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,8 @@ interface Round {
   toRunning: number;
   /** Process start to the restored guest's answer on its console, s. */
   toAnswer: number;
+  /** CPU time (user + system, all threads) the restoring process had used when the guest ran, s. */
+  cpuToRunning: number;
   /** Berth only: the VMM's own figures, ms (from its snapshot answer and its restore's log line). */
   vmm?: { snapshotMs: number; boardMs: number; waitMs: number; loadMs: number; startMs: number };
 }
@@ -79,6 +81,12 @@ async function bootToShell(s: ConsoleSession, mark: string): Promise<void> {
   await s.expect(PROMPT, 60_000);
   await s.run(`echo ${mark} > /tmp/mark`);
   await sleep(IDLE_MS);
+}
+
+/** User + system CPU seconds of process `pid` so far, all its threads (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 /** Times from `t0` to the restored guest reading back the mark. */
@@ -121,10 +129,12 @@ async function berthRound(i: number): Promise<Round> {
   try {
     const m = await stderrMatch(r, RESTORED, 120_000);
     const toRunning = (performance.now() - t0) / 1000;
+    const cpuToRunning = cpuSeconds(r.child.pid!);
     const toAnswer = await answer(r, mark, t0);
     const [boardMs, waitMs, loadMs, startMs] = m.slice(1).map(Number);
     const vmm = { snapshotMs: snap.milliseconds, boardMs, waitMs, loadMs, startMs };
-    return { snapshot, bytes: statSync(file).size, toRunning, toAnswer, vmm };
+    const bytes = statSync(file).size;
+    return { snapshot, bytes, toRunning, toAnswer, cpuToRunning, vmm };
   } finally {
     await end(r, () => r.send('poweroff -f\n'));
     rmSync(file, { force: true });
@@ -173,8 +183,9 @@ async function qemuRound(i: number): Promise<Round> {
     );
     if (st.status !== 'running') await q2.command('cont');
     const toRunning = (performance.now() - t0) / 1000;
+    const cpuToRunning = cpuSeconds(r.child.pid!);
     const toAnswer = await answer(r, mark, t0);
-    return { snapshot, bytes: statSync(file).size, toRunning, toAnswer };
+    return { snapshot, bytes: statSync(file).size, toRunning, toAnswer, cpuToRunning };
   } finally {
     await end(r, () => q2?.command('quit'));
     q2?.close();
@@ -211,6 +222,7 @@ const rows = [
   row('snapshot file, MB', (r) => r.bytes / 1e6, 1),
   row('restore: process start to guest running, s', (r) => r.toRunning, 2),
   row('restore: process start to guest answering, s', (r) => r.toAnswer, 2),
+  row('restore: CPU the process used until the guest ran, s', (r) => r.cpuToRunning, 2),
   ['  berth VMM: snapshot written in, ms', vmm((v) => v.snapshotMs), '', ''],
   ['  berth VMM: restore done, ms after its process started', vmm((v) => v.startMs), '', ''],
   ['    of which: board made, ms', vmm((v) => v.boardMs), '', ''],
