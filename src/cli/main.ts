@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `berth` command line.
 
-import { RUN_HELP, runCommand } from './run.js';
+import { parseArgs } from 'node:util';
+import { readSnapshotFile, type SnapshotReadAhead } from '../vmm/snapshot/snapshotFile.js';
 
-const HELP =
-  `berth - virtual servers on a RISC-V machine written in TypeScript
+const HELP = `berth - virtual servers on a RISC-V machine written in TypeScript
 
 Usage:
   berth run [options]  boot a virtual server (berth run --help for the options)
@@ -21,14 +21,23 @@ Usage:
   berth --help         show this help
   berth --version      show the version
 
-` +
-  '\n' +
-  RUN_HELP;
+`;
+
+/**
+ * The file of `--restore FILE` among `berth run`'s arguments, read (and its RAM inflated) on
+ * the thread pool at once, while the rest of Berth loads; run.ts takes it if it is the file
+ * its own parsing finds.
+ */
+function readAhead(args: string[]): SnapshotReadAhead | undefined {
+  const { values } = parseArgs({ args, strict: false, options: { restore: { type: 'string' } } });
+  const path = values.restore;
+  return typeof path === 'string' ? { path, read: readSnapshotFile(path) } : undefined;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(HELP + '\n' + (await import('./run.js')).RUN_HELP);
     return cmd === undefined ? 1 : 0;
   }
   if (cmd === '--version' || cmd === '-v') {
@@ -36,7 +45,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`berth ${berthVersion()}\n`);
     return 0;
   }
-  if (cmd === 'run') return runCommand(rest);
+  if (cmd === 'run') {
+    const early = readAhead(rest);
+    return (await import('./run.js')).runCommand(rest, early);
+  }
   if (cmd === 'image') return (await import('./image.js')).imageCommand(rest);
   if (cmd === 'vmm') return (await import('./vmm.js')).vmmCommand(rest);
   if (cmd === 'daemon') return (await import('./daemon.js')).daemonCommand(rest);

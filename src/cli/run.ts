@@ -4,11 +4,10 @@
 import { parseArgs } from 'node:util';
 import { parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
 import { Vmm } from '../vmm/vmm.js';
+import type { SnapshotReadAhead } from '../vmm/snapshot/snapshotFile.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
-import { tapPreflight } from '../vmm/net/tapDevice.js';
-import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -60,7 +59,8 @@ behind); exit status: 0 when the guest powers off or you quit, 1 when it
 reports failure, 3 on an internal error, 128+N on signal N.
 `;
 
-export async function runCommand(args: string[]): Promise<number> {
+/** Runs `berth run ARGS`; `early` is the restore file as main.ts began reading it, if it did. */
+export async function runCommand(args: string[], early?: SnapshotReadAhead): Promise<number> {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -153,6 +153,11 @@ export async function runCommand(args: string[]): Promise<number> {
     spec.disks = [{ path: img.rootfsPath, readOnly: false }, ...(spec.disks ?? [])];
   }
   const config = parseVmmConfig(spec);
+  // Imported when needed: the images layer and koffi take a while to load.
+  const { DEBIAN_KERNEL_MIN_MEMORY } =
+    values.kernel === undefined
+      ? await import('../images/assets.js')
+      : { DEBIAN_KERNEL_MIN_MEMORY: 0 };
   if (values.kernel === undefined && config.memory < DEBIAN_KERNEL_MIN_MEMORY) {
     throw new Error(
       `--memory: Debian's kernel needs at least ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M to boot ` +
@@ -160,9 +165,13 @@ export async function runCommand(args: string[]): Promise<number> {
     );
   }
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
-  if (config.net.kind === 'tap') tapPreflight({ bridge: config.net.bridge });
+  if (config.net.kind === 'tap') {
+    const { tapPreflight } = await import('../vmm/net/tapDevice.js');
+    tapPreflight({ bridge: config.net.bridge });
+  }
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
   const vmm = await Vmm.start(config, {
+    snapshot: early,
     console: { input: process.stdin, output: process.stdout },
     defaultAssets: async () => {
       const { ensureDefaultAssets } = await import('../images/assets.js');

@@ -4,8 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseVmmConfig } from '../vmm/config.js';
-import { Vmm } from '../vmm/vmm.js';
+import { readSnapshotFile } from '../vmm/snapshot/snapshotFile.js';
 
 export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
 
@@ -40,9 +39,17 @@ export async function vmmCommand(args: string[]): Promise<number> {
   } catch (e) {
     throw new Error(`cannot read the VMM configuration ${values.config}: ${(e as Error).message}`);
   }
+  // A snapshot to restore is read, and its RAM inflated, on the thread pool while the VMM's
+  // modules load (the config is checked once they have).
+  const restore = (json as { restore?: unknown } | null)?.restore;
+  const early =
+    typeof restore === 'string' ? { path: restore, read: readSnapshotFile(restore) } : undefined;
+  const { parseVmmConfig } = await import('../vmm/config.js');
+  const { Vmm } = await import('../vmm/vmm.js');
   const config = parseVmmConfig(json);
   if (config.firmware === undefined) throw new Error('the configuration names no firmware');
   const vmm = await Vmm.start(config, {
+    snapshot: early,
     console: values.stdio
       ? { input: process.stdin, output: process.stdout }
       : { input: null, output: null },

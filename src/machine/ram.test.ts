@@ -91,3 +91,50 @@ test('bad states are refused and change nothing', () => {
   for (const [state, message] of bad) assertRefused(ram, state as RamState, message);
   assert.equal(ram.u8[0], 5);
 });
+
+test('pages written before the dirty log was taken, or by a restore, are saved and zeroed alike', () => {
+  const ram = new Ram(BASE, 32 * PAGE_SIZE);
+  ram.write(BASE + 5 * PAGE_SIZE, Uint8Array.of(5));
+  ram.takeDirtyPages(); // the log no longer names page 5
+  assert.deepEqual(
+    ram.saveState().runs.map((r) => r.page),
+    [5],
+  );
+  const a = new Ram(BASE, 32 * PAGE_SIZE);
+  a.write(BASE + 9 * PAGE_SIZE, Uint8Array.of(9));
+  a.takeDirtyPages();
+  ram.loadState(a.saveState()); // page 5 zeroed, page 9 loaded
+  assert.equal(ram.u8[5 * PAGE_SIZE], 0);
+  assert.equal(ram.u8[9 * PAGE_SIZE], 9);
+  ram.takeDirtyPages();
+  ram.loadState(new Ram(BASE, 32 * PAGE_SIZE).saveState()); // an empty RAM's state
+  assert.equal(ram.u8[9 * PAGE_SIZE], 0, 'a page the last restore loaded is zeroed by the next');
+  assert.deepEqual(ram.saveState().runs, []);
+});
+
+test('saving, restoring and saving again leave never-written RAM unread: it takes no host memory', () => {
+  const mib = 1024 * 1024;
+  const ram = new Ram(BASE, 256 * mib);
+  ram.write(BASE + 3 * mib, new Uint8Array(mib).fill(1));
+  const before = process.memoryUsage.rss();
+  const s = ram.saveState();
+  assert.deepEqual(
+    s.runs.map((r) => [r.page, r.data.length]),
+    [[(3 * mib) / PAGE_SIZE, mib]],
+  );
+  const other = new Ram(BASE, 256 * mib);
+  other.loadState(s);
+  assert.equal(other.u8[3 * mib + 77], 1);
+  assert.equal(other.takeDirtyPages().length, 65536, 'every page is dirty after a restore');
+  other.write(BASE + 200 * mib, Uint8Array.of(2));
+  assert.deepEqual(other.takeDirtyPages(), [(200 * mib) / PAGE_SIZE], 'then the log goes on');
+  assert.deepEqual(
+    other.saveState().runs.map((r) => [r.page, r.data.length]),
+    [
+      [(3 * mib) / PAGE_SIZE, mib],
+      [(200 * mib) / PAGE_SIZE, PAGE_SIZE],
+    ],
+  );
+  const grown = (process.memoryUsage.rss() - before) / mib;
+  assert.ok(grown < 32, `resident memory grew by ${grown.toFixed(0)} MiB for 1 MiB of data`);
+});

@@ -63,8 +63,12 @@ export class Ram implements Persistent<RamState> {
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
   readonly view: DataView;
-  /** One byte per 4 KiB page: 1 when the page was written since the log was last cleared. */
+  /**
+   * One byte per 4 KiB page: 1 when the page was written since the log was last cleared.
+   * After a restore every page counts as dirty (allDirty) until the log is next taken.
+   */
   readonly dirty: Uint8Array;
+  private allDirty = false;
   /**
    * Bumped whenever write caches (the harts' write TLBs) must refill: the dirty
    * log was cleared, or a page became decoded code and must be written through
@@ -78,6 +82,13 @@ export class Ram implements Persistent<RamState> {
   readonly translated: Uint8Array;
   /** Per page: bumped whenever its translations are dropped or its code cache is made anew. */
   readonly codeGen: Uint32Array;
+  /**
+   * One byte per page: 1 when the page may hold bytes that are not zero although its dirty
+   * byte is 0 (written before the dirty log was last taken, or loaded by a restore). A page
+   * with neither is still zero as made, so a restore need not touch it (touching it costs a
+   * page of host memory and a fault).
+   */
+  private readonly written: Uint8Array;
   /** Called after a page's translations are dropped (the harts forget jumps into them). */
   onDropTranslations: ((page: number) => void) | null = null;
   private areasUsed = 0;
@@ -106,6 +117,7 @@ export class Ram implements Persistent<RamState> {
     this.translated = new Uint8Array(size / PAGE_SIZE);
     this.codeGen = new Uint32Array(size / PAGE_SIZE);
     this.dirty = new Uint8Array(size / PAGE_SIZE);
+    this.written = new Uint8Array(size / PAGE_SIZE);
     this.code = new Array<Int32Array | null>(size / PAGE_SIZE).fill(null);
     this.codeWrites = new Uint16Array(size / PAGE_SIZE);
   }
@@ -185,8 +197,13 @@ export class Ram implements Persistent<RamState> {
   /** Returns the pages written since the last call and starts a new log. */
   takeDirtyPages(): number[] {
     const pages: number[] = [];
-    for (let p = 0; p < this.dirty.length; p++) if (this.dirty[p]) pages.push(p);
+    for (let p = 0; p < this.dirty.length; p++) {
+      if (this.dirty[p] !== 0) this.written[p] = 1;
+      else if (!this.allDirty) continue;
+      pages.push(p);
+    }
     this.dirty.fill(0);
+    this.allDirty = false;
     this.dirtyEpoch++;
     return pages;
   }
@@ -219,33 +236,39 @@ export class Ram implements Persistent<RamState> {
     return true;
   }
 
-  /** A copy of the pages that are not all zero. */
-  saveState(): RamState {
-    return this.dataRuns(true);
+  /** True when page `page` may hold bytes that are not zero (false: it is zero as made). */
+  mayHoldData(page: number): boolean {
+    return this.dirty[page] !== 0 || this.written[page] !== 0;
+  }
+
+  /** False for a page that is all zero; never-written pages are not read (not made resident). */
+  private holdsData(page: number): boolean {
+    return this.mayHoldData(page) && !this.isZeroPage(page);
   }
 
   /**
-   * The pages that are not all zero as views into RAM, not copies: valid only until the guest
-   * runs again (a snapshot written at once while it is paused needs no second copy of RAM).
+   * The pages that are not all zero, in runs whose data are views of RAM (no copy): valid
+   * until RAM is next written, e.g. while the machine is paused for a snapshot.
    */
-  viewState(): RamState {
-    return this.dataRuns(false);
-  }
-
-  private dataRuns(copy: boolean): RamState {
+  dataRuns(): RamRun[] {
     const runs: RamRun[] = [];
     const pages = this.size / PAGE_SIZE;
     let p = 0;
     while (p < pages) {
-      if (this.isZeroPage(p)) {
+      if (!this.holdsData(p)) {
         p++;
         continue;
       }
       const first = p;
-      while (p < pages && !this.isZeroPage(p)) p++;
-      const [from, to] = [first * PAGE_SIZE, p * PAGE_SIZE];
-      runs.push({ page: first, data: copy ? this.u8.slice(from, to) : this.u8.subarray(from, to) });
+      while (p < pages && this.holdsData(p)) p++;
+      runs.push({ page: first, data: this.u8.subarray(first * PAGE_SIZE, p * PAGE_SIZE) });
     }
+    return runs;
+  }
+
+  /** A copy of the pages that are not all zero. */
+  saveState(): RamState {
+    const runs = this.dataRuns().map((r) => ({ page: r.page, data: r.data.slice() }));
     return { size: this.size, runs };
   }
 
@@ -277,17 +300,39 @@ export class Ram implements Persistent<RamState> {
     return { size, runs: runs as RamRun[] };
   }
 
-  /** Takes checked contents: all of RAM is written, so every decoded page is forgotten and every page is dirty. */
+  /**
+   * Takes checked contents: all of RAM is written, so every decoded page is forgotten and every
+   * page is dirty. Pages outside the runs are zeroed where they may not be zero already; pages
+   * never written are not touched.
+   */
   loadState(s: RamState): void {
-    this.u8.fill(0);
-    for (const r of s.runs) this.u8.set(r.data, r.page * PAGE_SIZE);
+    let next = 0;
+    for (const r of s.runs) {
+      this.zeroPages(next, r.page);
+      this.u8.set(r.data, r.page * PAGE_SIZE);
+      next = r.page + r.data.length / PAGE_SIZE;
+      this.written.fill(1, r.page, next);
+    }
+    this.zeroPages(next, this.size / PAGE_SIZE);
     for (let p = 0; p < this.code.length; p++) {
       if (this.code[p] === null) continue;
       if (this.translated[p] !== 0) this.dropTranslations(p);
       else this.codeGen[p]++;
       this.code[p] = null;
     }
-    this.dirty.fill(1);
+    // Every page is dirty; the log itself starts empty, so that it goes on telling the pages
+    // written from now on (write TLBs refill and mark them: dirtyEpoch).
+    this.dirty.fill(0);
+    this.allDirty = true;
     this.dirtyEpoch++;
+  }
+
+  /** Zeroes pages `from` .. `to` - 1 that may hold other bytes, and notes them as zero. */
+  private zeroPages(from: number, to: number): void {
+    for (let p = from; p < to; p++) {
+      if (!this.mayHoldData(p)) continue;
+      this.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+      this.written[p] = 0;
+    }
   }
 }

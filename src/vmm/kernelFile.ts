@@ -1,7 +1,7 @@
 // Reads the guest's kernel, firmware and initrd files with clear errors:
 // missing or unreadable files, and files that are not a RISC-V kernel.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { isElf, parseElf } from '../machine/loader/elf.js';
 import { isLinuxImage } from '../machine/loader/image.js';
@@ -12,17 +12,19 @@ export function readGuestFile(path: string, what: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : String(e);
-    throw new GuestFileError(`cannot read the ${what} '${path}': ${why}`);
+    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
   }
+}
+
+function whyNot(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EACCES'
+      ? 'permission denied'
+      : code === 'EISDIR'
+        ? 'it is a directory'
+        : String(e);
 }
 
 /** Reads a kernel: a RISC-V ELF (vmlinux), a Linux Image, or a gzip-compressed Image. */
@@ -49,4 +51,17 @@ export function readKernel(path: string): Uint8Array {
   throw new GuestFileError(
     `'${path}' is not a RISC-V kernel: expected an ELF file (vmlinux) or a Linux Image (magic RSC\\x05 at offset 0x38)`,
   );
+}
+
+/** Checks that `path` is a regular file this process can read, without reading it. */
+export function checkGuestFile(path: string, what: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+  } catch (e) {
+    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }

@@ -20,11 +20,9 @@ import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
-import { readGuestFile, readKernel } from './kernelFile.js';
+import { BootFiles } from './bootFiles.js';
 import { checkOverlays, freezeAll, LayeredDisk } from './disk/layeredDisk.js';
-import { SlirpBackend } from './net/slirp.js';
-import { TapBackend } from './net/tap.js';
-import { inheritTap, tapPreflight } from './net/tapDevice.js';
+import type { TapBackend } from './net/tap.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
@@ -34,6 +32,11 @@ import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
 import { migrationHooks } from './migration/vmmHooks.js';
+import {
+  readSnapshotFile,
+  type SnapshotFileBytes,
+  type SnapshotReadAhead,
+} from './snapshot/snapshotFile.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -68,6 +71,8 @@ export interface VmmOptions {
    * fetched on first use. Called after the disks are locked, so that a disk in use is refused first.
    */
   defaultAssets?: () => Promise<{ firmwarePath: string; kernelPath: string; initrdPath: string }>;
+  /** The restore file, read ahead by the caller since its process started (taken if it is config.restore). */
+  snapshot?: SnapshotReadAhead;
 }
 
 /** What a snapshot wrote, and the disk images it froze (null for read-only disks). */
@@ -111,7 +116,7 @@ export class Vmm {
     readonly config: VmmConfig,
     readonly disks: LayeredDisk[],
     private readonly net: HostNet | null,
-    private readonly files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array },
+    private readonly files: BootFiles,
     options: VmmOptions,
     readonly log: (line: string) => void,
     private readonly consoleLog: ConsoleLog | null,
@@ -124,8 +129,19 @@ export class Vmm {
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
   static async start(config: VmmConfig, options: VmmOptions): Promise<Vmm> {
     const log = options.log ?? ((line: string) => process.stderr.write(`\nberth: ${line}\n`));
+    // A snapshot to restore is read, and its RAM inflated, on the thread pool meanwhile.
+    const early = options.snapshot;
+    const snapshot =
+      config.restore === undefined
+        ? null
+        : early !== undefined && resolve(early.path) === resolve(config.restore)
+          ? early.read
+          : readSnapshotFile(config.restore);
     // A TAP device the VMM makes needs privileges; one handed over must be the device named.
+    // Network backends are imported when used: they load libc through koffi, which a VMM
+    // without a network (or one starting from a snapshot in a hurry) need not wait for.
     if (config.net.kind === 'tap') {
+      const { inheritTap, tapPreflight } = await import('./net/tapDevice.js');
       const d = config.net.device;
       if (d) inheritTap(d.fd, d.name);
       else tapPreflight({ bridge: config.net.bridge });
@@ -151,19 +167,17 @@ export class Vmm {
           initrd ??= a.initrdPath;
         }
       }
-      const files = {
-        firmware: readGuestFile(firmware, 'firmware'),
-        kernel: kernel !== undefined ? readKernel(kernel) : undefined,
-        initrd: initrd !== undefined ? readGuestFile(initrd, 'initrd') : undefined,
-      };
+      const files = BootFiles.open({ firmware, kernel, initrd }, config.restore !== undefined);
       if (config.net.kind === 'user') {
+        const { SlirpBackend } = await import('./net/slirp.js');
         net = await SlirpBackend.start({ forwards: config.net.forwards, log });
       } else if (config.net.kind === 'tap') {
+        const { TapBackend } = await import('./net/tap.js');
         net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
-      if (config.restore !== undefined) vmm.restoreSnapshot(config.restore);
+      if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.incoming !== undefined) {
         vmm.incoming = await IncomingMigration.listen(config.incoming.listen);
         vmm.state = 'incoming';
@@ -221,11 +235,11 @@ export class Vmm {
     return this.loop(board, this.clock!);
   }
 
-  /** A new machine for a boot (its board, clock and entropy source); this.board is left to the caller. */
-  makeBoard(): VirtBoard {
+  /** A new machine for a boot, or a restore (its board, clock and entropy); this.board is left to the caller. */
+  makeBoard(restoring = false): VirtBoard {
     const m = makeMachine({
       config: this.config,
-      files: this.files,
+      files: restoring ? this.files.forRestore() : this.files.forBoot(),
       disks: this.disks,
       net: this.net,
       io: this.io,
@@ -238,14 +252,28 @@ export class Vmm {
     return m.board;
   }
 
-  /** Makes the first boot's board and restores `path` into it; throws SnapshotError, changing nothing. */
-  private restoreSnapshot(path: string): void {
-    const board = this.makeBoard();
+  /**
+   * Makes the first boot's board and restores `path` into it, as `reading` (readSnapshotFile)
+   * read it meanwhile; throws SnapshotError, changing nothing.
+   */
+  private async restoreSnapshot(
+    path: string,
+    reading: Promise<SnapshotFileBytes | null>,
+  ): Promise<void> {
+    const t0 = performance.now();
+    const board = this.makeBoard(true);
     this.board = board; // a deterministic clock counts this board's instructions
     try {
-      const info = restoreMachineSnapshot(this.machine(board), path);
+      const t1 = performance.now();
+      const read = await reading;
+      const t2 = performance.now();
+      const info = restoreMachineSnapshot(this.machine(board), path, read);
+      const t3 = performance.now(); // performance.now() counts from the process's start
+      const ms = (a: number, b: number): string => `${(b - a).toFixed(0)} ms`;
       this.log(
-        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer})`,
+        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}): ` +
+          `board ${ms(t0, t1)}, then waited ${ms(t1, t2)} for the file read and inflated, ` +
+          `checked and loaded it in ${ms(t2, t3)}; ${t3.toFixed(0)} ms after the process started`,
       );
     } catch (e) {
       this.board = null;
@@ -478,8 +506,8 @@ export class Vmm {
           : {
               kind: this.config.net.kind,
               mac: board?.net ? formatMac(board.net.mac) : null,
-              ...(this.net instanceof TapBackend
-                ? { device: this.net.name, bridge: this.net.bridge }
+              ...(this.config.net.kind === 'tap' && this.net
+                ? { device: (this.net as TapBackend).name, bridge: (this.net as TapBackend).bridge }
                 : {}),
               card: board?.net ? { ...board.net.counters } : null,
               backend: this.net ? { ...this.net.counters } : null,

@@ -10,7 +10,11 @@ import type { SeededEntropy, SeededEntropyState } from '../machine/virtio/rng.js
 import { InstructionClock, type TickClock } from './clocks.js';
 import { SnapshotError } from './snapshot/format.js';
 import type { SnapshotInfo } from './snapshot/snapshot.js';
-import { checkSnapshotFile, writeSnapshotFile } from './snapshot/snapshotFile.js';
+import {
+  checkSnapshotFile,
+  writeSnapshotFile,
+  type SnapshotFileBytes,
+} from './snapshot/snapshotFile.js';
 
 /** A VMM's machine: the board and the host-side sources it runs on. */
 export interface VmmMachine {
@@ -41,10 +45,15 @@ export function writeMachineSnapshot(m: VmmMachine, path: string): number {
 
 /**
  * Restores the snapshot file `path` into `m`, a machine just made from the same configuration:
- * checks the file, the board's state and the VMM's section first, then loads them all.
+ * checks the file, the board's state and the VMM's section first, then loads them all. `read`
+ * is the file as readSnapshotFile read it ahead, if it did.
  */
-export function restoreMachineSnapshot(m: VmmMachine, path: string): SnapshotInfo {
-  const checked = checkSnapshotFile(m.board, path);
+export function restoreMachineSnapshot(
+  m: VmmMachine,
+  path: string,
+  read?: SnapshotFileBytes | null,
+): SnapshotInfo {
+  const checked = checkSnapshotFile(m.board, path, read);
   let skippedTicks: number | null = null;
   let entropy: SeededEntropyState | null = null;
   try {

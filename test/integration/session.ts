@@ -33,10 +33,12 @@ export class ConsoleSession {
   static qemu(
     files: { firmwarePath: string; kernelPath: string; initrdPath: string },
     memory = '256M',
+    extra: string[] = [],
   ): ConsoleSession {
     return new ConsoleSession('qemu-system-riscv64', [
       ...['-M', 'virt', '-m', memory, '-nographic', '-bios', files.firmwarePath],
       ...['-kernel', files.kernelPath, '-initrd', files.initrdPath, '-append', 'console=ttyS0'],
+      ...extra,
     ]);
   }
 

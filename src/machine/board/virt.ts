@@ -338,9 +338,9 @@ export class VirtBoard implements Persistent<BoardState> {
     return boardParts(this);
   }
 
-  /** The whole machine's state (between runs); `ramViews`: see Ram.viewState. */
-  saveState(opts: { ramViews?: boolean } = {}): BoardState {
-    return saveBoard(this, opts);
+  /** The whole machine's state (between runs). */
+  saveState(): BoardState {
+    return saveBoard(this);
   }
 
   /** Validates every part's state before any is loaded. */

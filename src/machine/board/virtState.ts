@@ -83,15 +83,9 @@ export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
   return parts;
 }
 
-/** `ramViews`: RAM's pages as views, not a copy (see Ram.viewState), for a state written at once. */
-export function saveBoard(b: VirtBoard, opts: { ramViews?: boolean } = {}): BoardState {
+export function saveBoard(b: VirtBoard): BoardState {
   const parts: Record<string, SavedPart> = {};
-  for (const [name, part] of boardParts(b)) {
-    parts[name] =
-      opts.ramViews && part === b.ram
-        ? { id: part.stateId, version: part.stateVersion, state: b.ram.viewState() }
-        : savePart(part);
-  }
+  for (const [name, part] of boardParts(b)) parts[name] = savePart(part);
   return { parts };
 }
 

@@ -126,6 +126,7 @@ export class TestDriver {
     this.view.setUint32(o + 8, len, true);
     this.view.setUint16(o + 12, flags, true);
     this.view.setUint16(o + 14, next, true);
+    this.ram.noteWrite(o, 16);
   }
 
   /** Lays buffers out as a chain and returns [descriptor addr, len, flags] per buffer plus buffer addresses. */
@@ -139,6 +140,7 @@ export class TestDriver {
       const len = b.writeLen ?? 0;
       const addr = this.alloc(len);
       this.ram.u8.fill(0xee, this.off(addr), this.off(addr) + len);
+      if (len > 0) this.ram.noteWrite(this.off(addr), len);
       return { addr, len, write: true };
     });
   }
@@ -195,9 +197,9 @@ export class TestDriver {
   /** Puts `head` in the avail ring, bumps avail.idx and notifies (unless told not to). */
   publish(qi: number, head: number, notify = true): void {
     const q = this.queues[qi];
-    this.view.setUint16(this.off(q.avail + 4 + 2 * (q.availIdx % q.size)), head, true);
+    this.setU16(q.avail + 4 + 2 * (q.availIdx % q.size), head);
     q.availIdx = (q.availIdx + 1) & 0xffff;
-    this.view.setUint16(this.off(q.avail + 2), q.availIdx, true);
+    this.setU16(q.avail + 2, q.availIdx);
     if (notify) this.w32(REG.queueNotify, qi);
   }
 
@@ -216,12 +218,18 @@ export class TestDriver {
 
   /** avail.flags, used_event (at the end of the avail ring) and avail_event (end of the used ring). */
   setAvailFlags(qi: number, flags: number): void {
-    this.view.setUint16(this.off(this.queues[qi].avail), flags, true);
+    this.setU16(this.queues[qi].avail, flags);
   }
 
   setUsedEvent(qi: number, v: number): void {
     const q = this.queues[qi];
-    this.view.setUint16(this.off(q.avail + 4 + 2 * q.size), v, true);
+    this.setU16(q.avail + 4 + 2 * q.size, v);
+  }
+
+  /** A 16-bit write of the driver, logged as a guest's store would be (ram.noteWrite). */
+  private setU16(pa: number, v: number): void {
+    this.view.setUint16(this.off(pa), v, true);
+    this.ram.noteWrite(this.off(pa), 2);
   }
 
   availEvent(qi: number): number {

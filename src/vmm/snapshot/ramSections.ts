@@ -56,6 +56,25 @@ export function* ramSections(s: RamState, version: number): Generator<Section> {
   }
 }
 
+/**
+ * The deflated part of a RAM section's payload and the bytes it must inflate to, or null when
+ * the payload is too short to say (the checker tells what is wrong).
+ */
+export function ramPacked(payload: Uint8Array): { packed: Uint8Array; bytes: number } | null {
+  if (payload.length < 8) return null;
+  const count = new DataView(payload.buffer, payload.byteOffset, 8).getUint32(4, true);
+  const bitmapBytes = Math.ceil(Math.min(count, RAM_WINDOW_PAGES) / 8);
+  if (payload.length < 8 + bitmapBytes) return null;
+  let present = 0;
+  for (let i = 0; i < bitmapBytes; i++) for (let b = payload[8 + i]; b !== 0; b &= b - 1) present++;
+  return { packed: payload.subarray(8 + bitmapBytes), bytes: present * PAGE_SIZE };
+}
+
+/** zlib options to inflate `bytes` of pages into one buffer (no joining copy), and no more. */
+export function inflateOptions(bytes: number): { maxOutputLength: number; chunkSize: number } {
+  return { maxOutputLength: Math.max(1, bytes), chunkSize: bytes + 64 };
+}
+
 /** Gathers "ram" sections (in file order) into a RAM state of `size` bytes. */
 export class RamAssembler {
   private readonly runs: RamRun[] = [];
@@ -63,7 +82,8 @@ export class RamAssembler {
 
   constructor(private readonly size: number) {}
 
-  add(s: Section, where: string): void {
+  /** Adds RAM section `s`; `inflated`, when given, is its pages inflated already. */
+  add(s: Section, where: string, inflated?: Uint8Array): void {
     const bad = (why: string): never => {
       throw new SnapshotError('corrupt', `it is damaged: ${where} ${why}`);
     };
@@ -83,14 +103,17 @@ export class RamAssembler {
     const present: number[] = [];
     for (let i = 0; i < count; i++) if (bitmap[i >> 3] & (1 << (i & 7))) present.push(first + i);
     let data: Uint8Array = new Uint8Array(0);
-    try {
-      data = inflateRawSync(p.subarray(8 + bitmapBytes), {
-        maxOutputLength: Math.max(1, present.length * PAGE_SIZE),
-      });
-    } catch (e) {
-      bad(`does not decompress (${(e as Error).message})`);
+    const expected = present.length * PAGE_SIZE;
+    if (inflated !== undefined && inflated.length === expected) {
+      data = inflated;
+    } else {
+      try {
+        data = inflateRawSync(p.subarray(8 + bitmapBytes), inflateOptions(expected));
+      } catch (e) {
+        bad(`does not decompress (${(e as Error).message})`);
+      }
     }
-    if (data.length !== present.length * PAGE_SIZE) {
+    if (data.length !== expected) {
       bad(`holds ${data.length} bytes for ${present.length} pages`);
     }
     let i = 0;

@@ -10,7 +10,6 @@
 
 import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape, BoardState } from '../../machine/board/virtState.js';
-import type { RamState } from '../../machine/ram.js';
 import { StateError, type SavedPart } from '../../machine/state/persistent.js';
 import { berthVersion } from './berthVersion.js';
 import { boardFingerprint, canonicalJson, shapeDifferences } from './boardShape.js';
@@ -76,8 +75,10 @@ export function* snapshotChunks(
     writer: berthVersion(),
     fingerprint: boardFingerprint(shape),
   });
-  // RAM as views: the chunks are written out before the guest runs again.
-  const { parts } = board.saveState({ ramViews: true });
+  // Every part's state but RAM's, which is deflated straight from views of guest RAM (the
+  // board is between runs, so nothing writes it meanwhile): no copy of the guest's memory.
+  const parts = board.parts().filter(([name]) => name !== 'ram');
+  const ram = board.ram;
   const sections: Iterable<Section>[] = [
     [
       jsonSection(
@@ -87,10 +88,8 @@ export function* snapshotChunks(
         JSON.parse(canonicalJson(shape)),
       ),
     ],
-    Object.entries(parts)
-      .filter(([name]) => name !== 'ram')
-      .map(([name, p]) => jsonSection(name, p.id, p.version, p.state)),
-    ramSections(parts.ram.state as RamState, parts.ram.version),
+    parts.map(([name, p]) => jsonSection(name, p.stateId, p.stateVersion, p.saveState())),
+    ramSections({ size: ram.size, runs: ram.dataRuns() }, ram.stateVersion),
     Object.entries(extras).map(([k, v]) => jsonSection(VMM_SECTION_PREFIX + k, 'vmm', 1, v)),
     [END_SECTION],
   ];
@@ -119,8 +118,13 @@ function parseJson(s: Section, where: string): unknown {
 /**
  * Reads `bytes` and checks them against `board` completely, changing nothing. Throws
  * SnapshotError (its `problem` says which kind) with a message to put after the file's name.
+ * `inflated` may hold RAM sections' pages inflated ahead, by their payload's offset in `bytes`.
  */
-export function checkSnapshot(board: VirtBoard, bytes: Uint8Array): CheckedSnapshot {
+export function checkSnapshot(
+  board: VirtBoard,
+  bytes: Uint8Array,
+  inflated?: ReadonlyMap<number, Uint8Array>,
+): CheckedSnapshot {
   const header = decodeHeader(bytes);
   const parts: Record<string, SavedPart> = {};
   const extras: Record<string, unknown> = {};
@@ -153,7 +157,7 @@ export function checkSnapshot(board: VirtBoard, bytes: Uint8Array): CheckedSnaps
         throw new SnapshotError('corrupt', `it is damaged: ${where} has another RAM version`);
       }
       ramVersion = s.version;
-      ram.add(s, where);
+      ram.add(s, where, inflated?.get(s.payload.byteOffset - bytes.byteOffset));
     } else if (s.name.startsWith(VMM_SECTION_PREFIX)) {
       extras[s.name.slice(VMM_SECTION_PREFIX.length)] = parseJson(s, where);
     } else {

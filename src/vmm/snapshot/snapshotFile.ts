@@ -1,6 +1,8 @@
 // Snapshot files: written whole to a temporary name beside the target (mode 0600: guest
 // memory) and renamed into place, so a reader never sees half a file; read whole, checked
-// completely, and only then loaded. Every refusal names the file.
+// completely, and only then loaded. Every refusal names the file. A restore in a hurry reads
+// the file ahead (readSnapshotFile) with its RAM inflated on the thread pool, in parallel and
+// beside whatever else the process does meanwhile; the check is the same either way.
 
 import {
   closeSync,
@@ -11,8 +13,12 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { inflateRaw } from 'node:zlib';
 import type { VirtBoard } from '../../machine/board/virt.js';
-import { SnapshotError } from './format.js';
+import { HEADER_BYTES, SECTION_HEADER_BYTES, SnapshotError } from './format.js';
+import { inflateOptions, ramPacked } from './ramSections.js';
 import { checkSnapshot, snapshotChunks, type CheckedSnapshot } from './snapshot.js';
 
 /** Writes the snapshot of `board` (between runs) to `path`; returns its size in bytes. */
@@ -43,16 +49,73 @@ export function writeSnapshotFile(
   }
 }
 
-/** Reads `path` and checks it against `board` completely, changing nothing. */
-export function checkSnapshotFile(board: VirtBoard, path: string): CheckedSnapshot {
+/** A snapshot file read ahead: its bytes, and its RAM sections' pages by payload offset. */
+export interface SnapshotFileBytes {
+  bytes: Uint8Array;
+  inflated: Map<number, Uint8Array>;
+}
+
+/** A snapshot file being read ahead (readSnapshotFile), by the path it was given as. */
+export interface SnapshotReadAhead {
+  path: string;
+  read: Promise<SnapshotFileBytes | null>;
+}
+
+const inflateRawAsync = promisify(inflateRaw);
+
+/**
+ * Reads `path` and inflates its RAM sections on the thread pool, all at once; checks nothing
+ * (checkSnapshotFile does, on these bytes). Null when the file cannot be read: checkSnapshotFile
+ * then says why. A section it cannot make out is left to the check to inflate (or refuse).
+ */
+export async function readSnapshotFile(path: string): Promise<SnapshotFileBytes | null> {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = await readFile(path);
+  } catch {
+    return null;
+  }
+  const inflated = new Map<number, Uint8Array>();
+  const work: Promise<void>[] = [];
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = HEADER_BYTES; at + SECTION_HEADER_BYTES <= bytes.length;) {
+    const length = Number(v.getBigUint64(at + 72, true));
+    const start = at + SECTION_HEADER_BYTES;
+    if (bytes[at] === 0 || start + length > bytes.length) break; // the end, or damage
+    const isRam = bytes[at] === 0x72 && bytes[at + 1] === 0x61 && bytes[at + 2] === 0x6d;
+    const w =
+      isRam && bytes[at + 3] === 0 ? ramPacked(bytes.subarray(start, start + length)) : null;
+    if (w !== null) {
+      work.push(
+        inflateRawAsync(w.packed, inflateOptions(w.bytes)).then(
+          (data) => void inflated.set(start, data),
+          () => {}, // the check inflates it again and says what is wrong
+        ),
+      );
+    }
+    at = start + length;
+  }
+  await Promise.all(work);
+  return { bytes, inflated };
+}
+
+/**
+ * Reads `path` (or takes what readSnapshotFile read of it) and checks it against `board`
+ * completely, changing nothing.
+ */
+export function checkSnapshotFile(
+  board: VirtBoard,
+  path: string,
+  read?: SnapshotFileBytes | null,
+): CheckedSnapshot {
+  let bytes = read?.bytes;
+  try {
+    bytes ??= readFileSync(path);
   } catch (e) {
     throw new SnapshotError('format', `cannot read the snapshot ${path}: ${(e as Error).message}`);
   }
   try {
-    return checkSnapshot(board, bytes);
+    return checkSnapshot(board, bytes, read?.inflated);
   } catch (e) {
     if (e instanceof SnapshotError)
       throw new SnapshotError(e.problem, `snapshot ${path}: ${e.message}`);

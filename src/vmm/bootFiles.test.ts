@@ -1,0 +1,60 @@
+// Boot files: read at once for a boot; for a restore, the kernel and initrd only checked at
+// start and read when a boot first needs them.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BootFiles } from './bootFiles.js';
+import { GuestFileError } from './kernelFile.js';
+
+function files(): { dir: string; firmware: string; kernel: string; initrd: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bootfiles-'));
+  const image = new Uint8Array(4096);
+  image.set([0x52, 0x53, 0x43, 0x05], 0x38); // a Linux Image's magic
+  const f = {
+    dir,
+    firmware: join(dir, 'fw.bin'),
+    kernel: join(dir, 'Image'),
+    initrd: join(dir, 'initrd'),
+  };
+  writeFileSync(f.firmware, Uint8Array.of(0x73, 0, 0x50, 0x10));
+  writeFileSync(f.kernel, image);
+  writeFileSync(f.initrd, Uint8Array.of(1, 2, 3));
+  return f;
+}
+
+test('a boot reads every file at start; a restore reads the kernel and initrd on first boot', (t) => {
+  const f = files();
+  t.after(() => rmSync(f.dir, { recursive: true, force: true }));
+  const now = BootFiles.open(f, false);
+  const deferred = BootFiles.open(f, true);
+  rmSync(f.initrd); // gone after the start: only the boot that was read already has it
+  assert.deepEqual(now.forBoot().initrd, Uint8Array.of(1, 2, 3));
+  assert.equal(now.forBoot().kernel?.length, 4096);
+  const r = deferred.forRestore();
+  assert.equal(r.kernel, undefined);
+  assert.equal(r.initrd, undefined);
+  assert.deepEqual(r.firmware, Uint8Array.of(0x73, 0, 0x50, 0x10));
+  assert.throws(() => deferred.forBoot(), /cannot read the initrd '.*initrd': no such file/);
+  writeFileSync(f.initrd, Uint8Array.of(4));
+  assert.deepEqual(deferred.forBoot().initrd, Uint8Array.of(4));
+  assert.equal(deferred.forBoot(), deferred.forBoot(), 'read once');
+});
+
+test('a restore still refuses at start a kernel or initrd it could not read later', (t) => {
+  const f = files();
+  t.after(() => rmSync(f.dir, { recursive: true, force: true }));
+  for (const deferred of [false, true]) {
+    assert.throws(
+      () => BootFiles.open({ ...f, kernel: join(f.dir, 'missing') }, deferred),
+      (e: Error) =>
+        e instanceof GuestFileError && /kernel '.*missing': no such file/.test(e.message),
+    );
+    assert.throws(
+      () => BootFiles.open({ ...f, initrd: f.dir }, deferred),
+      /cannot read the initrd '.*': it is a directory/,
+    );
+  }
+});
