@@ -149,6 +149,8 @@ export class Snapshots {
     try {
       if (g.state === 'running' || g.state === 'paused') {
         const r = await this.freezeRunning(g, rt, disks, overlays, machineFile);
+        // The last status the watcher has shows the images before the freeze; so should not the API.
+        rt.status?.disks.forEach((d, i) => (d.path = active[i] ?? d.path));
         record({ frozen: r.frozen.map((f, i) => f ?? disks[i].active), active, bytes: r.bytes });
       } else {
         for (const d of disks) if (!d.readOnly) layers.freeze(d.active, null);
