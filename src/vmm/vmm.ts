@@ -29,6 +29,7 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
+import { newGeneration } from './generation.js';
 
 /** How a run ended; `code` is the VMM's process exit status. */
 export type VmmExit =
@@ -215,8 +216,12 @@ export class Vmm {
     this.board = board; // a deterministic clock counts this board's instructions
     try {
       const info = restoreMachineSnapshot(this.machine(board), path);
+      // A new generation: a new VM generation ID (the guest reseeds its RNG) and, on the
+      // host's clock, the RTC at the host's time (Berth's images step their clock from it).
+      const g = newGeneration(this.machine(board));
       this.log(
-        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer})`,
+        `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}); ` +
+          `VM generation ID ${g.id}${g.rtcSet ? ', RTC set to the host time' : ''}`,
       );
     } catch (e) {
       this.board = null;

@@ -13,7 +13,7 @@ import type { BoardShape, BoardState } from '../../machine/board/virtState.js';
 import type { RamState } from '../../machine/ram.js';
 import { StateError, type SavedPart } from '../../machine/state/persistent.js';
 import { berthVersion } from './berthVersion.js';
-import { boardFingerprint, canonicalJson, shapeDifferences } from './boardShape.js';
+import { boardFingerprint, canonicalJson, sameBoard, shapeDifferences } from './boardShape.js';
 import {
   decodeHeader,
   decodeSection,
@@ -177,7 +177,7 @@ export function checkSnapshot(board: VirtBoard, bytes: Uint8Array): CheckedSnaps
     );
   }
   const here = board.shape();
-  if (Buffer.from(boardFingerprint(here)).toString('hex') !== fingerprint) {
+  if (!sameBoard(shape, here)) {
     const diff = shapeDifferences(shape, here);
     throw new SnapshotError(
       'board',
