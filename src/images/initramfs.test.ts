@@ -16,6 +16,7 @@ import {
   moduleLoadOrder,
   READY_BANNER,
 } from './initramfs.js';
+import { ueventHandlerScript } from './guestEvents.js';
 import { fakeElf } from './testSupport.js';
 
 const BUSYBOX = fakeElf('busybox');
@@ -109,6 +110,13 @@ test('modules: files, modules.dep, and a load list with dependencies first', () 
     by.get('etc/berth/modules')?.data?.toString(),
     'kernel/net/core/failover.ko\nkernel/drivers/net/net_failover.ko\nkernel/drivers/net/virtio_net.ko\nkernel/drivers/virtio/virtio_mmio.ko\n',
   );
+});
+
+test('the uevent handler of a new VM generation is in etc/berth, executable', () => {
+  const entries = readCpio(gunzipSync(buildInitramfs({ busybox: BUSYBOX })));
+  const h = entries.find((e) => e.path === 'etc/berth/uevent');
+  assert.equal(h?.mode, 0o755);
+  assert.equal(h?.data?.toString(), ueventHandlerScript());
 });
 
 test('a script replaces the interactive shell', () => {

@@ -1,9 +1,11 @@
 // Berth's default initramfs: Debian's static busybox, applet links, device nodes, optional kernel
-// modules, and an /init that mounts proc, sys and devtmpfs, prints "Berth initramfs ready" and
-// runs a shell on the console (or a given script), powering off when it ends.
+// modules, and an /init that mounts proc, sys and devtmpfs, starts the uevent handler of
+// guestEvents.ts (a new VM generation), prints "Berth initramfs ready" and runs a shell on the
+// console (or a given script), powering off when it ends.
 
 import { gzipSync } from 'node:zlib';
 import { type CpioEntry, writeCpio } from './cpio.js';
+import { START_UEVENT, UEVENT_HANDLER_PATH, ueventHandlerScript } from './guestEvents.js';
 
 /** The line /init prints when the guest's userland is up; tests and tools wait for it. */
 export const READY_BANNER = 'Berth initramfs ready';
@@ -110,6 +112,8 @@ hostname ${host}
 if [ -f /etc/berth/modules ]; then
   while read -r m; do insmod "/lib/modules/$(uname -r)/$m" 2>/dev/null; done < /etc/berth/modules
 fi
+# A new VM generation (restored snapshot, clone): clock from the RTC, a new MAC taken up.
+${START_UEVENT}
 echo
 echo "${READY_BANNER}: Linux $(uname -r) $(uname -m)"
 if [ -x /etc/berth/script ]; then
@@ -180,6 +184,8 @@ export function initramfsEntries(opts: InitramfsOptions): CpioEntry[] {
     file('etc/profile', PROFILE),
     file('etc/hostname', `${opts.hostname ?? 'berth'}\n`),
     file('init', initScript({ hostname: opts.hostname }), 0o755),
+    dir('etc/berth'),
+    file(UEVENT_HANDLER_PATH, ueventHandlerScript(), 0o755),
   ];
   const modules = opts.modules ?? [];
   if (modules.length > 0) {

@@ -12,6 +12,7 @@ import type { PackageIndex, PackageInfo } from './archive.js';
 import type { DebEntry } from './deb.js';
 import { ImageError } from './errors.js';
 import { PLAIN_CONSOLE_ARG } from './initramfs.js';
+import { START_UEVENT, UEVENT_HANDLER_PATH, ueventHandlerScript } from './guestEvents.js';
 
 /** The line the guest prints on its console once its services are up. */
 export const GUEST_READY_BANNER = 'Berth guest ready';
@@ -157,6 +158,8 @@ mountpoint /tmp || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -o remount,rw / 2>/dev/null
 mkdir -p /run/dropbear /var/log
 hostname -F /etc/hostname
+# A new VM generation (restored snapshot, clone): clock from the RTC, a new MAC taken up.
+${START_UEVENT}
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
@@ -211,7 +214,7 @@ export function rcK(): string {
 # Shutdown script of a Berth guest (run by busybox init before it reboots or powers off).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 echo "berth: stopping services"
-killall acpid dropbear httpd udhcpc 2>/dev/null
+killall uevent acpid dropbear httpd udhcpc 2>/dev/null
 # Everything else (the console shell, whatever it started) ends; this shell is spared.
 kill -TERM -1 2>/dev/null
 sleep 1
@@ -339,6 +342,7 @@ export async function stageRootfs(dir: string, opts: RootfsOptions): Promise<voi
   await write('etc/acpid.conf', ACPID_CONF);
   await write('etc/acpi/PWRF/00000080', powerKeyScript(), 0o755);
   await write('etc/berth/console', consoleScript(), 0o755);
+  await write(UEVENT_HANDLER_PATH, ueventHandlerScript(), 0o755);
   await write('usr/share/udhcpc/default.script', udhcpcScript(), 0o755);
   await mkdirMode('etc/dropbear', 0o755);
   await write(
