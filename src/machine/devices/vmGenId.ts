@@ -98,7 +98,8 @@ export class VmGenId implements MmioDevice, Persistent<VmGenIdState> {
   }
 
   loadState(s: VmGenIdState): void {
-    for (let i = 0; i < VMGENID_BYTES; i++) this.bytes[i] = parseInt(s.id.slice(2 * i, 2 * i + 2), 16);
+    for (let i = 0; i < VMGENID_BYTES; i++)
+      this.bytes[i] = parseInt(s.id.slice(2 * i, 2 * i + 2), 16);
     this.notifying = s.notifying;
     this.irq.set(s.notifying);
   }

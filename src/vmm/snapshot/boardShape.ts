@@ -32,7 +32,9 @@ export function restorableShape(shape: BoardShape): unknown {
   return {
     ...shape,
     virtio: Array.isArray(slots)
-      ? slots.map((s: unknown) => (s !== null && typeof s === 'object' ? { ...s, mac: undefined } : s))
+      ? slots.map((s: unknown) =>
+          s !== null && typeof s === 'object' ? { ...s, mac: undefined } : s,
+        )
       : slots,
   };
 }

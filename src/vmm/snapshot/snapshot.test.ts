@@ -163,7 +163,11 @@ test('a snapshot restores onto a board whose network card has another MAC, which
   const b = echoBoard({ net: { backend: new MemoryNetBackend(), mac } });
   assert.notEqual(formatMac(a.board.net!.mac), mac);
   const { info } = restoreSnapshot(b.board, bytes);
-  assert.equal(info.shape.virtio[2]?.mac, formatMac(a.board.net!.mac), 'the snapshot names its MAC');
+  assert.equal(
+    info.shape.virtio[2]?.mac,
+    formatMac(a.board.net!.mac),
+    'the snapshot names its MAC',
+  );
   assert.equal(formatMac(b.board.net!.mac), mac);
   const config = Array.from({ length: 6 }, (_, i) => b.board.net!.configRead(i, 1));
   assert.equal(formatMac(Uint8Array.from(config)), mac, 'the guest reads the new MAC');
