@@ -218,10 +218,12 @@ export class Vmm {
       const info = restoreMachineSnapshot(this.machine(board), path);
       // A new generation: a new VM generation ID (the guest reseeds its RNG) and, on the
       // host's clock, the RTC at the host's time (Berth's images step their clock from it).
-      const g = newGeneration(this.machine(board));
+      const g = newGeneration(this.machine(board), info.shape);
       this.log(
         `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}); ` +
-          `VM generation ID ${g.id}${g.rtcSet ? ', RTC set to the host time' : ''}`,
+          `VM generation ID ${g.id}${g.rtcSet ? ', RTC set to the host time' : ''}` +
+          `${g.macChanged ? ', another MAC' : ''}` +
+          (g.key ? `, key ${g.key} pressed` : ', no input device to tell the guest'),
       );
     } catch (e) {
       this.board = null;

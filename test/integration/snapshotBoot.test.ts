@@ -120,11 +120,13 @@ test(
       );
       // The same snapshot and seed, but a new generation as the VMM gives it on restore: the
       // kernel reseeds its RNG at once (other random bytes than the original's), and the
-      // image's handler ran (the card's MAC is the snapshot's: eth0 keeps it).
+      // image's handler ran, from acpid on the generation key (the card's MAC is the
+      // snapshot's: eth0 keeps it).
       const c = await debian();
-      restoreMachineSnapshot(c, file);
-      const g = newGeneration(c);
+      const info = restoreMachineSnapshot(c, file);
+      const g = newGeneration(c, info.shape);
       assert.equal(g.rtcSet, false, 'deterministic: the RTC is left as it was');
+      assert.equal(g.key, 'generation', 'the same MAC: the generation key, not the MAC key');
       const log =
         'for i in 1 2 3 4 5 6 7 8 9 10; do grep -q eth0 /run/berth-generation.log && break; ' +
         'sleep 1; done; cat /run/berth-generation.log\n';

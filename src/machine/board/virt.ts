@@ -71,7 +71,8 @@ export interface VirtBoardConfig {
   hvc?: { out: CharBackend; input: ConsoleInput };
   /**
    * A virtio-input power button in virtio slot 3 (see pressPowerButton): how
-   * a guest without ACPI is asked to shut down cleanly. `serial` names it.
+   * a guest without ACPI is asked to shut down cleanly, and the keys that tell
+   * a restored guest of its new generation (input.ts). `serial` names it.
    */
   input?: { serial?: string };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
