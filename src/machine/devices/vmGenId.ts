@@ -2,7 +2,8 @@
 // 128-bit identifier that changes whenever the machine starts again from a saved state (a
 // restored snapshot, a clone), and an interrupt that says it changed. Linux's driver copies
 // the 16 bytes at probe; on the interrupt it copies them again and, when they differ, reseeds
-// its random number generator (add_vmfork_randomness) and sends a uevent with NEW_VMGENID=1.
+// its random number generator (add_vmfork_randomness) and may send a uevent with NEW_VMGENID=1
+// (Debian's 6.12 was seen sending none: the VMM tells userspace with an input key instead).
 //
 //   const genId = new VmGenId(plic.line(IRQ.vmgenid), id16);
 //   bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, genId);

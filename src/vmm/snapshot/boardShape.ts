@@ -1,7 +1,7 @@
 // The board fingerprint of a snapshot: SHA-256 of the board's shape (memory, harts, ISA, the
 // device in each virtio slot) as canonical JSON; whether a snapshot's board may be restored
 // onto another (the same shape but for the network cards' MACs: a clone takes its own MAC,
-// which the guest picks up on the generation-ID uevent); and, when not, what differs.
+// which the guest picks up on the restore key, generation.ts); and, when not, what differs.
 // The fingerprint covers the whole shape, MACs included, as format 1 wrote it: it proves the
 // board section intact; the comparison is of the shapes themselves.
 
