@@ -64,9 +64,10 @@ async function handlerLog(s: ConsoleSession, n: number): Promise<string> {
   // The handler's kernel-log copies of its lines ("[  23.99] berth-generation: ...") show on the
   // console too: only the file's lines count.
   const lines = log.replace(/^\[\s*\d+\.\d+\] berth-generation: .*\n?/gm, '');
-  const runs = lines.split(/(?=berth-generation: new VM generation)/);
-  assert.equal(runs.length - 1, n, log);
-  return runs[n];
+  const start = 'berth-generation: new VM generation';
+  const runs = lines.split(new RegExp(`(?=${start})`)).filter((r) => r.startsWith(start));
+  assert.equal(runs.length, n, log);
+  return runs[n - 1];
 }
 
 async function guestSeconds(s: ConsoleSession): Promise<{ guest: number; host: number }> {
