@@ -33,11 +33,11 @@ import {
 } from './rootfs.js';
 
 /**
- * Modules in the disk initramfs: virtio transport, disk, network, entropy, ext4 (+ crc32c), and
- * the virtio input driver with the evdev interface, through which the root file system's acpid
- * sees the power key (Berth's graceful shutdown).
+ * Modules in the disk initramfs: virtio transport, disk, network, entropy, the virtio input
+ * driver with the evdev interface (DEFAULT_MODULES; the root file system's acpid sees the power
+ * key, Berth's graceful shutdown, and the restore keys through it), and ext4 (+ crc32c).
  */
-export const DISK_MODULES = [...DEFAULT_MODULES, 'crc32c_generic', 'ext4', 'virtio_input', 'evdev'];
+export const DISK_MODULES = [...DEFAULT_MODULES, 'crc32c_generic', 'ext4'];
 
 /** Kernel command line for the built image (the initramfs reads root= itself). */
 export const IMAGE_CMDLINE = 'console=ttyS0 root=/dev/vda rw';

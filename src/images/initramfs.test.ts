@@ -16,6 +16,12 @@ import {
   moduleLoadOrder,
   READY_BANNER,
 } from './initramfs.js';
+import {
+  GENERATION_ACPI_MAP,
+  GENERATION_ACPID_CONF,
+  generationActions,
+  generationHandlerScript,
+} from './guestEvents.js';
 import { fakeElf } from './testSupport.js';
 
 const BUSYBOX = fakeElf('busybox');
@@ -109,6 +115,24 @@ test('modules: files, modules.dep, and a load list with dependencies first', () 
     by.get('etc/berth/modules')?.data?.toString(),
     'kernel/net/core/failover.ko\nkernel/drivers/net/net_failover.ko\nkernel/drivers/net/virtio_net.ko\nkernel/drivers/virtio/virtio_mmio.ko\n',
   );
+});
+
+test("the handler of a new VM generation and acpid's map, table and actions are in it", () => {
+  const entries = readCpio(gunzipSync(buildInitramfs({ busybox: BUSYBOX })));
+  const by = new Map(entries.map((e) => [e.path, e]));
+  const h = by.get('etc/berth/generation');
+  assert.equal(h?.mode, 0o755);
+  assert.equal(h?.data?.toString(), generationHandlerScript());
+  assert.equal(by.get('etc/acpi.map')?.data?.toString(), GENERATION_ACPI_MAP);
+  assert.equal(by.get('etc/acpid.conf')?.data?.toString(), GENERATION_ACPID_CONF);
+  // The kernel makes no parent folders while it unpacks: each comes before what it holds.
+  const at = (p: string): number => entries.findIndex((e) => e.path === p);
+  for (const a of generationActions()) {
+    assert.equal(by.get(a.path)?.mode, 0o755);
+    assert.equal(by.get(a.path)?.data?.toString(), a.script);
+    assert.ok(at('etc/acpi') < at('etc/acpi/berth') && at('etc/acpi/berth') < at(a.path));
+  }
+  assert.equal(by.has('etc/berth/uevent'), false);
 });
 
 test('a script replaces the interactive shell', () => {

@@ -1,9 +1,18 @@
 // Berth's default initramfs: Debian's static busybox, applet links, device nodes, optional kernel
-// modules, and an /init that mounts proc, sys and devtmpfs, prints "Berth initramfs ready" and
+// modules, and an /init that mounts proc, sys and devtmpfs, loads the modules, starts acpid for
+// the restore keys of guestEvents.ts (a new VM generation), prints "Berth initramfs ready" and
 // runs a shell on the console (or a given script), powering off when it ends.
 
 import { gzipSync } from 'node:zlib';
 import { type CpioEntry, writeCpio } from './cpio.js';
+import {
+  GENERATION_ACPI_MAP,
+  GENERATION_ACPID_CONF,
+  GENERATION_HANDLER_PATH,
+  generationActions,
+  generationHandlerScript,
+  START_ACPID,
+} from './guestEvents.js';
 
 /** The line /init prints when the guest's userland is up; tests and tools wait for it. */
 export const READY_BANNER = 'Berth initramfs ready';
@@ -110,6 +119,9 @@ hostname ${host}
 if [ -f /etc/berth/modules ]; then
   while read -r m; do insmod "/lib/modules/$(uname -r)/$m" 2>/dev/null; done < /etc/berth/modules
 fi
+# A new VM generation (restored snapshot, clone), told by the VMM with a key of its input
+# device: acpid runs /etc/berth/generation (clock from the RTC, a new MAC taken up).
+${START_ACPID}
 echo
 echo "${READY_BANNER}: Linux $(uname -r) $(uname -m)"
 if [ -x /etc/berth/script ]; then
@@ -180,6 +192,13 @@ export function initramfsEntries(opts: InitramfsOptions): CpioEntry[] {
     file('etc/profile', PROFILE),
     file('etc/hostname', `${opts.hostname ?? 'berth'}\n`),
     file('init', initScript({ hostname: opts.hostname }), 0o755),
+    dir('etc/berth'),
+    file(GENERATION_HANDLER_PATH, generationHandlerScript(), 0o755),
+    file('etc/acpi.map', GENERATION_ACPI_MAP),
+    file('etc/acpid.conf', GENERATION_ACPID_CONF),
+    dir('etc/acpi'),
+    dir('etc/acpi/berth'),
+    ...generationActions().map((a) => file(a.path, a.script, 0o755)),
   ];
   const modules = opts.modules ?? [];
   if (modules.length > 0) {

@@ -72,12 +72,12 @@ test('busyboxApplets reads the sorted applet table', () => {
 
 test('the power key maps to a handler, and rcK ends every process before going read-only', () => {
   // acpi.map: six fields, the last (the description) holding the action table's key.
-  const [type, hexType, code, num, value, ...desc] = ACPI_MAP.trim().split(/\s+/);
+  const [type, hexType, code, num, value, ...desc] = ACPI_MAP.split('\n')[0].split(/\s+/);
   assert.deepEqual(
     [type, parseInt(hexType, 16), code, Number(num), Number(value)],
     ['EV_KEY', 1, 'KEY_POWER', 116, 1],
   );
-  const [key, action] = ACPID_CONF.trim().split(/\s+/);
+  const [key, action] = ACPID_CONF.split('\n')[0].split(/\s+/);
   assert.ok(desc.includes(key), `${key} in ${desc.join(' ')}`);
   assert.equal(action, 'PWRF/00000080');
   assert.match(powerKeyScript(), /^#!\/bin\/sh\n/);
@@ -86,7 +86,7 @@ test('the power key maps to a handler, and rcK ends every process before going r
   const at = (re: RegExp) => k.search(re);
   assert.ok(at(/kill -TERM -1/) >= 0 && at(/kill -TERM -1/) < at(/kill -KILL -1/));
   assert.ok(at(/kill -KILL -1/) < at(/^sync$/m) && at(/^sync$/m) < at(/remount,ro \//));
-  assert.match(rcS(), /acpid\n[\s\S]*\/proc\/\$\(pidof acpid\)\/fd/);
+  assert.match(rcS(), /acpid -l \/run\/acpid\.log\n[\s\S]*\/proc\/\$\(pidof acpid\)\/fd/);
 });
 
 test('usrMerged maps /bin, /sbin and /lib under /usr', () => {
@@ -214,7 +214,7 @@ test(
       assert.match(rcs, /udhcpc .*-i eth0/);
       assert.match(debugfs('cat /etc/berth/console'), new RegExp(GUEST_READY_BANNER));
       // The power key: acpid (a busybox applet), its map and action, the handler, a clean rcK.
-      assert.match(rcs, /^\s*acpid$/m);
+      assert.match(rcs, /^\s*acpid -l \/run\/acpid\.log$/m);
       assert.match(debugfs('stat /usr/sbin/acpid'), /Fast link dest: "\.\.\/bin\/busybox"/);
       assert.equal(debugfs('cat /etc/acpi.map'), ACPI_MAP);
       assert.equal(debugfs('cat /etc/acpid.conf'), ACPID_CONF);

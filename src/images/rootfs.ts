@@ -1,7 +1,8 @@
 // The root file system of `berth image build`: a staging folder laid out like a merged-/usr
 // Debian system (busybox with applet links, Debian packages such as dropbear unpacked from their
 // .debs, an init with inittab and boot scripts, accounts, an SSH key, a web page, busybox acpid
-// turning the power key into a clean poweroff), turned into a raw ext4 image with Debian's
+// turning the power key into a clean poweroff and the restore keys into guestEvents.ts's
+// handler), turned into a raw ext4 image with Debian's
 // mke2fs -d. Also the initramfs /init that mounts that disk as the root and switches to it.
 
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,14 @@ import type { PackageIndex, PackageInfo } from './archive.js';
 import type { DebEntry } from './deb.js';
 import { ImageError } from './errors.js';
 import { PLAIN_CONSOLE_ARG } from './initramfs.js';
+import {
+  GENERATION_ACPI_MAP,
+  GENERATION_ACPID_CONF,
+  GENERATION_HANDLER_PATH,
+  generationActions,
+  generationHandlerScript,
+  START_ACPID,
+} from './guestEvents.js';
 
 /** The line the guest prints on its console once its services are up. */
 export const GUEST_READY_BANNER = 'Berth guest ready';
@@ -168,28 +177,22 @@ key=/etc/dropbear/dropbear_ed25519_host_key
 [ -s $key ] || dropbearkey -t ed25519 -f $key >/dev/null 2>&1
 dropbear -r $key -p 22
 httpd -p 80 -h /srv/www
-# The power key (Berth's virtio-input power button, via evdev) runs a clean poweroff: acpid
-# opens /dev/input/event0, event1, ... as they are now. Wait (up to 5 s) until it listens, so
-# that a press after the ready line is never missed.
-if [ -e /dev/input/event0 ]; then
-  acpid
-  i=0
-  while [ $i -lt 50 ] && ! ls -l /proc/$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
-    sleep 0.1
-    i=$((i + 1))
-  done
-fi
+# The keys of Berth's virtio-input device, via evdev: the power key runs a clean poweroff; a
+# restore key (a new VM generation: restored snapshot, clone) runs /etc/berth/generation (clock
+# from the RTC, a new MAC taken up). acpid opens /dev/input/event0, event1, ... as they are now.
+${START_ACPID}
 `;
 }
 
 /**
  * busybox acpid's event map (/etc/acpi.map: type name, type in hex, code name, code, value,
  * description) and action table (/etc/acpid.conf: a word of the description, then the handler
- * under /etc/acpi): KEY_POWER pressed runs /etc/acpi/PWRF/00000080. These are acpid's built-in
- * defaults, written out so that the image does not depend on them.
+ * under /etc/acpi): KEY_POWER pressed runs /etc/acpi/PWRF/00000080 (acpid's built-in default,
+ * written out so that the image does not depend on it); then the restore keys.
  */
-export const ACPI_MAP = 'EV_KEY 01 KEY_POWER 116 1 button/power PWRF 00000080\n';
-export const ACPID_CONF = 'PWRF PWRF/00000080\n';
+export const ACPI_MAP =
+  'EV_KEY 01 KEY_POWER 116 1 button/power PWRF 00000080\n' + GENERATION_ACPI_MAP;
+export const ACPID_CONF = 'PWRF PWRF/00000080\n' + GENERATION_ACPID_CONF;
 
 /** /etc/acpi/PWRF/00000080: what the power key does. */
 export function powerKeyScript(): string {
@@ -339,6 +342,8 @@ export async function stageRootfs(dir: string, opts: RootfsOptions): Promise<voi
   await write('etc/acpid.conf', ACPID_CONF);
   await write('etc/acpi/PWRF/00000080', powerKeyScript(), 0o755);
   await write('etc/berth/console', consoleScript(), 0o755);
+  await write(GENERATION_HANDLER_PATH, generationHandlerScript(), 0o755);
+  for (const a of generationActions()) await write(a.path, a.script, 0o755);
   await write('usr/share/udhcpc/default.script', udhcpcScript(), 0o755);
   await mkdirMode('etc/dropbear', 0o755);
   await write(

@@ -28,6 +28,7 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
+import { newGeneration } from './generation.js';
 import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
@@ -268,12 +269,18 @@ export class Vmm {
       const read = await reading;
       const t2 = performance.now();
       const info = restoreMachineSnapshot(this.machine(board), path, read);
+      // A new generation: a new VM generation ID (the guest reseeds its RNG) and, on the
+      // host's clock, the RTC at the host's time (Berth's images step their clock from it).
+      const g = newGeneration(this.machine(board), info.shape);
       const t3 = performance.now(); // performance.now() counts from the process's start
       const ms = (a: number, b: number): string => `${(b - a).toFixed(0)} ms`;
       this.log(
         `restored ${path} (snapshot format ${info.formatVersion}, written by Berth ${info.writer}): ` +
           `board ${ms(t0, t1)}, then waited ${ms(t1, t2)} for the file read and inflated, ` +
-          `checked and loaded it in ${ms(t2, t3)}; ${t3.toFixed(0)} ms after the process started`,
+          `checked and loaded it in ${ms(t2, t3)}; ${t3.toFixed(0)} ms after the process started; ` +
+          `VM generation ID ${g.id}${g.rtcSet ? ', RTC set to the host time' : ''}` +
+          `${g.macChanged ? ', another MAC' : ''}` +
+          (g.key ? `, key ${g.key} pressed` : ', no input device to tell the guest'),
       );
     } catch (e) {
       this.board = null;

@@ -1,6 +1,7 @@
 // The machine a VMM runs for one boot: the virt board built from the VmmConfig, its time
 // (host clock, or in deterministic mode the instruction count) and its entropy (the host's,
-// or a seeded source in deterministic mode), on the disks, network and console the VMM opened.
+// or a seeded source in deterministic mode) and its first VM generation ID (generation.ts), on
+// the disks, network and console the VMM opened.
 
 import { webcrypto } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -12,6 +13,7 @@ import type { VmmConfig } from './config.js';
 import type { ConsoleIO } from './console.js';
 import type { DiskBackend } from './disk/openDisk.js';
 import type { VmmMachine } from './vmmSnapshot.js';
+import { bootGenerationId, DETERMINISTIC_SEED } from './generation.js';
 
 export interface MachineInputs {
   config: VmmConfig;
@@ -32,7 +34,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     ? new InstructionClock(m.instructions)
     : new HostClock();
   if (m.paused && clock instanceof HostClock) clock.pause();
-  const entropy = cfg.deterministic ? new SeededEntropy(1n) : null;
+  const entropy = cfg.deterministic ? new SeededEntropy(DETERMINISTIC_SEED) : null;
   // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
   const firstDisk = cfg.disks[0];
   const seed =
@@ -55,6 +57,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     net: m.net && cfg.net.kind !== 'none' ? { backend: m.net, seed, mac: cfg.net.mac } : undefined,
     hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io } : undefined,
     input: cfg.powerButton ? {} : undefined,
+    generationId: bootGenerationId(cfg.deterministic),
     log: m.log,
   });
   return { board, clock, entropy };

@@ -13,6 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoBoard, runFor, type } from '../support/echoBoard.js';
 import { restoreSnapshotFile, writeSnapshotFile } from '../../src/vmm/snapshot/snapshotFile.js';
+import { MemoryNetBackend } from '../../src/machine/virtio/netBackend.js';
+import { formatMac } from '../../src/machine/virtio/net.js';
 
 const FIXTURE = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -43,4 +45,22 @@ test('the snapshot of format version 1 restores and the echo guest runs on', () 
   assert.equal(board.uart.receive([0x71]), 1); // 'q'
   const stop = board.run(100_000);
   assert.deepEqual(stop, { kind: 'syscon', event: { kind: 'poweroff' } });
+});
+
+test('format 1 restores onto a board with a VM generation ID (not in the file) and another MAC', () => {
+  // The board gained the generation ID device after format 1, and restores no longer need the
+  // snapshot's MAC; neither may make the fixture unloadable.
+  const id = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+  const mac = '52:54:00:0f:1e:2d';
+  const { board, output } = echoBoard({
+    generationId: id,
+    net: { backend: new MemoryNetBackend(), mac },
+  });
+  const { info } = restoreSnapshotFile(board, FIXTURE);
+  assert.notEqual(info.shape.virtio[2]?.mac, mac, 'the fixture has another MAC');
+  assert.deepEqual(board.vmgenid.id, id, 'the device keeps the ID it was given');
+  assert.equal(formatMac(board.net!.mac), mac);
+  assert.equal(board.instructions(), 340_000);
+  type(board, 'ok');
+  assert.equal(output(), 'ok');
 });

@@ -10,6 +10,9 @@ export const VIRT = {
   plic: { base: 0xc000000, size: 0x600000 },
   uart0: { base: 0x10000000, size: 0x100 },
   virtio: { base: 0x10001000, stride: 0x1000, count: 8 },
+  // Berth's own (QEMU virt has nothing here: fw-cfg ends at 0x10100018, flash starts at
+  // 0x20000000). The guest sees 16 bytes (the device tree's reg); the bus maps a page.
+  vmgenid: { base: 0x10200000, size: 0x1000, regSize: 0x10 },
   ram: { base: 0x80000000 },
 } as const;
 
@@ -18,6 +21,8 @@ export const IRQ = {
   virtio0: 1, // virtio slot n uses source 1 + n
   uart0: 10,
   rtc: 11,
+  // Berth's own: free on QEMU virt (PCIe uses 32..35, the IOMMU 36.., the platform bus 64..95).
+  vmgenid: 12,
 } as const;
 
 /** mtime frequency (the device tree's timebase-frequency). */

@@ -13,6 +13,7 @@ import { Syscon, type SysconEvent } from '../devices/syscon.js';
 import { Uart16550, type CharBackend } from '../devices/uart16550.js';
 import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
+import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { placeImage, type PlacedImage } from '../loader/image.js';
@@ -70,11 +71,17 @@ export interface VirtBoardConfig {
   hvc?: { out: CharBackend; input: ConsoleInput };
   /**
    * A virtio-input power button in virtio slot 3 (see pressPowerButton): how
-   * a guest without ACPI is asked to shut down cleanly. `serial` names it.
+   * a guest without ACPI is asked to shut down cleanly, and the keys that tell
+   * a restored guest of its new generation (input.ts). `serial` names it.
    */
   input?: { serial?: string };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
+  /**
+   * The first VM generation ID (16 bytes; zeros when absent): the VMM gives a fresh one at
+   * every cold boot, and sets a new one after a restore (vmgenid.setId).
+   */
+  generationId?: Uint8Array;
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
 }
@@ -108,6 +115,8 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly rtc: GoldfishRtc;
   readonly syscon: Syscon;
   readonly bootRom: BootRom;
+  /** The VM generation ID device. */
+  readonly vmgenid: VmGenId;
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[] = [];
@@ -155,6 +164,11 @@ export class VirtBoard implements Persistent<BoardState> {
     this.bus.map('uart0', VIRT.uart0.base, VIRT.uart0.size, this.uart);
     this.bus.map('rtc', VIRT.rtc.base, VIRT.rtc.size, this.rtc);
     this.bus.map('test', VIRT.test.base, VIRT.test.size, this.syscon);
+    if (cfg.generationId !== undefined && cfg.generationId.length !== 16) {
+      throw new BoardError(`generationId must be 16 bytes, got ${cfg.generationId.length}`);
+    }
+    this.vmgenid = new VmGenId(this.plic.line(IRQ.vmgenid), cfg.generationId);
+    this.bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
     const disks = cfg.disks ?? [];
     // Fixed slots: rng 0, hvc 1, net 2, input 3; disks take the free slots from the top.
     const fixedSlots: number[] = [];
@@ -265,6 +279,7 @@ export class VirtBoard implements Persistent<BoardState> {
       memoryBytes: cfg.memoryBytes,
       bootargs: cfg.bootargs ?? '',
       initrd: initrd ?? undefined,
+      vmgenid: true,
     });
   }
 

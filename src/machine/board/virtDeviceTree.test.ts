@@ -333,6 +333,27 @@ test('options: rng-seed, stdout-path, mmu-type, fewer virtio slots', () => {
   assert.equal(t.nodes.get('/memory@80000000')!.get('reg'), '<0x00 0x80000000 0x00 0x4000000>');
 });
 
+test('vmgenid: a microsoft,vmgenid node with the 16-byte ID and PLIC source 12, nothing else changed', () => {
+  const plain = decompile(buildVirtDeviceTree({ harts: 1, memoryBytes: 256 * MiB }), 'plain.dtb');
+  const t = decompile(
+    buildVirtDeviceTree({ harts: 1, memoryBytes: 256 * MiB, vmgenid: true }),
+    'berth-vmgenid.dtb',
+  );
+  const node = t.nodes.get('/soc/rng@10200000')!;
+  assert.equal(node.get('compatible'), '"microsoft,vmgenid"');
+  assert.equal(node.get('reg'), '<0x00 0x10200000 0x00 0x10>');
+  assert.equal(node.get('interrupts'), '<0x0c>');
+  assert.equal(node.get('interrupt-parent'), '<&{/soc/plic@c000000}>');
+  assert.equal(node.size, 4);
+  assert.deepEqual(
+    t.order.filter((p) => p !== '/soc/rng@10200000'),
+    plain.order,
+    'the other nodes are as before',
+  );
+  for (const [p, props] of plain.nodes) assert.deepEqual(t.nodes.get(p), props, p);
+  assert.deepEqual(t.warnings, plain.warnings, 'dtc finds nothing new to warn about');
+});
+
 test('blob is padded for in-place edits; bad configurations are refused', () => {
   assert.equal(buildVirtDeviceTree({ harts: 1, memoryBytes: 64 * MiB }).length, 0x10000);
   assert.ok(

@@ -8,6 +8,8 @@
 // Left out on purpose (QEMU has them, Berth has not): pmu (SBI PMU counter
 // map), fw-cfg, flash, platform-bus, pci. The cpus advertise only what the
 // hart implements (RV64GC, Zicntr, Sstc, Svnapot, Svpbmt; Sv39/Sv48/Sv57).
+// Added on request (Berth has it, QEMU virt has not): the VM generation ID
+// (`vmgenid: true`, /soc/rng@10200000), which the board always asks for.
 
 import { FdtWriter, type FdtNode } from '../fdt/fdtWriter.js';
 import { IRQ, PLIC_NDEV, TIMEBASE_HZ, VIRT } from './memoryMap.js';
@@ -35,6 +37,11 @@ export interface VirtDeviceTreeConfig {
   rngSeed?: Uint8Array;
   /** Root model string. */
   model?: string;
+  /**
+   * Describes the VM generation ID device (Berth's own, `microsoft,vmgenid`; QEMU virt has
+   * none); off by default, so that the tree matches QEMU's.
+   */
+  vmgenid?: boolean;
 }
 
 export interface VirtDeviceTreeBlobOptions {
@@ -164,6 +171,7 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   }
   const plic = soc.child(`plic@${hex(VIRT.plic.base)}`);
   const clint = soc.child(`clint@${hex(VIRT.clint.base)}`);
+  const vmgenid = cfg.vmgenid ? soc.child(`rng@${hex(VIRT.vmgenid.base)}`) : null;
 
   const plicPh = fdt.phandle(plic);
   plic.u32('riscv,ndev', PLIC_NDEV);
@@ -205,6 +213,14 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
     node.u32('interrupt-parent', plicPh);
     reg(node, VIRT.virtio.base + n * VIRT.virtio.stride, VIRT.virtio.stride);
     node.string('compatible', 'virtio,mmio');
+  }
+
+  if (vmgenid) {
+    // Linux's vmgenid driver maps reg (the 16-byte ID) and takes one interrupt.
+    vmgenid.u32('interrupts', IRQ.vmgenid);
+    vmgenid.u32('interrupt-parent', plicPh);
+    reg(vmgenid, VIRT.vmgenid.base, VIRT.vmgenid.regSize);
+    vmgenid.string('compatible', 'microsoft,vmgenid');
   }
 
   // Root-level nodes.

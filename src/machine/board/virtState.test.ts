@@ -17,7 +17,7 @@ test('the parts are keyed by their bus names, harts and RAM included', () => {
   const { board } = echoBoard({ harts: 2 });
   const names = Object.keys(board.saveState().parts);
   assert.deepEqual(names, [
-    ...['ram', 'hart0', 'hart1', 'clint', 'plic', 'uart0', 'rtc', 'test', 'bootrom'],
+    ...['ram', 'hart0', 'hart1', 'clint', 'plic', 'uart0', 'rtc', 'test', 'bootrom', 'vmgenid'],
     ...['virtio0', 'virtio1', 'virtio2', 'virtio3', 'virtio6', 'virtio7'],
   ]);
   const s = board.saveState();
@@ -118,4 +118,20 @@ test('a board of another shape refuses the state', () => {
     bytes: 2 << 20,
     readOnly: true,
   });
+});
+
+test('a state saved before the board had a VM generation ID restores; the device keeps its own', () => {
+  const id = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+  const a = echoBoard();
+  runFor(a.board, 100_000);
+  const old = copy(a.board.saveState());
+  delete old.parts.vmgenid; // as a state written before the device existed
+  const b = echoBoard({ generationId: id });
+  restoreState(b.board, old);
+  assert.deepEqual(b.board.vmgenid.id, id);
+  assert.equal(b.board.instructions(), a.board.instructions());
+  // A state that has the part loads it.
+  const c = echoBoard({ generationId: new Uint8Array(16).fill(7) });
+  restoreState(c.board, copy(b.board.saveState()));
+  assert.deepEqual(c.board.vmgenid.id, id);
 });

@@ -5,9 +5,13 @@
 // the harts (minstret first: a deterministic clock counts instructions), and
 // the devices, whose interrupt lines are driven again.
 //
+// Parts added to the board after states were first saved (LATER_PARTS: the VM generation ID)
+// may be missing from a state: such a state still restores, and the part keeps what it has
+// (the generation ID the VMM gave the board). Every other part must be there.
+//
 // The board's shape (memory, harts, ISA, what sits in each virtio slot) is its
 // configuration, not state: a snapshot records it, and restores only onto a
-// board of the same shape.
+// board of the same shape (network cards' MACs aside: a clone takes another).
 
 import type { VirtBoard } from './virt.js';
 import { VIRT } from './memoryMap.js';
@@ -65,6 +69,9 @@ export function boardShape(b: VirtBoard): BoardShape {
   };
 }
 
+/** Parts a saved state may lack (it was saved before the board had them), by name. */
+export const LATER_PARTS: ReadonlySet<string> = new Set(['vmgenid']);
+
 export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
   const parts: [string, Persistent<unknown>][] = [['ram', b.ram]];
   b.harts.forEach((h, i) => parts.push([`hart${i}`, h]));
@@ -75,6 +82,7 @@ export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
     ['rtc', b.rtc],
     ['test', b.syscon],
     ['bootrom', b.bootRom],
+    ['vmgenid', b.vmgenid],
   );
   for (let i = 0; i < VIRT.virtio.count; i++) {
     const t = b.virtio[i];
@@ -100,6 +108,7 @@ export function checkBoard(b: VirtBoard, data: unknown): BoardState {
   const mine = boardParts(b);
   for (const [name, part] of mine) {
     if (!Object.prototype.hasOwnProperty.call(given, name)) {
+      if (LATER_PARTS.has(name)) continue;
       throw new StateError(`the state has no part ${name} (${part.stateId}), which this board has`);
     }
     const state = checkPart(part, given[name], name);
@@ -114,5 +123,8 @@ export function checkBoard(b: VirtBoard, data: unknown): BoardState {
 }
 
 export function loadBoard(b: VirtBoard, s: BoardState): void {
-  for (const [name, part] of boardParts(b)) part.loadState(s.parts[name].state);
+  for (const [name, part] of boardParts(b)) {
+    const saved = s.parts[name] as SavedPart | undefined;
+    if (saved !== undefined) part.loadState(saved.state);
+  }
 }

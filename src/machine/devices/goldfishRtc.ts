@@ -79,6 +79,14 @@ export class GoldfishRtc implements MmioDevice, Persistent<RtcState> {
     return (this.wall() + this.offset) & MASK64;
   }
 
+  /**
+   * Sets the current time to `ns` since the epoch, as a guest's write of TIME_HIGH and
+   * TIME_LOW would (the VMM does after a restore, so the RTC reads the host's time again).
+   */
+  setNowNs(ns: bigint): void {
+    this.setTime(ns & MASK64);
+  }
+
   /** Fires the alarm when it is due. The board calls it between slices. */
   update(): void {
     if (this.armed && this.nowNs() >= this.alarmNs()) {

@@ -1,5 +1,6 @@
-// virtio-input as a power button: the configuration space answers the
-// driver's select/subsel questions; a press reaches the eventq buffers as
+// virtio-input as a power button with two restore keys: the configuration space
+// answers the driver's select/subsel questions (KEY_POWER, KEY_MACRO1 and
+// KEY_MACRO2 advertised, nothing else); a press reaches the eventq buffers as
 // four events in order, waits for buffers when there are none, survives a
 // driver reset; statusq is consumed; malformed chains put the device in
 // NEEDS_RESET with one log line and nothing thrown.
@@ -18,11 +19,16 @@ import {
   BUS_VIRTUAL,
   EV_KEY,
   EV_SYN,
+  GENERATION_KEY,
+  GENERATION_MAC_KEY,
   INPUT_CFG,
   INPUT_EVENTQ,
   INPUT_STATUSQ,
+  KEY_MACRO1,
+  KEY_MACRO2,
   KEY_POWER,
   VIRTIO_ID_INPUT,
+  VirtioInputError,
   VirtioInput,
 } from './input.js';
 import { TestDriver } from './virtioTestDriver.js';
@@ -78,12 +84,14 @@ test('the configuration space answers name, serial, ids and bitmaps', () => {
   assert.equal(ids.byteLength, 8);
   assert.equal(ids.getUint16(0, true), BUS_VIRTUAL);
   const keys = cfgSelect(t, INPUT_CFG.evBits, EV_KEY);
-  assert.equal(keys.length, 15);
+  // Up to KEY_MACRO2 (0x291 = 657): 83 bytes, within the 128 of the union.
+  assert.equal(keys.length, 83);
   const set: number[] = [];
   keys.forEach((b, i) => {
     for (let k = 0; k < 8; k++) if (b & (1 << k)) set.push(8 * i + k);
   });
-  assert.deepEqual(set, [KEY_POWER]);
+  assert.deepEqual(set, [116, 656, 657]);
+  assert.deepEqual([KEY_POWER, KEY_MACRO1, KEY_MACRO2], [116, 656, 657]);
   assert.deepEqual([...cfgSelect(t, INPUT_CFG.evBits, EV_SYN)], [1]);
   // Unsupported questions have size 0: other event types, properties, axes, unset.
   for (const [sel, sub] of [
@@ -99,10 +107,11 @@ test('the configuration space answers name, serial, ids and bitmaps', () => {
   }
   // select and subsel read back; a 16-bit write sets both; size is read-only.
   t.write(REG.config, 2, INPUT_CFG.evBits | (EV_KEY << 8));
-  assert.equal(t.read(REG.config, 4), INPUT_CFG.evBits | (EV_KEY << 8) | (15 << 16));
+  assert.equal(t.read(REG.config, 4), INPUT_CFG.evBits | (EV_KEY << 8) | (83 << 16));
   t.write(REG.config + 2, 1, 99);
-  assert.equal(t.read(REG.config + 2, 1), 15);
+  assert.equal(t.read(REG.config + 2, 1), 83);
   assert.equal(t.read(REG.config + 8 + 14, 1), 1 << (KEY_POWER % 8));
+  assert.equal(t.read(REG.config + 8 + 82, 1), 0b11, 'KEY_MACRO1 and KEY_MACRO2');
 });
 
 test('a press reaches posted buffers as four events, in order, with an interrupt', () => {
@@ -121,6 +130,26 @@ test('a press reaches posted buffers as four events, in order, with an interrupt
   assert.equal(t.read(REG.interruptStatus, 4) & 1, 1);
   assert.equal(dev.pending, 0);
   assert.equal(dev.counters.delivered, 4);
+});
+
+test('the restore keys are pressed like the power key; keys it lacks are refused', () => {
+  const { d, dev } = setup();
+  d.init([16, 16]);
+  const bufs = [1, 2, 3, 4, 5, 6, 7, 8].map(() => d.submit(INPUT_EVENTQ, [{ writeLen: 8 }])[0]);
+  assert.equal(GENERATION_KEY, KEY_MACRO1);
+  assert.equal(GENERATION_MAC_KEY, KEY_MACRO2);
+  assert.equal(dev.pressKey(GENERATION_KEY), true);
+  assert.equal(dev.pressKey(GENERATION_MAC_KEY), true);
+  const press = (code: number): [number, number, number][] => [
+    [EV_KEY, code, 1],
+    [EV_SYN, 0, 0],
+    [EV_KEY, code, 0],
+    [EV_SYN, 0, 0],
+  ];
+  assert.deepEqual(events(d, bufs), [...press(KEY_MACRO1), ...press(KEY_MACRO2)]);
+  assert.throws(() => dev.pressKey(30), VirtioInputError);
+  assert.throws(() => dev.pressKey(KEY_MACRO2 + 1), /not one of the device's/);
+  assert.equal(dev.pending, 0);
 });
 
 test('events wait for buffers, are delivered as buffers come, and outlive a reset', () => {

@@ -1,12 +1,17 @@
 // virtio-input (virtio 1.2 section 5.8, device ID 18) as a power button: a
-// keyboard whose only key is KEY_POWER, the way a guest without ACPI (Linux on
-// the RISC-V virt board) is asked to shut down cleanly. The configuration
+// keyboard with KEY_POWER, the way a guest without ACPI (Linux on the RISC-V
+// virt board) is asked to shut down cleanly, and two keys that tell the guest
+// it was restored from a snapshot (a new VM generation): GENERATION_KEY, and
+// GENERATION_MAC_KEY when its network card also has another MAC than the
+// snapshot's. Linux's input core drops the events of keys a device does not
+// advertise, and the console's keyboard handler ignores codes past 255, so
+// these reach only readers of the evdev node (Berth's images run acpid). The configuration
 // space answers the driver's select/subsel questions (name, serial, device
 // IDs, property and event-type bitmaps); eventq carries 8-byte
 // virtio_input_event records {le16 type, le16 code, le32 value} to the
 // driver; statusq (LEDs and the like from the driver) is consumed and ignored.
 //
-// A press queues EV_KEY KEY_POWER 1, EV_SYN, EV_KEY KEY_POWER 0, EV_SYN; they
+// A press queues EV_KEY code 1, EV_SYN, EV_KEY code 0, EV_SYN; they
 // go out as soon as the driver has eventq buffers, and wait (bounded, across
 // driver resets) while it has none. An eventq chain that is not one writable
 // buffer of at least 8 bytes, or a statusq chain that is not readable, is a
@@ -41,6 +46,15 @@ export const EV_SYN = 0x00;
 export const EV_KEY = 0x01;
 export const SYN_REPORT = 0;
 export const KEY_POWER = 116;
+/** KEY_MACRO1 and KEY_MACRO2: keys no keyboard of this board sends, used for the restore news. */
+export const KEY_MACRO1 = 0x290;
+export const KEY_MACRO2 = 0x291;
+/** Pressed after a restore: the machine is a new generation (clock from the RTC). */
+export const GENERATION_KEY = KEY_MACRO1;
+/** Pressed instead after a restore with another MAC than the snapshot's (probe the card again). */
+export const GENERATION_MAC_KEY = KEY_MACRO2;
+/** The keys the device has. */
+export const INPUT_KEYS: readonly number[] = [KEY_POWER, GENERATION_KEY, GENERATION_MAC_KEY];
 /** BUS_VIRTUAL in Linux's input.h. */
 export const BUS_VIRTUAL = 0x06;
 
@@ -150,10 +164,20 @@ export class VirtioInput implements VirtioDevice<VirtioInputState> {
    * bound (the press is dropped and counted).
    */
   pressPowerButton(): boolean {
+    return this.pressKey(KEY_POWER);
+  }
+
+  /** Presses and releases `code`, one of INPUT_KEYS, like pressPowerButton. */
+  pressKey(code: number): boolean {
+    if (!INPUT_KEYS.includes(code)) {
+      throw new VirtioInputError(
+        `key ${code} is not one of the device's (${INPUT_KEYS.join(', ')})`,
+      );
+    }
     const press: InputEvent[] = [
-      { type: EV_KEY, code: KEY_POWER, value: 1 },
+      { type: EV_KEY, code, value: 1 },
       { type: EV_SYN, code: SYN_REPORT, value: 0 },
-      { type: EV_KEY, code: KEY_POWER, value: 0 },
+      { type: EV_KEY, code, value: 0 },
       { type: EV_SYN, code: SYN_REPORT, value: 0 },
     ];
     if (this.held.length + press.length > this.holdEvents) {
@@ -184,7 +208,7 @@ export class VirtioInput implements VirtioDevice<VirtioInputState> {
       }
       case INPUT_CFG.evBits:
         if (this.subsel === EV_SYN) return bitmap([SYN_REPORT]);
-        if (this.subsel === EV_KEY) return bitmap([KEY_POWER]);
+        if (this.subsel === EV_KEY) return bitmap([...INPUT_KEYS]);
         return null;
       default:
         // UNSET, PROP_BITS (no properties), ABS_INFO (no axes), anything unknown

@@ -1,5 +1,9 @@
 // The board fingerprint of a snapshot: SHA-256 of the board's shape (memory, harts, ISA, the
-// device in each virtio slot) as canonical JSON; and, when two shapes differ, what differs.
+// device in each virtio slot) as canonical JSON; whether a snapshot's board may be restored
+// onto another (the same shape but for the network cards' MACs: a clone takes its own MAC,
+// which the guest picks up on the restore key, generation.ts); and, when not, what differs.
+// The fingerprint covers the whole shape, MACs included, as format 1 wrote it: it proves the
+// board section intact; the comparison is of the shapes themselves.
 
 import { createHash } from 'node:crypto';
 import type { BoardShape, SlotShape } from '../../machine/board/virtState.js';
@@ -21,12 +25,30 @@ export function boardFingerprint(shape: BoardShape): Uint8Array {
   return new Uint8Array(createHash('sha256').update(canonicalJson(shape)).digest());
 }
 
+/** The shape without what a restore may change (the MACs of network cards). */
+export function restorableShape(shape: BoardShape): unknown {
+  // A snapshot's shape is read from a file: anything may be in it.
+  const slots: unknown = shape.virtio;
+  return {
+    ...shape,
+    virtio: Array.isArray(slots)
+      ? slots.map((s: unknown) =>
+          s !== null && typeof s === 'object' ? { ...s, mac: undefined } : s,
+        )
+      : slots,
+  };
+}
+
+/** True when a snapshot of a board of shape `saved` restores onto a board of shape `here`. */
+export function sameBoard(saved: BoardShape, here: BoardShape): boolean {
+  return canonicalJson(restorableShape(saved)) === canonicalJson(restorableShape(here));
+}
+
 function slot(s: SlotShape | null | undefined): string {
   if (!s) return 'nothing';
   const extra: string[] = [];
   if (s.bytes !== undefined) extra.push(`${s.bytes} bytes`);
   if (s.readOnly) extra.push('read-only');
-  if (s.mac !== undefined) extra.push(`MAC ${s.mac}`);
   return extra.length > 0 ? `${s.device} (${extra.join(', ')})` : s.device;
 }
 

@@ -12,7 +12,7 @@ import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape, BoardState } from '../../machine/board/virtState.js';
 import { StateError, type SavedPart } from '../../machine/state/persistent.js';
 import { berthVersion } from './berthVersion.js';
-import { boardFingerprint, canonicalJson, shapeDifferences } from './boardShape.js';
+import { boardFingerprint, canonicalJson, sameBoard, shapeDifferences } from './boardShape.js';
 import {
   decodeHeader,
   decodeSection,
@@ -182,7 +182,7 @@ export function checkSnapshot(
     );
   }
   const here = board.shape();
-  if (Buffer.from(boardFingerprint(here)).toString('hex') !== fingerprint) {
+  if (!sameBoard(shape, here)) {
     const diff = shapeDifferences(shape, here);
     throw new SnapshotError(
       'board',
