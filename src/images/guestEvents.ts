@@ -71,9 +71,10 @@ export function generationHandlerScript(): string {
 # "mac" (the card has another MAC than the snapshot's), probes the virtio network cards again.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 exec >>${GENERATION_LOG} 2>&1
+# The kernel log gets a copy at debug level (<7>): in dmesg, not printed over the console.
 note() {
   echo "berth-generation: $*"
-  echo "berth-generation: $*" >/dev/kmsg 2>/dev/null
+  echo "<7>berth-generation: $*" >/dev/kmsg 2>/dev/null
 }
 note "new VM generation\${1:+ ($1)}"
 if hwclock -s -u; then note "clock set from the RTC: $(date -u +%s)"; else note "hwclock failed"; fi

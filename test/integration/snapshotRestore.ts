@@ -61,8 +61,9 @@ async function handlerLog(s: ConsoleSession, n: number): Promise<string> {
     `L=/run/berth-generation.log; for i in $(seq 30); do ` +
       `[ "$(grep -c 'generation: eth0' $L)" -ge ${n} ] && break; sleep 1; done; cat $L`,
   );
-  // The handler's kernel-log copies of its lines ("[  23.99] berth-generation: ...") show on the
-  // console too: only the file's lines count.
+  // The handler's kernel-log copies of its lines ("[  23.99] berth-generation: ...", debug level)
+  // show on the console only where the console prints debug messages:
+  // only the file's lines count.
   const lines = log.replace(/^\[\s*\d+\.\d+\] berth-generation: .*\n?/gm, '');
   const start = 'berth-generation: new VM generation';
   const runs = lines.split(new RegExp(`(?=${start})`)).filter((r) => r.startsWith(start));
@@ -71,7 +72,7 @@ async function handlerLog(s: ConsoleSession, n: number): Promise<string> {
 }
 
 async function guestSeconds(s: ConsoleSession): Promise<{ guest: number; host: number }> {
-  // The handler's kernel-log lines may come between (they show on the console).
+  // The handler's kernel-log lines may come between where the console prints debug messages.
   const out = await s.run('date +%s');
   const guest = Number(/^\d{9,}$/m.exec(out)?.[0]);
   return { guest, host: Date.now() / 1000 };
