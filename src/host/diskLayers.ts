@@ -19,6 +19,7 @@ import { chmodSync, chownSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { backingChain } from '../vmm/disk/backingChain.js';
+import { pruneFallbackLocks } from '../vmm/disk/diskLock.js';
 import { createQcow2 } from '../vmm/disk/qcow2Create.js';
 import type { Owner } from './guestFiles.js';
 import type { SnapshotStore } from './snapshotStore.js';
@@ -81,6 +82,7 @@ export class DiskLayers {
       const p = join(this.dirs.layersDir, name);
       if (!reached.has(p) && !this.pending.has(p)) rmSync(p, { force: true });
     }
+    pruneFallbackLocks(); // per-image lock folders that VMMs of other users could not remove
     for (const b of this.store.frozenBases()) {
       if (reached.has(b.path)) continue;
       try {

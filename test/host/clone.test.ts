@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { echoGuestElf } from '../vmm/echoGuest.js';
@@ -114,4 +114,10 @@ test('bad clones are refused and change nothing; a stopped parent gives a stoppe
     [],
   );
   assert.equal(statSync(disk).mode & 0o777, 0o644, 'the disk file has its mode back');
+  const { dev, ino } = statSync(disk);
+  assert.equal(
+    existsSync(join(tmpdir(), 'berth-disk-locks', `${dev}-${ino}`)),
+    false,
+    "no lock folder of the disk is left (the clone's VMM, another user, could not remove it)",
+  );
 });

@@ -163,6 +163,23 @@ function fallbackRoot(): string {
   return path.join(os.tmpdir(), 'berth-disk-locks');
 }
 
+/**
+ * Removes the empty per-image folders of the fallback root. The last holder to leave removes
+ * its folder, but in the sticky root only the folder's maker may: a VMM whose folder another
+ * user made (a guest and its clone read one frozen image) leaves it, and a supervisor running
+ * as root prunes it here.
+ */
+export function pruneFallbackLocks(): void {
+  const root = fallbackRoot();
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const n of names) rmdirQuietly(path.join(root, n));
+}
+
 /** Every user may add holders to the fallback root; the sticky bit keeps them from removing others'. */
 function ensureFallbackRoot(): void {
   const root = fallbackRoot();
