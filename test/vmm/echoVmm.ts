@@ -7,6 +7,7 @@ import { parseVmmConfig } from '../../src/vmm/config.js';
 import { Vmm, type VmmExit } from '../../src/vmm/vmm.js';
 import { echoGuestElf } from './echoGuest.js';
 import { until } from '../support/wait.js';
+import { openConsole } from '../../src/vmm/controlClient.js';
 
 export interface EchoVmm {
   vmm: Vmm;
@@ -37,4 +38,13 @@ export async function startEcho(
     await until('the guest to start', () => out.includes('echo ready'));
   }
   return { vmm, sock, out: () => out, done };
+}
+
+/** Types `text` on the VMM's console (a client of its own) and waits for the guest's echo of it. */
+export async function typeInto(sock: string, text: string, out: () => string): Promise<void> {
+  const c = await openConsole(sock, { replay: false });
+  const before = out().length;
+  c.socket.write(text);
+  await until(`the echo of ${text}`, () => out().slice(before).includes(text));
+  c.socket.destroy();
 }

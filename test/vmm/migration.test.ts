@@ -16,7 +16,7 @@ import type { MigrationStats } from '../../src/vmm/migration/stats.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { BERTH_CLI } from '../integration/session.js';
 import { echoGuestElf } from './echoGuest.js';
-import { startEcho, type EchoVmm } from './echoVmm.js';
+import { startEcho, typeInto, type EchoVmm } from './echoVmm.js';
 import { freePort, sleep, until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-mig-'));
@@ -25,14 +25,6 @@ chmodSync(dir, 0o755);
 
 const status = (sock: string): Promise<VmmStatus> =>
   controlRequest<VmmStatus>(sock, { cmd: 'status' });
-
-async function typeInto(sock: string, text: string, out: () => string): Promise<void> {
-  const c = await openConsole(sock, { replay: false });
-  const before = out().length;
-  c.socket.write(text);
-  await until(`the echo of ${text}`, () => out().slice(before).includes(text));
-  c.socket.destroy();
-}
 
 async function send(sock: string, bytes: string): Promise<void> {
   const c = await openConsole(sock, { replay: false });

@@ -23,20 +23,12 @@ import { Vmm } from '../../src/vmm/vmm.js';
 import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { echoGuestElf } from './echoGuest.js';
-import { startEcho } from './echoVmm.js';
+import { startEcho, typeInto } from './echoVmm.js';
 import { until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-snap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 chmodSync(dir, 0o755);
-
-async function typeInto(sock: string, text: string, out: () => string): Promise<void> {
-  const c = await openConsole(sock, { replay: false });
-  const before = out().length;
-  c.socket.write(text);
-  await until(`the echo of ${text}`, () => out().slice(before).includes(text));
-  c.socket.destroy();
-}
 
 test('snapshot on the control socket, then a VMM restored from it echoes on without booting', async () => {
   const a = await startEcho(dir, 'snap-a');
