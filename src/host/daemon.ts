@@ -133,6 +133,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     close: () =>
       (closing ??= (async () => {
         supervisor.close();
+        await supervisor.releaseLeftGroups();
         sup.cgroups?.close(); // only when no guest's group is left in it
         await remote?.close();
         await server.close();

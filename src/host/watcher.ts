@@ -60,6 +60,23 @@ export abstract class Watcher extends SupervisorBase {
     this.timer = null;
   }
 
+  /**
+   * After close: the groups of guests stopped just before, which the reapers of their VMMs
+   * still held, removed once those end (within `ms`), so that a daemon that stops leaves no
+   * group of a stopped guest behind. Running guests keep theirs.
+   */
+  async releaseLeftGroups(ms = 3000): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.unreleased.size > 0 && Date.now() < until) {
+      await sleep(50);
+      for (const name of this.unreleased) {
+        const state = this.store.get(name)?.state;
+        if (state !== undefined && isActive(state)) this.unreleased.delete(name);
+        else this.release(name);
+      }
+    }
+  }
+
   private tick(): void {
     if (this.closed) return;
     let guests: GuestRow[];

@@ -32,8 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  daemon.child.kill('SIGTERM');
-  await daemon.exited;
+  await daemon.stop();
   killAndRemove(dir);
 });
 
@@ -139,6 +138,25 @@ test('finished, forced, unknown and malformed operations: 4xx with a message, no
   assert.equal((await daemon.guest('k2')).state, 'stopped');
 });
 
+test('SIGTERM while a graceful stop waits: the daemon ends at once; the next one finishes the stop', async () => {
+  const k1 = await daemon.guest('k1');
+  assert.equal(k1.state, 'running');
+  const r = await daemon.api('PUT', '/v1/guests/k1/state', { action: 'stop', timeout: 120 });
+  assert.equal(r.status, 202, r.text);
+  const t0 = Date.now();
+  assert.equal(await daemon.stop(10_000), 0);
+  const took = Date.now() - t0;
+  assert.ok(took < 5000, `the daemon took ${took} ms to end (its stop waits 120 s)`);
+  assert.ok(alive(k1.pid), 'the VMM outlives the daemon');
+  daemon = await new DaemonProcess(dir, socket).ready();
+  const g = await until('k1 to be stopped by the next daemon', async () => {
+    const now = await daemon.guest('k1');
+    return now.state === 'stopped' ? now : null;
+  });
+  assert.equal(alive(k1.pid), false);
+  assert.deepEqual((await events('k1')).slice(-2), [`stopping/adopted`, `stopped/${g.reason}`]);
+});
+
 test('the OpenAPI document lists the cancel and the state resource', async () => {
   const o = (await daemon.api('GET', '/v1/openapi.json')).body;
   assert.ok(o.paths['/v1/operations/{id}'].delete, 'DELETE /v1/operations/{id}');
@@ -149,8 +167,6 @@ test('the OpenAPI document lists the cancel and the state resource', async () =>
 });
 
 test('cleanup: nothing of this test is left running', async () => {
-  assert.equal((await daemon.act('k1', { action: 'stop', force: true })).status, 'Success');
-  daemon.child.kill('SIGTERM');
-  assert.equal(await daemon.exited, 0);
+  assert.equal(await daemon.stop(), 0);
   await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
 });

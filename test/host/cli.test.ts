@@ -23,8 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  daemon.child.kill('SIGTERM');
-  await daemon.exited;
+  await daemon.stop();
   for (const p of processesMentioning(dir)) {
     try {
       process.kill(p.pid, 'SIGKILL');

@@ -36,8 +36,7 @@ before(async () => {
 });
 
 after(async () => {
-  daemon.child.kill('SIGTERM');
-  await daemon.exited;
+  await daemon.stop();
   killAndRemove(dir);
 });
 

@@ -508,7 +508,6 @@ test('a guest that powers off by itself: stopped (guest-shutdown); restart alway
 });
 
 test('cleanup: the daemon stops on SIGTERM and nothing of this test is left running', async () => {
-  daemon.child.kill('SIGTERM');
-  assert.equal(await daemon.exited, 0);
+  assert.equal(await daemon.stop(), 0);
   await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
 });

@@ -120,8 +120,7 @@ test(
       assert.equal(stopped.state, 'stopped');
       assert.equal(stopped.net.address, null, 'no address without a VMM');
     } finally {
-      daemon.child.kill('SIGTERM');
-      await daemon.exited;
+      await daemon.stop();
     }
     await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
   },

@@ -33,6 +33,8 @@ export interface Reply {
   text: string;
 }
 
+const HTTP_TIMEOUT_MS = 150_000;
+
 /** One HTTP request over a UNIX socket; `body` is sent as JSON unless it is a string. */
 export function http(
   socket: string,
@@ -75,6 +77,10 @@ export function http(
       },
     );
     req.on('error', reject);
+    // No request of a test waits for ever: the longest is a 60 s wait for an operation.
+    req.setTimeout(HTTP_TIMEOUT_MS, () =>
+      req.destroy(new Error(`${method} ${path}: no answer in ${HTTP_TIMEOUT_MS} ms`)),
+    );
     req.end(data);
   });
 }
@@ -89,8 +95,12 @@ export async function openGuestConsole(
   const ws = new WebSocket(`ws+unix://${socket}:/v1/guests/${name}/console${query}`);
   ws.on('message', (d: Buffer) => onText(d.toString('latin1')));
   await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`the console of ${name} did not open in 30 s`));
+    }, 30_000);
+    ws.once('open', () => (clearTimeout(timer), resolve(undefined)));
+    ws.once('error', (e) => (clearTimeout(timer), reject(e)));
   });
   return ws;
 }
@@ -159,6 +169,24 @@ export class DaemonProcess {
       const w = await this.api('GET', `${r.body.operation}/wait?timeout=60`);
       if (w.body.metadata?.status !== 'Running' || i === 9) return w.body.metadata;
     }
+  }
+
+  /**
+   * SIGTERM, then the exit status; a daemon still running after `ms` is killed and the wait
+   * fails with what it printed (a test never hangs on a daemon that does not stop).
+   */
+  async stop(ms = 20_000): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
+    const code = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (code !== 'late') return code;
+    this.child.kill('SIGKILL');
+    await this.exited;
+    throw new Error(
+      `the daemon was still running ${ms} ms after SIGTERM; it printed: ${this.output.slice(-2000)}`,
+    );
   }
 
   async guest(name: string): Promise<Json> {

@@ -96,8 +96,7 @@ test(
       const fsck = spawnSync(e2fsTool('e2fsck'), ['-fn', r.rootfsPath], { encoding: 'utf8' });
       assert.equal(fsck.status, 0, `e2fsck -fn: ${fsck.stdout}${fsck.stderr}`);
     } finally {
-      daemon.child.kill('SIGTERM');
-      await daemon.exited;
+      await daemon.stop();
     }
     await until('no process of ours', () => processesMentioning(dir).length === 0, 10_000);
   },

@@ -42,8 +42,7 @@ before(async () => {
 
 after(async () => {
   if (daemon) {
-    daemon.child.kill('SIGTERM');
-    await daemon.exited;
+    await daemon.stop();
   }
   for (const p of processesMentioning(dir)) {
     try {

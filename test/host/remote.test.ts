@@ -34,8 +34,7 @@ before(async () => {
 });
 
 after(async () => {
-  daemon?.child.kill('SIGTERM');
-  await daemon?.exited;
+  await daemon?.stop();
   for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });

@@ -53,8 +53,7 @@ before(async () => {
 });
 
 after(async () => {
-  daemon.child.kill('SIGTERM');
-  await daemon.exited;
+  await daemon.stop();
   killAndRemove(dir);
 });
 
@@ -188,7 +187,6 @@ test('berth stop says on stderr what it waits for; stdout keeps the result', () 
 });
 
 test('cleanup: nothing of this test is left running', async () => {
-  daemon.child.kill('SIGTERM');
-  assert.equal(await daemon.exited, 0);
+  assert.equal(await daemon.stop(), 0);
   await until('no process of ours', () => processesMentioning(dir).length === 0, 5000);
 });

@@ -48,8 +48,7 @@ before(async () => {
 
 after(async () => {
   if (daemon) {
-    daemon.child.kill('SIGTERM'); // it removes its cgroup folder
-    await daemon.exited;
+    await daemon.stop(); // it removes its cgroup folder
   }
   killAndRemove(dir);
   for (const b of [BRIDGE, GONE]) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
