@@ -3,7 +3,7 @@
 // detaches (the guest runs on); Ctrl-A Ctrl-A sends one Ctrl-A.
 
 import WebSocket from 'ws';
-import type { ApiClient } from './apiClient.js';
+import type { ApiClient } from '../host/apiClient.js';
 
 const CTRL_A = 0x01;
 

@@ -5,10 +5,10 @@
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiClient, ApiError, defaultSocket, UnreachableError } from './apiClient.js';
+import { ApiClient, ApiError, defaultSocket, UnreachableError } from '../host/apiClient.js';
 import { table } from './format.js';
 import { lsTable, type GuestView } from './ls.js';
-import { RemoteError, remoteTarget } from './remote.js';
+import { RemoteError, remoteTarget } from '../host/remoteTarget.js';
 
 export const GUEST_COMMANDS = [
   'create',

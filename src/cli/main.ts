@@ -18,6 +18,8 @@ Usage:
                        snapshots through the daemon (berth snapshot --help)
   berth clone GUEST NEW
                        a new guest from a running one, without booting (berth clone --help)
+  berth migrate GUEST --to https://HOST:PORT ...
+                       move a running guest to another host (berth migrate --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'daemon') return (await import('./daemon.js')).daemonCommand(rest);
   if (cmd === 'snapshot') return (await import('./snapshot.js')).snapshotCommand(rest);
   if (cmd === 'clone') return (await import('./snapshot.js')).cloneCommand(rest);
+  if (cmd === 'migrate') return (await import('./migrate.js')).migrateCommand(rest);
   const guests = await import('./guests.js');
   if ((guests.GUEST_COMMANDS as readonly string[]).includes(cmd)) {
     return guests.guestCommand(cmd, rest);

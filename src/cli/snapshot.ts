@@ -3,9 +3,8 @@
 // guest commands (guests.ts).
 
 import { parseArgs } from 'node:util';
-import { ApiClient, ApiError, defaultSocket, UnreachableError } from './apiClient.js';
+import { apiOf, command, DAEMON_OPTIONS, UsageError } from './daemonCli.js';
 import { bytes, table } from './format.js';
-import { RemoteError, remoteTarget } from './remote.js';
 
 export const SNAPSHOT_HELP = `Snapshots (through the daemon; the same --socket/--remote options as the guest commands):
   berth snapshot create GUEST NAME
@@ -29,31 +28,6 @@ export const CLONE_HELP = `berth clone GUEST NEW [-p H:G]...
   reseeded. Published ports are not copied (GUEST holds them): give NEW its own with -p.
   A stopped GUEST gives a stopped NEW. Same daemon options and exit statuses as berth snapshot.
 `;
-
-class UsageError extends Error {}
-
-const DAEMON_OPTIONS = {
-  socket: { type: 'string' },
-  remote: { type: 'string' },
-  'token-file': { type: 'string' },
-  fingerprint: { type: 'string' },
-} as const;
-
-function apiOf(values: {
-  socket?: string;
-  remote?: string;
-  'token-file'?: string;
-  fingerprint?: string;
-}): ApiClient {
-  return new ApiClient(
-    values.socket ?? defaultSocket(),
-    remoteTarget({
-      remote: values.remote,
-      tokenFile: values['token-file'],
-      fingerprint: values.fingerprint,
-    }),
-  );
-}
 
 interface SnapshotView {
   name: string;
@@ -155,24 +129,4 @@ export function cloneCommand(args: string[]): Promise<number> {
 
 export function snapshotCommand(args: string[]): Promise<number> {
   return command('snapshot', SNAPSHOT_HELP, run, args);
-}
-
-async function command(
-  name: string,
-  help: string,
-  body: (args: string[]) => Promise<number>,
-  args: string[],
-): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(help);
-    return 0;
-  }
-  try {
-    return await body(args);
-  } catch (e) {
-    process.stderr.write(`berth ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
-    if (e instanceof UnreachableError || e instanceof RemoteError) return 3;
-    if (e instanceof ApiError) return 1;
-    return 2;
-  }
 }

@@ -3,7 +3,7 @@
 // daemon's GET /v1/guests/NAME/state. Prints once by default (for scripts); --watch redraws
 // every second until Ctrl-C (with --json: one JSON array per line).
 
-import type { ApiClient } from './apiClient.js';
+import type { ApiClient } from '../host/apiClient.js';
 import { bytes, count, table } from './format.js';
 
 /** The state resource as the daemon answers it (src/host/guestStats.ts). */

@@ -1,7 +1,7 @@
 // The daemon's REST API (fastify), shaped like Incus's: /v1/guests, /v1/guests/NAME,
 // GET /v1/guests/NAME/state (figures), PUT /v1/guests/NAME/state {action, force, timeout},
 // /v1/operations/ID[/wait] and DELETE to cancel (apiOperations.ts), snapshots under
-// /v1/guests/NAME/snapshots (apiSnapshots.ts), /v1/events
+// /v1/guests/NAME/snapshots (apiSnapshots.ts), migrations (apiMigrations.ts), /v1/events
 // (JSON, or a WebSocket of new events), /v1/guests/NAME/console (the console log, or a
 // WebSocket carrying the console), /v1/openapi.json and Prometheus text at /metrics. Answers
 // are Incus envelopes: {type: 'sync', metadata}, {type: 'async', operation} with 202,
@@ -27,6 +27,7 @@ import {
 } from './apiSchemas.js';
 import { accepted, sync } from './apiEnvelope.js';
 import { operationRoutes } from './apiOperations.js';
+import { migrationRoutes } from './apiMigrations.js';
 import { snapshotRoutes } from './apiSnapshots.js';
 import { HostError } from './errors.js';
 import { attachConsole, streamEvents } from './apiStreams.js';
@@ -317,6 +318,7 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
 
   operationRoutes(app, sup.operations);
   snapshotRoutes(app, sup.snapshots, sup.clones);
+  migrationRoutes(app, sup.migrations, sup);
 
   app.route({
     method: 'GET',

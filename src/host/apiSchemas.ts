@@ -197,6 +197,10 @@ export const doc = {
       createdAt: { type: 'string' },
       updatedAt: { type: 'string' },
       err: { type: 'string' },
+      metadata: {
+        type: ['object', 'null'],
+        description: 'what the work reports as it runs (a migration: its statistics)',
+      },
     },
   },
 };

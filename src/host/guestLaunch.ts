@@ -56,6 +56,8 @@ export function vmmMemoryLimit(spec: GuestSpec): number {
 export interface LaunchFrom {
   activeDisks?: string[] | null;
   restore?: string;
+  /** HOST:PORT the VMM waits on for a migration's stream (the destination of a migration). */
+  incoming?: string;
 }
 
 export async function launchGuest(

@@ -25,6 +25,8 @@ export class GuestRuntime {
   restoreFrom: string | null = null;
   /** A snapshot action under way (create, restore, clone), which others wait out. */
   busy: string | null = null;
+  /** A migration under way: out of this host, or into it (migrations.ts). */
+  migration: 'out' | 'in' | null = null;
 }
 
 /** The last `bytes` of a log file, or '' when there is none. */

@@ -24,6 +24,8 @@ export interface Operation {
   createdAt: string;
   updatedAt: string;
   err: string;
+  /** What the work reports as it runs (a migration: its statistics); null when nothing. */
+  metadata: Record<string, unknown> | null;
 }
 
 /** What a running operation's work is handed. */
@@ -34,6 +36,8 @@ export interface OperationControl {
   cancellable(undo: () => void): void;
   /** From now on a cancel is refused with this message. */
   uncancellable(why: string): void;
+  /** Shows `metadata` in the operation (its progress). */
+  report(metadata: Record<string, unknown>): void;
 }
 
 /** Thrown by work that stops because it was cancelled. */
@@ -71,6 +75,7 @@ export class Operations {
       createdAt: now,
       updatedAt: now,
       err: '',
+      metadata: null,
     };
     const entry: Entry = {
       op,
@@ -89,6 +94,10 @@ export class Operations {
         entry.undo = null;
         entry.refusal = why;
         op.mayCancel = false;
+      },
+      report: (metadata) => {
+        op.metadata = metadata;
+        op.updatedAt = new Date().toISOString();
       },
     };
     const end = (status: OperationStatus, err = ''): void => {

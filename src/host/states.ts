@@ -9,20 +9,32 @@ export const GUEST_STATES = [
   'paused',
   'stopping',
   'crashed',
+  'migrating',
 ] as const;
 export type GuestState = (typeof GUEST_STATES)[number];
 
+// A migration: on the source running -> migrating -> stopped (moved: the guest is then
+// removed) or back to running (failed, cancelled), or paused (the outcome unknown); on the
+// destination an incoming guest is made stopped and goes at once to migrating, then running
+// (moved) or crashed (the stream failed: the guest is then removed).
 const ALLOWED: Record<GuestState, readonly GuestState[]> = {
-  stopped: ['starting'],
+  stopped: ['starting', 'migrating'],
   starting: ['running', 'stopping', 'stopped', 'crashed'],
-  running: ['paused', 'stopping', 'stopped', 'crashed'],
+  running: ['paused', 'stopping', 'stopped', 'crashed', 'migrating'],
   paused: ['running', 'stopping', 'stopped', 'crashed'],
   stopping: ['running', 'stopped', 'crashed'],
   crashed: ['starting', 'stopped'],
+  migrating: ['running', 'paused', 'stopped', 'crashed'],
 };
 
 /** States in which a VMM process exists (or should) for the guest. */
-export const ACTIVE_STATES: readonly GuestState[] = ['starting', 'running', 'paused', 'stopping'];
+export const ACTIVE_STATES: readonly GuestState[] = [
+  'starting',
+  'running',
+  'paused',
+  'stopping',
+  'migrating',
+];
 
 export function isActive(s: GuestState): boolean {
   return ACTIVE_STATES.includes(s);
@@ -48,4 +60,8 @@ export type StateReason =
   | 'vanished'
   | 'restart-limit'
   | 'stop-cancelled'
-  | 'start-cancelled';
+  | 'start-cancelled'
+  | 'incoming'
+  | 'migrated'
+  | 'migration-failed'
+  | 'migration-unknown';

@@ -122,11 +122,11 @@ export class Store {
   }
 
   /** Removes a guest with its snapshots and layers (its events stay, ending with 'deleted'). */
-  delete(name: string): void {
+  delete(name: string, reason = 'user', detail: string | null = null): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM guests WHERE name = ?').run(name);
       this.snapshots.forgetGuest(name);
-      this.addEvent(name, 'deleted', 'user', null);
+      this.addEvent(name, 'deleted', reason, detail);
     })();
   }
 

@@ -16,7 +16,9 @@ import { OperationCancelled, type Operation, type OperationControl } from './ope
 import type { GuestView, StopOptions } from './supervisorBase.js';
 import { isActive, type GuestState } from './states.js';
 import type { GuestRow } from './store.js';
+import type { VmmStatus } from '../vmm/status.js';
 import { Clones } from './clones.js';
+import { Migrations } from './migrations.js';
 import { Snapshots } from './snapshots.js';
 import { Watcher } from './watcher.js';
 
@@ -29,6 +31,10 @@ export class Supervisor extends Watcher {
   readonly snapshots = new Snapshots(this);
   /** Clones of guests (clones.ts). */
   readonly clones = new Clones(this, this.snapshots);
+  /** Live migrations to other hosts (migrations.ts); the incoming side is takeIncoming. */
+  readonly migrations = new Migrations(this, (n, to, reason, detail) =>
+    this.transition(n, to, reason, detail),
+  );
 
   create(input: unknown): GuestView {
     const parsed = parseGuestSpec(input);
@@ -67,6 +73,58 @@ export class Supervisor extends Watcher {
     this.runtimes.delete(name);
     this.store.delete(name);
     this.layers.sweep(); // its disk layers (the files of its spec stay, given back as they were)
+  }
+
+  /**
+   * The destination of a migration: a new guest from `input`, checked as a create is and
+   * against the host's memory, recorded as migrating (reason incoming), its VMM started to wait
+   * for the stream on `host`. Resolves with the port the VMM listens on; a failure removes the
+   * guest again. The watcher sees it running once the stream has come (reason migrated).
+   */
+  async takeIncoming(input: unknown, host: string): Promise<{ name: string; port: number }> {
+    const name = this.create(input).name;
+    const rt = this.rt(name);
+    try {
+      this.checkMemory(this.row(name));
+      rt.migration = 'in';
+      rt.launching = true;
+      this.transition(name, 'migrating', 'incoming');
+      const uid = this.account ? this.allocateUid(name) : null;
+      await this.clearOldGroup(name);
+      const launched = await launchGuest(this.launchContext(), this.row(name).spec, uid, {
+        incoming: `${host.includes(':') ? `[${host}]` : host}:0`,
+      });
+      rt.memoryLimit = launched.memoryLimit;
+      this.store.setPids(name, launched.sessionPid, null);
+      rt.launching = false;
+      return { name, port: await this.incomingPort(name) };
+    } catch (e) {
+      rt.launching = false;
+      this.kill(name);
+      this.release(name);
+      this.forget(name, 'migration-failed', `it could not begin: ${(e as Error).message}`);
+      throw e instanceof HostError ? e : new HostError(500, (e as Error).message);
+    }
+  }
+
+  /** The port an incoming VMM listens on, once it answers (within the start timeout). */
+  private async incomingPort(name: string): Promise<number> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    while (Date.now() < deadline) {
+      const s = await controlRequest<VmmStatus>(
+        this.dirs.controlSocket(name),
+        { cmd: 'status' },
+        2000,
+      ).catch(() => null);
+      const listen = s?.migration?.listen;
+      if (listen) return Number(listen.slice(listen.lastIndexOf(':') + 1));
+      if (this.store.get(name)?.state !== 'migrating') break; // its VMM ended
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const tail = logTail(this.dirs.vmmLog(name)).trim();
+    throw new Error(
+      `the VMM for '${name}' did not listen for the stream${tail ? `: ${tail}` : ''}`,
+    );
   }
 
   private checkMemory(g: GuestRow): void {
@@ -206,6 +264,9 @@ export class Supervisor extends Watcher {
     }
     if (rt.launching) {
       throw conflict(`guest '${name}' is being launched; stop it once its VMM answers`);
+    }
+    if (g.state === 'migrating') {
+      throw conflict(`guest '${name}' is migrating: cancel its migration (its operation) first`);
     }
     if (g.state === 'stopping' && !opts.force) {
       throw conflict(`guest '${name}' is stopping already; add force to quit it now`);

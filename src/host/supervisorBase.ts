@@ -4,7 +4,7 @@
 // cgroup and its user ID).
 
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { VmmStatus } from '../vmm/status.js';
 import type { CgroupUsage, Cgroups } from './cgroups.js';
@@ -225,6 +225,17 @@ export abstract class SupervisorBase {
       if (isActive(g.state) && this.runtimes.get(g.name)?.uid === uid) return g.name;
     }
     return null;
+  }
+
+  /**
+   * Removes a guest the host no longer runs, whatever its state: one that moved to another host,
+   * or an incoming one whose migration failed. Its events stay; its spec's files are left.
+   */
+  forget(name: string, reason: 'migrated' | 'migration-failed', detail: string): void {
+    rmSync(this.dirs.guestDir(name), { recursive: true, force: true });
+    rmSync(this.dirs.runDir(name), { recursive: true, force: true });
+    this.runtimes.delete(name);
+    this.store.delete(name, reason, detail);
   }
 
   // ---- state changes ----

@@ -29,6 +29,8 @@ export interface VmmPaths {
   activeDisks?: string[] | null;
   /** A snapshot's machine file to start from. */
   restore?: string;
+  /** HOST:PORT to wait on for a migration's stream instead of booting. */
+  incoming?: string;
 }
 
 /** The VMM's disks, in its order: a built image's root disk first, then the spec's. */
@@ -90,6 +92,7 @@ export async function vmmConfigFor(
       controlSocket: paths.controlSocket,
       consoleLog: { path: paths.consoleLog },
       ...(paths.restore !== undefined ? { restore: paths.restore } : {}),
+      ...(paths.incoming !== undefined ? { incoming: { listen: paths.incoming } } : {}),
     });
   } catch (e) {
     throw badRequest((e as Error).message);

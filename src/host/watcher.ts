@@ -131,7 +131,13 @@ export abstract class Watcher extends SupervisorBase {
       rt.statusAt = Date.now();
       if (g.vmmPid !== s.pid) this.store.setPids(name, g.sessionPid, s.pid);
       // (a start being cancelled kills the VMM: it does not count as booted)
-      if (g.state === 'starting' && !rt.stopRequested) {
+      if (g.state === 'migrating') {
+        // the outgoing side is followed by its operation (migrations.ts)
+        if (rt.migration === 'in' && s.state === 'running') {
+          rt.migration = null;
+          this.transition(name, 'running', 'migrated', s.migration?.peer);
+        }
+      } else if (g.state === 'starting' && !rt.stopRequested) {
         const from = g.reason === 'restored' || g.reason === 'cloned' ? g.reason : 'booted';
         this.transition(name, 'running', from);
       } else if (g.state === 'running' && s.state === 'paused')
@@ -157,6 +163,13 @@ export abstract class Watcher extends SupervisorBase {
     const ended = describeExit(code);
     const clean = ended.clean;
     const detail = oom ? `${ended.detail}: ${oom}` : ended.detail;
+    if (g.state === 'migrating' && (rt.migration === 'in' || (rt.migration === 'out' && clean))) {
+      // In: the stream failed, the guest runs on at its source. Out: it runs at the destination.
+      const why = rt.migration === 'in' ? 'migration-failed' : 'migrated';
+      this.transition(g.name, 'stopped', why, detail);
+      this.forget(g.name, why, detail);
+      return;
+    }
     if (rt.stopRequested) {
       const reason = rt.stopRequested === 'cancel' ? 'start-cancelled' : 'user';
       rt.stopRequested = null;

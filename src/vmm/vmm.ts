@@ -464,7 +464,7 @@ export class Vmm {
 
   /** Ends the run at the next slice boundary (a paused guest is not resumed). */
   quit(reason: VmmExit = { kind: 'quit', code: 0 }): void {
-    this.quitReason ??= reason;
+    this.quitReason ??= this.state === 'migrated' ? { kind: 'migrated', code: 0 } : reason;
     if (this.state === 'incoming') this.incoming?.close(); // the wait ends, nothing starts
     if (['running', 'paused', 'incoming'].includes(this.state)) this.state = 'stopping';
     this.poke();

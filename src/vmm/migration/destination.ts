@@ -50,6 +50,7 @@ export class IncomingMigration {
     this.stats = {
       direction: 'in',
       peer: '',
+      listen: address,
       status: 'setup',
       rounds: 0,
       bytesSent: 0,

@@ -50,7 +50,7 @@ export interface MigrationSourceHost {
   release(): Promise<void>;
   reacquire(): Promise<void>;
   /** The destination runs the guest: this VMM ends (exit status 0). */
-  migrated(): void;
+  migrated(holdMs: number): void;
   log(line: string): void;
 }
 
@@ -59,6 +59,11 @@ export interface MigrateOptions {
   downtimeMs: number;
   maxBandwidth: number | null;
   timeoutS: number;
+  /**
+   * After it completed, how long the source VMM waits for a quit before it ends by itself, so
+   * that its supervisor reads the final figures from its status (0: it ends at once).
+   */
+  holdMs: number;
 }
 
 /** Messages in flight before the source waits for acknowledgements. */
@@ -323,7 +328,7 @@ export class MigrationSource {
         `migrated to ${this.opts.to}: ${s.rounds} rounds, ${s.bytesSent} bytes, ${s.totalMs} ms, downtime ${s.downtimeMs} ms`,
       );
       this.sock?.end();
-      host.migrated();
+      host.migrated(this.opts.holdMs);
     } catch (e) {
       const err = e as Error;
       s.totalMs = Math.round(performance.now() - this.started);

@@ -15,6 +15,8 @@ export interface MigrationStats {
   /** The source side ('out') or the destination ('in'). */
   direction: 'out' | 'in';
   peer: string;
+  /** The destination: the address it listens on for the stream (HOST:PORT, the port bound). */
+  listen?: string;
   status: MigrationState;
   /** Why it failed, was cancelled, or ended unknown. */
   error?: string;

@@ -14,7 +14,7 @@ export function hostPort(addr: string, allowZero = false): { host: string; port:
 
 /** The options of a {"cmd": "migrate", ...} request, or a MigrationError saying what is wrong. */
 export function migrateOptions(req: Record<string, unknown>): MigrateOptions {
-  const { to, downtimeMs = 300, maxBandwidth = null, timeoutS = 600 } = req;
+  const { to, downtimeMs = 300, maxBandwidth = null, timeoutS = 600, holdMs = 0 } = req;
   if (typeof to !== 'string') throw new MigrationError('migrate needs "to": "HOST:PORT"');
   hostPort(to);
   const num = (v: unknown, name: string, min: number): number => {
@@ -28,5 +28,6 @@ export function migrateOptions(req: Record<string, unknown>): MigrateOptions {
     downtimeMs: num(downtimeMs, 'downtimeMs', 1),
     maxBandwidth: maxBandwidth === null ? null : num(maxBandwidth, 'maxBandwidth', 4096),
     timeoutS: num(timeoutS, 'timeoutS', 1),
+    holdMs: Math.min(num(holdMs, 'holdMs', 0), 60_000),
   };
 }

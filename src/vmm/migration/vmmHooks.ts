@@ -88,9 +88,12 @@ function sourceHost(vmm: Vmm) {
     reacquire: async () => {
       for (const d of vmm.disks) d.reacquire();
     },
-    migrated: () => {
-      vmm.quit({ kind: 'migrated', code: 0 });
+    migrated: (holdMs: number) => {
+      // The VMM ends now, or once told to quit within holdMs (its final figures read first).
       vmm.state = 'migrated';
+      // (the timer does not keep the process alive: its control socket does, until the quit)
+      if (holdMs > 0) setTimeout(() => vmm.quit(), holdMs).unref();
+      else vmm.quit();
     },
     log: vmm.log,
   };

@@ -1,11 +1,12 @@
-// The CLI's way to the daemon: HTTP requests over the daemon's UNIX socket (or over TCP with
-// TLS pinned by fingerprint and a bearer token, remote.ts), answers unwrapped
-// from their envelopes; an error answer becomes an ApiError with the daemon's message. The
-// CLI speaks to the daemon only through this.
+// A client of the daemon's API, the CLI's and a source daemon's to its destination in a
+// migration: HTTP requests over the daemon's UNIX socket (or over TCP with TLS pinned by
+// fingerprint and a bearer token, remoteTarget.ts), answers unwrapped from their envelopes; an
+// error answer becomes an ApiError with the daemon's message. The CLI speaks to the daemon only
+// through this.
 
 import { request } from 'node:http';
 import WebSocket from 'ws';
-import { pinnedConnect, type RemoteTarget } from './remote.js';
+import { pinnedConnect, type RemoteTarget } from './remoteTarget.js';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 

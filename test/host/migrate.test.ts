@@ -1,0 +1,222 @@
+// Live migration between two real daemons on one machine (loopback, each with its own state
+// folder and its API over TLS): a running echo guest moves from daemon A to daemon B while it
+// runs; B runs it (reason migrated) and it echoes there, A forgets it and its VMM is gone; the
+// operation carries the migration's statistics. Refusals leave the guest running on A in the
+// same VMM: a destination that has a guest of that name, a wrong certificate fingerprint, a bad
+// URL, a guest that is not running. `berth migrate` does the same from the command line.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { echoGuestElf } from '../vmm/echoGuest.js';
+import {
+  alive,
+  berthCli,
+  DaemonProcess,
+  type Json,
+  killAndRemove,
+  openGuestConsole,
+  processesMentioning,
+  sleep,
+  until,
+} from './harness.js';
+
+interface Host {
+  dir: string;
+  socket: string;
+  daemon: DaemonProcess;
+  url: string;
+  fingerprint: string;
+  tokenFile: string;
+}
+
+const hosts: Host[] = [];
+let echo: string;
+
+async function startHost(prefix: string): Promise<Host> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const socket = join(dir, 'api.sock');
+  const daemon = await new DaemonProcess(dir, socket, ['--listen', '127.0.0.1:0']).ready();
+  const m = await until(
+    'the daemon to print its address and fingerprint',
+    () =>
+      /serving (https:\/\/127\.0\.0\.1:\d+) \(certificate SHA-256 fingerprint ([0-9A-F:]+);/.exec(
+        daemon.output,
+      ),
+    10_000,
+  );
+  const h = { dir, socket, daemon, url: m[1], fingerprint: m[2], tokenFile: join(dir, 'token') };
+  hosts.push(h);
+  return h;
+}
+
+let a: Host;
+let b: Host;
+
+before(async () => {
+  echo = echoGuestElf();
+  a = await startHost('bhm-a-');
+  b = await startHost('bhm-b-');
+});
+
+after(async () => {
+  for (const h of hosts) {
+    await h.daemon.stop().catch(() => null);
+    killAndRemove(h.dir);
+  }
+});
+
+const to = (h: Host, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  url: h.url,
+  token: readFileSync(h.tokenFile, 'utf8').trim(),
+  fingerprint: h.fingerprint,
+  ...extra,
+});
+
+async function runningEcho(h: Host, name: string): Promise<{ pid: number }> {
+  const c = await h.daemon.api('POST', '/v1/guests', {
+    name,
+    memory: '32M',
+    boot: { firmware: echo },
+  });
+  assert.equal(c.status, 201, c.text);
+  const op = await h.daemon.act(name, { action: 'start' });
+  assert.equal(op.status, 'Success', op.err);
+  return h.daemon.guest(name);
+}
+
+/** Types `text` on the guest's console and waits for it to come back (the echo guest). */
+async function echoes(h: Host, name: string, text: string): Promise<void> {
+  let out = '';
+  const ws = await openGuestConsole(h.socket, name, (t) => (out += t), '?replay=false');
+  try {
+    await sleep(200);
+    ws.send(Buffer.from(text));
+    await until(`${name} to echo ${text}`, () => out.includes(text), 10_000);
+  } finally {
+    ws.close();
+  }
+}
+
+async function migrate(name: string, body: Record<string, unknown>): Promise<Json> {
+  const r = await a.daemon.api('POST', `/v1/guests/${name}/migrate`, body);
+  assert.equal(r.status, 202, r.text);
+  const w = await a.daemon.api('GET', `${r.body.operation}/wait?timeout=60`);
+  return w.body.metadata;
+}
+
+test('a running guest moves to the other daemon: it echoes there, the source forgets it', async () => {
+  const g = await runningEcho(a, 'm1');
+  await echoes(a, 'm1', 'before-move');
+  const op = await migrate('m1', to(b));
+  assert.equal(op.status, 'Success', op.err);
+  const stats = op.metadata;
+  assert.equal(stats.status, 'completed');
+  assert.equal(stats.direction, 'out');
+  assert.ok(stats.bytesSent > 0 && stats.rounds >= 1, JSON.stringify(stats));
+  assert.equal(typeof stats.downtimeMs, 'number');
+  process.stderr.write(
+    `# daemon migration: ${stats.rounds} rounds, ${stats.bytesSent} bytes, ` +
+      `total ${stats.totalMs} ms, downtime ${stats.downtimeMs} ms\n`,
+  );
+
+  const there = await until('m1 to run on B', async () => {
+    const v = await b.daemon.guest('m1');
+    return v?.state === 'running' ? v : null;
+  });
+  assert.equal(there.reason, 'migrated');
+  assert.ok(alive(there.pid));
+  await echoes(b, 'm1', 'after-move');
+  const i0 = there.status.instructions;
+  await until(
+    'instructions to go on at B',
+    async () => (await b.daemon.guest('m1')).status.instructions > i0,
+  );
+
+  assert.equal((await a.daemon.api('GET', '/v1/guests/m1')).status, 404);
+  await until('the source VMM to end', () => !alive(g.pid), 10_000);
+  const ev = (await a.daemon.api('GET', '/v1/events?guest=m1')).body.metadata.map(
+    (e: { type: string; reason: string }) => `${e.type}/${e.reason}`,
+  );
+  assert.deepEqual(ev.slice(-3), ['migrating/user', 'stopped/migrated', 'deleted/migrated']);
+  const evB = (await b.daemon.api('GET', '/v1/events?guest=m1')).body.metadata.map(
+    (e: { type: string; reason: string }) => `${e.type}/${e.reason}`,
+  );
+  assert.deepEqual(evB, ['created/user', 'migrating/incoming', 'running/migrated']);
+});
+
+test('refused migrations leave the guest running on the source in the same VMM', async () => {
+  const g = await runningEcho(a, 'm2');
+  // B has a guest of that name already
+  const c = await b.daemon.api('POST', '/v1/guests', {
+    name: 'm2',
+    memory: '32M',
+    boot: { firmware: echo },
+  });
+  assert.equal(c.status, 201, c.text);
+  const taken = await migrate('m2', to(b));
+  assert.equal(taken.status, 'Failure');
+  assert.match(
+    taken.err,
+    /cannot migrate 'm2': a guest named 'm2' exists already; it runs on here/,
+  );
+  // a certificate of another fingerprint: refused before the token is sent
+  const other = await migrate('m2', to(b, { fingerprint: 'AB'.repeat(32) }));
+  assert.equal(other.status, 'Failure');
+  assert.match(other.err, /fingerprint/);
+  for (const [body, msg] of [
+    [to(b, { url: 'http://127.0.0.1:1' }), /https:\/\/HOST:PORT/],
+    [to(b, { fingerprint: 'xyz' }), /64 hex digits/],
+    [{ url: b.url }, /token/],
+    [to(b, { downtimeMs: 0 }), /downtimeMs/],
+  ] as const) {
+    const r = await a.daemon.api('POST', '/v1/guests/m2/migrate', body);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.error, msg);
+  }
+  const now = await a.daemon.guest('m2');
+  assert.deepEqual([now.state, now.pid], ['running', g.pid]);
+  await echoes(a, 'm2', 'still-here');
+  assert.equal((await b.daemon.guest('m2')).state, 'stopped', "B's own guest is untouched");
+
+  const st = await a.daemon.act('m2', { action: 'stop', force: true });
+  assert.equal(st.status, 'Success', st.err);
+  const stopped = await a.daemon.api('POST', '/v1/guests/m2/migrate', to(b));
+  assert.equal(stopped.status, 409, stopped.text);
+  assert.match(stopped.body.error, /only a running guest migrates/);
+});
+
+test('berth migrate moves a guest from the command line and prints what it took', async () => {
+  await runningEcho(a, 'm3');
+  const r = berthCli(
+    a.socket,
+    'migrate',
+    'm3',
+    '--to',
+    b.url,
+    '--to-token-file',
+    b.tokenFile,
+    '--to-fingerprint',
+    b.fingerprint,
+    '--downtime',
+    '200',
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /m3 migrated to https:\/\/127\.0\.0\.1:\d+: \d+ rounds?, .* downtime \d+ ms/);
+  await until('m3 to run on B', async () => (await b.daemon.guest('m3'))?.state === 'running');
+  const bad = berthCli(a.socket, 'migrate', 'm3', '--to', b.url);
+  assert.equal(bad.code, 2, bad.err);
+  assert.match(bad.err, /--to-token-file/);
+});
+
+test('cleanup: both daemons stop and nothing of this test is left running', async () => {
+  for (const h of [a, b]) {
+    for (const g of (await h.daemon.api('GET', '/v1/guests')).body.metadata) {
+      if (g.state !== 'stopped') await h.daemon.act(g.name, { action: 'stop', force: true });
+    }
+    assert.equal(await h.daemon.stop(), 0);
+    await until('no process of ours', () => processesMentioning(h.dir).length === 0, 10_000);
+  }
+});
