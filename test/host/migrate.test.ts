@@ -188,6 +188,41 @@ test('refused migrations leave the guest running on the source in the same VMM',
   assert.match(stopped.body.error, /only a running guest migrates/);
 });
 
+test('a destination VMM killed mid-way, or a cancel: the guest runs on here, the destination forgets it', async () => {
+  const g = await runningEcho(a, 'm4');
+  for (const how of ['kill', 'cancel'] as const) {
+    // 4 KiB/s: its 18 KiB take seconds, time enough to act while the stream flows
+    const r = await a.daemon.api('POST', '/v1/guests/m4/migrate', to(b, { maxBandwidth: 4096 }));
+    assert.equal(r.status, 202, r.text);
+    const incoming = await until('m4 to be migrating in at B', async () => {
+      const v = await b.daemon.guest('m4');
+      return v?.state === 'migrating' && v.pid ? v : null;
+    });
+    await until('the stream to flow', async () => {
+      const op = (await a.daemon.api('GET', r.body.operation)).body.metadata;
+      return op.metadata?.status === 'active' && op.metadata.bytesSent > 0;
+    });
+    if (how === 'kill') process.kill(incoming.pid, 'SIGKILL');
+    else assert.equal((await a.daemon.api('DELETE', r.body.operation)).status, 200);
+    const op = (await a.daemon.api('GET', `${r.body.operation}/wait?timeout=30`)).body.metadata;
+    assert.equal(op.status, how === 'kill' ? 'Failure' : 'Cancelled', JSON.stringify(op));
+    assert.match(op.err, /it runs on here/);
+    const now = await a.daemon.guest('m4');
+    assert.deepEqual([now.state, now.reason, now.pid], ['running', 'migration-failed', g.pid]);
+    await until(
+      'B to forget m4',
+      async () => (await b.daemon.api('GET', '/v1/guests/m4')).status === 404,
+    );
+    const evB = (await b.daemon.api('GET', '/v1/events?guest=m4')).body.metadata;
+    assert.deepEqual(
+      evB.slice(-2).map((e: { type: string; reason: string }) => `${e.type}/${e.reason}`),
+      ['stopped/migration-failed', 'deleted/migration-failed'],
+    );
+  }
+  await echoes(a, 'm4', 'still-running');
+  assert.equal((await a.daemon.act('m4', { action: 'stop', force: true })).status, 'Success');
+});
+
 test('berth migrate moves a guest from the command line and prints what it took', async () => {
   await runningEcho(a, 'm3');
   const r = berthCli(
