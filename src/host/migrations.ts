@@ -65,9 +65,6 @@ export class Migrations {
     }
     const rt = this.host.runtime(name);
     if (rt.busy) throw conflict(`guest '${name}' is busy ${rt.busy}; try again when it is done`);
-    if (g.spec.network.kind === 'tap') {
-      throw conflict(`guest '${name}' has a TAP card: those do not migrate yet`);
-    }
     const snaps = this.host.store.snapshots;
     if (snaps.list(name).length > 0 || snaps.active(name) !== null) {
       throw conflict(

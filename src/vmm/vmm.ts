@@ -23,6 +23,7 @@ import { HostClock, type TickClock } from './clocks.js';
 import { BootFiles } from './bootFiles.js';
 import { checkOverlays, freezeAll, LayeredDisk } from './disk/layeredDisk.js';
 import type { TapBackend } from './net/tap.js';
+import { announceGuest } from './net/announce.js';
 import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
@@ -293,6 +294,13 @@ export class Vmm {
   /** The running board (null before the first boot). */
   get currentBoard(): VirtBoard | null {
     return this.board;
+  }
+
+  /** Tells the bridge where the guest is now, after it came by migration (TAP cards). */
+  announce(): void {
+    if (this.config.net.kind === 'tap' && this.net && this.board?.net) {
+      announceGuest(this.net, this.board.net.mac, this.log);
+    }
   }
 
   /** The incoming board, its state loaded, boots next (migration/vmmHooks.ts). */

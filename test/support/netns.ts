@@ -1,4 +1,4 @@
-// A network namespace for the TAP tests, with a bridge br0 at 10.213.0.1/24,
+// A network namespace for the TAP tests, with a bridge br0 at 10.213.0.1/24 (or another address),
 // and the check of whether such tests can run here (root, /dev/net/tun,
 // iproute2, namespaces). delete() kills what runs in the namespace and
 // removes it, so nothing on the host's own network changes.
@@ -26,17 +26,17 @@ export function tapSkipReason(): string | undefined {
   return undefined;
 }
 
-/** A network namespace with br0 at 10.213.0.1/24; delete() kills what runs in it and removes it. */
+/** A network namespace with br0 at 10.213.0.1/24 (or `bridgeIp`); delete() kills what runs in it and removes it. */
 export class Netns {
   readonly name: string;
 
-  constructor(tag: string) {
+  constructor(tag: string, bridgeIp = BRIDGE_IP) {
     this.name = `berth-tap-${process.pid}-${tag}`;
     execFileSync('ip', ['netns', 'add', this.name]);
     try {
       this.exec('ip', ['link', 'set', 'lo', 'up']);
       this.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-      this.exec('ip', ['addr', 'add', `${BRIDGE_IP}/24`, 'dev', 'br0']);
+      this.exec('ip', ['addr', 'add', `${bridgeIp}/24`, 'dev', 'br0']);
       this.exec('ip', ['link', 'set', 'br0', 'up']);
     } catch (e) {
       this.delete();

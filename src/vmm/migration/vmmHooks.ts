@@ -19,11 +19,6 @@ export function migrationHooks(vmm: Vmm) {
         if (vmm.state !== 'running' && vmm.state !== 'paused') {
           throw new MigrationError(`the guest is ${vmm.state}: there is nothing to migrate`);
         }
-        if (vmm.config.net.kind === 'tap') {
-          throw new MigrationError(
-            'guests on a TAP device do not migrate yet (user or no network)',
-          );
-        }
         const opts = migrateOptions(req);
         vmm.migration = new MigrationSource(sourceHost(vmm), opts);
         return vmm.migration.snapshot();
@@ -64,6 +59,7 @@ export function migrationHooks(vmm: Vmm) {
         vmm.adoptBoard(board);
         vmm.state = 'running';
         if (!running) vmm.pause(); // paused at the source: paused here
+        vmm.announce();
         vmm.log(`migrated in from ${incoming.stats.peer}: ${incoming.stats.pagesSent} pages`);
         return null;
       } catch (e) {
