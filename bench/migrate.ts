@@ -6,7 +6,9 @@
 //   - busy: after the first move, the guest shell runs BUSY (below) in the background, 5 s
 //     before the second move: it rewrites a 64 MiB file of text on /dev/shm (devtmpfs, RAM)
 //     for ever, 4 MiB per dd.
-//   - Both: the same bandwidth cap (--bandwidth, MiB/s) and a 300 ms downtime limit.
+//     If the idle guest's destination did not answer, a freshly booted guest is made busy.
+//   - Both: the same bandwidth cap (--bandwidth, MiB/s; default 8: the busy guest dirties a few
+//     MB/s on a 2-core host, so a larger cap moves it without a fight) and a 300 ms downtime limit.
 //     Berth: the control socket's `migrate` (its throttle, auto-converge, is always on);
 //     the destination is `berth run --incoming`. QEMU: over QMP `migrate-set-parameters`
 //     (max-bandwidth, downtime-limit), `migrate-set-capabilities` auto-converge (on for the busy
@@ -222,27 +224,39 @@ async function answers(s: ConsoleSession): Promise<boolean> {
   }
 }
 
+/** A new guest of `kind` (added to `guests`), booted to its shell and left idle a moment. */
+async function booted(kind: 'berth' | 'qemu', name: string, guests: Guest[]): Promise<Guest> {
+  const g = kind === 'berth' ? berthGuest(name) : await qemuGuest(name);
+  guests.push(g);
+  await g.s.expect(READY_BANNER, 900_000);
+  await g.s.expect(PROMPT, 60_000);
+  await sleep(IDLE_MS);
+  return g;
+}
+
 /** One guest of `kind`: booted, moved idle, made busy, moved again. */
 async function round(kind: 'berth' | 'qemu', i: number): Promise<{ idle: Result; busy: Result }> {
   const guests: Guest[] = [];
   try {
-    const g0 = kind === 'berth' ? berthGuest(`b${i}-0`) : await qemuGuest(`q${i}-0`);
-    guests.push(g0);
-    await g0.s.expect(READY_BANNER, 900_000);
-    await g0.s.expect(PROMPT, 60_000);
-    await sleep(IDLE_MS);
+    const g0 = await booted(kind, `${kind[0]}${i}-0`, guests);
     const [idle, g1] =
       kind === 'berth'
         ? await berthHop(g0 as BerthGuest, `b${i}-1`)
         : await qemuHop(g0 as QemuGuest, `q${i}-1`, false);
     guests.push(g1);
-    const bg = await g1.s.run(`${BUSY_SOURCE}; (${BUSY}) >/dev/null 2>&1 & echo dirtying`, 120_000);
+    // A destination that did not answer cannot be made busy: a fresh guest moves instead.
+    if (!idle.answered) await g1.quit();
+    const g1b = idle.answered ? g1 : await booted(kind, `${kind[0]}${i}-1b`, guests);
+    const bg = await g1b.s.run(
+      `${BUSY_SOURCE}; (${BUSY}) >/dev/null 2>&1 & echo dirtying`,
+      120_000,
+    );
     if (!bg.includes('dirtying')) throw new Error(`the busy loop did not start: ${bg}`);
     await sleep(BUSY_WARMUP_MS);
     const [busy, g2] =
       kind === 'berth'
-        ? await berthHop(g1 as BerthGuest, `b${i}-2`)
-        : await qemuHop(g1 as QemuGuest, `q${i}-2`, true);
+        ? await berthHop(g1b as BerthGuest, `b${i}-2`)
+        : await qemuHop(g1b as QemuGuest, `q${i}-2`, true);
     guests.push(g2);
     return { idle, busy };
   } finally {
