@@ -19,18 +19,17 @@ import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { controlRequest } from '../src/vmm/controlClient.js';
 import { onCleanup } from './cleanup.js';
 import { Qmp } from './qmp.js';
+import { end, median, printTable, PROMPT, sleep, started, stderrMatch } from './sessions.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(values.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
   throw new Error('--rounds must be a whole number >= 1');
-const PROMPT = /# (?:\x1b\[6n)?$/m;
 const IDLE_MS = 3000;
 const MEMORY = '256M';
 /** The VMM's log line after a restore (vmm.ts). */
 const RESTORED =
   /restored .*: board (\d+) ms, then waited (\d+) ms .*, checked and loaded it in (\d+) ms; (\d+) ms after the process started/;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Round {
   /** Pause, write, running again: seconds, as seen by the client. */
@@ -53,27 +52,7 @@ const BERTH_FILES = [
   ...['--kernel', a.kernelPath, '--initrd', a.initrdPath, '--firmware', a.firmwarePath],
 ];
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-snap-'));
-const live = new Set<ConsoleSession>();
 onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-onCleanup(() => live.forEach((s) => s.kill()));
-
-function started(s: ConsoleSession): ConsoleSession {
-  live.add(s);
-  void s.exited.then(() => live.delete(s));
-  return s;
-}
-
-/** Ends a session: `stop` asks it to, then it is killed if it has not ended in 10 s. */
-async function end(s: ConsoleSession, stop: () => Promise<unknown> | void): Promise<void> {
-  try {
-    await stop();
-  } catch {
-    // ended already, or not answering: killed below
-  }
-  await Promise.race([s.exited, sleep(10_000)]);
-  s.kill();
-  await s.exited;
-}
 
 /** Boots to the shell, leaves a mark in the guest's /tmp, and lets it idle. */
 async function bootToShell(s: ConsoleSession, mark: string): Promise<void> {
@@ -95,18 +74,6 @@ async function answer(s: ConsoleSession, mark: string, t0: number): Promise<numb
   const t = (performance.now() - t0) / 1000;
   if (!out.includes(mark)) throw new Error(`the restored guest answered '${out}', not ${mark}`);
   return t;
-}
-
-async function stderrMatch(s: ConsoleSession, re: RegExp, timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = re.exec(s.stderr);
-    if (m) return m;
-    if (s.child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`did not see ${String(re)} on stderr; it said:\n${s.stderr.slice(-2000)}`);
-    }
-    await sleep(2);
-  }
 }
 
 async function berthRound(i: number): Promise<Round> {
@@ -205,10 +172,6 @@ for (let i = 0; i < ROUNDS; i++) {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const row = (label: string, f: (r: Round) => number, digits: number): string[] => {
   const b = median(berth.map(f));
   const q = median(qemu.map(f));
@@ -234,9 +197,7 @@ const rows = [
   ],
   ['    then checked and loaded, ms', vmm((v) => v.loadMs), '', ''],
 ];
-const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-for (const r of rows)
-  console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('  '));
+printTable(rows);
 console.log(
   `\ncommand: npm run bench:snapshot (node dist/bench/snapshot.js); ${MEMORY} guests idle at the ` +
     `shell, same kernel/firmware/initramfs; QEMU: ${'migrate to exec:cat'}`,
