@@ -5,13 +5,16 @@
 // runs. A guest that dirties memory faster than the link copies is throttled step by step.
 // Anything that goes wrong before the switch leaves the guest running here; a lost last
 // acknowledgement leaves it paused (the destination may run it: only one of them may).
+// With `tls` the stream is TLS, the destination's certificate pinned by its fingerprint
+// (channel.ts); with `token` the hello carries the destination's migration token.
 
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { PAGE_SIZE } from '../../machine/ram.js';
 import type { VirtBoard } from '../../machine/board/virt.js';
 import { boardFingerprint } from '../snapshot/boardShape.js';
 import { berthVersion } from '../snapshot/berthVersion.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
+import { openChannel } from './channel.js';
 import { encodeDeviceState } from './deviceState.js';
 import { dataPages, encodePages, PAGES_PER_BATCH } from './pages.js';
 import {
@@ -21,7 +24,6 @@ import {
   THROTTLE_MAX,
   type Throttle,
 } from './stats.js';
-import { hostPort } from './target.js';
 import {
   FrameReader,
   jsonPayload,
@@ -64,6 +66,10 @@ export interface MigrateOptions {
    * that its supervisor reads the final figures from its status (0: it ends at once).
    */
   holdMs: number;
+  /** The destination's certificate fingerprint (64 hex digits): the stream goes over TLS. */
+  tls: { fingerprint: string } | null;
+  /** The destination's migration token (hex), sent in the hello. */
+  token: string | null;
 }
 
 /** Messages in flight before the source waits for acknowledgements. */
@@ -95,6 +101,7 @@ export class MigrationSource {
     this.stats = {
       direction: 'out',
       peer: opts.to,
+      tls: opts.tls !== null,
       status: 'setup',
       rounds: 0,
       bytesSent: 0,
@@ -145,23 +152,9 @@ export class MigrationSource {
   }
 
   private async connect(): Promise<void> {
-    const { host, port } = hostPort(this.opts.to);
-    const sock = connect({ host, port });
+    const sock = await openChannel(this.opts.to, this.opts.tls?.fingerprint ?? null);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new MigrationError(`${this.opts.to} did not answer`)),
-        10_000,
-      );
-      sock.once('connect', () => (clearTimeout(t), resolve()));
-      sock.once(
-        'error',
-        (e) => (
-          clearTimeout(t),
-          reject(new MigrationError(`cannot reach ${this.opts.to}: ${e.message}`))
-        ),
-      );
-    });
+    if (this.broken) throw this.broken; // cancelled meanwhile
     sock.setNoDelay(true);
     const reader = new FrameReader(sock, this.opts.to);
     void (async () => {
@@ -254,6 +247,7 @@ export class MigrationSource {
           memoryBytes: board.ram.size,
           snapshotFormat: SNAPSHOT_FORMAT_VERSION,
           writer: berthVersion(),
+          ...(this.opts.token !== null ? { token: this.opts.token } : {}),
         }),
       );
       await hello;
