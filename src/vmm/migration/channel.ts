@@ -43,15 +43,14 @@ export function openChannel(to: string, fingerprint: string | null): Promise<Soc
       reject(e);
     };
     const timer = setTimeout(() => fail(new MigrationError(`${to} did not answer`)), CONNECT_MS);
-    sock.once('error', (e) =>
-      fail(
-        new MigrationError(
-          reached && fingerprint !== null
-            ? `the TLS handshake with ${to} failed: ${e.message}`
-            : `cannot reach ${to}: ${e.message}`,
-        ),
-      ),
-    );
+    sock.once('error', (e: Error & { reason?: string }) => {
+      if (!reached || fingerprint === null) {
+        return fail(new MigrationError(`cannot reach ${to}: ${e.message}`));
+      }
+      const why = e.reason ?? e.message;
+      const hint = /wrong version number/.test(why) ? ' (does it listen without TLS?)' : '';
+      fail(new MigrationError(`the TLS handshake with ${to} failed: ${why}${hint}`));
+    });
     if (fingerprint === null) {
       sock.once('connect', () => (clearTimeout(timer), resolve(sock)));
       return;

@@ -228,6 +228,29 @@ export class MigrationSource {
     }
   }
 
+  /** Sends the hello and waits for its acknowledgement. */
+  private async hello(board: VirtBoard): Promise<void> {
+    const hello = jsonPayload({
+      protocol: MIGRATION_PROTOCOL,
+      fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
+      shape: board.shape(),
+      memoryBytes: board.ram.size,
+      snapshotFormat: SNAPSHOT_FORMAT_VERSION,
+      writer: berthVersion(),
+      ...(this.opts.token !== null ? { token: this.opts.token } : {}),
+    });
+    try {
+      await await this.send(MSG_HELLO, hello);
+    } catch (e) {
+      // A TLS destination drops a plain stream without a word: say what may be missing.
+      const m = (e as Error).message;
+      if (this.opts.tls !== null || !/closed the stream|broke/.test(m)) throw e;
+      throw new MigrationError(
+        `${m} before answering the hello (does it take TLS only? then give tls.fingerprint)`,
+      );
+    }
+  }
+
   private async run(): Promise<void> {
     const s = this.stats;
     const host = this.host;
@@ -238,19 +261,7 @@ export class MigrationSource {
       const board = host.board();
       if (!board) throw new MigrationError('there is no machine to migrate');
       await this.connect();
-      const hello = await this.send(
-        MSG_HELLO,
-        jsonPayload({
-          protocol: MIGRATION_PROTOCOL,
-          fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
-          shape: board.shape(),
-          memoryBytes: board.ram.size,
-          snapshotFormat: SNAPSHOT_FORMAT_VERSION,
-          writer: berthVersion(),
-          ...(this.opts.token !== null ? { token: this.opts.token } : {}),
-        }),
-      );
-      await hello;
+      await this.hello(board);
       s.status = 'active';
       board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
       let pages = dataPages(board.ram);

@@ -139,12 +139,9 @@ export class FrameReader {
 
   /** The next frame; one whose payload is over `maxBytes` is refused before it is read. */
   async next(maxBytes = MAX_FRAME_BYTES): Promise<Frame> {
-    await this.want(FRAME_HEADER_BYTES, false).catch((e: Error) => {
-      throw this.have > 0 && looksLikeTls(this.chunks[0]) ? this.tlsAnswer() : e;
-    });
+    await this.want(FRAME_HEADER_BYTES, false);
     const h = this.take(FRAME_HEADER_BYTES);
     if (h.readUInt32LE(0) !== MAGIC) {
-      if (looksLikeTls(h)) throw this.tlsAnswer();
       throw new MigrationError(`${this.peer} does not speak Berth's migration protocol`);
     }
     if (crc32(h.subarray(0, 20)) !== h.readUInt32LE(20)) {
@@ -163,17 +160,6 @@ export class FrameReader {
     }
     return { type, seq: h.readUInt32LE(8), payload };
   }
-
-  private tlsAnswer(): MigrationError {
-    return new MigrationError(
-      `${this.peer} speaks TLS: the stream must be TLS on both sides (tls.fingerprint)`,
-    );
-  }
-}
-
-/** A TLS record (alert or handshake, TLS 1.0 to 1.3) where a frame should begin. */
-function looksLikeTls(b: Buffer | undefined): boolean {
-  return b !== undefined && b.length >= 2 && (b[0] === 0x15 || b[0] === 0x16) && b[1] === 0x03;
 }
 
 /**
