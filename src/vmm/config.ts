@@ -96,10 +96,25 @@ const Schema = z
     restore: Path.optional(),
     /**
      * Wait for one live-migration stream on HOST:PORT instead of booting (migration/); the
-     * rest of the configuration must describe the source's machine.
+     * rest of the configuration must describe the source's machine. With `tls` the stream is
+     * TLS 1.3 with this certificate and key (PEM; the source pins its fingerprint); with
+     * `token` (hex) only a source whose hello carries it is taken.
      */
     incoming: z
-      .object({ listen: z.string().regex(/^.+:\d{1,5}$/, 'HOST:PORT') })
+      .object({
+        listen: z.string().regex(/^.+:\d{1,5}$/, 'HOST:PORT'),
+        tls: z
+          .object({
+            cert: z.string().regex(/-----BEGIN CERTIFICATE-----/, 'a PEM certificate'),
+            key: z.string().regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a PEM private key'),
+          })
+          .strict()
+          .optional(),
+        token: z
+          .string()
+          .regex(/^[0-9a-fA-F]{32,1024}$/, 'hex, at least 32 digits')
+          .optional(),
+      })
       .strict()
       .optional(),
   })

@@ -181,7 +181,8 @@ export class Vmm {
       vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
       if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.incoming !== undefined) {
-        vmm.incoming = await IncomingMigration.listen(config.incoming.listen);
+        const { listen, ...secure } = config.incoming;
+        vmm.incoming = await IncomingMigration.listen(listen, secure);
         vmm.state = 'incoming';
       }
       if (config.controlSocket !== undefined) {

@@ -2,17 +2,25 @@
 // moves while it runs and echoes on at the destination; a guest that keeps dirtying memory
 // moves under a small bandwidth only because its throttle went up; a destination killed
 // mid-way, a stream with one flipped byte, a destination of another memory size: each is
-// refused or noticed, and the source guest runs on, whole.
+// refused or noticed, and the source guest runs on, whole. Over TLS with a token: it moves; a
+// wrong token, a wrong certificate fingerprint, a source without TLS are refused with the
+// source running on and the destination still waiting for the right source; connections that
+// send nothing do not keep that source out.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
+import { parseVmmConfig } from '../../src/vmm/config.js';
+import { ADMIT_MS } from '../../src/vmm/migration/destination.js';
 import type { MigrationStats } from '../../src/vmm/migration/stats.js';
+import { FrameReader, MSG_ERROR, parseJsonPayload } from '../../src/vmm/migration/wire.js';
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { BERTH_CLI } from '../integration/session.js';
 import { echoGuestElf } from './echoGuest.js';
@@ -236,4 +244,253 @@ test('a destination of another memory size refuses at hello', async () => {
     b.vmm.quit();
     await Promise.all([a.done, b.done]);
   }
+});
+
+/** A self-signed certificate (P-256) for a destination, and its SHA-256 fingerprint. */
+function selfSigned(name: string): { cert: string; key: string; fingerprint: string } {
+  const certFile = join(dir, `${name}.crt`);
+  const keyFile = join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+      '-days',
+      '1',
+      '-subj',
+      '/CN=berth-test',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]),
+    { stdio: 'ignore' },
+  );
+  const cert = readFileSync(certFile, 'utf8');
+  const key = readFileSync(keyFile, 'utf8');
+  return { cert, key, fingerprint: new X509Certificate(cert).fingerprint256 };
+}
+
+const cert = selfSigned('dest');
+const token = randomBytes(32).toString('hex');
+const secure = { tls: { fingerprint: cert.fingerprint }, token };
+
+/** A destination waiting for a stream over TLS (with `cert`) that carries `token`. */
+async function secureIncoming(
+  name: string,
+  opts: { tls?: boolean; token?: boolean } = { tls: true, token: true },
+): Promise<EchoVmm & { addr: string }> {
+  const b = await startEcho(dir, name, {
+    incoming: {
+      listen: '127.0.0.1:0',
+      ...(opts.tls ? { tls: { cert: cert.cert, key: cert.key } } : {}),
+      ...(opts.token ? { token } : {}),
+    },
+  });
+  return { ...b, addr: b.vmm.incoming!.address };
+}
+
+/** The destination still waits for its stream, having turned `refused` connections away. */
+async function stillWaiting(b: EchoVmm, refused: number): Promise<void> {
+  await until('the destination to count the refused connection', async () => {
+    const m = (await status(b.sock)).migration;
+    return (m?.refused ?? 0) >= refused;
+  });
+  const s = await status(b.sock);
+  assert.equal(s.state, 'incoming');
+  assert.equal(s.migration?.status, 'setup');
+  assert.equal(s.migration?.refused, refused);
+  assert.equal(b.out(), '', 'the destination runs nothing');
+}
+
+/** Migrates `a` into `b` with `opts`; checks that the guest echoes on at `b`. */
+async function moveInto(a: EchoVmm, b: EchoVmm & { addr: string }, what: string, opts = secure) {
+  await typeInto(a.sock, 'ab', a.out);
+  await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, ...opts });
+  const m = await migrated(a);
+  figures(what, m);
+  assert.equal(m.status, 'completed', m.error);
+  assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
+  assert.equal((await status(b.sock)).state, 'running');
+  await typeInto(b.sock, 'xy', b.out);
+  assert.equal(b.out(), 'xy', 'the guest went on from the source');
+  return m;
+}
+
+test('an idle guest migrates over TLS with a token; the destination echoes on', async () => {
+  const a = await startEcho(dir, 'tls-a');
+  const b = await secureIncoming('tls-b');
+  try {
+    const m = await moveInto(a, b, 'idle guest, 32 MiB, over TLS with a token');
+    assert.equal(m.tls, true);
+    const mb = (await status(b.sock)).migration;
+    assert.equal(mb?.status, 'completed');
+    assert.equal(mb?.tls, true);
+    assert.equal(mb?.refused, 0);
+  } finally {
+    a.vmm.quit();
+    b.vmm.quit();
+    await Promise.all([a.done, b.done]);
+  }
+});
+
+test('a wrong or missing token is refused; the destination waits on and takes the right source', async () => {
+  const a = await startEcho(dir, 'tok-a');
+  const b = await secureIncoming('tok-b');
+  try {
+    const wrong = randomBytes(32).toString('hex');
+    await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, ...secure, token: wrong });
+    const m = await migrated(a);
+    assert.equal(m.status, 'failed');
+    process.stdout.write(`# wrong token: ${m.error}\n`);
+    assert.match(m.error ?? '', /refused: wrong migration token/);
+    assert.equal(m.rounds, 0);
+    await runsOn(a);
+    await stillWaiting(b, 1);
+    await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, tls: secure.tls });
+    assert.match((await migrated(a)).error ?? '', /refused: wrong migration token/);
+    await runsOn(a);
+    await stillWaiting(b, 2);
+    await moveInto(a, b, 'right token after two wrong ones');
+  } finally {
+    a.vmm.quit();
+    b.vmm.quit();
+    await Promise.all([a.done, b.done]);
+  }
+});
+
+test('a destination certificate of another fingerprint is refused before anything is sent', async () => {
+  const a = await startEcho(dir, 'fp-a');
+  const b = await secureIncoming('fp-b');
+  try {
+    const other = selfSigned('other').fingerprint;
+    await controlRequest(a.sock, {
+      cmd: 'migrate',
+      to: b.addr,
+      token,
+      tls: { fingerprint: other.replace(/:/g, '').toLowerCase() },
+    });
+    const m = await migrated(a);
+    assert.equal(m.status, 'failed');
+    assert.equal(
+      m.error,
+      `the destination's certificate has fingerprint ${cert.fingerprint}, not ${other}`,
+    );
+    assert.equal(m.bytesSent, 0, 'nothing was sent');
+    await runsOn(a);
+    await stillWaiting(b, 1); // a TLS connection closed before any hello
+    for (const tls of [{ fingerprint: 'ab:cd' }, { fingerprint: other, pin: true }, 'x']) {
+      const bad = await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, tls }).catch(
+        (e: Error) => e,
+      );
+      assert.match(String(bad), /"tls" must be \{"fingerprint"/);
+    }
+    const short = await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, token: 'ab12' }).catch(
+      (e: Error) => e,
+    );
+    assert.match(String(short), /"token" must be hex/);
+  } finally {
+    a.vmm.quit();
+    b.vmm.quit();
+    await Promise.all([a.done, b.done]);
+  }
+});
+
+test('a source without TLS against a TLS destination, and the other way round, fail cleanly', async () => {
+  const a = await startEcho(dir, 'plain-a');
+  const b = await secureIncoming('plain-b');
+  const c = await incoming('plain-c');
+  try {
+    await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, token });
+    const m = await migrated(a);
+    assert.equal(m.status, 'failed');
+    process.stdout.write(`# plain source, TLS destination: ${m.error}\n`);
+    assert.match(m.error ?? '', /(closed the stream|broke).*does it take TLS only/);
+    await runsOn(a);
+    await stillWaiting(b, 1); // its TLS handshake failed
+    // A TLS source against a plain destination: the handshake fails; that destination took
+    // the connection as its stream and refuses it, as a plain one does any stranger.
+    await controlRequest(a.sock, { cmd: 'migrate', to: c.addr, ...secure });
+    const m2 = await migrated(a);
+    assert.equal(m2.status, 'failed');
+    process.stdout.write(`# TLS source, plain destination: ${m2.error}\n`);
+    assert.match(m2.error ?? '', /TLS handshake with .* failed: .*does it listen without TLS/);
+    assert.equal(m2.bytesSent, 0);
+    await runsOn(a);
+    const exit = await c.done;
+    assert.equal(exit.kind, 'incoming-failed');
+    assert.equal(c.out(), '');
+  } finally {
+    a.vmm.quit();
+    b.vmm.quit();
+    c.vmm.quit();
+    await Promise.all([a.done, b.done, c.done]);
+  }
+});
+
+test('connections that send nothing do not keep the right source out', async () => {
+  const a = await startEcho(dir, 'mute-a');
+  const b = await secureIncoming('mute-b');
+  const [host, port] = b.addr.split(':');
+  const mute = (): Promise<{ closed: Promise<number>; error: Promise<string> }> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const s = tlsConnect({ host, port: Number(port), rejectUnauthorized: false }, () => {
+        const reader = new FrameReader(s, 'the destination');
+        const error = reader.next().then((f) => {
+          assert.equal(f.type, MSG_ERROR);
+          return String(parseJsonPayload(f, 'error').message);
+        });
+        error.catch(() => {});
+        const closed = new Promise<number>((r) => s.on('close', () => r(performance.now() - t0)));
+        resolve({ closed, error });
+      });
+      s.on('error', reject);
+    });
+  let raw: Socket | null = null;
+  try {
+    const first = await mute();
+    assert.equal(await first.error, `no hello within ${ADMIT_MS / 1000} s`);
+    const waited = await first.closed;
+    assert.ok(waited >= ADMIT_MS - 100, `a mute connection was cut after ${waited} ms`);
+    await stillWaiting(b, 1);
+    raw = connect({ host, port: Number(port) }); // not even a TLS handshake
+    raw.on('error', () => {});
+    const second = await mute();
+    const third = await mute();
+    const m = await moveInto(a, b, 'with mute connections open');
+    assert.equal(m.status, 'completed');
+    // They were closed as the right source came in, not after waiting their time out.
+    for (const c of [second, third]) {
+      const ms = await c.closed;
+      assert.ok(ms < ADMIT_MS - 1000, `a mute connection stayed ${ms} ms`);
+    }
+  } finally {
+    raw?.destroy();
+    a.vmm.quit();
+    b.vmm.quit();
+    await Promise.all([a.done, b.done]);
+  }
+});
+
+test('the incoming tls and token are checked with the config', () => {
+  const base = { memory: '32M', firmware: echoGuestElf() };
+  const bad = (incoming: unknown): string => {
+    try {
+      parseVmmConfig({ ...base, incoming });
+      return 'accepted';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.equal(
+    bad({ listen: '127.0.0.1:0', token: 'abc' }),
+    'incoming.token: hex, at least 32 digits',
+  );
+  assert.match(
+    bad({ listen: '127.0.0.1:0', tls: { cert: 'x', key: cert.key } }),
+    /incoming\.tls\.cert: a PEM certificate/,
+  );
+  assert.equal(
+    bad({ listen: '127.0.0.1:0', tls: { cert: cert.cert, key: cert.key }, token }),
+    'accepted',
+  );
 });

@@ -5,8 +5,18 @@
 // locked and its port forwards bound then (`acquire`), its parts loaded, and the source told
 // that it runs. A refused, damaged, cut or cancelled stream is answered with an ERROR saying
 // why (when the peer is still there) and the receive fails: the VMM exits non-zero.
+//
+// With `tls` (certificate and key, PEM) it listens with TLS 1.3 at least; with `token` the
+// hello must carry it (compared in constant time). With either, a connection is a stream only
+// once it has proved itself: TLS handshake done and a hello (with the right token) within
+// ADMIT_MS. Until then it is one of a few checked side by side, and one that fails (no TLS,
+// silence, wrong token, not the protocol) is answered with an ERROR when the wire allows,
+// closed and counted (`refused`); the VMM waits on for the right source. Without either, the
+// first connection is the stream, as before.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape } from '../../machine/board/virtState.js';
 import { boardFingerprint, shapeDifferences } from '../snapshot/boardShape.js';
@@ -22,14 +32,42 @@ import {
   MIGRATION_PROTOCOL,
   MSG_ACK,
   MSG_CANCEL,
-  MSG_ERROR,
   MSG_HELLO,
   MSG_PAGES,
   MSG_STATE,
   parseJsonPayload,
+  refuse,
   writeFrame,
   type Frame,
 } from './wire.js';
+
+export interface IncomingOptions {
+  tls?: { cert: string; key: string };
+  token?: string;
+}
+
+/** How long a connection has for its TLS handshake, and then for its hello. */
+export const ADMIT_MS = 5_000;
+/** Connections checked at once (past their handshake); more are closed at once meanwhile. */
+const MAX_CHECKED = 8;
+/** Connections open at once, handshakes included. */
+const MAX_CONNECTIONS = 32;
+/** A hello is a few KiB; a bigger one from a connection not yet trusted is not read. */
+const MAX_HELLO_BYTES = 1 << 20;
+
+interface Admitted {
+  sock: Socket;
+  /** With its hello read (tls or token); null when the first connection is taken as it is. */
+  reader: FrameReader | null;
+  hello: Frame | null;
+}
+
+/** Whether `got` is the token `want`, compared in constant time (hex, case ignored). */
+function sameToken(want: string, got: unknown): boolean {
+  if (typeof got !== 'string') return false;
+  const digest = (t: string): Buffer => createHash('sha256').update(t.toLowerCase()).digest();
+  return timingSafeEqual(digest(want), digest(got));
+}
 
 export interface MigrationDestinationHost {
   /** At the switch, before the guest is loaded: lock the disks, bind the port forwards. */
@@ -42,15 +80,25 @@ export interface MigrationDestinationHost {
 export class IncomingMigration {
   readonly stats: MigrationStats;
   private sock: Socket | null = null;
+  /** Every connection open (checked, in its handshake, or the stream): closed with the VMM. */
+  private readonly open = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
     readonly address: string,
+    private readonly opts: IncomingOptions,
   ) {
+    server.on('connection', (sock: Socket) => {
+      this.open.add(sock);
+      sock.on('close', () => this.open.delete(sock));
+    });
+    if (opts.tls) server.on('tlsClientError', () => this.stats.refused!++);
     this.stats = {
       direction: 'in',
       peer: '',
       listen: address,
+      tls: opts.tls !== undefined,
+      refused: 0,
       status: 'setup',
       rounds: 0,
       bytesSent: 0,
@@ -68,9 +116,24 @@ export class IncomingMigration {
   }
 
   /** Listens on `addr` (HOST:PORT; port 0 picks one, see `address`). */
-  static async listen(addr: string): Promise<IncomingMigration> {
+  static async listen(addr: string, opts: IncomingOptions = {}): Promise<IncomingMigration> {
     const { host, port } = hostPort(addr, true);
-    const server = createServer({ pauseOnConnect: true });
+    let server: Server;
+    try {
+      server = opts.tls
+        ? createTlsServer({
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            minVersion: 'TLSv1.3',
+            handshakeTimeout: ADMIT_MS,
+          })
+        : createServer({ pauseOnConnect: true });
+    } catch (e) {
+      throw new MigrationError(
+        `incoming.tls: the certificate or key is refused: ${(e as Error).message}`,
+      );
+    }
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) =>
         reject(new MigrationError(`cannot listen for a migration on ${addr}: ${e.message}`)),
@@ -79,13 +142,85 @@ export class IncomingMigration {
     });
     const a = server.address();
     const bound = a && typeof a === 'object' ? `${a.address}:${a.port}` : addr;
-    return new IncomingMigration(server, bound);
+    return new IncomingMigration(server, bound, opts);
   }
 
   /** Stops listening and drops a stream under way (the VMM is quitting). */
   close(): void {
     this.server.close();
-    this.sock?.destroy();
+    // A refused stream is left to refuse(): its ERROR goes out first.
+    if (this.stats.status !== 'failed') this.sock?.destroy();
+    if (this.stats.status === 'setup') for (const s of this.open) s.destroy();
+  }
+
+  /** The stream: the first connection; with tls or a token, the first to prove itself. */
+  private accept(log: (line: string) => void): Promise<Admitted> {
+    const checked = this.opts.tls !== undefined || this.opts.token !== undefined;
+    return new Promise((resolve, reject) => {
+      const checking = new Set<Socket>();
+      let decided = false;
+      const take = (a: Admitted): void => {
+        decided = true;
+        this.server.off('close', onClose);
+        this.server.close(); // one stream
+        for (const s of checking) s.destroy();
+        resolve(a);
+      };
+      const onClose = (): void => {
+        decided = true;
+        reject(new MigrationError('no stream came: the VMM stopped'));
+      };
+      this.server.on(this.opts.tls ? 'secureConnection' : 'connection', (sock: Socket) => {
+        if (decided) return void sock.destroy();
+        if (!checked) return take({ sock, reader: null, hello: null });
+        if (checking.size >= MAX_CHECKED) {
+          this.stats.refused!++;
+          return void sock.destroy();
+        }
+        checking.add(sock);
+        void this.admit(sock, log).then((a) => {
+          checking.delete(sock);
+          if (decided) sock.destroy();
+          else if (a) take(a);
+        });
+      });
+      this.server.once('close', onClose);
+    });
+  }
+
+  /** A connection with its hello once it proves itself, or null (it is answered and closed). */
+  private async admit(sock: Socket, log: (line: string) => void): Promise<Admitted | null> {
+    const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+    const reader = new FrameReader(sock, peer);
+    const first = reader.next(MAX_HELLO_BYTES);
+    first.catch(() => {}); // seen below, or left behind by a connection that timed out
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const hello = await Promise.race([
+        first,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new MigrationError(`no hello within ${ADMIT_MS / 1000} s`)),
+            ADMIT_MS,
+          );
+        }),
+      ]);
+      if (hello.type !== MSG_HELLO) {
+        throw new MigrationError('the stream does not begin with hello');
+      }
+      const token = this.opts.token;
+      if (token !== undefined && !sameToken(token, parseJsonPayload(hello, 'hello').token)) {
+        throw new MigrationError('wrong migration token');
+      }
+      return { sock, reader, hello };
+    } catch (e) {
+      this.stats.refused!++;
+      log(`incoming migration: ${peer} turned away: ${(e as Error).message}`);
+      refuse(sock, (e as Error).message);
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -93,25 +228,20 @@ export class IncomingMigration {
    * guest's state is loaded and the source told; `running` says whether it ran at the source.
    */
   async receive(board: VirtBoard, host: MigrationDestinationHost): Promise<{ running: boolean }> {
-    const sock = await new Promise<Socket>((resolve, reject) => {
-      this.server.once('connection', resolve);
-      this.server.once('close', () =>
-        reject(new MigrationError('no stream came: the VMM stopped')),
-      );
-    });
-    this.server.close(); // one stream
+    const admitted = await this.accept(host.log);
+    const sock = admitted.sock;
     this.sock = sock;
     sock.setNoDelay(true);
     const peer = `${sock.remoteAddress}:${sock.remotePort}`;
     this.stats.peer = peer;
     const t0 = performance.now();
-    const reader = new FrameReader(sock, peer);
+    const reader = admitted.reader ?? new FrameReader(sock, peer);
     sock.resume();
     const s = this.stats;
     const ack = (f: Frame, extra: object = {}): Promise<void> =>
       writeFrame(sock, MSG_ACK, f.seq, jsonPayload({ seq: f.seq, ...extra }));
     try {
-      const hello = await reader.next();
+      const hello = admitted.hello ?? (await reader.next());
       if (hello.type !== MSG_HELLO)
         throw new MigrationError('the stream does not begin with hello');
       checkHello(board, parseJsonPayload(hello, 'hello'));
@@ -149,11 +279,7 @@ export class IncomingMigration {
       s.status = 'failed';
       s.error = (e as Error).message;
       s.totalMs = Math.round(performance.now() - t0);
-      if (!sock.destroyed) {
-        await writeFrame(sock, MSG_ERROR, 0, jsonPayload({ message: s.error })).catch(() => {});
-        sock.end();
-        setTimeout(() => sock.destroy(), 1000).unref();
-      }
+      refuse(sock, s.error);
       throw e;
     }
   }

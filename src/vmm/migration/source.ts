@@ -5,13 +5,16 @@
 // runs. A guest that dirties memory faster than the link copies is throttled step by step.
 // Anything that goes wrong before the switch leaves the guest running here; a lost last
 // acknowledgement leaves it paused (the destination may run it: only one of them may).
+// With `tls` the stream is TLS, the destination's certificate pinned by its fingerprint
+// (channel.ts); with `token` the hello carries the destination's migration token.
 
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { PAGE_SIZE } from '../../machine/ram.js';
 import type { VirtBoard } from '../../machine/board/virt.js';
 import { boardFingerprint } from '../snapshot/boardShape.js';
 import { berthVersion } from '../snapshot/berthVersion.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
+import { openChannel } from './channel.js';
 import { encodeDeviceState } from './deviceState.js';
 import { dataPages, encodePages, PAGES_PER_BATCH } from './pages.js';
 import {
@@ -21,7 +24,6 @@ import {
   THROTTLE_MAX,
   type Throttle,
 } from './stats.js';
-import { hostPort } from './target.js';
 import {
   FrameReader,
   jsonPayload,
@@ -64,6 +66,10 @@ export interface MigrateOptions {
    * that its supervisor reads the final figures from its status (0: it ends at once).
    */
   holdMs: number;
+  /** The destination's certificate fingerprint (64 hex digits): the stream goes over TLS. */
+  tls: { fingerprint: string } | null;
+  /** The destination's migration token (hex), sent in the hello. */
+  token: string | null;
 }
 
 /** Messages in flight before the source waits for acknowledgements. */
@@ -95,6 +101,7 @@ export class MigrationSource {
     this.stats = {
       direction: 'out',
       peer: opts.to,
+      tls: opts.tls !== null,
       status: 'setup',
       rounds: 0,
       bytesSent: 0,
@@ -145,23 +152,9 @@ export class MigrationSource {
   }
 
   private async connect(): Promise<void> {
-    const { host, port } = hostPort(this.opts.to);
-    const sock = connect({ host, port });
+    const sock = await openChannel(this.opts.to, this.opts.tls?.fingerprint ?? null);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new MigrationError(`${this.opts.to} did not answer`)),
-        10_000,
-      );
-      sock.once('connect', () => (clearTimeout(t), resolve()));
-      sock.once(
-        'error',
-        (e) => (
-          clearTimeout(t),
-          reject(new MigrationError(`cannot reach ${this.opts.to}: ${e.message}`))
-        ),
-      );
-    });
+    if (this.broken) throw this.broken; // cancelled meanwhile
     sock.setNoDelay(true);
     const reader = new FrameReader(sock, this.opts.to);
     void (async () => {
@@ -235,6 +228,29 @@ export class MigrationSource {
     }
   }
 
+  /** Sends the hello and waits for its acknowledgement. */
+  private async hello(board: VirtBoard): Promise<void> {
+    const hello = jsonPayload({
+      protocol: MIGRATION_PROTOCOL,
+      fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
+      shape: board.shape(),
+      memoryBytes: board.ram.size,
+      snapshotFormat: SNAPSHOT_FORMAT_VERSION,
+      writer: berthVersion(),
+      ...(this.opts.token !== null ? { token: this.opts.token } : {}),
+    });
+    try {
+      await await this.send(MSG_HELLO, hello);
+    } catch (e) {
+      // A TLS destination drops a plain stream without a word: say what may be missing.
+      const m = (e as Error).message;
+      if (this.opts.tls !== null || !/closed the stream|broke/.test(m)) throw e;
+      throw new MigrationError(
+        `${m} before answering the hello (does it take TLS only? then give tls.fingerprint)`,
+      );
+    }
+  }
+
   private async run(): Promise<void> {
     const s = this.stats;
     const host = this.host;
@@ -245,18 +261,7 @@ export class MigrationSource {
       const board = host.board();
       if (!board) throw new MigrationError('there is no machine to migrate');
       await this.connect();
-      const hello = await this.send(
-        MSG_HELLO,
-        jsonPayload({
-          protocol: MIGRATION_PROTOCOL,
-          fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
-          shape: board.shape(),
-          memoryBytes: board.ram.size,
-          snapshotFormat: SNAPSHOT_FORMAT_VERSION,
-          writer: berthVersion(),
-        }),
-      );
-      await hello;
+      await this.hello(board);
       s.status = 'active';
       board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
       let pages = dataPages(board.ram);

@@ -17,6 +17,10 @@ export interface MigrationStats {
   peer: string;
   /** The destination: the address it listens on for the stream (HOST:PORT, the port bound). */
   listen?: string;
+  /** The stream is (or, at a destination, must be) TLS. */
+  tls?: boolean;
+  /** The destination: connections turned away (TLS handshake, no hello in time, wrong token). */
+  refused?: number;
   status: MigrationState;
   /** Why it failed, was cancelled, or ended unknown. */
   error?: string;

@@ -1,7 +1,8 @@
 // The migration stream's framing: every message is one frame, a 24-byte header and a payload,
 // each under a CRC-32, so that a flipped bit anywhere is caught where it lands. The destination
 // answers every message with an ACK (or an ERROR saying why it refuses, after which the stream
-// ends); the source keeps a few messages in flight.
+// ends); the source keeps a few messages in flight. The stream is a TCP connection or a TLS one
+// (channel.ts, destination.ts): FrameReader and writeFrame only use what both sockets share.
 //
 //   header (24 bytes, little-endian)
 //     0  4  magic "BMIG"
@@ -11,7 +12,8 @@
 //    16  4  CRC-32 of the payload
 //    20  4  CRC-32 of bytes 0..19
 //
-//   HELLO   JSON {protocol, fingerprint, memoryBytes, snapshotFormat, writer}
+//   HELLO   JSON {protocol, fingerprint, shape, memoryBytes, snapshotFormat, writer, token?}
+//           (token: the destination's migration token, when it has one; see destination.ts)
 //   PAGES   binary: u32 count, then per page u32 page number, u32 kind (0 zero, 1 data),
 //           u32 CRC-32 of the page number's 4 bytes and the data; the 4096 data bytes (kind 1)
 //   STATE   the device state: snapshot sections (deviceState.ts), the guest paused at the source
@@ -135,7 +137,8 @@ export class FrameReader {
     }
   }
 
-  async next(): Promise<Frame> {
+  /** The next frame; one whose payload is over `maxBytes` is refused before it is read. */
+  async next(maxBytes = MAX_FRAME_BYTES): Promise<Frame> {
     await this.want(FRAME_HEADER_BYTES, false);
     const h = this.take(FRAME_HEADER_BYTES);
     if (h.readUInt32LE(0) !== MAGIC) {
@@ -146,7 +149,7 @@ export class FrameReader {
     }
     const type = h.readUInt32LE(4);
     const length = h.readUInt32LE(12);
-    if (!TYPES.includes(type) || length > MAX_FRAME_BYTES) {
+    if (!TYPES.includes(type) || length > Math.min(maxBytes, MAX_FRAME_BYTES)) {
       throw new MigrationError(`a message from ${this.peer} has type ${type}, ${length} bytes`);
     }
     await this.want(length, true);
@@ -159,8 +162,12 @@ export class FrameReader {
   }
 }
 
-/** Writes a frame; resolves once the socket has taken it (waits while its buffer is full). */
+/**
+ * Writes a frame; resolves once the socket has taken it (waits while its buffer is full: a
+ * TLSSocket says so as a plain one does), or at once on a socket already closed.
+ */
 export function writeFrame(sock: Socket, type: number, seq: number, payload: Uint8Array) {
+  if (sock.destroyed || !sock.writable) return Promise.resolve();
   const [h, p] = encodeFrame(type, seq, payload);
   sock.write(h);
   const flushed = sock.write(p);
@@ -174,4 +181,16 @@ export function writeFrame(sock: Socket, type: number, seq: number, payload: Uin
     sock.on('drain', done);
     sock.on('close', done);
   });
+}
+
+/**
+ * Answers a peer with an ERROR saying why and closes its stream (TCP or TLS: end() sends what
+ * is buffered, TLS's close_notify, then FIN); a peer that does not read it is cut off after 1 s.
+ * Never waits on the peer.
+ */
+export function refuse(sock: Socket, message: string): void {
+  if (sock.destroyed) return;
+  void writeFrame(sock, MSG_ERROR, 0, jsonPayload({ message }));
+  sock.end();
+  setTimeout(() => sock.destroy(), 1000).unref();
 }
