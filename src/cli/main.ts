@@ -20,6 +20,8 @@ Usage:
                        a new guest from a running one, without booting (berth clone --help)
   berth migrate GUEST --to https://HOST:PORT ...
                        move a running guest to another host (berth migrate --help)
+  berth host drain --to https://HOST:PORT ...
+                       move every running guest to another host (berth host --help)
   berth --help         show this help
   berth --version      show the version
 
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'snapshot') return (await import('./snapshot.js')).snapshotCommand(rest);
   if (cmd === 'clone') return (await import('./snapshot.js')).cloneCommand(rest);
   if (cmd === 'migrate') return (await import('./migrate.js')).migrateCommand(rest);
+  if (cmd === 'host') return (await import('./migrate.js')).hostCommand(rest);
   const guests = await import('./guests.js');
   if ((guests.GUEST_COMMANDS as readonly string[]).includes(cmd)) {
     return guests.guestCommand(cmd, rest);

@@ -1,4 +1,5 @@
-// `berth migrate GUEST --to https://HOST:PORT ...`: live migration of a running guest to another
+// `berth migrate GUEST --to https://HOST:PORT ...` (and `berth host drain`, every running guest):
+// live migration of a running guest to another
 // host's daemon, through this host's daemon (src/host/migrations.ts says what happens). While
 // it runs, its progress on stderr (a line rewritten in place on a terminal); at the end, what it
 // took on stdout. Same daemon options and exit statuses as berth snapshot.
@@ -44,29 +45,31 @@ function progress(m: MigrationStats): string {
   );
 }
 
-async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      ...DAEMON_OPTIONS,
-      to: { type: 'string' },
-      'to-token-file': { type: 'string' },
-      'to-fingerprint': { type: 'string' },
-      downtime: { type: 'string' },
-      'max-bandwidth': { type: 'string' },
-      timeout: { type: 'string' },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError('berth migrate takes one GUEST');
-  const guest = positionals[0];
+const TO_OPTIONS = {
+  ...DAEMON_OPTIONS,
+  to: { type: 'string' },
+  'to-token-file': { type: 'string' },
+  'to-fingerprint': { type: 'string' },
+  downtime: { type: 'string' },
+  'max-bandwidth': { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** The body of a migrate or drain request from the --to flags. */
+function migrateBody(values: {
+  to?: string;
+  'to-token-file'?: string;
+  'to-fingerprint'?: string;
+  downtime?: string;
+  'max-bandwidth'?: string;
+  timeout?: string;
+}): Record<string, unknown> {
   const url = values.to;
   const tokenFile = values['to-token-file'];
   const fp = values['to-fingerprint'];
   if (!url || !tokenFile || !fp) {
     throw new UsageError(
-      "berth migrate needs --to https://HOST:PORT, --to-token-file FILE and --to-fingerprint SHA256 (what the destination's daemon printed)",
+      "needs --to https://HOST:PORT, --to-token-file FILE and --to-fingerprint SHA256 (what the destination's daemon printed)",
     );
   }
   let token: string;
@@ -96,6 +99,20 @@ async function run(args: string[]): Promise<number> {
       throw new UsageError(`--max-bandwidth: ${(e as Error).message}`);
     }
   }
+  return body;
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: TO_OPTIONS,
+  });
+  if (positionals.length !== 1) throw new UsageError('berth migrate takes one GUEST');
+  const guest = positionals[0];
+  const url = values.to;
+  const body = migrateBody(values);
   const api = apiOf(values);
   const r = await api.call<{ operation: string }>(
     'POST',
@@ -133,4 +150,52 @@ async function run(args: string[]): Promise<number> {
 
 export function migrateCommand(args: string[]): Promise<number> {
   return command('migrate', MIGRATE_HELP, run, args);
+}
+
+export const HOST_HELP = `berth host drain --to https://HOST:PORT --to-token-file FILE --to-fingerprint SHA256
+                 [--downtime MS] [--max-bandwidth SIZE] [--timeout S]
+  Migrates every running guest of this host to the other host's daemon, one after the other,
+  as berth migrate does (see berth migrate --help), for maintenance. Meanwhile this host starts
+  no guest. Prints each guest's outcome; exit status 1 when a guest stayed.
+`;
+
+interface DrainView {
+  status: string;
+  err: string;
+  metadata: { guests: { guest: string; status: string; err: string }[] } | null;
+}
+
+async function drain(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: TO_OPTIONS,
+  });
+  if (positionals.length !== 1 || positionals[0] !== 'drain') {
+    throw new UsageError('berth host takes drain (berth host --help)');
+  }
+  const api = apiOf(values);
+  const r = await api.call<{ operation: string }>('POST', '/v1/host/drain', migrateBody(values));
+  let said = 0;
+  for (;;) {
+    const op = await api.call<DrainView>('GET', `${r.operation}/wait?timeout=2`);
+    const done = op.metadata?.guests ?? [];
+    for (const g of done.slice(said)) {
+      process.stdout.write(
+        g.status === 'Success' ? `${g.guest}: migrated\n` : `${g.guest}: stayed: ${g.err}\n`,
+      );
+    }
+    said = done.length;
+    if (op.status === 'Running') continue;
+    if (op.status !== 'Success') throw new ApiError(500, op.err || `the drain ended: ${op.status}`);
+    process.stdout.write(
+      `drained: ${said} guest${said === 1 ? '' : 's'} migrated to ${values.to}\n`,
+    );
+    return 0;
+  }
+}
+
+export function hostCommand(args: string[]): Promise<number> {
+  return command('host', HOST_HELP, drain, args);
 }

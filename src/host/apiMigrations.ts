@@ -2,7 +2,8 @@
 // maxBandwidth, timeoutS} moves a running guest to another host's daemon (202, an operation
 // whose metadata are the migration's statistics), and POST /v1/migrations/incoming {spec} is
 // what the source daemon asks of the destination: take this guest, and say on which port its
-// VMM waits for the stream (201). migrations.ts and Supervisor.takeIncoming say what each does.
+// VMM waits for the stream (201); POST /v1/host/drain {url, ...} migrates every running guest
+// (202). migrations.ts and Supervisor.takeIncoming say what each does.
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -51,6 +52,21 @@ export function migrationRoutes(
   );
 
   app.post(
+    '/v1/host/drain',
+    {
+      schema: {
+        summary:
+          "migrate every running guest to another host's daemon, one after the other; the " +
+          'host starts no guest meanwhile (maintenance)',
+        body: MigrateBody,
+        response: { 202: doc.async, ...errors },
+      },
+    },
+    async (req, reply) =>
+      accepted(reply, migrations.drain(req.body as z.output<typeof MigrateBody>)),
+  );
+
+  app.post(
     '/v1/migrations/incoming',
     {
       schema: {
@@ -61,7 +77,11 @@ export function migrationRoutes(
         response: {
           201: doc.sync({
             type: 'object',
-            properties: { name: { type: 'string' }, port: { type: 'integer' } },
+            properties: {
+              name: { type: 'string' },
+              port: { type: 'integer' },
+              token: { type: ['string', 'null'], description: "the stream's one-time token" },
+            },
           }),
           ...errors,
           507: doc.error,

@@ -16,7 +16,7 @@ import { makeGuestTap, tapDeviceName } from './guestNetwork.js';
 import type { GuestSpec } from './guestSpec.js';
 import { launchVmm } from './launcher.js';
 import type { StateDir } from './stateDir.js';
-import { vmmConfigFor, type DefaultAssets } from './vmmConfig.js';
+import { vmmConfigFor, type DefaultAssets, type IncomingOptions } from './vmmConfig.js';
 import type { VmmAccount } from './vmmUser.js';
 
 const MIB = 1024 * 1024;
@@ -56,8 +56,8 @@ export function vmmMemoryLimit(spec: GuestSpec): number {
 export interface LaunchFrom {
   activeDisks?: string[] | null;
   restore?: string;
-  /** HOST:PORT the VMM waits on for a migration's stream (the destination of a migration). */
-  incoming?: string;
+  /** Where the VMM waits for a migration's stream (the destination of a migration). */
+  incoming?: IncomingOptions;
 }
 
 export async function launchGuest(

@@ -95,12 +95,16 @@ export class Migrations {
     try {
       const spec = this.host.guestRow(name).spec;
       const dest = new ApiClient('', target);
-      const { port } = await dest.call<{ port: number }>('POST', '/v1/migrations/incoming', {
-        spec,
-      });
+      const { port, token } = await dest.call<{ port: number; token: string | null }>(
+        'POST',
+        '/v1/migrations/incoming',
+        { spec },
+      );
       await controlRequest(sock, {
         cmd: 'migrate',
         to: `${target.url.hostname}:${port}`,
+        // the stream pinned to the certificate this daemon pinned for the API, with its token
+        ...(token ? { tls: { fingerprint: target.fingerprint }, token } : {}),
         downtimeMs: req.downtimeMs ?? 300,
         maxBandwidth: req.maxBandwidth ?? null,
         timeoutS: req.timeoutS ?? 600,
@@ -165,6 +169,54 @@ export class Migrations {
         );
       }
     }
+  }
+
+  /** Whether a drain is under way (the host refuses to start guests meanwhile). */
+  draining = false;
+
+  /**
+   * `berth host drain`: migrates every running guest, one after the other, to the destination.
+   * While it runs the host starts no guest (a start is refused, so nothing lands behind it).
+   * Its metadata list each guest's outcome; it fails when any guest stayed.
+   */
+  drain(req: MigrateRequest): Operation {
+    if (this.draining) throw conflict('the host is being drained already');
+    remoteOf(req); // a bad destination is refused at once
+    this.draining = true;
+    return this.host.operations.run('Draining the host', null, async (ctl) => {
+      const outcome: { guest: string; status: string; err: string }[] = [];
+      try {
+        const names = this.host.store
+          .list()
+          .filter((g) => g.state === 'running')
+          .map((g) => g.name);
+        for (const name of names) {
+          if (ctl.signal.aborted) break;
+          let status = 'Failure';
+          let err = '';
+          try {
+            const op = this.migrate(name, req);
+            const done = await this.host.operations.wait(op.id, 24 * 3_600_000);
+            status = done?.status ?? 'Failure';
+            err = done?.err ?? '';
+          } catch (e) {
+            err = (e as Error).message;
+          }
+          outcome.push({ guest: name, status, err });
+          ctl.report({ guests: outcome });
+        }
+        ctl.report({ guests: outcome });
+        const left = this.host.store.list().filter((g) => g.state !== 'stopped');
+        if (left.length > 0) {
+          throw new Error(
+            `${left.length} guest(s) still on this host: ` +
+              left.map((g) => `${g.name} (${g.state})`).join(', '),
+          );
+        }
+      } finally {
+        this.draining = false;
+      }
+    });
   }
 
   /** Waits until the watcher has forgotten the guest (its VMM ended after the switch). */

@@ -62,7 +62,7 @@ export class Operations {
   /** Starts `work` as an operation; its failure becomes the operation's err. */
   run(
     description: string,
-    guest: string,
+    guest: string | null,
     work: (ctl: OperationControl) => Promise<void>,
   ): Operation {
     const now = new Date().toISOString();
@@ -70,7 +70,7 @@ export class Operations {
       id: randomUUID(),
       description,
       status: 'Running',
-      resources: { guests: [`/v1/guests/${guest}`] },
+      resources: { guests: guest === null ? [] : [`/v1/guests/${guest}`] },
       mayCancel: false,
       createdAt: now,
       updatedAt: now,

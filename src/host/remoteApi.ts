@@ -137,6 +137,8 @@ export async function serveRemote(
     throw new HostError(400, `cannot read the TLS certificate: ${(e as Error).message}`);
   }
   const { file: tokenFile, token } = ensureToken(dirs);
+  // Incoming migrations' VMMs serve their stream with the same certificate (Supervisor.takeIncoming).
+  sup.migrationTls = { cert: cert.toString('utf8'), key: key.toString('utf8') };
   const app = await buildApi(sup, { https: { cert, key }, token });
   await app.listen({ host: listen.host, port: listen.port });
   const addr = app.server.address() as AddressInfo;

@@ -5,6 +5,7 @@
 // VMM's launch to guestLaunch.ts (config, files, cgroup, user); the watching of what runs is
 // in watcher.ts, the shared parts in supervisorBase.ts.
 
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { controlRequest } from '../vmm/controlClient.js';
 import { conflict, HostError } from './errors.js';
@@ -31,6 +32,8 @@ export class Supervisor extends Watcher {
   readonly snapshots = new Snapshots(this);
   /** Clones of guests (clones.ts). */
   readonly clones = new Clones(this, this.snapshots);
+  /** The certificate of the API over TCP, which incoming migration streams are served with. */
+  migrationTls: { cert: string; key: string } | null = null;
   /** Live migrations to other hosts (migrations.ts); the incoming side is takeIncoming. */
   readonly migrations = new Migrations(this, (n, to, reason, detail) =>
     this.transition(n, to, reason, detail),
@@ -81,7 +84,10 @@ export class Supervisor extends Watcher {
    * for the stream on `host`. Resolves with the port the VMM listens on; a failure removes the
    * guest again. The watcher sees it running once the stream has come (reason migrated).
    */
-  async takeIncoming(input: unknown, host: string): Promise<{ name: string; port: number }> {
+  async takeIncoming(
+    input: unknown,
+    host: string,
+  ): Promise<{ name: string; port: number; token: string | null }> {
     const name = this.create(input).name;
     const rt = this.rt(name);
     try {
@@ -91,13 +97,20 @@ export class Supervisor extends Watcher {
       this.transition(name, 'migrating', 'incoming');
       const uid = this.account ? this.allocateUid(name) : null;
       await this.clearOldGroup(name);
+      // Over TLS (the daemon's own certificate, which the source has pinned) with a token made
+      // for this one stream, when the daemon serves its API over TCP.
+      const tls = this.migrationTls;
+      const token = tls ? randomBytes(32).toString('hex') : null;
       const launched = await launchGuest(this.launchContext(), this.row(name).spec, uid, {
-        incoming: `${host.includes(':') ? `[${host}]` : host}:0`,
+        incoming: {
+          listen: `${host.includes(':') ? `[${host}]` : host}:0`,
+          ...(tls ? { tls, token: token! } : {}),
+        },
       });
       rt.memoryLimit = launched.memoryLimit;
       this.store.setPids(name, launched.sessionPid, null);
       rt.launching = false;
-      return { name, port: await this.incomingPort(name) };
+      return { name, port: await this.incomingPort(name), token };
     } catch (e) {
       rt.launching = false;
       this.kill(name);
@@ -149,6 +162,9 @@ export class Supervisor extends Watcher {
     const g = this.row(name);
     if (g.state !== 'stopped' && g.state !== 'crashed') {
       throw conflict(`guest '${name}' is ${g.state} already`);
+    }
+    if (this.migrations.draining) {
+      throw conflict(`the host is being drained: '${name}' starts once the drain has ended`);
     }
     this.checkMemory(g);
     this.beginStart(g, reason);

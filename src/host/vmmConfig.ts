@@ -29,8 +29,14 @@ export interface VmmPaths {
   activeDisks?: string[] | null;
   /** A snapshot's machine file to start from. */
   restore?: string;
-  /** HOST:PORT to wait on for a migration's stream instead of booting. */
-  incoming?: string;
+  /** Where to wait for a migration's stream instead of booting (HOST:PORT, TLS, token). */
+  incoming?: IncomingOptions;
+}
+
+export interface IncomingOptions {
+  listen: string;
+  tls?: { cert: string; key: string };
+  token?: string;
 }
 
 /** The VMM's disks, in its order: a built image's root disk first, then the spec's. */
@@ -92,7 +98,7 @@ export async function vmmConfigFor(
       controlSocket: paths.controlSocket,
       consoleLog: { path: paths.consoleLog },
       ...(paths.restore !== undefined ? { restore: paths.restore } : {}),
-      ...(paths.incoming !== undefined ? { incoming: { listen: paths.incoming } } : {}),
+      ...(paths.incoming !== undefined ? { incoming: paths.incoming } : {}),
     });
   } catch (e) {
     throw badRequest((e as Error).message);

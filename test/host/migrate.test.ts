@@ -115,6 +115,7 @@ test('a running guest moves to the other daemon: it echoes there, the source for
   const stats = op.metadata;
   assert.equal(stats.status, 'completed');
   assert.equal(stats.direction, 'out');
+  assert.equal(stats.tls, true, "the stream went over TLS pinned to B's certificate");
   assert.ok(stats.bytesSent > 0 && stats.rounds >= 1, JSON.stringify(stats));
   assert.equal(typeof stats.downtimeMs, 'number');
   process.stderr.write(
@@ -244,6 +245,50 @@ test('berth migrate moves a guest from the command line and prints what it took'
   const bad = berthCli(a.socket, 'migrate', 'm3', '--to', b.url);
   assert.equal(bad.code, 2, bad.err);
   assert.match(bad.err, /--to-token-file/);
+});
+
+test('a drain moves every running guest; the host starts none meanwhile', async () => {
+  await runningEcho(a, 'd1');
+  await runningEcho(a, 'd2');
+  const c = await a.daemon.api('POST', '/v1/guests', {
+    name: 'd3',
+    memory: '32M',
+    boot: { firmware: echo },
+  });
+  assert.equal(c.status, 201, c.text);
+  const r = await a.daemon.api('POST', '/v1/host/drain', to(b, { maxBandwidth: 8192 }));
+  assert.equal(r.status, 202, r.text);
+  const refused = await a.daemon.api('PUT', '/v1/guests/d3/state', { action: 'start' });
+  assert.equal(refused.status, 409, refused.text);
+  assert.match(refused.body.error, /the host is being drained/);
+  const again = await a.daemon.api('POST', '/v1/host/drain', to(b));
+  assert.equal(again.status, 409, again.text);
+  const w = await a.daemon.api('GET', `${r.body.operation}/wait?timeout=60`);
+  const op = w.body.metadata;
+  assert.equal(op.status, 'Success', op.err);
+  assert.deepEqual(
+    op.metadata.guests.map((g: { guest: string; status: string }) => `${g.guest} ${g.status}`),
+    ['d1 Success', 'd2 Success'],
+  );
+  for (const n of ['d1', 'd2']) {
+    assert.equal((await b.daemon.guest(n)).state, 'running', n);
+    assert.equal((await a.daemon.api('GET', `/v1/guests/${n}`)).status, 404, n);
+  }
+  assert.equal((await a.daemon.act('d3', { action: 'start' })).status, 'Success');
+  await a.daemon.act('d3', { action: 'stop', force: true });
+  const cli = berthCli(
+    a.socket,
+    'host',
+    'drain',
+    '--to',
+    b.url,
+    '--to-token-file',
+    b.tokenFile,
+    '--to-fingerprint',
+    b.fingerprint,
+  );
+  assert.equal(cli.code, 0, cli.err);
+  assert.match(cli.out, /drained: 0 guests migrated/);
 });
 
 test('cleanup: both daemons stop and nothing of this test is left running', async () => {
