@@ -176,8 +176,12 @@ export class MigrationSource {
     })().catch((e: Error) => this.fail(e));
   }
 
-  /** Sends a message; resolves when it is on its way, with a promise of its acknowledgement. */
-  private async send(type: number, payload: Uint8Array): Promise<Promise<object>> {
+  /**
+   * Writes one message once the window has room; resolves when it is written, with the
+   * promise of its acknowledgement (in a box: a promise resolved with a promise would wait
+   * for it, and every message would wait for its ACK).
+   */
+  private async send(type: number, payload: Uint8Array): Promise<{ acked: Promise<object> }> {
     while (this.pending.size >= WINDOW && !this.broken) {
       await new Promise<void>((r) => (this.windowWaiter = r));
       this.windowWaiter = null;
@@ -190,7 +194,7 @@ export class MigrationSource {
     acked.catch(() => {}); // failures are seen through this.broken too
     this.stats.bytesSent += payload.length + 24;
     await writeFrame(this.sock!, type, seq, payload);
-    return acked;
+    return { acked };
   }
 
   private async drainAcks(): Promise<void> {
@@ -240,7 +244,7 @@ export class MigrationSource {
       ...(this.opts.token !== null ? { token: this.opts.token } : {}),
     });
     try {
-      await await this.send(MSG_HELLO, hello);
+      await (await this.send(MSG_HELLO, hello)).acked;
     } catch (e) {
       // A TLS destination drops a plain stream without a word: say what may be missing.
       const m = (e as Error).message;
@@ -312,7 +316,7 @@ export class MigrationSource {
       await host.release();
       released = true;
       stateSent = true;
-      const acked = await this.send(MSG_STATE, state);
+      const { acked } = await this.send(MSG_STATE, state);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         acked,
