@@ -244,7 +244,9 @@ export class MigrationSource {
       ...(this.opts.token !== null ? { token: this.opts.token } : {}),
     });
     try {
-      await (await this.send(MSG_HELLO, hello)).acked;
+      await (
+        await this.send(MSG_HELLO, hello)
+      ).acked;
     } catch (e) {
       // A TLS destination drops a plain stream without a word: say what may be missing.
       const m = (e as Error).message;
