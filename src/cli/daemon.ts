@@ -23,6 +23,8 @@ Options:
   --socket PATH        the API socket (default STATE-DIR/berth.sock)
   --memory-limit SIZE  guest memory all running guests may hold (default 80% of host memory)
   --start-timeout S    seconds a new VMM may take to answer on its control socket (120)
+  --incoming-timeout S seconds a guest migrating in waits for its stream before it is given
+                       up (60)
   --listen HOST:PORT   also serve the API over TCP with TLS; clients need the token in
                        STATE-DIR/token (made 0600 on first use) and pin the certificate by
                        the SHA-256 fingerprint printed at start
@@ -33,12 +35,12 @@ As root, each VMM runs in a cgroup of its own (memory limit, CPU weight) and as 
 its own with the group berth-vmm; the daemon's log says so, or why not.
 `;
 
-/** --start-timeout SECONDS, in ms. */
-function startTimeout(v: string | undefined): number | undefined {
+/** A timeout flag's SECONDS, in ms. */
+function seconds(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 3600) {
-    throw new Error(`--start-timeout: whole seconds from 1 to 3600 (not '${v}')`);
+    throw new Error(`${flag}: whole seconds from 1 to 3600 (not '${v}')`);
   }
   return n * 1000;
 }
@@ -53,6 +55,7 @@ export async function daemonCommand(args: string[]): Promise<number> {
       'memory-limit': { type: 'string' },
       listen: { type: 'string' },
       'start-timeout': { type: 'string' },
+      'incoming-timeout': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -71,7 +74,8 @@ export async function daemonCommand(args: string[]): Promise<number> {
     stateDir: values['state-dir'] ?? defaultStateDir(),
     socket: values.socket,
     memoryLimit,
-    startTimeoutMs: startTimeout(values['start-timeout']),
+    startTimeoutMs: seconds(values['start-timeout'], '--start-timeout'),
+    incomingWaitMs: seconds(values['incoming-timeout'], '--incoming-timeout'),
     listen: values.listen
       ? { ...parseListen(values.listen), certFile: values['tls-cert'], keyFile: values['tls-key'] }
       : undefined,

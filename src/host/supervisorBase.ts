@@ -28,6 +28,8 @@ export interface SupervisorOptions {
   memoryLimit?: number;
   /** How long a VMM may take to answer on its control socket after it is started. */
   startTimeoutMs?: number;
+  /** How long a guest migrating in waits for its stream before it is given up. */
+  incomingWaitMs?: number;
   defaultAssets?: DefaultAssets;
   berthMain?: string;
   /** Automatic restarts allowed per guest per minute before it is left crashed. */
@@ -72,6 +74,7 @@ export abstract class SupervisorBase {
   readonly memoryLimit: number;
   protected readonly pollMs: number;
   protected readonly startTimeoutMs: number;
+  protected readonly incomingWaitMs: number;
   protected readonly defaultAssets: DefaultAssets;
   protected readonly berthMain: string;
   protected readonly restartLimit: number;
@@ -88,6 +91,7 @@ export abstract class SupervisorBase {
     this.pollMs = opts.pollMs ?? 500;
     this.memoryLimit = opts.memoryLimit ?? Math.floor(totalmem() * 0.8);
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+    this.incomingWaitMs = opts.incomingWaitMs ?? 60_000;
     this.defaultAssets = opts.defaultAssets ?? loadDefaultAssets;
     this.berthMain = opts.berthMain ?? BERTH_MAIN;
     this.restartLimit = opts.restartLimit ?? 5;

@@ -9,12 +9,21 @@ import { controlRequest } from '../vmm/controlClient.js';
 import type { VmmStatus } from '../vmm/status.js';
 import { reclaimConsoleDir, restoreGuestFiles } from './guestFiles.js';
 import { cpuPercent } from './guestStats.js';
+import type { GuestRuntime } from './guestRuntime.js';
 import { describeExit, isOurProcess, readExitStatus } from './launcher.js';
 import { isActive } from './states.js';
 import type { GuestRow } from './store.js';
 import { SupervisorBase } from './supervisorBase.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Which side of a migration a guest in state migrating is on: its runtime says, or, after a
+ * daemon restart, the reason it entered the state (incoming on the destination).
+ */
+function migrationSide(rt: GuestRuntime, reason: string): 'in' | 'out' {
+  return rt.migration ?? (reason === 'incoming' ? 'in' : 'out');
+}
 
 export abstract class Watcher extends SupervisorBase {
   private timer: NodeJS.Timeout | null = null;
@@ -35,7 +44,15 @@ export abstract class Watcher extends SupervisorBase {
         this.onExit(g, code);
         continue;
       }
-      this.store.setState(g.name, g.state, 'adopted', `VMM pid ${g.vmmPid ?? '?'}`);
+      // (an incoming guest keeps its reason: it tells the side of the migration, migrationSide)
+      const incoming = g.state === 'migrating' && g.reason === 'incoming';
+      const pid = `VMM pid ${g.vmmPid ?? '?'}`;
+      this.store.setState(
+        g.name,
+        g.state,
+        incoming ? 'incoming' : 'adopted',
+        incoming ? `adopted, ${pid}` : pid,
+      );
       if (g.state === 'stopping')
         void controlRequest(this.dirs.controlSocket(g.name), { cmd: 'quit' }).catch(() => null);
       await this.pollOne(g.name);
@@ -131,13 +148,8 @@ export abstract class Watcher extends SupervisorBase {
       rt.statusAt = Date.now();
       if (g.vmmPid !== s.pid) this.store.setPids(name, g.sessionPid, s.pid);
       // (a start being cancelled kills the VMM: it does not count as booted)
-      if (g.state === 'migrating') {
-        // the outgoing side is followed by its operation (migrations.ts)
-        if (rt.migration === 'in' && s.state === 'running') {
-          rt.migration = null;
-          this.transition(name, 'running', 'migrated', s.migration?.peer);
-        }
-      } else if (g.state === 'starting' && !rt.stopRequested) {
+      if (g.state === 'migrating') this.watchMigration(g, s);
+      else if (g.state === 'starting' && !rt.stopRequested) {
         const from = g.reason === 'restored' || g.reason === 'cloned' ? g.reason : 'booted';
         this.transition(name, 'running', from);
       } else if (g.state === 'running' && s.state === 'paused')
@@ -148,6 +160,39 @@ export abstract class Watcher extends SupervisorBase {
       // not answering yet (starting) or going away: the PID and exit file tell
     } finally {
       rt.polling = false;
+    }
+  }
+
+  /**
+   * A guest in state migrating. Incoming: running once its VMM runs it; its VMM told to quit
+   * when no stream came within incomingWaitMs (the source gave up or died). Outgoing: its
+   * operation follows it (migrations.ts) — unless this daemon restarted meanwhile; then the
+   * VMM's status says how it ended (completed: the VMM ends by itself, and the guest is
+   * forgotten then).
+   */
+  private watchMigration(g: GuestRow, s: VmmStatus): void {
+    const rt = this.rt(g.name);
+    const m = s.migration;
+    if (migrationSide(rt, g.reason) === 'in') {
+      rt.migration = 'in';
+      if (s.state === 'running' || s.state === 'paused') {
+        rt.migration = null;
+        rt.incomingSince = null;
+        this.transition(g.name, s.state, 'migrated', m?.peer);
+      } else if (m?.status === 'setup') {
+        rt.incomingSince ??= Date.now();
+        if (Date.now() - rt.incomingSince > this.incomingWaitMs) {
+          const sock = this.dirs.controlSocket(g.name);
+          void controlRequest(sock, { cmd: 'quit' }).catch(() => null);
+        }
+      }
+      return;
+    }
+    if (rt.migration === 'out') return;
+    if (m?.status === 'failed' || m?.status === 'cancelled') {
+      this.transition(g.name, 'running', 'migration-failed', m.error);
+    } else if (m?.status === 'unknown') {
+      this.transition(g.name, 'paused', 'migration-unknown', m.error);
     }
   }
 
@@ -163,9 +208,11 @@ export abstract class Watcher extends SupervisorBase {
     const ended = describeExit(code);
     const clean = ended.clean;
     const detail = oom ? `${ended.detail}: ${oom}` : ended.detail;
-    if (g.state === 'migrating' && (rt.migration === 'in' || (rt.migration === 'out' && clean))) {
+    const side = g.state === 'migrating' ? migrationSide(rt, g.reason) : null;
+    rt.migration = null;
+    if (side === 'in' || (side === 'out' && clean)) {
       // In: the stream failed, the guest runs on at its source. Out: it runs at the destination.
-      const why = rt.migration === 'in' ? 'migration-failed' : 'migrated';
+      const why = side === 'in' ? 'migration-failed' : 'migrated';
       this.transition(g.name, 'stopped', why, detail);
       this.forget(g.name, why, detail);
       return;

@@ -35,10 +35,14 @@ interface Host {
 const hosts: Host[] = [];
 let echo: string;
 
-async function startHost(prefix: string): Promise<Host> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/** A daemon on a new state folder, or again on `old`'s (a restart: it adopts what runs). */
+async function startHost(prefix: string, old?: Host): Promise<Host> {
+  const dir = old?.dir ?? mkdtempSync(join(tmpdir(), prefix));
   const socket = join(dir, 'api.sock');
-  const daemon = await new DaemonProcess(dir, socket, ['--listen', '127.0.0.1:0']).ready();
+  // (a guest migrating in waits 4 s for its stream here, not 60)
+  const daemon = await new DaemonProcess(dir, socket, [
+    ...['--listen', '127.0.0.1:0', '--incoming-timeout', '4'],
+  ]).ready();
   const m = await until(
     'the daemon to print its address and fingerprint',
     () =>
@@ -48,8 +52,9 @@ async function startHost(prefix: string): Promise<Host> {
     10_000,
   );
   const h = { dir, socket, daemon, url: m[1], fingerprint: m[2], tokenFile: join(dir, 'token') };
-  hosts.push(h);
-  return h;
+  if (old) Object.assign(old, h);
+  else hosts.push(h);
+  return old ?? h;
 }
 
 let a: Host;
@@ -289,6 +294,66 @@ test('a drain moves every running guest; the host starts none meanwhile', async 
   );
   assert.equal(cli.code, 0, cli.err);
   assert.match(cli.out, /drained: 0 guests migrated/);
+});
+
+test('a guest migrating in whose stream never comes is given up; the host forgets it', async () => {
+  const r = await b.daemon.api('POST', '/v1/migrations/incoming', {
+    spec: { name: 'lone', memory: '32M', boot: { firmware: echo } },
+  });
+  assert.equal(r.status, 201, r.text);
+  assert.ok(r.body.metadata.port > 0);
+  assert.match(r.body.metadata.token, /^[0-9a-f]{64}$/, 'a token for its one stream');
+  const g = await b.daemon.guest('lone');
+  assert.deepEqual([g.state, g.reason], ['migrating', 'incoming']);
+  await until(
+    'B to give lone up',
+    async () => (await b.daemon.api('GET', '/v1/guests/lone')).status === 404,
+    20_000,
+    200,
+  );
+  const ev = (await b.daemon.api('GET', '/v1/events?guest=lone')).body.metadata;
+  assert.equal(ev.at(-1).type, 'deleted');
+  assert.equal(ev.at(-1).reason, 'migration-failed');
+  await until('its VMM to end', () => !alive(g.pid), 10_000);
+  const bad = await b.daemon.api('POST', '/v1/migrations/incoming', {
+    spec: { name: 'x', memory: 'lots' },
+  });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal((await b.daemon.api('GET', '/v1/guests/x')).status, 404, 'a bad spec makes nothing');
+});
+
+test('both daemons killed mid-way: the VMMs finish the migration; the new daemons adopt both sides', async () => {
+  const g = await runningEcho(a, 'm5');
+  const r = await a.daemon.api('POST', '/v1/guests/m5/migrate', to(b, { maxBandwidth: 4096 }));
+  assert.equal(r.status, 202, r.text);
+  await until('the stream to flow', async () => {
+    const op = (await a.daemon.api('GET', r.body.operation)).body.metadata;
+    return op.metadata?.status === 'active';
+  });
+  for (const h of [a, b]) {
+    h.daemon.child.kill('SIGKILL');
+    await h.daemon.exited;
+  }
+  await startHost('', a);
+  await startHost('', b);
+  const there = await until(
+    'm5 to run on B',
+    async () => {
+      const v = await b.daemon.guest('m5');
+      return v?.state === 'running' ? v : null;
+    },
+    60_000,
+    200,
+  );
+  assert.equal(there.reason, 'migrated');
+  await until(
+    'A to forget m5',
+    async () => (await a.daemon.api('GET', '/v1/guests/m5')).status === 404,
+    60_000,
+    200,
+  );
+  await until('the source VMM to end', () => !alive(g.pid), 10_000);
+  await echoes(b, 'm5', 'adopted-and-moved');
 });
 
 test('cleanup: both daemons stop and nothing of this test is left running', async () => {
