@@ -15,6 +15,7 @@ import {
   alive,
   DaemonProcess,
   processesMentioning,
+  http,
   sleep,
   until,
   killAndRemove,
@@ -52,7 +53,24 @@ async function converse(
     );
   while (Date.now() < deadline) {
     let closed = false;
-    const ws = await openGuestConsole(socket, name, (t) => (out += t), sent ? '?replay=false' : '');
+    const opening = Date.now();
+    const ws = await openGuestConsole(
+      socket,
+      name,
+      (t) => (out += t),
+      sent ? '?replay=false' : '',
+    ).catch(async (e: Error) => {
+      // Does the daemon answer plain requests meanwhile? Said with the failure, tried again.
+      const t = Date.now();
+      const r = await http(socket, 'GET', '/v1').catch((x: Error) => ({ status: x.message }));
+      const s = (x: number): string => ((x - t0) / 1000).toFixed(1);
+      closes.push(
+        `${s(opening)} s: open failed at ${s(t)} s (${e.message}); GET /v1 then: ${r.status} ` +
+          `in ${Date.now() - t} ms`,
+      );
+      return null;
+    });
+    if (ws === null) continue;
     ws.on('close', (code, why) => {
       closed = true;
       closes.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${code} ${why.toString()}`);
@@ -118,7 +136,7 @@ test(
         );
         assert.fail(
           `${failed.length} of ten did not answer: ${failed.map((f) => String(f.reason)).join('; ')}; ` +
-            `states: ${states.join(', ')}`,
+            `states: ${states.join(', ')}; the daemon printed: ${daemon.output.slice(-1500)}`,
         );
       }
       const bootS = (Date.now() - t0) / 1000;
