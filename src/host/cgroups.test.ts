@@ -48,7 +48,7 @@ test('mount tables: v1 hierarchies by controller with their tops; cgroup2 only a
   assert.equal(groupDir(m.v1.get('cpu')!, '/x'), '/sys/fs/cgroup/cpu,cpuacct/x');
 });
 
-test('v2 files, in a plain folder laid out like cgroupfs: limits, the sum of weights, usage', () => {
+test('v2 files, in a plain folder laid out like cgroupfs: limits, weights, usage', () => {
   const base = mkdtempSync(join(tmpdir(), 'berth-fake-cgroupfs-'));
   try {
     const v2 = new CgroupsV2(base);
@@ -58,12 +58,13 @@ test('v2 files, in a plain folder laid out like cgroupfs: limits, the sum of wei
     const read = (...p: string[]): string => readFileSync(join(base, ...p), 'utf8');
     assert.equal(read('a', 'memory.max'), String(96 << 20));
     assert.equal(read('a', 'cpu.weight'), '200');
-    assert.equal(read('cpu.weight'), '200', 'the berth group weighs what its guests do');
+    assert.equal(read('cpu.weight'), '100', 'the berth group weighs one process, by default');
     mkdirSync(join(base, 'b'));
     writeFileSync(join(base, 'b', 'memory.swap.max'), 'max'); // where the kernel accounts swap
     v2.create('b', { memory: 64 << 20, cpuWeight: 9900 });
     assert.equal(read('b', 'memory.swap.max'), '0');
-    assert.equal(read('cpu.weight'), '10000', 'at most 10000');
+    assert.equal(read('b', 'cpu.weight'), '9900');
+    assert.equal(read('cpu.weight'), '100', 'whatever its guests weigh');
     writeFileSync(join(base, 'a', 'cpu.stat'), 'usage_usec 1500\nuser_usec 1000\n');
     writeFileSync(join(base, 'a', 'memory.current'), '4096\n');
     writeFileSync(join(base, 'a', 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');

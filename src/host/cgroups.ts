@@ -18,7 +18,7 @@ import {
   ownGroups,
   readMounts,
   readNumber,
-  rebalance,
+  groupWeight,
   rmdirGone,
   sweepBase,
   type CgroupDetection,
@@ -31,7 +31,8 @@ import { cgroupsV2At } from './cgroupsV2.js';
 export { DEFAULT_CPU_WEIGHT } from './cgroupFiles.js';
 export type { CgroupDetection, CgroupLimits, Cgroups, CgroupUsage } from './cgroupFiles.js';
 
-const SHARES = { min: 2, max: 262144, none: 1024 };
+/** cpu.shares: the kernel's default, and the least it takes. */
+const SHARES = { min: 2, none: 1024 };
 
 class CgroupsV1 implements Cgroups {
   readonly version = 1;
@@ -50,9 +51,9 @@ class CgroupsV1 implements Cgroups {
     // No swap past the limit either, where the kernel accounts it.
     const memsw = join(mem, 'memory.memsw.limit_in_bytes');
     if (existsSync(memsw)) writeFileSync(memsw, String(limits.memory));
-    const shares = Math.max(2, Math.round((limits.cpuWeight * 1024) / 100));
+    const shares = Math.max(SHARES.min, Math.round((limits.cpuWeight * SHARES.none) / 100));
     writeFileSync(join(this.bases.cpu, guest, 'cpu.shares'), String(shares));
-    rebalance(this.bases.cpu, 'cpu.shares', SHARES);
+    groupWeight(this.bases.cpu, 'cpu.shares', SHARES.none);
     return dirs.map((d) => join(d, 'cgroup.procs'));
   }
 
@@ -60,7 +61,6 @@ class CgroupsV1 implements Cgroups {
     const gone = this.dirs(guest)
       .map(rmdirGone)
       .every((x) => x);
-    rebalance(this.bases.cpu, 'cpu.shares', SHARES);
     return gone;
   }
 

@@ -3,7 +3,7 @@
 //
 //   OWN/                  cgroup.subtree_control: +memory +cpu   (no processes)
 //   OWN/GROUP-daemon/     the daemon itself                       (a leaf)
-//   OWN/GROUP/            cgroup.subtree_control: +memory +cpu   cpu.weight: sum of the guests'
+//   OWN/GROUP/            cgroup.subtree_control: +memory +cpu   cpu.weight: the default (100)
 //   OWN/GROUP/NAME/       one guest's wrapper, VMM and reaper: memory.max, memory.swap.max 0,
 //                         cpu.weight
 //
@@ -28,7 +28,7 @@ import {
   groupDir,
   ownGroups,
   readNumber,
-  rebalance,
+  groupWeight,
   rmdirGone,
   sweepBase,
   type CgroupDetection,
@@ -40,7 +40,8 @@ import {
 
 /** The controllers the VMMs' groups need. */
 export const V2_CONTROLLERS = ['memory', 'cpu'];
-const WEIGHT = { min: 1, max: 10000, none: 100 };
+/** cpu.weight: the kernel's default. */
+const WEIGHT = { none: 100 };
 
 export class CgroupsV2 implements Cgroups {
   readonly version = 2;
@@ -57,13 +58,12 @@ export class CgroupsV2 implements Cgroups {
     // No swap past the limit either, where the kernel accounts swap.
     if (existsSync(join(d, 'memory.swap.max'))) writeFileSync(join(d, 'memory.swap.max'), '0');
     writeFileSync(join(d, 'cpu.weight'), String(limits.cpuWeight));
-    rebalance(this.base, 'cpu.weight', WEIGHT);
+    groupWeight(this.base, 'cpu.weight', WEIGHT.none);
     return [join(d, 'cgroup.procs')];
   }
 
   remove(guest: string): boolean {
     const gone = rmdirGone(join(this.base, guest));
-    rebalance(this.base, 'cpu.weight', WEIGHT);
     return gone;
   }
 
