@@ -80,6 +80,11 @@ const to = (h: Host, extra: Record<string, unknown> = {}): Record<string, unknow
   ...extra,
 });
 
+/** The command line's way to name `h` as the destination. */
+const toFlags = (h: Host): string[] => [
+  ...['--to', h.url, '--to-token-file', h.tokenFile, '--to-fingerprint', h.fingerprint],
+];
+
 async function runningEcho(h: Host, name: string): Promise<{ pid: number }> {
   const c = await h.daemon.api('POST', '/v1/guests', {
     name,
@@ -231,19 +236,7 @@ test('a destination VMM killed mid-way, or a cancel: the guest runs on here, the
 
 test('berth migrate moves a guest from the command line and prints what it took', async () => {
   await runningEcho(a, 'm3');
-  const r = berthCli(
-    a.socket,
-    'migrate',
-    'm3',
-    '--to',
-    b.url,
-    '--to-token-file',
-    b.tokenFile,
-    '--to-fingerprint',
-    b.fingerprint,
-    '--downtime',
-    '200',
-  );
+  const r = berthCli(a.socket, 'migrate', 'm3', ...toFlags(b), '--downtime', '200');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /m3 migrated to https:\/\/127\.0\.0\.1:\d+: \d+ rounds?, .* downtime \d+ ms/);
   await until('m3 to run on B', async () => (await b.daemon.guest('m3'))?.state === 'running');
@@ -276,22 +269,13 @@ test('a drain moves every running guest; the host starts none meanwhile', async 
     ['d1 Success', 'd2 Success'],
   );
   for (const n of ['d1', 'd2']) {
-    assert.equal((await b.daemon.guest(n)).state, 'running', n);
+    // (B sees its VMM run at its next look, a moment after A's operation ended)
+    await until(`${n} to run on B`, async () => (await b.daemon.guest(n))?.state === 'running');
     assert.equal((await a.daemon.api('GET', `/v1/guests/${n}`)).status, 404, n);
   }
   assert.equal((await a.daemon.act('d3', { action: 'start' })).status, 'Success');
   await a.daemon.act('d3', { action: 'stop', force: true });
-  const cli = berthCli(
-    a.socket,
-    'host',
-    'drain',
-    '--to',
-    b.url,
-    '--to-token-file',
-    b.tokenFile,
-    '--to-fingerprint',
-    b.fingerprint,
-  );
+  const cli = berthCli(a.socket, 'host', 'drain', ...toFlags(b));
   assert.equal(cli.code, 0, cli.err);
   assert.match(cli.out, /drained: 0 guests migrated/);
 });
