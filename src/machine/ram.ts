@@ -242,8 +242,15 @@ export class Ram implements Persistent<RamState> {
   }
 
   /** False for a page that is all zero; never-written pages are not read (not made resident). */
-  private holdsData(page: number): boolean {
+  holdsData(page: number): boolean {
     return this.mayHoldData(page) && !this.isZeroPage(page);
+  }
+
+  /** The pages that are not all zero, in order; pages never written are not read. */
+  dataPages(): number[] {
+    const out: number[] = [];
+    for (let p = 0; p < this.size / PAGE_SIZE; p++) if (this.holdsData(p)) out.push(p);
+    return out;
   }
 
   /**

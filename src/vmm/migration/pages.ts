@@ -63,22 +63,19 @@ export function applyPages(ram: Ram, payload: Uint8Array): number {
     at += ENTRY_BYTES + len;
   }
   if (at !== b.length) bad(`${b.length - at} bytes follow its last page`);
+  // Written as a device writes (noteWrite): the page is logged as holding data, so that a
+  // later snapshot or migration of this guest reads it.
   for (const { page, data } of found) {
     const off = page * PAGE_SIZE;
-    if (data) ram.u8.set(data, off);
-    else if (!ram.isZeroPage(page)) ram.u8.fill(0, off, off + PAGE_SIZE);
+    if (data) {
+      ram.u8.set(data, off);
+      ram.noteWrite(off, PAGE_SIZE);
+    } else if (ram.holdsData(page)) ram.u8.fill(0, off, off + PAGE_SIZE);
   }
   return count;
 }
 
-/** The pages of `ram` that hold anything but zeros (what round 1 sends). */
-export function dataPages(ram: Ram): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < ram.size / PAGE_SIZE; p++) if (!ram.isZeroPage(p)) out.push(p);
-  return out;
-}
-
-/** Zeroes every page of `ram` that is not zero (reading a page never touched costs no memory). */
+/** Zeroes every page of `ram` that is not zero (pages never written are not read). */
 export function zeroRam(ram: Ram): void {
-  for (const p of dataPages(ram)) ram.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+  for (const p of ram.dataPages()) ram.u8.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
 }

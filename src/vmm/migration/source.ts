@@ -16,7 +16,7 @@ import { berthVersion } from '../snapshot/berthVersion.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
 import { openChannel } from './channel.js';
 import { encodeDeviceState } from './deviceState.js';
-import { dataPages, encodePages, PAGES_PER_BATCH } from './pages.js';
+import { encodePages, PAGES_PER_BATCH } from './pages.js';
 import {
   MigrationStats,
   THROTTLE_INCREMENT,
@@ -270,7 +270,7 @@ export class MigrationSource {
       await this.hello(board);
       s.status = 'active';
       board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
-      let pages = dataPages(board.ram);
+      let pages = board.ram.dataPages();
       let roundStart = performance.now();
       let sentBefore = s.bytesSent;
       for (;;) {
