@@ -50,6 +50,8 @@ export interface MigrationHost {
 type Transition = (name: string, to: GuestState, reason: string, detail?: string) => boolean;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** How long the operation waits on a VMM that neither answers nor ends (SIGSTOPped, stuck). */
+const SILENT_MS = 20_000;
 
 export class Migrations {
   constructor(
@@ -125,6 +127,7 @@ export class Migrations {
       }
     });
     let cancelSent = false;
+    let answered = Date.now();
     for (;;) {
       await sleep(200);
       if (ctl.signal.aborted && !cancelSent) {
@@ -139,8 +142,18 @@ export class Migrations {
         if (g.state !== 'migrating') {
           throw new Error(`the VMM of '${name}' ended during the migration (${g.state})`);
         }
+        if (Date.now() - answered > SILENT_MS) {
+          // Stopped or stuck: the watcher settles the guest when its VMM answers or ends.
+          rt.migration = null;
+          throw new Error(
+            `the VMM of '${name}' has not answered for ${SILENT_MS / 1000} s ` +
+              `(last seen: ${last?.status ?? 'starting'}); the guest stays migrating until ` +
+              'its VMM answers (the watcher then reads how the migration ended) or ends',
+          );
+        }
         continue;
       }
+      answered = Date.now();
       const m = s.migration;
       if (m?.direction !== 'out') continue;
       last = m;

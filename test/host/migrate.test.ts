@@ -234,6 +234,43 @@ test('a destination VMM killed mid-way, or a cancel: the guest runs on here, the
   assert.equal((await a.daemon.act('m4', { action: 'stop', force: true })).status, 'Success');
 });
 
+test('a source VMM that stops answering mid-way: the operation gives up on it; the guest moves once it goes on', async () => {
+  const g = await runningEcho(a, 'm6');
+  const r = await a.daemon.api('POST', '/v1/guests/m6/migrate', to(b, { maxBandwidth: 4096 }));
+  assert.equal(r.status, 202, r.text);
+  await until('the stream to flow', async () => {
+    const op = (await a.daemon.api('GET', r.body.operation)).body.metadata;
+    return op.metadata?.status === 'active' && op.metadata.bytesSent > 0;
+  });
+  process.kill(g.pid, 'SIGSTOP');
+  const t0 = Date.now();
+  try {
+    const op = (await a.daemon.api('GET', `${r.body.operation}/wait?timeout=60`)).body.metadata;
+    assert.equal(op.status, 'Failure', JSON.stringify(op));
+    assert.match(op.err, /has not answered for 20 s \(last seen: active\)/);
+    assert.ok(Date.now() - t0 < 40_000, `gave up after ${Date.now() - t0} ms`);
+    assert.equal((await a.daemon.guest('m6')).state, 'migrating');
+  } finally {
+    process.kill(g.pid, 'SIGCONT');
+  }
+  // Going on, the VMM finishes the move; the watcher reads it and A forgets the guest.
+  const there = await until(
+    'm6 to run on B',
+    async () => {
+      const v = await b.daemon.guest('m6');
+      return v?.state === 'running' ? v : null;
+    },
+    60_000,
+  );
+  assert.equal(there.reason, 'migrated');
+  await until(
+    'A to forget m6',
+    async () => (await a.daemon.api('GET', '/v1/guests/m6')).status === 404,
+    30_000,
+  );
+  await echoes(b, 'm6', 'went-on');
+});
+
 test('berth migrate moves a guest from the command line and prints what it took', async () => {
   await runningEcho(a, 'm3');
   const r = berthCli(a.socket, 'migrate', 'm3', ...toFlags(b), '--downtime', '200');
