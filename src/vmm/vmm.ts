@@ -58,6 +58,8 @@ type HostNet = NetBackend & {
   readonly counters: object;
   /** The guest's DHCP lease, where the backend sees it (user networking). */
   readonly guestAddress?: string | null;
+  /** Binds or unbinds the port forwards (user networking). */
+  setForwards?(on: boolean): Promise<void>;
 };
 
 export interface VmmOptions {
@@ -172,7 +174,9 @@ export class Vmm {
       const files = BootFiles.open({ firmware, kernel, initrd }, config.restore !== undefined);
       if (config.net.kind === 'user') {
         const { SlirpBackend } = await import('./net/slirp.js');
-        net = await SlirpBackend.start({ forwards: config.net.forwards, log });
+        // An incoming VMM binds its forwards at the switch, when the source has let them go.
+        const forwardsDeferred = config.incoming !== undefined;
+        net = await SlirpBackend.start({ forwards: config.net.forwards, forwardsDeferred, log });
       } else if (config.net.kind === 'tap') {
         const { TapBackend } = await import('./net/tap.js');
         net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
@@ -298,6 +302,11 @@ export class Vmm {
   }
 
   /** Tells the bridge where the guest is now, after it came by migration (TAP cards). */
+  /** Binds or unbinds the guest's port forwards (a migration moves them at its switch). */
+  async portForwards(on: boolean): Promise<void> {
+    await this.net?.setForwards?.(on);
+  }
+
   announce(): void {
     if (this.config.net.kind === 'tap' && this.net && this.board?.net) {
       announceGuest(this.net, this.board.net.mac, this.log);

@@ -221,6 +221,72 @@ test('a stream with one flipped byte is refused; the destination starts nothing,
   }
 });
 
+/** Whether something listens on 127.0.0.1:`port` (a connection is taken). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ host: '127.0.0.1', port });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+}
+
+const userNet = (...ports: number[]) => ({
+  net: {
+    kind: 'user',
+    forwards: ports.map((p) => ({
+      proto: 'tcp',
+      hostPort: p,
+      guestPort: 80,
+      hostAddress: '127.0.0.1',
+    })),
+  },
+});
+
+test('port forwards move at the switch: a destination on the same host binds them once the source let them go', async () => {
+  const port = await freePort();
+  const a = await startEcho(dir, 'fwd-a', userNet(port));
+  let b: Awaited<ReturnType<typeof incoming>> | null = null;
+  try {
+    // The destination starts while the source holds the port (it used to fail here: in use).
+    b = await incoming('fwd-b', userNet(port));
+    assert.ok(await listening(port), 'the source holds the forwarded port');
+    await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
+    const m = await migrated(a);
+    assert.equal(m.status, 'completed', m.error);
+    assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
+    assert.equal((await status(b.sock)).state, 'running');
+    assert.ok(await listening(port), 'the destination holds the forwarded port now');
+    await typeInto(b.sock, 'fw', b.out);
+  } finally {
+    a.vmm.quit();
+    b?.vmm.quit();
+    await Promise.all([a.done, b?.done]);
+  }
+  assert.equal(await listening(port), false, 'the port is free once both VMMs ended');
+});
+
+test('a destination that cannot bind its port forwards refuses the switch; the source runs on with its own', async () => {
+  const [mine, taken] = [await freePort(), await freePort()];
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(taken, '127.0.0.1', r));
+  const a = await startEcho(dir, 'fwdx-a', userNet(mine));
+  const b = await incoming('fwdx-b', userNet(taken));
+  try {
+    await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
+    const m = await migrated(a);
+    assert.equal(m.status, 'failed');
+    assert.match(m.error ?? '', /port forwards cannot be bound here.*in use/);
+    assert.equal((await b.done).kind, 'incoming-failed');
+    await runsOn(a);
+    assert.ok(await listening(mine), 'the source bound its forward again');
+  } finally {
+    squatter.close();
+    a.vmm.quit();
+    b.vmm.quit();
+    await Promise.all([a.done, b.done]);
+  }
+});
+
 test('a destination of another memory size refuses at hello', async () => {
   const a = await startEcho(dir, 'mem-a');
   const b = await incoming('mem-b', { memory: '64M' });

@@ -315,8 +315,8 @@ export class MigrationSource {
         migration: { running: wasRunning },
       });
       await this.drainAcks();
+      released = true; // (before: a release that fails half-way is undone too)
       await host.release();
-      released = true;
       stateSent = true;
       const { acked } = await this.send(MSG_STATE, state);
       let timer: NodeJS.Timeout | undefined;

@@ -52,6 +52,14 @@ export function migrationHooks(vmm: Vmm) {
               for (const d of done) d.release();
               throw new MigrationError(`the disks cannot be taken over: ${(e as Error).message}`);
             }
+            try {
+              await vmm.portForwards(true);
+            } catch (e) {
+              for (const d of done) d.release();
+              throw new MigrationError(
+                `the port forwards cannot be bound here: ${(e as Error).message}`,
+              );
+            }
           },
           loadExtras: (extras) => loadClock(vmm, board, extras),
           log: vmm.log,
@@ -80,9 +88,13 @@ function sourceHost(vmm: Vmm) {
     throttle: vmm.throttle,
     release: async () => {
       for (const d of vmm.disks) d.release();
+      await vmm.portForwards(false);
     },
     reacquire: async () => {
       for (const d of vmm.disks) d.reacquire();
+      await vmm
+        .portForwards(true)
+        .catch((e: Error) => vmm.log(`the port forwards could not be bound again: ${e.message}`));
     },
     migrated: (holdMs: number) => {
       // The VMM ends now, or once told to quit within holdMs (its final figures read first).

@@ -21,10 +21,14 @@ export type FromWorker =
   | { t: 'log'; line: string }
   | { t: 'lease'; address: string }
   | { t: 'down'; reason: string }
+  | { t: 'done'; id: number; error?: string }
   | { t: 'closed' };
 
-/** Messages from the main thread to the worker: a guest frame, or the order to stop. */
-export type ToWorker = Uint8Array | { t: 'close' };
+/**
+ * Messages from the main thread to the worker: a guest frame, an order for the driver (answered
+ * by a 'done' of the same id), or the order to stop.
+ */
+export type ToWorker = Uint8Array | { t: 'order'; id: number; order: unknown } | { t: 'close' };
 
 export interface WorkerSetup {
   kind: 'slirp' | 'tap';

@@ -35,6 +35,8 @@ export interface Driver {
   input(frame: Uint8Array): void;
   /** Releases what the driver holds; the loop ends after it. */
   close(): void;
+  /** Carries out an order of the main thread (e.g. port forwards on or off); throws if it cannot. */
+  order?(o: unknown): void;
 }
 
 export interface LoopContext {
@@ -106,6 +108,15 @@ export class PollLoop implements LoopContext {
       if (msg instanceof Uint8Array) {
         Atomics.sub(this.ctl, TX_OUT, 1);
         if (!this.stopped) driver.input(msg);
+      } else if (msg.t === 'order') {
+        let error: string | undefined;
+        try {
+          if (!driver.order) throw new Error('this network backend takes no orders');
+          driver.order(msg.order);
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e);
+        }
+        this.post({ t: 'done', id: msg.id, ...(error !== undefined ? { error } : {}) });
       } else if (msg.t === 'close') {
         this.stopped = true;
       }

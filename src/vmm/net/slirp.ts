@@ -35,6 +35,8 @@ export const DEFAULT_SLIRP_NETWORK: SlirpNetwork = {
 
 export interface SlirpConfig extends LinkOptions {
   forwards?: PortForward[];
+  /** Bind the forwards only at setForwards(true) (an incoming migration's switch). */
+  forwardsDeferred?: boolean;
   /** Changes to QEMU's addresses (e.g. { ipv6: false }). */
   network?: Partial<SlirpNetwork>;
   /** The libslirp shared object (default libslirp.so.0, from Debian's libslirp0). */
@@ -60,10 +62,19 @@ export class SlirpBackend extends WorkerLink {
     const options: SlirpOptions = {
       net: { ...DEFAULT_SLIRP_NETWORK, ...cfg.network },
       forwards: cfg.forwards ?? [],
+      forwardsDeferred: cfg.forwardsDeferred,
       library: cfg.library,
     };
     const w = await startWorker('slirp', options, cfg, (m) => new SlirpError(m));
     return new SlirpBackend(w, cfg);
+  }
+
+  /**
+   * Binds the port forwards (throws SlirpError when one cannot be bound: none is then), or
+   * closes their listening sockets; a migration moves them at its switch.
+   */
+  setForwards(on: boolean): Promise<void> {
+    return this.orderWorker({ forwards: on }, (m) => new SlirpError(m));
   }
 
   /** The address the guest was last given by DHCP (null before its first lease). */

@@ -52,6 +52,8 @@ export interface SlirpNetwork {
 export interface SlirpOptions {
   net: SlirpNetwork;
   forwards: PortForward[];
+  /** Bind the forwards only when ordered (an incoming migration binds them at its switch). */
+  forwardsDeferred?: boolean;
   /** The library to load (default libslirp.so.0). */
   library?: string;
 }
@@ -80,10 +82,13 @@ export class SlirpDriver implements Driver {
   private reading = true;
   private guestErrors = 0;
   private lease = '';
+  /** The guest's address, where forwarded connections go. */
+  private readonly guest: string;
+  private forwardsBound = false;
 
   constructor(
     private readonly ctx: LoopContext,
-    opts: SlirpOptions,
+    private readonly opts: SlirpOptions,
   ) {
     this.lib = loadSlirp(opts.library);
     const reg = (fn: (...a: never[]) => unknown, proto: koffi.IKoffiCType) => {
@@ -160,13 +165,48 @@ export class SlirpDriver implements Driver {
       this.release();
       throw new SlirpError('libslirp refused its configuration (slirp_new returned NULL)');
     }
+    this.guest = n.dhcpStart;
     try {
-      for (const f of opts.forwards) this.addForward(f, n.dhcpStart);
+      if (!opts.forwards.length || !opts.forwardsDeferred) this.setForwards(true);
     } catch (e) {
       this.close();
       throw e;
     }
     this.info = { version: this.lib.slirp_version_string() };
+  }
+
+  /** Orders from the main thread: { forwards: boolean } binds or unbinds every port forward. */
+  order(o: unknown): void {
+    const on = (o as { forwards?: unknown } | null)?.forwards;
+    if (typeof on !== 'boolean') throw new SlirpError('unknown order for the user network');
+    this.setForwards(on);
+  }
+
+  /** Binds every forward (all or none: one that fails unbinds the others), or unbinds them. */
+  private setForwards(on: boolean): void {
+    if (on === this.forwardsBound) return;
+    if (!on) {
+      for (const f of this.opts.forwards) this.removeForward(f);
+      this.forwardsBound = false;
+      return;
+    }
+    const done: PortForward[] = [];
+    try {
+      for (const f of this.opts.forwards) {
+        this.addForward(f, this.guest);
+        done.push(f);
+      }
+    } catch (e) {
+      for (const f of done) this.removeForward(f);
+      throw e;
+    }
+    this.forwardsBound = true;
+  }
+
+  /** Closes a forward's listening socket (connections made through it go on). */
+  private removeForward(f: PortForward): void {
+    const udp = f.proto === 'udp' ? 1 : 0;
+    this.lib.slirp_remove_hostfwd(this.slirp, udp, inAddr(f.hostAddress ?? '0.0.0.0'), f.hostPort);
   }
 
   private addForward(f: PortForward, guest: string): void {

@@ -98,6 +98,12 @@ export interface SlirpLib {
     guest: { s_addr: number },
     guestPort: number,
   ): number;
+  slirp_remove_hostfwd(
+    slirp: unknown,
+    isUdp: number,
+    host: { s_addr: number },
+    hostPort: number,
+  ): number;
   slirp_version_string(): string;
 }
 
@@ -128,6 +134,9 @@ export function loadSlirp(library = LIBSLIRP_SONAME): SlirpLib {
     slirp_handle_timer: lib.func('void slirp_handle_timer(void *slirp, int id, void *cb_opaque)'),
     slirp_add_hostfwd: lib.func(
       'int slirp_add_hostfwd(void *slirp, int is_udp, berth_in_addr host_addr, int host_port, berth_in_addr guest_addr, int guest_port)',
+    ),
+    slirp_remove_hostfwd: lib.func(
+      'int slirp_remove_hostfwd(void *slirp, int is_udp, berth_in_addr host_addr, int host_port)',
     ),
     slirp_version_string: lib.func('const char *slirp_version_string(void)'),
   };

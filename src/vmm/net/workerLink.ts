@@ -130,6 +130,8 @@ export class WorkerLink implements NetBackend {
   private alive = true;
   private closing = false;
   private readonly exited: Promise<void>;
+  private readonly orders = new Map<number, (error: string | null) => void>();
+  private nextOrder = 1;
   private readonly own = {
     txFrames: 0,
     txBytes: 0,
@@ -219,6 +221,20 @@ export class WorkerLink implements NetBackend {
   /** Hook for subclasses: a message the link itself does not handle. */
   protected onOther(_m: FromWorker): void {}
 
+  /**
+   * Hands `order` to the worker's driver; resolves once it is carried out, rejects with
+   * makeError(why) when the driver refuses it or the worker is gone.
+   */
+  protected orderWorker(order: unknown, makeError: (m: string) => Error): Promise<void> {
+    if (!this.alive) return Promise.reject(makeError('the network worker is gone'));
+    const id = this.nextOrder++;
+    return new Promise((resolve, reject) => {
+      this.orders.set(id, (error) => (error === null ? resolve() : reject(makeError(error))));
+      this.port.postMessage({ t: 'order', id, order });
+      this.wakeWorker(true);
+    });
+  }
+
   private wakeWorker(force = false): void {
     if (Atomics.exchange(this.ctl, WAKE, 1) === 0 || force) {
       try {
@@ -242,6 +258,10 @@ export class WorkerLink implements NetBackend {
       if (!this.closing) this.log(m.line);
     } else if (m.t === 'down') {
       this.down(m.reason);
+    } else if (m.t === 'done') {
+      const answer = this.orders.get(m.id);
+      this.orders.delete(m.id);
+      answer?.(m.error ?? null);
     } else this.onOther(m);
   }
 
@@ -274,6 +294,8 @@ export class WorkerLink implements NetBackend {
     this.alive = false;
     this.queue = [];
     this.head = 0;
+    for (const answer of this.orders.values()) answer('the network worker is gone');
+    this.orders.clear();
     if (!this.closing) this.log(reason);
     this.wakeups.wake();
   }
