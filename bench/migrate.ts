@@ -58,6 +58,17 @@ const BUSY_SOURCE = 'yes 0123456789abcdef | head -c 4194304 > /dev/shm/s';
 const BUSY =
   'i=0; while true; do dd if=/dev/shm/s of=/dev/shm/x bs=4M seek=$((i % 16)) conv=notrunc ' +
   '2>/dev/null; i=$((i + 1)); done';
+/**
+ * How fast the guest itself runs BUSY's copy, before any move: the same dd for COPY_S seconds of
+ * the guest's clock in the foreground, counted. The guests differ here (Berth's ran this copy
+ * several times faster than QEMU's 7.2 in runs on this host), so the busy figures compare
+ * guests that dirty memory at different rates: this row says how different.
+ */
+const COPY_S = 5;
+const COPY_RATE =
+  `i=0; end=$(($(date +%s) + ${COPY_S})); while [ $(date +%s) -lt $end ]; do ` +
+  'dd if=/dev/shm/s of=/dev/shm/x bs=4M seek=$((i % 16)) conv=notrunc 2>/dev/null; ' +
+  'i=$((i + 1)); done; echo copies $i';
 /** The source VMM's log lines at the end of a migration (migration/source.ts). */
 const MIGRATED = /migrated to \S+: (\d+) rounds, (\d+) bytes, (\d+) ms, downtime (\d+) ms/;
 
@@ -73,6 +84,8 @@ interface Result {
   maxDirty: number;
   /** The guest that runs afterwards (the destination, or the source if it failed) said 42. */
   answered: boolean;
+  /** Busy guest: BUSY's 4 MiB copies per second before the move (COPY_RATE). */
+  copiesPerS?: number;
 }
 interface Guest {
   s: ConsoleSession;
@@ -247,10 +260,9 @@ async function round(kind: 'berth' | 'qemu', i: number): Promise<{ idle: Result;
     // A destination that did not answer cannot be made busy: a fresh guest moves instead.
     if (!idle.answered) await g1.quit();
     const g1b = idle.answered ? g1 : await booted(kind, `${kind[0]}${i}-1b`, guests);
-    const bg = await g1b.s.run(
-      `${BUSY_SOURCE}; (${BUSY}) >/dev/null 2>&1 & echo dirtying`,
-      120_000,
-    );
+    const rate = /copies (\d+)/.exec(await g1b.s.run(`${BUSY_SOURCE}; ${COPY_RATE}`, 300_000));
+    if (!rate) throw new Error('the copy-rate loop did not say how many copies it made');
+    const bg = await g1b.s.run(`(${BUSY}) >/dev/null 2>&1 & echo dirtying`, 120_000);
     if (!bg.includes('dirtying')) throw new Error(`the busy loop did not start: ${bg}`);
     await sleep(BUSY_WARMUP_MS);
     const [busy, g2] =
@@ -258,7 +270,7 @@ async function round(kind: 'berth' | 'qemu', i: number): Promise<{ idle: Result;
         ? await berthHop(g1b as BerthGuest, `b${i}-2`)
         : await qemuHop(g1b as QemuGuest, `q${i}-2`, true);
     guests.push(g2);
-    return { idle, busy };
+    return { idle, busy: { ...busy, copiesPerS: Number(rate[1]) / COPY_S } };
   } finally {
     for (const g of new Set(guests)) await g.quit();
   }
@@ -301,6 +313,8 @@ for (const c of ['idle', 'busy'] as const) {
   row('RAM rounds (QEMU: dirty-sync-count)', (r) => r.rounds, 0);
   row('highest throttle, %', (r) => r.maxThrottle, 0);
   row('highest dirty rate the source saw, MB/s', (r) => r.maxDirty / 1e6, 1);
+  if (c === 'busy')
+    row('4 MiB copies a second in the guest before the move', (r) => r.copiesPerS ?? NaN, 1);
   rows.push([
     `${c}: destination answered 42`,
     count('berth', (r) => r.answered),

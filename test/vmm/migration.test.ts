@@ -270,8 +270,9 @@ test('a destination that cannot bind its port forwards refuses the switch; the s
   const squatter = createServer();
   await new Promise<void>((r) => squatter.listen(taken, '127.0.0.1', r));
   const a = await startEcho(dir, 'fwdx-a', userNet(mine));
-  const b = await incoming('fwdx-b', userNet(taken));
+  let b: Awaited<ReturnType<typeof incoming>> | null = null;
   try {
+    b = await incoming('fwdx-b', userNet(taken));
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
     const m = await migrated(a);
     assert.equal(m.status, 'failed');
@@ -282,8 +283,8 @@ test('a destination that cannot bind its port forwards refuses the switch; the s
   } finally {
     squatter.close();
     a.vmm.quit();
-    b.vmm.quit();
-    await Promise.all([a.done, b.done]);
+    b?.vmm.quit();
+    await Promise.all([a.done, b?.done]);
   }
 });
 
