@@ -35,7 +35,7 @@ Usage:
 function readAhead(args: string[]): SnapshotReadAhead | undefined {
   const { values } = parseArgs({ args, strict: false, options: { restore: { type: 'string' } } });
   const path = values.restore;
-  return typeof path === 'string' ? { path, read: readSnapshotFile(path) } : undefined;
+  return typeof path === 'string' ? { path, ...readSnapshotFile(path) } : undefined;
 }
 
 async function main(argv: string[]): Promise<number> {

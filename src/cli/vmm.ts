@@ -43,7 +43,7 @@ export async function vmmCommand(args: string[]): Promise<number> {
   // modules load (the config is checked once they have).
   const restore = (json as { restore?: unknown } | null)?.restore;
   const early =
-    typeof restore === 'string' ? { path: restore, read: readSnapshotFile(restore) } : undefined;
+    typeof restore === 'string' ? { path: restore, ...readSnapshotFile(restore) } : undefined;
   const { parseVmmConfig } = await import('../vmm/config.js');
   const { Vmm } = await import('../vmm/vmm.js');
   const config = parseVmmConfig(json);

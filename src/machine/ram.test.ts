@@ -138,3 +138,14 @@ test('saving, restoring and saving again leave never-written RAM unread: it take
   const grown = (process.memoryUsage.rss() - before) / mib;
   assert.ok(grown < 32, `resident memory grew by ${grown.toFixed(0)} MiB for 1 MiB of data`);
 });
+
+test('prefault changes nothing the guest sees: data pages keep their bytes, others stay zero', () => {
+  const ram = new Ram(BASE, 16 * PAGE_SIZE);
+  ram.write(BASE + 2 * PAGE_SIZE, Uint8Array.of(5, 6));
+  ram.takeDirtyPages();
+  ram.prefault([0, 2, 3, -1, 16, 1.5, 99]);
+  assert.equal(ram.u8[2 * PAGE_SIZE], 5, 'a page holding data is not written');
+  assert.deepEqual(ram.dataPages(), [2]);
+  assert.ok(ram.u8.every((b, i) => b === 0 || i === 2 * PAGE_SIZE || i === 2 * PAGE_SIZE + 1));
+  assert.deepEqual(ram.takeDirtyPages(), [], 'nothing is logged as written');
+});

@@ -246,6 +246,20 @@ export class Ram implements Persistent<RamState> {
     return this.mayHoldData(page) && !this.isZeroPage(page);
   }
 
+  /**
+   * Makes the host back `pages` now, so that whatever fills them later (a restore) does not
+   * pay a page fault each (about 15 us on a virtual host): a zero is written to each page that
+   * is still zero as made. Pages out of range are skipped; nothing the guest sees changes.
+   */
+  prefault(pages: Iterable<number>): void {
+    const count = this.size / PAGE_SIZE;
+    for (const p of pages) {
+      if (Number.isInteger(p) && p >= 0 && p < count && !this.mayHoldData(p)) {
+        this.u8[p * PAGE_SIZE] = 0;
+      }
+    }
+  }
+
   /** The pages that are not all zero, in order; pages never written are not read. */
   dataPages(): number[] {
     const out: number[] = [];

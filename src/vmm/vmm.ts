@@ -36,7 +36,7 @@ import { Throttle, type MigrationStats } from './migration/stats.js';
 import { migrationHooks } from './migration/vmmHooks.js';
 import {
   readSnapshotFile,
-  type SnapshotFileBytes,
+  type SnapshotReading,
   type SnapshotReadAhead,
 } from './snapshot/snapshotFile.js';
 
@@ -139,7 +139,7 @@ export class Vmm {
       config.restore === undefined
         ? null
         : early !== undefined && resolve(early.path) === resolve(config.restore)
-          ? early.read
+          ? early
           : readSnapshotFile(config.restore);
     // A TAP device the VMM makes needs privileges; one handed over must be the device named.
     // Network backends are imported when used: they load libc through koffi, which a VMM
@@ -263,16 +263,15 @@ export class Vmm {
    * Makes the first boot's board and restores `path` into it, as `reading` (readSnapshotFile)
    * read it meanwhile; throws SnapshotError, changing nothing.
    */
-  private async restoreSnapshot(
-    path: string,
-    reading: Promise<SnapshotFileBytes | null>,
-  ): Promise<void> {
+  private async restoreSnapshot(path: string, reading: SnapshotReading): Promise<void> {
     const t0 = performance.now();
     const board = this.makeBoard(true);
     this.board = board; // a deterministic clock counts this board's instructions
     try {
       const t1 = performance.now();
-      const read = await reading;
+      // The pages the file holds take their page faults while its RAM is inflated.
+      board.ram.prefault(await reading.pages);
+      const read = await reading.read;
       const t2 = performance.now();
       const info = restoreMachineSnapshot(this.machine(board), path, read);
       // A new generation: a new VM generation ID (the guest reseeds its RNG) and, on the

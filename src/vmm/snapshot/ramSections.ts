@@ -57,17 +57,22 @@ export function* ramSections(s: RamState, version: number): Generator<Section> {
 }
 
 /**
- * The deflated part of a RAM section's payload and the bytes it must inflate to, or null when
- * the payload is too short to say (the checker tells what is wrong).
+ * The deflated part of a RAM section's payload, the bytes it must inflate to and the pages it
+ * holds (unchecked), or null when the payload is too short to say (the checker tells what is
+ * wrong).
  */
-export function ramPacked(payload: Uint8Array): { packed: Uint8Array; bytes: number } | null {
+export function ramPacked(
+  payload: Uint8Array,
+): { packed: Uint8Array; bytes: number; pages: number[] } | null {
   if (payload.length < 8) return null;
-  const count = new DataView(payload.buffer, payload.byteOffset, 8).getUint32(4, true);
-  const bitmapBytes = Math.ceil(Math.min(count, RAM_WINDOW_PAGES) / 8);
+  const v = new DataView(payload.buffer, payload.byteOffset, 8);
+  const first = v.getUint32(0, true);
+  const count = Math.min(v.getUint32(4, true), RAM_WINDOW_PAGES);
+  const bitmapBytes = Math.ceil(count / 8);
   if (payload.length < 8 + bitmapBytes) return null;
-  let present = 0;
-  for (let i = 0; i < bitmapBytes; i++) for (let b = payload[8 + i]; b !== 0; b &= b - 1) present++;
-  return { packed: payload.subarray(8 + bitmapBytes), bytes: present * PAGE_SIZE };
+  const pages: number[] = [];
+  for (let i = 0; i < count; i++) if (payload[8 + (i >> 3)] & (1 << (i & 7))) pages.push(first + i);
+  return { packed: payload.subarray(8 + bitmapBytes), bytes: pages.length * PAGE_SIZE, pages };
 }
 
 /** zlib options to inflate `bytes` of pages into one buffer (no joining copy), and no more. */

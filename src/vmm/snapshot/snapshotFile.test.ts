@@ -48,9 +48,15 @@ test('a file read ahead restores as one the check reads itself', async () => {
   const a = running();
   const path = join(dir, 'a.snap');
   writeSnapshotFile(a.board, path);
-  const read = await readSnapshotFile(path);
+  const reading = readSnapshotFile(path);
+  const read = await reading.read;
   assert.ok(read !== null);
   assert.equal(read.inflated.size, 1, 'the one RAM window of the echo board, inflated ahead');
+  assert.deepEqual(
+    await reading.pages,
+    a.board.ram.dataPages(),
+    'the pages it holds are known before it is inflated',
+  );
   const b = echoBoard();
   const c = echoBoard();
   b.board.loadState(checkSnapshotFile(b.board, path, read).state);
@@ -65,7 +71,7 @@ test('damaged RAM read ahead is refused as when the check reads it; the board is
   writeSnapshotFile(a.board, path);
   const bad = join(dir, 'bad.snap');
   writeFileSync(bad, withBadRam(readFileSync(path)));
-  const read = await readSnapshotFile(bad);
+  const read = await readSnapshotFile(bad).read;
   assert.equal(read?.inflated.size, 0, 'nothing inflated ahead');
   const b = echoBoard();
   const before = b.board.saveState();
@@ -85,8 +91,10 @@ test('damaged RAM read ahead is refused as when the check reads it; the board is
 
 test('a file that cannot be read ahead is refused by the check, saying why', async () => {
   const path = join(dir, 'none.snap');
-  const read = await readSnapshotFile(path);
+  const reading = readSnapshotFile(path);
+  const read = await reading.read;
   assert.equal(read, null);
+  assert.deepEqual(await reading.pages, [], 'no pages to back');
   assert.throws(
     () => checkSnapshotFile(echoBoard().board, path, read),
     /cannot read the snapshot .*none\.snap: ENOENT/,

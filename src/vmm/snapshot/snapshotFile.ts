@@ -55,10 +55,19 @@ export interface SnapshotFileBytes {
   inflated: Map<number, Uint8Array>;
 }
 
-/** A snapshot file being read ahead (readSnapshotFile), by the path it was given as. */
-export interface SnapshotReadAhead {
-  path: string;
+/** A snapshot file being read (readSnapshotFile). */
+export interface SnapshotReading {
+  /**
+   * The RAM pages its sections hold (unchecked), as soon as the file is read and before its
+   * RAM is inflated: a restore backs them meanwhile (Ram.prefault).
+   */
+  pages: Promise<number[]>;
   read: Promise<SnapshotFileBytes | null>;
+}
+
+/** A snapshot file being read ahead, by the path it was given as. */
+export interface SnapshotReadAhead extends SnapshotReading {
+  path: string;
 }
 
 const inflateRawAsync = promisify(inflateRaw);
@@ -68,13 +77,28 @@ const inflateRawAsync = promisify(inflateRaw);
  * (checkSnapshotFile does, on these bytes). Null when the file cannot be read: checkSnapshotFile
  * then says why. A section it cannot make out is left to the check to inflate (or refuse).
  */
-export async function readSnapshotFile(path: string): Promise<SnapshotFileBytes | null> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch {
-    return null;
-  }
+export function readSnapshotFile(path: string): SnapshotReading {
+  let pagesKnown: (pages: number[]) => void = () => {};
+  const pages = new Promise<number[]>((r) => (pagesKnown = r));
+  const read = (async () => {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch {
+      pagesKnown([]);
+      return null;
+    }
+    return inflateRam(bytes, pagesKnown);
+  })();
+  return { pages, read };
+}
+
+/** Inflates the RAM sections of `bytes`, first telling `pagesKnown` which pages they hold. */
+async function inflateRam(
+  bytes: Uint8Array,
+  pagesKnown: (pages: number[]) => void,
+): Promise<SnapshotFileBytes> {
+  const present: number[] = [];
   const inflated = new Map<number, Uint8Array>();
   const work: Promise<void>[] = [];
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -86,6 +110,7 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFileBytes 
     const w =
       isRam && bytes[at + 3] === 0 ? ramPacked(bytes.subarray(start, start + length)) : null;
     if (w !== null) {
+      present.push(...w.pages);
       work.push(
         inflateRawAsync(w.packed, inflateOptions(w.bytes)).then(
           (data) => void inflated.set(start, data),
@@ -95,6 +120,7 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFileBytes 
     }
     at = start + length;
   }
+  pagesKnown(present);
   await Promise.all(work);
   return { bytes, inflated };
 }
