@@ -117,6 +117,26 @@ async function migrate(name: string, body: Record<string, unknown>): Promise<Jso
   return w.body.metadata;
 }
 
+/** Waits for `name` to run on B (reason migrated) and for A to forget it. */
+async function movedToB(name: string): Promise<void> {
+  const there = await until(
+    `${name} to run on B`,
+    async () => {
+      const v = await b.daemon.guest(name);
+      return v?.state === 'running' ? v : null;
+    },
+    60_000,
+    200,
+  );
+  assert.equal(there.reason, 'migrated');
+  await until(
+    `A to forget ${name}`,
+    async () => (await a.daemon.api('GET', `/v1/guests/${name}`)).status === 404,
+    60_000,
+    200,
+  );
+}
+
 test('a running guest moves to the other daemon: it echoes there, the source forgets it', async () => {
   const g = await runningEcho(a, 'm1');
   await echoes(a, 'm1', 'before-move');
@@ -254,20 +274,7 @@ test('a source VMM that stops answering mid-way: the operation gives up on it; t
     process.kill(g.pid, 'SIGCONT');
   }
   // Going on, the VMM finishes the move; the watcher reads it and A forgets the guest.
-  const there = await until(
-    'm6 to run on B',
-    async () => {
-      const v = await b.daemon.guest('m6');
-      return v?.state === 'running' ? v : null;
-    },
-    60_000,
-  );
-  assert.equal(there.reason, 'migrated');
-  await until(
-    'A to forget m6',
-    async () => (await a.daemon.api('GET', '/v1/guests/m6')).status === 404,
-    30_000,
-  );
+  await movedToB('m6');
   await echoes(b, 'm6', 'went-on');
 });
 
@@ -357,22 +364,7 @@ test('both daemons killed mid-way: the VMMs finish the migration; the new daemon
   }
   await startHost('', a);
   await startHost('', b);
-  const there = await until(
-    'm5 to run on B',
-    async () => {
-      const v = await b.daemon.guest('m5');
-      return v?.state === 'running' ? v : null;
-    },
-    60_000,
-    200,
-  );
-  assert.equal(there.reason, 'migrated');
-  await until(
-    'A to forget m5',
-    async () => (await a.daemon.api('GET', '/v1/guests/m5')).status === 404,
-    60_000,
-    200,
-  );
+  await movedToB('m5');
   await until('the source VMM to end', () => !alive(g.pid), 10_000);
   await echoes(b, 'm5', 'adopted-and-moved');
 });
