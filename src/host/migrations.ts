@@ -94,9 +94,9 @@ export class Migrations {
       rt.migration = null;
       this.transition(name, 'running', 'migration-failed', why);
     };
+    const dest = new ApiClient('', target);
     try {
       const spec = this.host.guestRow(name).spec;
-      const dest = new ApiClient('', target);
       const { port, token } = await dest.call<{ port: number; token: string | null }>(
         'POST',
         '/v1/migrations/incoming',
@@ -162,6 +162,7 @@ export class Migrations {
         ctl.uncancellable(`the migration of '${name}' has completed`);
         await controlRequest(sock, { cmd: 'quit' }).catch(() => null);
         await this.forgotten(name, 15_000);
+        await shownRunning(dest, name, 15_000);
         return;
       }
       if (m.status === 'failed' || m.status === 'cancelled') {
@@ -236,6 +237,22 @@ export class Migrations {
   private async forgotten(name: string, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (this.host.store.get(name) !== null && Date.now() < deadline) await sleep(100);
+  }
+}
+
+/**
+ * Waits until the destination daemon shows the guest running (its watcher sees the VMM run a
+ * moment after the switch), so that the operation ends when the guest is there for all to see.
+ * A destination that does not answer in time is left be: the guest runs there all the same.
+ */
+async function shownRunning(dest: ApiClient, name: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const g = await dest
+      .call<{ state?: string }>('GET', `/v1/guests/${encodeURIComponent(name)}`)
+      .catch(() => null);
+    if (g?.state === 'running' || g?.state === 'paused') return;
+    await sleep(100);
   }
 }
 
