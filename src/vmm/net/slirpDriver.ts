@@ -167,7 +167,7 @@ export class SlirpDriver implements Driver {
     }
     this.guest = n.dhcpStart;
     try {
-      if (!opts.forwards.length || !opts.forwardsDeferred) this.setForwards(true);
+      if (!opts.forwardsDeferred) this.setForwards(true);
     } catch (e) {
       this.close();
       throw e;
