@@ -234,8 +234,12 @@ export class MigrationSource {
     this.roundBytes += bytes;
     const bw = this.opts.maxBandwidth;
     if (limited && bw !== null) {
-      const ahead = (this.roundBytes / bw) * 1000 - (performance.now() - this.roundT0);
-      if (ahead > 0) await sleep(ahead);
+      // In steps, so that a cancel is seen within one (a megabyte at a small cap is a minute).
+      for (;;) {
+        const ahead = (this.roundBytes / bw) * 1000 - (performance.now() - this.roundT0);
+        if (ahead <= 0 || this.broken) break;
+        await sleep(Math.min(ahead, 100));
+      }
     } else await new Promise((r) => setImmediate(r));
   }
 
