@@ -38,11 +38,16 @@ interface OperationView {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The disks' share of what was sent, when they are copied (--copy-storage). */
+function disk(m: MigrationStats): string {
+  return m.diskBytesSent > 0 ? ` (${bytes(m.diskBytesSent)} of disk)` : '';
+}
+
 function progress(m: MigrationStats): string {
   const pct = m.bytesRemaining > 0 && m.bytesSent > 0 ? ` ${bytes(m.bytesRemaining)} to go,` : '';
   const throttle = m.throttlePercent > 0 ? `, guest throttled ${m.throttlePercent}%` : '';
   return (
-    `${m.status}: round ${m.rounds}, ${bytes(m.bytesSent)} sent,${pct} ` +
+    `${m.status}: round ${m.rounds}, ${bytes(m.bytesSent)} sent${disk(m)},${pct} ` +
     `${bytes(m.throughputBytesPerSecond)}/s${throttle}`
   );
 }
@@ -136,7 +141,8 @@ async function run(args: string[]): Promise<number> {
       }
       process.stdout.write(
         `${guest} migrated to ${url}: ${m.rounds} round${m.rounds === 1 ? '' : 's'}, ` +
-          `${bytes(m.bytesSent)} sent, total ${m.totalMs} ms, downtime ${m.downtimeMs ?? '?'} ms` +
+          `${bytes(m.bytesSent)} sent${disk(m)}, total ${m.totalMs} ms, ` +
+          `downtime ${m.downtimeMs ?? '?'} ms` +
           (m.maxThrottlePercent > 0 ? `, guest throttled up to ${m.maxThrottlePercent}%` : '') +
           '\n',
       );

@@ -138,6 +138,7 @@ test('a guest moves with its disk: the destination runs it on a copy that holds 
     '--copy-storage',
   );
   assert.equal(cli.code, 0, cli.err);
+  assert.match(cli.out, /c1 migrated to .*, \S+ sent \(2MiB of disk\), total/);
   const back = join(a.dir, 'disks', 'c1.0.img');
   await until('c1 to run on A', async () => (await a.daemon.guest('c1'))?.state === 'running');
   assert.equal(sha256(readFileSync(back)), before, "A's copy of B's copy");
