@@ -14,7 +14,7 @@ import { apiOf, command, DAEMON_OPTIONS, UsageError } from './daemonCli.js';
 import { bytes } from './format.js';
 
 export const MIGRATE_HELP = `berth migrate GUEST --to https://HOST:PORT --to-token-file FILE --to-fingerprint SHA256
-              [--downtime MS] [--max-bandwidth SIZE] [--timeout S]
+              [--downtime MS] [--max-bandwidth SIZE] [--timeout S] [--copy-storage]
   Moves a running guest to the Berth daemon of another host while it runs: its memory is
   copied in rounds, then it pauses for the last pages and its devices (at most --downtime
   milliseconds, 300 by default, as estimated from the measured bandwidth; a guest that writes
@@ -22,7 +22,9 @@ export const MIGRATE_HELP = `berth migrate GUEST --to https://HOST:PORT --to-tok
   destination. The destination is its daemon's API (berth daemon --listen): the address, token
   file and certificate fingerprint it printed. --max-bandwidth caps the stream (bytes per
   second, e.g. 32M); --timeout gives up after S seconds (600). Disks must be files both hosts
-  reach at the same paths; a guest with snapshots or a TAP card does not migrate. If anything
+  reach at the same paths, or, with --copy-storage, the writable ones are copied while the guest
+  runs (the destination makes new disks in its state folder, disks/; read-only disks must still
+  be at the same paths); a guest with snapshots does not migrate. If anything
   fails before the switch, the guest runs on here. Open TCP connections through user
   networking (-p) are not carried: clients connect again to the destination's ports.
   Same daemon options (--socket, --remote ...) and exit statuses as berth snapshot.
@@ -36,11 +38,16 @@ interface OperationView {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The disks' share of what was sent, when they are copied (--copy-storage). */
+function disk(m: MigrationStats): string {
+  return m.diskBytesSent > 0 ? ` (${bytes(m.diskBytesSent)} of disk)` : '';
+}
+
 function progress(m: MigrationStats): string {
   const pct = m.bytesRemaining > 0 && m.bytesSent > 0 ? ` ${bytes(m.bytesRemaining)} to go,` : '';
   const throttle = m.throttlePercent > 0 ? `, guest throttled ${m.throttlePercent}%` : '';
   return (
-    `${m.status}: round ${m.rounds}, ${bytes(m.bytesSent)} sent,${pct} ` +
+    `${m.status}: round ${m.rounds}, ${bytes(m.bytesSent)} sent${disk(m)},${pct} ` +
     `${bytes(m.throughputBytesPerSecond)}/s${throttle}`
   );
 }
@@ -53,6 +60,7 @@ const TO_OPTIONS = {
   downtime: { type: 'string' },
   'max-bandwidth': { type: 'string' },
   timeout: { type: 'string' },
+  'copy-storage': { type: 'boolean' },
 } as const;
 
 /** The body of a migrate or drain request from the --to flags. */
@@ -63,6 +71,7 @@ function migrateBody(values: {
   downtime?: string;
   'max-bandwidth'?: string;
   timeout?: string;
+  'copy-storage'?: boolean;
 }): Record<string, unknown> {
   const url = values.to;
   const tokenFile = values['to-token-file'];
@@ -92,6 +101,7 @@ function migrateBody(values: {
   const timeoutS = int(values.timeout, '--timeout');
   if (downtimeMs !== undefined) body.downtimeMs = downtimeMs;
   if (timeoutS !== undefined) body.timeoutS = timeoutS;
+  if (values['copy-storage']) body.copyStorage = true;
   if (values['max-bandwidth'] !== undefined) {
     try {
       body.maxBandwidth = parseSize(values['max-bandwidth']);
@@ -131,7 +141,8 @@ async function run(args: string[]): Promise<number> {
       }
       process.stdout.write(
         `${guest} migrated to ${url}: ${m.rounds} round${m.rounds === 1 ? '' : 's'}, ` +
-          `${bytes(m.bytesSent)} sent, total ${m.totalMs} ms, downtime ${m.downtimeMs ?? '?'} ms` +
+          `${bytes(m.bytesSent)} sent${disk(m)}, total ${m.totalMs} ms, ` +
+          `downtime ${m.downtimeMs ?? '?'} ms` +
           (m.maxThrottlePercent > 0 ? `, guest throttled up to ${m.maxThrottlePercent}%` : '') +
           '\n',
       );
@@ -153,7 +164,7 @@ export function migrateCommand(args: string[]): Promise<number> {
 }
 
 export const HOST_HELP = `berth host drain --to https://HOST:PORT --to-token-file FILE --to-fingerprint SHA256
-                 [--downtime MS] [--max-bandwidth SIZE] [--timeout S]
+                 [--downtime MS] [--max-bandwidth SIZE] [--timeout S] [--copy-storage]
   Migrates every running guest of this host to the other host's daemon, one after the other,
   as berth migrate does (see berth migrate --help), for maintenance. Meanwhile this host starts
   no guest. Prints each guest's outcome; exit status 1 when a guest stayed.

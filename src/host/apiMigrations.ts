@@ -8,6 +8,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { accepted, sync } from './apiEnvelope.js';
+import { CopiedDisks } from './copyStorage.js';
+import { badRequest } from './errors.js';
 import { doc, NameParams } from './apiSchemas.js';
 import type { Migrations } from './migrations.js';
 import type { Supervisor } from './supervisor.js';
@@ -20,10 +22,18 @@ const MigrateBody = z
     downtimeMs: z.number().int().min(1).max(600_000).optional(),
     maxBandwidth: z.number().int().min(4096).nullable().optional(),
     timeoutS: z.number().int().min(1).max(86_400).optional(),
+    copyStorage: z.boolean().optional(),
   })
   .strict();
 
-const IncomingBody = z.object({ spec: z.record(z.string(), z.unknown()) }).strict();
+const IncomingBody = z
+  .object({
+    spec: z.record(z.string(), z.unknown()),
+    /** With the storage: each disk's size and format (null: read-only, at the same path here). */
+    copyStorage: z.boolean().optional(),
+    disks: CopiedDisks.optional(),
+  })
+  .strict();
 
 export function migrationRoutes(
   app: FastifyInstance,
@@ -39,7 +49,7 @@ export function migrationRoutes(
         summary:
           "live-migrate a running guest to another host's daemon (its https://HOST:PORT, " +
           'token and certificate fingerprint); disks must be files both hosts reach at the ' +
-          'same paths',
+          'same paths, or, with copyStorage, writable disks are copied while the guest runs',
         params: NameParams,
         body: MigrateBody,
         response: { 202: doc.async, ...errors },
@@ -72,7 +82,8 @@ export function migrationRoutes(
       schema: {
         summary:
           'for a source daemon: take the guest of this spec, migrating in; answers the port on ' +
-          'which its VMM waits for the stream, on the address this request came to',
+          'which its VMM waits for the stream, on the address this request came to; with ' +
+          'copyStorage, new disks of the sizes and formats in disks are made here for the stream',
         body: IncomingBody,
         response: {
           201: doc.sync({
@@ -92,7 +103,10 @@ export function migrationRoutes(
       // Over TCP, the address the source reached this daemon at; over the UNIX socket, loopback.
       const host = req.socket.localAddress?.replace(/^::ffff:/, '') || '127.0.0.1';
       const body = req.body as z.output<typeof IncomingBody>;
-      const taken = await sup.takeIncoming(body.spec, host);
+      if ((body.copyStorage === true) !== (body.disks !== undefined)) {
+        throw badRequest("copyStorage: true comes with disks (each disk's size and format)");
+      }
+      const taken = await sup.takeIncoming(body.spec, host, body.disks ?? null);
       void reply.code(201);
       return sync(taken);
     },

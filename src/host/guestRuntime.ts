@@ -27,6 +27,8 @@ export class GuestRuntime {
   busy: string | null = null;
   /** A migration under way: out of this host, or into it (migrations.ts). */
   migration: 'out' | 'in' | null = null;
+  /** An incoming migration's copies of the disks (copyStorage.ts): deleted if it fails. */
+  mirrorFiles: string[] = [];
   /** When an incoming guest's VMM was first seen waiting for its stream. */
   incomingSince: number | null = null;
 }

@@ -10,13 +10,16 @@
 // (watcher.ts). Failed or cancelled before the switch: it runs on here (reason
 // migration-failed), and the destination forgets its copy when its VMM ends. Unknown (the last
 // acknowledgement lost): it stays paused here, as QEMU leaves it, and the operation says so.
-// Disks must be files both hosts reach at the same paths; snapshots and disk layers, which live
-// in this host's state folder, do not move, so a guest that has them is refused.
+// Disks are files both hosts reach at the same paths, or, with copyStorage, the writable ones
+// are copied while the guest runs (copyStorage.ts: the destination makes its own). Snapshots and
+// disk layers, which live in this host's state folder, do not move, so a guest that has them is
+// refused.
 
 import { controlRequest } from '../vmm/controlClient.js';
 import type { MigrationStats } from '../vmm/migration/stats.js';
 import type { VmmStatus } from '../vmm/status.js';
 import { ApiClient } from './apiClient.js';
+import { describeDisks } from './copyStorage.js';
 import { badRequest, conflict, HostError } from './errors.js';
 import type { GuestRuntime } from './guestRuntime.js';
 import { OperationCancelled, type Operation, type OperationControl } from './operations.js';
@@ -37,6 +40,8 @@ export interface MigrateRequest {
   downtimeMs?: number;
   maxBandwidth?: number | null;
   timeoutS?: number;
+  /** Copy the writable disks while the guest runs (copyStorage.ts) instead of sharing them. */
+  copyStorage?: boolean;
 }
 
 export interface MigrationHost {
@@ -97,10 +102,11 @@ export class Migrations {
     const dest = new ApiClient('', target);
     try {
       const spec = this.host.guestRow(name).spec;
+      const copy = req.copyStorage === true;
       const { port, token } = await dest.call<{ port: number; token: string | null }>(
         'POST',
         '/v1/migrations/incoming',
-        { spec },
+        copy ? { spec, copyStorage: true, disks: describeDisks(spec) } : { spec },
       );
       await controlRequest(sock, {
         cmd: 'migrate',
@@ -110,6 +116,7 @@ export class Migrations {
         downtimeMs: req.downtimeMs ?? 300,
         maxBandwidth: req.maxBandwidth ?? null,
         timeoutS: req.timeoutS ?? 600,
+        mirror: copy,
         holdMs: 10_000, // for the final figures: it ends when told to quit below
       });
     } catch (e) {

@@ -85,6 +85,15 @@ export class StateDir {
   }
 
   /**
+   * Disks this host made for guests that migrated in with their storage (copyStorage.ts):
+   * NAME.N.img or NAME.N.qcow2, the guest's disk N. They stay when the guest is deleted, as
+   * the files of any spec do.
+   */
+  get disksDir(): string {
+    return join(this.root, 'disks');
+  }
+
+  /**
    * Makes the folders: mode 0700 (guests' consoles and configs are the owner's only), or 0711
    * when VMMs run as other users (`passable`): they may pass through to their own files, named
    * in their configs, but list nothing. The database and sockets are 0600 in any case.
@@ -96,6 +105,7 @@ export class StateDir {
       join(this.root, 'guests'),
       join(this.root, 'run'),
       this.layersDir,
+      this.disksDir,
     ]) {
       mkdirSync(d, { recursive: true, mode });
       chmodSync(d, mode);

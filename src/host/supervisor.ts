@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { makeDiskCopies, type CopiedDisk } from './copyStorage.js';
 import { controlRequest } from '../vmm/controlClient.js';
 import { conflict, HostError } from './errors.js';
 import { launchGuest, type LaunchContext } from './guestLaunch.js';
@@ -87,9 +88,21 @@ export class Supervisor extends Watcher {
   async takeIncoming(
     input: unknown,
     host: string,
+    copyDisks: (CopiedDisk | null)[] | null = null,
   ): Promise<{ name: string; port: number; token: string | null }> {
-    const name = this.create(input).name;
+    // With the storage: new disks here, named in the spec, deleted if the migration fails.
+    let files: string[] = [];
+    if (copyDisks !== null)
+      ({ input, files } = makeDiskCopies(this.dirs.disksDir, input, copyDisks));
+    let name: string;
+    try {
+      name = this.create(input).name;
+    } catch (e) {
+      for (const f of files) rmSync(f, { force: true });
+      throw e;
+    }
     const rt = this.rt(name);
+    rt.mirrorFiles = files;
     try {
       this.checkMemory(this.row(name));
       rt.migration = 'in';
@@ -105,6 +118,7 @@ export class Supervisor extends Watcher {
         incoming: {
           listen: `${host.includes(':') ? `[${host}]` : host}:0`,
           ...(tls ? { tls, token: token! } : {}),
+          ...(copyDisks !== null ? { mirror: true } : {}),
         },
       });
       rt.memoryLimit = launched.memoryLimit;

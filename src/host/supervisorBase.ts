@@ -236,6 +236,10 @@ export abstract class SupervisorBase {
    * or an incoming one whose migration failed. Its events stay; its spec's files are left.
    */
   forget(name: string, reason: 'migrated' | 'migration-failed', detail: string): void {
+    // The disks an incoming migration was copying are of no use once it failed.
+    if (reason === 'migration-failed') {
+      for (const f of this.runtimes.get(name)?.mirrorFiles ?? []) rmSync(f, { force: true });
+    }
     rmSync(this.dirs.guestDir(name), { recursive: true, force: true });
     rmSync(this.dirs.runDir(name), { recursive: true, force: true });
     this.runtimes.delete(name);

@@ -37,6 +37,8 @@ export interface IncomingOptions {
   listen: string;
   tls?: { cert: string; key: string };
   token?: string;
+  /** The writable disks are this host's copies, written by the stream (copyStorage.ts). */
+  mirror?: boolean;
 }
 
 /** The VMM's disks, in its order: a built image's root disk first, then the spec's. */

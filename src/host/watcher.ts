@@ -178,6 +178,7 @@ export abstract class Watcher extends SupervisorBase {
       if (s.state === 'running' || s.state === 'paused') {
         rt.migration = null;
         rt.incomingSince = null;
+        rt.mirrorFiles = []; // the disks copied in are the guest's now: they stay
         this.transition(g.name, s.state, 'migrated', m?.peer);
       } else if (m?.status === 'setup') {
         rt.incomingSince ??= Date.now();

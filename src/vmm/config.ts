@@ -98,7 +98,10 @@ const Schema = z
      * Wait for one live-migration stream on HOST:PORT instead of booting (migration/); the
      * rest of the configuration must describe the source's machine. With `tls` the stream is
      * TLS 1.3 with this certificate and key (PEM; the source pins its fingerprint); with
-     * `token` (hex) only a source whose hello carries it is taken.
+     * `token` (hex) only a source whose hello carries it is taken. With `mirror` the writable
+     * disks are this VMM's own files (new, reading as zeros, of the source's sizes), opened and
+     * locked at start and written by the stream (the source migrates with `mirror`); without
+     * it they are the source's files, shared, locked at the switch.
      */
     incoming: z
       .object({
@@ -114,6 +117,7 @@ const Schema = z
           .string()
           .regex(/^[0-9a-fA-F]{32,1024}$/, 'hex, at least 32 digits')
           .optional(),
+        mirror: z.boolean().optional(),
       })
       .strict()
       .optional(),

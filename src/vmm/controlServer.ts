@@ -11,12 +11,14 @@
 //                                       writable disk frozen and its writes moved to its overlay
 //                                       (when overlays are named), the guest resumed
 //   → {"cmd": "migrate", "to": "HOST:PORT", "downtimeMs": 300, "maxBandwidth": BYTES_PER_S,
-//      "timeoutS": 600, "holdMs": 0, "tls": {"fingerprint": "AB:CD:..."}, "token": "HEX"}
+//      "timeoutS": 600, "holdMs": 0, "tls": {"fingerprint": "AB:CD:..."}, "token": "HEX",
+//      "mirror": false}
 //                                     ← {"ok": true, "result": {...MigrationStats}} at once; the
 //                                       migration runs on (status.migration); once completed,
 //                                       the VMM ends, or at a quit within holdMs; "migrate-cancel".
 //                                       tls: over TLS, the destination's certificate pinned by
-//                                       its SHA-256; token: the destination's (incoming.token)
+//                                       its SHA-256; token: the destination's (incoming.token);
+//                                       mirror: the writable disks go too (incoming.mirror)
 //   → {"cmd": "console", "replay": true, "write": true, "force": false}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)

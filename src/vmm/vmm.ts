@@ -156,9 +156,12 @@ export class Vmm {
     let consoleLog: ConsoleLog | null = null;
     let vmm: Vmm | null = null;
     try {
-      // An incoming VMM locks its disks at the switch, when the source has let them go.
-      const open = config.incoming ? LayeredDisk.deferred : LayeredDisk.open;
-      for (const d of config.disks) disks.push(open(d.path, d.readOnly));
+      // An incoming VMM locks its disks at the switch, when the source has let them go; the
+      // target of a mirror owns its writable disks from the start (the stream writes them).
+      for (const d of config.disks) {
+        const own = !config.incoming || (config.incoming.mirror === true && !d.readOnly);
+        disks.push((own ? LayeredDisk.open : LayeredDisk.deferred)(d.path, d.readOnly));
+      }
       let { firmware, kernel, initrd } = config;
       // Without a firmware, or a kernel when defaults are offered: the defaults (Debian's).
       // A firmware alone boots alone (a bare-metal program, as QEMU's -bios without -kernel).

@@ -11,11 +11,15 @@
 import { existsSync, rmSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BlockBackendError } from '../../machine/virtio/blockBackend.js';
+import type { DirtyChunks } from '../migration/dirtyChunks.js';
 import { openDisk, type DiskBackend } from './openDisk.js';
 import { Qcow2Image } from './qcow2.js';
 import { createQcow2 } from './qcow2Create.js';
 
 export class LayeredDisk implements DiskBackend {
+  /** While a mirroring migration runs: the chunks written since they were sent (diskMirror.ts). */
+  tracker: DirtyChunks | null = null;
+
   private constructor(
     private image: DiskBackend,
     /** The file the guest's writes go to now (absolute). */
@@ -71,16 +75,19 @@ export class LayeredDisk implements DiskBackend {
   }
   write(offset: number, data: Uint8Array): void {
     this.image.write(offset, data);
+    this.tracker?.mark(offset, data.length);
   }
   flush(): void {
     this.image.flush();
   }
   discard(offset: number, length: number): void {
     this.image.discard?.(offset, length);
+    this.tracker?.mark(offset, length);
   }
   writeZeroes(offset: number, length: number): void {
     if (this.image.writeZeroes) this.image.writeZeroes(offset, length);
     else this.image.write(offset, new Uint8Array(length));
+    this.tracker?.mark(offset, length);
   }
   close(): void {
     this.image.close();

@@ -9,6 +9,11 @@ import { QCOW_MAGIC } from './qcow2Header.js';
 
 export type DiskBackend = BlockBackend & { close(): void };
 
+/** An image's format, by its magic ('raw' for anything else, or for a file that cannot be read). */
+export function diskFormat(path: string): 'raw' | 'qcow2' {
+  return isQcow2(path) ? 'qcow2' : 'raw';
+}
+
 function isQcow2(path: string): boolean {
   let fd: number;
   try {

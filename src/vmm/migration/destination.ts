@@ -22,6 +22,7 @@ import type { BoardShape } from '../../machine/board/virtState.js';
 import { boardFingerprint, shapeDifferences } from '../snapshot/boardShape.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
 import { checkDeviceState, loadDeviceState } from './deviceState.js';
+import { applyBlocks, type BlockTarget } from './blocks.js';
 import { applyPages, zeroRam } from './pages.js';
 import type { MigrationStats } from './stats.js';
 import { hostPort } from './target.js';
@@ -30,7 +31,9 @@ import {
   jsonPayload,
   MigrationError,
   MIGRATION_PROTOCOL,
+  MIGRATION_PROTOCOL_SHARED,
   MSG_ACK,
+  MSG_BLOCKS,
   MSG_CANCEL,
   MSG_HELLO,
   MSG_PAGES,
@@ -44,6 +47,8 @@ import {
 export interface IncomingOptions {
   tls?: { cert: string; key: string };
   token?: string;
+  /** The disks are the targets of a mirror (receive() is given them: MigrationDestinationHost). */
+  mirror?: boolean;
 }
 
 /** How long a connection has for its TLS handshake, and then for its hello. */
@@ -69,7 +74,15 @@ function sameToken(want: string, got: unknown): boolean {
   return timingSafeEqual(digest(want), digest(got));
 }
 
+/** A disk the stream writes (the target of a mirror). */
+export type MirrorTarget = BlockTarget & { readonly readOnly: boolean; flush(): void };
+
 export interface MigrationDestinationHost {
+  /**
+   * With `incoming.mirror`: the VMM's disks, the writable ones written by the stream (its own
+   * files, locked since the start); null when the disks are the source's, shared.
+   */
+  mirror: readonly MirrorTarget[] | null;
   /** At the switch, before the guest is loaded: lock the disks, bind the port forwards. */
   acquire(): Promise<void>;
   /** The VMM's own sections of the device state ("vmm.*"), checked and loaded; throws when refused. */
@@ -104,6 +117,8 @@ export class IncomingMigration {
       bytesSent: 0,
       pagesSent: 0,
       bytesRemaining: 0,
+      diskBytesSent: 0,
+      diskBytesRemaining: 0,
       dirtyBytesPerSecond: 0,
       throughputBytesPerSecond: 0,
       downtimeLimitMs: 0,
@@ -244,7 +259,9 @@ export class IncomingMigration {
       const hello = admitted.hello ?? (await reader.next());
       if (hello.type !== MSG_HELLO)
         throw new MigrationError('the stream does not begin with hello');
-      checkHello(board, parseJsonPayload(hello, 'hello'));
+      const h = parseJsonPayload(hello, 'hello');
+      checkHello(board, h, host.mirror);
+      const targets = host.mirror?.map((d) => (d.readOnly ? null : d)) ?? null;
       zeroRam(board.ram); // pages the source leaves out are zero there
       s.status = 'active';
       await ack(hello);
@@ -254,6 +271,9 @@ export class IncomingMigration {
         if (f.type === MSG_PAGES) {
           s.pagesSent += applyPages(board.ram, f.payload);
           void ack(f);
+        } else if (f.type === MSG_BLOCKS && targets !== null) {
+          s.diskBytesSent += applyBlocks(f.payload, targets);
+          void ack(f);
         } else if (f.type === MSG_STATE) {
           s.status = 'device';
           const checked = checkDeviceState(board, f.payload);
@@ -262,6 +282,8 @@ export class IncomingMigration {
           delete checked.extras.migration;
           host.loadExtras(checked.extras);
           await host.acquire();
+          // What the stream wrote is on the disks before the source hears that the guest runs here.
+          for (const d of targets ?? []) d?.flush();
           loadDeviceState(checked);
           await ack(f, { running: true });
           s.status = 'completed';
@@ -285,12 +307,18 @@ export class IncomingMigration {
   }
 }
 
-function checkHello(board: VirtBoard, h: Record<string, unknown>): void {
-  if (h.protocol !== MIGRATION_PROTOCOL) {
+function checkHello(
+  board: VirtBoard,
+  h: Record<string, unknown>,
+  mirror: readonly MirrorTarget[] | null,
+): void {
+  if (h.protocol !== MIGRATION_PROTOCOL && h.protocol !== MIGRATION_PROTOCOL_SHARED) {
     throw new MigrationError(
-      `the source speaks migration protocol ${String(h.protocol)}; this Berth takes ${MIGRATION_PROTOCOL}`,
+      `the source speaks migration protocol ${String(h.protocol)}; this Berth takes ${MIGRATION_PROTOCOL_SHARED} and ${MIGRATION_PROTOCOL}`,
     );
   }
+  // Before the board's shape, which holds the disks' sizes too: this says it plainly.
+  checkMirror(h, mirror);
   if (h.memoryBytes !== board.ram.size) {
     throw new MigrationError(
       `memory: the source's guest has ${String(h.memoryBytes)} bytes, this VMM ${board.ram.size}`,
@@ -307,6 +335,40 @@ function checkHello(board: VirtBoard, h: Record<string, unknown>): void {
     throw new MigrationError(
       `the source's board is configured otherwise (${diff || 'the fingerprints differ'}); ` +
         'configure this VMM as the source is',
+    );
+  }
+}
+
+/**
+ * The hello's `mirror` against this VMM's: a mirroring source needs a mirror's target (its
+ * writable disks of the same sizes), and a mirror's target a mirroring source.
+ */
+function checkMirror(h: Record<string, unknown>, mine: readonly MirrorTarget[] | null): void {
+  const sent = h.mirror;
+  if (mine === null) {
+    if (sent === undefined) return;
+    throw new MigrationError(
+      "the source sends its disks (mirror); this VMM uses the source's disk files " +
+        '(start it with incoming.mirror and disks of its own to take them)',
+    );
+  }
+  if (h.protocol !== MIGRATION_PROTOCOL || !Array.isArray(sent)) {
+    throw new MigrationError(
+      "this VMM's disks are the targets of a mirror (incoming.mirror): the source must send " +
+        'its disks (migrate with mirror)',
+    );
+  }
+  const want = mine.flatMap((d, disk) => (d.readOnly ? [] : [{ disk, size: d.size }]));
+  const got = sent.map((e) => e as { disk?: unknown; size?: unknown });
+  const show = (l: { disk?: unknown; size?: unknown }[]): string =>
+    l.map((e) => `disk ${String(e.disk)}: ${String(e.size)} bytes`).join(', ') || 'none';
+  if (
+    got.length !== want.length ||
+    want.some((w, i) => got[i].disk !== w.disk || got[i].size !== w.size)
+  ) {
+    throw new MigrationError(
+      `the mirrored disks differ: the source sends ${show(got)}; this VMM's writable disks are ` +
+        `${show(want)} (give it disks of the source's sizes)`,
     );
   }
 }

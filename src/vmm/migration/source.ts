@@ -6,7 +6,9 @@
 // Anything that goes wrong before the switch leaves the guest running here; a lost last
 // acknowledgement leaves it paused (the destination may run it: only one of them may).
 // With `tls` the stream is TLS, the destination's certificate pinned by its fingerprint
-// (channel.ts); with `token` the hello carries the destination's migration token.
+// (channel.ts); with `token` the hello carries the destination's migration token. With
+// `mirror` the writable disks go too (diskMirror.ts): their chunks in each round before the
+// pages, their dirty chunks counted with the dirty pages, the last ones at the switch.
 
 import type { Socket } from 'node:net';
 import { PAGE_SIZE } from '../../machine/ram.js';
@@ -16,6 +18,8 @@ import { berthVersion } from '../snapshot/berthVersion.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
 import { openChannel } from './channel.js';
 import { encodeDeviceState } from './deviceState.js';
+import type { LayeredDisk } from '../disk/layeredDisk.js';
+import { DiskMirror } from './diskMirror.js';
 import { encodePages, PAGES_PER_BATCH } from './pages.js';
 import {
   MigrationStats,
@@ -29,7 +33,9 @@ import {
   jsonPayload,
   MigrationError,
   MIGRATION_PROTOCOL,
+  MIGRATION_PROTOCOL_SHARED,
   MSG_ACK,
+  MSG_BLOCKS,
   MSG_CANCEL,
   MSG_ERROR,
   MSG_HELLO,
@@ -47,6 +53,8 @@ export interface MigrationSourceHost {
   resume(): void;
   /** The VMM's own sections for the device state ("vmm.*"). */
   extras(): Record<string, unknown>;
+  /** The guest's disks (the writable ones are sent when mirroring). */
+  disks(): readonly LayeredDisk[];
   throttle: Throttle;
   /** At the switch: disks flushed and unlocked, port forwards closed; undone by reacquire(). */
   release(): Promise<void>;
@@ -70,6 +78,8 @@ export interface MigrateOptions {
   tls: { fingerprint: string } | null;
   /** The destination's migration token (hex), sent in the hello. */
   token: string | null;
+  /** Send the writable disks too (diskMirror.ts): the destination's are its own. */
+  mirror: boolean;
 }
 
 /** Messages in flight before the source waits for acknowledgements. */
@@ -92,6 +102,9 @@ export class MigrationSource {
   private cancelReason: string | null = null;
   private readonly started = performance.now();
   private windowWaiter: (() => void) | null = null;
+  /** The round's pace: when it began and the bytes it sent (maxBandwidth covers them all). */
+  private roundT0 = 0;
+  private roundBytes = 0;
   readonly done: Promise<void>;
 
   constructor(
@@ -107,6 +120,8 @@ export class MigrationSource {
       bytesSent: 0,
       pagesSent: 0,
       bytesRemaining: 0,
+      diskBytesSent: 0,
+      diskBytesRemaining: 0,
       dirtyBytesPerSecond: 0,
       throughputBytesPerSecond: 0,
       downtimeLimitMs: opts.downtimeMs,
@@ -214,28 +229,46 @@ export class MigrationSource {
     if (this.broken) throw this.broken;
   }
 
+  /** After a message of `bytes`: waits as long as maxBandwidth asks (the guest runs meanwhile). */
+  private async paced(bytes: number, limited: boolean): Promise<void> {
+    this.roundBytes += bytes;
+    const bw = this.opts.maxBandwidth;
+    if (limited && bw !== null) {
+      // In steps, so that a cancel is seen within one (a megabyte at a small cap is a minute).
+      for (;;) {
+        const ahead = (this.roundBytes / bw) * 1000 - (performance.now() - this.roundT0);
+        if (ahead <= 0 || this.broken) break;
+        await sleep(Math.min(ahead, 100));
+      }
+    } else await new Promise((r) => setImmediate(r));
+  }
+
   /** Sends `pages` in batches, as fast as maxBandwidth lets; the guest runs between batches. */
   private async sendPages(board: VirtBoard, pages: number[], limited: boolean): Promise<void> {
-    const t0 = performance.now();
-    let bytes = 0;
     for (let i = 0; i < pages.length; i += PAGES_PER_BATCH) {
       this.check();
       const payload = encodePages(board.ram, pages.slice(i, i + PAGES_PER_BATCH));
       await this.send(MSG_PAGES, payload);
-      bytes += payload.length;
       this.stats.pagesSent += Math.min(PAGES_PER_BATCH, pages.length - i);
-      const bw = this.opts.maxBandwidth;
-      if (limited && bw !== null) {
-        const ahead = (bytes / bw) * 1000 - (performance.now() - t0);
-        if (ahead > 0) await sleep(ahead);
-      } else await new Promise((r) => setImmediate(r));
+      await this.paced(payload.length, limited);
+    }
+  }
+
+  /** Sends the disk chunks dirty now (round 1: those not all zero), paced as pages are. */
+  private async sendBlocks(mirror: DiskMirror, first: boolean, limited: boolean): Promise<void> {
+    for (const { payload } of mirror.batches(first)) {
+      this.check();
+      await this.send(MSG_BLOCKS, payload);
+      this.stats.diskBytesSent += payload.length;
+      await this.paced(payload.length, limited);
     }
   }
 
   /** Sends the hello and waits for its acknowledgement. */
-  private async hello(board: VirtBoard): Promise<void> {
+  private async hello(board: VirtBoard, mirror: DiskMirror | null): Promise<void> {
     const hello = jsonPayload({
-      protocol: MIGRATION_PROTOCOL,
+      protocol: mirror ? MIGRATION_PROTOCOL : MIGRATION_PROTOCOL_SHARED,
+      ...(mirror ? { mirror: mirror.describe() } : {}),
       fingerprint: Buffer.from(boardFingerprint(board.shape())).toString('hex'),
       shape: board.shape(),
       memoryBytes: board.ram.size,
@@ -263,25 +296,31 @@ export class MigrationSource {
     let pausedHere = false;
     let released = false;
     let stateSent = false;
+    const mirror = this.opts.mirror ? DiskMirror.of(host.disks()) : null;
     try {
       const board = host.board();
       if (!board) throw new MigrationError('there is no machine to migrate');
       await this.connect();
-      await this.hello(board);
+      await this.hello(board, mirror);
       s.status = 'active';
+      mirror?.start(); // every chunk dirty: round 1 reads them all
       board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
       let pages = board.ram.dataPages();
       let roundStart = performance.now();
       let sentBefore = s.bytesSent;
       for (;;) {
         s.rounds++;
+        this.roundT0 = roundStart;
+        this.roundBytes = 0;
+        if (mirror) await this.sendBlocks(mirror, s.rounds === 1, true);
         await this.sendPages(board, pages, true);
         await this.drainAcks();
         const ms = Math.max(1, performance.now() - roundStart);
         const sent = s.bytesSent - sentBefore;
         s.throughputBytesPerSecond = Math.round((sent / ms) * 1000);
         pages = board.ram.takeDirtyPages();
-        const dirty = pages.length * PAGE_SIZE;
+        s.diskBytesRemaining = mirror?.dirtyBytes ?? 0;
+        const dirty = pages.length * PAGE_SIZE + s.diskBytesRemaining;
         s.dirtyBytesPerSecond = Math.round((dirty / ms) * 1000);
         s.bytesRemaining = dirty;
         s.expectedDowntimeMs = Math.round((dirty / Math.max(1, s.throughputBytesPerSecond)) * 1000);
@@ -308,7 +347,10 @@ export class MigrationSource {
       const downStart = performance.now();
       s.status = 'device';
       const last = [...new Set([...pages, ...board.ram.takeDirtyPages()])].sort((a, b) => a - b);
-      s.bytesRemaining = last.length * PAGE_SIZE;
+      s.bytesRemaining = last.length * PAGE_SIZE + (mirror?.dirtyBytes ?? 0);
+      if (mirror) await this.sendBlocks(mirror, false, false);
+      mirror?.stop();
+      s.diskBytesRemaining = 0;
       await this.sendPages(board, last, false);
       const state = encodeDeviceState(board, {
         ...host.extras(),
@@ -341,6 +383,7 @@ export class MigrationSource {
       this.sock?.end();
       host.migrated(this.opts.holdMs);
     } catch (e) {
+      mirror?.stop();
       const err = e as Error;
       s.totalMs = Math.round(performance.now() - this.started);
       host.throttle.set(0);

@@ -30,8 +30,12 @@ export interface MigrationStats {
   bytesSent: number;
   /** RAM pages sent, and those of them that were zero. */
   pagesSent: number;
-  /** Bytes of dirty pages waiting at the last count. */
+  /** Bytes of dirty pages and disk chunks waiting at the last count. */
   bytesRemaining: number;
+  /** Disk mirroring: bytes of disk chunks sent (received, at the destination; zero chunks count). */
+  diskBytesSent: number;
+  /** Disk mirroring: bytes of disk chunks written since they were sent, at the last count. */
+  diskBytesRemaining: number;
   /** Bytes dirtied per second by the guest during the last round. */
   dirtyBytesPerSecond: number;
   /** Measured during the last round (bytes per second). */

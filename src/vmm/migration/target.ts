@@ -1,5 +1,6 @@
 // HOST:PORT addresses of the migration stream, and the migrate request's options checked
-// (tls.fingerprint: the destination certificate's SHA-256, colons allowed; token: hex).
+// (tls.fingerprint: the destination certificate's SHA-256, colons allowed; token: hex; mirror:
+// whether the writable disks are sent too, diskMirror.ts).
 
 import { normalFingerprint } from './channel.js';
 import { MigrationError } from './wire.js';
@@ -20,7 +21,7 @@ export function hostPort(addr: string, allowZero = false): { host: string; port:
 /** The options of a {"cmd": "migrate", ...} request, or a MigrationError saying what is wrong. */
 export function migrateOptions(req: Record<string, unknown>): MigrateOptions {
   const { to, downtimeMs = 300, maxBandwidth = null, timeoutS = 600, holdMs = 0 } = req;
-  const { tls = null, token = null } = req;
+  const { tls = null, token = null, mirror = false } = req;
   if (typeof to !== 'string') throw new MigrationError('migrate needs "to": "HOST:PORT"');
   hostPort(to);
   const num = (v: unknown, name: string, min: number): number => {
@@ -37,6 +38,7 @@ export function migrateOptions(req: Record<string, unknown>): MigrateOptions {
     holdMs: Math.min(num(holdMs, 'holdMs', 0), 60_000),
     tls: tls === null ? null : { fingerprint: fingerprintOption(tls) },
     token: token === null ? null : tokenOption(token),
+    mirror: mirrorOption(mirror),
   };
 }
 
@@ -56,4 +58,11 @@ function tokenOption(token: unknown): string {
     throw new MigrationError('migrate: "token" must be hex, at least 32 digits');
   }
   return token;
+}
+
+function mirrorOption(mirror: unknown): boolean {
+  if (typeof mirror !== 'boolean') {
+    throw new MigrationError('migrate: "mirror" must be true (send the writable disks) or false');
+  }
+  return mirror;
 }

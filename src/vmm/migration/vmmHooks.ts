@@ -41,6 +41,7 @@ export function migrationHooks(vmm: Vmm) {
       const board = vmm.makeBoard();
       try {
         const { running } = await incoming.receive(board, {
+          mirror: vmm.config.incoming?.mirror === true ? vmm.disks : null,
           acquire: async () => {
             const done = [];
             try {
@@ -85,6 +86,7 @@ function sourceHost(vmm: Vmm) {
     pause: () => vmm.pause(),
     resume: () => vmm.resume(),
     extras: () => ({ clock: clockSection(vmm.machine(vmm.currentBoard!)) }),
+    disks: () => vmm.disks,
     throttle: vmm.throttle,
     release: async () => {
       for (const d of vmm.disks) d.release();

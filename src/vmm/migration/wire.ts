@@ -12,10 +12,12 @@
 //    16  4  CRC-32 of the payload
 //    20  4  CRC-32 of bytes 0..19
 //
-//   HELLO   JSON {protocol, fingerprint, shape, memoryBytes, snapshotFormat, writer, token?}
-//           (token: the destination's migration token, when it has one; see destination.ts)
+//   HELLO   JSON {protocol, fingerprint, shape, memoryBytes, snapshotFormat, writer, token?,
+//           mirror?} (token: the destination's migration token, when it has one; see
+//           destination.ts; mirror: [{disk, size}], the disks whose blocks follow, protocol 2)
 //   PAGES   binary: u32 count, then per page u32 page number, u32 kind (0 zero, 1 data),
 //           u32 CRC-32 of the page number's 4 bytes and the data; the 4096 data bytes (kind 1)
+//   BLOCKS  binary: chunks of mirrored disks, each with its CRC-32 (blocks.ts; protocol 2)
 //   STATE   the device state: snapshot sections (deviceState.ts), the guest paused at the source
 //   CANCEL  JSON {reason}: the source gives up; the destination must not start the guest
 //   ACK     JSON {seq, ...}: accepted (the ACK of STATE says the guest runs at the destination)
@@ -24,15 +26,22 @@
 import { crc32 } from 'node:zlib';
 import type { Socket } from 'node:net';
 
-/** The protocol this Berth speaks (and the only one it takes). */
-export const MIGRATION_PROTOCOL = 1;
+/**
+ * The newest protocol this Berth speaks: 2 adds BLOCKS and the hello's `mirror`. A stream
+ * without mirrored disks goes as protocol 1, which a Berth from before mirroring reads too; a
+ * mirroring stream goes as 2, which such a Berth refuses at the hello, saying so.
+ */
+export const MIGRATION_PROTOCOL = 2;
+/** The protocol of a stream that sends no disk blocks. */
+export const MIGRATION_PROTOCOL_SHARED = 1;
 export const MSG_HELLO = 1;
 export const MSG_PAGES = 2;
 export const MSG_STATE = 3;
 export const MSG_CANCEL = 4;
 export const MSG_ACK = 5;
 export const MSG_ERROR = 6;
-const TYPES = [MSG_HELLO, MSG_PAGES, MSG_STATE, MSG_CANCEL, MSG_ACK, MSG_ERROR];
+export const MSG_BLOCKS = 7;
+const TYPES = [MSG_HELLO, MSG_PAGES, MSG_STATE, MSG_CANCEL, MSG_ACK, MSG_ERROR, MSG_BLOCKS];
 
 export const FRAME_HEADER_BYTES = 24;
 /** Largest payload: a device state or a batch of pages stays well under it. */
