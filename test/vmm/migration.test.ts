@@ -121,11 +121,11 @@ test('a guest dirtying memory migrates under a small bandwidth because its throt
       cmd: 'migrate',
       to: b.addr,
       downtimeMs: 300,
-      maxBandwidth: 8 << 20,
+      maxBandwidth: 4 << 20,
       timeoutS: 90,
     });
     const m = await migrated(a, 100_000);
-    figures('guest dirtying 4 MiB in a loop, 8 MiB/s', m);
+    figures('guest dirtying 4 MiB in a loop, 4 MiB/s', m);
     assert.equal(m.status, 'completed', m.error);
     assert.ok(m.maxThrottlePercent >= 20, `throttle reached ${m.maxThrottlePercent}%`);
     assert.ok(m.rounds >= 3, `${m.rounds} rounds`);
@@ -161,7 +161,7 @@ test('a destination killed mid-way leaves the source guest running', async () =>
     await controlRequest(a.sock, {
       cmd: 'migrate',
       to: `127.0.0.1:${port}`,
-      maxBandwidth: 2 << 20,
+      maxBandwidth: 4 << 20,
     });
     await until(
       'the first round to be under way',
