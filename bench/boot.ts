@@ -4,9 +4,9 @@
 // firmware and initramfs, in the same run.
 // Run: npm run bench:boot
 
-import { readFileSync } from 'node:fs';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets } from '../src/images/assets.js';
+import { cpuSeconds, rssMiB } from './sessions.js';
 
 const WORKLOAD = 'dd if=/dev/zero bs=1048576 count=16 2>/dev/null | sha256sum';
 
@@ -20,18 +20,6 @@ interface Figures {
 }
 
 const IDLE_SECONDS = 10;
-
-/** Resident set size of process `pid` in MiB (Linux /proc, VmRSS). */
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** User + system CPU seconds of process `pid` so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
 
 async function measure(session: () => ConsoleSession): Promise<Figures> {
   const t0 = performance.now();

@@ -1,7 +1,9 @@
 // Guest sessions shared by the benchmarks that boot Debian's kernel with Berth's busybox
-// initramfs (bench/snapshot.ts, bench/migrate.ts): the shell prompt, sessions killed at exit
-// (cleanup.ts), ending one politely then for sure, and the medians and tables they print.
+// initramfs (bench/boot.ts, bench/cpu.ts, bench/snapshot.ts, bench/migrate.ts): the shell
+// prompt, sessions killed at exit (cleanup.ts), ending one politely then for sure, a process's
+// CPU time and resident memory, and the medians and tables they print.
 
+import { readFileSync } from 'node:fs';
 import type { ConsoleSession } from '../test/integration/session.js';
 import { onCleanup } from './cleanup.js';
 
@@ -51,6 +53,18 @@ export async function stderrMatch(
     }
     await sleep(2);
   }
+}
+
+/** User + system CPU seconds of process `pid` so far, all its threads (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Resident set size of process `pid` in MiB (Linux /proc, VmRSS). */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 export const median = (xs: number[]): number => {

@@ -10,7 +10,7 @@
 // (a file the first guest wrote before the snapshot, read back).
 // Run: npm run bench:snapshot [-- --rounds 3]
 
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,16 @@ import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { controlRequest } from '../src/vmm/controlClient.js';
 import { onCleanup } from './cleanup.js';
 import { Qmp } from './qmp.js';
-import { end, median, printTable, PROMPT, sleep, started, stderrMatch } from './sessions.js';
+import {
+  cpuSeconds,
+  end,
+  median,
+  printTable,
+  PROMPT,
+  sleep,
+  started,
+  stderrMatch,
+} from './sessions.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(values.rounds);
@@ -60,12 +69,6 @@ async function bootToShell(s: ConsoleSession, mark: string): Promise<void> {
   await s.expect(PROMPT, 60_000);
   await s.run(`echo ${mark} > /tmp/mark`);
   await sleep(IDLE_MS);
-}
-
-/** User + system CPU seconds of process `pid` so far, all its threads (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 /** Times from `t0` to the restored guest reading back the mark. */
