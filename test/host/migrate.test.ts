@@ -7,14 +7,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { echoGuestElf } from '../vmm/echoGuest.js';
 import {
   alive,
   berthCli,
-  DaemonProcess,
   type Json,
   killAndRemove,
   openGuestConsole,
@@ -22,39 +18,17 @@ import {
   sleep,
   until,
 } from './harness.js';
+import { destination, startRemoteHost, toFlags, type RemoteHost } from './remoteHosts.js';
 
-interface Host {
-  dir: string;
-  socket: string;
-  daemon: DaemonProcess;
-  url: string;
-  fingerprint: string;
-  tokenFile: string;
-}
-
+type Host = RemoteHost;
 const hosts: Host[] = [];
 let echo: string;
 
 /** A daemon on a new state folder, or again on `old`'s (a restart: it adopts what runs). */
 async function startHost(prefix: string, old?: Host): Promise<Host> {
-  const dir = old?.dir ?? mkdtempSync(join(tmpdir(), prefix));
-  const socket = join(dir, 'api.sock');
-  // (a guest migrating in waits 4 s for its stream here, not 60)
-  const daemon = await new DaemonProcess(dir, socket, [
-    ...['--listen', '127.0.0.1:0', '--incoming-timeout', '4'],
-  ]).ready();
-  const m = await until(
-    'the daemon to print its address and fingerprint',
-    () =>
-      /serving (https:\/\/127\.0\.0\.1:\d+) \(certificate SHA-256 fingerprint ([0-9A-F:]+);/.exec(
-        daemon.output,
-      ),
-    10_000,
-  );
-  const h = { dir, socket, daemon, url: m[1], fingerprint: m[2], tokenFile: join(dir, 'token') };
-  if (old) Object.assign(old, h);
-  else hosts.push(h);
-  return old ?? h;
+  const h = await startRemoteHost(prefix, old);
+  if (!old) hosts.push(h);
+  return h;
 }
 
 let a: Host;
@@ -73,17 +47,7 @@ after(async () => {
   }
 });
 
-const to = (h: Host, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  url: h.url,
-  token: readFileSync(h.tokenFile, 'utf8').trim(),
-  fingerprint: h.fingerprint,
-  ...extra,
-});
-
-/** The command line's way to name `h` as the destination. */
-const toFlags = (h: Host): string[] => [
-  ...['--to', h.url, '--to-token-file', h.tokenFile, '--to-fingerprint', h.fingerprint],
-];
+const to = destination;
 
 async function runningEcho(h: Host, name: string): Promise<{ pid: number }> {
   const c = await h.daemon.api('POST', '/v1/guests', {

@@ -13,16 +13,10 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { echoGuestElf } from '../vmm/echoGuest.js';
-import { berthCli, DaemonProcess, killAndRemove, until } from './harness.js';
+import { berthCli, killAndRemove, until } from './harness.js';
+import { destination, startRemoteHost, toFlags, type RemoteHost } from './remoteHosts.js';
 
-interface Host {
-  dir: string;
-  socket: string;
-  daemon: DaemonProcess;
-  url: string;
-  fingerprint: string;
-  tokenFile: string;
-}
+type Host = RemoteHost;
 
 const MIB = 1 << 20;
 const hosts: Host[] = [];
@@ -31,20 +25,7 @@ let a: Host;
 let b: Host;
 
 async function startHost(prefix: string): Promise<Host> {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const socket = join(dir, 'api.sock');
-  const daemon = await new DaemonProcess(dir, socket, [
-    ...['--listen', '127.0.0.1:0', '--incoming-timeout', '4'],
-  ]).ready();
-  const m = await until(
-    'the daemon to print its address and fingerprint',
-    () =>
-      /serving (https:\/\/127\.0\.0\.1:\d+) \(certificate SHA-256 fingerprint ([0-9A-F:]+);/.exec(
-        daemon.output,
-      ),
-    10_000,
-  );
-  const h = { dir, socket, daemon, url: m[1], fingerprint: m[2], tokenFile: join(dir, 'token') };
+  const h = await startRemoteHost(prefix);
   hosts.push(h);
   return h;
 }
@@ -63,13 +44,8 @@ after(async () => {
   rmSync(files, { recursive: true, force: true });
 });
 
-const to = (h: Host, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  url: h.url,
-  token: readFileSync(h.tokenFile, 'utf8').trim(),
-  fingerprint: h.fingerprint,
-  copyStorage: true,
-  ...extra,
-});
+const to = (h: Host, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  destination(h, { copyStorage: true, ...extra });
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -130,13 +106,7 @@ test('a guest moves with its disk: the destination runs it on a copy that holds 
   );
 
   // Back with the command line: A makes its own copy of B's.
-  const cli = berthCli(
-    b.socket,
-    'migrate',
-    'c1',
-    ...['--to', a.url, '--to-token-file', a.tokenFile, '--to-fingerprint', a.fingerprint],
-    '--copy-storage',
-  );
+  const cli = berthCli(b.socket, 'migrate', 'c1', ...toFlags(a), '--copy-storage');
   assert.equal(cli.code, 0, cli.err);
   assert.match(cli.out, /c1 migrated to .*, \S+ sent \(2MiB of disk\), total/);
   const back = join(a.dir, 'disks', 'c1.0.img');

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { parseVmmConfig } from '../../src/vmm/config.js';
+import type { MigrationStats } from '../../src/vmm/migration/stats.js';
 import { Vmm, type VmmExit } from '../../src/vmm/vmm.js';
 import { echoGuestElf } from './echoGuest.js';
 import { until } from '../support/wait.js';
@@ -47,4 +48,29 @@ export async function typeInto(sock: string, text: string, out: () => string): P
   c.socket.write(text);
   await until(`the echo of ${text}`, () => out().slice(before).includes(text));
   c.socket.destroy();
+}
+
+/** The statistics of `a`'s outgoing migration once it has ended (completed, failed, ...). */
+export async function migrationEnded(a: EchoVmm, ms = 60_000): Promise<MigrationStats> {
+  let last: MigrationStats | null = null;
+  await until(
+    'the migration to end',
+    () => {
+      last = a.vmm.migrationStats();
+      return last !== null && !['setup', 'active', 'device'].includes(last.status);
+    },
+    ms,
+  );
+  return last!;
+}
+
+/** Prints a migration's figures as a TAP comment (what the test run shows of it). */
+export function printFigures(what: string, m: MigrationStats): void {
+  process.stdout.write(
+    `# ${what}: ${m.status}, ${m.rounds} rounds, ${m.bytesSent} bytes ` +
+      `(disk ${m.diskBytesSent}), ${m.pagesSent} pages, total ${m.totalMs} ms, ` +
+      `downtime ${m.downtimeMs} ms (expected ${m.expectedDowntimeMs}), ` +
+      `throughput ${m.throughputBytesPerSecond} B/s, dirty ${m.dirtyBytesPerSecond} B/s, ` +
+      `max throttle ${m.maxThrottlePercent}%\n`,
+  );
 }

@@ -24,7 +24,8 @@ import { FrameReader, MSG_ERROR, parseJsonPayload } from '../../src/vmm/migratio
 import type { VmmStatus } from '../../src/vmm/status.js';
 import { BERTH_CLI } from '../integration/session.js';
 import { echoGuestElf } from './echoGuest.js';
-import { startEcho, typeInto, type EchoVmm } from './echoVmm.js';
+import { migrationEnded, printFigures, startEcho, typeInto, type EchoVmm } from './echoVmm.js';
+import { flipRelay } from './flipRelay.js';
 import { freePort, sleep, until } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-mig-'));
@@ -49,28 +50,6 @@ async function incoming(
   return { ...b, addr: b.vmm.incoming!.address };
 }
 
-async function migrated(a: EchoVmm, ms = 60_000): Promise<MigrationStats> {
-  let last: MigrationStats | null = null;
-  await until(
-    'the migration to end',
-    () => {
-      last = a.vmm.migrationStats();
-      return last !== null && !['setup', 'active', 'device'].includes(last.status);
-    },
-    ms,
-  );
-  return last!;
-}
-
-function figures(what: string, m: MigrationStats): void {
-  process.stdout.write(
-    `# ${what}: ${m.status}, ${m.rounds} rounds, ${m.bytesSent} bytes, ${m.pagesSent} pages, ` +
-      `total ${m.totalMs} ms, downtime ${m.downtimeMs} ms (expected ${m.expectedDowntimeMs}), ` +
-      `throughput ${m.throughputBytesPerSecond} B/s, dirty ${m.dirtyBytesPerSecond} B/s, ` +
-      `max throttle ${m.maxThrottlePercent}%\n`,
-  );
-}
-
 /** A source that keeps running after a failed migration: it echoes and counts on. */
 async function runsOn(a: EchoVmm): Promise<void> {
   const s1 = await status(a.sock);
@@ -93,11 +72,11 @@ test('an idle guest migrates on loopback: the destination echoes on from where i
       downtimeMs: 300,
     });
     assert.equal(r.direction, 'out');
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
     assert.equal(m.status, 'completed', m.error);
     assert.ok(m.downtimeMs !== null && m.downtimeMs < 1000, `downtime ${m.downtimeMs} ms`);
-    figures('idle guest, 32 MiB', m);
+    printFigures('idle guest, 32 MiB', m);
     const s = await status(b.sock);
     assert.equal(s.state, 'running');
     assert.ok(s.instructions > before, `${s.instructions} instructions go on from ${before}`);
@@ -124,8 +103,8 @@ test('a guest dirtying memory migrates under a small bandwidth because its throt
       maxBandwidth: 4 << 20,
       timeoutS: 90,
     });
-    const m = await migrated(a, 100_000);
-    figures('guest dirtying 4 MiB in a loop, 4 MiB/s', m);
+    const m = await migrationEnded(a, 100_000);
+    printFigures('guest dirtying 4 MiB in a loop, 4 MiB/s', m);
     assert.equal(m.status, 'completed', m.error);
     assert.ok(m.maxThrottlePercent >= 20, `throttle reached ${m.maxThrottlePercent}%`);
     assert.ok(m.rounds >= 3, `${m.rounds} rounds`);
@@ -168,8 +147,8 @@ test('a destination killed mid-way leaves the source guest running', async () =>
       async () => ((await status(a.sock)).migration?.pagesSent ?? 0) > 500,
     );
     child.kill('SIGKILL');
-    const m = await migrated(a);
-    figures('destination killed', m);
+    const m = await migrationEnded(a);
+    printFigures('destination killed', m);
     assert.equal(m.status, 'failed');
     assert.match(m.error ?? '', /closed|cut short|broke/);
     assert.equal(m.throttlePercent, 0);
@@ -184,28 +163,11 @@ test('a destination killed mid-way leaves the source guest running', async () =>
 test('a stream with one flipped byte is refused; the destination starts nothing, the source runs on', async () => {
   const a = await startEcho(dir, 'flip-a');
   const b = await incoming('flip-b');
-  const [host, port] = b.addr.split(':');
-  let seen = 0;
-  const FLIP_AT = 3000; // inside round 1's first batch of pages
-  const relay = createServer((inbound: Socket) => {
-    const out = connect({ host, port: Number(port) });
-    inbound.on('data', (d: Buffer) => {
-      if (seen <= FLIP_AT && seen + d.length > FLIP_AT) d[FLIP_AT - seen] ^= 0x10;
-      seen += d.length;
-      out.write(d);
-    });
-    out.pipe(inbound);
-    inbound.on('close', () => out.destroy());
-    out.on('close', () => inbound.destroy());
-    inbound.on('error', () => {});
-    out.on('error', () => {});
-  });
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  const relayPort = (relay.address() as { port: number }).port;
+  const relay = await flipRelay(b.addr, () => 3000); // inside round 1's first batch of pages
   try {
-    await controlRequest(a.sock, { cmd: 'migrate', to: `127.0.0.1:${relayPort}` });
-    const m = await migrated(a);
-    figures('one flipped byte', m);
+    await controlRequest(a.sock, { cmd: 'migrate', to: relay.address });
+    const m = await migrationEnded(a);
+    printFigures('one flipped byte', m);
     assert.equal(m.status, 'failed');
     assert.match(m.error ?? '', /refused.*(checksum|damaged)/);
     const exit = await b.done;
@@ -214,7 +176,7 @@ test('a stream with one flipped byte is refused; the destination starts nothing,
     assert.equal(b.out(), '', 'the destination never ran the guest');
     await runsOn(a);
   } finally {
-    relay.close();
+    relay.server.close();
     a.vmm.quit();
     b.vmm.quit();
     await Promise.all([a.done, b.done]);
@@ -251,7 +213,7 @@ test('port forwards move at the switch: a destination on the same host binds the
     b = await incoming('fwd-b', userNet(port));
     assert.ok(await listening(port), 'the source holds the forwarded port');
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'completed', m.error);
     assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
     assert.equal((await status(b.sock)).state, 'running');
@@ -274,7 +236,7 @@ test('a destination that cannot bind its port forwards refuses the switch; the s
   try {
     b = await incoming('fwdx-b', userNet(taken));
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     assert.match(m.error ?? '', /port forwards cannot be bound here.*in use/);
     assert.equal((await b.done).kind, 'incoming-failed');
@@ -293,7 +255,7 @@ test('a destination of another memory size refuses at hello', async () => {
   const b = await incoming('mem-b', { memory: '64M' });
   try {
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     assert.match(
       m.error ?? '',
@@ -372,8 +334,8 @@ async function stillWaiting(b: EchoVmm, refused: number): Promise<void> {
 async function moveInto(a: EchoVmm, b: EchoVmm & { addr: string }, what: string, opts = secure) {
   await typeInto(a.sock, 'ab', a.out);
   await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, ...opts });
-  const m = await migrated(a);
-  figures(what, m);
+  const m = await migrationEnded(a);
+  printFigures(what, m);
   assert.equal(m.status, 'completed', m.error);
   assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
   assert.equal((await status(b.sock)).state, 'running');
@@ -405,7 +367,7 @@ test('a wrong or missing token is refused; the destination waits on and takes th
   try {
     const wrong = randomBytes(32).toString('hex');
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, ...secure, token: wrong });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     process.stdout.write(`# wrong token: ${m.error}\n`);
     assert.match(m.error ?? '', /refused: wrong migration token/);
@@ -413,7 +375,7 @@ test('a wrong or missing token is refused; the destination waits on and takes th
     await runsOn(a);
     await stillWaiting(b, 1);
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, tls: secure.tls });
-    assert.match((await migrated(a)).error ?? '', /refused: wrong migration token/);
+    assert.match((await migrationEnded(a)).error ?? '', /refused: wrong migration token/);
     await runsOn(a);
     await stillWaiting(b, 2);
     await moveInto(a, b, 'right token after two wrong ones');
@@ -435,7 +397,7 @@ test('a destination certificate of another fingerprint is refused before anythin
       token,
       tls: { fingerprint: other.replace(/:/g, '').toLowerCase() },
     });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     assert.equal(
       m.error,
@@ -467,7 +429,7 @@ test('a source without TLS against a TLS destination, and the other way round, f
   const c = await incoming('plain-c');
   try {
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, token });
-    const m = await migrated(a);
+    const m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     process.stdout.write(`# plain source, TLS destination: ${m.error}\n`);
     assert.match(m.error ?? '', /(closed the stream|broke).*does it take TLS only/);
@@ -476,7 +438,7 @@ test('a source without TLS against a TLS destination, and the other way round, f
     // A TLS source against a plain destination: the handshake fails; that destination took
     // the connection as its stream and refuses it, as a plain one does any stranger.
     await controlRequest(a.sock, { cmd: 'migrate', to: c.addr, ...secure });
-    const m2 = await migrated(a);
+    const m2 = await migrationEnded(a);
     assert.equal(m2.status, 'failed');
     process.stdout.write(`# TLS source, plain destination: ${m2.error}\n`);
     assert.match(m2.error ?? '', /TLS handshake with .* failed: .*does it listen without TLS/);

@@ -12,15 +12,13 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/vmm/controlClient.js';
 import { openDisk } from '../../src/vmm/disk/openDisk.js';
 import { createQcow2 } from '../../src/vmm/disk/qcow2Create.js';
-import type { MigrationStats } from '../../src/vmm/migration/stats.js';
-import { startEcho, typeInto, type EchoVmm } from './echoVmm.js';
-import { until } from '../support/wait.js';
+import { migrationEnded, printFigures, startEcho, typeInto, type EchoVmm } from './echoVmm.js';
+import { flipRelay } from './flipRelay.js';
 
 const MIB = 1 << 20;
 const SIZE = 8 * MIB;
@@ -64,27 +62,6 @@ function fill(path: string, offset: number, data: Uint8Array): void {
   } finally {
     d.close();
   }
-}
-
-async function ended(a: EchoVmm, ms = 60_000): Promise<MigrationStats> {
-  let last: MigrationStats | null = null;
-  await until(
-    'the migration to end',
-    () => {
-      last = a.vmm.migrationStats();
-      return last !== null && !['setup', 'active', 'device'].includes(last.status);
-    },
-    ms,
-  );
-  return last!;
-}
-
-function figures(what: string, m: MigrationStats): void {
-  process.stdout.write(
-    `# ${what}: ${m.status}, ${m.rounds} rounds, ${m.bytesSent} bytes (disk ${m.diskBytesSent}), ` +
-      `${m.pagesSent} pages, total ${m.totalMs} ms, downtime ${m.downtimeMs} ms, ` +
-      `throughput ${m.throughputBytesPerSecond} B/s\n`,
-  );
 }
 
 async function mirrorTarget(name: string, disks: string[]): Promise<EchoVmm & { addr: string }> {
@@ -147,9 +124,9 @@ test('disks written during the migration arrive whole: raw and qcow2, the destin
         discarded = true;
       }
     }, 15);
-    const m = await ended(a);
+    const m = await migrationEnded(a);
     clearInterval(writer);
-    figures('mirrored disks (8 MiB raw + 8 MiB qcow2), 2 MiB/s', m);
+    printFigures('mirrored disks (8 MiB raw + 8 MiB qcow2), 2 MiB/s', m);
     assert.equal(m.status, 'completed', m.error);
     assert.deepEqual(await a.done, { kind: 'migrated', code: 0 });
     assert.ok(m.rounds >= 3, `${m.rounds} rounds`);
@@ -178,37 +155,19 @@ test('a flipped byte inside a BLOCKS message is refused; the source runs on, its
   const before = sha256(readFileSync(src));
   const a = await startEcho(dir, 'flipd-a', { disks: [{ path: src }] });
   const b = await mirrorTarget('flipd-b', [rawDisk('f-b.img')]);
-  const [host, port] = b.addr.split(':');
   // The stream: HELLO (24-byte header, its JSON), then round 1's first BLOCKS; the byte
   // flipped is inside the first block's data.
-  let seen = 0;
-  let flipAt = -1;
-  const relay = createServer((inbound: Socket) => {
-    const out = connect({ host, port: Number(port) });
-    inbound.on('data', (d: Buffer) => {
-      if (flipAt < 0) {
-        assert.ok(d.length >= 24, 'the hello header comes in one piece');
-        flipAt = 24 + d.readUInt32LE(12) + 24 + 4 + 24 + 1000;
-      }
-      if (seen <= flipAt && seen + d.length > flipAt) d[flipAt - seen] ^= 0x10;
-      seen += d.length;
-      out.write(d);
-    });
-    out.pipe(inbound);
-    inbound.on('close', () => out.destroy());
-    out.on('close', () => inbound.destroy());
-    inbound.on('error', () => {});
-    out.on('error', () => {});
+  const relay = await flipRelay(b.addr, (first: Buffer) => {
+    assert.ok(first.length >= 24, 'the hello header comes in one piece');
+    return 24 + first.readUInt32LE(12) + 24 + 4 + 24 + 1000;
   });
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  const relayPort = (relay.address() as { port: number }).port;
   try {
-    await controlRequest(a.sock, { cmd: 'migrate', to: `127.0.0.1:${relayPort}`, mirror: true });
-    const m = await ended(a);
-    figures('a flipped byte in BLOCKS', m);
+    await controlRequest(a.sock, { cmd: 'migrate', to: relay.address, mirror: true });
+    const m = await migrationEnded(a);
+    printFigures('a flipped byte in BLOCKS', m);
     assert.equal(m.status, 'failed');
     assert.match(m.error ?? '', /refused.*(checksum|damaged)/);
-    assert.ok(seen > flipAt, 'the flipped byte went out');
+    assert.ok(relay.flipped(), 'the flipped byte went out');
     const exit = await b.done;
     assert.equal(exit.kind, 'incoming-failed');
     assert.equal(b.out(), '', 'the destination never ran the guest');
@@ -219,7 +178,7 @@ test('a flipped byte inside a BLOCKS message is refused; the source runs on, its
       'running',
     );
   } finally {
-    relay.close();
+    relay.server.close();
     a.vmm.quit();
     b.vmm.quit();
     await Promise.all([a.done, b.done]);
@@ -233,7 +192,7 @@ test('a destination disk of another size, or shared disks against a mirror, are 
   try {
     const b = await mirrorTarget('size-b', [rawDisk('s-b.img', 4 * MIB)]);
     await controlRequest(a.sock, { cmd: 'migrate', to: b.addr, mirror: true });
-    let m = await ended(a);
+    let m = await migrationEnded(a);
     assert.equal(m.status, 'failed');
     assert.match(
       m.error ?? '',
@@ -247,13 +206,13 @@ test('a destination disk of another size, or shared disks against a mirror, are 
       disks: [{ path: src }],
     });
     await controlRequest(a.sock, { cmd: 'migrate', to: c.vmm.incoming!.address, mirror: true });
-    m = await ended(a);
+    m = await migrationEnded(a);
     assert.match(m.error ?? '', /refused: the source sends its disks \(mirror\); this VMM uses/);
     assert.equal((await c.done).code, 1);
     // And a mirror's target refuses a source that does not send its disks.
     const d = await mirrorTarget('size-d', [rawDisk('s-d.img')]);
     await controlRequest(a.sock, { cmd: 'migrate', to: d.vmm.incoming!.address });
-    m = await ended(a);
+    m = await migrationEnded(a);
     assert.match(m.error ?? '', /refused: this VMM's disks are the targets of a mirror/);
     assert.equal((await d.done).code, 1);
     await typeInto(a.sock, 'ok', a.out);
