@@ -3,9 +3,9 @@
 // second process of the same configuration while idle, then from there to a third while busy,
 // on Berth and on qemu-system-riscv64 (Debian's package) in the same run, alternating.
 //   - idle: nothing started in the guest; it sat at its prompt 3 s before the migration.
-//   - busy: after the first move, the guest shell runs BUSY (below) in the background, 5 s
-//     before the second move: it rewrites a 64 MiB file of text on /dev/shm (devtmpfs, RAM)
-//     for ever, 4 MiB per dd.
+//   - busy: after the first move, the guest shell runs BUSY (below) in the background: it
+//     rewrites a 64 MiB file of text on /dev/shm (devtmpfs, RAM) for ever, 4 MiB per dd; 5 s
+//     later its copies are counted for 5 s, then the second move starts.
 //     If the idle guest's destination did not answer, a freshly booted guest is made busy.
 //   - Both: the same bandwidth cap (--bandwidth, MiB/s; default 8: the busy guest dirties a few
 //     MB/s on a 2-core host, so a larger cap moves it without a fight) and a 300 ms downtime limit.
@@ -55,20 +55,14 @@ const BUSY_WARMUP_MS = 5000;
 // text piped from `yes`: the guest makes it too slowly on Berth to outrun the link. So: 4 MiB of
 // text made once, then copied by dd (kernel copies) over a 64 MiB file, 4 MiB at a time.
 const BUSY_SOURCE = 'yes 0123456789abcdef | head -c 4194304 > /dev/shm/s';
+// The loop counts its copies in /dev/shm/n: how fast the guest itself runs it just before the
+// move (COPY_S seconds of host time, read from the console) goes beside the figures. The guests
+// differ here (in a 10 s probe on this host Berth's made 48 copies, QEMU 7.2's 7), so the busy
+// figures compare guests that dirty memory at different rates: that row says how different.
 const BUSY =
   'i=0; while true; do dd if=/dev/shm/s of=/dev/shm/x bs=4M seek=$((i % 16)) conv=notrunc ' +
-  '2>/dev/null; i=$((i + 1)); done';
-/**
- * How fast the guest itself runs BUSY's copy, before any move: the same dd for COPY_S seconds of
- * the guest's clock in the foreground, counted. The guests differ here (Berth's ran this copy
- * several times faster than QEMU's 7.2 in runs on this host), so the busy figures compare
- * guests that dirty memory at different rates: this row says how different.
- */
+  '2>/dev/null; i=$((i + 1)); echo $i > /dev/shm/n; done';
 const COPY_S = 5;
-const COPY_RATE =
-  `i=0; end=$(($(date +%s) + ${COPY_S})); while [ $(date +%s) -lt $end ]; do ` +
-  'dd if=/dev/shm/s of=/dev/shm/x bs=4M seek=$((i % 16)) conv=notrunc 2>/dev/null; ' +
-  'i=$((i + 1)); done; echo copies $i';
 /** The source VMM's log lines at the end of a migration (migration/source.ts). */
 const MIGRATED = /migrated to \S+: (\d+) rounds, (\d+) bytes, (\d+) ms, downtime (\d+) ms/;
 
@@ -84,7 +78,7 @@ interface Result {
   maxDirty: number;
   /** The guest that runs afterwards (the destination, or the source if it failed) said 42. */
   answered: boolean;
-  /** Busy guest: BUSY's 4 MiB copies per second before the move (COPY_RATE). */
+  /** Busy guest: BUSY's 4 MiB copies per second just before the move (/dev/shm/n). */
   copiesPerS?: number;
 }
 interface Guest {
@@ -260,17 +254,24 @@ async function round(kind: 'berth' | 'qemu', i: number): Promise<{ idle: Result;
     // A destination that did not answer cannot be made busy: a fresh guest moves instead.
     if (!idle.answered) await g1.quit();
     const g1b = idle.answered ? g1 : await booted(kind, `${kind[0]}${i}-1b`, guests);
-    const rate = /copies (\d+)/.exec(await g1b.s.run(`${BUSY_SOURCE}; ${COPY_RATE}`, 300_000));
-    if (!rate) throw new Error('the copy-rate loop did not say how many copies it made');
-    const bg = await g1b.s.run(`(${BUSY}) >/dev/null 2>&1 & echo dirtying`, 120_000);
+    const bg = await g1b.s.run(
+      `${BUSY_SOURCE}; (${BUSY}) >/dev/null 2>&1 & echo dirtying`,
+      120_000,
+    );
     if (!bg.includes('dirtying')) throw new Error(`the busy loop did not start: ${bg}`);
     await sleep(BUSY_WARMUP_MS);
+    const copies = async (): Promise<number> =>
+      Number(/^(\d+)$/m.exec(await g1b.s.run('cat /dev/shm/n', 120_000))?.[1] ?? NaN);
+    const c0 = await copies();
+    const t0 = performance.now();
+    await sleep(COPY_S * 1000);
+    const copiesPerS = ((await copies()) - c0) / ((performance.now() - t0) / 1000);
     const [busy, g2] =
       kind === 'berth'
         ? await berthHop(g1b as BerthGuest, `b${i}-2`)
         : await qemuHop(g1b as QemuGuest, `q${i}-2`, true);
     guests.push(g2);
-    return { idle, busy: { ...busy, copiesPerS: Number(rate[1]) / COPY_S } };
+    return { idle, busy: { ...busy, copiesPerS } };
   } finally {
     for (const g of new Set(guests)) await g.quit();
   }
