@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
 import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
 import { parseVmmConfig } from '../../src/vmm/config.js';
-import type { MigrationStats } from '../../src/vmm/migration/stats.js';
 import { Vmm, type VmmExit } from '../../src/vmm/vmm.js';
 import { sleep, until } from '../support/wait.js';
+import { migrationEnded } from '../vmm/echoVmm.js';
 
 const MIB = 1 << 20;
 const SIZE = 16 * MIB;
@@ -117,16 +117,7 @@ test(
         maxBandwidth: 4 * MIB, // round 1 takes seconds: the guest writes chunks sent already
         timeoutS: 300,
       });
-      let m: MigrationStats | null = null;
-      await until(
-        'the migration to end',
-        () => {
-          m = a.vmm.migrationStats();
-          return m !== null && !['setup', 'active', 'device'].includes(m.status);
-        },
-        300_000,
-      );
-      const s = m! as MigrationStats;
+      const s = await migrationEnded(a, 300_000);
       process.stdout.write(
         `# Debian guest with dd on its disk: ${s.status}, ${s.rounds} rounds, ${s.bytesSent} bytes ` +
           `(disk ${s.diskBytesSent}), total ${s.totalMs} ms, downtime ${s.downtimeMs} ms, ` +

@@ -51,7 +51,7 @@ export async function typeInto(sock: string, text: string, out: () => string): P
 }
 
 /** The statistics of `a`'s outgoing migration once it has ended (completed, failed, ...). */
-export async function migrationEnded(a: EchoVmm, ms = 60_000): Promise<MigrationStats> {
+export async function migrationEnded(a: { vmm: Vmm }, ms = 60_000): Promise<MigrationStats> {
   let last: MigrationStats | null = null;
   await until(
     'the migration to end',
