@@ -11,7 +11,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
@@ -34,6 +33,9 @@ import { attachConsole, streamEvents } from './apiStreams.js';
 import { consoleLogTail } from './consoleLogTail.js';
 import { Metrics } from './metrics.js';
 import type { Supervisor } from './supervisor.js';
+import { FigureHistory } from './figureHistory.js';
+import { sameSecret, WebSessions, webSessionRoutes } from './webSessions.js';
+import { webStatic } from './webStatic.js';
 
 export const API_VERSION = '1.0';
 
@@ -56,15 +58,17 @@ export interface ApiOptions {
   https?: { key: Buffer; cert: Buffer };
   /** Refuse (401) every request without `Authorization: Bearer TOKEN`. */
   token?: string;
+  /** With a token: how long a web console session lasts (default 8 h). */
+  sessionTtlMs?: number;
+  /** The figures' history (one for the daemon's listeners); else the API keeps its own. */
+  history?: FigureHistory;
 }
 
 /** True when the request's Authorization header carries `token` (compared in constant time). */
 function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!m) return false;
-  const a = createHash('sha256').update(m[1]).digest();
-  const b = createHash('sha256').update(token).digest();
-  return timingSafeEqual(a, b);
+  return sameSecret(m[1], token);
 }
 
 export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<FastifyInstance> {
@@ -74,17 +78,6 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     opts.https ? Fastify({ ...base, https: opts.https }) : Fastify(base)
   ) as FastifyInstance;
   const token = opts.token;
-  if (token !== undefined) {
-    app.addHook('onRequest', async (req, reply) => {
-      if (bearerMatches(req.headers.authorization, token)) return;
-      await reply.code(401).header('www-authenticate', 'Bearer').send({
-        type: 'error',
-        error: "send the daemon's token: Authorization: Bearer TOKEN (from its token file)",
-        error_code: 401,
-      });
-    });
-  }
-
   // zod schemas validate; JSON Schemas (documentation only) pass the data through.
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (!isZod(schema)) return (data) => ({ value: data });
@@ -134,6 +127,22 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
       error_code: 404,
     });
   });
+
+  if (token !== undefined) {
+    // The bearer token (CLI, scripts), or a browser session with its CSRF header (webSessions.ts).
+    const web = new WebSessions(token, opts.sessionTtlMs);
+    await webSessionRoutes(app, web);
+    app.addHook('onRequest', async (req, reply) => {
+      if (bearerMatches(req.headers.authorization, token)) return;
+      const refusal = web.check(req);
+      if (!refusal) return;
+      if (refusal.status === 401) void reply.header('www-authenticate', 'Bearer');
+      await reply
+        .code(refusal.status)
+        .send({ type: 'error', error: refusal.message, error_code: refusal.status });
+    });
+    await webStatic(app);
+  }
 
   const errors = { 400: doc.error, 404: doc.error, 409: doc.error };
 
@@ -330,6 +339,25 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     handler: async (req) => sync(sup.store.listEvents(req.query as z.output<typeof EventsQuery>)),
     wsHandler: (ws, req) => streamEvents(ws, sup.store, req.query as z.output<typeof EventsQuery>),
   });
+
+  const history = opts.history ?? new FigureHistory(sup).start();
+  if (!opts.history) app.addHook('onClose', async () => history.close());
+  app.get(
+    '/v1/guests/:name/history',
+    {
+      schema: {
+        summary:
+          "the last hour of the guest's figures, sampled every 5 s (the web console's charts)",
+        params: NameParams,
+        response: { 200: doc.sync(), ...errors },
+      },
+    },
+    async (req) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      sup.get(name); // 404 for no such guest
+      return sync({ intervalMs: history.intervalMs, samples: history.samples(name) });
+    },
+  );
 
   const metrics = new Metrics(sup);
   app.get('/metrics', { schema: { summary: 'Prometheus text' } }, async (_req, reply) => {

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { buildApi } from './api.js';
 import { detectCgroups } from './cgroups.js';
+import { FigureHistory } from './figureHistory.js';
 import { serveRemote, type ListenOptions, type RemoteApi } from './remoteApi.js';
 import { prepareVmmAccount } from './vmmUser.js';
 import { HostError } from './errors.js';
@@ -104,11 +105,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const supervisor = new Supervisor(store, dirs, sup);
   let app: FastifyInstance | null = null;
   let remote: RemoteApi | null = null;
+  const history = new FigureHistory(supervisor);
   try {
     await supervisor.init();
     supervisor.layers.sweep(); // layers an earlier daemon made for actions it did not finish
-    app = await buildApi(supervisor);
-    if (opts.listen) remote = await serveRemote(supervisor, dirs, opts.listen, log);
+    history.start();
+    app = await buildApi(supervisor, { history });
+    if (opts.listen) remote = await serveRemote(supervisor, dirs, opts.listen, log, history);
     const old = process.umask(0o177);
     try {
       await app.listen({ path: socket });
@@ -117,6 +120,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     chmodSync(socket, 0o600);
   } catch (e) {
+    history.close();
     supervisor.close();
     await remote?.close();
     await app?.close();
@@ -132,6 +136,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     remote,
     close: () =>
       (closing ??= (async () => {
+        history.close();
         supervisor.close();
         await supervisor.releaseLeftGroups();
         sup.cgroups?.close(); // only when no guest's group is left in it

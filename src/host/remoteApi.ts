@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildApi } from './api.js';
 import { HostError } from './errors.js';
+import type { FigureHistory } from './figureHistory.js';
 import type { StateDir } from './stateDir.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -22,6 +23,8 @@ export interface ListenOptions {
   /** The user's own certificate and key (PEM files); else a self-signed pair is made. */
   certFile?: string;
   keyFile?: string;
+  /** How long a web console session lasts (default 8 h). */
+  sessionTtlMs?: number;
 }
 
 export interface RemoteApi {
@@ -118,6 +121,7 @@ export async function serveRemote(
   dirs: StateDir,
   listen: ListenOptions,
   log: (l: string) => void,
+  history?: FigureHistory,
 ): Promise<RemoteApi> {
   if ((listen.certFile === undefined) !== (listen.keyFile === undefined)) {
     throw new HostError(400, 'give both --tls-cert and --tls-key, or neither');
@@ -139,7 +143,12 @@ export async function serveRemote(
   const { file: tokenFile, token } = ensureToken(dirs);
   // Incoming migrations' VMMs serve their stream with the same certificate (Supervisor.takeIncoming).
   sup.migrationTls = { cert: cert.toString('utf8'), key: key.toString('utf8') };
-  const app = await buildApi(sup, { https: { cert, key }, token });
+  const app = await buildApi(sup, {
+    https: { cert, key },
+    token,
+    sessionTtlMs: listen.sessionTtlMs,
+    history,
+  });
   await app.listen({ host: listen.host, port: listen.port });
   const addr = app.server.address() as AddressInfo;
   log(
