@@ -4,7 +4,8 @@
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
 # qemu-utils (qemu-img, qemu-io) for the qcow2 tests, libslirp0 for the
 # user-mode networking tests, and iproute2, curl and ping for the bridged
-# (TAP) networking tests, and openssl for the daemon's TLS certificate.
+# (TAP) networking tests, openssl for the daemon's TLS certificate, and chromium for the web
+# console's browser tests (driven by playwright-core at /usr/bin/chromium).
 set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
@@ -23,6 +24,7 @@ command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(ipr
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v ping >/dev/null || need+=(iputils-ping)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "test-deps: missing Debian packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -153,6 +153,18 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get(
+    '/v1/schemas/guest-spec',
+    {
+      schema: {
+        summary:
+          'the JSON Schema (2020-12) of a guest spec, made from the zod schema the daemon ' +
+          'validates with (the web console builds and checks its create form with it)',
+      },
+    },
+    async () => sync(doc.spec),
+  );
+
+  app.get(
     '/v1/guests',
     {
       schema: {

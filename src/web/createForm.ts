@@ -1,10 +1,10 @@
-// The create form, made from the API's own schema of a guest spec (the body of POST /v1/guests
-// in GET /v1/openapi.json): a field per property, checked in the page with that JSON Schema
-// (Ajv) and then by the daemon, each message shown next to its field. Nested properties (disks,
-// network, boot) are JSON.
+// The create form, made from the API's own schema of a guest spec (GET /v1/schemas/guest-spec:
+// the JSON Schema of the zod schema the daemon validates POST /v1/guests with): a field per
+// property, checked in the page with that schema (Ajv), then by the daemon, each message shown
+// next to its field. Nested properties (disks, network, boot) are JSON.
 
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { call, type ApiError, type Json } from './api.js';
+import { call, get, type ApiError, type Json } from './api.js';
 import { h, fill } from './dom.js';
 
 interface Field {
@@ -90,9 +90,8 @@ export function createView(): { el: HTMLElement } {
     if (f) f.message.textContent = msg;
     else formError.textContent = key ? `${key}: ${msg}` : msg;
   };
-  call('GET', '/v1/openapi.json')
-    .then((doc) => {
-      const schema = doc.paths['/v1/guests'].post.requestBody.content['application/json'].schema;
+  get('/v1/schemas/guest-spec')
+    .then((schema) => {
       const { $schema: _drop, ...plain } = schema;
       validate = new Ajv2020({ allErrors: true, strict: false }).compile(plain);
       fields = Object.entries(schema.properties as Record<string, Json>)

@@ -1,0 +1,272 @@
+// The web console end to end in a real browser: Debian's chromium (headless, driven by
+// playwright-core; no browser download) against a real daemon serving its TCP API with TLS and
+// a real Debian guest (stock kernel, busybox initramfs). A wrong token is refused; the right one
+// logs in; the create form shows the schema's and the daemon's messages next to their fields,
+// then creates a guest that reaches running; the guest list follows its state live; `uname -m`
+// typed into the terminal answers riscv64; a second browser sees the first one's typing; pause
+// stops the state and the instruction count; stop ends it. Screenshots of the guest list and
+// the guest page go to test-artifacts/web/.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ensureDefaultAssets } from '../../src/images/assets.js';
+import { DaemonProcess, killAndRemove, until } from '../host/harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'test-artifacts',
+  'web',
+);
+const dir = mkdtempSync(join(tmpdir(), 'bwe-'));
+const socket = join(dir, 'api.sock');
+let daemon: DaemonProcess;
+let browser: Browser;
+let base = '';
+let token = '';
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await ensureDefaultAssets({ progress: false }); // cached after the first time
+  daemon = await new DaemonProcess(dir, socket, ['--listen', '127.0.0.1:0']).ready();
+  const m = await until(
+    'the daemon to print its address',
+    () => /serving https:\/\/127\.0\.0\.1:(\d+) /.exec(daemon.output),
+    10_000,
+  );
+  base = `https://127.0.0.1:${m[1]}`;
+  token = readFileSync(join(dir, 'token'), 'utf8').trim();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await daemon?.stop(30_000).catch(() => {});
+  killAndRemove(dir);
+});
+
+/** A new browser context (its own cookies) on the console's login page. */
+async function newPage(): Promise<Page> {
+  const ctx = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1280, height: 1000 },
+  });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/`);
+  return page;
+}
+
+async function logIn(page: Page, t: string): Promise<void> {
+  await page.getByTestId('token').fill(t);
+  await page.getByTestId('login').click();
+}
+
+/** The terminal's text as xterm.js renders it, one line per row (no-break spaces as spaces). */
+const screenText = (page: Page): Promise<string> =>
+  page
+    .locator('.xterm-rows > div')
+    .allTextContents()
+    .then((rows) => rows.map((r) => r.replace(/\u00a0/g, ' ').trimEnd()).join('\n'));
+
+/** Waits for the terminal to show `re`; a failure shows the screen. */
+async function waitScreen(page: Page, what: string, re: RegExp, ms: number): Promise<void> {
+  try {
+    await until(what, async () => re.test(await screenText(page)), ms, 200);
+  } catch (e) {
+    throw new Error(
+      `${(e as Error).message}; the screen: ${JSON.stringify(await screenText(page))}`,
+    );
+  }
+}
+
+const figure = (page: Page, key: string): Promise<string> =>
+  page.locator(`[data-figure="${key}"]`).innerText();
+
+/** Calls the API with the bearer token, as the CLI would. */
+async function api(method: string, path: string, body?: unknown): Promise<Response> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        rejectUnauthorized: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(data ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => resolve(new Response(text, { status: res.statusCode })));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+test('a wrong token is refused on the login page', async () => {
+  const page = await newPage();
+  try {
+    await logIn(page, 'not-the-token');
+    await page.getByTestId('login-error').filter({ hasText: 'wrong token' }).waitFor();
+    assert.equal(await page.getByTestId('guest-list').count(), 0, 'no guest list shown');
+    const r = await page.evaluate(() => fetch('/v1/guests').then((x) => x.status));
+    assert.equal(r, 401, 'the API refuses the browser without a session');
+  } finally {
+    await page.context().close();
+  }
+});
+
+test(
+  'log in, create a guest from the form, watch it, type into it, pause it, stop it',
+  { timeout: 420_000 },
+  async () => {
+    const page = await newPage();
+    let second: Page | null = null;
+    try {
+      await logIn(page, token);
+      await page.getByTestId('guest-list').waitFor();
+
+      // The form: the schema's message (in the page), then the daemon's (from the API).
+      await page.getByTestId('nav-create').click();
+      const form = page.getByTestId('create-form');
+      await form.locator('[name=name]').fill('Bad_Name');
+      await page.getByTestId('create').click();
+      const nameError = form.locator('[data-error-for=name]');
+      await until('the name field to show its message', async () =>
+        /pattern/.test(await nameError.innerText()),
+      );
+      await form.locator('[name=name]').fill('web1');
+      await form.locator('[name=memory]').fill('3 parsecs');
+      await page.getByTestId('create').click();
+      const memError = form.locator('[data-error-for=memory]');
+      await until("the memory field to show the daemon's message", async () =>
+        /^memory: /.test(await memError.innerText()),
+      );
+      assert.equal((await nameError.innerText()).trim(), '', 'the name is good now');
+      assert.equal(
+        ((await (await api('GET', '/v1/guests')).json()) as { metadata: unknown[] }).metadata
+          .length,
+        0,
+        'nothing made',
+      );
+      await form.locator('[name=memory]').fill('128M');
+      await form.locator('[name=stopTimeout]').fill('2'); // busybox ignores the power button
+      await page.getByTestId('create').click();
+
+      // The guest page: running, with figures.
+      await page.waitForURL(/#\/guests\/web1$/);
+      await until(
+        'web1 to run',
+        async () => (await page.getByTestId('state').innerText()) === 'running',
+        60_000,
+      );
+      const spec = JSON.parse(await page.getByTestId('spec').innerText());
+      assert.equal(spec.memory, 128 * 1024 * 1024);
+      assert.equal(spec.stopTimeout, 2);
+
+      // The list follows the state from the events stream, without a reload.
+      await page.locator('a[href="#/"]').first().click();
+      const row = page.locator('tr[data-guest=web1]');
+      await until(
+        'web1 running with figures in the list',
+        async () =>
+          (await row.locator('[data-col=state]').innerText()).startsWith('running') &&
+          /\d/.test(await row.locator('[data-col=mips]').innerText()),
+        30_000,
+      );
+      const loaded = await page.evaluate(() => performance.timeOrigin);
+      assert.equal((await api('PUT', '/v1/guests/web1/state', { action: 'pause' })).status, 200);
+      await until('the list to show paused', async () =>
+        (await row.locator('[data-col=state]').innerText()).startsWith('paused'),
+      );
+      assert.equal((await api('PUT', '/v1/guests/web1/state', { action: 'resume' })).status, 200);
+      await until('the list to show running again', async () =>
+        (await row.locator('[data-col=state]').innerText()).startsWith('running'),
+      );
+      assert.equal(await page.evaluate(() => performance.timeOrigin), loaded, 'no reload');
+      await page.screenshot({ path: join(ARTIFACTS, 'guest-list.png') });
+
+      // The terminal: the shell's prompt, then uname -m.
+      await row.locator('a').click();
+      await page.getByTestId('terminal').waitFor();
+      await waitScreen(page, 'the shell prompt', /^\/ #$/m, 240_000);
+      await page.locator('.xterm').click();
+      await page.keyboard.type('uname -m\n');
+      await waitScreen(page, 'riscv64 under uname -m', /uname -m\s*\n\s*riscv64\s*$/m, 30_000);
+
+      // A second browser watches the same console and sees the first one's typing.
+      second = await newPage();
+      await logIn(second, token);
+      await second.getByTestId('guest-list').waitFor();
+      await second.goto(`${base}/#/guests/web1`);
+      await until(
+        'the second page to watch',
+        async () => /watching/.test(await second!.getByTestId('console-mode').innerText()),
+        30_000,
+      );
+      assert.match(await screenText(second), /riscv64/, 'the replayed scrollback');
+      await page.locator('.xterm').click();
+      await page.keyboard.type('echo seen-by-$((6 * 7))\n');
+      await waitScreen(second, 'the second browser to see the answer', /^seen-by-42$/m, 30_000);
+      await page.waitForTimeout(6000); // a few more samples for the charts
+      await page.screenshot({ path: join(ARTIFACTS, 'guest-page.png'), fullPage: true });
+
+      // Pause: the state, and the instruction count stops.
+      const count = async (): Promise<number> =>
+        Number((await figure(page, 'instructions')).replace(/,/g, ''));
+      const a = await count();
+      await until('instructions to grow', async () => (await count()) > a);
+      await page.locator('[data-action=pause]').click();
+      await until('paused', async () => (await page.getByTestId('state').innerText()) === 'paused');
+      await page.waitForTimeout(1500);
+      const frozen = await count();
+      await page.waitForTimeout(3000);
+      assert.equal(await count(), frozen, 'no instruction retired while paused');
+      assert.equal(await figure(page, 'mips'), '0.0');
+
+      // Resume, then a graceful stop: the operation's progress, then stopped.
+      await page.locator('[data-action=resume]').click();
+      await until(
+        'running',
+        async () => (await page.getByTestId('state').innerText()) === 'running',
+      );
+      await page.locator('[data-action=stop]').click();
+      await until(
+        'stopped',
+        async () => (await page.getByTestId('state').innerText()) === 'stopped',
+        60_000,
+      );
+      assert.match(await page.getByTestId('op-status').innerText(), /Stop: .*Success/);
+      await page.locator('[data-action=resume]').click();
+      await until(
+        "the API's refusal next to the actions",
+        async () =>
+          /^Resume: .+/.test(await page.getByTestId('op-status').innerText()) &&
+          (await page.getByTestId('op-status').getAttribute('class'))!.includes('error'),
+      );
+      const events = await page.getByTestId('events').innerText();
+      assert.match(events, /paused/);
+      assert.match(events, /stopped/);
+    } finally {
+      await second?.context().close();
+      await page.context().close();
+    }
+  },
+);
