@@ -133,8 +133,9 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     const web = new WebSessions(token, opts.sessionTtlMs);
     await webSessionRoutes(app, web);
     app.addHook('onRequest', async (req, reply) => {
-      if (bearerMatches(req.headers.authorization, token)) return;
-      const refusal = web.check(req);
+      const refusal = bearerMatches(req.headers.authorization, token)
+        ? web.foreignWebSocket(req)
+        : web.check(req);
       if (!refusal) return;
       if (refusal.status === 401) void reply.header('www-authenticate', 'Bearer');
       await reply

@@ -36,7 +36,8 @@ export function sameSecret(a: string, b: string): boolean {
 function isPublic(method: string, path: string): boolean {
   if (method === 'POST') return path === '/web/login';
   if (method !== 'GET' && method !== 'HEAD') return false;
-  return path === '/' || path === '/index.html' || path.startsWith('/assets/');
+  // Vite's assets: flat hashed names (no '..', no encoded characters).
+  return path === '/' || path === '/index.html' || /^\/assets\/[\w-]+(\.[\w-]+)+$/.test(path);
 }
 
 /** The request's Origin is the daemon's own (https://HOST as the browser addressed it). */
@@ -86,13 +87,18 @@ export class WebSessions {
     return s;
   }
 
+  /** A WebSocket upgrade from a page of another origin: refused, token or not. */
+  foreignWebSocket(req: FastifyRequest): Refusal | null {
+    const isWs = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (!isWs || sameOrigin(req)) return null;
+    return { status: 403, message: `WebSocket from another origin (${req.headers.origin})` };
+  }
+
   /** Why a request without the bearer token is refused, or null when it may pass. */
   check(req: FastifyRequest): Refusal | null {
     const path = req.url.split('?')[0];
-    const isWs = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
-    if (isWs && !sameOrigin(req)) {
-      return { status: 403, message: `WebSocket from another origin (${req.headers.origin})` };
-    }
+    const foreign = this.foreignWebSocket(req);
+    if (foreign) return foreign;
     if (isPublic(req.method, path)) {
       if (req.method === 'POST' && !sameOrigin(req)) {
         return { status: 403, message: `login from another origin (${req.headers.origin})` };

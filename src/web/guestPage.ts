@@ -47,7 +47,11 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
       ...figure('Instructions', 'instructions', count(f.instructions)),
       ...figure('Disk read / write', 'disk', `${rate(f.diskReadBps)} / ${rate(f.diskWriteBps)}`),
       ...figure('Net rx / tx', 'net', `${rate(f.netRxBps)} / ${rate(f.netTxBps)}`),
-      ...figure('Uptime', 'uptime', s.uptimeSeconds === null ? '–' : `${Math.round(s.uptimeSeconds)} s`),
+      ...figure(
+        'Uptime',
+        'uptime',
+        s.uptimeSeconds === null ? '–' : `${Math.round(s.uptimeSeconds)} s`,
+      ),
     );
     // The console while there is a VMM to attach to.
     const live = s.pid !== null && s.state !== 'stopping';
