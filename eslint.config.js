@@ -47,6 +47,36 @@ export default tseslint.config(
     },
   },
   {
+    // The browser console speaks to the host only through the public API: no imports of the
+    // daemon's, VMM's or machine's code (their types included), no Node API.
+    files: ['src/web/**/*.ts'],
+    ignores: ['src/web/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^node:',
+              message: 'src/web runs in the browser: no Node API',
+            },
+            {
+              group: [
+                '**/machine/*',
+                '**/vmm/*',
+                '**/host/*',
+                '**/cluster/*',
+                '**/cli/*',
+                '**/images/*',
+              ],
+              message: 'src/web speaks to the host only through its public API',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/images/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -92,8 +92,7 @@ export function createView(): { el: HTMLElement } {
   };
   get('/v1/schemas/guest-spec')
     .then((schema) => {
-      const { $schema: _drop, ...plain } = schema;
-      validate = new Ajv2020({ allErrors: true, strict: false }).compile(plain);
+      validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
       fields = Object.entries(schema.properties as Record<string, Json>)
         .filter(([, p]) => p.const === undefined)
         .map(([k, p]) => makeField(k, p, (schema.required ?? []).includes(k)));

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
-import { DaemonProcess, killAndRemove, until } from '../host/harness.js';
+import { DaemonProcess, killAndRemove, until, type Json } from '../host/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(
@@ -201,6 +201,12 @@ test(
         (await row.locator('[data-col=state]').innerText()).startsWith('running'),
       );
       assert.equal(await page.evaluate(() => performance.timeOrigin), loaded, 'no reload');
+      await until(
+        'rates and CPU in the list',
+        async () =>
+          /B\/s/.test(await row.locator('[data-col=disk]').innerText()) &&
+          /%/.test(await row.locator('[data-col=cpu]').innerText()),
+      );
       await page.screenshot({ path: join(ARTIFACTS, 'guest-list.png') });
 
       // The terminal: the shell's prompt, then uname -m.
@@ -225,7 +231,19 @@ test(
       await page.locator('.xterm').click();
       await page.keyboard.type('echo seen-by-$((6 * 7))\n');
       await waitScreen(second, 'the second browser to see the answer', /^seen-by-42$/m, 30_000);
-      await page.waitForTimeout(6000); // a few more samples for the charts
+      // The daemon's history of its figures, drawn by the charts.
+      const hist = ((await (await api('GET', '/v1/guests/web1/history')).json()) as Json).metadata;
+      assert.equal(hist.intervalMs, 5000);
+      assert.ok(hist.samples.length >= 2, `${hist.samples.length} samples`);
+      for (const [i, x] of hist.samples.entries()) {
+        assert.ok(x.rssBytes > 0 && x.instructions > 0, JSON.stringify(x));
+        if (i > 0) assert.ok(x.t > hist.samples[i - 1].t, 'oldest first');
+      }
+      await until('the charts to count the samples', async () =>
+        /\((\d+) samples\)/.test(await page.getByTestId('charts').innerText()),
+      );
+      assert.equal(await page.locator('.charts .uplot').count(), 5, 'five uPlot charts');
+      await page.waitForTimeout(5000); // a few more samples for the charts
       await page.screenshot({ path: join(ARTIFACTS, 'guest-page.png'), fullPage: true });
 
       // Pause: the state, and the instruction count stops.
