@@ -57,6 +57,9 @@ after(async () => {
   killAndRemove(dir);
 });
 
+/** Every URL the pages asked for: the console loads nothing from elsewhere (works offline). */
+const requested: string[] = [];
+
 /** A new browser context (its own cookies) on the console's login page. */
 async function newPage(): Promise<Page> {
   const ctx = await browser.newContext({
@@ -64,6 +67,7 @@ async function newPage(): Promise<Page> {
     viewport: { width: 1280, height: 1000 },
   });
   const page = await ctx.newPage();
+  page.on('request', (r) => requested.push(r.url()));
   await page.goto(`${base}/`);
   return page;
 }
@@ -217,6 +221,21 @@ test(
       await page.keyboard.type('uname -m\n');
       await waitScreen(page, 'riscv64 under uname -m', /uname -m\s*\n\s*riscv64\s*$/m, 30_000);
 
+      // The serial console's size, set with stty on request.
+      await page.getByRole('button', { name: 'Set size' }).click();
+      const sized = await until('the stty command', async () =>
+        /stty rows (\d+) cols (\d+)/.exec(await screenText(page)),
+      );
+      await page.locator('.xterm').click();
+      await page.keyboard.type('stty size\n');
+      await waitScreen(
+        page,
+        'the size stty reports',
+        new RegExp(`^${sized[1]} ${sized[2]}$`, 'm'),
+        30_000,
+      );
+      assert.ok(Number(sized[2]) > 80, `the terminal is wider than 80 columns: ${sized[2]}`);
+
       // A second browser watches the same console and sees the first one's typing.
       second = await newPage();
       await logIn(second, token);
@@ -278,6 +297,14 @@ test(
         async () =>
           /^Resume: .+/.test(await page.getByTestId('op-status').innerText()) &&
           (await page.getByTestId('op-status').getAttribute('class'))!.includes('error'),
+      );
+      const elsewhere = requested.filter(
+        (u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'),
+      );
+      assert.deepEqual(elsewhere, [], 'nothing loaded from elsewhere');
+      assert.ok(
+        requested.some((u) => u.includes('/assets/')),
+        'its own assets',
       );
       const events = await page.getByTestId('events').innerText();
       assert.match(events, /paused/);
