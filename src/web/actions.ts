@@ -26,8 +26,8 @@ export function actionsPanel(name: string, changed: () => void): HTMLElement {
     { id: 'restart', label: 'Restart', run: state({ action: 'restart' }) },
     { id: 'pause', label: 'Pause', run: state({ action: 'pause' }) },
     { id: 'resume', label: 'Resume', run: state({ action: 'resume' }) },
-    { id: 'snapshot', label: 'Snapshot…', run: ask('snapshot', 'snapshots') },
-    { id: 'clone', label: 'Clone…', run: ask('clone', 'clone') },
+    { id: 'snapshot', label: 'Snapshot', run: ask('snapshot', 'snapshots') },
+    { id: 'clone', label: 'Clone', run: ask('clone', 'clone') },
   ];
   const buttons = actions.map((a) =>
     h(

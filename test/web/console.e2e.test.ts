@@ -298,6 +298,29 @@ test(
           /^Resume: .+/.test(await page.getByTestId('op-status').innerText()) &&
           (await page.getByTestId('op-status').getAttribute('class'))!.includes('error'),
       );
+      const resumeRefusal = await page.getByTestId('op-status').innerText();
+      const direct = await api('PUT', '/v1/guests/web1/state', { action: 'resume' });
+      const said = ((await direct.json()) as Json).error;
+      assert.equal(resumeRefusal, `Resume: ${said}`, 'the message as the API gave it');
+
+      // A snapshot (of the stopped guest: its disks): a bad name is refused with the API's
+      // message, a good one is an operation that succeeds.
+      page.once('dialog', (d) => void d.accept('Bad Name'));
+      await page.locator('[data-action=snapshot]').click();
+      await until('the snapshot name refused', async () =>
+        /^Snapshot: name: /.test(await page.getByTestId('op-status').innerText()),
+      );
+      page.once('dialog', (d) => void d.accept('snap1'));
+      await page.locator('[data-action=snapshot]').click();
+      await until('the snapshot to succeed', async () =>
+        /^Snapshot: .* — Success/.test(await page.getByTestId('op-status').innerText()),
+      );
+      const snaps = ((await (await api('GET', '/v1/guests/web1/snapshots')).json()) as Json)
+        .metadata;
+      assert.deepEqual(
+        snaps.map((x: Json) => x.name),
+        ['snap1'],
+      );
       const elsewhere = requested.filter(
         (u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'),
       );
