@@ -33,9 +33,9 @@ import { attachConsole, streamEvents } from './apiStreams.js';
 import { consoleLogTail } from './consoleLogTail.js';
 import { Metrics } from './metrics.js';
 import type { Supervisor } from './supervisor.js';
-import { FigureHistory } from './figureHistory.js';
-import { sameSecret, WebSessions, webSessionRoutes } from './webSessions.js';
-import { webStatic } from './webStatic.js';
+import type { FigureHistory } from './figureHistory.js';
+import { sameSecret } from './webSessions.js';
+import { webAccess, webDataRoutes } from './apiWeb.js';
 
 export const API_VERSION = '1.0';
 
@@ -129,20 +129,7 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
   });
 
   if (token !== undefined) {
-    // The bearer token (CLI, scripts), or a browser session with its CSRF header (webSessions.ts).
-    const web = new WebSessions(token, opts.sessionTtlMs);
-    await webSessionRoutes(app, web);
-    app.addHook('onRequest', async (req, reply) => {
-      const refusal = bearerMatches(req.headers.authorization, token)
-        ? web.foreignWebSocket(req)
-        : web.check(req);
-      if (!refusal) return;
-      if (refusal.status === 401) void reply.header('www-authenticate', 'Bearer');
-      await reply
-        .code(refusal.status)
-        .send({ type: 'error', error: refusal.message, error_code: refusal.status });
-    });
-    await webStatic(app);
+    await webAccess(app, token, opts.sessionTtlMs, (h) => bearerMatches(h, token));
   }
 
   const errors = { 400: doc.error, 404: doc.error, 409: doc.error };
@@ -152,18 +139,6 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
   );
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  app.get(
-    '/v1/schemas/guest-spec',
-    {
-      schema: {
-        summary:
-          'the JSON Schema (2020-12) of a guest spec, made from the zod schema the daemon ' +
-          'validates with (the web console builds and checks its create form with it)',
-      },
-    },
-    async () => sync(doc.spec),
-  );
 
   app.get(
     '/v1/guests',
@@ -353,24 +328,7 @@ export async function buildApi(sup: Supervisor, opts: ApiOptions = {}): Promise<
     wsHandler: (ws, req) => streamEvents(ws, sup.store, req.query as z.output<typeof EventsQuery>),
   });
 
-  const history = opts.history ?? new FigureHistory(sup).start();
-  if (!opts.history) app.addHook('onClose', async () => history.close());
-  app.get(
-    '/v1/guests/:name/history',
-    {
-      schema: {
-        summary:
-          "the last hour of the guest's figures, sampled every 5 s (the web console's charts)",
-        params: NameParams,
-        response: { 200: doc.sync(), ...errors },
-      },
-    },
-    async (req) => {
-      const { name } = req.params as z.output<typeof NameParams>;
-      sup.get(name); // 404 for no such guest
-      return sync({ intervalMs: history.intervalMs, samples: history.samples(name) });
-    },
-  );
+  webDataRoutes(app, sup, opts.history);
 
   const metrics = new Metrics(sup);
   app.get('/metrics', { schema: { summary: 'Prometheus text' } }, async (_req, reply) => {

@@ -1,5 +1,5 @@
 // A guest's actions as the API offers them: start, stop (graceful, forced), restart, pause,
-// resume (PUT /v1/guests/NAME/state), snapshot and clone; each shows its operation's progress
+// resume (PUT /v1/guests/NAME/state), snapshot, clone and delete; each shows its operation's progress
 // and the API's error message as it gave it.
 
 import { call, follow, type ApiError, type Json } from './api.js';
@@ -28,6 +28,16 @@ export function actionsPanel(name: string, changed: () => void): HTMLElement {
     { id: 'resume', label: 'Resume', run: state({ action: 'resume' }) },
     { id: 'snapshot', label: 'Snapshot', run: ask('snapshot', 'snapshots') },
     { id: 'clone', label: 'Clone', run: ask('clone', 'clone') },
+    {
+      id: 'delete',
+      label: 'Delete',
+      run: async () => {
+        if (!window.confirm(`Delete ${name}? Its snapshots go too.`)) return null;
+        const r = await call('DELETE', `/v1/guests/${name}?force=true`);
+        location.hash = '#/';
+        return r;
+      },
+    },
   ];
   const buttons = actions.map((a) =>
     h(

@@ -61,14 +61,17 @@ export class FigureReader {
   }
 }
 
-/** Calls `on` with each new event from the events stream, reopening it when it drops. */
-export function watchEvents(query: string, on: (e: Json) => void): () => void {
+/**
+ * Calls `on` with each new event from the events stream, reopening it when it drops; `query`
+ * is asked again at each opening (a `since` that moves on).
+ */
+export function watchEvents(query: () => string, on: (e: Json) => void): () => void {
   let ws: WebSocket | null = null;
   let stopped = false;
   let timer: number | undefined;
   const open = (): void => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    ws = new WebSocket(`${proto}//${location.host}/v1/events${query}`);
+    ws = new WebSocket(`${proto}//${location.host}/v1/events${query()}`);
     ws.onmessage = (m) => on(JSON.parse(String(m.data)));
     ws.onclose = () => {
       if (!stopped) timer = window.setTimeout(open, 2000);

@@ -69,7 +69,10 @@ export function guestListView(): { el: HTMLElement; stop: () => void } {
   };
 
   void reload().then(poll);
-  const stopEvents = watchEvents('', () => void reload());
+  const stopEvents = watchEvents(
+    () => '',
+    () => void reload(),
+  );
   const timer = window.setInterval(() => void poll(), POLL_MS);
   const el = h(
     'section',

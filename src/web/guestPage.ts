@@ -64,7 +64,10 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
       fill(termBox, h('p', { class: 'note' }, 'The console opens while the guest runs.'));
     }
   };
+  let lastEvent = 0;
   const addEvent = (e: Json): void => {
+    if (e.id <= lastEvent) return; // seen already (the stream reopened)
+    lastEvent = e.id;
     events.prepend(
       h(
         'tr',
@@ -80,14 +83,22 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
     (g) => (spec.textContent = JSON.stringify(g.spec, null, 2)),
     (e: ApiError) => (error.textContent = e.message),
   );
-  void get(`/v1/events?guest=${name}`).then((list: Json[]) => {
-    const seen = list.slice(-200);
-    seen.forEach(addEvent);
-  });
-  const stopEvents = watchEvents(`?guest=${name}`, (e) => {
-    addEvent(e);
-    void refresh();
-  });
+  // The stored events, then the stream from the last of them on (none lost, none twice).
+  let stopped = false;
+  let stopEvents = (): void => {};
+  void get(`/v1/events?guest=${name}&limit=200`)
+    .then((list: Json[]) => list.forEach(addEvent))
+    .catch((e: ApiError) => (error.textContent = e.message))
+    .finally(() => {
+      if (stopped) return;
+      stopEvents = watchEvents(
+        () => `?guest=${name}&since=${lastEvent}`,
+        (e) => {
+          addEvent(e);
+          void refresh();
+        },
+      );
+    });
   const charts = chartsPanel(name);
   void refresh();
   const timer = window.setInterval(() => void refresh(), POLL_MS);
@@ -120,6 +131,7 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
   return {
     el,
     stop: () => {
+      stopped = true;
       clearInterval(timer);
       stopEvents();
       charts.stop();

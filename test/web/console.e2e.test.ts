@@ -321,6 +321,18 @@ test(
         snaps.map((x: Json) => x.name),
         ['snap1'],
       );
+      const events = await page.getByTestId('events').innerText();
+      assert.match(events, /paused/);
+      assert.match(events, /stopped/);
+      assert.equal(events.split('\n').filter((l) => /\tcreated\t/.test(l)).length, 1, events);
+
+      // Delete (its snapshot with it): back to the list, which no longer shows it.
+      page.once('dialog', (d) => void d.accept());
+      await page.locator('[data-action=delete]').click();
+      await page.waitForURL(/#\/$/);
+      await page.getByText('No guests yet').waitFor();
+      assert.equal((await api('GET', '/v1/guests/web1')).status, 404);
+
       const elsewhere = requested.filter(
         (u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'),
       );
@@ -329,9 +341,6 @@ test(
         requested.some((u) => u.includes('/assets/')),
         'its own assets',
       );
-      const events = await page.getByTestId('events').innerText();
-      assert.match(events, /paused/);
-      assert.match(events, /stopped/);
     } finally {
       await second?.context().close();
       await page.context().close();
