@@ -201,7 +201,11 @@ export class VirtBoard implements Persistent<BoardState> {
       attach(diskSlots[n], blk);
     });
     if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
-    if (cfg.hvc) attach(1, new VirtioConsole(cfg.hvc.out, cfg.hvc.input));
+    if (cfg.hvc) {
+      const hvc = new VirtioConsole(cfg.hvc.out, cfg.hvc.input);
+      attach(1, hvc);
+      hvc.attach(this.virtio[1]!);
+    }
     if (cfg.net) {
       const net = new VirtioNet(cfg.net.backend, { mac: cfg.net.mac, seed: cfg.net.seed });
       attach(2, net);
@@ -286,6 +290,12 @@ export class VirtBoard implements Persistent<BoardState> {
   /** True when console input goes to the virtio console (hvc0) rather than the UART. */
   get hasVirtioConsole(): boolean {
     return this.virtio[1]?.device instanceof VirtioConsole;
+  }
+
+  /** The virtio console (hvc0), when the board has one. */
+  get virtioConsole(): VirtioConsole | null {
+    const d = this.virtio[1]?.device;
+    return d instanceof VirtioConsole ? d : null;
   }
 
   /** Hands waiting console input to the virtio console, as far as the guest has buffers. */

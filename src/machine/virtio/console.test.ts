@@ -7,6 +7,7 @@ import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
 import { REG, VirtioMmio } from './mmio.js';
 import {
+  CONSOLE_F_SIZE,
   CONSOLE_RECEIVEQ,
   CONSOLE_TRANSMITQ,
   VIRTIO_ID_CONSOLE,
@@ -23,10 +24,12 @@ function setup() {
     take: (max: number) => waiting.splice(0, max),
   };
   const dev = new VirtioConsole({ write: (b) => out.push(b) }, input);
-  const t = new VirtioMmio(ram, dev, new FakeLine(), () => {}, 'slot 1');
+  const line = new FakeLine();
+  const t = new VirtioMmio(ram, dev, line, () => {}, 'slot 1');
+  dev.attach(t);
   const d = new TestDriver(ram, t);
   d.init([16, 16]);
-  return { dev, t, d, out, waiting };
+  return { dev, t, d, out, waiting, line };
 }
 
 test('identifies as a console with a receive and a transmit queue', () => {
@@ -58,4 +61,27 @@ test('input fills the posted buffers when polled and the rest waits', () => {
   assert.deepEqual(d.takeUsed(CONSOLE_RECEIVEQ), [{ id: 1, len: 2 }]);
   assert.equal(new TextDecoder().decode(d.bytes(b, 2)), 'l\n');
   assert.equal(dev.counters.bytesIn, 6);
+});
+
+test('the window size: offered as F_SIZE, read from the configuration, changed with an interrupt', () => {
+  const { t, dev, line } = setup();
+  t.write(REG.deviceFeaturesSel, 4, 0);
+  assert.equal(BigInt(t.read(REG.deviceFeatures, 4)) & CONSOLE_F_SIZE, CONSOLE_F_SIZE);
+  assert.equal(t.read(REG.config, 2), 80, 'cols');
+  assert.equal(t.read(REG.config + 2, 2), 24, 'rows');
+  const gen = t.read(REG.configGeneration, 4);
+  assert.equal(line.level, false);
+  dev.resize(132, 43);
+  assert.equal(t.read(REG.config, 4), 132 + 43 * 65536, 'cols and rows in one read');
+  assert.equal(t.read(REG.config + 1, 1), 0, "cols' high byte");
+  assert.equal(t.read(REG.configGeneration, 4), gen + 1);
+  assert.equal(t.read(REG.interruptStatus, 4) & 2, 2, 'a configuration change');
+  assert.equal(line.level, true);
+  t.write(REG.interruptAck, 4, 2);
+  assert.equal(line.level, false);
+  dev.resize(132, 43);
+  assert.equal(line.level, false, 'the same size: no interrupt');
+  assert.throws(() => dev.resize(0, 10), /cols: a whole number from 1 to 65535, not 0/);
+  assert.throws(() => dev.resize(80, 70000), /rows: .* not 70000/);
+  assert.deepEqual(dev.size, { cols: 132, rows: 43 }, 'a refused size changes nothing');
 });
