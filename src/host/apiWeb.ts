@@ -1,10 +1,13 @@
 // What the API adds for the web console (src/web/): on the TCP listener, the access hook (the
 // bearer token, or a browser session with its CSRF header; WebSockets only from the daemon's
 // own origin), the session routes and the page's static files; on both listeners, the guest
-// spec's JSON Schema (the create form) and the last hour of a guest's figures (the charts).
+// spec's JSON Schema (the create form), the last hour of a guest's figures (the charts) and the
+// window size of a virtio console (the terminal's size, PUT /v1/guests/NAME/console).
 
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { controlRequest } from '../vmm/controlClient.js';
+import { HostError } from './errors.js';
 import { sync } from './apiEnvelope.js';
 import { doc, NameParams } from './apiSchemas.js';
 import { FigureHistory } from './figureHistory.js';
@@ -34,7 +37,14 @@ export async function webAccess(
   await webStatic(app);
 }
 
-/** GET /v1/schemas/guest-spec and GET /v1/guests/NAME/history. */
+const ConsoleSize = z
+  .object({
+    cols: z.number().int().min(1).max(65535),
+    rows: z.number().int().min(1).max(65535),
+  })
+  .strict();
+
+/** GET /v1/schemas/guest-spec, GET /v1/guests/NAME/history, PUT /v1/guests/NAME/console. */
 export function webDataRoutes(
   app: FastifyInstance,
   sup: Supervisor,
@@ -69,6 +79,30 @@ export function webDataRoutes(
       const { name } = req.params as z.output<typeof NameParams>;
       sup.get(name); // 404 for no such guest
       return sync({ intervalMs: history.intervalMs, samples: history.samples(name) });
+    },
+  );
+
+  app.put(
+    '/v1/guests/:name/console',
+    {
+      schema: {
+        summary:
+          "the console's window size {cols, rows}, for a guest whose console is virtio (hvc0); " +
+          'the serial console (ttyS0) carries none (409: set it with stty in the guest)',
+        params: NameParams,
+        body: ConsoleSize,
+        response: { 200: doc.sync(), ...errors, 409: doc.error },
+      },
+    },
+    async (req) => {
+      const { name } = req.params as z.output<typeof NameParams>;
+      const { cols, rows } = req.body as z.output<typeof ConsoleSize>;
+      const sock = sup.controlSocketOf(name);
+      try {
+        return sync(await controlRequest(sock, { cmd: 'resize', cols, rows }, 5000));
+      } catch (e) {
+        throw new HostError(409, `${name}: ${(e as Error).message}`);
+      }
     },
   );
 }

@@ -15,7 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const fw = join(dir, 'fw.bin');
 writeFileSync(fw, 'x');
 
-test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot, no restart', () => {
+test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot, serial console, no restart', () => {
   const s = parseGuestSpec({ name: 'web1' });
   assert.deepEqual(s, {
     name: 'web1',
@@ -24,6 +24,7 @@ test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot,
     disks: [],
     network: { kind: 'none' },
     boot: {},
+    console: 'serial',
     restart: 'no',
     autostart: false,
     stopTimeout: 30,

@@ -74,6 +74,8 @@ export const GuestSpecSchema = z
     network: Network.default({ kind: 'none' }),
     /** {image: DIR} from `berth image build`, {firmware, kernel, initrd, append}, or {} for Debian's default assets. */
     boot: z.union([ImageBoot, FilesBoot, DefaultBoot]).default({}),
+    /** The guest's console: the serial port (ttyS0), or virtio (hvc0), which carries a window size. */
+    console: z.enum(['serial', 'virtio']).default('serial'),
     restart: z.enum(['no', 'on-failure', 'always']).default('no'),
     autostart: z.boolean().default(false),
     /** Seconds a graceful stop waits for the guest to power off before it is quit. */

@@ -89,9 +89,15 @@ export async function vmmConfigFor(
       append: spec.boot.append ?? a.cmdline,
     };
   }
+  // The default and image command lines name ttyS0; a virtio console is hvc0.
+  if (spec.console === 'virtio' && !('firmware' in spec.boot) && boot.append !== undefined) {
+    const given = !('image' in spec.boot) && spec.boot.append !== undefined;
+    if (!given) boot.append = boot.append.replace(/\bconsole=ttyS0\b/, 'console=hvc0');
+  }
   try {
     return parseVmmConfig({
       name: spec.name,
+      console: spec.console,
       memory: spec.memory,
       harts: spec.vcpus,
       ...boot,

@@ -19,6 +19,9 @@
 //                                       tls: over TLS, the destination's certificate pinned by
 //                                       its SHA-256; token: the destination's (incoming.token);
 //                                       mirror: the writable disks go too (incoming.mirror)
+//   → {"cmd": "resize", "cols": 120, "rows": 40}
+//                                     ← {"ok": true, "result": {"cols", "rows"}}: the virtio
+//                                       console's window size (hvc0); refused for the serial one
 //   → {"cmd": "console", "replay": true, "write": true, "force": false}
 //                                     ← {"ok": true}, then the connection carries the console as
 //                                       raw bytes both ways (the last 64 KiB first, when replay)
@@ -242,6 +245,7 @@ export class ControlServer {
           return reply(sock, id, { ok: false, error: (e as Error).message });
         }
       }
+      case 'resize':
       case 'migrate':
       case 'migrate-cancel':
         try {
@@ -273,7 +277,7 @@ export class ControlServer {
       default:
         return reply(sock, id, {
           ok: false,
-          error: `unknown command "${req.cmd}"; known: status, pause, resume, shutdown, quit, snapshot, console`,
+          error: `unknown command "${req.cmd}"; known: status, pause, resume, shutdown, quit, snapshot, console, resize, migrate, migrate-cancel`,
         });
     }
   }

@@ -498,8 +498,20 @@ export class Vmm {
     return this.retiredBefore + (this.board?.instructions() ?? 0);
   }
 
-  /** Control-socket commands beyond the basic ones: migrate, migrate-cancel. */
+  /** Control-socket commands beyond the basic ones: resize, migrate, migrate-cancel. */
   command(cmd: string, req: Record<string, unknown>): unknown {
+    if (cmd === 'resize') {
+      // {"cmd": "resize", "cols": C, "rows": R}: the virtio console's window size (hvc0).
+      const hvc = this.board?.virtioConsole;
+      if (!hvc) {
+        throw new Error(
+          "the guest's console is the serial port (ttyS0), which carries no window size: " +
+            'set it in the guest with stty rows R cols C',
+        );
+      }
+      hvc.resize(Number(req.cols), Number(req.rows));
+      return hvc.size;
+    }
     return migrationHooks(this).command(cmd, req);
   }
 

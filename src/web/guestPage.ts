@@ -21,6 +21,7 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
   const reader = new FigureReader();
   let term: ReturnType<typeof terminalPanel> | null = null;
   const termBox = h('div');
+  let consoleKind: 'serial' | 'virtio' | null = null; // from the spec, once read
 
   const figure = (label: string, key: string, text: string) => [
     h('dt', {}, label),
@@ -55,8 +56,8 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
     );
     // The console while there is a VMM to attach to.
     const live = s.pid !== null && s.state !== 'stopping';
-    if (live && !term) {
-      term = terminalPanel(name);
+    if (live && !term && consoleKind) {
+      term = terminalPanel(name, consoleKind);
       fill(termBox, term.el);
     } else if (!live && term) {
       term.stop();
@@ -80,7 +81,11 @@ export function guestPageView(name: string): { el: HTMLElement; stop: () => void
     );
   };
   void get(`/v1/guests/${name}`).then(
-    (g) => (spec.textContent = JSON.stringify(g.spec, null, 2)),
+    (g) => {
+      spec.textContent = JSON.stringify(g.spec, null, 2);
+      consoleKind = g.spec.console === 'virtio' ? 'virtio' : 'serial';
+      void refresh();
+    },
     (e: ApiError) => (error.textContent = e.message),
   );
   // The stored events, then the stream from the last of them on (none lost, none twice).

@@ -1,22 +1,32 @@
 // The guest's console in the page: xterm.js over the console WebSocket. It opens with the
 // replayed scrollback, typing goes to the guest, and any number of pages watch the same output:
 // the console takes one writer, so a page that finds another writing watches (write=false) and
-// can take the input over (force=true). The serial console (ttyS0) carries no window size:
-// "Set size" types `stty rows R cols C` into the guest's shell.
+// can take the input over (force=true). A virtio console (hvc0) carries the window size: each
+// size the terminal takes goes to the guest (PUT /v1/guests/NAME/console). The serial console
+// (ttyS0) carries none: "Set size" types `stty rows R cols C` into the guest's shell.
 
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
+import { call, type ApiError } from './api.js';
 import { h, fill } from './dom.js';
 
 /** The console's close code when another client is its writer (apiStreams.ts). */
 const REFUSED_WRITER = 4009;
 
-export function terminalPanel(name: string): { el: HTMLElement; stop: () => void } {
+export function terminalPanel(
+  name: string,
+  kind: 'serial' | 'virtio',
+): { el: HTMLElement; stop: () => void } {
   const screen = h('div', { class: 'terminal', 'data-testid': 'terminal' });
   const mode = h('span', { class: 'mode', 'data-testid': 'console-mode' }, 'connecting…');
   const takeOver = h('button', { type: 'button', hidden: true }, 'Take over typing');
-  const setSize = h('button', { type: 'button', title: 'types stty rows R cols C' }, 'Set size');
+  const setSize = h(
+    'button',
+    { type: 'button', title: 'types stty rows R cols C', hidden: kind === 'virtio' },
+    'Set size',
+  );
+  const sizeNote = h('span', { class: 'note', 'data-testid': 'console-size' });
   const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 13 });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -60,23 +70,38 @@ export function terminalPanel(name: string): { el: HTMLElement; stop: () => void
       ws.send(encoder.encode(`stty rows ${term.rows} cols ${term.cols}\r`));
     }
   });
+  // The virtio console: the terminal's size reaches the guest, the last one once it settles.
+  let sizeTimer: number | undefined;
+  const sendSize = (): void => {
+    clearTimeout(sizeTimer);
+    sizeTimer = window.setTimeout(() => {
+      const size = { cols: term.cols, rows: term.rows };
+      call('PUT', `/v1/guests/${name}/console`, size).then(
+        () => fill(sizeNote, `window ${size.cols}×${size.rows}`),
+        (e: ApiError) => fill(sizeNote, `window size not set: ${e.message}`),
+      );
+    }, 150);
+  };
+  if (kind === 'virtio') term.onResize(sendSize);
   const onResize = (): void => fit.fit();
   window.addEventListener('resize', onResize);
   queueMicrotask(() => {
     term.open(screen);
     fit.fit();
+    if (kind === 'virtio') sendSize();
     open('write=true', true);
   });
   const el = h(
     'div',
     { class: 'console' },
-    h('div', { class: 'console-bar' }, mode, takeOver, setSize),
+    h('div', { class: 'console-bar' }, mode, takeOver, setSize, sizeNote),
     screen,
   );
   return {
     el,
     stop: () => {
       stopped = true;
+      clearTimeout(sizeTimer);
       window.removeEventListener('resize', onResize);
       ws?.close();
       term.dispose();

@@ -265,6 +265,11 @@ test(
       await page.waitForTimeout(5000); // a few more samples for the charts
       await page.screenshot({ path: join(ARTIFACTS, 'guest-page.png'), fullPage: true });
 
+      // The serial console carries no window size: the API says to use stty.
+      const serialSize = await api('PUT', '/v1/guests/web1/console', { cols: 100, rows: 30 });
+      assert.equal(serialSize.status, 409);
+      assert.match(((await serialSize.json()) as Json).error, /serial port .* stty rows R cols C/);
+
       // Pause: the state, and the instruction count stops.
       const count = async (): Promise<number> =>
         Number((await figure(page, 'instructions')).replace(/,/g, ''));
@@ -344,6 +349,58 @@ test(
     } finally {
       await second?.context().close();
       await page.context().close();
+    }
+  },
+);
+
+test(
+  "a virtio console (hvc0) takes the terminal's size, and a new one when the page resizes",
+  { timeout: 300_000 },
+  async () => {
+    const made = await api('POST', '/v1/guests', {
+      name: 'hvc1',
+      memory: '128M',
+      console: 'virtio',
+      stopTimeout: 2,
+    });
+    assert.equal(made.status, 201, await made.text());
+    assert.equal((await api('PUT', '/v1/guests/hvc1/state', { action: 'start' })).status, 202);
+    const page = await newPage();
+    try {
+      await logIn(page, token);
+      await page.getByTestId('guest-list').waitFor();
+      await page.goto(`${base}/#/guests/hvc1`);
+      await waitScreen(page, 'the shell prompt on hvc0', /^\/ #$/m, 240_000);
+      assert.equal(await page.getByRole('button', { name: 'Set size' }).isVisible(), false);
+      const sizeOf = async (): Promise<[string, string]> => {
+        const m = await until('the window size sent', async () =>
+          /window (\d+)×(\d+)/.exec(await page.getByTestId('console-size').innerText()),
+        );
+        return [m[1], m[2]];
+      };
+      const [cols, rows] = await sizeOf();
+      await page.locator('.xterm').click();
+      await page.keyboard.type('stty size\n');
+      await waitScreen(page, 'stty size on hvc0', new RegExp(`^${rows} ${cols}$`, 'm'), 30_000);
+
+      await page.setViewportSize({ width: 900, height: 700 });
+      await until('a narrower window sent', async () => (await sizeOf())[0] !== cols);
+      const [cols2, rows2] = await sizeOf();
+      assert.ok(Number(cols2) < Number(cols), `${cols2} < ${cols}`);
+      await page.locator('.xterm').click();
+      await page.keyboard.type('stty size\n');
+      await waitScreen(
+        page,
+        'the new size on hvc0',
+        new RegExp(`^${rows2} ${cols2}$`, 'm'),
+        30_000,
+      );
+      const bad = await api('PUT', '/v1/guests/hvc1/console', { cols: 0, rows: 30 });
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as Json).error, /^cols: .*>=1/);
+    } finally {
+      await page.context().close();
+      await api('PUT', '/v1/guests/hvc1/state', { action: 'stop', force: true });
     }
   },
 );
