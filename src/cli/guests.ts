@@ -33,7 +33,9 @@ BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
                [--append ARGS] [--disk PATH[,ro]]... [--net none|user|tap] [-p H:G]...
                [--bridge BR] [--mac 52:54:00:12:34:56]
                [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
-               [--cpu-weight 1-10000]
+               [--cpu-weight 1-10000] [--virtio-console]
+                            --virtio-console: the console on hvc0, which carries the
+                            terminal's window size (default: the serial port, ttyS0)
   berth start NAME          start a guest and wait until its VMM answers
   berth stop NAME [--force] [--timeout S]
                             power button, then quit after S seconds (--force: quit now);
@@ -110,6 +112,7 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
   if (net) spec.network = net;
   if (v.restart !== undefined) spec.restart = v.restart;
   if (v.autostart) spec.autostart = true;
+  if (v['virtio-console']) spec.console = 'virtio';
   if (v['stop-timeout'] !== undefined) {
     const n = Number(v['stop-timeout']);
     if (!Number.isInteger(n)) throw new UsageError('--stop-timeout takes whole seconds');
@@ -176,6 +179,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
       timeout: { type: 'string' },
       lines: { type: 'string' },
       console: { type: 'boolean' },
+      'virtio-console': { type: 'boolean' },
       'read-only': { type: 'boolean' },
       memory: { type: 'string' },
       image: { type: 'string' },
