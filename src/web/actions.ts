@@ -1,5 +1,6 @@
 // A guest's actions as the API offers them: start, stop (graceful, forced), restart, pause,
-// resume (PUT /v1/guests/NAME/state), snapshot, clone and delete; each shows its operation's progress
+// resume (PUT /v1/guests/NAME/state), snapshot, clone, migrate (to another host's daemon: its
+// address, token and certificate fingerprint) and delete; each shows its operation's progress
 // and the API's error message as it gave it.
 
 import { call, follow, type ApiError, type Json } from './api.js';
@@ -19,6 +20,37 @@ export function actionsPanel(name: string, changed: () => void): HTMLElement {
     if (!n) return null;
     return call('POST', `/v1/guests/${name}/${path}`, { name: n.trim() });
   };
+  // The migration's destination, asked in a small form under the buttons.
+  const dest = {
+    url: h('input', { name: 'url', placeholder: 'https://HOST:PORT', size: 28 }),
+    token: h('input', { name: 'token', type: 'password', placeholder: 'its token' }),
+    fingerprint: h('input', { name: 'fingerprint', placeholder: 'AB:CD:… (SHA-256)', size: 40 }),
+    copyStorage: h('input', { type: 'checkbox', name: 'copyStorage' }),
+  };
+  const migrate: Action = {
+    id: 'migrate-go',
+    label: 'Migrate',
+    run: () =>
+      call('POST', `/v1/guests/${name}/migrate`, {
+        url: dest.url.value.trim(),
+        token: dest.token.value.trim(),
+        fingerprint: dest.fingerprint.value.trim(),
+        ...(dest.copyStorage.checked ? { copyStorage: true } : {}),
+      }),
+  };
+  const migrateForm = h(
+    'form',
+    { class: 'migrate', hidden: true, 'data-testid': 'migrate-form' },
+    dest.url,
+    dest.token,
+    dest.fingerprint,
+    h('label', {}, dest.copyStorage, 'copy its disks'),
+    h('button', { type: 'submit', 'data-action': 'migrate-go' }, 'Migrate'),
+  );
+  migrateForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void perform(migrate);
+  });
   const actions: Action[] = [
     { id: 'start', label: 'Start', run: state({ action: 'start' }) },
     { id: 'stop', label: 'Stop', run: state({ action: 'stop' }) },
@@ -28,6 +60,14 @@ export function actionsPanel(name: string, changed: () => void): HTMLElement {
     { id: 'resume', label: 'Resume', run: state({ action: 'resume' }) },
     { id: 'snapshot', label: 'Snapshot', run: ask('snapshot', 'snapshots') },
     { id: 'clone', label: 'Clone', run: ask('clone', 'clone') },
+    {
+      id: 'migrate',
+      label: 'Migrate…',
+      run: async () => {
+        migrateForm.hidden = !migrateForm.hidden;
+        return null;
+      },
+    },
     {
       id: 'delete',
       label: 'Delete',
@@ -82,5 +122,11 @@ export function actionsPanel(name: string, changed: () => void): HTMLElement {
       changed();
     }
   }
-  return h('div', { class: 'actions' }, h('div', { class: 'buttons' }, ...buttons), status);
+  return h(
+    'div',
+    { class: 'actions' },
+    h('div', { class: 'buttons' }, ...buttons),
+    migrateForm,
+    status,
+  );
 }
