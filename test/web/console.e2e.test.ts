@@ -1,128 +1,25 @@
-// The web console end to end in a real browser: Debian's chromium (headless, driven by
-// playwright-core; no browser download) against a real daemon serving its TCP API with TLS and
-// a real Debian guest (stock kernel, busybox initramfs). A wrong token is refused; the right one
-// logs in; the create form shows the schema's and the daemon's messages next to their fields,
-// then creates a guest that reaches running; the guest list follows its state live; `uname -m`
-// typed into the terminal answers riscv64; a second browser sees the first one's typing; pause
-// stops the state and the instruction count; stop ends it. Screenshots of the guest list and
-// the guest page go to test-artifacts/web/.
+// The web console end to end in a real browser (browser.ts: Debian's chromium driven by
+// playwright-core, a real daemon serving its TCP API with TLS) with a real Debian guest (stock
+// kernel, busybox initramfs). A wrong token is refused; the right one logs in; the create form
+// shows the schema's and the daemon's messages next to their fields, then creates a guest that
+// reaches running; the guest list follows its state live; `uname -m` typed into the terminal
+// answers riscv64; "Set size" sets the serial console's size with stty; a second browser sees
+// the first one's typing; the charts show the daemon's history; migrate, pause, resume, stop,
+// snapshot and delete from the page, each with its progress or the API's message. Screenshots
+// of the guest list and the guest page go to test-artifacts/web/.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { ensureDefaultAssets } from '../../src/images/assets.js';
-import { DaemonProcess, killAndRemove, until, type Json } from '../host/harness.js';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { until, type Json } from '../host/harness.js';
+import { ARTIFACTS, figure, logIn, screenText, waitScreen, WebConsole } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'test-artifacts',
-  'web',
-);
-const dir = mkdtempSync(join(tmpdir(), 'bwe-'));
-const socket = join(dir, 'api.sock');
-let daemon: DaemonProcess;
-let browser: Browser;
-let base = '';
-let token = '';
-
-before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await ensureDefaultAssets({ progress: false }); // cached after the first time
-  daemon = await new DaemonProcess(dir, socket, ['--listen', '127.0.0.1:0']).ready();
-  const m = await until(
-    'the daemon to print its address',
-    () => /serving https:\/\/127\.0\.0\.1:(\d+) /.exec(daemon.output),
-    10_000,
-  );
-  base = `https://127.0.0.1:${m[1]}`;
-  token = readFileSync(join(dir, 'token'), 'utf8').trim();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  await daemon?.stop(30_000).catch(() => {});
-  killAndRemove(dir);
-});
-
-/** Every URL the pages asked for: the console loads nothing from elsewhere (works offline). */
-const requested: string[] = [];
-
-/** A new browser context (its own cookies) on the console's login page. */
-async function newPage(): Promise<Page> {
-  const ctx = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    viewport: { width: 1280, height: 1000 },
-  });
-  const page = await ctx.newPage();
-  page.on('request', (r) => requested.push(r.url()));
-  await page.goto(`${base}/`);
-  return page;
-}
-
-async function logIn(page: Page, t: string): Promise<void> {
-  await page.getByTestId('token').fill(t);
-  await page.getByTestId('login').click();
-}
-
-/** The terminal's text as xterm.js renders it, one line per row (no-break spaces as spaces). */
-const screenText = (page: Page): Promise<string> =>
-  page
-    .locator('.xterm-rows > div')
-    .allTextContents()
-    .then((rows) => rows.map((r) => r.replace(/\u00a0/g, ' ').trimEnd()).join('\n'));
-
-/** Waits for the terminal to show `re`; a failure shows the screen. */
-async function waitScreen(page: Page, what: string, re: RegExp, ms: number): Promise<void> {
-  try {
-    await until(what, async () => re.test(await screenText(page)), ms, 200);
-  } catch (e) {
-    throw new Error(
-      `${(e as Error).message}; the screen: ${JSON.stringify(await screenText(page))}`,
-    );
-  }
-}
-
-const figure = (page: Page, key: string): Promise<string> =>
-  page.locator(`[data-figure="${key}"]`).innerText();
-
-/** Calls the API with the bearer token, as the CLI would. */
-async function api(method: string, path: string, body?: unknown): Promise<Response> {
-  const { request } = await import('node:https');
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      `${base}${path}`,
-      {
-        method,
-        rejectUnauthorized: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(data ? { 'content-type': 'application/json' } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d));
-        res.on('end', () => resolve(new Response(text, { status: res.statusCode })));
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const web = new WebConsole();
+before(() => web.start());
+after(() => web.stop());
+const api = (method: string, path: string, body?: unknown) => web.api(method, path, body);
+const newPage = () => web.newPage();
 
 test('a wrong token is refused on the login page', async () => {
   const page = await newPage();
@@ -144,7 +41,7 @@ test(
     const page = await newPage();
     let second: Page | null = null;
     try {
-      await logIn(page, token);
+      await logIn(page, web.token);
       await page.getByTestId('guest-list').waitFor();
 
       // The form: the schema's message (in the page), then the daemon's (from the API).
@@ -238,9 +135,9 @@ test(
 
       // A second browser watches the same console and sees the first one's typing.
       second = await newPage();
-      await logIn(second, token);
+      await logIn(second, web.token);
       await second.getByTestId('guest-list').waitFor();
-      await second.goto(`${base}/#/guests/web1`);
+      await second.goto(`${web.base}/#/guests/web1`);
       await until(
         'the second page to watch',
         async () => /watching/.test(await second!.getByTestId('console-mode').innerText()),
@@ -269,8 +166,8 @@ test(
       // guest runs on here.
       await page.locator('[data-action=migrate]').click();
       const mig = page.getByTestId('migrate-form');
-      await mig.locator('[name=url]').fill(base);
-      await mig.locator('[name=token]').fill(token);
+      await mig.locator('[name=url]').fill(web.base);
+      await mig.locator('[name=token]').fill(web.token);
       await mig.locator('[name=fingerprint]').fill(Array(32).fill('AB').join(':'));
       await mig.locator('[data-action=migrate-go]').click();
       await until(
@@ -359,69 +256,17 @@ test(
       await page.getByText('No guests yet').waitFor();
       assert.equal((await api('GET', '/v1/guests/web1')).status, 404);
 
-      const elsewhere = requested.filter(
-        (u) => !u.startsWith(`${base}/`) && !u.startsWith('data:'),
+      const elsewhere = web.requested.filter(
+        (u) => !u.startsWith(`${web.base}/`) && !u.startsWith('data:'),
       );
       assert.deepEqual(elsewhere, [], 'nothing loaded from elsewhere');
       assert.ok(
-        requested.some((u) => u.includes('/assets/')),
+        web.requested.some((u) => u.includes('/assets/')),
         'its own assets',
       );
     } finally {
       await second?.context().close();
       await page.context().close();
-    }
-  },
-);
-
-test(
-  "a virtio console (hvc0) takes the terminal's size, and a new one when the page resizes",
-  { timeout: 300_000 },
-  async () => {
-    const made = await api('POST', '/v1/guests', {
-      name: 'hvc1',
-      memory: '128M',
-      console: 'virtio',
-      stopTimeout: 2,
-    });
-    assert.equal(made.status, 201, await made.text());
-    assert.equal((await api('PUT', '/v1/guests/hvc1/state', { action: 'start' })).status, 202);
-    const page = await newPage();
-    try {
-      await logIn(page, token);
-      await page.getByTestId('guest-list').waitFor();
-      await page.goto(`${base}/#/guests/hvc1`);
-      await waitScreen(page, 'the shell prompt on hvc0', /^\/ #$/m, 240_000);
-      assert.equal(await page.getByRole('button', { name: 'Set size' }).isVisible(), false);
-      const sizeOf = async (): Promise<[string, string]> => {
-        const m = await until('the window size sent', async () =>
-          /window (\d+)×(\d+)/.exec(await page.getByTestId('console-size').innerText()),
-        );
-        return [m[1], m[2]];
-      };
-      const [cols, rows] = await sizeOf();
-      await page.locator('.xterm').click();
-      await page.keyboard.type('stty size\n');
-      await waitScreen(page, 'stty size on hvc0', new RegExp(`^${rows} ${cols}$`, 'm'), 30_000);
-
-      await page.setViewportSize({ width: 900, height: 700 });
-      await until('a narrower window sent', async () => (await sizeOf())[0] !== cols);
-      const [cols2, rows2] = await sizeOf();
-      assert.ok(Number(cols2) < Number(cols), `${cols2} < ${cols}`);
-      await page.locator('.xterm').click();
-      await page.keyboard.type('stty size\n');
-      await waitScreen(
-        page,
-        'the new size on hvc0',
-        new RegExp(`^${rows2} ${cols2}$`, 'm'),
-        30_000,
-      );
-      const bad = await api('PUT', '/v1/guests/hvc1/console', { cols: 0, rows: 30 });
-      assert.equal(bad.status, 400);
-      assert.match(((await bad.json()) as Json).error, /^cols: .*>=1/);
-    } finally {
-      await page.context().close();
-      await api('PUT', '/v1/guests/hvc1/state', { action: 'stop', force: true });
     }
   },
 );
