@@ -5,7 +5,8 @@
 // of it for code that ran at boot and never again. When the guest has spent IDLE_MS with its
 // harts busy for under BUSY_SHARE of the time, and the caches hold more than a few pages,
 // they are dropped, V8 collects the modules, and the C library gives the freed pages back to
-// the system (malloc_trim). What the guest runs next is decoded and translated anew; nothing
+// the system (malloc_trim; limitMallocArenas keeps V8's threads from holding arenas of their
+// own, whose memory a trim barely gets back). What the guest runs next is decoded and translated anew; nothing
 // it sees changes (both engines are exact), and a deterministic run, whose idle time passes
 // at once, is never trimmed.
 
@@ -26,7 +27,6 @@ export const BUSY_SHARE = 0.05;
 const MIN_CODE_PAGES = 384;
 
 let collect: (() => void) | null = null;
-let mallocTrim: ((pad: number) => number) | null | undefined;
 
 /** V8's full garbage collection, reached without starting Node with --expose-gc. */
 function gc(): void {
@@ -37,14 +37,41 @@ function gc(): void {
   collect();
 }
 
-/** glibc's malloc_trim, or null where there is none (another C library). */
-async function loadMallocTrim(): Promise<((pad: number) => number) | null> {
-  try {
-    const { default: koffi } = await import('koffi');
-    return koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
-  } catch {
-    return null;
-  }
+interface Malloc {
+  trim(pad: number): number;
+  option(param: number, value: number): number;
+}
+
+/** mallopt's M_ARENA_MAX. */
+const M_ARENA_MAX = -8;
+let malloc: Promise<Malloc | null> | null = null;
+
+/** glibc's malloc_trim and mallopt, or null where there are none (another C library). */
+function libcMalloc(): Promise<Malloc | null> {
+  malloc ??= import('koffi').then(
+    ({ default: koffi }) => {
+      try {
+        const lib = koffi.load('libc.so.6');
+        return {
+          trim: lib.func('int malloc_trim(size_t pad)') as (pad: number) => number,
+          option: lib.func('int mallopt(int param, int value)') as (p: number, v: number) => number,
+        };
+      } catch {
+        return null;
+      }
+    },
+    () => null,
+  );
+  return malloc;
+}
+
+/**
+ * Asks glibc for one malloc arena for the threads that have none yet (V8's compile threads
+ * would make one each, holding some 40 MiB the trim cannot give back). Not awaited: the
+ * threads start allocating when the guest's first blocks compile, well after this is done.
+ */
+export function limitMallocArenas(): void {
+  void libcMalloc().then((m) => m?.option(M_ARENA_MAX, 1));
 }
 
 export class IdleTrim {
@@ -90,8 +117,7 @@ export class IdleTrim {
     BlockCache.existing(ram)?.release();
     ram.dropCode();
     gc();
-    if (mallocTrim === undefined) mallocTrim = await loadMallocTrim();
-    mallocTrim?.(0);
+    (await libcMalloc())?.trim(0);
     this.trims++;
     this.settling = true;
     this.trimMs += performance.now() - t;

@@ -30,7 +30,7 @@ import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
 import { newGeneration } from './generation.js';
-import { IdleTrim } from './idleTrim.js';
+import { IdleTrim, limitMallocArenas } from './idleTrim.js';
 import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
@@ -159,6 +159,7 @@ export class Vmm {
       else tapPreflight({ bridge: config.net.bridge });
     }
     reaper.enable({ terminal: options.console.input?.isTTY === true });
+    limitMallocArenas();
     const disks: LayeredDisk[] = [];
     let net: HostNet | null = null;
     let consoleLog: ConsoleLog | null = null;
