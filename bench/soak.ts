@@ -36,6 +36,7 @@ type Kind = 'berth' | 'qemu';
 interface Soak {
   /** [minutes since the prompt, RSS MiB] every SAMPLE_S. */
   samples: [number, number][];
+  /** Whole rounds through the workloads. */
   rounds: number;
   workloads: number;
   wrong: number;
@@ -69,7 +70,7 @@ async function soak(kind: Kind): Promise<Soak> {
           r.workloads++;
           if (seconds === null) r.wrong++;
         }
-        r.rounds++;
+        if (r.workloads % WORKLOADS.length === 0) r.rounds++;
       }
     } finally {
       clearInterval(timer);
