@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
-import { WORKLOADS, type Workload } from './cpuWorkloads.js';
+import { runWorkload, WORKLOADS, type Workload } from './cpuWorkloads.js';
 import { cpuSeconds, end, median, printTable, PROMPT, rssMiB, sleep, started } from './sessions.js';
 
 const { values } = parseArgs({
@@ -39,13 +39,17 @@ interface Round {
   boot: number;
   /** Resident memory at the prompt right after boot, MiB. */
   bootRssMiB: number;
+  /** Host CPU over IDLE_S idle at the prompt after boot, % of one core. */
+  promptIdleCpu: number;
+  /** Resident memory at the end of that idle period, MiB. */
+  promptRssMiB: number;
   /** Seconds of each workload, null if its output was wrong. */
   seconds: Record<string, number | null>;
   /** Each workload's output (the command's and its check's). */
   outputs: Record<string, string>;
-  /** Host CPU over the idle period, % of one core. */
+  /** Host CPU over the idle period after the workloads, % of one core. */
   idleCpu: number;
-  /** Resident memory at the end of the idle period, MiB. */
+  /** Resident memory at the end of that idle period, MiB. */
   rssMiB: number;
 }
 
@@ -57,20 +61,16 @@ const BERTH_ARGS = [
   ...['--initrd', a.initrdPath, '--firmware', a.firmwarePath],
 ];
 
-/** Makes the inputs, times the command, checks the output; null seconds if it was wrong. */
-async function timed(s: ConsoleSession, w: Workload): Promise<[number | null, string]> {
-  await s.run(`rm -rf /tmp/w && mkdir /tmp/w${w.setup ? ` && ${w.setup}` : ''}`, TIMEOUT_MS);
-  const t = performance.now();
-  const out = await s.run(w.run, TIMEOUT_MS);
-  const seconds = (performance.now() - t) / 1000;
-  const checked = w.check ? await s.run(w.check, TIMEOUT_MS) : '';
-  await s.run('rm -rf /tmp/w', TIMEOUT_MS);
-  const text = (out + checked).trim();
-  if (!w.expect.test(text)) {
-    process.stderr.write(`${w.name}: expected ${String(w.expect)}, the guest printed:\n${text}\n`);
-    return [null, text];
-  }
-  return [seconds, text];
+const timed = (s: ConsoleSession, w: Workload): Promise<[number | null, string]> =>
+  runWorkload(s, w, TIMEOUT_MS);
+
+/** Lets process `pid` idle IDLE_S: its host CPU over that time (% of a core), its RSS at the end. */
+async function idle(pid: number): Promise<{ cpu: number; rss: number }> {
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(IDLE_S * 1000);
+  const cpu = ((cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000)) * 100;
+  return { cpu, rss: rssMiB(pid) };
 }
 
 async function round(kind: Kind): Promise<Round> {
@@ -81,13 +81,16 @@ async function round(kind: Kind): Promise<Round> {
     const boot = (performance.now() - t0) / 1000;
     await s.expect(PROMPT, 60_000);
     const bootRssMiB = rssMiB(s.child.pid!);
+    const atPrompt = await idle(s.child.pid!);
     const seconds: Round['seconds'] = {};
     const outputs: Round['outputs'] = {};
     for (const w of chosen) [seconds[w.name], outputs[w.name]] = await timed(s, w);
-    const c0 = cpuSeconds(s.child.pid!);
-    await sleep(IDLE_S * 1000);
-    const idleCpu = ((cpuSeconds(s.child.pid!) - c0) / IDLE_S) * 100;
-    return { boot, bootRssMiB, seconds, outputs, idleCpu, rssMiB: rssMiB(s.child.pid!) };
+    const after = await idle(s.child.pid!);
+    return {
+      ...{ boot, bootRssMiB, seconds, outputs },
+      ...{ promptIdleCpu: atPrompt.cpu, promptRssMiB: atPrompt.rss },
+      ...{ idleCpu: after.cpu, rssMiB: after.rss },
+    };
   } finally {
     await end(s, () => s.send('poweroff -f\n'));
   }
@@ -143,6 +146,18 @@ function row(
   }
 }
 row('boot: process start to the banner, s', (r) => r.boot, 2, { ratio: 2 });
+row(
+  `resident memory after ${IDLE_S} s idle at the prompt after boot, MiB`,
+  (r) => r.promptRssMiB,
+  0,
+  {
+    ratio: null,
+  },
+);
+row(`host CPU over those ${IDLE_S} s idle, % of a core`, (r) => r.promptIdleCpu, 1, {
+  absolute: 1,
+  text: '< 1%',
+});
 for (const w of chosen) row(`${w.label}, s`, (r) => r.seconds[w.name], 2, { ratio: 1.5 });
 row(`resident memory after the workloads and ${IDLE_S} s idle, MiB`, (r) => r.rssMiB, 0, {
   ratio: null,

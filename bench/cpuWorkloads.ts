@@ -10,6 +10,8 @@
 // doubling a small file. The checksums below were computed on the host with GNU coreutils,
 // sed and mawk from the commands in each comment.
 
+import type { ConsoleSession } from '../test/integration/session.js';
+
 export interface Workload {
   name: string;
   label: string;
@@ -137,3 +139,27 @@ export const WORKLOADS: Workload[] = [
     expect: /^604c60ad39d71ab11d3cbba198bd3fb8 /m,
   },
 ];
+
+/**
+ * Runs `w` on the guest's console: makes its inputs, times its command (the round trip from
+ * the host), checks its output. Returns the seconds, null when the output was wrong (then
+ * also told on stderr), and the output.
+ */
+export async function runWorkload(
+  s: ConsoleSession,
+  w: Workload,
+  timeoutMs: number,
+): Promise<[number | null, string]> {
+  await s.run(`rm -rf /tmp/w && mkdir /tmp/w${w.setup ? ` && ${w.setup}` : ''}`, timeoutMs);
+  const t = performance.now();
+  const out = await s.run(w.run, timeoutMs);
+  const seconds = (performance.now() - t) / 1000;
+  const checked = w.check ? await s.run(w.check, timeoutMs) : '';
+  await s.run('rm -rf /tmp/w', timeoutMs);
+  const text = (out + checked).trim();
+  if (!w.expect.test(text)) {
+    process.stderr.write(`${w.name}: expected ${String(w.expect)}, the guest printed:\n${text}\n`);
+    return [null, text];
+  }
+  return [seconds, text];
+}

@@ -164,6 +164,27 @@ export class Ram implements Persistent<RamState> {
     return c;
   }
 
+  /** Pages that have a decoded-instruction cache now. */
+  codePageCount(): number {
+    let n = 0;
+    for (let p = 0; p < this.code.length; p++) if (this.code[p] !== null) n++;
+    return n;
+  }
+
+  /**
+   * Forgets every page's decoded instructions and translations, so that the memory they hold
+   * can be freed: pages executed again are decoded anew (and translated again once hot).
+   * Nothing the guest sees changes. Call between slices (a running hart keeps its page's cache).
+   */
+  dropCode(): void {
+    for (let p = 0; p < this.code.length; p++) {
+      if (this.code[p] === null) continue;
+      if (this.translated[p] !== 0) this.dropTranslations(p);
+      else this.codeGen[p]++;
+      this.code[p] = null;
+    }
+  }
+
   /**
    * Records a write of `len` bytes at offset `off` made outside a write TLB:
    * marks the pages dirty and forgets decoded instructions the bytes overlap.
@@ -335,12 +356,7 @@ export class Ram implements Persistent<RamState> {
       this.written.fill(1, r.page, next);
     }
     this.zeroPages(next, this.size / PAGE_SIZE);
-    for (let p = 0; p < this.code.length; p++) {
-      if (this.code[p] === null) continue;
-      if (this.translated[p] !== 0) this.dropTranslations(p);
-      else this.codeGen[p]++;
-      this.code[p] = null;
-    }
+    this.dropCode();
     // Every page is dirty; the log itself starts empty, so that it goes on telling the pages
     // written from now on (write TLBs refill and mark them: dirtyEpoch).
     this.dirty.fill(0);

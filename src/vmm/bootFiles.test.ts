@@ -31,8 +31,11 @@ test('a boot reads every file at start; a restore reads the kernel and initrd on
   const now = BootFiles.open(f, false);
   const deferred = BootFiles.open(f, true);
   rmSync(f.initrd); // gone after the start: only the boot that was read already has it
-  assert.deepEqual(now.forBoot().initrd, Uint8Array.of(1, 2, 3));
-  assert.equal(now.forBoot().kernel?.length, 4096);
+  const first = now.forBoot();
+  assert.deepEqual(first.initrd, Uint8Array.of(1, 2, 3));
+  assert.equal(first.kernel?.length, 4096);
+  // A reboot reads the files again (they are not kept once a boot took them).
+  assert.throws(() => now.forBoot(), /cannot read the initrd '.*initrd': no such file/);
   const r = deferred.forRestore();
   assert.equal(r.kernel, undefined);
   assert.equal(r.initrd, undefined);
@@ -40,7 +43,8 @@ test('a boot reads every file at start; a restore reads the kernel and initrd on
   assert.throws(() => deferred.forBoot(), /cannot read the initrd '.*initrd': no such file/);
   writeFileSync(f.initrd, Uint8Array.of(4));
   assert.deepEqual(deferred.forBoot().initrd, Uint8Array.of(4));
-  assert.equal(deferred.forBoot(), deferred.forBoot(), 'read once');
+  writeFileSync(f.initrd, Uint8Array.of(5));
+  assert.deepEqual(deferred.forBoot().initrd, Uint8Array.of(5), 'a reboot reads them anew');
 });
 
 test('a restore still refuses at start a kernel or initrd it could not read later', (t) => {

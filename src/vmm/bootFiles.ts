@@ -2,7 +2,9 @@
 // at start. A VMM that starts from a snapshot makes its first board with the firmware alone,
 // since the restore overwrites all of RAM: it only checks at start that the kernel and initrd
 // can be read, and reads them when a boot first needs them (a guest reboot), which spares a
-// restore decompressing and copying in a kernel of some 30 MB for nothing.
+// restore decompressing and copying in a kernel of some 30 MB for nothing. Once a boot has
+// taken the files they are not kept (the board copied them into guest RAM): a guest reboot
+// reads them again, so the VMM does not hold those 30 MB for a reboot that may never come.
 
 import { checkGuestFile, readGuestFile, readKernel } from './kernelFile.js';
 
@@ -37,20 +39,25 @@ export class BootFiles {
       if (paths.kernel !== undefined) checkGuestFile(paths.kernel, 'kernel');
       if (paths.initrd !== undefined) checkGuestFile(paths.initrd, 'initrd');
     } else {
-      files.forBoot();
+      files.images = files.read();
     }
     return files;
   }
 
-  /** Every file, for a boot: read on the first call. */
+  /** Every file, for a boot: those read at start for the first boot, read anew for later ones. */
   forBoot(): BootImages {
-    this.images ??= {
+    const images = this.images ?? this.read();
+    this.images = null;
+    return images;
+  }
+
+  private read(): BootImages {
+    return {
       firmware: this.firmware,
       kernel: this.paths.kernel !== undefined ? readKernel(this.paths.kernel) : undefined,
       initrd:
         this.paths.initrd !== undefined ? readGuestFile(this.paths.initrd, 'initrd') : undefined,
     };
-    return this.images;
   }
 
   /** The firmware alone, for a board that a snapshot is restored into. */

@@ -30,6 +30,7 @@ import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
 import { newGeneration } from './generation.js';
+import { IdleTrim, limitMallocArenas } from './idleTrim.js';
 import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
@@ -90,6 +91,11 @@ export interface SnapshotResult {
 /** Instructions per slice: about a millisecond of guest time. */
 export const SLICE = 200_000;
 
+/** Waits for a timer due within this many ms are slept precisely, without the event loop. */
+const NEAR_MS = 1.5;
+/** A word no one notifies: Atomics.wait on it sleeps for its timeout. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class Vmm {
@@ -115,6 +121,8 @@ export class Vmm {
   migration: MigrationSource | null = null;
   incoming: IncomingMigration | null = null;
   readonly throttle = new Throttle();
+  /** Gives back the memory of the code caches while the guest idles. */
+  readonly idleTrim = new IdleTrim();
 
   private constructor(
     readonly config: VmmConfig,
@@ -151,6 +159,7 @@ export class Vmm {
       else tapPreflight({ bridge: config.net.bridge });
     }
     reaper.enable({ terminal: options.console.input?.isTTY === true });
+    limitMallocArenas();
     const disks: LayeredDisk[] = [];
     let net: HostNet | null = null;
     let consoleLog: ConsoleLog | null = null;
@@ -376,7 +385,9 @@ export class Vmm {
       const sliceStart = performance.now();
       const stop = board.run(SLICE);
       io.flush();
-      const owed = this.throttle.after(performance.now() - sliceStart);
+      const sliceMs = performance.now() - sliceStart;
+      this.idleTrim.ran(sliceMs);
+      const owed = this.throttle.after(sliceMs);
       if (owed > 0) {
         const t = performance.now();
         await sleep(owed);
@@ -408,11 +419,17 @@ export class Vmm {
         const ms = Number.isFinite(deadline)
           ? ((deadline - clock.now()) * 1000) / TIMEBASE_HZ
           : 1000;
-        if (ms > 0.5) {
+        if (ms > NEAR_MS) {
+          await this.idleTrim.idle(board.ram);
+          // Node's timers count whole milliseconds and may fire up to one early: the rest
+          // of the wait is slept below, on the next turn.
           const waits = [sleep(Math.min(ms, 1000)), io.whenInput(), this.whenOrdered()];
           if (this.net) waits.push(this.net.whenReceived());
           await Promise.race(waits);
           lastYield = Date.now();
+        } else if (ms > 0) {
+          // A timer due this soon is slept for precisely, on the spot (not spun for).
+          Atomics.wait(nap, 0, 0, ms);
         }
         continue;
       }

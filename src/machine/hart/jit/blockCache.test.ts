@@ -106,6 +106,29 @@ test('the dispatcher chains blocks through the jump cache; SFENCE.VMA of a page 
   assert.equal(live(), 0);
 });
 
+test('released blocks and dropped decode arrays are made anew and give the same results', async () => {
+  const { hart, ram } = machine(LOOP, 10);
+  await runToWfi(hart);
+  const blocks = hart.blocks!;
+  assert.equal(hart.regs.get(10), SUM);
+  assert.ok(blocks.blocks >= 1 && ram.codePageCount() >= 1);
+  const made = blocks.compiled;
+  blocks.release();
+  ram.dropCode();
+  assert.equal(blocks.blocks, 0);
+  assert.equal(blocks.releases, 1);
+  assert.equal(ram.codePageCount(), 0);
+  // Each slot's translation word is gone with its page: the loop runs again from scratch.
+  hart.pc = BigInt(BASE);
+  hart.wfi = false;
+  hart.regs.set(10, 0n);
+  await runToWfi(hart);
+  assert.equal(hart.regs.get(10), SUM);
+  assert.equal(hart.regs.get(12), SUM);
+  assert.ok(blocks.compiled > made, 'the loop was translated again');
+  assert.equal(ram.codePageCount(), 1);
+});
+
 test('RAM too large for a WebAssembly memory beside the hart areas only interprets', () => {
   const ram = new Ram(BASE, 2 ** 32);
   assert.equal(ram.memory, null);

@@ -12,7 +12,9 @@
 //
 // A write to a page drops the page's blocks (Ram.dropTranslations). When
 // MAX_BLOCKS have been made, all blocks are dropped and numbering starts
-// again, which bounds the memory they hold.
+// again, which bounds the memory they hold. release() drops them all and
+// empties the table too, so that V8 can free their modules (the VMM does it
+// while the guest idles, vmm/idleTrim.ts).
 
 import { CODE_SLOT_WORDS, HART_AREA_BYTES, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
@@ -48,6 +50,8 @@ export class BlockCache {
   private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: MAX_BLOCKS + 1 });
   /** Numbers handed out so far. */
   private blockCount = 1;
+  /** Table entries that may hold a block: 1 .. tableUsed - 1. */
+  private tableUsed = 1;
   /** Runs a block and the blocks after it (dispatcher.ts). */
   readonly dispatch: DispatchFn;
   private readonly translator = new BlockTranslator();
@@ -64,6 +68,7 @@ export class BlockCache {
   untranslatable = 0;
   stale = 0;
   resets = 0;
+  releases = 0;
   instructions = 0;
   inFlight = 0;
 
@@ -94,6 +99,11 @@ export class BlockCache {
   }
 
   /** The cache of `ram`'s blocks (RAM in a WebAssembly memory only). */
+  /** The cache of `ram`'s blocks if one was made, else null. */
+  static existing(ram: Ram): BlockCache | null {
+    return caches.get(ram) ?? null;
+  }
+
   static of(ram: Ram): BlockCache {
     let c = caches.get(ram);
     if (c === undefined) {
@@ -168,6 +178,7 @@ export class BlockCache {
       }
       p.code[p.slot] = this.blockCount;
       this.table.set(this.blockCount++, exports[String(i)]);
+      if (this.blockCount > this.tableUsed) this.tableUsed = this.blockCount;
       this.compiled++;
     }
   }
@@ -179,5 +190,21 @@ export class BlockCache {
     this.blockCount = 1;
     this.clearJumpCaches();
     this.resets++;
+  }
+
+  /** Blocks that may be live now (made since the last reset). */
+  get blocks(): number {
+    return this.blockCount - 1;
+  }
+
+  /**
+   * Drops every block and empties the table, so that nothing holds their compiled modules
+   * any more (V8 frees them once collected). Blocks under way are voided when they arrive.
+   */
+  release(): void {
+    this.dropAll();
+    for (let i = 1; i < this.tableUsed; i++) this.table.set(i, null);
+    this.tableUsed = 1;
+    this.releases++;
   }
 }
