@@ -60,7 +60,13 @@ test(
       assert.match(((await bad.json()) as Json).error, /^cols: .*>=1/);
     } finally {
       await page.context().close();
+      // Stopped and deleted before the daemon stops, so that its cgroup goes with it.
       await api('PUT', '/v1/guests/hvc1/state', { action: 'stop', force: true });
+      await until('hvc1 stopped', async () => {
+        const g = (await (await api('GET', '/v1/guests/hvc1')).json()) as Json;
+        return g.metadata.state === 'stopped' ? true : null;
+      });
+      assert.equal((await api('DELETE', '/v1/guests/hvc1')).status, 200);
     }
   },
 );
