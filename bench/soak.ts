@@ -115,8 +115,9 @@ for (const k of kinds) {
 }
 const ok = peak <= base + BOUND_MIB && b.wrong === 0;
 console.log(
-  `\nverdict: Berth's RSS after minute ${BASELINE} stayed at or below ${fmt(base)} + ${BOUND_MIB} = ` +
-    `${fmt(base + BOUND_MIB)} MiB (highest ${fmt(peak)}, last ${fmt(last)}): ${ok ? 'met' : 'NOT met'}` +
+  `\nverdict: Berth's RSS after minute ${BASELINE} must stay at or below ${base.toFixed(1)} + ` +
+    `${BOUND_MIB} = ${(base + BOUND_MIB).toFixed(1)} MiB; highest ${peak.toFixed(1)}, last ` +
+    `${last.toFixed(1)}: ${ok ? 'met' : 'NOT met'}` +
     (b.wrong ? ` (${b.wrong} workloads printed wrong output)` : ''),
 );
 const args = process.argv.slice(2).join(' ');
