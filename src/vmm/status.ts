@@ -1,6 +1,7 @@
 // What a VMM reports about itself on its control socket (the `status` request): state,
 // progress, host resources and per-device counters. Plain JSON, for the host daemon.
 
+import type { EngineCounters } from '../machine/hart/engineCounters.js';
 import type { VirtioBlkCounters } from '../machine/virtio/blk.js';
 import type { VirtioNetCounters } from '../machine/virtio/net.js';
 import type { MigrationStats } from './migration/stats.js';
@@ -22,6 +23,8 @@ export interface VmmStatus {
   rssBytes: number;
   /** CPU time of the VMM process (user + system). */
   cpuSeconds: number;
+  /** The harts' engines since the machine started (null before it has one). */
+  engine: EngineCounters | null;
   disks: ({ path: string; readOnly: boolean } & Partial<VirtioBlkCounters>)[];
   net: {
     kind: string;

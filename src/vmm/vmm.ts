@@ -15,6 +15,7 @@ import type { VirtBoard } from '../machine/board/virt.js';
 import type { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { formatMac } from '../machine/virtio/net.js';
+import { engineCounters } from '../machine/hart/engineCounters.js';
 import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
 import { VmmConfigError, type VmmConfig } from './config.js';
 import { ConsoleIO } from './console.js';
@@ -551,6 +552,7 @@ export class Vmm {
       memoryBytes: this.config.memory,
       rssBytes: process.memoryUsage.rss(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      engine: board ? engineCounters(board.harts) : null,
       disks: this.config.disks.map((d, i) => ({
         path: this.disks[i]?.path ?? resolve(d.path),
         readOnly: d.readOnly,

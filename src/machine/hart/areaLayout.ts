@@ -33,11 +33,12 @@ export const AREA_XOFF = AREA_XTAG_HI + TLB_SIZE * 4;
  * The jump cache: JC_SIZE entries of [pc low, pc high, tag, block number, RAM
  * offset of the block's page, unused x3] that let the dispatcher
  * (jit/dispatcher.ts) go from block to block without leaving WebAssembly. An
- * entry is valid while its tag equals AREA_FTAG; when only the TLB generation
- * in the tag moved on (a TLB flush), the dispatcher revalidates the entry
- * through the fetch TLB: same page, same RAM page, and it is current again.
+ * entry is valid while its tag equals AREA_FTAG but for the TLB generation
+ * (same jump cache generation, same privilege level) and the fetch TLB maps
+ * the pc's page to the entry's RAM page: the dispatcher checks both at every
+ * jump, so TLB flushes and address-space switches need not touch the cache.
  */
-export const JC_BITS = 11;
+export const JC_BITS = 13;
 export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 32;
 export const AREA_JC = AREA_XOFF + TLB_SIZE * 4;

@@ -405,8 +405,6 @@ function writeSatp(h: Hart, lo: number, hi: number): boolean {
   // Physical page number: 44 bits; ASID: 16 bits (all writable).
   h.satpLo = lo;
   h.satpHi = hi;
-  h.mmu.satpMode = mode;
-  h.mmu.satpPpn = (hi & 0xfff) * 4294967296 + (lo >>> 0);
-  h.mmu.flush();
+  h.mmu.setSatp(lo, hi);
   return true;
 }

@@ -36,7 +36,7 @@ import {
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
-import { JUMP_PAGES, Mmu, TLB_MASK } from './mmu.js';
+import { Mmu, TLB_MASK } from './mmu.js';
 import { Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
 import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
@@ -184,6 +184,9 @@ export class Hart implements Persistent<HartState> {
   /** The translated blocks, or null when this hart only interprets. */
   readonly blocks: BlockCache | null;
   private readonly jitThreshold: number;
+  /** Counters: calls into translated code, and the instructions they retired. */
+  dispatches = 0;
+  translatedInstructions = 0;
 
   constructor(bus: Bus, config: HartConfig = {}) {
     this.bus = bus;
@@ -367,7 +370,6 @@ export class Hart implements Persistent<HartState> {
     const scratch = this.scratch;
     const blocks = this.blocks;
     const dispatch = blocks !== null ? blocks.dispatch : () => 0;
-    const jumpPages = mmu.jumpPages;
     const area = this.area;
     const area32 =
       area >= 0 ? new Int32Array(ram.buffer, area, AREA_END >> 2) : new Int32Array(AREA_END >> 2);
@@ -450,11 +452,12 @@ export class Hart implements Persistent<HartState> {
                 area32[j + 2] = area32[AREA_FTAG >> 2];
                 area32[j + 3] = t;
                 area32[j + 4] = fetchBase;
-                jumpPages[(pcLo >>> 12) & (JUMP_PAGES - 1)] = 1;
                 area8[AREA_JUMP_FRAMES + ((fetchBase >>> 12) & (JUMP_FRAMES - 1))] = 1;
                 const done = dispatch(area, pcLo, pcHi, budget - n, t);
+                this.dispatches++;
                 if (done > 0) {
                   n += done;
+                  this.translatedInstructions += done;
                   pcLo = area32[AREA_PC_LO >> 2];
                   pcHi = area32[AREA_PC_HI >> 2];
                   continue;

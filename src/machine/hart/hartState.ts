@@ -191,7 +191,6 @@ export function loadHart(h: Hart, s: HartState): void {
     addr.map((a) => a[0]),
     addr.map((a) => a[1]),
   );
-  h.mmu.satpMode = h.satpHi >>> 28;
-  h.mmu.satpPpn = (h.satpHi & 0xfff) * 4294967296 + (h.satpLo >>> 0);
+  h.mmu.setSatp(h.satpLo, h.satpHi);
   h.mmu.pbmte = (h.menvcfgHi & (1 << 30)) !== 0;
 }

@@ -6,6 +6,14 @@
 // and the value is the page's offset in RAM, so a hit costs two compares. Only
 // RAM pages that PMP allows as a whole are cached; writes are cached only once
 // the PTE's D bit is set and the page is in the dirty log.
+//
+// Address spaces (satp's ASID, 16 bits): each one in use has a generation of
+// its own, kept in the tags, so switching satp between processes selects other
+// entries instead of flushing; the entries of the space switched away from stay
+// for its return. A generation is bound to the satp (mode, root, ASID) it was
+// made for: a new root under an old ASID gets a new one too. Global entries
+// (the G bit, on the kernel's pages; and M-mode ones, which satp does not
+// affect) move to whichever generation is current, so a switch keeps them.
 
 import type { Bus } from '../bus.js';
 import type { Ram } from '../ram.js';
@@ -53,6 +61,7 @@ const PTE_R = 2;
 const PTE_W = 4;
 const PTE_X = 8;
 const PTE_U = 16;
+const PTE_G = 32;
 const PTE_A = 64;
 const PTE_D = 128;
 
@@ -62,8 +71,6 @@ export const SATP_SV48 = 9;
 export const SATP_SV57 = 10;
 
 const TWO32 = 4294967296;
-/** Size of Mmu.jumpPages (a power of two). */
-export const JUMP_PAGES = 4096;
 /** fill(): the page is RAM but holds decoded code, so writes are not cached (see codePageOff). */
 const FILL_CODE_PAGE = -2;
 
@@ -101,10 +108,29 @@ export class Mmu {
    * SFENCE.VMA of an address inside one of them flushes everything.
    */
   private readonly superpages = new Set<number>();
-  /** Flush generation, kept in bits 4..11 of every tag: a full flush just bumps it. */
+  /** Generation of the current address space, kept in bits 4..11 of every tag. */
   private gen = 0;
+  /** The last generation handed out: they are handed out in turn, and the TLBs are wiped when they wrap. */
+  private lastGen = 0;
+  /** Generations of the address spaces seen since the last full flush, by ASID (-1: bare). */
+  private readonly spaceGens = new Map<number, number>();
+  /** The satp (mode and root page) each of those generations was made for. */
+  private readonly spaceRoots = new Map<number, number>();
+  /** The current address space's key in spaceGens: its ASID, or -1 when translation is off. */
+  private space = -1;
   /** Level of the leaf found by the last translate(). */
   private lastLevel = 0;
+  /** Whether the last translate() found a global mapping (G set on the way) or needed no tables. */
+  private lastGlobal = false;
+  /**
+   * TLB entries that hold global translations, as kind * TLB_SIZE + index (kinds: read,
+   * write, fetch): globalFlag says which entries hold one now; globalSlots lists them (and
+   * maybe some that no longer do), each at most once, as inGlobalSlots says.
+   */
+  private readonly globalFlag = new Uint8Array(3 * TLB_SIZE);
+  private readonly inGlobalSlots = new Uint8Array(3 * TLB_SIZE);
+  private readonly globalSlots = new Int32Array(3 * TLB_SIZE);
+  private globalCount = 0;
 
   readonly pmp = new Pmp();
   readonly ram: Ram;
@@ -174,17 +200,105 @@ export class Mmu {
   flushes = 0;
   pageFlushes = 0;
 
+  /** Switches to address space switched to by satp. */
+  asidSwitches = 0;
+
+  /** Drops every cached translation of every address space. */
   flush(): void {
     this.flushes++;
-    this.gen = (this.gen + 1) & 0xff;
-    if (this.gen === 0) {
+    this.forgetGlobals();
+    this.spaceGens.clear();
+    this.spaceRoots.clear();
+    this.superpages.clear();
+    this.renewSpace();
+  }
+
+  /** Sets satp's translation: mode, root page and ASID, from the CSR's halves. */
+  setSatp(lo: number, hi: number): void {
+    this.satpMode = hi >>> 28;
+    this.satpPpn = (hi & 0xfff) * TWO32 + (lo >>> 0);
+    this.space = this.satpMode === SATP_BARE ? -1 : (hi >>> 12) & 0xffff;
+    const root = this.satpMode * 2 ** 44 + this.satpPpn;
+    const gen = this.spaceGens.get(this.space);
+    if (gen !== undefined && this.spaceRoots.get(this.space) === root) {
+      this.asidSwitches++;
+      this.moveGlobals(gen);
+      this.gen = gen;
+      this.setMode(this.fetchPriv, this.dataPriv, this.sum, this.mxr);
+    } else {
+      this.renewSpace();
+    }
+  }
+
+  /** SFENCE.VMA x0, asid: drops the cached translations of one address space. */
+  flushAsid(asid: number): void {
+    this.flushes++;
+    if (asid === this.space) this.renewSpace();
+    else this.spaceGens.delete(asid);
+  }
+
+  /** Gives the current address space a new generation, so that none of its entries match. */
+  private renewSpace(): void {
+    this.lastGen = (this.lastGen + 1) & 0xff;
+    if (this.lastGen !== 0) {
+      this.moveGlobals(this.lastGen);
+    } else {
+      // Every generation has been handed out: wipe the TLBs and start again.
       this.rTagLo.fill(-1);
       this.wTagLo.fill(-1);
       this.xTagLo.fill(-1);
       this.clearJumpCache();
+      this.forgetGlobals();
+      this.spaceGens.clear();
+      this.spaceRoots.clear();
+      this.superpages.clear();
     }
-    this.superpages.clear();
+    this.gen = this.lastGen;
+    this.spaceGens.set(this.space, this.gen);
+    this.spaceRoots.set(this.space, this.satpMode * 2 ** 44 + this.satpPpn);
     this.setMode(this.fetchPriv, this.dataPriv, this.sum, this.mxr);
+  }
+
+  /** Retags the global entries of the current generation with generation `gen`. */
+  private moveGlobals(gen: number): void {
+    const from = this.gen << 4;
+    const to = gen << 4;
+    const flag = this.globalFlag;
+    const slots = this.globalSlots;
+    let kept = 0;
+    for (let i = 0; i < this.globalCount; i++) {
+      const k = slots[i];
+      if (flag[k] === 0) {
+        this.inGlobalSlots[k] = 0;
+        continue;
+      }
+      slots[kept++] = k;
+      const tags = k < TLB_SIZE ? this.rTagLo : k < 2 * TLB_SIZE ? this.wTagLo : this.xTagLo;
+      const idx = k & TLB_MASK;
+      const t = tags[idx];
+      if (t !== -1 && (t & 0xff0) === from) tags[idx] = (t & ~0xff0) | to;
+    }
+    this.globalCount = kept;
+  }
+
+  /** Global entries are dropped like the others from now on (a full flush). */
+  private forgetGlobals(): void {
+    this.globalFlag.fill(0);
+    this.inGlobalSlots.fill(0);
+    this.globalCount = 0;
+  }
+
+  /** Records whether TLB entry `k` (kind * TLB_SIZE + index) now holds a global translation. */
+  private noteGlobal(k: number, global: boolean): void {
+    if (!global) {
+      this.globalFlag[k] = 0;
+      return;
+    }
+    this.globalFlag[k] = 1;
+    if (this.inGlobalSlots[k] === 0) {
+      this.inGlobalSlots[k] = 1;
+      this.globalSlots[this.globalCount++] = k;
+    }
   }
 
   flushWrites(): void {
@@ -202,17 +316,9 @@ export class Mmu {
     if (this.area32 !== null) setJumpFetchTag(this.area32, 0, this.fetchTag);
   }
 
-  /**
-   * Virtual pages (by page number modulo JUMP_PAGES) that the jump cache may
-   * hold jumps into: the hart marks them as it adds jumps, so that fencing a
-   * page no jump leads to keeps the cache.
-   */
-  readonly jumpPages = new Uint8Array(JUMP_PAGES);
-
   /** Forgets the translated code's remembered jumps (their fetch tags no longer prove the mapping). */
   clearJumpCache(): void {
     if (this.area32 !== null) forgetJumps(this.area32, 0);
-    this.jumpPages.fill(0);
   }
 
   /**
@@ -232,7 +338,10 @@ export class Mmu {
     this.rTagLo[idx] = -1;
     this.wTagLo[idx] = -1;
     this.xTagLo[idx] = -1;
-    if (this.jumpPages[(lo >>> 12) & (JUMP_PAGES - 1)] !== 0) this.clearJumpCache();
+    this.globalFlag[idx] = 0;
+    this.globalFlag[TLB_SIZE + idx] = 0;
+    this.globalFlag[2 * TLB_SIZE + idx] = 0;
+    // The jump cache needs nothing: the dispatcher checks each jump against the fetch TLB.
   }
 
   private fault(access: number, page: boolean, lo: number, hi: number): never {
@@ -254,11 +363,15 @@ export class Mmu {
   /** Translates virtual address (lo, hi) for `access` at privilege `priv`; returns the physical address. */
   translate(lo: number, hi: number, access: number, priv: number): number {
     this.lastLevel = 0;
+    // M-mode's accesses do not depend on satp; S and U ones without translation do.
+    this.lastGlobal = priv === PRIV_M;
     if (priv === PRIV_M || this.satpMode === SATP_BARE) {
       if (hi >>> 24 !== 0) this.fault(access, false, lo, hi); // beyond 56 physical bits
       return (hi >>> 0) * TWO32 + (lo >>> 0);
     }
     this.pageWalks++;
+    this.lastGlobal = false;
+    let global = 0;
     const levels = this.satpMode - 5;
     const vaBits = 12 + 9 * levels;
     const top = hi >> (vaBits - 33);
@@ -281,6 +394,7 @@ export class Mmu {
       const pbmt = (pHi >>> 29) & 3;
       const napot = pHi >>> 31;
       let ppn = (pLo >>> 10) + (pHi & 0x3fffff) * 4194304;
+      global |= pLo & PTE_G;
       if ((pLo & (PTE_R | PTE_X)) === 0) {
         // Pointer to the next level.
         if (i === 0 || pbmt !== 0 || napot !== 0 || (pLo & (PTE_A | PTE_D | PTE_U)) !== 0) {
@@ -316,6 +430,7 @@ export class Mmu {
         this.ram.noteWrite(pteOff, 4);
       }
       this.lastLevel = i;
+      this.lastGlobal = global !== 0;
       return (ppn + (vpage % span)) * 4096 + (lo & 0xfff);
     }
     return this.fault(access, true, lo, hi);
@@ -354,15 +469,18 @@ export class Mmu {
       this.rTagLo[idx] = (lo & ~0xfff) | this.dataTag;
       this.rTagHi[idx] = hi;
       this.rOff[idx] = off;
+      this.noteGlobal(idx, this.lastGlobal);
     } else if (access === ACCESS_WRITE) {
       this.wTagLo[idx] = (lo & ~0xfff) | this.dataTag;
       this.wTagHi[idx] = hi;
       this.wOff[idx] = off;
       this.ram.dirty[off >>> 12] = 1;
+      this.noteGlobal(TLB_SIZE + idx, this.lastGlobal);
     } else {
       this.xTagLo[idx] = (lo & ~0xfff) | this.fetchTag;
       this.xTagHi[idx] = hi;
       this.xOff[idx] = off;
+      this.noteGlobal(2 * TLB_SIZE + idx, this.lastGlobal);
     }
     return off;
   }

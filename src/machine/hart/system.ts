@@ -108,13 +108,17 @@ export function executeSystem(
       }
       h.wfi = true;
       break;
-    case Op.SFENCE_VMA:
+    case Op.SFENCE_VMA: {
       if (h.priv === PRIV_U || (h.priv === PRIV_S && (h.mstatus & MSTATUS_TVM) !== 0)) {
         illegal(h, inst);
       }
-      if (rs1 === 0) h.mmu.flush();
-      else h.mmu.flushPage(x[rs1 << 1], x[(rs1 << 1) + 1]);
+      // rs2 names an address space; a page's entry is dropped whichever space it is of.
+      const rs2 = (inst >>> 20) & 31;
+      if (rs1 !== 0) h.mmu.flushPage(x[rs1 << 1], x[(rs1 << 1) + 1]);
+      else if (rs2 !== 0) h.mmu.flushAsid(x[rs2 << 1] & 0xffff);
+      else h.mmu.flush();
       break;
+    }
     default:
       illegal(h, inst);
   }

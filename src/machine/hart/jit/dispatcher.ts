@@ -33,7 +33,6 @@ export type DispatchFn = (
 
 const CALL_INDIRECT = 0x11;
 const I32_LT_S = 0x48;
-const I32_STORE = 0x36;
 
 // Locals: parameters, then n (done so far), k (done by the last block), h (jump cache entry),
 // f (the area's tag), x (fetch TLB entry).
@@ -158,25 +157,20 @@ export function dispatcherBytes(): Uint8Array {
   b.byte(W.I32Ne);
   b.byte(W.I32Or);
   returnN();
-  // if entry.tag != ftag: revalidate when only the TLB generation moved on
+  // The entry must be of this jump cache generation and privilege level (any TLB generation):
+  // if ((entry.tag ^ ftag) & ~TLB_GEN_BITS) return n
   get(L_H);
   load(AREA_JC + 8);
   get(P_AREA);
   load(AREA_FTAG);
   b.byte(W.LocalTee);
   b.u32(L_F);
-  b.byte(W.I32Ne);
-  b.byte(W.If);
-  b.byte(T_VOID);
-  //   if ((entry.tag ^ ftag) & ~TLB_GEN_BITS) return n
-  get(L_H);
-  load(AREA_JC + 8);
-  get(L_F);
   b.byte(W.I32Xor);
   i32(~TLB_GEN_BITS);
   b.byte(W.I32And);
   returnN();
-  //   x = area + ((pcLo >>> 12) & TLB_MASK) * 4
+  // and the fetch TLB must map the pc's page to the block's RAM page now.
+  // x = area + ((pcLo >>> 12) & TLB_MASK) * 4
   get(P_PCLO);
   i32(12);
   b.byte(W.I32ShrU);
@@ -188,7 +182,7 @@ export function dispatcherBytes(): Uint8Array {
   b.byte(W.I32Add);
   b.byte(W.LocalTee);
   b.u32(L_X);
-  //   if xTagLo[x] != (pcLo & ~0xfff | ftag & 0xfff) || xTagHi[x] != pcHi || xOff[x] != entry.page return n
+  // if xTagLo[x] != (pcLo & ~0xfff | ftag & 0xfff) || xTagHi[x] != pcHi || xOff[x] != entry.page return n
   load(AREA_XTAG_LO);
   get(P_PCLO);
   i32(~0xfff);
@@ -210,13 +204,6 @@ export function dispatcherBytes(): Uint8Array {
   b.byte(W.I32Ne);
   b.byte(W.I32Or);
   returnN();
-  //   entry.tag = ftag
-  get(L_H);
-  get(L_F);
-  b.byte(I32_STORE);
-  b.u32(2);
-  b.u32(AREA_JC + 8);
-  b.byte(W.End);
   get(L_H);
   load(AREA_JC + 12);
   b.byte(W.LocalSet);
