@@ -104,8 +104,8 @@ test('two --deterministic runs print identical output', { timeout: 2 * BOOT_MS +
 
 // Time under --deterministic is the instruction count (the kernel's timestamps
 // included), so the same output means translated blocks retired exactly the
-// instructions the interpreter did (Debian's kernel patches in Zbb string
-// functions and uses pause, so both engines run bit-manipulation code too).
+// instructions the interpreter did (Debian's kernel runs Zbb and Zbc
+// instructions once the device tree names them, so both engines run them too).
 test(
   '--deterministic prints the same with translated blocks and with the interpreter only',
   { timeout: 2 * BOOT_MS + 60_000 },
