@@ -40,7 +40,7 @@ const GCC_FLAGS = [
   '-nostdlib',
   '-nostartfiles',
   '-static',
-  '-march=rv64gc',
+  '-march=rv64gc_zba_zbb_zbc_zbs_zihintpause',
   '-mabi=lp64d',
   '-mcmodel=medany',
   '-mno-relax',
@@ -160,6 +160,8 @@ export interface BaremetalResult {
   /** What the program printed through the console register. */
   output: string;
   instret: number;
+  /** Guest instructions translated into blocks (jit/), 0 when the hart only interprets. */
+  translated: number;
   /** One line about the hart when the run ended (pc, privilege, trap CSRs). */
   summary: string;
 }
@@ -169,6 +171,12 @@ export interface RunOptions {
   maxInstructions?: number;
   /** Instructions per slice; the timer is synchronised between slices. */
   slice?: number;
+  /**
+   * The hart's jitThreshold (0: interpret only); when given, blocks are
+   * compiled at once (jitSynchronous) so that translated code runs in this
+   * synchronous loop. Default: the hart's own.
+   */
+  jitThreshold?: number;
 }
 
 function hex(v: bigint | number): string {
@@ -193,7 +201,12 @@ export function runBaremetal(elf: Uint8Array, opts: RunOptions = {}): BaremetalR
   const ram = new Ram(RAM_BASE, opts.ramSize ?? 32 * 1024 * 1024);
   const bus = new Bus(ram);
   const timer = new TestTimer();
-  const hart = new Hart(bus, { readTime: () => timer.now() });
+  const hart = new Hart(bus, {
+    readTime: () => timer.now(),
+    ...(opts.jitThreshold !== undefined
+      ? { jitThreshold: opts.jitThreshold, jitSynchronous: true }
+      : {}),
+  });
   const dev = new TestDevice(() => hart.requestStop());
   bus.map('test', TEST_DEVICE_BASE, 0x1000, dev);
   bus.map('timer', TIMER_BASE, 0x10000, timer);
@@ -246,6 +259,7 @@ export function runBaremetal(elf: Uint8Array, opts: RunOptions = {}): BaremetalR
     code: dev.code,
     output: Buffer.from(dev.output).toString('latin1'),
     instret: hart.instret,
+    translated: hart.blocks?.instructions ?? 0,
     summary: describe(hart) + detail,
   };
 }

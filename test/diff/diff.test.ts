@@ -1,11 +1,11 @@
 // Differential tests of the hart against qemu-riscv64, one node:test test per
-// group (RV64I, C, loads/stores, M, A, Zicsr, F/D). Each program batches many
+// group (RV64I, C, loads/stores, M, A, Zicsr, F/D, Zba/Zbb/Zbc/Zbs). Each program batches many
 // cases; both sides dump the registers, fcsr and data area after every case
 // and the records are compared case by case. Single-instruction tests (illegal
 // encodings, decoder sweep) are in encodings.test.ts.
 //
 // Files: values.ts (seeded random numbers, operand pools), caseModel.ts (a case),
-// genInt.ts / genFp.ts (generators), suite.ts (groups, case numbers), program.ts
+// genInt.ts / genFp.ts / genZb.ts (generators), suite.ts (groups, case numbers), program.ts
 // (assembly of a batch), toolchain.ts (gcc, qemu, objdump), engine.ts (running
 // and comparing a batch), compare.ts (records and readable diffs), env.ts.
 //

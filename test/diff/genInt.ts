@@ -6,7 +6,7 @@
 import { CaseBuilder, MEM_SIZE, XNAMES, xn } from './caseModel.js';
 import { INT_SPECIAL, randBoxed, randF64, randInt, u64, Rng } from './values.js';
 
-function initX(b: CaseBuilder, pick: (r: Rng) => bigint = randInt): void {
+export function initX(b: CaseBuilder, pick: (r: Rng) => bigint = randInt): void {
   for (let i = 1; i < 32; i++) if (i !== 2) b.c.x[i] = pick(b.r);
   for (let i = 0; i < 32; i++) b.c.f[i] = b.r.bool() ? randF64(b.r) : randBoxed(b.r);
   b.c.fcsr = b.r.int(256);
@@ -39,7 +39,7 @@ const SHW_OPS = ['slliw', 'srliw', 'sraiw'];
 const BRANCHES = ['beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu'];
 
 /** One random RV64I ALU instruction. */
-function aluOp(b: CaseBuilder): void {
+export function aluOp(b: CaseBuilder): void {
   const r = b.r;
   const d = xn(b.destX());
   switch (r.int(6)) {
@@ -69,7 +69,7 @@ function aluOp(b: CaseBuilder): void {
 }
 
 /** A forward branch or jump over a few instructions, a jalr through a computed address, or a short loop. */
-function controlOp(b: CaseBuilder, body: (b: CaseBuilder) => void): void {
+export function controlOp(b: CaseBuilder, body: (b: CaseBuilder) => void): void {
   const r = b.r;
   const skip = b.label();
   switch (r.int(5)) {

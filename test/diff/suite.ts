@@ -17,6 +17,7 @@ import {
   M_DIRECTED_TOTAL,
   SLOTS,
 } from './genInt.js';
+import { genZb, genZbDirected, ZB_DIRECTED_TOTAL } from './genZb.js';
 import { Rng } from './values.js';
 
 export interface Group {
@@ -57,6 +58,14 @@ export const GROUPS: readonly Group[] = [
   { name: 'fp-mix', count: 1000, gen: genFpMix },
   // Code written at run time: the program is linked as one writable and executable segment.
   { name: 'smc', count: 300, link: ['-Wl,-N', '-Wl,--no-warn-rwx-segments'], gen: genSmc },
+  // Zba, Zbb, Zbc, Zbs (and pause): random sequences, and every instruction on every edge operand.
+  { name: 'zb', count: 1000, gen: genZb },
+  {
+    name: 'zb-directed',
+    count: Math.ceil(ZB_DIRECTED_TOTAL / SLOTS),
+    fixed: true,
+    gen: genZbDirected,
+  },
 ];
 
 export function groupOf(id: number): { group: Group; index: number } {

@@ -102,6 +102,21 @@ test('two --deterministic runs print identical output', { timeout: 2 * BOOT_MS +
   assert.equal(a, b);
 });
 
+// Time under --deterministic is the instruction count (the kernel's timestamps
+// included), so the same output means translated blocks retired exactly the
+// instructions the interpreter did (Debian's kernel runs Zbb and Zbc
+// instructions once the device tree names them, so both engines run them too).
+test(
+  '--deterministic prints the same with translated blocks and with the interpreter only',
+  { timeout: 2 * BOOT_MS + 60_000 },
+  () => {
+    const translated = berthScripted(['--deterministic']);
+    const interpreted = berthScripted(['--deterministic', '--jit-threshold', '0']);
+    assert.match(translated, /370370367/);
+    assert.equal(translated, interpreted);
+  },
+);
+
 const COMMANDS = [
   'echo $((123456789 * 3))',
   'ls /',

@@ -49,7 +49,11 @@ export interface VirtDeviceTreeBlobOptions {
   minSize?: number;
 }
 
-/** ISA extensions the hart implements, in canonical order (single letters, Z*, S*). */
+/**
+ * ISA extensions the hart implements, in canonical order (single letters; Z*
+ * by the category letter after the Z, in single-letter order, so Zi* before
+ * Zb*; then S*), named as QEMU 7.2 and Linux name them.
+ */
 export const HART_ISA_EXTENSIONS = [
   'i',
   'm',
@@ -60,12 +64,17 @@ export const HART_ISA_EXTENSIONS = [
   'zicntr',
   'zicsr',
   'zifencei',
+  'zihintpause',
+  'zba',
+  'zbb',
+  'zbc',
+  'zbs',
   'sstc',
   'svnapot',
   'svpbmt',
 ] as const;
 
-/** The riscv,isa string: rv64imafdc_zicntr_zicsr_zifencei_sstc_svnapot_svpbmt. */
+/** The riscv,isa string: rv64imafdc_zicntr_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc_svnapot_svpbmt. */
 export function hartIsaString(): string {
   const single = HART_ISA_EXTENSIONS.filter((e) => e.length === 1).join('');
   const multi = HART_ISA_EXTENSIONS.filter((e) => e.length > 1);

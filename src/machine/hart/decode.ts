@@ -1,5 +1,5 @@
-// RV64GC instruction decoder: a pure function from an instruction word to an
-// operation id and its fields. Compressed (16-bit) instructions are expanded to
+// RV64GC instruction decoder (with Zba, Zbb, Zbc, Zbs): a pure function from
+// an instruction word to an operation id and its fields. Compressed (16-bit) instructions are expanded to
 // the operation they stand for. The packed form (two int32 words) is what the
 // hart's decode cache stores:
 //   word 0: op | rd << 8 | rs1 << 14 | rs2 << 19 | rs3 << 24 | rm << 29
@@ -7,7 +7,7 @@
 // rd is 6 bits: an integer destination x0 decodes as 32, a scratch register
 // whose value is discarded, so that the executor never has to test rd for zero.
 
-import { Op } from './ops.js';
+import { FIRST_ZB_OP, LAST_ZB_OP, Op } from './ops.js';
 
 export interface Decoded {
   op: Op;
@@ -91,7 +91,7 @@ export function writesIntRd(op: Op): boolean {
     case Op.FCLASS_D:
       return true;
     default:
-      return op < Op.FLW;
+      return op < Op.FLW || (op >= FIRST_ZB_OP && op <= LAST_ZB_OP);
   }
 }
 
@@ -103,6 +103,78 @@ const OP0: readonly Op[] = [Op.ADD, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.
 const OPM: readonly Op[] = [Op.MUL, Op.MULH, Op.MULHSU, Op.MULHU, Op.DIV, Op.DIVU, Op.REM, Op.REMU];
 const OPM32: readonly Op[] = [Op.MULW, 0, 0, 0, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW];
 const CSR: readonly Op[] = [0, Op.CSRRW, Op.CSRRS, Op.CSRRC, 0, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI];
+
+/** clzw, ctzw, cpopw by rs2. */
+const ZB_COUNTW: readonly Op[] = [Op.CLZW, Op.CTZW, Op.CPOPW];
+/** sh1add.uw, sh2add.uw, sh3add.uw by funct3 >> 1. */
+const ZBA_UW: readonly Op[] = [0, Op.SH1ADD_UW, Op.SH2ADD_UW, Op.SH3ADD_UW];
+
+/**
+ * OP-IMM with funct3 1 or 5 (shifts by a 6-bit amount and the Zbb/Zbs forms
+ * that share their space): `top` is imm[11:6], `imm12` the whole immediate.
+ */
+function shiftImmOp(f3: number, top: number, imm12: number): Op {
+  if (f3 === 1) {
+    switch (top) {
+      case 0x00:
+        return Op.SLLI;
+      case 0x0a:
+        return Op.BSETI;
+      case 0x12:
+        return Op.BCLRI;
+      case 0x1a:
+        return Op.BINVI;
+      case 0x18:
+        switch (imm12) {
+          case 0x600:
+            return Op.CLZ;
+          case 0x601:
+            return Op.CTZ;
+          case 0x602:
+            return Op.CPOP;
+          case 0x604:
+            return Op.SEXT_B;
+          case 0x605:
+            return Op.SEXT_H;
+        }
+    }
+    return Op.ILLEGAL;
+  }
+  switch (top) {
+    case 0x00:
+      return Op.SRLI;
+    case 0x10:
+      return Op.SRAI;
+    case 0x12:
+      return Op.BEXTI;
+    case 0x18:
+      return Op.RORI;
+  }
+  if (imm12 === 0x287) return Op.ORC_B;
+  if (imm12 === 0x6b8) return Op.REV8;
+  return Op.ILLEGAL;
+}
+
+/** OP (0x33) register-register forms other than RV64I's funct7 0 and M's funct7 1. */
+function zbOp(f7: number, f3: number): Op {
+  switch (f7) {
+    case 0x20:
+      return [Op.SUB, 0, 0, 0, Op.XNOR, Op.SRA, Op.ORN, Op.ANDN][f3];
+    case 0x10:
+      return [0, 0, Op.SH1ADD, 0, Op.SH2ADD, 0, Op.SH3ADD, 0][f3];
+    case 0x05:
+      return [0, Op.CLMUL, Op.CLMULR, Op.CLMULH, Op.MIN, Op.MINU, Op.MAX, Op.MAXU][f3];
+    case 0x30:
+      return f3 === 1 ? Op.ROL : f3 === 5 ? Op.ROR : Op.ILLEGAL;
+    case 0x24:
+      return f3 === 1 ? Op.BCLR : f3 === 5 ? Op.BEXT : Op.ILLEGAL;
+    case 0x14:
+      return f3 === 1 ? Op.BSET : Op.ILLEGAL;
+    case 0x34:
+      return f3 === 1 ? Op.BINV : Op.ILLEGAL;
+  }
+  return Op.ILLEGAL;
+}
 
 function amoOp(f5: number, d: boolean): Op {
   const base = d ? Op.LR_D - Op.LR_W : 0;
@@ -248,13 +320,9 @@ function decode32(inst: number): void {
       return op ? set(op, 0, rs1, rs2, ((inst >> 25) << 5) | ((inst >> 7) & 31)) : illegal();
     }
     case 0x13: {
-      if (f3 === 1)
-        return inst >>> 26 === 0 ? set(Op.SLLI, rd, rs1, 0, (inst >> 20) & 63) : illegal();
-      if (f3 === 5) {
-        const top = inst >>> 26;
-        if (top === 0) return set(Op.SRLI, rd, rs1, 0, (inst >> 20) & 63);
-        if (top === 0x10) return set(Op.SRAI, rd, rs1, 0, (inst >> 20) & 63);
-        return illegal();
+      if (f3 === 1 || f3 === 5) {
+        const op = shiftImmOp(f3, inst >>> 26, inst >>> 20);
+        return op ? set(op, rd, rs1, 0, (inst >> 20) & 63) : illegal();
       }
       return set(OPIMM[f3], rd, rs1, 0, immI);
     }
@@ -263,14 +331,16 @@ function decode32(inst: number): void {
       if (f3 === 1 && f7 === 0) return set(Op.SLLIW, rd, rs1, 0, rs2);
       if (f3 === 5 && f7 === 0) return set(Op.SRLIW, rd, rs1, 0, rs2);
       if (f3 === 5 && f7 === 0x20) return set(Op.SRAIW, rd, rs1, 0, rs2);
+      if (f3 === 1 && inst >>> 26 === 0x02) return set(Op.SLLI_UW, rd, rs1, 0, (inst >> 20) & 63);
+      if (f3 === 1 && f7 === 0x30 && rs2 < 3) return set(ZB_COUNTW[rs2], rd, rs1, 0, 0);
+      if (f3 === 5 && f7 === 0x30) return set(Op.RORIW, rd, rs1, 0, rs2);
       return illegal();
     }
     case 0x33: {
       if (f7 === 0) return set(OP0[f3], rd, rs1, rs2, 0);
       if (f7 === 1) return set(OPM[f3], rd, rs1, rs2, 0);
-      if (f7 === 0x20 && f3 === 0) return set(Op.SUB, rd, rs1, rs2, 0);
-      if (f7 === 0x20 && f3 === 5) return set(Op.SRA, rd, rs1, rs2, 0);
-      return illegal();
+      const op = zbOp(f7, f3);
+      return op ? set(op, rd, rs1, rs2, 0) : illegal();
     }
     case 0x3b: {
       if (f7 === 0 && f3 === 0) return set(Op.ADDW, rd, rs1, rs2, 0);
@@ -279,6 +349,12 @@ function decode32(inst: number): void {
       if (f7 === 0x20 && f3 === 0) return set(Op.SUBW, rd, rs1, rs2, 0);
       if (f7 === 0x20 && f3 === 5) return set(Op.SRAW, rd, rs1, rs2, 0);
       if (f7 === 1 && OPM32[f3]) return set(OPM32[f3], rd, rs1, rs2, 0);
+      if (f7 === 0x04 && f3 === 0) return set(Op.ADD_UW, rd, rs1, rs2, 0);
+      if (f7 === 0x04 && f3 === 4 && rs2 === 0) return set(Op.ZEXT_H, rd, rs1, 0, 0);
+      if (f7 === 0x10 && (f3 === 2 || f3 === 4 || f3 === 6))
+        return set(ZBA_UW[f3 >> 1], rd, rs1, rs2, 0);
+      if (f7 === 0x30 && f3 === 1) return set(Op.ROLW, rd, rs1, rs2, 0);
+      if (f7 === 0x30 && f3 === 5) return set(Op.RORW, rd, rs1, rs2, 0);
       return illegal();
     }
     case 0x0f:

@@ -37,8 +37,9 @@ import {
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
 import { Mmu, TLB_MASK } from './mmu.js';
-import { Op } from './ops.js';
+import { FIRST_ZB_OP, Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
+import { executeBitmanip } from './bitmanip.js';
 import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
 import { executeSystem } from './system.js';
 import { FpRegs, IntRegs } from './regs.js';
@@ -957,7 +958,9 @@ export class Hart implements Persistent<HartState> {
               this.illegal(inst);
             // falls through (illegal() never returns)
             default:
-              if ((w0 & 0xff) >= Op.LR_W && (w0 & 0xff) <= Op.AMOMAXU_D) {
+              if ((w0 & 0xff) >= FIRST_ZB_OP) {
+                executeBitmanip(w0 & 0xff, x, d, r1, r2, imm);
+              } else if ((w0 & 0xff) >= Op.LR_W && (w0 & 0xff) <= Op.AMOMAXU_D) {
                 executeAtomic(this, w0 & 0xff, d >> 1, r1 >> 1, r2 >> 1);
               } else {
                 this.fp(w0 & 0xff, w0, inst);

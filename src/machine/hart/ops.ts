@@ -1,6 +1,7 @@
 // Operation ids produced by the decoder and consumed by the executor.
-// One id per RV64GC instruction; compressed instructions decode to the id of
-// the instruction they expand to. ILLEGAL covers every unknown encoding.
+// One id per RV64GC, Zba, Zbb, Zbc and Zbs instruction; compressed
+// instructions decode to the id of the instruction they expand to. ILLEGAL
+// covers every unknown encoding. Ids fit in 8 bits (the decode cache's op field).
 
 export const enum Op {
   ILLEGAL = 0,
@@ -172,9 +173,59 @@ export const enum Op {
   FMV_D_X,
   FCVT_S_D,
   FCVT_D_S,
+  // Zba (imm = shift amount for SLLI_UW)
+  ADD_UW,
+  SH1ADD,
+  SH2ADD,
+  SH3ADD,
+  SH1ADD_UW,
+  SH2ADD_UW,
+  SH3ADD_UW,
+  SLLI_UW,
+  // Zbb (imm = rotate amount for RORI/RORIW)
+  ANDN,
+  ORN,
+  XNOR,
+  CLZ,
+  CTZ,
+  CPOP,
+  CLZW,
+  CTZW,
+  CPOPW,
+  MAX,
+  MAXU,
+  MIN,
+  MINU,
+  SEXT_B,
+  SEXT_H,
+  ZEXT_H,
+  ROL,
+  ROR,
+  RORI,
+  ROLW,
+  RORW,
+  RORIW,
+  ORC_B,
+  REV8,
+  // Zbc
+  CLMUL,
+  CLMULH,
+  CLMULR,
+  // Zbs (imm = bit index for the *I forms)
+  BCLR,
+  BCLRI,
+  BEXT,
+  BEXTI,
+  BINV,
+  BINVI,
+  BSET,
+  BSETI,
   COUNT,
 }
 
 /** First and last id of the floating-point computational group (not loads/stores). */
 export const FIRST_FP_OP = Op.FMADD_S;
 export const LAST_FP_OP = Op.FCVT_D_S;
+/** First and last id of the bit-manipulation group (Zba, Zbb, Zbc, Zbs; bitmanip.ts). */
+export const FIRST_ZB_OP = Op.ADD_UW;
+export const LAST_ZB_OP = Op.BSETI;

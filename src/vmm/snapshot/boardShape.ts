@@ -1,7 +1,9 @@
 // The board fingerprint of a snapshot: SHA-256 of the board's shape (memory, harts, ISA, the
 // device in each virtio slot) as canonical JSON; whether a snapshot's board may be restored
 // onto another (the same shape but for the network cards' MACs: a clone takes its own MAC,
-// which the guest picks up on the restore key, generation.ts); and, when not, what differs.
+// which the guest picks up on the restore key, generation.ts; and an ISA that names every
+// extension the snapshot's does, and maybe more: its guest was told of those only, from the
+// device tree in its memory); and, when not, what differs.
 // The fingerprint covers the whole shape, MACs included, as format 1 wrote it: it proves the
 // board section intact; the comparison is of the shapes themselves.
 
@@ -39,9 +41,28 @@ export function restorableShape(shape: BoardShape): unknown {
   };
 }
 
+/** The extensions a riscv,isa string names (single letters after rv64, then the _-separated rest), or null. */
+function isaExtensions(isa: unknown): { base: string; exts: Set<string> } | null {
+  if (typeof isa !== 'string' || !/^rv(32|64)[a-z]*(_[a-z0-9]+)*$/.test(isa)) return null;
+  const [first, ...multi] = isa.split('_');
+  return { base: first.slice(0, 4), exts: new Set([...first.slice(4), ...multi]) };
+}
+
+/**
+ * True when a hart of ISA `here` has the base and every extension of ISA `saved` (the one a
+ * snapshot's guest was told of), e.g. a snapshot from before the hart gained Zb*.
+ */
+export function isaCovers(saved: unknown, here: string): boolean {
+  const s = isaExtensions(saved);
+  const h = isaExtensions(here);
+  return s !== null && h !== null && s.base === h.base && [...s.exts].every((e) => h.exts.has(e));
+}
+
 /** True when a snapshot of a board of shape `saved` restores onto a board of shape `here`. */
 export function sameBoard(saved: BoardShape, here: BoardShape): boolean {
-  return canonicalJson(restorableShape(saved)) === canonicalJson(restorableShape(here));
+  const rest = (shape: BoardShape): string =>
+    canonicalJson({ ...(restorableShape(shape) as object), isa: undefined });
+  return isaCovers(saved.isa, here.isa) && rest(saved) === rest(here);
 }
 
 function slot(s: SlotShape | null | undefined): string {

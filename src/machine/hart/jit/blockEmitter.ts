@@ -1,8 +1,9 @@
 // The wasm emission under the block translator (translate.ts): the block
 // function's locals, guest registers cached in locals (loaded at first use,
 // written back at every exit), exits, and the integer arithmetic of RV64IM.
-// BlockTranslator extends BlockEmitter with the instruction walk, memory
-// accesses and control flow.
+// BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs, and
+// BlockTranslator extends that with the instruction walk, memory accesses and
+// control flow.
 
 import { AREA_PC_LO } from '../areaLayout.js';
 import { Op } from '../ops.js';

@@ -12,7 +12,8 @@
 // round a wasm loop while the budget lasts); a jump ends it.
 //
 // A block never traps and never calls out. It covers integer computation,
-// multiply and divide, branches and jumps, and
+// multiply and divide, bit manipulation (Zba, Zbb, Zbc, Zbs; bitmanipEmitter.ts),
+// branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
 // with every register written back, so the interpreter runs it next with the
@@ -32,10 +33,10 @@ import {
   TLB_MASK,
 } from '../areaLayout.js';
 import { decodeInto } from '../decode.js';
-import { Op } from '../ops.js';
+import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
+import { BitmanipEmitter } from './bitmanipEmitter.js';
 import {
-  BlockEmitter,
   L_ADDR,
   L_AREA,
   L_BUDGET,
@@ -59,7 +60,7 @@ export interface Translation {
   count: number;
 }
 
-export class BlockTranslator extends BlockEmitter {
+export class BlockTranslator extends BitmanipEmitter {
   private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
 
   /**
@@ -346,6 +347,10 @@ export class BlockTranslator extends BlockEmitter {
     if (op >= Op.ADDI && op <= Op.REMUW && op !== Op.FENCE && op !== Op.FENCE_I) {
       if (op >= Op.ECALL && op <= Op.CSRRCI) return Step.Unsupported;
       if (!discard) this.alu(op, d, r1, r2, imm);
+      return Step.Next;
+    }
+    if (op >= FIRST_ZB_OP && op <= LAST_ZB_OP) {
+      if (!discard) this.bitmanip(op, d, r1, r2, imm);
       return Step.Next;
     }
     return Step.Unsupported;

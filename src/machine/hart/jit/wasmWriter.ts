@@ -43,6 +43,9 @@ export const enum W {
   I64LtU = 0x54,
   I64GeS = 0x59,
   I64GeU = 0x5a,
+  I32Clz = 0x67,
+  I32Ctz = 0x68,
+  I32Popcnt = 0x69,
   I32Add = 0x6a,
   I32Sub = 0x6b,
   I32Mul = 0x6c,
@@ -56,6 +59,11 @@ export const enum W {
   I32Shl = 0x74,
   I32ShrS = 0x75,
   I32ShrU = 0x76,
+  I32Rotl = 0x77,
+  I32Rotr = 0x78,
+  I64Clz = 0x79,
+  I64Ctz = 0x7a,
+  I64Popcnt = 0x7b,
   I64Add = 0x7c,
   I64Sub = 0x7d,
   I64Mul = 0x7e,
@@ -69,9 +77,13 @@ export const enum W {
   I64Shl = 0x86,
   I64ShrS = 0x87,
   I64ShrU = 0x88,
+  I64Rotl = 0x89,
+  I64Rotr = 0x8a,
   I32WrapI64 = 0xa7,
   I64ExtendI32S = 0xac,
   I64ExtendI32U = 0xad,
+  I64Extend8S = 0xc2,
+  I64Extend16S = 0xc3,
 }
 
 export const T_I32 = 0x7f;
@@ -114,6 +126,23 @@ export class ByteWriter {
       const b = v & 0x7f;
       v >>= 7;
       if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
+  /** Signed LEB128 of the 64-bit value with int32 halves lo, hi (an i64.const operand). */
+  s64(lo: number, hi: number): void {
+    lo |= 0;
+    hi |= 0;
+    for (;;) {
+      const b = lo & 0x7f;
+      lo = (lo >>> 7) | (hi << 25);
+      hi >>= 7;
+      const rest = lo === 0 && hi === 0 ? 0 : lo === -1 && hi === -1 ? -1 : 1;
+      if ((rest === 0 && (b & 0x40) === 0) || (rest === -1 && (b & 0x40) !== 0)) {
         this.byte(b);
         return;
       }
