@@ -13,6 +13,7 @@
 //
 // A block never traps and never calls out. It covers integer computation,
 // multiply and divide, bit manipulation (Zba, Zbb, Zbc, Zbs; bitmanipEmitter.ts),
+// the AMOs but min/max (as wasm atomics on the write TLB's page),
 // branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
@@ -343,6 +344,34 @@ export class BlockTranslator extends BitmanipEmitter {
       case Op.MULHU:
         if (!discard) this.mulHigh(op, d, r1, r2);
         return Step.Next;
+      case Op.AMOSWAP_W:
+      case Op.AMOADD_W:
+      case Op.AMOXOR_W:
+      case Op.AMOAND_W:
+      case Op.AMOOR_W:
+      case Op.AMOSWAP_D:
+      case Op.AMOADD_D:
+      case Op.AMOXOR_D:
+      case Op.AMOAND_D:
+      case Op.AMOOR_D: {
+        // The write TLB must hold the page and the address be aligned, or the block leaves
+        // before the AMO and the interpreter raises what it must. A hit is RAM and not code.
+        const dbl = op >= Op.AMOSWAP_D;
+        const which = op - (dbl ? Op.AMOSWAP_D : Op.AMOSWAP_W);
+        this.access(true, r1, 0, dbl ? 8 : 4, k, o);
+        this.get(r2);
+        this.op(W.AtomicPrefix);
+        this.w.u32((dbl ? AMO_RMW64 : AMO_RMW32)[which]);
+        this.w.u32(dbl ? 3 : 2);
+        this.w.u32(HART_AREAS_BYTES);
+        // The old value: a word's sign-extended, as the AMO's result in rd.
+        if (discard) this.op(W.Drop);
+        else {
+          if (!dbl) this.op(W.I64Extend32S);
+          this.set(d);
+        }
+        return Step.Next;
+      }
     }
     if (op >= Op.ADDI && op <= Op.REMUW && op !== Op.FENCE && op !== Op.FENCE_I) {
       if (op >= Op.ECALL && op <= Op.CSRRCI) return Step.Unsupported;
@@ -377,5 +406,11 @@ const LOAD_OP = [
   W.I64Load16U,
   W.I64Load32U,
 ];
+/**
+ * Atomic read-modify-write opcodes (after the 0xfe prefix) by op - AMOSWAP_W (or _D): swap,
+ * add, xor, and, or; on 64 bits, and on the low 32 bits zero-extended.
+ */
+const AMO_RMW64 = [0x42, 0x1f, 0x3b, 0x2d, 0x34];
+const AMO_RMW32 = [0x47, 0x24, 0x40, 0x32, 0x39];
 /** By op - SB. */
 const STORE_OP = [W.I64Store8, W.I64Store16, W.I64Store32, W.I64Store];

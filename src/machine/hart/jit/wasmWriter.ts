@@ -84,6 +84,9 @@ export const enum W {
   I64ExtendI32U = 0xad,
   I64Extend8S = 0xc2,
   I64Extend16S = 0xc3,
+  I64Extend32S = 0xc4,
+  /** The prefix of the atomic instructions (threads proposal), then the opcode as a u32. */
+  AtomicPrefix = 0xfe,
 }
 
 export const T_I32 = 0x7f;
