@@ -35,6 +35,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     : new HostClock();
   if (m.paused && clock instanceof HostClock) clock.pause();
   const entropy = cfg.deterministic ? new SeededEntropy(DETERMINISTIC_SEED) : null;
+  const random = entropy ?? { fill: (b: Uint8Array) => webcrypto.getRandomValues(b) };
   // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
   const firstDisk = cfg.disks[0];
   const seed =
@@ -53,7 +54,8 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
     jitThreshold: cfg.jitThreshold,
     disks: m.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-    rng: entropy ?? { fill: (b) => webcrypto.getRandomValues(b) },
+    rng: random,
+    entropy: random,
     net: m.net && cfg.net.kind !== 'none' ? { backend: m.net, seed, mac: cfg.net.mac } : undefined,
     hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io } : undefined,
     input: cfg.powerButton ? {} : undefined,

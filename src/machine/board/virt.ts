@@ -15,6 +15,7 @@ import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
 import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
+import { EmptyFlash } from '../devices/emptyFlash.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { placeImage, type PlacedImage } from '../loader/image.js';
 import { Ram } from '../ram.js';
@@ -65,6 +66,12 @@ export interface VirtBoardConfig {
   disks?: { backend: BlockBackend; serial?: string }[];
   /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
   rng?: EntropySource;
+  /**
+   * Where the 32 random bytes of /chosen/rng-seed come from (the kernel seeds its RNG with
+   * them before any driver runs; QEMU puts fresh ones there at every boot); no rng-seed
+   * when absent.
+   */
+  entropy?: EntropySource;
   /** A virtio network card in virtio slot 2 on a host backend (libslirp, TAP, memory). */
   net?: { backend: NetBackend; mac?: string; seed?: string };
   /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
@@ -95,6 +102,8 @@ export type BoardStop =
 export const MIN_MEMORY = 16 * 1024 * 1024;
 export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
 const MIB2 = 2 * 1024 * 1024;
+/** Bytes of /chosen/rng-seed, as many as QEMU gives. */
+export const RNG_SEED_BYTES = 32;
 
 export interface BoardLayout {
   firmware: PlacedImage;
@@ -128,6 +137,7 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly disks: VirtioBlk[] = [];
   private event: SysconEvent | null = null;
   private readonly clock: Clock;
+  private readonly rngSeed: Uint8Array | undefined;
 
   constructor(cfg: VirtBoardConfig) {
     const mem = cfg.memoryBytes;
@@ -227,6 +237,17 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     }
 
+    this.bus.map(
+      'flash',
+      VIRT.flash.base,
+      VIRT.flash.banks * VIRT.flash.bankSize,
+      new EmptyFlash(),
+    );
+
+    if (cfg.entropy) {
+      this.rngSeed = new Uint8Array(RNG_SEED_BYTES);
+      cfg.entropy.fill(this.rngSeed);
+    }
     this.layout = this.load(cfg);
     this.bootRom = new BootRom({
       firmwareStart: this.layout.firmware.entry,
@@ -283,6 +304,7 @@ export class VirtBoard implements Persistent<BoardState> {
       memoryBytes: cfg.memoryBytes,
       bootargs: cfg.bootargs ?? '',
       initrd: initrd ?? undefined,
+      rngSeed: this.rngSeed,
       vmgenid: true,
     });
   }
