@@ -53,12 +53,20 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     initrd: m.files.initrd,
     bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
     jitThreshold: cfg.jitThreshold,
-    disks: m.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-    rng: random,
+    disks: m.disks.map((backend, i) => ({
+      backend,
+      serial: `berth-disk${i}`,
+      slot: cfg.disks[i]?.slot,
+    })),
+    rng: cfg.rng ? random : undefined,
+    rngSlot: cfg.slots.rng,
     entropy: random,
-    net: m.net && cfg.net.kind !== 'none' ? { backend: m.net, seed, mac: cfg.net.mac } : undefined,
-    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io } : undefined,
-    input: cfg.powerButton ? {} : undefined,
+    net:
+      m.net && cfg.net.kind !== 'none'
+        ? { backend: m.net, seed, mac: cfg.net.mac, slot: cfg.slots.net }
+        : undefined,
+    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io, slot: cfg.slots.console } : undefined,
+    input: cfg.powerButton ? { slot: cfg.slots.powerButton } : undefined,
     generationId: bootGenerationId(cfg.deterministic),
     log: m.log,
   });

@@ -28,6 +28,7 @@ import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, LOAD, VIRT } from './memoryMap.js';
+import { placeVirtioDevices, VirtioSlotError } from './virtioSlots.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 import type { Persistent } from '../state/persistent.js';
 import {
@@ -58,30 +59,34 @@ export interface VirtBoardConfig {
   kernel?: Uint8Array;
   initrd?: Uint8Array;
   bootargs?: string;
-  /**
-   * Virtio disks, placed in the free virtio slots from the highest down: Linux
-   * probes the device tree's virtio nodes highest slot first, so the first disk
-   * is vda.
+  /*
+   * The virtio devices. Each may name its virtio slot (0..7, QEMU's virtio-mmio-bus.N); the
+   * others take the highest free slot each, in the order disks, network card, console, rng,
+   * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
+   * probes the highest slot first, so the first disk is vda unless slots say otherwise.
    */
-  disks?: { backend: BlockBackend; serial?: string }[];
-  /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
+  /** Virtio disks. */
+  disks?: { backend: BlockBackend; serial?: string; slot?: number }[];
+  /** Entropy source of a virtio-rng device; none when absent. */
   rng?: EntropySource;
+  /** The virtio-rng device's slot. */
+  rngSlot?: number;
   /**
    * Where the 32 random bytes of /chosen/rng-seed come from (the kernel seeds its RNG with
    * them before any driver runs; QEMU puts fresh ones there at every boot); no rng-seed
    * when absent.
    */
   entropy?: EntropySource;
-  /** A virtio network card in virtio slot 2 on a host backend (libslirp, TAP, memory). */
-  net?: { backend: NetBackend; mac?: string; seed?: string };
-  /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
-  hvc?: { out: CharBackend; input: ConsoleInput };
+  /** A virtio network card on a host backend (libslirp, TAP, memory). */
+  net?: { backend: NetBackend; mac?: string; seed?: string; slot?: number };
+  /** A virtio console (the guest's hvc0): output and waiting input. */
+  hvc?: { out: CharBackend; input: ConsoleInput; slot?: number };
   /**
-   * A virtio-input power button in virtio slot 3 (see pressPowerButton): how
-   * a guest without ACPI is asked to shut down cleanly, and the keys that tell
-   * a restored guest of its new generation (input.ts). `serial` names it.
+   * A virtio-input power button (see pressPowerButton): how a guest without ACPI is asked to
+   * shut down cleanly, and the keys that tell a restored guest of its new generation
+   * (input.ts). `serial` names it.
    */
-  input?: { serial?: string };
+  input?: { serial?: string; slot?: number };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /**
@@ -132,7 +137,9 @@ export class VirtBoard implements Persistent<BoardState> {
   /** The network card, when configured. */
   net: VirtioNet | null = null;
   /** The power button (virtio-input), when configured. */
-  readonly input: VirtioInput | null = null;
+  input: VirtioInput | null = null;
+  /** The virtio console (hvc0), when configured. */
+  private hvc: VirtioConsole | null = null;
   /** The virtio disks in the order configured (disk 0 is vda). */
   readonly disks: VirtioBlk[] = [];
   private event: SysconEvent | null = null;
@@ -179,55 +186,7 @@ export class VirtBoard implements Persistent<BoardState> {
     }
     this.vmgenid = new VmGenId(this.plic.line(IRQ.vmgenid), cfg.generationId);
     this.bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
-    const disks = cfg.disks ?? [];
-    // Fixed slots: rng 0, hvc 1, net 2, input 3; disks take the free slots from the top.
-    const fixedSlots: number[] = [];
-    if (cfg.rng) fixedSlots.push(0);
-    if (cfg.hvc) fixedSlots.push(1);
-    if (cfg.net) fixedSlots.push(2);
-    if (cfg.input) fixedSlots.push(3);
-    const fixed = fixedSlots.length;
-    if (disks.length + fixed > VIRT.virtio.count) {
-      throw new BoardError(
-        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks and ${fixed} other devices do not fit`,
-      );
-    }
-    const log = cfg.log ?? (() => {});
-    for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
-    const attach = (slot: number, device: VirtioDevice): void => {
-      this.virtio[slot] = new VirtioMmio(
-        this.ram,
-        device,
-        this.plic.line(IRQ.virtio0 + slot),
-        log,
-        `virtio slot ${slot}`,
-      );
-    };
-    const diskSlots: number[] = [];
-    for (let s = VIRT.virtio.count - 1; s >= 0; s--) if (!fixedSlots.includes(s)) diskSlots.push(s);
-    disks.forEach((d, n) => {
-      const blk = new VirtioBlk(d.backend, { serial: d.serial });
-      this.disks.push(blk);
-      attach(diskSlots[n], blk);
-    });
-    if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
-    if (cfg.hvc) {
-      const hvc = new VirtioConsole(cfg.hvc.out, cfg.hvc.input);
-      attach(1, hvc);
-      hvc.attach(this.virtio[1]!);
-    }
-    if (cfg.net) {
-      const net = new VirtioNet(cfg.net.backend, { mac: cfg.net.mac, seed: cfg.net.seed });
-      attach(2, net);
-      net.attach(this.virtio[2]!);
-      this.net = net;
-    }
-    if (cfg.input) {
-      const input = new VirtioInput({ serial: cfg.input.serial });
-      attach(3, input);
-      input.attach(this.virtio[3]!);
-      this.input = input;
-    }
+    this.placeVirtio(cfg);
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
@@ -256,6 +215,73 @@ export class VirtBoard implements Persistent<BoardState> {
     });
     this.bus.map('bootrom', VIRT.bootRom.base, VIRT.bootRom.size, this.bootRom);
     for (const h of this.harts) h.pc = BigInt(VIRT.bootRom.base);
+  }
+
+  /**
+   * Places the virtio devices (virtioSlots.ts): those given a slot there, the others, in the
+   * order disks, network card, console, rng, power button, in the highest free slot each.
+   */
+  private placeVirtio(cfg: VirtBoardConfig): void {
+    const disks = cfg.disks ?? [];
+    const wanted: { label: string; slot?: number; make: () => VirtioDevice }[] = [];
+    disks.forEach((d, n) =>
+      wanted.push({
+        label: `disk ${n}`,
+        slot: d.slot,
+        make: () => {
+          const blk = new VirtioBlk(d.backend, { serial: d.serial });
+          this.disks.push(blk);
+          return blk;
+        },
+      }),
+    );
+    const { net, hvc, rng, input } = cfg;
+    if (net) {
+      wanted.push({
+        label: 'the network card',
+        slot: net.slot,
+        make: () => (this.net = new VirtioNet(net.backend, { mac: net.mac, seed: net.seed })),
+      });
+    }
+    if (hvc) {
+      wanted.push({
+        label: 'the virtio console',
+        slot: hvc.slot,
+        make: () => (this.hvc = new VirtioConsole(hvc.out, hvc.input)),
+      });
+    }
+    if (rng)
+      wanted.push({ label: 'virtio-rng', slot: cfg.rngSlot, make: () => new VirtioRng(rng) });
+    if (input) {
+      wanted.push({
+        label: 'the power button',
+        slot: input.slot,
+        make: () => (this.input = new VirtioInput({ serial: input.serial })),
+      });
+    }
+    let slots: number[];
+    try {
+      slots = placeVirtioDevices(wanted);
+    } catch (e) {
+      if (e instanceof VirtioSlotError) throw new BoardError(e.message);
+      throw e;
+    }
+    const log = cfg.log ?? (() => {});
+    for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
+    wanted.forEach((w, i) => {
+      const device = w.make();
+      const slot = slots[i];
+      const t = new VirtioMmio(
+        this.ram,
+        device,
+        this.plic.line(IRQ.virtio0 + slot),
+        log,
+        `virtio slot ${slot}`,
+      );
+      this.virtio[slot] = t;
+      if (device instanceof VirtioNet || device instanceof VirtioConsole) device.attach(t);
+      if (device instanceof VirtioInput) device.attach(t);
+    });
   }
 
   private load(cfg: VirtBoardConfig): BoardLayout {
@@ -311,19 +337,18 @@ export class VirtBoard implements Persistent<BoardState> {
 
   /** True when console input goes to the virtio console (hvc0) rather than the UART. */
   get hasVirtioConsole(): boolean {
-    return this.virtio[1]?.device instanceof VirtioConsole;
+    return this.hvc !== null;
   }
 
   /** The virtio console (hvc0), when the board has one. */
   get virtioConsole(): VirtioConsole | null {
-    const d = this.virtio[1]?.device;
-    return d instanceof VirtioConsole ? d : null;
+    return this.hvc;
   }
 
   /** Hands waiting console input to the virtio console, as far as the guest has buffers. */
   pollVirtioConsole(): void {
-    const t = this.virtio[1];
-    if (t && t.device instanceof VirtioConsole) t.poll(CONSOLE_RECEIVEQ);
+    const t = this.virtio.find((v) => v !== null && v.device === this.hvc);
+    if (t) t.poll(CONSOLE_RECEIVEQ);
   }
 
   /**
