@@ -20,10 +20,14 @@ Options:
   --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
                       firmware, initramfs, command line and root disk (DIR/rootfs.img)
   --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M; Debian's kernel needs 96M)
-  --kernel PATH       kernel: vmlinux (ELF) or Image (optionally gzip-compressed)
+  --kernel PATH       kernel: vmlinux or another ELF, Image (optionally gzip-compressed), or
+                      any flat binary (at the firmware's end rounded up to 2 MiB)
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
-  --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
+  --firmware PATH|none|default  M-mode firmware, as QEMU's -bios: a file (OpenSBI
+                      fw_dynamic.bin or .elf, or a bare-metal program), default (Debian's
+                      OpenSBI), or none: --kernel is entered in M-mode at its entry address
+                      (a0 = hart id, a1 = device tree address)
   --disk PATH[,ro][,slot=N]  attach a disk image (raw, or qcow2 by its header) as a
                       virtio disk (repeatable; the first is /dev/vda); ,ro: read-only. Locked
                       while in use: one writer or any number of readers
@@ -130,7 +134,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     kernel: values.kernel,
     initrd: values.initrd,
     append: values.append,
-    firmware: values.firmware,
+    firmware: values.firmware === 'default' ? undefined : values.firmware,
     disks: (values.disk ?? []).map((d) => parseDiskSpec(d)),
     console: devices.console,
     rng: devices.rng,

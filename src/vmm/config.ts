@@ -71,7 +71,11 @@ const Schema = z
         ),
     ),
     harts: z.number().int().min(1).max(1, 'one hart for now').default(1),
-    /** Firmware, kernel and initrd; when firmware or kernel is absent, the VMM's defaultAssets supply them. */
+    /**
+     * Firmware, kernel and initrd; when firmware or kernel is absent, the VMM's defaultAssets
+     * supply them. Firmware "none" (QEMU's -bios none): the kernel is entered in M-mode at
+     * its entry, a0 = hart id, a1 = device tree address (a file named none: ./none).
+     */
     firmware: Path.optional(),
     kernel: Path.optional(),
     initrd: Path.optional(),
@@ -157,6 +161,11 @@ export function parseVmmConfig(input: unknown): VmmConfig {
     if (c.incoming !== undefined && c.restore !== undefined) {
       throw new VmmConfigError(
         'incoming: a VMM waits for a migration or restores a snapshot, not both',
+      );
+    }
+    if (c.firmware === 'none' && c.kernel === undefined) {
+      throw new VmmConfigError(
+        'firmware: none enters the kernel directly, in M-mode: give a kernel (a bare-metal program or a kernel that runs in M-mode)',
       );
     }
     checkVirtioSlots(c, (m) => new VmmConfigError(m));

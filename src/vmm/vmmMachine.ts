@@ -17,7 +17,7 @@ import { bootGenerationId, DETERMINISTIC_SEED } from './generation.js';
 
 export interface MachineInputs {
   config: VmmConfig;
-  files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array };
+  files: { firmware: Uint8Array | null; kernel?: Uint8Array; initrd?: Uint8Array };
   disks: DiskBackend[];
   net: NetBackend | null;
   io: ConsoleIO;

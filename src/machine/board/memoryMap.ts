@@ -33,9 +33,3 @@ export const TIMEBASE_HZ = 10_000_000;
 
 /** Number of PLIC interrupt sources QEMU's virt board declares (riscv,ndev). */
 export const PLIC_NDEV = 95;
-
-/** Where firmware, kernel and initrd go in RAM (offsets from the RAM base). */
-export const LOAD = {
-  firmware: 0,
-  kernel: 0x200000,
-} as const;

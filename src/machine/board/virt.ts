@@ -17,7 +17,7 @@ import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
 import { EmptyFlash } from '../devices/emptyFlash.js';
 import { Hart, StopReason } from '../hart/hart.js';
-import { placeImage, type PlacedImage } from '../loader/image.js';
+import { placeBootImages, type BoardLayout } from './bootLayout.js';
 import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
@@ -27,7 +27,7 @@ import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/co
 import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
-import { IRQ, LOAD, VIRT } from './memoryMap.js';
+import { IRQ, VIRT } from './memoryMap.js';
 import { placeVirtioDevices, VirtioSlotError } from './virtioSlots.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 import type { Persistent } from '../state/persistent.js';
@@ -42,6 +42,7 @@ import {
 } from './virtState.js';
 
 export class BoardError extends Error {}
+export { BootLayoutError, type BoardLayout } from './bootLayout.js';
 
 export interface VirtBoardConfig {
   /** Guest RAM in bytes (a multiple of 4 KiB, 16 MiB to 4 GiB). */
@@ -53,9 +54,16 @@ export interface VirtBoardConfig {
   wallClock: WallClockNs;
   /** Where the UART's output goes. */
   console: CharBackend;
-  /** Firmware (OpenSBI fw_dynamic): ELF or flat binary, loaded at the start of RAM. */
-  firmware: Uint8Array;
-  /** Kernel (ELF vmlinux or Image), loaded 2 MiB into RAM and entered in S-mode by the firmware. */
+  /**
+   * M-mode firmware (OpenSBI fw_dynamic, or a bare-metal program): ELF or flat binary, loaded
+   * at the start of RAM; null: none (QEMU's -bios none), the kernel is entered in M-mode.
+   */
+  firmware: Uint8Array | null;
+  /**
+   * Kernel: an ELF (at its physical addresses), a Linux Image or any flat binary, at the end of
+   * the firmware rounded up to 2 MiB (bootLayout.ts); the firmware enters it (in S-mode for
+   * OpenSBI), or without firmware the boot ROM does, in M-mode.
+   */
   kernel?: Uint8Array;
   initrd?: Uint8Array;
   bootargs?: string;
@@ -106,16 +114,8 @@ export type BoardStop =
 
 export const MIN_MEMORY = 16 * 1024 * 1024;
 export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
-const MIB2 = 2 * 1024 * 1024;
 /** Bytes of /chosen/rng-seed, as many as QEMU gives. */
 export const RNG_SEED_BYTES = 32;
-
-export interface BoardLayout {
-  firmware: PlacedImage;
-  kernel: PlacedImage | null;
-  initrd: { start: number; end: number } | null;
-  fdt: { start: number; size: number };
-}
 
 export class VirtBoard implements Persistent<BoardState> {
   readonly stateId = 'virt';
@@ -208,8 +208,11 @@ export class VirtBoard implements Persistent<BoardState> {
       cfg.entropy.fill(this.rngSeed);
     }
     this.layout = this.load(cfg);
+    // Without firmware the reset vector enters the kernel, with the same a0 (hart id) and a1
+    // (device tree) as it gives a firmware, as QEMU's -bios none.
+    const { firmware, kernel } = this.layout;
     this.bootRom = new BootRom({
-      firmwareStart: this.layout.firmware.entry,
+      firmwareStart: firmware?.entry ?? kernel?.entry ?? VIRT.ram.base,
       fdtAddress: this.layout.fdt.start,
       kernelEntry: this.layout.kernel?.entry ?? 0,
     });
@@ -285,43 +288,16 @@ export class VirtBoard implements Persistent<BoardState> {
   }
 
   private load(cfg: VirtBoardConfig): BoardLayout {
-    const base = VIRT.ram.base;
-    const end = base + cfg.memoryBytes;
-    const firmware = placeImage(this.ram, cfg.firmware, base + LOAD.firmware, 'firmware');
-    const kernel = cfg.kernel
-      ? placeImage(this.ram, cfg.kernel, base + LOAD.kernel, 'kernel')
-      : null;
-    if (kernel && firmware.end > kernel.start) {
-      throw new BoardError('the firmware is larger than 2 MiB and overlaps the kernel');
-    }
-    let initrd: BoardLayout['initrd'] = null;
-    const top = Math.min(end, 0x100000000);
-    const fdtBlob0 = this.deviceTree(cfg, null);
-    const fdtStart = Math.floor((top - fdtBlob0.length - 64 * 1024) / MIB2) * MIB2;
-    if (cfg.initrd) {
-      const afterKernel = kernel ? kernel.end : base + LOAD.kernel;
-      let start = Math.max(afterKernel, base + Math.min(cfg.memoryBytes / 2, 128 * 1024 * 1024));
-      start = Math.ceil(start / 4096) * 4096;
-      if (start + cfg.initrd.length > fdtStart) {
-        start = Math.ceil(afterKernel / 4096) * 4096;
-      }
-      if (start + cfg.initrd.length > fdtStart) {
-        throw new BoardError(
-          `too little memory: the kernel and the ${(cfg.initrd.length / 1048576).toFixed(1)} MiB initrd ` +
-            `do not fit in ${cfg.memoryBytes >> 20} MiB; give the guest more memory`,
-        );
-      }
-      this.ram.write(start, cfg.initrd);
-      initrd = { start, end: start + cfg.initrd.length };
-    }
-    const fdt = this.deviceTree(cfg, initrd);
-    if (kernel && kernel.end > fdtStart) {
-      throw new BoardError(
-        `too little memory for this kernel: give the guest more than ${cfg.memoryBytes >> 20} MiB`,
-      );
-    }
-    this.ram.write(fdtStart, fdt);
-    return { firmware, kernel, initrd, fdt: { start: fdtStart, size: fdt.length } };
+    return placeBootImages(
+      this.ram,
+      {
+        firmware: cfg.firmware,
+        kernel: cfg.kernel,
+        initrd: cfg.initrd,
+        memoryBytes: cfg.memoryBytes,
+      },
+      (initrd) => this.deviceTree(cfg, initrd),
+    );
   }
 
   private deviceTree(cfg: VirtBoardConfig, initrd: BoardLayout['initrd']): Uint8Array {
