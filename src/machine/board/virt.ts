@@ -21,14 +21,15 @@ import { placeBootImages, type BoardLayout } from './bootLayout.js';
 import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
-import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
-import { VirtioRng, type EntropySource } from '../virtio/rng.js';
+import type { VirtioMmio } from '../virtio/mmio.js';
+import type { EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, VIRT } from './memoryMap.js';
-import { placeVirtioDevices, VirtioSlotError } from './virtioSlots.js';
+import { VirtioSlotError } from './virtioSlots.js';
+import { makeVirtioDevices, type VirtioDevices } from './virtioDevices.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 import type { Persistent } from '../state/persistent.js';
 import {
@@ -133,15 +134,15 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly vmgenid: VmGenId;
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
-  readonly virtio: (VirtioMmio | null)[] = [];
+  readonly virtio: (VirtioMmio | null)[];
   /** The network card, when configured. */
-  net: VirtioNet | null = null;
+  net: VirtioNet | null;
   /** The power button (virtio-input), when configured. */
-  input: VirtioInput | null = null;
+  readonly input: VirtioInput | null;
   /** The virtio console (hvc0), when configured. */
-  private hvc: VirtioConsole | null = null;
-  /** The virtio disks in the order configured (disk 0 is vda). */
-  readonly disks: VirtioBlk[] = [];
+  private readonly hvc: VirtioConsole | null;
+  /** The virtio disks in the order configured (disk 0 is vda unless slots say otherwise). */
+  readonly disks: VirtioBlk[];
   private event: SysconEvent | null = null;
   private readonly clock: Clock;
   private readonly rngSeed: Uint8Array | undefined;
@@ -186,7 +187,18 @@ export class VirtBoard implements Persistent<BoardState> {
     }
     this.vmgenid = new VmGenId(this.plic.line(IRQ.vmgenid), cfg.generationId);
     this.bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
-    this.placeVirtio(cfg);
+    let placed: VirtioDevices;
+    try {
+      placed = makeVirtioDevices(this.ram, (slot) => this.plic.line(IRQ.virtio0 + slot), cfg);
+    } catch (e) {
+      if (e instanceof VirtioSlotError) throw new BoardError(e.message);
+      throw e;
+    }
+    this.virtio = placed.transports;
+    this.disks = placed.disks;
+    this.net = placed.net;
+    this.hvc = placed.hvc;
+    this.input = placed.input;
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
@@ -218,73 +230,6 @@ export class VirtBoard implements Persistent<BoardState> {
     });
     this.bus.map('bootrom', VIRT.bootRom.base, VIRT.bootRom.size, this.bootRom);
     for (const h of this.harts) h.pc = BigInt(VIRT.bootRom.base);
-  }
-
-  /**
-   * Places the virtio devices (virtioSlots.ts): those given a slot there, the others, in the
-   * order disks, network card, console, rng, power button, in the highest free slot each.
-   */
-  private placeVirtio(cfg: VirtBoardConfig): void {
-    const disks = cfg.disks ?? [];
-    const wanted: { label: string; slot?: number; make: () => VirtioDevice }[] = [];
-    disks.forEach((d, n) =>
-      wanted.push({
-        label: `disk ${n}`,
-        slot: d.slot,
-        make: () => {
-          const blk = new VirtioBlk(d.backend, { serial: d.serial });
-          this.disks.push(blk);
-          return blk;
-        },
-      }),
-    );
-    const { net, hvc, rng, input } = cfg;
-    if (net) {
-      wanted.push({
-        label: 'the network card',
-        slot: net.slot,
-        make: () => (this.net = new VirtioNet(net.backend, { mac: net.mac, seed: net.seed })),
-      });
-    }
-    if (hvc) {
-      wanted.push({
-        label: 'the virtio console',
-        slot: hvc.slot,
-        make: () => (this.hvc = new VirtioConsole(hvc.out, hvc.input)),
-      });
-    }
-    if (rng)
-      wanted.push({ label: 'virtio-rng', slot: cfg.rngSlot, make: () => new VirtioRng(rng) });
-    if (input) {
-      wanted.push({
-        label: 'the power button',
-        slot: input.slot,
-        make: () => (this.input = new VirtioInput({ serial: input.serial })),
-      });
-    }
-    let slots: number[];
-    try {
-      slots = placeVirtioDevices(wanted);
-    } catch (e) {
-      if (e instanceof VirtioSlotError) throw new BoardError(e.message);
-      throw e;
-    }
-    const log = cfg.log ?? (() => {});
-    for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
-    wanted.forEach((w, i) => {
-      const device = w.make();
-      const slot = slots[i];
-      const t = new VirtioMmio(
-        this.ram,
-        device,
-        this.plic.line(IRQ.virtio0 + slot),
-        log,
-        `virtio slot ${slot}`,
-      );
-      this.virtio[slot] = t;
-      if (device instanceof VirtioNet || device instanceof VirtioConsole) device.attach(t);
-      if (device instanceof VirtioInput) device.attach(t);
-    });
   }
 
   private load(cfg: VirtBoardConfig): BoardLayout {
