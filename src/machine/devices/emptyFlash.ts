@@ -4,9 +4,9 @@
 // device tree's cfi-flash node) finds them there, reading as zeros. Berth has
 // no flash images, so nothing is ever stored: every read is zero and every
 // write is ignored. Unlike QEMU's, the banks do not answer CFI commands (a
-// query reads zeros too): with nothing to erase or program, a driver finds no
-// flash chip and leaves the region alone. Stateless, so it is no part of a
-// snapshot.
+// query reads zeros too) and cannot be programmed (QEMU's empty banks keep
+// what is programmed, in memory, until QEMU exits): a driver finds no flash
+// chip and leaves the region alone. Stateless, so it is no part of a snapshot.
 
 import type { MmioDevice } from '../bus.js';
 
