@@ -3,10 +3,12 @@
 // onto another (the same shape but for the network cards' MACs: a clone takes its own MAC,
 // which the guest picks up on the restore key, generation.ts); and, when not, what differs.
 // The fingerprint covers the whole shape, MACs included, as format 1 wrote it: it proves the
-// board section intact; the comparison is of the shapes themselves.
+// board section intact; the comparison is of the shapes themselves, each disk's number
+// derived for shapes written before it was recorded (savedPlacement.ts).
 
 import { createHash } from 'node:crypto';
 import type { BoardShape, SlotShape } from '../../machine/board/virtState.js';
+import { withDiskIndices } from './savedPlacement.js';
 
 /** JSON with object keys sorted at every level. */
 export function canonicalJson(v: unknown): string {
@@ -41,12 +43,21 @@ export function restorableShape(shape: BoardShape): unknown {
 
 /** True when a snapshot of a board of shape `saved` restores onto a board of shape `here`. */
 export function sameBoard(saved: BoardShape, here: BoardShape): boolean {
-  return canonicalJson(restorableShape(saved)) === canonicalJson(restorableShape(here));
+  return (
+    canonicalJson(restorableShape(withDiskIndices(saved))) ===
+    canonicalJson(restorableShape(withDiskIndices(here)))
+  );
+}
+
+/** True when the boards are configured alike, MACs included (a live migration's boards). */
+export function sameShape(source: BoardShape, here: BoardShape): boolean {
+  return canonicalJson(withDiskIndices(source)) === canonicalJson(withDiskIndices(here));
 }
 
 function slot(s: SlotShape | null | undefined): string {
   if (!s) return 'nothing';
   const extra: string[] = [];
+  if (s.disk !== undefined) extra.push(`disk ${s.disk}`);
   if (s.bytes !== undefined) extra.push(`${s.bytes} bytes`);
   if (s.readOnly) extra.push('read-only');
   return extra.length > 0 ? `${s.device} (${extra.join(', ')})` : s.device;
@@ -62,9 +73,11 @@ export function shapeDifferences(saved: BoardShape, here: BoardShape): string[] 
   differ('ISA', String(saved.isa), here.isa);
   differ('memory', `${saved.memoryBytes} bytes`, `${here.memoryBytes} bytes`);
   differ('harts', String(saved.harts), String(here.harts));
-  const slots = Math.max(saved.virtio?.length ?? 0, here.virtio.length);
+  const a = withDiskIndices(saved);
+  const b = withDiskIndices(here);
+  const slots = Math.max(a.virtio?.length ?? 0, b.virtio.length);
   for (let i = 0; i < slots; i++) {
-    differ(`virtio slot ${i}`, slot(saved.virtio?.[i]), slot(here.virtio[i]));
+    differ(`virtio slot ${i}`, slot(a.virtio?.[i]), slot(b.virtio[i]));
   }
   return out;
 }
