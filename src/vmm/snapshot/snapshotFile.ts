@@ -36,8 +36,11 @@ export function readSnapshotShape(path: string): unknown {
     fd = openSync(path, 'r');
     const head = new Uint8Array(SHAPE_READ_BYTES);
     let got = 0;
-    for (let n = 1; n > 0 && got < head.length; got += n)
-      n = readSync(fd, head, got, head.length - got, got);
+    while (got < head.length) {
+      const n = readSync(fd, head, got, head.length - got, got);
+      if (n === 0) break; // a file shorter than that
+      got += n;
+    }
     return snapshotShape(head.subarray(0, got));
   } catch {
     return null;
