@@ -8,6 +8,7 @@ import type { SnapshotReadAhead } from '../vmm/snapshot/snapshotFile.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
+import { parseDeviceFlags } from './runDevices.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -19,19 +20,28 @@ Options:
   --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
                       firmware, initramfs, command line and root disk (DIR/rootfs.img)
   --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M; Debian's kernel needs 96M)
-  --kernel PATH       kernel: vmlinux (ELF) or Image (optionally gzip-compressed)
+  --kernel PATH       kernel: vmlinux or another ELF, Image (optionally gzip-compressed), or
+                      any flat binary (at the firmware's end rounded up to 2 MiB)
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
-  --firmware PATH     M-mode firmware (OpenSBI fw_dynamic.bin or .elf)
-  --disk PATH[,ro]    attach a disk image (raw, or qcow2 by its header) as a virtio
-                      disk (repeatable; the first is /dev/vda); ,ro: read-only. Locked
+  --firmware PATH|none|default  M-mode firmware, as QEMU's -bios: a file (OpenSBI
+                      fw_dynamic.bin or .elf, or a bare-metal program), default (Debian's
+                      OpenSBI), or none: --kernel is entered in M-mode at its entry address
+                      (a0 = hart id, a1 = device tree address)
+  --disk PATH[,ro][,slot=N]  attach a disk image (raw, or qcow2 by its header) as a
+                      virtio disk (repeatable; the first is /dev/vda); ,ro: read-only. Locked
                       while in use: one writer or any number of readers
   --mirror URL        Debian archive to fetch guest assets from
-  --console KIND      serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian loads
-                      virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
-  --net KIND          user: user-mode networking through libslirp (DHCP, no root needed);
+  --console KIND[,slot=N]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian
+                      loads virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
+  --net KIND[,slot=N] user: user-mode networking through libslirp (DHCP, no root needed);
                       tap: a TAP device on the Linux bridge --bridge names (root);
                       none (default)
+  --rng none|slot=N   the virtio-rng device (on by default): none, or its slot
+  --power-button none|slot=N  the virtio-input power button (on by default): none, or its slot
+                      Virtio slots are QEMU's virtio-mmio-bus.N (0..7, at 0x10001000 + N*0x1000,
+                      IRQ N+1); devices without one take the highest free slot each, in the
+                      order disks, network card, console, rng, power button
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
   --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
                       with --net tap, derived from the first disk's path)
@@ -72,6 +82,8 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
       append: { type: 'string' },
       firmware: { type: 'string' },
       disk: { type: 'string', multiple: true },
+      rng: { type: 'string' },
+      'power-button': { type: 'string' },
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
       'jit-threshold': { type: 'string' },
@@ -100,10 +112,8 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
   if (jitText !== undefined && !/^\d{1,9}$/.test(jitText)) {
     throw new Error(`--jit-threshold must be a whole number >= 0, not '${jitText}'`);
   }
-  const netKind = values.net ?? 'none';
-  if (netKind !== 'user' && netKind !== 'tap' && netKind !== 'none') {
-    throw new Error(`--net must be 'user', 'tap' or 'none', not '${netKind}'`);
-  }
+  const devices = parseDeviceFlags(values);
+  const netKind = devices.netKind;
   if ((values.publish ?? []).length > 0 && netKind !== 'user') {
     throw new Error('-p/--publish forwards ports into the guest network: it needs --net user');
   }
@@ -124,9 +134,12 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     kernel: values.kernel,
     initrd: values.initrd,
     append: values.append,
-    firmware: values.firmware,
+    firmware: values.firmware === 'default' ? undefined : values.firmware,
     disks: (values.disk ?? []).map((d) => parseDiskSpec(d)),
-    console: values.console as 'serial' | 'virtio' | undefined,
+    console: devices.console,
+    rng: devices.rng,
+    powerButton: devices.powerButton,
+    slots: devices.slots,
     jitThreshold: jitText === undefined ? undefined : Number(jitText),
     deterministic: values.deterministic ?? false,
     controlSocket: values.control,
@@ -140,9 +153,6 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
           ? { kind: 'tap', bridge: values.bridge!, mac: values.mac }
           : { kind: 'none' },
   };
-  if (values.console !== undefined && values.console !== 'serial' && values.console !== 'virtio') {
-    throw new Error(`--console must be 'serial' or 'virtio', not '${values.console}'`);
-  }
   if (values.image !== undefined) {
     const { readImageManifest } = await import('../images/imageManifest.js');
     const img = readImageManifest(values.image);

@@ -8,14 +8,19 @@
 
 import { checkGuestFile, readGuestFile, readKernel } from './kernelFile.js';
 
+/** The firmware path that means no firmware (QEMU's -bios none): the kernel is entered in M-mode. */
+export const NO_FIRMWARE = 'none';
+
 /** What a board is made with. */
 export interface BootImages {
-  firmware: Uint8Array;
+  /** null: no firmware. */
+  firmware: Uint8Array | null;
   kernel?: Uint8Array;
   initrd?: Uint8Array;
 }
 
 export interface BootPaths {
+  /** A file, or NO_FIRMWARE. */
   firmware: string;
   kernel?: string;
   initrd?: string;
@@ -26,7 +31,7 @@ export class BootFiles {
 
   private constructor(
     private readonly paths: BootPaths,
-    private readonly firmware: Uint8Array,
+    private readonly firmware: Uint8Array | null,
   ) {}
 
   /**
@@ -34,7 +39,9 @@ export class BootFiles {
    * they can be read); throws GuestFileError naming a file that cannot be read or used.
    */
   static open(paths: BootPaths, deferred: boolean): BootFiles {
-    const files = new BootFiles(paths, readGuestFile(paths.firmware, 'firmware'));
+    const firmware =
+      paths.firmware === NO_FIRMWARE ? null : readGuestFile(paths.firmware, 'firmware');
+    const files = new BootFiles(paths, firmware);
     if (deferred) {
       if (paths.kernel !== undefined) checkGuestFile(paths.kernel, 'kernel');
       if (paths.initrd !== undefined) checkGuestFile(paths.initrd, 'initrd');

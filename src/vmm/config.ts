@@ -7,6 +7,7 @@
 //   const vmm = await Vmm.start(config, { console: { input: process.stdin, output: process.stdout } });
 
 import { z } from 'zod';
+import { checkVirtioSlots } from './virtioPlacement.js';
 import {
   IfName,
   MAX_MEMORY,
@@ -23,7 +24,8 @@ export class VmmConfigError extends Error {
   override readonly name = 'VmmConfigError';
 }
 
-const VIRTIO_SLOTS = 8;
+/** A virtio slot, 0..7: QEMU's virtio-mmio-bus.N (range checked with the placement). */
+const Slot = z.number().int();
 export const DEFAULT_MEMORY = 256 * MIB;
 
 const MAX_CONSOLE_LOG = 1024 * MIB;
@@ -69,13 +71,21 @@ const Schema = z
         ),
     ),
     harts: z.number().int().min(1).max(1, 'one hart for now').default(1),
-    /** Firmware, kernel and initrd; when firmware or kernel is absent, the VMM's defaultAssets supply them. */
+    /**
+     * Firmware, kernel and initrd; when firmware or kernel is absent, the VMM's defaultAssets
+     * supply them. Firmware "none" (QEMU's -bios none): the kernel is entered in M-mode at
+     * its entry, a0 = hart id, a1 = device tree address (a file named none: ./none).
+     */
     firmware: Path.optional(),
     kernel: Path.optional(),
     initrd: Path.optional(),
     append: z.string().max(4096).optional(),
     disks: z
-      .array(z.object({ path: Path, readOnly: z.boolean().default(false) }).strict())
+      .array(
+        z
+          .object({ path: Path, readOnly: z.boolean().default(false), slot: Slot.optional() })
+          .strict(),
+      )
       .default([]),
     net: Net.default({ kind: 'none' }),
     console: z.enum(['serial', 'virtio']).default('serial'),
@@ -85,6 +95,22 @@ const Schema = z
     deterministic: z.boolean().default(false),
     /** A power button (virtio-input) so that a shutdown request reaches the guest. */
     powerButton: z.boolean().default(true),
+    /** A virtio-rng device (the guest's hwrng) on the host's entropy. */
+    rng: z.boolean().default(true),
+    /**
+     * Virtio slots of the devices other than disks (disks name theirs): QEMU's
+     * virtio-mmio-bus.N. Devices without one take the highest free slot each, in the order
+     * disks, network card, console, rng, power button (virtioPlacement.ts).
+     */
+    slots: z
+      .object({
+        net: Slot.optional(),
+        console: Slot.optional(),
+        rng: Slot.optional(),
+        powerButton: Slot.optional(),
+      })
+      .strict()
+      .default({}),
     /** UNIX socket path for the control socket; none when absent. */
     controlSocket: Path.optional(),
     /** A file that keeps the guest's console output, rotated by size; none when absent. */
@@ -137,16 +163,12 @@ export function parseVmmConfig(input: unknown): VmmConfig {
         'incoming: a VMM waits for a migration or restores a snapshot, not both',
       );
     }
-    const others =
-      1 +
-      (c.console === 'virtio' ? 1 : 0) +
-      (c.net.kind !== 'none' ? 1 : 0) +
-      (c.powerButton ? 1 : 0);
-    if (c.disks.length + others > VIRTIO_SLOTS) {
+    if (c.firmware === 'none' && c.kernel === undefined) {
       throw new VmmConfigError(
-        `disks: the board has ${VIRTIO_SLOTS} virtio slots and ${others} other devices; at most ${VIRTIO_SLOTS - others} disks fit`,
+        'firmware: none enters the kernel directly, in M-mode: give a kernel (a bare-metal program or a kernel that runs in M-mode)',
       );
     }
+    checkVirtioSlots(c, (m) => new VmmConfigError(m));
     return c;
   }
   const issue = r.error.issues[0];

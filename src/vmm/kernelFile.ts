@@ -1,10 +1,10 @@
 // Reads the guest's kernel, firmware and initrd files with clear errors:
-// missing or unreadable files, and files that are not a RISC-V kernel.
+// missing, unreadable or empty files, ELF files that are not for RISC-V, and gzip files that
+// do not decompress. Any other file is a flat binary kernel, as QEMU's -kernel takes it.
 
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { isElf, parseElf } from '../machine/loader/elf.js';
-import { isLinuxImage } from '../machine/loader/image.js';
 
 export class GuestFileError extends Error {}
 
@@ -27,7 +27,10 @@ function whyNot(e: unknown): string {
         : String(e);
 }
 
-/** Reads a kernel: a RISC-V ELF (vmlinux), a Linux Image, or a gzip-compressed Image. */
+/**
+ * Reads a kernel: a RISC-V ELF (vmlinux or a bare-metal program), a Linux Image, a
+ * gzip-compressed Image, or any other flat binary (loaded as it is, entered at its start).
+ */
 export function readKernel(path: string): Uint8Array {
   let bytes = readGuestFile(path, 'kernel');
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
@@ -39,18 +42,15 @@ export function readKernel(path: string): Uint8Array {
       );
     }
   }
+  if (bytes.length === 0) throw new GuestFileError(`the kernel '${path}' is empty`);
   if (isElf(bytes)) {
     try {
       parseElf(bytes);
     } catch (e) {
       throw new GuestFileError(`'${path}' is not a RISC-V kernel: ${(e as Error).message}`);
     }
-    return bytes;
   }
-  if (isLinuxImage(bytes)) return bytes;
-  throw new GuestFileError(
-    `'${path}' is not a RISC-V kernel: expected an ELF file (vmlinux) or a Linux Image (magic RSC\\x05 at offset 0x38)`,
-  );
+  return bytes;
 }
 
 /** Checks that `path` is a regular file this process can read, without reading it. */

@@ -30,14 +30,18 @@ import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
 import { makeMachine } from './vmmMachine.js';
+import { followPlacement } from './virtioPlacement.js';
+import { placementOf } from './snapshot/savedPlacement.js';
 import { newGeneration } from './generation.js';
 import { IdleTrim, limitMallocArenas } from './idleTrim.js';
 import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
 import { migrationHooks } from './migration/vmmHooks.js';
+import { SnapshotError } from './snapshot/format.js';
 import {
   readSnapshotFile,
+  readSnapshotShape,
   type SnapshotReading,
   type SnapshotReadAhead,
 } from './snapshot/snapshotFile.js';
@@ -125,8 +129,11 @@ export class Vmm {
   /** Gives back the memory of the code caches while the guest idles. */
   readonly idleTrim = new IdleTrim();
 
+  /** The configuration, its open virtio slots filled in by a restore or a migration (placeAs). */
+  private cfg: VmmConfig;
+
   private constructor(
-    readonly config: VmmConfig,
+    config: VmmConfig,
     readonly disks: LayeredDisk[],
     private readonly net: HostNet | null,
     private readonly files: BootFiles,
@@ -134,9 +141,23 @@ export class Vmm {
     readonly log: (line: string) => void,
     private readonly consoleLog: ConsoleLog | null,
   ) {
+    this.cfg = config;
     this.io = new ConsoleIO(options.console.input, options.console.output);
     if (this.io.isTerminal) reaper.noteTerminalMode();
     if (consoleLog) this.io.subscribe((chunk) => consoleLog.write(chunk));
+  }
+
+  get config(): VmmConfig {
+    return this.cfg;
+  }
+
+  /**
+   * Places the virtio devices whose slots the configuration leaves open where the saved board
+   * of `shape` (a snapshot's or a migration source's, named by `where`) had them, for this boot
+   * and the later ones; throws `fail`'s error for a configured slot that says otherwise.
+   */
+  placeAs(shape: unknown, where: string, fail: (message: string) => Error): void {
+    this.cfg = followPlacement(this.cfg, placementOf(shape), where, fail);
   }
 
   /** Opens everything the config names; on any failure, closes what was opened and throws. */
@@ -278,6 +299,16 @@ export class Vmm {
    */
   private async restoreSnapshot(path: string, reading: SnapshotReading): Promise<void> {
     const t0 = performance.now();
+    // Devices without a configured slot go where the snapshot has them (older Berths placed
+    // them otherwise); the head of the file says where, before the board is made.
+    const shape = readSnapshotShape(path);
+    if (shape !== null) {
+      this.placeAs(
+        shape,
+        'the snapshot',
+        (m) => new SnapshotError('board', `snapshot ${path}: ${m}`),
+      );
+    }
     const board = this.makeBoard(true);
     this.board = board; // a deterministic clock counts this board's instructions
     try {

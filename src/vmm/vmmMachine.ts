@@ -17,7 +17,7 @@ import { bootGenerationId, DETERMINISTIC_SEED } from './generation.js';
 
 export interface MachineInputs {
   config: VmmConfig;
-  files: { firmware: Uint8Array; kernel?: Uint8Array; initrd?: Uint8Array };
+  files: { firmware: Uint8Array | null; kernel?: Uint8Array; initrd?: Uint8Array };
   disks: DiskBackend[];
   net: NetBackend | null;
   io: ConsoleIO;
@@ -35,6 +35,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     : new HostClock();
   if (m.paused && clock instanceof HostClock) clock.pause();
   const entropy = cfg.deterministic ? new SeededEntropy(DETERMINISTIC_SEED) : null;
+  const random = entropy ?? { fill: (b: Uint8Array) => webcrypto.getRandomValues(b) };
   // On a bridge every card needs its own address: derive it from the disk, which is the guest's.
   const firstDisk = cfg.disks[0];
   const seed =
@@ -52,11 +53,20 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     initrd: m.files.initrd,
     bootargs: cfg.append ?? (cfg.console === 'virtio' ? 'console=hvc0' : 'console=ttyS0'),
     jitThreshold: cfg.jitThreshold,
-    disks: m.disks.map((backend, i) => ({ backend, serial: `berth-disk${i}` })),
-    rng: entropy ?? { fill: (b) => webcrypto.getRandomValues(b) },
-    net: m.net && cfg.net.kind !== 'none' ? { backend: m.net, seed, mac: cfg.net.mac } : undefined,
-    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io } : undefined,
-    input: cfg.powerButton ? {} : undefined,
+    disks: m.disks.map((backend, i) => ({
+      backend,
+      serial: `berth-disk${i}`,
+      slot: cfg.disks[i]?.slot,
+    })),
+    rng: cfg.rng ? random : undefined,
+    rngSlot: cfg.slots.rng,
+    entropy: random,
+    net:
+      m.net && cfg.net.kind !== 'none'
+        ? { backend: m.net, seed, mac: cfg.net.mac, slot: cfg.slots.net }
+        : undefined,
+    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io, slot: cfg.slots.console } : undefined,
+    input: cfg.powerButton ? { slot: cfg.slots.powerButton } : undefined,
     generationId: bootGenerationId(cfg.deterministic),
     log: m.log,
   });

@@ -1,5 +1,5 @@
 // `berth run` refuses bad input with a clear message and a non-zero status:
-// missing or unreadable files, files that are not a kernel, bad sizes, and
+// missing or unreadable files, ELF files that are not a RISC-V kernel, bad sizes, and
 // too little memory for the kernel and initrd.
 
 import { after, test } from 'node:test';
@@ -35,10 +35,10 @@ test('a missing kernel file is named in the error', () => {
   assert.match(r.stderr, /cannot read the kernel '.*nope': no such file/);
 });
 
-test('a file that is not a kernel is refused', () => {
-  const r = berth(['run', '--kernel', notKernel, '--firmware', notKernel]);
+test('an ELF file for another machine is refused as a kernel (any other file is a flat binary)', () => {
+  const r = berth(['run', '--kernel', process.execPath, '--firmware', notKernel]);
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /is not a RISC-V kernel/);
+  assert.match(r.stderr, /is not a RISC-V kernel: ELF file is for machine \d+, not RISC-V \(243\)/);
 });
 
 test('a directory given as the initrd is refused', () => {

@@ -54,7 +54,7 @@ async function debian(): Promise<Guest> {
     bootargs: 'console=ttyS0',
     rng: entropy,
     input: {},
-    // A card as "berth run --net user" has (slot 2), on no network: eth0 exists, down.
+    // A card as "berth run --net user" has, on no network: eth0 exists, down.
     net: { backend: new MemoryNetBackend(), mac: PARENT_MAC },
   });
   return { board, clock, entropy, out: () => out };

@@ -98,7 +98,7 @@ test('a restore of another configuration or a damaged file is refused and starts
   );
   await assert.rejects(
     start({ powerButton: false }),
-    /virtio slot 3: virtio-input in the snapshot, nothing here/,
+    /virtio slot 6: virtio-input in the snapshot, nothing here/,
   );
   const bytes = readFileSync(file);
   writeFileSync(file, bytes.subarray(0, bytes.length - 10));

@@ -48,8 +48,21 @@ test('config: every field is checked before anything starts, with the field name
     [{ firmware: 'f', disks: [{ path: '' }] }, /^disks\.0\.path:/],
     [
       { firmware: 'f', disks: Array.from({ length: 7 }, (_, i) => ({ path: `d${i}` })) },
-      /^disks: .*at most 6 disks/,
+      /^virtio slots: the power button: no virtio slot is left; the board has 8 and 9 devices ask for one$/,
     ],
+    [
+      { firmware: 'f', disks: [{ path: 'a.img', slot: 2 }], slots: { rng: 2 } },
+      /^virtio slots: disk 0 \(a\.img\) and virtio-rng both ask for virtio slot 2; give each its own slot$/,
+    ],
+    [
+      { firmware: 'f', slots: { powerButton: 8 } },
+      /^virtio slots: the power button: virtio slot 8 does not exist; the board has slots 0 to 7$/,
+    ],
+    [{ firmware: 'f', slots: { net: 1 } }, /^slots\.net: there is no network card \(net: none\)$/],
+    [{ firmware: 'f', rng: false, slots: { rng: 1 } }, /^slots\.rng: there is no virtio-rng/],
+    [{ firmware: 'f', slots: { console: 1 } }, /^slots\.console: the console is the UART/],
+    [{ firmware: 'f', slots: { disk: 1 } }, /^slots: .*disk/],
+    [{ firmware: 'f', disks: [{ path: 'a', slot: 'x' }] }, /^disks\.0\.slot:/],
     [{ firmware: 'f', frobnicate: 1 }, /frobnicate/],
     ['not an object', /config/],
   ];

@@ -1,6 +1,7 @@
-// The virt board places virtio disks in the free slots from the highest down
-// (the first disk is the one Linux probes first, vda), the power button in
-// slot 3, and leaves the other slots empty.
+// The virt board places its virtio devices as QEMU plugs them: in the slot each
+// names, the others in the highest free slot each (disks first: the first disk
+// is the one Linux probes first, vda, then network, console, rng, power
+// button), and leaves the other slots empty.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,38 +57,68 @@ function boardWith(cfg: Partial<ConstructorParameters<typeof VirtBoard>[0]>): Vi
   });
 }
 
-test('the power button sits in slot 3; disks take the free slots from the top', () => {
-  const disks = Array.from({ length: 5 }, (_, i) => ({
+const hvc = () => ({ out: { write: () => {} }, input: { pending: () => 0, take: () => [] } });
+
+test('without slots: disks, network, console, rng and power button from slot 7 down', () => {
+  const disks = Array.from({ length: 2 }, (_, i) => ({
     backend: new MemoryBlockBackend((i + 1) << 20),
   }));
-  const b = boardWith({
-    disks,
-    rng: { fill: () => {} },
-    hvc: { out: { write: () => {} }, input: { pending: () => 0, take: () => [] } },
-    input: {},
-  });
-  assert.equal(slotReg(b, 0, 0x008), 4);
-  assert.equal(slotReg(b, 1, 0x008), 3);
-  assert.equal(slotReg(b, 3, 0x008), 18);
-  assert.equal(b.virtio[3]?.device, b.input);
-  // Disks 0..4 in slots 7, 6, 5, 4 and 2 (slot 3 is the button's, 2 is free without net).
-  [7, 6, 5, 4, 2].forEach((slot, n) => {
-    assert.equal(slotReg(b, slot, 0x008), 2, `slot ${slot}`);
-    assert.equal(slotReg(b, slot, 0x100), ((n + 1) << 20) / 512, `slot ${slot}`);
-  });
+  const b = boardWith({ disks, rng: { fill: () => {} }, hvc: hvc(), input: {} });
+  // Device IDs: 2 block, 3 console, 4 rng, 18 input.
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, s) => slotReg(b, s, 0x008)),
+    [0, 0, 0, 18, 4, 3, 2, 2],
+  );
+  assert.equal(slotReg(b, 7, 0x100), (1 << 20) / 512, 'disk 0 (vda) in slot 7');
+  assert.equal(b.virtio[3]?.device === b.input, true);
+  assert.equal(b.virtioConsole === b.virtio[5]?.device, true);
   assert.equal(b.pressPowerButton(), true);
   assert.equal(b.input?.pending, 4, 'held until the guest driver gives buffers');
 });
 
-test('a board without the input device has no power button; a full board is refused', () => {
+test('devices given a slot take it; the others fill the highest free slots around them', () => {
+  const disks = [
+    { backend: new MemoryBlockBackend(1 << 20), slot: 0 },
+    { backend: new MemoryBlockBackend(2 << 20) },
+    { backend: new MemoryBlockBackend(3 << 20), slot: 7 },
+  ];
+  const b = boardWith({ disks, rng: { fill: () => {} }, rngSlot: 2, hvc: hvc(), input: {} });
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, s) => slotReg(b, s, 0x008)),
+    [2, 0, 4, 0, 18, 3, 2, 2],
+  );
+  assert.equal(slotReg(b, 0, 0x100), (1 << 20) / 512);
+  assert.equal(slotReg(b, 6, 0x100), (2 << 20) / 512);
+  assert.equal(slotReg(b, 7, 0x100), (3 << 20) / 512);
+  assert.deepEqual(
+    b.disks.map((d) => d.backend.size),
+    [1 << 20, 2 << 20, 3 << 20],
+    'disks keep their configured order',
+  );
+});
+
+/** Asserts that `make` throws a BoardError whose message matches `message`. */
+function refused(make: () => unknown, message: RegExp): void {
+  assert.throws(make, (e) => e instanceof BoardError && message.test(e.message));
+}
+
+test('clashing and out-of-range slots are refused naming the devices; a full board too', () => {
+  const disk = (slot?: number) => ({ backend: new MemoryBlockBackend(512), slot });
+  refused(
+    () => boardWith({ disks: [disk(3)], rng: { fill: () => {} }, rngSlot: 3 }),
+    /^disk 0 and virtio-rng both ask for virtio slot 3; give each its own slot$/,
+  );
+  refused(
+    () => boardWith({ hvc: { ...hvc(), slot: 8 } }),
+    /^the virtio console: virtio slot 8 does not exist; the board has slots 0 to 7$/,
+  );
+  refused(() => boardWith({ disks: [disk(-1)] }), /disk 0: virtio slot -1 does not exist/);
   assert.equal(boardWith({}).pressPowerButton(), false);
-  assert.equal(boardWith({}).virtio[3], null);
-  const disks = (n: number) =>
-    Array.from({ length: n }, () => ({ backend: new MemoryBlockBackend(512) }));
-  assert.doesNotThrow(() => boardWith({ disks: disks(7), input: {} }));
-  const hvc = { out: { write: () => {} }, input: { pending: () => 0, take: () => [] } };
-  assert.throws(
-    () => boardWith({ disks: disks(6), input: {}, rng: { fill: () => {} }, hvc }),
-    /8 virtio slots; 6 disks and 3 other devices do not fit/,
+  assert.deepEqual(boardWith({}).virtio, new Array(8).fill(null));
+  const many = (n: number) => Array.from({ length: n }, () => disk());
+  assert.doesNotThrow(() => boardWith({ disks: many(7), input: {} }));
+  refused(
+    () => boardWith({ disks: many(6), input: {}, rng: { fill: () => {} }, hvc: hvc() }),
+    /^the power button: no virtio slot is left; the board has 8 and 9 devices ask for one$/,
   );
 });

@@ -15,18 +15,21 @@ import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
 import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
+import { EmptyFlash } from '../devices/emptyFlash.js';
 import { Hart, StopReason } from '../hart/hart.js';
-import { placeImage, type PlacedImage } from '../loader/image.js';
+import { placeBootImages, type BoardLayout } from './bootLayout.js';
 import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
-import { VirtioMmio, type VirtioDevice } from '../virtio/mmio.js';
-import { VirtioRng, type EntropySource } from '../virtio/rng.js';
+import type { VirtioMmio } from '../virtio/mmio.js';
+import type { EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
-import { IRQ, LOAD, VIRT } from './memoryMap.js';
+import { IRQ, VIRT } from './memoryMap.js';
+import { VirtioSlotError } from './virtioSlots.js';
+import { makeVirtioDevices, type VirtioDevices } from './virtioDevices.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
 import type { Persistent } from '../state/persistent.js';
 import {
@@ -40,6 +43,7 @@ import {
 } from './virtState.js';
 
 export class BoardError extends Error {}
+export { BootLayoutError, type BoardLayout } from './bootLayout.js';
 
 export interface VirtBoardConfig {
   /** Guest RAM in bytes (a multiple of 4 KiB, 16 MiB to 4 GiB). */
@@ -51,30 +55,47 @@ export interface VirtBoardConfig {
   wallClock: WallClockNs;
   /** Where the UART's output goes. */
   console: CharBackend;
-  /** Firmware (OpenSBI fw_dynamic): ELF or flat binary, loaded at the start of RAM. */
-  firmware: Uint8Array;
-  /** Kernel (ELF vmlinux or Image), loaded 2 MiB into RAM and entered in S-mode by the firmware. */
+  /**
+   * M-mode firmware (OpenSBI fw_dynamic, or a bare-metal program): ELF or flat binary, loaded
+   * at the start of RAM; null: none (QEMU's -bios none), the kernel is entered in M-mode.
+   */
+  firmware: Uint8Array | null;
+  /**
+   * Kernel: an ELF (at its physical addresses), a Linux Image or any flat binary, at the end of
+   * the firmware rounded up to 2 MiB (bootLayout.ts); the firmware enters it (in S-mode for
+   * OpenSBI), or without firmware the boot ROM does, in M-mode.
+   */
   kernel?: Uint8Array;
   initrd?: Uint8Array;
   bootargs?: string;
-  /**
-   * Virtio disks, placed in the free virtio slots from the highest down: Linux
-   * probes the device tree's virtio nodes highest slot first, so the first disk
-   * is vda.
+  /*
+   * The virtio devices. Each may name its virtio slot (0..7, QEMU's virtio-mmio-bus.N); the
+   * others take the highest free slot each, in the order disks, network card, console, rng,
+   * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
+   * probes the highest slot first, so the first disk is vda unless slots say otherwise.
    */
-  disks?: { backend: BlockBackend; serial?: string }[];
-  /** Entropy source of a virtio-rng device in virtio slot 0; none when absent. */
+  /** Virtio disks. */
+  disks?: { backend: BlockBackend; serial?: string; slot?: number }[];
+  /** Entropy source of a virtio-rng device; none when absent. */
   rng?: EntropySource;
-  /** A virtio network card in virtio slot 2 on a host backend (libslirp, TAP, memory). */
-  net?: { backend: NetBackend; mac?: string; seed?: string };
-  /** A virtio console (the guest's hvc0) in virtio slot 1: output and waiting input. */
-  hvc?: { out: CharBackend; input: ConsoleInput };
+  /** The virtio-rng device's slot. */
+  rngSlot?: number;
   /**
-   * A virtio-input power button in virtio slot 3 (see pressPowerButton): how
-   * a guest without ACPI is asked to shut down cleanly, and the keys that tell
-   * a restored guest of its new generation (input.ts). `serial` names it.
+   * Where the 32 random bytes of /chosen/rng-seed come from (the kernel seeds its RNG with
+   * them before any driver runs; QEMU puts fresh ones there at every boot); no rng-seed
+   * when absent.
    */
-  input?: { serial?: string };
+  entropy?: EntropySource;
+  /** A virtio network card on a host backend (libslirp, TAP, memory). */
+  net?: { backend: NetBackend; mac?: string; seed?: string; slot?: number };
+  /** A virtio console (the guest's hvc0): output and waiting input. */
+  hvc?: { out: CharBackend; input: ConsoleInput; slot?: number };
+  /**
+   * A virtio-input power button (see pressPowerButton): how a guest without ACPI is asked to
+   * shut down cleanly, and the keys that tell a restored guest of its new generation
+   * (input.ts). `serial` names it.
+   */
+  input?: { serial?: string; slot?: number };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /**
@@ -94,14 +115,8 @@ export type BoardStop =
 
 export const MIN_MEMORY = 16 * 1024 * 1024;
 export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
-const MIB2 = 2 * 1024 * 1024;
-
-export interface BoardLayout {
-  firmware: PlacedImage;
-  kernel: PlacedImage | null;
-  initrd: { start: number; end: number } | null;
-  fdt: { start: number; size: number };
-}
+/** Bytes of /chosen/rng-seed, as many as QEMU gives. */
+export const RNG_SEED_BYTES = 32;
 
 export class VirtBoard implements Persistent<BoardState> {
   readonly stateId = 'virt';
@@ -119,15 +134,18 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly vmgenid: VmGenId;
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
-  readonly virtio: (VirtioMmio | null)[] = [];
+  readonly virtio: (VirtioMmio | null)[];
   /** The network card, when configured. */
-  net: VirtioNet | null = null;
+  net: VirtioNet | null;
   /** The power button (virtio-input), when configured. */
-  readonly input: VirtioInput | null = null;
-  /** The virtio disks in the order configured (disk 0 is vda). */
-  readonly disks: VirtioBlk[] = [];
+  readonly input: VirtioInput | null;
+  /** The virtio console (hvc0), when configured. */
+  private readonly hvc: VirtioConsole | null;
+  /** The virtio disks in the order configured (disk 0 is vda unless slots say otherwise). */
+  readonly disks: VirtioBlk[];
   private event: SysconEvent | null = null;
   private readonly clock: Clock;
+  private readonly rngSeed: Uint8Array | undefined;
 
   constructor(cfg: VirtBoardConfig) {
     const mem = cfg.memoryBytes;
@@ -169,55 +187,18 @@ export class VirtBoard implements Persistent<BoardState> {
     }
     this.vmgenid = new VmGenId(this.plic.line(IRQ.vmgenid), cfg.generationId);
     this.bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
-    const disks = cfg.disks ?? [];
-    // Fixed slots: rng 0, hvc 1, net 2, input 3; disks take the free slots from the top.
-    const fixedSlots: number[] = [];
-    if (cfg.rng) fixedSlots.push(0);
-    if (cfg.hvc) fixedSlots.push(1);
-    if (cfg.net) fixedSlots.push(2);
-    if (cfg.input) fixedSlots.push(3);
-    const fixed = fixedSlots.length;
-    if (disks.length + fixed > VIRT.virtio.count) {
-      throw new BoardError(
-        `the board has ${VIRT.virtio.count} virtio slots; ${disks.length} disks and ${fixed} other devices do not fit`,
-      );
+    let placed: VirtioDevices;
+    try {
+      placed = makeVirtioDevices(this.ram, (slot) => this.plic.line(IRQ.virtio0 + slot), cfg);
+    } catch (e) {
+      if (e instanceof VirtioSlotError) throw new BoardError(e.message);
+      throw e;
     }
-    const log = cfg.log ?? (() => {});
-    for (let i = 0; i < VIRT.virtio.count; i++) this.virtio.push(null);
-    const attach = (slot: number, device: VirtioDevice): void => {
-      this.virtio[slot] = new VirtioMmio(
-        this.ram,
-        device,
-        this.plic.line(IRQ.virtio0 + slot),
-        log,
-        `virtio slot ${slot}`,
-      );
-    };
-    const diskSlots: number[] = [];
-    for (let s = VIRT.virtio.count - 1; s >= 0; s--) if (!fixedSlots.includes(s)) diskSlots.push(s);
-    disks.forEach((d, n) => {
-      const blk = new VirtioBlk(d.backend, { serial: d.serial });
-      this.disks.push(blk);
-      attach(diskSlots[n], blk);
-    });
-    if (cfg.rng) attach(0, new VirtioRng(cfg.rng));
-    if (cfg.hvc) {
-      const hvc = new VirtioConsole(cfg.hvc.out, cfg.hvc.input);
-      attach(1, hvc);
-      hvc.attach(this.virtio[1]!);
-    }
-    if (cfg.net) {
-      const net = new VirtioNet(cfg.net.backend, { mac: cfg.net.mac, seed: cfg.net.seed });
-      attach(2, net);
-      net.attach(this.virtio[2]!);
-      this.net = net;
-    }
-    if (cfg.input) {
-      const input = new VirtioInput({ serial: cfg.input.serial });
-      attach(3, input);
-      input.attach(this.virtio[3]!);
-      this.input = input;
-    }
+    this.virtio = placed.transports;
+    this.disks = placed.disks;
+    this.net = placed.net;
+    this.hvc = placed.hvc;
+    this.input = placed.input;
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,
@@ -227,9 +208,23 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     }
 
+    this.bus.map(
+      'flash',
+      VIRT.flash.base,
+      VIRT.flash.banks * VIRT.flash.bankSize,
+      new EmptyFlash(),
+    );
+
+    if (cfg.entropy) {
+      this.rngSeed = new Uint8Array(RNG_SEED_BYTES);
+      cfg.entropy.fill(this.rngSeed);
+    }
     this.layout = this.load(cfg);
+    // Without firmware the reset vector enters the kernel, with the same a0 (hart id) and a1
+    // (device tree) as it gives a firmware, as QEMU's -bios none.
+    const { firmware, kernel } = this.layout;
     this.bootRom = new BootRom({
-      firmwareStart: this.layout.firmware.entry,
+      firmwareStart: firmware?.entry ?? kernel?.entry ?? VIRT.ram.base,
       fdtAddress: this.layout.fdt.start,
       kernelEntry: this.layout.kernel?.entry ?? 0,
     });
@@ -238,43 +233,16 @@ export class VirtBoard implements Persistent<BoardState> {
   }
 
   private load(cfg: VirtBoardConfig): BoardLayout {
-    const base = VIRT.ram.base;
-    const end = base + cfg.memoryBytes;
-    const firmware = placeImage(this.ram, cfg.firmware, base + LOAD.firmware, 'firmware');
-    const kernel = cfg.kernel
-      ? placeImage(this.ram, cfg.kernel, base + LOAD.kernel, 'kernel')
-      : null;
-    if (kernel && firmware.end > kernel.start) {
-      throw new BoardError('the firmware is larger than 2 MiB and overlaps the kernel');
-    }
-    let initrd: BoardLayout['initrd'] = null;
-    const top = Math.min(end, 0x100000000);
-    const fdtBlob0 = this.deviceTree(cfg, null);
-    const fdtStart = Math.floor((top - fdtBlob0.length - 64 * 1024) / MIB2) * MIB2;
-    if (cfg.initrd) {
-      const afterKernel = kernel ? kernel.end : base + LOAD.kernel;
-      let start = Math.max(afterKernel, base + Math.min(cfg.memoryBytes / 2, 128 * 1024 * 1024));
-      start = Math.ceil(start / 4096) * 4096;
-      if (start + cfg.initrd.length > fdtStart) {
-        start = Math.ceil(afterKernel / 4096) * 4096;
-      }
-      if (start + cfg.initrd.length > fdtStart) {
-        throw new BoardError(
-          `too little memory: the kernel and the ${(cfg.initrd.length / 1048576).toFixed(1)} MiB initrd ` +
-            `do not fit in ${cfg.memoryBytes >> 20} MiB; give the guest more memory`,
-        );
-      }
-      this.ram.write(start, cfg.initrd);
-      initrd = { start, end: start + cfg.initrd.length };
-    }
-    const fdt = this.deviceTree(cfg, initrd);
-    if (kernel && kernel.end > fdtStart) {
-      throw new BoardError(
-        `too little memory for this kernel: give the guest more than ${cfg.memoryBytes >> 20} MiB`,
-      );
-    }
-    this.ram.write(fdtStart, fdt);
-    return { firmware, kernel, initrd, fdt: { start: fdtStart, size: fdt.length } };
+    return placeBootImages(
+      this.ram,
+      {
+        firmware: cfg.firmware,
+        kernel: cfg.kernel,
+        initrd: cfg.initrd,
+        memoryBytes: cfg.memoryBytes,
+      },
+      (initrd) => this.deviceTree(cfg, initrd),
+    );
   }
 
   private deviceTree(cfg: VirtBoardConfig, initrd: BoardLayout['initrd']): Uint8Array {
@@ -283,25 +251,25 @@ export class VirtBoard implements Persistent<BoardState> {
       memoryBytes: cfg.memoryBytes,
       bootargs: cfg.bootargs ?? '',
       initrd: initrd ?? undefined,
+      rngSeed: this.rngSeed,
       vmgenid: true,
     });
   }
 
   /** True when console input goes to the virtio console (hvc0) rather than the UART. */
   get hasVirtioConsole(): boolean {
-    return this.virtio[1]?.device instanceof VirtioConsole;
+    return this.hvc !== null;
   }
 
   /** The virtio console (hvc0), when the board has one. */
   get virtioConsole(): VirtioConsole | null {
-    const d = this.virtio[1]?.device;
-    return d instanceof VirtioConsole ? d : null;
+    return this.hvc;
   }
 
   /** Hands waiting console input to the virtio console, as far as the guest has buffers. */
   pollVirtioConsole(): void {
-    const t = this.virtio[1];
-    if (t && t.device instanceof VirtioConsole) t.poll(CONSOLE_RECEIVEQ);
+    const t = this.virtio.find((v) => v !== null && v.device === this.hvc);
+    if (t) t.poll(CONSOLE_RECEIVEQ);
   }
 
   /**

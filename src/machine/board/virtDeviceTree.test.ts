@@ -1,256 +1,38 @@
 // The virt device tree against QEMU's: both blobs are decompiled with Debian's
 // dtc and compared node by node and property by property, with phandle
-// numbers replaced by the paths they point at. Every difference must be one
-// of the intended ones listed below.
-//
-// Intended differences from QEMU 7.2's virt (Debian's qemu-system-misc):
-// - QEMU-only nodes: /pmu (SBI PMU event map; Berth has no HPM counters),
-//   /fw-cfg, /flash, /platform-bus, /soc/pci (devices Berth does not have).
-// - / model: "riscv-virtio,berth" instead of "riscv-virtio,qemu".
-// - cpu riscv,isa: what the Berth hart implements (QEMU's
-//   rv64imafdch_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc without H,
-//   with Zicntr, Svnapot, Svpbmt); riscv,isa-base and riscv,isa-extensions
-//   are there too (newer QEMU versions have them; 7.2 does not).
-// - plic riscv,ndev: 95, the highest source id (QEMU 7.2 says 96, one past
-//   its last source).
-// - /chosen rng-seed: QEMU fills it with random bytes; Berth only on request.
-// - /chosen linux,initrd-start/-end: 64-bit (two cells) in Berth, one cell in
-//   QEMU 7.2; the values are the same.
+// numbers replaced by the paths they point at (test/support/deviceTree.ts).
+// Every difference must be one of the intended ones, listed and checked in
+// test/support/qemuVirtDifferences.ts.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import {
+  cells,
+  decompile,
+  diffTrees,
+  qemuTree,
+  type QemuRun,
+  type Tree,
+} from '../../../test/support/deviceTree.js';
+import {
+  ALWAYS_INTENDED,
+  classify,
+  QEMU_ONLY_NODES,
+} from '../../../test/support/qemuVirtDifferences.js';
 import {
   buildVirtDeviceTree,
   DeviceTreeError,
-  hartIsaString,
   virtDeviceTree,
   virtFdtAddress,
   type VirtDeviceTreeConfig,
 } from './virtDeviceTree.js';
 
-type Props = Map<string, string>;
-interface Tree {
-  /** Node paths in document order. */
-  order: string[];
-  nodes: Map<string, Props>;
-  /** dtc's warnings about the tree (without the file name). */
-  warnings: string[];
-}
-
 const MiB = 1 << 20;
-const QEMU_ONLY_NODES = [
-  '/pmu',
-  '/fw-cfg@10100000',
-  '/flash@20000000',
-  '/platform-bus@4000000',
-  '/soc/pci@30000000',
-];
-
-/** Parses dtc's dts output (one statement per line). */
-function parseDts(text: string): Tree {
-  const nodes = new Map<string, Props>();
-  const order: string[] = [];
-  const stack: string[] = [];
-  const path = (): string => (stack.length <= 1 ? '/' : stack.slice(1).join('/').replace(/^/, '/'));
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('/dts-v1/') || line.startsWith('/memreserve/')) continue;
-    const open = /^(\S+) \{$/.exec(line);
-    if (open) {
-      stack.push(open[1]);
-      const p = path();
-      nodes.set(p, new Map());
-      order.push(p);
-      continue;
-    }
-    if (line === '};') {
-      stack.pop();
-      continue;
-    }
-    const prop = /^([^=\s]+)(?: = (.*))?;$/.exec(line);
-    assert.ok(prop, `unexpected dts line: ${line}`);
-    nodes.get(path())!.set(prop[1], prop[2] ?? '');
-  }
-  return { nodes, order, warnings: [] };
-}
-
-function cells(v: string): number[] {
-  const m = /^<(.*)>$/.exec(v);
-  assert.ok(m, `not a cell list: ${v}`);
-  return m[1]
-    .split(' ')
-    .filter(Boolean)
-    .map((c) => Number(c));
-}
-
-/** Replaces phandle numbers by the path of the node they name. */
-function normalisePhandles(t: Tree): Tree {
-  const byPhandle = new Map<number, string>();
-  for (const [p, props] of t.nodes) {
-    const ph = props.get('phandle');
-    if (ph !== undefined) byPhandle.set(cells(ph)[0], p);
-  }
-  const ref = (n: number): string => `&{${byPhandle.get(n) ?? `?${n}`}}`;
-  for (const props of t.nodes.values()) {
-    if (props.has('phandle')) props.set('phandle', '<PHANDLE>');
-    for (const name of ['interrupt-parent', 'regmap', 'cpu']) {
-      const v = props.get(name);
-      if (v !== undefined) props.set(name, `<${cells(v).map(ref).join(' ')}>`);
-    }
-    const ie = props.get('interrupts-extended');
-    if (ie !== undefined) {
-      // Every interrupt parent here (cpu-intc) has #interrupt-cells = 1: pairs.
-      const c = cells(ie);
-      const parts: string[] = [];
-      for (let i = 0; i < c.length; i += 2) parts.push(`${ref(c[i])} ${c[i + 1]}`);
-      props.set('interrupts-extended', `<${parts.join(', ')}>`);
-    }
-  }
-  return t;
-}
-
-let dir: string | null = null;
-function tmp(): string {
-  if (dir === null) dir = mkdtempSync(join(tmpdir(), 'berth-dt-'));
-  return dir;
-}
-process.on('exit', () => {
-  if (dir !== null) rmSync(dir, { recursive: true, force: true });
-});
-
-function decompile(blob: Uint8Array, name: string): Tree {
-  const file = join(tmp(), name);
-  writeFileSync(file, blob);
-  const r = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', file], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(`dtc failed: ${r.error?.message ?? r.stderr}`);
-  const tree = normalisePhandles(parseDts(r.stdout));
-  tree.warnings = r.stderr
-    .split('\n')
-    .filter((l) => l.includes('Warning'))
-    .map((l) => l.replace(/^.*?Warning/, 'Warning'))
-    .filter((l) => !QEMU_ONLY_NODES.some((q) => l.includes(` ${q}:`) || l.includes(` ${q}/`)))
-    .sort();
-  return tree;
-}
-
-interface QemuRun {
-  harts: number;
-  memoryMiB: number;
-  bootargs?: string;
-  initrdBytes?: number;
-}
-
-function qemuTree(run: QemuRun): Tree {
-  const name = `qemu-${run.harts}-${run.memoryMiB}-${run.bootargs ? 'k' : 'n'}`;
-  const out = join(tmp(), `${name}.dtb`);
-  const args = ['-M', `virt,dumpdtb=${out}`, '-m', `${run.memoryMiB}M`, '-smp', String(run.harts)];
-  args.push('-nographic', '-bios', 'none');
-  if (run.bootargs !== undefined) {
-    // Any file will do as a "kernel": QEMU only places it.
-    const kernel = join(tmp(), 'kernel.bin');
-    writeFileSync(kernel, new Uint8Array(4096));
-    args.push('-kernel', kernel, '-append', run.bootargs);
-    if (run.initrdBytes) {
-      const initrd = join(tmp(), 'initrd.bin');
-      writeFileSync(initrd, new Uint8Array(run.initrdBytes));
-      args.push('-initrd', initrd);
-    }
-  }
-  execFileSync('qemu-system-riscv64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  return decompile(readFileSync(out), `${name}.norm.dtb`);
-}
-
-interface Difference {
-  path: string;
-  prop?: string;
-  qemu?: string;
-  berth?: string;
-}
-
-function diffTrees(qemu: Tree, berth: Tree): Difference[] {
-  const out: Difference[] = [];
-  for (const [path, qprops] of qemu.nodes) {
-    const bprops = berth.nodes.get(path);
-    if (!bprops) {
-      if (!QEMU_ONLY_NODES.some((q) => path === q || path.startsWith(q + '/')))
-        out.push({ path, qemu: 'node' });
-      continue;
-    }
-    for (const [prop, qv] of qprops) {
-      const bv = bprops.get(prop);
-      if (bv !== qv) out.push({ path, prop, qemu: qv, berth: bv });
-    }
-    for (const [prop, bv] of bprops) if (!qprops.has(prop)) out.push({ path, prop, berth: bv });
-  }
-  for (const path of berth.nodes.keys())
-    if (!qemu.nodes.has(path)) out.push({ path, berth: 'node' });
-  return out;
-}
-
-/** Sorts differences into the intended ones (checking each) and the rest. */
-/** The extensions a quoted riscv,isa string names: single letters and the _-separated rest. */
-function isaExtensions(isa: string): string[] {
-  const [base, ...multi] = isa.replace(/"/g, '').split('_');
-  return [...base.slice(4), ...multi];
-}
-
-function classify(diffs: Difference[]): { intended: string[]; unexpected: Difference[] } {
-  const cpuPath = /^\/cpus\/cpu@[0-9a-f]+$/;
-  const intended = new Set<string>();
-  const rest = diffs.filter((d) => {
-    const label = `${d.path.replace(/@[0-9a-f]+$/, '@N')} ${d.prop}`;
-    if (d.path === '/' && d.prop === 'model') {
-      assert.equal(d.berth, '"riscv-virtio,berth"');
-    } else if (cpuPath.test(d.path) && d.prop === 'riscv,isa') {
-      assert.equal(d.berth, `"${hartIsaString()}"`);
-      // QEMU's extensions without H, plus the ones Berth names that QEMU 7.2 does not.
-      const want = new Set(isaExtensions(d.qemu ?? ''));
-      want.delete('h');
-      for (const e of ['zicntr', 'svnapot', 'svpbmt']) want.add(e);
-      assert.deepEqual(isaExtensions(d.berth ?? '').sort(), [...want].sort());
-    } else if (
-      cpuPath.test(d.path) &&
-      (d.prop === 'riscv,isa-base' || d.prop === 'riscv,isa-extensions')
-    ) {
-      assert.equal(d.qemu, undefined);
-    } else if (d.path === '/soc/plic@c000000' && d.prop === 'riscv,ndev') {
-      assert.equal(d.berth, '<0x5f>');
-    } else if (d.path === '/chosen' && d.prop === 'rng-seed') {
-      assert.equal(d.berth, undefined);
-    } else if (
-      d.path === '/chosen' &&
-      (d.prop === 'linux,initrd-start' || d.prop === 'linux,initrd-end')
-    ) {
-      const q = cells(d.qemu!);
-      const b = cells(d.berth!);
-      assert.equal(b.length, 2);
-      assert.equal(b[0] * 2 ** 32 + b[1], q.length === 1 ? q[0] : q[0] * 2 ** 32 + q[1]);
-    } else {
-      return true;
-    }
-    intended.add(label);
-    return false;
-  });
-  return { intended: [...intended].sort(), unexpected: rest };
-}
-
-const ALWAYS_INTENDED = [
-  '/ model',
-  '/cpus/cpu@N riscv,isa',
-  '/cpus/cpu@N riscv,isa-base',
-  '/cpus/cpu@N riscv,isa-extensions',
-  '/chosen rng-seed',
-  '/soc/plic@N riscv,ndev',
-].sort();
 
 function compareWithQemu(run: QemuRun, cfg: VirtDeviceTreeConfig): { qemu: Tree; berth: Tree } {
-  const qemu = qemuTree(run);
+  const qemu = qemuTree(run, QEMU_ONLY_NODES);
   const berth = decompile(buildVirtDeviceTree(cfg), `berth-${run.harts}.dtb`);
-  const { intended, unexpected } = classify(diffTrees(qemu, berth));
+  const { intended, unexpected } = classify(diffTrees(qemu, berth, QEMU_ONLY_NODES));
   assert.deepEqual(unexpected, []);
   assert.deepEqual(intended, ALWAYS_INTENDED);
   // dtc's checks find nothing in our tree that they do not find in QEMU's.
@@ -297,12 +79,10 @@ test('four harts: cpus, cpu-map and the CLINT/PLIC interrupts-extended lists mat
 });
 
 test('kernel command line and initrd in /chosen, as QEMU -append/-initrd puts them', () => {
-  const qemu = qemuTree({
-    harts: 2,
-    memoryMiB: 256,
-    bootargs: 'console=ttyS0 root=/dev/vda',
-    initrdBytes: 1000,
-  });
+  const qemu = qemuTree(
+    { harts: 2, memoryMiB: 256, bootargs: 'console=ttyS0 root=/dev/vda', initrdBytes: 1000 },
+    QEMU_ONLY_NODES,
+  );
   const chosen = qemu.nodes.get('/chosen')!;
   const start = cells(chosen.get('linux,initrd-start')!)[0];
   const end = cells(chosen.get('linux,initrd-end')!)[0];
@@ -316,7 +96,7 @@ test('kernel command line and initrd in /chosen, as QEMU -append/-initrd puts th
     }),
     'berth-chosen.dtb',
   );
-  const { intended, unexpected } = classify(diffTrees(qemu, berth));
+  const { intended, unexpected } = classify(diffTrees(qemu, berth, QEMU_ONLY_NODES));
   assert.deepEqual(unexpected, []);
   assert.deepEqual(
     intended,

@@ -5,9 +5,13 @@
 //   const blob = buildVirtDeviceTree({ harts: 2, memoryBytes: 512 << 20, bootargs: 'console=ttyS0' });
 //   const fdtAddr = virtFdtAddress(VIRT.ram.base, 512 << 20, blob.length);
 //
-// Left out on purpose (QEMU has them, Berth has not): pmu (SBI PMU counter
-// map), fw-cfg, flash, platform-bus, pci. The cpus advertise only what the
-// hart implements (RV64GC, Zicntr, Sstc, Svnapot, Svpbmt; Sv39/Sv48/Sv57).
+// Left out on purpose (QEMU has them, Berth has not): fw-cfg, platform-bus,
+// pci. The cpus advertise only what the hart implements (RV64GC, Zicntr,
+// Sstc, Svnapot, Svpbmt; Sv39/Sv48/Sv57), and the pmu node (the SBI PMU's
+// event-to-counter map, read by OpenSBI) only the counters it has: cycles on
+// mcycle, instructions on minstret (QEMU 7.2 also maps them, and three cache
+// events, to its 16 programmable counters, which Berth's hart does not have).
+// The flash node describes QEMU's two empty CFI banks (devices/emptyFlash.ts).
 // Added on request (Berth has it, QEMU virt has not): the VM generation ID
 // (`vmgenid: true`, /soc/rng@10200000), which the board always asks for.
 
@@ -81,6 +85,16 @@ export function hartIsaString(): string {
   return ['rv64' + single, ...multi].join('_');
 }
 
+/**
+ * The pmu node's riscv,event-to-mhpmcounters rows (first event, last event,
+ * counter mask): SBI PMU event 1 (cycles) on counter 0 (mcycle), event 2
+ * (instructions) on counter 2 (minstret).
+ */
+export const PMU_EVENT_COUNTERS = [
+  [1, 1, 0b001],
+  [2, 2, 0b100],
+] as const;
+
 export const VIRT_MODEL = 'riscv-virtio,berth';
 export const UART_CLOCK_HZ = 0x384000;
 export const DEFAULT_STDOUT_PATH = `/soc/serial@${VIRT.uart0.base.toString(16)}`;
@@ -131,7 +145,10 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   root.string('model', cfg.model ?? VIRT_MODEL);
 
   // Nodes that others point at get their phandles first: cpus, then their
-  // interrupt controllers, then the PLIC and the test device.
+  // interrupt controllers, then the PLIC and the test device. Root nodes in
+  // QEMU's order (QEMU's fw-cfg would sit between pmu and flash).
+  const pmu = root.child('pmu');
+  const flash = root.child(`flash@${hex(VIRT.flash.base)}`);
   const chosen = root.child('chosen');
   const poweroff = root.child('poweroff');
   const reboot = root.child('reboot');
@@ -233,6 +250,20 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   }
 
   // Root-level nodes.
+  pmu.cells(
+    'riscv,event-to-mhpmcounters',
+    PMU_EVENT_COUNTERS.flatMap((row) => [...row]),
+  );
+  pmu.string('compatible', 'riscv,pmu');
+
+  flash.u32('bank-width', VIRT.flash.bankWidth);
+  const banks: number[] = [];
+  for (let b = 0; b < VIRT.flash.banks; b++) {
+    banks.push(VIRT.flash.base + b * VIRT.flash.bankSize, VIRT.flash.bankSize);
+  }
+  flash.u64('reg', ...banks);
+  flash.string('compatible', 'cfi-flash');
+
   if (cfg.bootargs !== undefined) chosen.string('bootargs', cfg.bootargs);
   chosen.string('stdout-path', cfg.stdoutPath ?? DEFAULT_STDOUT_PATH);
   if (cfg.initrd) {

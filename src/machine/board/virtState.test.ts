@@ -108,13 +108,16 @@ test('a board of another shape refuses the state', () => {
   );
   assert.notDeepEqual(echoBoard({ harts: 2 }).board.shape(), a.board.shape());
   assert.deepEqual(echoBoard().board.shape(), a.board.shape());
+  // Each disk's slot says which configured disk it is (a restore places them by it).
   assert.deepEqual(a.board.shape().virtio[7], {
     device: 'virtio-blk',
+    disk: 0,
     bytes: 1 << 20,
     readOnly: false,
   });
   assert.deepEqual(a.board.shape().virtio[6], {
     device: 'virtio-blk',
+    disk: 1,
     bytes: 2 << 20,
     readOnly: true,
   });

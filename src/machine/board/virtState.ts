@@ -9,9 +9,10 @@
 // may be missing from a state: such a state still restores, and the part keeps what it has
 // (the generation ID the VMM gave the board). Every other part must be there.
 //
-// The board's shape (memory, harts, ISA, what sits in each virtio slot) is its
-// configuration, not state: a snapshot records it, and restores only onto a
-// board of the same shape (network cards' MACs aside: a clone takes another).
+// The board's shape (memory, harts, ISA, what sits in each virtio slot, and for a disk which
+// of the configured disks it is) is its configuration, not state: a snapshot records it, and
+// restores only onto a board of the same shape (network cards' MACs aside: a clone takes
+// another); a restore places the devices its configuration leaves open as the shape says.
 
 import type { VirtBoard } from './virt.js';
 import { VIRT } from './memoryMap.js';
@@ -34,7 +35,11 @@ export interface BoardState {
 /** What sits in a virtio slot, as far as the guest can tell devices apart. */
 export interface SlotShape {
   device: string;
-  /** Disks: capacity in bytes and whether they are read-only. */
+  /**
+   * Disks: which of the configuration's disks it is (0 = the first; shapes written before
+   * slots followed QEMU's plugging order lack it), capacity in bytes, whether read-only.
+   */
+  disk?: number;
   bytes?: number;
   readOnly?: boolean;
   /** Network cards: the MAC address. */
@@ -61,7 +66,12 @@ export function boardShape(b: VirtBoard): BoardShape {
       if (t === null) return null;
       const d = t.device;
       if (d instanceof VirtioBlk) {
-        return { device: d.name, bytes: d.backend.size, readOnly: d.backend.readOnly === true };
+        return {
+          device: d.name,
+          disk: b.disks.indexOf(d),
+          bytes: d.backend.size,
+          readOnly: d.backend.readOnly === true,
+        };
       }
       if (d instanceof VirtioNet) return { device: d.name, mac: formatMac(d.mac) };
       return { device: d.name };

@@ -96,4 +96,13 @@ test('--disk specs: PATH, PATH,ro, commas in the path', () => {
   assert.deepEqual(parseDiskSpec('/x/a.img,ro'), { path: '/x/a.img', readOnly: true });
   assert.deepEqual(parseDiskSpec('a,b.img'), { path: 'a,b.img', readOnly: false });
   assert.throws(() => parseDiskSpec(',ro'), FileBlockBackendError);
+  assert.deepEqual(parseDiskSpec('a.img,slot=3'), { path: 'a.img', readOnly: false, slot: 3 });
+  assert.deepEqual(parseDiskSpec('a.img,slot=0,ro'), { path: 'a.img', readOnly: true, slot: 0 });
+  assert.throws(
+    () => parseDiskSpec('a.img,slot=8'),
+    (e) =>
+      e instanceof FileBlockBackendError &&
+      e.message === "--disk a.img,slot=8: '8' is not a virtio slot; the board has slots 0 to 7",
+  );
+  assert.throws(() => parseDiskSpec('a.img,slot=x'), FileBlockBackendError);
 });

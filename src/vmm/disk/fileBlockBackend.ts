@@ -2,6 +2,7 @@
 // reads and writes, fsync for flush. Discard and write-zeroes only write where
 // the file holds non-zero bytes, so holes of a sparse image stay holes.
 
+import { parseSlotOption } from '../virtioPlacement.js';
 import * as fs from 'node:fs';
 import { BlockBackendError, type BlockBackend } from '../../machine/virtio/blockBackend.js';
 import { acquireDiskLock, type DiskLock } from './diskLock.js';
@@ -152,13 +153,17 @@ export class FileBlockBackend implements BlockBackend {
   }
 }
 
-/** Parses a --disk value: PATH or PATH,ro. */
-export function parseDiskSpec(spec: string): { path: string; readOnly: boolean } {
+/** Parses a --disk value: PATH, then options ro (or rw) and slot=N (a virtio slot, 0..7). */
+export function parseDiskSpec(spec: string): { path: string; readOnly: boolean; slot?: number } {
   const parts = spec.split(',');
   let readOnly = false;
+  let slot: number | undefined;
+  const fail = (m: string): Error => new FileBlockBackendError(m);
   while (parts.length > 1) {
     const opt = parts[parts.length - 1];
-    if (opt === 'ro') readOnly = true;
+    const s = parseSlotOption(`--disk ${spec}`, opt, fail);
+    if (s !== undefined) slot ??= s;
+    else if (opt === 'ro') readOnly = true;
     else if (opt === 'rw') readOnly = false;
     else break;
     parts.pop();
@@ -166,5 +171,5 @@ export function parseDiskSpec(spec: string): { path: string; readOnly: boolean }
   const path = parts.join(',');
   if (path === '')
     throw new FileBlockBackendError(`--disk ${spec}: give the path of a raw image file`);
-  return { path, readOnly };
+  return slot === undefined ? { path, readOnly } : { path, readOnly, slot };
 }

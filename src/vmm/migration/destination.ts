@@ -19,7 +19,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape } from '../../machine/board/virtState.js';
-import { boardFingerprint, shapeDifferences } from '../snapshot/boardShape.js';
+import { boardFingerprint, sameShape, shapeDifferences } from '../snapshot/boardShape.js';
 import { SNAPSHOT_FORMAT_VERSION } from '../snapshot/format.js';
 import { checkDeviceState, loadDeviceState } from './deviceState.js';
 import { applyBlocks, type BlockTarget } from './blocks.js';
@@ -83,6 +83,13 @@ export interface MigrationDestinationHost {
    * files, locked since the start); null when the disks are the source's, shared.
    */
   mirror: readonly MirrorTarget[] | null;
+  /**
+   * The board to take the stream into, made (never run) once the hello says how the source's
+   * board is shaped (`shape`, unchecked): the devices this VMM's configuration leaves without a
+   * slot go where the source has them. Throws MigrationError for a configured slot that says
+   * otherwise.
+   */
+  board(shape: unknown): VirtBoard;
   /** At the switch, before the guest is loaded: lock the disks, bind the port forwards. */
   acquire(): Promise<void>;
   /** The VMM's own sections of the device state ("vmm.*"), checked and loaded; throws when refused. */
@@ -239,10 +246,10 @@ export class IncomingMigration {
   }
 
   /**
-   * Takes one stream into `board` (made from this VMM's config, never run). Resolves once the
-   * guest's state is loaded and the source told; `running` says whether it ran at the source.
+   * Takes one stream into the board `host.board` makes. Resolves once the guest's state is
+   * loaded and the source told, with that board; `running` says whether it ran at the source.
    */
-  async receive(board: VirtBoard, host: MigrationDestinationHost): Promise<{ running: boolean }> {
+  async receive(host: MigrationDestinationHost): Promise<{ running: boolean; board: VirtBoard }> {
     const admitted = await this.accept(host.log);
     const sock = admitted.sock;
     this.sock = sock;
@@ -260,6 +267,8 @@ export class IncomingMigration {
       if (hello.type !== MSG_HELLO)
         throw new MigrationError('the stream does not begin with hello');
       const h = parseJsonPayload(hello, 'hello');
+      checkProtocol(h);
+      const board = host.board(h.shape);
       checkHello(board, h, host.mirror);
       const targets = host.mirror?.map((d) => (d.readOnly ? null : d)) ?? null;
       zeroRam(board.ram); // pages the source leaves out are zero there
@@ -289,7 +298,7 @@ export class IncomingMigration {
           s.status = 'completed';
           s.totalMs = Math.round(performance.now() - t0);
           sock.end();
-          return { running };
+          return { running, board };
         } else if (f.type === MSG_CANCEL) {
           const why = parseJsonPayload(f, 'cancel').reason;
           throw new MigrationError(`the source gave up: ${String(why)}`);
@@ -307,16 +316,19 @@ export class IncomingMigration {
   }
 }
 
-function checkHello(
-  board: VirtBoard,
-  h: Record<string, unknown>,
-  mirror: readonly MirrorTarget[] | null,
-): void {
+function checkProtocol(h: Record<string, unknown>): void {
   if (h.protocol !== MIGRATION_PROTOCOL && h.protocol !== MIGRATION_PROTOCOL_SHARED) {
     throw new MigrationError(
       `the source speaks migration protocol ${String(h.protocol)}; this Berth takes ${MIGRATION_PROTOCOL_SHARED} and ${MIGRATION_PROTOCOL}`,
     );
   }
+}
+
+function checkHello(
+  board: VirtBoard,
+  h: Record<string, unknown>,
+  mirror: readonly MirrorTarget[] | null,
+): void {
   // Before the board's shape, which holds the disks' sizes too: this says it plainly.
   checkMirror(h, mirror);
   if (h.memoryBytes !== board.ram.size) {
@@ -329,9 +341,16 @@ function checkHello(
       `the source sends snapshot format ${String(h.snapshotFormat)}; this Berth reads up to ${SNAPSHOT_FORMAT_VERSION}`,
     );
   }
-  const mine = Buffer.from(boardFingerprint(board.shape())).toString('hex');
-  if (h.fingerprint !== mine) {
-    const diff = shapeDifferences(h.shape as BoardShape, board.shape()).join('; ');
+  // The shapes are compared, not the fingerprints: a source older than the record of each
+  // disk's number (savedPlacement.ts) fingerprints a shape without it.
+  const shape = h.shape !== null && typeof h.shape === 'object' ? (h.shape as BoardShape) : null;
+  if (shape === null || h.fingerprint !== Buffer.from(boardFingerprint(shape)).toString('hex')) {
+    throw new MigrationError(
+      "the hello's board shape is missing or does not match its fingerprint",
+    );
+  }
+  if (!sameShape(shape, board.shape())) {
+    const diff = shapeDifferences(shape, board.shape()).join('; ');
     throw new MigrationError(
       `the source's board is configured otherwise (${diff || 'the fingerprints differ'}); ` +
         'configure this VMM as the source is',

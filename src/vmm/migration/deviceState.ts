@@ -8,7 +8,12 @@ import type { VirtBoard } from '../../machine/board/virt.js';
 import type { BoardShape } from '../../machine/board/virtState.js';
 import { checkPart, StateError, type Persistent } from '../../machine/state/persistent.js';
 import { berthVersion } from '../snapshot/berthVersion.js';
-import { boardFingerprint, canonicalJson, shapeDifferences } from '../snapshot/boardShape.js';
+import {
+  boardFingerprint,
+  canonicalJson,
+  sameShape,
+  shapeDifferences,
+} from '../snapshot/boardShape.js';
 import {
   decodeHeader,
   decodeSection,
@@ -109,7 +114,7 @@ export function checkDeviceState(board: VirtBoard, bytes: Uint8Array): CheckedDe
     if (fp(boardFingerprint(shape)) !== fp(header.fingerprint)) {
       refuse('its board section does not match its fingerprint');
     }
-    if (fp(boardFingerprint(board.shape())) !== fp(header.fingerprint)) {
+    if (!sameShape(shape, board.shape())) {
       refuse(`it is of another board (${shapeDifferences(shape, board.shape()).join('; ')})`);
     }
     const parts: [Persistent<unknown>, unknown][] = [];

@@ -3,6 +3,7 @@
 // the switch fails, the VMM ending once the guest runs elsewhere), and the incoming VMM's wait
 // for its stream (disks locked only at the switch, the board adopted as the first boot's).
 
+import type { VirtBoard } from '../../machine/board/virt.js';
 import { StateReader } from '../../machine/state/stateReader.js';
 import { InstructionClock } from '../clocks.js';
 import type { Vmm, VmmExit } from '../vmm.js';
@@ -38,9 +39,15 @@ export function migrationHooks(vmm: Vmm) {
     /** Waits for the incoming stream; returns the exit of a VMM whose stream failed, or null. */
     async receive(): Promise<VmmExit | null> {
       const incoming = vmm.incoming!;
-      const board = vmm.makeBoard();
+      let board: VirtBoard | null = null;
       try {
-        const { running } = await incoming.receive(board, {
+        const received = await incoming.receive({
+          // Devices without a configured slot go where the source has them.
+          board: (shape) => {
+            vmm.placeAs(shape, "the source's board", (m) => new MigrationError(m));
+            board = vmm.makeBoard();
+            return board;
+          },
           mirror: vmm.config.incoming?.mirror === true ? vmm.disks : null,
           acquire: async () => {
             const done = [];
@@ -62,10 +69,11 @@ export function migrationHooks(vmm: Vmm) {
               );
             }
           },
-          loadExtras: (extras) => loadClock(vmm, board, extras),
+          loadExtras: (extras) => loadClock(vmm, board!, extras),
           log: vmm.log,
         });
-        vmm.adoptBoard(board);
+        const running = received.running;
+        vmm.adoptBoard(received.board);
         vmm.state = 'running';
         if (!running) vmm.pause(); // paused at the source: paused here
         vmm.announce();

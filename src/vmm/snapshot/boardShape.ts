@@ -5,10 +5,12 @@
 // extension the snapshot's does, and maybe more: its guest was told of those only, from the
 // device tree in its memory); and, when not, what differs.
 // The fingerprint covers the whole shape, MACs included, as format 1 wrote it: it proves the
-// board section intact; the comparison is of the shapes themselves.
+// board section intact; the comparison is of the shapes themselves, each disk's number
+// derived for shapes written before it was recorded (savedPlacement.ts).
 
 import { createHash } from 'node:crypto';
 import type { BoardShape, SlotShape } from '../../machine/board/virtState.js';
+import { withDiskIndices } from './savedPlacement.js';
 
 /** JSON with object keys sorted at every level. */
 export function canonicalJson(v: unknown): string {
@@ -61,13 +63,19 @@ export function isaCovers(saved: unknown, here: string): boolean {
 /** True when a snapshot of a board of shape `saved` restores onto a board of shape `here`. */
 export function sameBoard(saved: BoardShape, here: BoardShape): boolean {
   const rest = (shape: BoardShape): string =>
-    canonicalJson({ ...(restorableShape(shape) as object), isa: undefined });
+    canonicalJson({ ...(restorableShape(withDiskIndices(shape)) as object), isa: undefined });
   return isaCovers(saved.isa, here.isa) && rest(saved) === rest(here);
+}
+
+/** True when the boards are configured alike, MACs included (a live migration's boards). */
+export function sameShape(source: BoardShape, here: BoardShape): boolean {
+  return canonicalJson(withDiskIndices(source)) === canonicalJson(withDiskIndices(here));
 }
 
 function slot(s: SlotShape | null | undefined): string {
   if (!s) return 'nothing';
   const extra: string[] = [];
+  if (s.disk !== undefined) extra.push(`disk ${s.disk}`);
   if (s.bytes !== undefined) extra.push(`${s.bytes} bytes`);
   if (s.readOnly) extra.push('read-only');
   return extra.length > 0 ? `${s.device} (${extra.join(', ')})` : s.device;
@@ -83,9 +91,11 @@ export function shapeDifferences(saved: BoardShape, here: BoardShape): string[] 
   differ('ISA', String(saved.isa), here.isa);
   differ('memory', `${saved.memoryBytes} bytes`, `${here.memoryBytes} bytes`);
   differ('harts', String(saved.harts), String(here.harts));
-  const slots = Math.max(saved.virtio?.length ?? 0, here.virtio.length);
+  const a = withDiskIndices(saved);
+  const b = withDiskIndices(here);
+  const slots = Math.max(a.virtio?.length ?? 0, b.virtio.length);
   for (let i = 0; i < slots; i++) {
-    differ(`virtio slot ${i}`, slot(saved.virtio?.[i]), slot(here.virtio[i]));
+    differ(`virtio slot ${i}`, slot(a.virtio?.[i]), slot(b.virtio[i]));
   }
   return out;
 }

@@ -116,6 +116,19 @@ function parseJson(s: Section, where: string): unknown {
 }
 
 /**
+ * The board section of the snapshot that `bytes` begins with, parsed (the header's and the
+ * section's checksums checked, nothing else); throws SnapshotError when it cannot be read.
+ */
+export function snapshotShape(bytes: Uint8Array): unknown {
+  decodeHeader(bytes);
+  const { section } = decodeSection(bytes, HEADER_BYTES, 0);
+  if (section.name !== BOARD_SECTION) {
+    throw new SnapshotError('corrupt', 'it is damaged: its first section is not the board');
+  }
+  return parseJson(section, 'section 0 (board)');
+}
+
+/**
  * Reads `bytes` and checks them against `board` completely, changing nothing. Throws
  * SnapshotError (its `problem` says which kind) with a message to put after the file's name.
  * `inflated` may hold RAM sections' pages inflated ahead, by their payload's offset in `bytes`.

@@ -9,6 +9,7 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   writeSync,
@@ -19,7 +20,34 @@ import { inflateRaw } from 'node:zlib';
 import type { VirtBoard } from '../../machine/board/virt.js';
 import { HEADER_BYTES, SECTION_HEADER_BYTES, SnapshotError } from './format.js';
 import { inflateOptions, ramPacked } from './ramSections.js';
-import { checkSnapshot, snapshotChunks, type CheckedSnapshot } from './snapshot.js';
+import { checkSnapshot, snapshotChunks, snapshotShape, type CheckedSnapshot } from './snapshot.js';
+
+/** The most of a file readSnapshotShape reads: a board section is well under 1 KiB. */
+const SHAPE_READ_BYTES = 64 * 1024;
+
+/**
+ * The board shape a snapshot file says it was taken of (unchecked but for its checksums), read
+ * from the start of the file; null when the file cannot be read or made out (checkSnapshotFile
+ * then says why). A restore places its devices by it before it makes the board.
+ */
+export function readSnapshotShape(path: string): unknown {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const head = new Uint8Array(SHAPE_READ_BYTES);
+    let got = 0;
+    while (got < head.length) {
+      const n = readSync(fd, head, got, head.length - got, got);
+      if (n === 0) break; // a file shorter than that
+      got += n;
+    }
+    return snapshotShape(head.subarray(0, got));
+  } catch {
+    return null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
 
 /** Writes the snapshot of `board` (between runs) to `path`; returns its size in bytes. */
 export function writeSnapshotFile(

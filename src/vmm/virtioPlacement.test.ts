@@ -1,0 +1,71 @@
+// A restored or migrated guest's devices go where its saved board had them unless the
+// configuration names their slots; a named slot that says otherwise is refused, naming the
+// device and both slots.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseVmmConfig, VmmConfigError } from './config.js';
+import { followPlacement, virtioRequests } from './virtioPlacement.js';
+import { placeVirtioDevices } from '../machine/board/virtioSlots.js';
+
+const fail = (m: string): Error => new VmmConfigError(m);
+/** Where the devices of the fixed-slot Berth sat: rng 0, net 2, power button 3, disks 7, 6. */
+const old = { disks: [7, 6], rng: 0, net: 2, powerButton: 3 };
+const config = (extra: Record<string, unknown> = {}) =>
+  parseVmmConfig({
+    firmware: 'f',
+    disks: [{ path: 'a.img' }, { path: 'b.img', readOnly: true }],
+    net: { kind: 'user' },
+    ...extra,
+  });
+const slotsOf = (c: ReturnType<typeof config>): number[] => placeVirtioDevices(virtioRequests(c));
+
+test('devices without a configured slot take the saved ones, for every later boot too', () => {
+  const c = config();
+  assert.deepEqual(slotsOf(c), [7, 6, 5, 4, 3], 'QEMU order when nothing is saved');
+  const placed = followPlacement(c, old, 'the snapshot', fail);
+  assert.deepEqual(slotsOf(placed), [7, 6, 2, 0, 3]);
+  assert.deepEqual(placed.slots, { net: 2, rng: 0, powerButton: 3 });
+  assert.deepEqual(
+    placed.disks.map((d) => d.slot),
+    [7, 6],
+  );
+  assert.deepEqual(c.slots, {}, 'the configuration given is left as it was');
+});
+
+test('a configured slot that agrees is kept; one that does not is refused, naming both slots', () => {
+  assert.deepEqual(
+    slotsOf(followPlacement(config({ slots: { rng: 0 } }), old, 'the snapshot', fail)),
+    [7, 6, 2, 0, 3],
+  );
+  assert.throws(
+    () => followPlacement(config({ slots: { net: 4 } }), old, 'the snapshot', fail),
+    /^VmmConfigError: the network card is configured in virtio slot 4, but sits in slot 2 in the snapshot; leave its slot out, or give slot 2$/,
+  );
+  assert.throws(
+    () =>
+      followPlacement(
+        config({ disks: [{ path: 'a.img', slot: 6 }, { path: 'b.img' }] }),
+        old,
+        "the source's board",
+        fail,
+      ),
+    /^VmmConfigError: disk 0 \(a\.img\) is configured in virtio slot 6, but sits in slot 7 in the source's board/,
+  );
+});
+
+test('devices the saved board lacks, and saved slots another device is given, are placed as usual', () => {
+  // The saved board had no virtio console; the network card's saved slot is given to the console.
+  const c = config({ console: 'virtio', slots: { console: 2 } });
+  const placed = followPlacement(c, old, 'the snapshot', fail);
+  // disks 7, 6 (saved); net: its saved 2 is taken, so the highest free (5); console 2; rng 0; button 3
+  assert.deepEqual(slotsOf(placed), [7, 6, 5, 2, 0, 3]);
+  // A third disk the snapshot never had: the highest free slot.
+  const three = config({ disks: [{ path: 'a' }, { path: 'b' }, { path: 'c' }] });
+  assert.deepEqual(slotsOf(followPlacement(three, old, 'the snapshot', fail)), [7, 6, 5, 2, 0, 3]);
+  // A saved slot out of range (a damaged shape) is not taken.
+  assert.deepEqual(
+    slotsOf(followPlacement(config(), { disks: [9] }, 'the snapshot', fail)),
+    [7, 6, 5, 4, 3],
+  );
+});
