@@ -19,6 +19,8 @@ export const AREA_DTAG = 280;
  * flush generation) in bits 0..11 and a jump cache generation above them.
  */
 export const AREA_FTAG = 284;
+/** The LR/SC reservation: the reserved RAM offset, or -1 (both engines read and write it). */
+export const AREA_RESV = 288;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
 export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;

@@ -57,6 +57,7 @@ import {
   AREA_DTAG,
   AREA_END,
   AREA_FTAG,
+  AREA_RESV,
   AREA_JC,
   AREA_JUMP_FRAMES,
   AREA_PC_HI,
@@ -163,8 +164,15 @@ export class Hart implements Persistent<HartState> {
   private runTraps = 0;
   private curN = 0;
 
+  /** The LR/SC reservation's word: in the hart's area, where translated code reads it too. */
+  private readonly resv: Int32Array;
   /** LR/SC reservation: RAM offset, or -1. */
-  reservation = -1;
+  get reservation(): number {
+    return this.resv[0];
+  }
+  set reservation(off: number) {
+    this.resv[0] = off;
+  }
   /** Set by WFI; cleared when an interrupt becomes pending. */
   wfi = false;
   stopRequested = false;
@@ -194,6 +202,9 @@ export class Hart implements Persistent<HartState> {
     this.area = bus.ram.allocHartArea();
     this.regs = this.area >= 0 ? new IntRegs(bus.ram.buffer, this.area + AREA_X) : new IntRegs();
     this.mmu = new Mmu(bus, this.trap, this.area);
+    this.resv =
+      this.area >= 0 ? new Int32Array(bus.ram.buffer, this.area + AREA_RESV, 1) : new Int32Array(1);
+    this.resv[0] = -1;
     const threshold = config.jitThreshold ?? JIT_THRESHOLD;
     this.jitThreshold = Math.max(1, Math.min(threshold, 1 << 20));
     this.blocks = this.area >= 0 && threshold > 0 ? BlockCache.of(bus.ram) : null;

@@ -13,7 +13,8 @@
 //
 // A block never traps and never calls out. It covers integer computation,
 // multiply and divide, bit manipulation (Zba, Zbb, Zbc, Zbs; bitmanipEmitter.ts),
-// the AMOs but min/max (as wasm atomics on the write TLB's page),
+// LR/SC (the reservation in the hart's area) and the AMOs but min/max (as wasm
+// atomics on the write TLB's page),
 // branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
@@ -25,6 +26,7 @@
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import {
   AREA_DTAG,
+  AREA_RESV,
   AREA_ROFF,
   AREA_RTAG_HI,
   AREA_RTAG_LO,
@@ -344,6 +346,49 @@ export class BlockTranslator extends BitmanipEmitter {
       case Op.MULHU:
         if (!discard) this.mulHigh(op, d, r1, r2);
         return Step.Next;
+      case Op.LR_W:
+      case Op.LR_D: {
+        // A read-TLB hit, aligned: load, and reserve the RAM offset (AREA_RESV, as atomics.ts).
+        const dbl = op === Op.LR_D;
+        this.access(false, r1, 0, dbl ? 8 : 4, k, o);
+        this.local(W.LocalTee, L_LO);
+        this.mem(dbl ? W.I64Load : W.I64Load32S, dbl ? 3 : 2, HART_AREAS_BYTES);
+        if (discard) this.op(W.Drop);
+        else this.set(d);
+        this.local(W.LocalGet, L_AREA);
+        this.local(W.LocalGet, L_LO);
+        this.mem(W.I32Store, 2, AREA_RESV);
+        return Step.Next;
+      }
+      case Op.SC_W:
+      case Op.SC_D: {
+        // A write-TLB hit, aligned: store if the reservation is this offset; rd = 0 if stored,
+        // else 1; the reservation is gone either way.
+        const dbl = op === Op.SC_D;
+        this.access(true, r1, 0, dbl ? 8 : 4, k, o);
+        this.local(W.LocalSet, L_LO);
+        this.get(r2);
+        this.local(W.LocalSet, L_T);
+        this.local(W.LocalGet, L_AREA);
+        this.mem(W.I32Load, 2, AREA_RESV);
+        this.local(W.LocalGet, L_LO);
+        this.op(W.I32Eq);
+        this.op(W.If);
+        this.op(T_I64);
+        this.local(W.LocalGet, L_LO);
+        this.local(W.LocalGet, L_T);
+        this.mem(dbl ? W.I64Store : W.I64Store32, dbl ? 3 : 2, HART_AREAS_BYTES);
+        this.i64(0);
+        this.op(W.Else);
+        this.i64(1);
+        this.op(W.End);
+        if (discard) this.op(W.Drop);
+        else this.set(d);
+        this.local(W.LocalGet, L_AREA);
+        this.i32(-1);
+        this.mem(W.I32Store, 2, AREA_RESV);
+        return Step.Next;
+      }
       case Op.AMOSWAP_W:
       case Op.AMOADD_W:
       case Op.AMOXOR_W:
