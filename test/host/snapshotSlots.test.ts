@@ -44,8 +44,14 @@ before(async () => {
 });
 
 after(async () => {
-  await daemon.stop();
-  killAndRemove(dir);
+  try {
+    // Stopped before the daemon stops, so that the daemon removes its cgroup.
+    const stop = await daemon.act('old', { action: 'stop', force: true });
+    assert.equal(stop.status, 'Success', stop.err);
+  } finally {
+    await daemon.stop();
+    killAndRemove(dir);
+  }
 });
 
 test("a snapshot of the fixed-slot Berth's VMM restores through the daemon and the guest echoes on", async () => {
