@@ -196,7 +196,7 @@ test('disks given slots out of order come back in those slots when restored with
     ],
   });
   const file = join(dir, 'order.snap');
-  // Disk x in slot 0 and y in 7 as asked; the button and the rng take the highest free slots.
+  // Disk x in slot 0 as asked; y, the button and the rng take the highest free slots in turn.
   const placed = [`disk ${x}`, null, null, null, null, 'virtio-input', 'virtio-rng', `disk ${y}`];
   try {
     assert.deepEqual(slots(a), placed);
