@@ -29,7 +29,7 @@ export const GUEST_COMMANDS = [
 export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or BERTH_SOCKET to reach it, or over
 TCP: --remote https://HOST:PORT --token-file F --fingerprint SHA256, or BERTH_REMOTE,
 BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
-  berth create NAME [--memory 256M] [--image DIR | --firmware F [--kernel K] [--initrd I]]
+  berth create NAME [--memory 256M] [--cpus N] [--image DIR | --firmware F [--kernel K] [--initrd I]]
                [--append ARGS] [--disk PATH[,ro]]... [--net none|user|tap] [-p H:G]...
                [--bridge BR] [--mac 52:54:00:12:34:56]
                [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
@@ -85,6 +85,12 @@ const guestPath = (n: string): string => `/v1/guests/${encodeURIComponent(n)}`;
 function specFrom(name: string, v: Record<string, unknown>): Record<string, unknown> {
   const spec: Record<string, unknown> = { name };
   if (v.memory !== undefined) spec.memory = v.memory;
+  if (v.cpus !== undefined) {
+    const n = Number(v.cpus);
+    if (!/^\d+$/.test(String(v.cpus)))
+      throw new UsageError('--cpus takes a whole number from 1 to 8');
+    spec.cpus = n;
+  }
   const abs = (p: unknown): string => resolve(String(p));
   if (v.image !== undefined) {
     if (v.firmware !== undefined || v.kernel !== undefined || v.initrd !== undefined) {
@@ -182,6 +188,7 @@ async function run(cmd: string, args: string[]): Promise<number> {
       'virtio-console': { type: 'boolean' },
       'read-only': { type: 'boolean' },
       memory: { type: 'string' },
+      cpus: { type: 'string' },
       image: { type: 'string' },
       firmware: { type: 'string' },
       kernel: { type: 'string' },

@@ -20,6 +20,7 @@ Options:
   --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
                       firmware, initramfs, command line and root disk (DIR/rootfs.img)
   --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M; Debian's kernel needs 96M)
+  --cpus N            harts (vCPUs), 1 to 8 (default 1)
   --kernel PATH       kernel: vmlinux or another ELF, Image (optionally gzip-compressed), or
                       any flat binary (at the firmware's end rounded up to 2 MiB)
   --initrd PATH       initramfs
@@ -77,6 +78,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     options: {
       image: { type: 'string' },
       memory: { type: 'string' },
+      cpus: { type: 'string' },
       kernel: { type: 'string' },
       initrd: { type: 'string' },
       append: { type: 'string' },
@@ -131,6 +133,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
   }
   const spec: VmmConfigInput = {
     memory: values.memory,
+    harts: parseCpus(values.cpus),
     kernel: values.kernel,
     initrd: values.initrd,
     append: values.append,
@@ -200,4 +203,12 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     );
   }
   return exit.code;
+}
+
+/** The --cpus value as a hart count, or undefined for the default; the config checks the range. */
+function parseCpus(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,3}$/.test(text))
+    throw new Error(`--cpus must be a whole number from 1 to 8, not '${text}'`);
+  return Number(text);
 }

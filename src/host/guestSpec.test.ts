@@ -20,7 +20,7 @@ test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot,
   assert.deepEqual(s, {
     name: 'web1',
     memory: 256 << 20,
-    vcpus: 1,
+    cpus: 1,
     disks: [],
     network: { kind: 'none' },
     boot: {},

@@ -66,7 +66,13 @@ export const GuestSpecSchema = z
   .object({
     name: GuestName,
     memory: Memory.default(256 * MIB),
-    vcpus: z.literal(1, 'one vCPU for now').default(1),
+    /** Harts (vCPUs) the guest gets, 1 to 8. */
+    cpus: z
+      .number()
+      .int('cpus is a whole number')
+      .min(1, 'cpus is between 1 and 8')
+      .max(8, 'cpus is between 1 and 8')
+      .default(1),
     disks: z
       .array(z.object({ path: AbsPath, readOnly: z.boolean().default(false) }).strict())
       .max(MAX_DISKS, `at most ${MAX_DISKS} disks`)

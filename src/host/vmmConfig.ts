@@ -99,7 +99,7 @@ export async function vmmConfigFor(
       name: spec.name,
       console: spec.console,
       memory: spec.memory,
-      harts: spec.vcpus,
+      harts: spec.cpus,
       ...boot,
       disks,
       net: vmmNet(spec, tapDevice),

@@ -70,7 +70,7 @@ const Schema = z
           'must be a multiple of 4 KiB between 16 MiB and 4 GiB',
         ),
     ),
-    harts: z.number().int().min(1).max(1, 'one hart for now').default(1),
+    harts: z.number().int().min(1).max(8, 'at most 8 harts').default(1),
     /**
      * Firmware, kernel and initrd; when firmware or kernel is absent, the VMM's defaultAssets
      * supply them. Firmware "none" (QEMU's -bios none): the kernel is entered in M-mode at

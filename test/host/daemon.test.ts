@@ -249,7 +249,7 @@ test('bad requests: each gets a 4xx with a message and changes nothing', async (
     [...post(echoSpec('m1', { memory: '1M' })), 400, /^memory: /],
     [...post(echoSpec('m2', { memory: 'lots' })), 400, /^memory: .*lots/],
     [...post(echoSpec('m3', { memory: '8G' })), 400, /^memory: /],
-    [...post(echoSpec('v1', { vcpus: 2 })), 400, /^vcpus: one vCPU/],
+    [...post(echoSpec('v1', { cpus: 9 })), 400, /^cpus: cpus is between 1 and 8/],
     [
       ...post(echoSpec('d1', { disks: [{ path: 'rel.img' }] })),
       400,

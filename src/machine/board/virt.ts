@@ -286,8 +286,12 @@ export class VirtBoard implements Persistent<BoardState> {
   run(budget: number): BoardStop {
     this.clint.update();
     let allWfi = true;
+    const several = this.harts.length > 1;
     for (const h of this.harts) {
       const r = h.run(budget);
+      // The other harts run before this one's next slice and may write what it reserved:
+      // its reservation ends with the slice (an SC across slices fails, and is retried).
+      if (several) h.reservation = -1;
       if (r === StopReason.Fault)
         return { kind: 'fault', message: `hart ${h.hartId}: ${h.lastError}` };
       if (r !== StopReason.Wfi) allWfi = false;

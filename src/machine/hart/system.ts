@@ -2,8 +2,9 @@
 // SRET, WFI and SFENCE.VMA (privileged spec v1.12), with their legality rules.
 
 import type { Hart } from './hart.js';
-import { EXC_ILLEGAL, PRIV_M, PRIV_S, PRIV_U } from './causes.js';
+import { EXC_ILLEGAL, MIP_SEIP, PRIV_M, PRIV_S, PRIV_U } from './causes.js';
 import {
+  CSR_MIP,
   MSTATUS_MIE,
   MSTATUS_MPIE,
   MSTATUS_MPP,
@@ -61,11 +62,15 @@ export function executeSystem(
       if (isWrite) {
         let lo = srcLo;
         let hi = srcHi;
+        // mip.SEIP reads as its software bit ORed with the PLIC's line, but a set or clear
+        // rewrites the software bit only (privileged spec, 3.1.9): OpenSBI sets mip.SSIP to
+        // pass on an IPI while the line may be high, which must not latch SEIP.
+        const baseLo = csr === CSR_MIP ? (oldLo & ~MIP_SEIP) | (h.mip & MIP_SEIP) : oldLo;
         if (op === Op.CSRRS || op === Op.CSRRSI) {
-          lo |= oldLo;
+          lo |= baseLo;
           hi |= oldHi;
         } else if (op === Op.CSRRC || op === Op.CSRRCI) {
-          lo = oldLo & ~lo;
+          lo = baseLo & ~lo;
           hi = oldHi & ~hi;
         }
         if (!writeCsr(h, csr, lo, hi)) illegal(h, inst);
