@@ -1,5 +1,5 @@
-// A snapshot of a booted Debian guest (the stock kernel with Berth's initramfs, in
-// deterministic time) restores into a fresh board that runs on exactly as the original: the
+// A snapshot of a booted two-hart Debian guest (the stock kernel with Berth's initramfs, in
+// deterministic time, both harts taking turns on this thread) restores into a fresh board that runs on exactly as the original: the
 // same shell output for the same input, and the same machine state after, down to every
 // device and every byte of RAM. Given a new VM generation as the VMM gives it, the restored
 // guest reseeds its RNG instead (vmgenid): other random bytes for the same seed. The second
@@ -45,6 +45,7 @@ async function debian(): Promise<Guest> {
   const entropy = new SeededEntropy(1n);
   board = new VirtBoard({
     memoryBytes: 256 << 20,
+    harts: 2,
     clock,
     wallClock: wallClockNs(clock),
     console: { write: (b) => (out += String.fromCharCode(b)) },
@@ -84,7 +85,7 @@ function drive(g: Guest, until: () => boolean, max: number, input = ''): void {
 }
 
 test(
-  'a booted Debian guest restored from its snapshot answers and runs on exactly alike',
+  'a booted two-hart Debian guest restored from its snapshot answers and runs on exactly alike',
   { timeout: 900_000 },
   async () => {
     {

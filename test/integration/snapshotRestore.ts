@@ -31,7 +31,7 @@ interface Restored {
 async function restore(file: string, dir: string, name: string, mac: string): Promise<Restored> {
   const sock = join(dir, `${name}.sock`);
   const session = ConsoleSession.berth([
-    ...['--restore', file, '--memory', '256M', '--net', 'user', '--mac', mac],
+    ...['--restore', file, '--memory', '256M', '--cpus', '2', '--net', 'user', '--mac', mac],
     ...['--control', sock, '--name', name],
   ]);
   await until(

@@ -90,7 +90,7 @@ export function shapeDifferences(saved: BoardShape, here: BoardShape): string[] 
   differ('machine', String(saved.machine), here.machine);
   differ('ISA', String(saved.isa), here.isa);
   differ('memory', `${saved.memoryBytes} bytes`, `${here.memoryBytes} bytes`);
-  differ('harts', String(saved.harts), String(here.harts));
+  differ('harts (--cpus)', String(saved.harts), String(here.harts));
   const a = withDiskIndices(saved);
   const b = withDiskIndices(here);
   const slots = Math.max(a.virtio?.length ?? 0, b.virtio.length);
