@@ -6,17 +6,16 @@ import assert from 'node:assert/strict';
 import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
 import { VIRTIO_MMIO_MAGIC, VIRTIO_VENDOR_BERTH } from '../devices/virtioMmioSlot.js';
+import { REG, VirtioMmio } from './mmio.js';
 import {
   INT_CONFIG_CHANGE,
   INT_USED_BUFFER,
-  REG,
   STATUS_ACKNOWLEDGE,
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
   STATUS_NEEDS_RESET,
-  VirtioMmio,
-} from './mmio.js';
+} from './device.js';
 import { EchoDevice, TestDriver } from './virtioTestDriver.js';
 import { restoreState } from '../state/persistent.js';
 import {

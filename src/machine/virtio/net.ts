@@ -17,7 +17,7 @@
 //   net.attach(t); // lets frames that arrive between notifications reach the guest
 //   bus.map('virtio6', base, 0x1000, t);
 
-import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
+import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './device.js';
 import { NET_MAX_FRAME, NET_MIN_FRAME, type NetBackend, type NetReceiver } from './netBackend.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
 import { StateError } from '../state/persistent.js';

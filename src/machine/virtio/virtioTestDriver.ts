@@ -4,16 +4,15 @@
 
 import type { Ram } from '../ram.js';
 import { StateReader } from '../state/stateReader.js';
+import { REG, type VirtioMmio } from './mmio.js';
 import {
-  REG,
   STATUS_ACKNOWLEDGE,
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
   type VirtioDevice,
-  type VirtioMmio,
   type VirtioQueueHost,
-} from './mmio.js';
+} from './device.js';
 import {
   Virtqueue,
   VIRTQ_DESC_F_INDIRECT,
