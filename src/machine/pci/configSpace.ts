@@ -203,7 +203,7 @@ export class PciConfigSpace {
     if ((this.command & on) === 0) return null;
     const at = PCI.bar0 + 4 * bar.index;
     const low = this.read(at, 4);
-    if (bar.kind === 'io') return low & 0xfffffffc;
+    if (bar.kind === 'io') return (low & 0xfffffffc) >>> 0;
     const base = (low & 0xfffffff0) >>> 0;
     return bar.kind === 'mem64' ? this.read(at + 4, 4) * U32 + base : base;
   }

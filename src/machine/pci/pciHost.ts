@@ -181,11 +181,11 @@ export class PciHost implements Persistent<PciHostState> {
     });
   }
 
+  /**
+   * Takes the config spaces as saved (Status.Interrupt too); the functions' own parts, loaded
+   * after this one, drive their interrupt lines again under the restored Command.
+   */
   loadState(s: PciHostState): void {
-    for (const f of s.functions) {
-      const fn = this.devices[f.device]!;
-      fn.config.bytes.set(hexToBytes(f.config));
-      fn.configWritten?.();
-    }
+    for (const f of s.functions) this.devices[f.device]!.config.bytes.set(hexToBytes(f.config));
   }
 }

@@ -16,7 +16,8 @@ import {
   STATUS_FEATURES_OK,
   STATUS_NEEDS_RESET,
 } from './device.js';
-import { EchoDevice, TestDriver } from './virtioTestDriver.js';
+import { TestDriver } from './virtioTestDriver.js';
+import { EchoDevice } from './echoDevice.js';
 import { restoreState } from '../state/persistent.js';
 import {
   assertMutationsRefused,

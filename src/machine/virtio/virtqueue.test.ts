@@ -14,7 +14,8 @@ import {
   STATUS_NEEDS_RESET,
   VIRTIO_F_EVENT_IDX,
 } from './device.js';
-import { EchoDevice, TestDriver } from './virtioTestDriver.js';
+import { TestDriver } from './virtioTestDriver.js';
+import { EchoDevice } from './echoDevice.js';
 import {
   Virtqueue,
   VirtqueueError,
