@@ -4,14 +4,17 @@
 // /sys/bus/pci/devices (the host bridge 1b36:0008, the disk 1af4:1042, the card 1af4:1041,
 // with their classes), take the disk's INTx on PLIC source 33, find vda under the PCI
 // device, read the image's known bytes from it; Berth's guest also writes a block the host
-// then finds in the image.
+// then finds in the image. A snapshot of a guest with its disk on PCI restores onto a board
+// alike (and the guest reads the disk on), not onto one with the disk on virtio-mmio.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ConsoleSession } from './session.js';
+import { controlRequest } from '../../src/vmm/controlClient.js';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
 
 const BOOT_MS = 240_000;
@@ -114,5 +117,55 @@ test(
     }
     const file = readFileSync(img);
     assert.equal(file.subarray(2 * MIB, 2 * MIB + 16).toString('latin1'), 'WRITTEN-OVER-PCI');
+  },
+);
+
+test(
+  'a guest with its disk on PCI is snapshotted and restored: the restored guest reads the disk on',
+  { timeout: 2 * BOOT_MS + 120_000 },
+  async () => {
+    const img = image('snap.img');
+    const sock = join(dir, 'a.sock');
+    const snap = join(dir, 'a.snap');
+    const a = ConsoleSession.berth([
+      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock],
+    ]);
+    try {
+      await a.expect('Berth initramfs ready', BOOT_MS);
+      await a.expect(PROMPT, 60_000);
+      assert.equal((await a.run('head -c 18 /dev/vda; echo')).trim(), WORD);
+      await controlRequest(sock, { cmd: 'snapshot', path: snap });
+      await controlRequest(sock, { cmd: 'quit' });
+      await a.exited;
+    } finally {
+      a.kill();
+    }
+    // The same disk on virtio-mmio is another board: refused, naming the PCI device.
+    const wrong = spawnSync(
+      process.execPath,
+      [ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+      { input: '', timeout: 60_000 },
+    );
+    assert.notEqual(wrong.status, 0);
+    assert.match(
+      wrong.stderr.toString(),
+      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, nothing here/,
+    );
+    // Restored as it was: the guest goes on, its disk's BAR and queues where they were.
+    writeFileSync(img, Buffer.from('RESTORED-READS-ME'), { flag: 'r+' });
+    const b = ConsoleSession.berth([
+      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`],
+    ]);
+    try {
+      b.send('\n');
+      await b.expect(PROMPT, 60_000);
+      await b.run('echo 3 > /proc/sys/vm/drop_caches');
+      assert.equal((await b.run('head -c 17 /dev/vda; echo')).trim(), 'RESTORED-READS-ME');
+      assert.match(await b.run(LIST_PCI), /0000:00:01\.0 0x1af4:0x1042 0x010000/);
+      b.send('poweroff -f\n');
+      assert.equal(await b.exited, 0);
+    } finally {
+      b.kill();
+    }
   },
 );
