@@ -34,12 +34,25 @@ function image(name: string): string {
   return file;
 }
 
+/** The virtio capabilities of a config space: offset, cfg_type, bar, offset and length in it. */
+function virtioCaps(c: number[]): number[][] {
+  const u32 = (o: number): number =>
+    (c[o] | (c[o + 1] << 8) | (c[o + 2] << 16) | (c[o + 3] << 24)) >>> 0;
+  const out: number[][] = [];
+  for (let at = c[0x34]; at !== 0; at = c[at + 1]) {
+    if (c[at] === 0x09) out.push([at, c[at + 3], c[at + 4], u32(at + 8), u32(at + 12)]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
 /** Each PCI function: address, vendor:device and class, as lspci -n shows them. */
 const LIST_PCI =
   'for d in /sys/bus/pci/devices/*; do echo "${d##*/} $(cat $d/vendor):$(cat $d/device) $(cat $d/class)"; done';
 
 interface Findings {
   pci: string[];
+  /** The disk function's config space as the guest reads it. */
+  config: number[];
   vdaDevice: string;
   head: string;
   interrupts: string[];
@@ -52,6 +65,10 @@ async function inspect(s: ConsoleSession): Promise<Findings> {
   const lines = (t: string): string[] => t.trim().split('\n').filter(Boolean);
   return {
     pci: lines(await s.run(LIST_PCI)),
+    config: (await s.run('od -An -tx1 -v -N 256 /sys/bus/pci/devices/0000:00:01.0/config'))
+      .trim()
+      .split(/\s+/)
+      .map((h) => parseInt(h, 16)),
     vdaDevice: (await s.run('readlink -f /sys/block/vda/device')).trim(),
     head: await s.run(`head -c ${WORD.length * 2} /dev/vda; echo`),
     // The PLIC sources of virtio devices' interrupts (those of PCI: 32 and up), sorted.
@@ -90,6 +107,17 @@ test(
         '0000:00:02.0 0x1af4:0x1041 0x020000',
       ]);
       assert.deepEqual(b.pci, q.pci);
+      // The same virtio capabilities at the same offsets, the same BAR 4 type, subsystem and pin.
+      assert.equal(b.config.length, 256);
+      assert.deepEqual(virtioCaps(b.config), virtioCaps(q.config));
+      assert.equal(virtioCaps(b.config).length, 5);
+      for (const at of [0x08, 0x20, 0x2c, 0x2d, 0x2e, 0x2f, 0x3d]) {
+        assert.equal(
+          b.config[at] & (at === 0x20 ? 0x0f : 0xff),
+          q.config[at] & (at === 0x20 ? 0x0f : 0xff),
+          `config byte 0x${at.toString(16)}`,
+        );
+      }
       assert.match(
         b.vdaDevice,
         /^\/sys\/devices\/platform\/soc\/30000000\.pci\/pci0000:00\/0000:00:01\.0\/virtio\d+$/,

@@ -61,6 +61,15 @@ export interface PciIdentity {
 
 export type BarKind = 'mem32' | 'mem64' | 'io';
 
+/** Bytes of config space whose reads and writes go to the function (a data window). */
+export interface ConfigWindow {
+  offset: number;
+  size: number;
+  /** An access of `size` bytes at `offset` inside the window. */
+  read(offset: number, size: number): number;
+  write(offset: number, size: number, value: number): void;
+}
+
 export interface BarSpec {
   /** BAR number 0..5 (a 64-bit BAR takes this and the next). */
   index: number;
@@ -81,6 +90,7 @@ export class PciConfigSpace {
   readonly clearable = new Uint8Array(CONFIG_HEADER_SIZE);
   readonly bars: readonly BarSpec[];
   private capEnd = 0x40;
+  private window: ConfigWindow | null = null;
   private lastNext: number = PCI.capabilities;
 
   constructor(id: PciIdentity, bars: readonly BarSpec[] = []) {
@@ -141,6 +151,21 @@ export class PciConfigSpace {
     for (let i = 0; i < size; i++) m[offset + i] = (value >>> (8 * i)) & 0xff;
   }
 
+  /** Lets the driver write the bits `value` sets of the `size` bytes at `offset`. */
+  setWritable(offset: number, size: number, value: number): void {
+    this.mask(this.writable, offset, size, value);
+  }
+
+  /** Routes accesses inside `w` to it (e.g. a capability's data register). */
+  setWindow(w: ConfigWindow): void {
+    this.window = w;
+  }
+
+  private inWindow(offset: number, size: number): boolean {
+    const w = this.window;
+    return w !== null && offset >= w.offset && offset + size <= w.offset + w.size;
+  }
+
   /**
    * Adds a capability with ID `id` and `body` (the bytes after its ID and next pointer) at the
    * next free, dword-aligned offset, at the end of the list; returns its offset.
@@ -163,6 +188,7 @@ export class PciConfigSpace {
 
   /** Reads `size` bytes at `offset` (0..0xfff), little-endian; past the header: zeros. */
   read(offset: number, size: number): number {
+    if (this.inWindow(offset, size)) return this.window!.read(offset - this.window!.offset, size);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) {
       const o = offset + i;
@@ -173,6 +199,10 @@ export class PciConfigSpace {
 
   /** The driver writes `size` bytes of `value` at `offset`: only writable bits change. */
   write(offset: number, size: number, value: number): void {
+    if (this.inWindow(offset, size)) {
+      this.window!.write(offset - this.window!.offset, size, value);
+      return;
+    }
     for (let i = 0; i < size; i++) {
       const o = offset + i;
       if (o >= CONFIG_HEADER_SIZE) return;

@@ -59,7 +59,7 @@ test('ECAM: the host bridge at 00:00.0, the virtio function at its device, all-o
   assert.throws(() => host.attach(32, new VirtioPci(d.ram, new EchoDevice())), /devices 1 to 31/);
 });
 
-test('the capability list holds common, ISR, device and notify structures in a 16 KiB 64-bit BAR', () => {
+test('the capability list holds common, ISR, device, notify and PCI-config structures, in a 16 KiB 64-bit BAR', () => {
   const { d } = setup();
   const caps = d.findCaps();
   assert.deepEqual(
@@ -69,7 +69,13 @@ test('the capability list holds common, ISR, device and notify structures in a 1
       [CAP.isr, 4, 0x1000, 0x1000],
       [CAP.device, 4, 0x2000, 0x1000],
       [CAP.notify, 4, 0x3000, 0x1000],
+      [CAP.pciCfg, 0, 0, 0],
     ],
+  );
+  assert.deepEqual(
+    caps.map((c) => c.at),
+    [0x40, 0x50, 0x60, 0x70, 0x84],
+    "QEMU's offsets (its MSI-X capability aside)",
   );
   assert.equal(caps[3].multiplier, NOTIFY_OFF_MULTIPLIER);
   // Nothing decodes before the driver places the BAR and turns memory on.
@@ -156,4 +162,28 @@ test('saved state: config spaces and transport restore into a fresh host; anothe
   const moved = new PciHost();
   moved.attach(3, new VirtioPci(a.ram, new EchoDevice(2)));
   assert.throws(() => restoreState(moved, saved), /this bus has no PCI device 2/);
+});
+
+test('the PCI-config capability reaches the BAR through config space alone', () => {
+  const { d } = setup();
+  d.mapBar();
+  const at = d.findCaps().find((c) => c.type === CAP.pciCfg)!.at;
+  assert.equal(d.cfgRead(at + 2, 1), 20, 'cap_len covers pci_cfg_data');
+  const via = (offset: number, length: number): void => {
+    d.cfgWrite(at + 4, 1, 4);
+    d.cfgWrite(at + 8, 4, offset);
+    d.cfgWrite(at + 12, 4, length);
+  };
+  via(COMMON.numQueues, 2);
+  assert.equal(d.cfgRead(at + 16, 4), 2, 'num_queues');
+  via(0x2000 + 4, 4);
+  assert.equal(d.cfgRead(at + 16, 4), 0x08070605, "the device's configuration");
+  via(0x2000, 1);
+  d.cfgWrite(at + 16, 4, 0x77);
+  assert.equal(d.readCap(CAP.device, 0, 1), 0x77, 'a write through the window');
+  via(0x2000, 3);
+  assert.equal(d.cfgRead(at + 16, 4), 0, 'a length other than 1, 2 or 4 reads nothing');
+  d.cfgWrite(at + 4, 1, 0);
+  d.cfgWrite(at + 12, 4, 1);
+  assert.equal(d.cfgRead(at + 16, 4), 0, 'another BAR reads nothing');
 });

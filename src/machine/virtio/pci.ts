@@ -4,8 +4,10 @@
 // at 0x0000, ISR status at 0x1000, device configuration at 0x2000, notifications at 0x3000
 // (queue N's doorbell at 4 * N: queue_notify_off = N, notify_off_multiplier = 4). Interrupts
 // are INTx (pin A) through the ISR, which a read clears; no MSI-X capability, so drivers use
-// INTx. The registers decode onto the transport core (transport.ts), shared with virtio-mmio;
-// the PCI host keeps and saves the config space (pci/pciHost.ts).
+// INTx. A fifth capability (VIRTIO_PCI_CAP_PCI_CFG) is the config-space window into the BAR:
+// the driver sets its bar, offset and length, then reads or writes pci_cfg_data. The
+// registers decode onto the transport core (transport.ts), shared with virtio-mmio; the PCI
+// host keeps and saves the config space (pci/pciHost.ts).
 //
 //   const t = new VirtioPci(ram, new VirtioBlk(backend), plic.line(33), log, 'pci 00:01.0');
 //   host.attach(1, t);
@@ -28,7 +30,7 @@ export const VIRTIO_PCI_BAR: BarSpec = {
 };
 
 /** Capability cfg_type values (virtio 1.2 4.1.4). */
-export const CAP = { common: 1, notify: 2, isr: 3, device: 4 } as const;
+export const CAP = { common: 1, notify: 2, isr: 3, device: 4, pciCfg: 5 } as const;
 /** Where each structure sits in the BAR, and its length. */
 export const REGION = {
   common: { offset: 0x0000, length: 0x1000 },
@@ -125,6 +127,43 @@ export class VirtioPci extends VirtioTransport implements PciFunction {
       PCI_CAP_VENDOR,
       virtioCap(CAP.notify, REGION.notify, NOTIFY_OFF_MULTIPLIER),
     );
+    this.addPciCfgCap();
+  }
+
+  /**
+   * VIRTIO_PCI_CAP_PCI_CFG: bar (byte 4), offset (8..11) and length (12..15) are the driver's
+   * to write; pci_cfg_data (16..19) reads or writes `length` (1, 2 or 4) bytes at `offset` in
+   * BAR 4 (any other bar or length: reads 0, writes are dropped).
+   */
+  private addPciCfgCap(): void {
+    const body = virtioCap(CAP.pciCfg, { offset: 0, length: 0 }, 0);
+    const at = this.config.addCapability(PCI_CAP_VENDOR, Uint8Array.of(...body, 0, 0, 0, 0));
+    this.config.bytes[at + 2] = 20; // cap_len: the header and pci_cfg_data
+    this.config.bytes[at + 4] = 0; // bar: none until the driver names one
+    this.config.setWritable(at + 4, 1, 0xff);
+    this.config.setWritable(at + 8, 4, 0xffffffff);
+    this.config.setWritable(at + 12, 4, 0xffffffff);
+    const target = (): { offset: number; length: number } | null => {
+      const bar = this.config.read(at + 4, 1);
+      const offset = this.config.read(at + 8, 4);
+      const length = this.config.read(at + 12, 4);
+      const fits = offset + length <= VIRTIO_PCI_BAR.size && offset % length === 0;
+      return bar === VIRTIO_PCI_BAR.index && [1, 2, 4].includes(length) && fits
+        ? { offset, length }
+        : null;
+    };
+    this.config.setWindow({
+      offset: at + 16,
+      size: 4,
+      read: () => {
+        const t = target();
+        return t ? this.barRead(VIRTIO_PCI_BAR, t.offset, t.length) : 0;
+      },
+      write: (_off, _size, value) => {
+        const t = target();
+        if (t) this.barWrite(VIRTIO_PCI_BAR, t.offset, t.length, value);
+      },
+    });
   }
 
   barRead(_bar: BarSpec, offset: number, size: number): number {
