@@ -1,8 +1,8 @@
-// The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon and boot ROM at
-// QEMU virt's addresses, with firmware, kernel, initrd and device tree placed
-// in RAM the way QEMU places them. The board runs its harts in slices; the
-// VMM drives it (time, console input, sleeping in WFI). It saves and restores
-// as a whole (virtState.ts), its parts keyed by their names on the bus.
+// The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon, boot ROM, virtio-mmio slots and
+// the PCIe host bridge (with virtio-pci devices on it) at QEMU virt's addresses, with
+// firmware, kernel, initrd and device tree placed in RAM the way QEMU places them. The board
+// runs its harts in slices; the VMM drives it (time, console input, sleeping in WFI). It saves
+// and restores as a whole (virtState.ts), its parts keyed by their names on the bus.
 
 import { Bus } from '../bus.js';
 import type { Clock, WallClockNs } from '../clock.js';
@@ -75,6 +75,8 @@ export interface VirtBoardConfig {
    * others take the highest free slot each, in the order disks, network card, console, rng,
    * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
    * probes the highest slot first, so the first disk is vda unless slots say otherwise.
+   * Disks and the network card with bus 'pci' sit on the PCIe host bridge instead, as PCI
+   * devices 1, 2, ... in that order (virtioDevices.ts).
    */
   /** Virtio disks; bus 'pci': on virtio-pci (a PCI device of its own) instead of a slot. */
   disks?: { backend: BlockBackend; serial?: string; slot?: number; bus?: VirtioBus }[];
