@@ -29,15 +29,17 @@ Options:
                       fw_dynamic.bin or .elf, or a bare-metal program), default (Debian's
                       OpenSBI), or none: --kernel is entered in M-mode at its entry address
                       (a0 = hart id, a1 = device tree address)
-  --disk PATH[,ro][,slot=N]  attach a disk image (raw, or qcow2 by its header) as a
-                      virtio disk (repeatable; the first is /dev/vda); ,ro: read-only. Locked
-                      while in use: one writer or any number of readers
+  --disk PATH[,ro][,slot=N|,bus=pci]  attach a disk image (raw, or qcow2 by its header)
+                      as a virtio disk (repeatable; the first is /dev/vda); ,ro: read-only;
+                      ,bus=pci: on virtio-pci (PCI device 1, 2, ... of the PCIe host bridge)
+                      instead of a virtio slot. Locked while in use: one writer or any
+                      number of readers
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND[,slot=N]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian
                       loads virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
-  --net KIND[,slot=N] user: user-mode networking through libslirp (DHCP, no root needed);
-                      tap: a TAP device on the Linux bridge --bridge names (root);
-                      none (default)
+  --net KIND[,slot=N|,bus=pci] user: user-mode networking through libslirp (DHCP, no
+                      root needed); tap: a TAP device on the Linux bridge --bridge names
+                      (root); none (default); ,bus=pci: the card on virtio-pci
   --rng none|slot=N   the virtio-rng device (on by default): none, or its slot
   --power-button none|slot=N  the virtio-input power button (on by default): none, or its slot
                       Virtio slots are QEMU's virtio-mmio-bus.N (0..7, at 0x10001000 + N*0x1000,
@@ -143,6 +145,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     rng: devices.rng,
     powerButton: devices.powerButton,
     slots: devices.slots,
+    buses: devices.buses,
     jitThreshold: jitText === undefined ? undefined : Number(jitText),
     deterministic: values.deterministic ?? false,
     controlSocket: values.control,

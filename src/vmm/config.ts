@@ -26,6 +26,8 @@ export class VmmConfigError extends Error {
 
 /** A virtio slot, 0..7: QEMU's virtio-mmio-bus.N (range checked with the placement). */
 const Slot = z.number().int();
+/** Where a virtio device sits: a virtio-mmio slot (the default) or the PCIe bus. */
+const Bus = z.enum(['mmio', 'pci']);
 export const DEFAULT_MEMORY = 256 * MIB;
 
 const MAX_CONSOLE_LOG = 1024 * MIB;
@@ -83,7 +85,13 @@ const Schema = z
     disks: z
       .array(
         z
-          .object({ path: Path, readOnly: z.boolean().default(false), slot: Slot.optional() })
+          .object({
+            path: Path,
+            readOnly: z.boolean().default(false),
+            slot: Slot.optional(),
+            /** 'pci': on virtio-pci, a PCI device of its own, instead of a virtio slot. */
+            bus: Bus.optional(),
+          })
           .strict(),
       )
       .default([]),
@@ -111,6 +119,8 @@ const Schema = z
       })
       .strict()
       .default({}),
+    /** The bus of the network card: 'pci' puts it on virtio-pci (disks name theirs). */
+    buses: z.object({ net: Bus.optional() }).strict().default({}),
     /** UNIX socket path for the control socket; none when absent. */
     controlSocket: Path.optional(),
     /** A file that keeps the guest's console output, rotated by size; none when absent. */

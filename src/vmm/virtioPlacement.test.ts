@@ -69,3 +69,48 @@ test('devices the saved board lacks, and saved slots another device is given, ar
     [7, 6, 5, 4, 3],
   );
 });
+
+test('devices on PCI take no slot: the others are placed without them, a slot for them is refused', () => {
+  const c = config({
+    disks: [{ path: 'a.img', bus: 'pci' }, { path: 'b.img' }],
+    buses: { net: 'pci' },
+  });
+  assert.deepEqual(
+    virtioRequests(c).map((r) => r.label),
+    ['disk 1 (b.img)', 'virtio-rng', 'the power button'],
+  );
+  assert.deepEqual(slotsOf(c), [7, 6, 5]);
+  // A restore places the mmio devices as saved and leaves the PCI ones alone.
+  const placed = followPlacement(
+    c,
+    { disks: [7, 6], rng: 0, powerButton: 3 },
+    'the snapshot',
+    fail,
+  );
+  assert.deepEqual(
+    placed.disks.map((d) => [d.bus, d.slot]),
+    [
+      ['pci', undefined],
+      [undefined, 6],
+    ],
+  );
+  assert.equal(placed.slots.net, undefined);
+  assert.throws(
+    () => config({ disks: [{ path: 'a.img', bus: 'pci', slot: 2 }] }),
+    /^VmmConfigError: disk 0 \(a\.img\) is on PCI: it takes no virtio slot$/,
+  );
+  assert.throws(
+    () => config({ buses: { net: 'pci' }, slots: { net: 2 } }),
+    /^VmmConfigError: the network card is on PCI: it takes no virtio slot$/,
+  );
+  assert.throws(
+    () => config({ net: { kind: 'none' }, buses: { net: 'pci' } }),
+    /^VmmConfigError: buses.net: there is no network card \(net: none\)$/,
+  );
+  assert.throws(
+    () =>
+      config({ disks: Array.from({ length: 32 }, (_, i) => ({ path: `${i}.img`, bus: 'pci' })) }),
+    /^VmmConfigError: 32 devices on PCI; the bus takes at most 31$/,
+  );
+  assert.throws(() => config({ disks: [{ path: 'a.img', bus: 'isa' }] }), /disks\.0\.bus/);
+});

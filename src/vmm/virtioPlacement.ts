@@ -4,6 +4,8 @@
 // whose slots clash, lie out of range or do not fit is refused before anything is opened,
 // naming the devices; and a restored or migrated guest's devices placed where its saved
 // board had them, wherever the configuration leaves their slots open (followPlacement).
+// Devices on PCI (a disk's `bus: 'pci'`, `buses.net: 'pci'`) take no slot: they are PCI
+// devices 1, 2, ... in the same order, up to PCI_DEVICES_MAX.
 
 import {
   placeVirtioDevices,
@@ -17,17 +19,44 @@ import type { SavedPlacement } from './snapshot/savedPlacement.js';
 /** The config error type, given by config.ts (which imports this module). */
 type Fail = (message: string) => Error;
 
-/** Each virtio device of `c` with its label and the slot it asks for, in placing order. */
-export function virtioRequests(c: VmmConfig): SlotRequest[] {
-  const out: SlotRequest[] = c.disks.map((d, n) => ({
-    label: `disk ${n} (${d.path})`,
-    slot: d.slot,
+/** The most virtio devices a configuration may put on PCI (bus 0 has devices 1..31). */
+export const PCI_DEVICES_MAX = 31;
+
+/** Each virtio device of `c`, whether it sits on PCI, and how its slot is set, in placing order. */
+function devicesOf(c: VmmConfig): {
+  request: SlotRequest;
+  pci: boolean;
+  saved: (s: SavedPlacement) => number | undefined;
+  place: (placed: VmmConfig, slot: number | undefined) => void;
+}[] {
+  const out: ReturnType<typeof devicesOf> = c.disks.map((d, n) => ({
+    request: { label: `disk ${n} (${d.path})`, slot: d.slot },
+    pci: d.bus === 'pci',
+    saved: (s) => s.disks[n],
+    place: (p, slot) => (p.disks[n] = { ...p.disks[n], slot }),
   }));
-  if (c.net.kind !== 'none') out.push({ label: 'the network card', slot: c.slots.net });
-  if (c.console === 'virtio') out.push({ label: 'the virtio console', slot: c.slots.console });
-  if (c.rng) out.push({ label: 'virtio-rng', slot: c.slots.rng });
-  if (c.powerButton) out.push({ label: 'the power button', slot: c.slots.powerButton });
+  const single = (
+    key: keyof VmmConfig['slots'],
+    label: string,
+    pci = false,
+  ): ReturnType<typeof devicesOf>[number] => ({
+    request: { label, slot: c.slots[key] },
+    pci,
+    saved: (s) => s[key],
+    place: (p, slot) => (p.slots[key] = slot),
+  });
+  if (c.net.kind !== 'none') out.push(single('net', 'the network card', c.buses.net === 'pci'));
+  if (c.console === 'virtio') out.push(single('console', 'the virtio console'));
+  if (c.rng) out.push(single('rng', 'virtio-rng'));
+  if (c.powerButton) out.push(single('powerButton', 'the power button'));
   return out;
+}
+
+/** Each virtio-mmio device of `c` with its label and the slot it asks for, in placing order. */
+export function virtioRequests(c: VmmConfig): SlotRequest[] {
+  return devicesOf(c)
+    .filter((d) => !d.pci)
+    .map((d) => d.request);
 }
 
 /** Throws when a slot is given for a device the configuration does not have, or slots clash. */
@@ -40,6 +69,18 @@ export function checkVirtioSlots(c: VmmConfig, fail: Fail): void {
   ];
   for (const [key, missing, why] of absent) {
     if (missing && c.slots[key] !== undefined) throw fail(`slots.${key}: ${why}`);
+  }
+  if (c.buses.net === 'pci' && c.net.kind === 'none') {
+    throw fail('buses.net: there is no network card (net: none)');
+  }
+  const onPci = devicesOf(c).filter((d) => d.pci);
+  for (const d of onPci) {
+    if (d.request.slot !== undefined) {
+      throw fail(`${d.request.label} is on PCI: it takes no virtio slot`);
+    }
+  }
+  if (onPci.length > PCI_DEVICES_MAX) {
+    throw fail(`${onPci.length} devices on PCI; the bus takes at most ${PCI_DEVICES_MAX}`);
   }
   try {
     placeVirtioDevices(virtioRequests(c));
@@ -63,15 +104,14 @@ export function followPlacement(
   where: string,
   fail: Fail,
 ): VmmConfig {
-  const requests = virtioRequests(c);
-  const savedSlots: (number | undefined)[] = c.disks.map((_, n) => saved.disks[n]);
-  if (c.net.kind !== 'none') savedSlots.push(saved.net);
-  if (c.console === 'virtio') savedSlots.push(saved.console);
-  if (c.rng) savedSlots.push(saved.rng);
-  if (c.powerButton) savedSlots.push(saved.powerButton);
-  const claimed = new Set(requests.flatMap((r) => (r.slot === undefined ? [] : [r.slot])));
-  const slots = requests.map((r, i) => {
-    const was = savedSlots[i];
+  const devices = devicesOf(c).filter((d) => !d.pci);
+  const claimed = new Set(
+    devices.flatMap((d) => (d.request.slot === undefined ? [] : [d.request.slot])),
+  );
+  const placed = { ...c, disks: [...c.disks], slots: { ...c.slots } };
+  for (const d of devices) {
+    const was = d.saved(saved);
+    const r = d.request;
     if (r.slot !== undefined) {
       if (was !== undefined && was !== r.slot) {
         throw fail(
@@ -79,19 +119,11 @@ export function followPlacement(
             `${where}; leave its slot out, or give slot ${was}`,
         );
       }
-      return r.slot;
+      continue;
     }
     const open = was !== undefined && was < VIRT.virtio.count && !claimed.has(was);
-    return open ? was : undefined;
-  });
-  let next = 0;
-  const take = (): number | undefined => slots[next++];
-  const disks = c.disks.map((d) => ({ ...d, slot: take() }));
-  const placed = { ...c, disks, slots: { ...c.slots } };
-  if (c.net.kind !== 'none') placed.slots.net = take();
-  if (c.console === 'virtio') placed.slots.console = take();
-  if (c.rng) placed.slots.rng = take();
-  if (c.powerButton) placed.slots.powerButton = take();
+    d.place(placed, open ? was : undefined);
+  }
   return placed;
 }
 

@@ -57,13 +57,14 @@ export function makeMachine(m: MachineInputs): VmmMachine {
       backend,
       serial: `berth-disk${i}`,
       slot: cfg.disks[i]?.slot,
+      bus: cfg.disks[i]?.bus,
     })),
     rng: cfg.rng ? random : undefined,
     rngSlot: cfg.slots.rng,
     entropy: random,
     net:
       m.net && cfg.net.kind !== 'none'
-        ? { backend: m.net, seed, mac: cfg.net.mac, slot: cfg.slots.net }
+        ? { backend: m.net, seed, mac: cfg.net.mac, slot: cfg.slots.net, bus: cfg.buses.net }
         : undefined,
     hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io, slot: cfg.slots.console } : undefined,
     input: cfg.powerButton ? { slot: cfg.slots.powerButton } : undefined,

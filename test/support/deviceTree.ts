@@ -71,6 +71,17 @@ function normalisePhandles(t: Tree): Tree {
       const v = props.get(name);
       if (v !== undefined) props.set(name, `<${cells(v).map(ref).join(' ')}>`);
     }
+    const im = props.get('interrupt-map');
+    if (im !== undefined) {
+      // PCI hosts here: 3 address cells, 1 interrupt cell, the parent (PLIC: no address
+      // cells, 1 interrupt cell): 6 cells an entry, the 5th a phandle.
+      const c = cells(im);
+      const rows: string[] = [];
+      for (let i = 0; i < c.length; i += 6) {
+        rows.push([...c.slice(i, i + 4), ref(c[i + 4]), c[i + 5]].join(' '));
+      }
+      props.set('interrupt-map', `<${rows.join(', ')}>`);
+    }
     const ie = props.get('interrupts-extended');
     if (ie !== undefined) {
       // Every interrupt parent here (cpu-intc) has #interrupt-cells = 1: pairs.

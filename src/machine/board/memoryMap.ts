@@ -16,6 +16,16 @@ export const VIRT = {
   // Berth's own (QEMU virt has nothing here: fw-cfg ends at 0x10100018, flash starts at
   // 0x20000000). The guest sees 16 bytes (the device tree's reg); the bus maps a page.
   vmgenid: { base: 0x10200000, size: 0x1000, regSize: 0x10 },
+  // The PCIe host bridge (pci-host-ecam-generic): config space of buses 0..255 (ECAM), the
+  // I/O window (PCI I/O addresses from 0), the memory window below 4 GiB and the one above
+  // (QEMU's high window for RAM up to 16 GiB), both at PCI addresses equal to their own.
+  pcie: {
+    ecam: { base: 0x30000000, size: 0x10000000 },
+    io: { base: 0x3000000, size: 0x10000 },
+    mmio: { base: 0x40000000, size: 0x40000000 },
+    mmioHigh: { base: 0x400000000, size: 0x400000000 },
+    buses: 256,
+  },
   ram: { base: 0x80000000 },
 } as const;
 
@@ -26,7 +36,14 @@ export const IRQ = {
   rtc: 11,
   // Berth's own: free on QEMU virt (PCIe uses 32..35, the IOMMU 36.., the platform bus 64..95).
   vmgenid: 12,
+  // PCIe INTA#..INTD# of device 0 (swizzled by device number): 32..35.
+  pcie: 32,
 } as const;
+
+/** The PLIC source of PCI device `device`'s interrupt pin `pin` (1..4 = INTA#..INTD#). */
+export function pciIrq(device: number, pin: number): number {
+  return IRQ.pcie + ((device + pin - 1) % 4);
+}
 
 /** mtime frequency (the device tree's timebase-frequency). */
 export const TIMEBASE_HZ = 10_000_000;

@@ -1,8 +1,8 @@
-// The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon and boot ROM at
-// QEMU virt's addresses, with firmware, kernel, initrd and device tree placed
-// in RAM the way QEMU places them. The board runs its harts in slices; the
-// VMM drives it (time, console input, sleeping in WFI). It saves and restores
-// as a whole (virtState.ts), its parts keyed by their names on the bus.
+// The virt board: RAM, harts, CLINT, PLIC, UART, RTC, syscon, boot ROM, virtio-mmio slots and
+// the PCIe host bridge (with virtio-pci devices on it) at QEMU virt's addresses, with
+// firmware, kernel, initrd and device tree placed in RAM the way QEMU places them. The board
+// runs its harts in slices; the VMM drives it (time, console input, sleeping in WFI). It saves
+// and restores as a whole (virtState.ts), its parts keyed by their names on the bus.
 
 import { Bus } from '../bus.js';
 import type { Clock, WallClockNs } from '../clock.js';
@@ -22,12 +22,14 @@ import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import type { VirtioMmio } from '../virtio/mmio.js';
+import type { VirtioPci } from '../virtio/pci.js';
+import { PciHost } from '../pci/pciHost.js';
 import type { EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
 import type { NetBackend } from '../virtio/netBackend.js';
-import { IRQ, VIRT } from './memoryMap.js';
+import { IRQ, pciIrq, VIRT } from './memoryMap.js';
 import { VirtioSlotError } from './virtioSlots.js';
 import { makeVirtioDevices, type VirtioDevices } from './virtioDevices.js';
 import { buildVirtDeviceTree } from './virtDeviceTree.js';
@@ -73,9 +75,11 @@ export interface VirtBoardConfig {
    * others take the highest free slot each, in the order disks, network card, console, rng,
    * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
    * probes the highest slot first, so the first disk is vda unless slots say otherwise.
+   * Disks and the network card with bus 'pci' sit on the PCIe host bridge instead, as PCI
+   * devices 1, 2, ... in that order (virtioDevices.ts).
    */
-  /** Virtio disks. */
-  disks?: { backend: BlockBackend; serial?: string; slot?: number }[];
+  /** Virtio disks; bus 'pci': on virtio-pci (a PCI device of its own) instead of a slot. */
+  disks?: { backend: BlockBackend; serial?: string; slot?: number; bus?: VirtioBus }[];
   /** Entropy source of a virtio-rng device; none when absent. */
   rng?: EntropySource;
   /** The virtio-rng device's slot. */
@@ -87,7 +91,7 @@ export interface VirtBoardConfig {
    */
   entropy?: EntropySource;
   /** A virtio network card on a host backend (libslirp, TAP, memory). */
-  net?: { backend: NetBackend; mac?: string; seed?: string; slot?: number };
+  net?: { backend: NetBackend; mac?: string; seed?: string; slot?: number; bus?: VirtioBus };
   /** A virtio console (the guest's hvc0): output and waiting input. */
   hvc?: { out: CharBackend; input: ConsoleInput; slot?: number };
   /**
@@ -106,6 +110,9 @@ export interface VirtBoardConfig {
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
 }
+
+/** Where a virtio device sits: a virtio-mmio slot (the default) or the PCIe bus. */
+export type VirtioBus = 'mmio' | 'pci';
 
 export type BoardStop =
   | { kind: 'budget' }
@@ -135,6 +142,10 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[];
+  /** The PCIe host bridge (always there, as on QEMU). */
+  readonly pcie: PciHost;
+  /** The virtio-pci devices; index + 1 = PCI device number on bus 0. */
+  readonly pci: VirtioPci[];
   /** The network card, when configured. */
   net: VirtioNet | null;
   /** The power button (virtio-input), when configured. */
@@ -189,12 +200,30 @@ export class VirtBoard implements Persistent<BoardState> {
     this.bus.map('vmgenid', VIRT.vmgenid.base, VIRT.vmgenid.size, this.vmgenid);
     let placed: VirtioDevices;
     try {
-      placed = makeVirtioDevices(this.ram, (slot) => this.plic.line(IRQ.virtio0 + slot), cfg);
+      placed = makeVirtioDevices(
+        this.ram,
+        (slot) => this.plic.line(IRQ.virtio0 + slot),
+        (device) => this.plic.line(pciIrq(device, 1)),
+        cfg,
+      );
     } catch (e) {
       if (e instanceof VirtioSlotError) throw new BoardError(e.message);
       throw e;
     }
     this.virtio = placed.transports;
+    this.pci = placed.pci;
+    this.pcie = new PciHost();
+    this.pci.forEach((t, i) => this.pcie.attach(i + 1, t));
+    const { ecam, io, mmio, mmioHigh } = VIRT.pcie;
+    this.bus.map('pcie-ecam', ecam.base, ecam.size, this.pcie.ecam);
+    this.bus.map('pcie-io', io.base, io.size, this.pcie.window('io', io.base));
+    this.bus.map('pcie-mmio', mmio.base, mmio.size, this.pcie.window('mem', mmio.base));
+    this.bus.map(
+      'pcie-mmio-high',
+      mmioHigh.base,
+      mmioHigh.size,
+      this.pcie.window('mem', mmioHigh.base),
+    );
     this.disks = placed.disks;
     this.net = placed.net;
     this.hvc = placed.hvc;
@@ -268,7 +297,7 @@ export class VirtBoard implements Persistent<BoardState> {
 
   /** Hands waiting console input to the virtio console, as far as the guest has buffers. */
   pollVirtioConsole(): void {
-    const t = this.virtio.find((v) => v !== null && v.device === this.hvc);
+    const t = [...this.virtio, ...this.pci].find((v) => v !== null && v.device === this.hvc);
     if (t) t.poll(CONSOLE_RECEIVEQ);
   }
 

@@ -106,6 +106,14 @@ test("the board's tree is QEMU's for the same devices, but for the intended diff
       berth.nodes.get('/flash@20000000')!.get('reg'),
       '<0x00 0x20000000 0x00 0x2000000 0x00 0x22000000 0x00 0x2000000>',
     );
+    // The PCIe host bridge is QEMU's, property by property, its INTx routed to the PLIC.
+    const pci = '/soc/pci@30000000';
+    assert.ok(qemu.nodes.has(pci) && berth.nodes.has(pci));
+    assert.deepEqual(berth.nodes.get(pci), qemu.nodes.get(pci));
+    assert.match(
+      berth.nodes.get(pci)!.get('interrupt-map')!,
+      /^<0 0 0 1 &\{\/soc\/plic@c000000\} 32, /,
+    );
     // Root nodes in QEMU's order.
     const rootOrder = (t: typeof qemu, skip: string[]): string[] =>
       t.order.filter((p) => /^\/[^/]+$/.test(p) && !skip.includes(p));

@@ -5,8 +5,8 @@
 //   const blob = buildVirtDeviceTree({ harts: 2, memoryBytes: 512 << 20, bootargs: 'console=ttyS0' });
 //   const fdtAddr = virtFdtAddress(VIRT.ram.base, 512 << 20, blob.length);
 //
-// Left out on purpose (QEMU has them, Berth has not): fw-cfg, platform-bus,
-// pci. The cpus advertise only what the hart implements (RV64GC, Zicntr,
+// Left out on purpose (QEMU has them, Berth has not): fw-cfg, platform-bus.
+// The PCIe host bridge (/soc/pci@30000000) is there, as QEMU always has it. The cpus advertise only what the hart implements (RV64GC, Zicntr,
 // Sstc, Svnapot, Svpbmt; Sv39/Sv48/Sv57), and the pmu node (the SBI PMU's
 // event-to-counter map, read by OpenSBI) only the counters it has: cycles on
 // mcycle, instructions on minstret (QEMU 7.2 also maps them, and three cache
@@ -16,7 +16,7 @@
 // (`vmgenid: true`, /soc/rng@10200000), which the board always asks for.
 
 import { FdtWriter, type FdtNode } from '../fdt/fdtWriter.js';
-import { IRQ, PLIC_NDEV, TIMEBASE_HZ, VIRT } from './memoryMap.js';
+import { IRQ, pciIrq, PLIC_NDEV, TIMEBASE_HZ, VIRT } from './memoryMap.js';
 
 export class DeviceTreeError extends Error {}
 
@@ -190,6 +190,7 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   const rtc = soc.child(`rtc@${hex(VIRT.rtc.base)}`);
   const serial = soc.child(`serial@${hex(VIRT.uart0.base)}`);
   const test = soc.child(`test@${hex(VIRT.test.base)}`);
+  const pci = soc.child(`pci@${hex(VIRT.pcie.ecam.base)}`);
   const virtio: FdtNode[] = [];
   // Highest slot first, as QEMU orders them: Linux probes in tree order.
   for (let n = virtioSlots - 1; n >= 0; n--) {
@@ -232,6 +233,8 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   const testPh = fdt.phandle(test);
   reg(test, VIRT.test.base, VIRT.test.size);
   test.strings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
+
+  pciHostNode(pci, plicPh);
 
   for (const node of virtio) {
     const n = (parseInt(node.name.split('@')[1], 16) - VIRT.virtio.base) / VIRT.virtio.stride;
@@ -286,6 +289,58 @@ export function virtDeviceTree(cfg: VirtDeviceTreeConfig): FdtWriter {
   reg(memory, VIRT.ram.base, cfg.memoryBytes);
 
   return fdt;
+}
+
+/** PCI address space codes of `ranges` (phys.hi): I/O, 32-bit memory, 64-bit memory. */
+const PCI_SPACE = { io: 0x1000000, mem32: 0x2000000, mem64: 0x3000000 } as const;
+
+function hi(n: number): number {
+  return Math.floor(n / 2 ** 32);
+}
+
+function lo(n: number): number {
+  return n % 2 ** 32;
+}
+
+/**
+ * The PCIe host bridge as QEMU describes it: ECAM config space, the I/O and memory windows
+ * (ranges: PCI address, CPU address, size), buses 0..255, and INTx of each device's pins
+ * swizzled onto PLIC sources 32..35 (interrupt-map, keyed by device number and pin). No
+ * msi-parent: the board has no MSI controller (QEMU has one only with AIA).
+ */
+function pciHostNode(pci: FdtNode, plicPh: number): void {
+  const { ecam, io, mmio, mmioHigh } = VIRT.pcie;
+  const map: number[] = [];
+  for (let device = 0; device < 4; device++) {
+    for (let pin = 1; pin <= 4; pin++) {
+      map.push(device << 11, 0, 0, pin, plicPh, pciIrq(device, pin));
+    }
+  }
+  pci.cells('interrupt-map-mask', [0x1800, 0, 0, 7]);
+  pci.cells('interrupt-map', map);
+  const range = (space: number, pciAddr: number, cpu: number, size: number): number[] => [
+    space,
+    hi(pciAddr),
+    lo(pciAddr),
+    hi(cpu),
+    lo(cpu),
+    hi(size),
+    lo(size),
+  ];
+  pci.cells('ranges', [
+    ...range(PCI_SPACE.io, 0, io.base, io.size),
+    ...range(PCI_SPACE.mem32, mmio.base, mmio.base, mmio.size),
+    ...range(PCI_SPACE.mem64, mmioHigh.base, mmioHigh.base, mmioHigh.size),
+  ]);
+  reg(pci, ecam.base, ecam.size);
+  pci.empty('dma-coherent');
+  pci.cells('bus-range', [0, VIRT.pcie.buses - 1]);
+  pci.u32('linux,pci-domain', 0);
+  pci.string('device_type', 'pci');
+  pci.string('compatible', 'pci-host-ecam-generic');
+  pci.u32('#size-cells', 2);
+  pci.u32('#interrupt-cells', 1);
+  pci.u32('#address-cells', 3);
 }
 
 /** The virt board's device tree as a DTB. */

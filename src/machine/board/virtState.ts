@@ -5,12 +5,15 @@
 // the harts (minstret first: a deterministic clock counts instructions), and
 // the devices, whose interrupt lines are driven again.
 //
-// Parts added to the board after states were first saved (LATER_PARTS: the VM generation ID)
-// may be missing from a state: such a state still restores, and the part keeps what it has
+// The PCIe host ("pcie": every PCI function's config space) comes before the virtio-pci
+// transports ("pci1", "pci2", ...: PCI device number), whose interrupt lines follow Command.
+//
+// Parts added to the board after states were first saved (LATER_PARTS: the VM generation ID,
+// the PCIe host) may be missing from a state: such a state still restores, and the part keeps what it has
 // (the generation ID the VMM gave the board). Every other part must be there.
 //
-// The board's shape (memory, harts, ISA, what sits in each virtio slot, and for a disk which
-// of the configured disks it is) is its configuration, not state: a snapshot records it, and
+// The board's shape (memory, harts, ISA, what sits in each virtio slot and on each PCI device,
+// and for a disk which of the configured disks it is) is its configuration, not state: a snapshot records it, and
 // restores only onto a board of the same shape (network cards' MACs aside: a clone takes
 // another); a restore places the devices its configuration leaves open as the shape says.
 
@@ -19,6 +22,7 @@ import { VIRT } from './memoryMap.js';
 import { hartIsaString } from './virtDeviceTree.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import { formatMac, VirtioNet } from '../virtio/net.js';
+import type { VirtioDevice } from '../virtio/device.js';
 import {
   checkPart,
   savePart,
@@ -54,33 +58,40 @@ export interface BoardShape {
   harts: number;
   /** Virtio slots 0..7: the device in each, or null. */
   virtio: (SlotShape | null)[];
+  /**
+   * The virtio-pci devices (index + 1 = PCI device number); absent when there are none, as in
+   * shapes written before the board had PCI.
+   */
+  pci?: SlotShape[];
+}
+
+function slotShape(b: VirtBoard, d: VirtioDevice): SlotShape {
+  if (d instanceof VirtioBlk) {
+    return {
+      device: d.name,
+      disk: b.disks.indexOf(d),
+      bytes: d.backend.size,
+      readOnly: d.backend.readOnly === true,
+    };
+  }
+  if (d instanceof VirtioNet) return { device: d.name, mac: formatMac(d.mac) };
+  return { device: d.name };
 }
 
 export function boardShape(b: VirtBoard): BoardShape {
-  return {
+  const shape: BoardShape = {
     machine: 'virt',
     isa: hartIsaString(),
     memoryBytes: b.ram.size,
     harts: b.harts.length,
-    virtio: b.virtio.map((t) => {
-      if (t === null) return null;
-      const d = t.device;
-      if (d instanceof VirtioBlk) {
-        return {
-          device: d.name,
-          disk: b.disks.indexOf(d),
-          bytes: d.backend.size,
-          readOnly: d.backend.readOnly === true,
-        };
-      }
-      if (d instanceof VirtioNet) return { device: d.name, mac: formatMac(d.mac) };
-      return { device: d.name };
-    }),
+    virtio: b.virtio.map((t) => (t === null ? null : slotShape(b, t.device))),
   };
+  if (b.pci.length > 0) shape.pci = b.pci.map((t) => slotShape(b, t.device));
+  return shape;
 }
 
 /** Parts a saved state may lack (it was saved before the board had them), by name. */
-export const LATER_PARTS: ReadonlySet<string> = new Set(['vmgenid']);
+export const LATER_PARTS: ReadonlySet<string> = new Set(['vmgenid', 'pcie']);
 
 export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
   const parts: [string, Persistent<unknown>][] = [['ram', b.ram]];
@@ -98,6 +109,8 @@ export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
     const t = b.virtio[i];
     if (t) parts.push([`virtio${i}`, t]);
   }
+  parts.push(['pcie', b.pcie]);
+  b.pci.forEach((t, i) => parts.push([`pci${i + 1}`, t]));
   return parts;
 }
 

@@ -18,6 +18,7 @@ import type { MmioDevice } from '../bus.js';
 import { NO_IRQ, type IrqLine } from './irq.js';
 import type { Persistent } from '../state/persistent.js';
 import { StateReader } from '../state/stateReader.js';
+import { bytesToHex, hexToBytes } from '../state/hex.js';
 
 /** Bytes of the generation ID. */
 export const VMGENID_BYTES = 16;
@@ -27,10 +28,6 @@ export interface VmGenIdState {
   id: string;
   /** A new ID was set and the guest has not read it yet: the interrupt line is high. */
   notifying: boolean;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 export class VmGenId implements MmioDevice, Persistent<VmGenIdState> {
@@ -88,7 +85,7 @@ export class VmGenId implements MmioDevice, Persistent<VmGenIdState> {
   write(_offset: number, _size: number, _value: number): void {}
 
   saveState(): VmGenIdState {
-    return { id: hex(this.bytes), notifying: this.notifying };
+    return { id: bytesToHex(this.bytes), notifying: this.notifying };
   }
 
   checkState(data: unknown): VmGenIdState {
@@ -99,8 +96,7 @@ export class VmGenId implements MmioDevice, Persistent<VmGenIdState> {
   }
 
   loadState(s: VmGenIdState): void {
-    for (let i = 0; i < VMGENID_BYTES; i++)
-      this.bytes[i] = parseInt(s.id.slice(2 * i, 2 * i + 2), 16);
+    this.bytes.set(hexToBytes(s.id));
     this.notifying = s.notifying;
     this.irq.set(s.notifying);
   }

@@ -30,7 +30,8 @@ import {
   VIRTIO_BLK_T_OUT,
   VIRTIO_BLK_T_WRITE_ZEROES,
 } from './blk.js';
-import { REG, VirtioError, VirtioMmio } from './mmio.js';
+import { REG, VirtioMmio } from './mmio.js';
+import { VirtioError } from './device.js';
 import { TestDriver } from './virtioTestDriver.js';
 
 const BASE = 0x80000000;

@@ -10,7 +10,7 @@
 //   bus.map('virtio7', base, 0x1000, new VirtioMmio(ram, blk, irq, log, 'virtio7'));
 
 import { BlockBackendError, type BlockBackend } from './blockBackend.js';
-import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
+import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './device.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
 import { checkEmpty } from '../state/stateReader.js';
 

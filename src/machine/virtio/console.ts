@@ -8,7 +8,7 @@
 // size is the host terminal's, not the machine's: it is not saved with the machine.
 
 import type { CharBackend } from '../devices/uart16550.js';
-import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
+import type { VirtioDevice, VirtioQueueHost } from './device.js';
 import { Virtqueue } from './virtqueue.js';
 import { checkEmpty } from '../state/stateReader.js';
 

@@ -14,7 +14,8 @@ import {
 } from '../../../test/support/persistence.js';
 import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
-import { REG, STATUS_NEEDS_RESET, VirtioMmio } from './mmio.js';
+import { REG, VirtioMmio } from './mmio.js';
+import { STATUS_NEEDS_RESET } from './device.js';
 import {
   BUS_VIRTUAL,
   EV_KEY,

@@ -22,7 +22,7 @@
 //   input.attach(t); // lets a press reach a driver that is waiting
 //   input.pressPowerButton();
 
-import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
+import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './device.js';
 import { Virtqueue } from './virtqueue.js';
 import { asArray, asInt, StateReader } from '../state/stateReader.js';
 

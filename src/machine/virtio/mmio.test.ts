@@ -6,18 +6,18 @@ import assert from 'node:assert/strict';
 import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
 import { VIRTIO_MMIO_MAGIC, VIRTIO_VENDOR_BERTH } from '../devices/virtioMmioSlot.js';
+import { REG, VirtioMmio } from './mmio.js';
 import {
   INT_CONFIG_CHANGE,
   INT_USED_BUFFER,
-  REG,
   STATUS_ACKNOWLEDGE,
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
   STATUS_NEEDS_RESET,
-  VirtioMmio,
-} from './mmio.js';
-import { EchoDevice, TestDriver } from './virtioTestDriver.js';
+} from './device.js';
+import { TestDriver } from './virtioTestDriver.js';
+import { EchoDevice } from './echoDevice.js';
 import { restoreState } from '../state/persistent.js';
 import {
   assertMutationsRefused,

@@ -17,11 +17,12 @@
 //   net.attach(t); // lets frames that arrive between notifications reach the guest
 //   bus.map('virtio6', base, 0x1000, t);
 
-import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './mmio.js';
+import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './device.js';
 import { NET_MAX_FRAME, NET_MIN_FRAME, type NetBackend, type NetReceiver } from './netBackend.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
 import { StateError } from '../state/persistent.js';
 import { asHexBytes, StateReader } from '../state/stateReader.js';
+import { bytesToHex, hexToBytes } from '../state/hex.js';
 
 export const VIRTIO_ID_NET = 1;
 
@@ -140,18 +141,6 @@ export function parseMac(s: string): Uint8Array {
 
 export function formatMac(mac: Uint8Array): string {
   return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
-  return s;
-}
-
-function fromHex(s: string): Uint8Array {
-  const b = new Uint8Array(s.length / 2);
-  for (let i = 0; i < b.length; i++) b[i] = parseInt(s.substr(2 * i, 2), 16);
-  return b;
 }
 
 type Placed = 'ok' | 'wait' | 'dropped';
@@ -382,7 +371,7 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
   }
 
   saveState(): VirtioNetState {
-    return { linkUp: this.linkUp, held: this.held.map(toHex) };
+    return { linkUp: this.linkUp, held: this.held.map(bytesToHex) };
   }
 
   /** Validates a state: well-sized frames, no more than this card holds. */
@@ -407,7 +396,7 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
   /** Takes a checked state; held frames go to the guest once it posts buffers (or poll()). */
   loadState(s: VirtioNetState): void {
     this.linkUp = s.linkUp;
-    this.held = s.held.map(fromHex);
+    this.held = s.held.map(hexToBytes);
     this.heldBytes = this.held.reduce((n, f) => n + f.length, 0);
   }
 

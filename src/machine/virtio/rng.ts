@@ -5,7 +5,7 @@
 //
 //   const rng = new VirtioRng({ fill: (b) => crypto.getRandomValues(b) });
 
-import type { VirtioDevice, VirtioQueueHost } from './mmio.js';
+import type { VirtioDevice, VirtioQueueHost } from './device.js';
 import { Virtqueue } from './virtqueue.js';
 import { checkEmpty, StateReader } from '../state/stateReader.js';
 import type { Persistent } from '../state/persistent.js';

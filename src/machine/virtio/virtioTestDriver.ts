@@ -1,25 +1,18 @@
-// A minimal virtio driver for unit tests: negotiates features over the mmio
-// registers, lays out split queues in RAM, submits descriptor chains (direct
-// or indirect) and reads the used ring back, as a guest driver would.
+// A minimal virtio driver for unit tests: negotiates features, lays out split queues in RAM,
+// submits descriptor chains (direct or indirect) and reads the used ring back, as a guest
+// driver would. RingDriver does the rings; each transport's driver (TestDriver here over the
+// mmio registers, PciTestDriver in virtioPciTestDriver.ts) the negotiation, queue setup and
+// notifications.
 
 import type { Ram } from '../ram.js';
-import { StateReader } from '../state/stateReader.js';
+import { REG, type VirtioMmio } from './mmio.js';
 import {
-  REG,
   STATUS_ACKNOWLEDGE,
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
-  type VirtioDevice,
-  type VirtioMmio,
-  type VirtioQueueHost,
-} from './mmio.js';
-import {
-  Virtqueue,
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-} from './virtqueue.js';
+} from './device.js';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './virtqueue.js';
 
 export interface TestBuffer {
   /** Bytes the device reads (device-readable buffer). */
@@ -38,17 +31,15 @@ export interface TestQueue {
   seenUsed: number;
 }
 
-export class TestDriver {
+export abstract class RingDriver {
   readonly ram: Ram;
-  readonly t: VirtioMmio;
   readonly view: DataView;
   readonly queues: TestQueue[] = [];
   private next: number;
 
   /** Uses RAM from `heap` (a physical address) up for rings and buffers. */
-  constructor(ram: Ram, t: VirtioMmio, heap = ram.base + 0x10000) {
+  constructor(ram: Ram, heap = ram.base + 0x10000) {
     this.ram = ram;
-    this.t = t;
     this.view = ram.view;
     this.next = heap;
   }
@@ -60,49 +51,33 @@ export class TestDriver {
     return pa;
   }
 
-  w32(off: number, v: number): void {
-    this.t.write(off, 4, v >>> 0);
-  }
-
-  r32(off: number): number {
-    return this.t.read(off, 4);
-  }
+  /** Resets the device and acknowledges it (ACKNOWLEDGE | DRIVER). */
+  protected abstract start(): void;
+  /** The 64 feature bits the device offers. */
+  protected abstract offered(): bigint;
+  /** Writes the driver's 64 feature bits. */
+  protected abstract accept(features: bigint): void;
+  protected abstract setStatus(status: number): void;
+  /** Gives queue `index` its size and ring addresses and enables it. */
+  protected abstract program(index: number, q: TestQueue): void;
+  /** Notifies queue `qi`. */
+  abstract kick(qi: number): void;
 
   /** Negotiates `features` (default: everything offered) and sets up `sizes.length` queues. */
   init(sizes: number[] = [16], features?: bigint): void {
-    this.w32(REG.status, 0);
-    this.w32(REG.status, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-    this.w32(REG.deviceFeaturesSel, 0);
-    let offered = BigInt(this.r32(REG.deviceFeatures));
-    this.w32(REG.deviceFeaturesSel, 1);
-    offered |= BigInt(this.r32(REG.deviceFeatures)) << 32n;
-    const f = features ?? offered;
-    this.w32(REG.driverFeaturesSel, 0);
-    this.w32(REG.driverFeatures, Number(f & 0xffffffffn));
-    this.w32(REG.driverFeaturesSel, 1);
-    this.w32(REG.driverFeatures, Number(f >> 32n));
-    this.w32(REG.status, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    this.start();
+    this.accept(features ?? this.offered());
+    this.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
     sizes.forEach((size, i) => this.setupQueue(i, size));
-    this.w32(
-      REG.status,
-      STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK,
-    );
+    this.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   }
 
   setupQueue(index: number, size: number): TestQueue {
     const desc = this.alloc(16 * size, 16);
     const avail = this.alloc(6 + 2 * size, 2);
     const used = this.alloc(6 + 8 * size, 4);
-    this.w32(REG.queueSel, index);
-    this.w32(REG.queueNum, size);
-    this.w32(REG.queueDescLow, desc % 2 ** 32);
-    this.w32(REG.queueDescHigh, Math.floor(desc / 2 ** 32));
-    this.w32(REG.queueDriverLow, avail % 2 ** 32);
-    this.w32(REG.queueDriverHigh, Math.floor(avail / 2 ** 32));
-    this.w32(REG.queueDeviceLow, used % 2 ** 32);
-    this.w32(REG.queueDeviceHigh, Math.floor(used / 2 ** 32));
-    this.w32(REG.queueReady, 1);
     const q = { size, desc, avail, used, nextDesc: 0, availIdx: 0, seenUsed: 0 };
+    this.program(index, q);
     this.queues[index] = q;
     return q;
   }
@@ -200,7 +175,7 @@ export class TestDriver {
     this.setU16(q.avail + 4 + 2 * (q.availIdx % q.size), head);
     q.availIdx = (q.availIdx + 1) & 0xffff;
     this.setU16(q.avail + 2, q.availIdx);
-    if (notify) this.w32(REG.queueNotify, qi);
+    if (notify) this.kick(qi);
   }
 
   /** Used elements added since the last call. */
@@ -242,62 +217,60 @@ export class TestDriver {
   }
 }
 
-/**
- * A device for transport tests (ID 0x7e): each chain's readable bytes are
- * copied into its writable buffers; `features` adds device bits.
- */
-export class EchoDevice implements VirtioDevice<{ config: number[] }> {
-  readonly deviceId = 0x7e;
-  readonly name = 'virtio-echo';
-  readonly stateId = 'virtio-echo';
-  readonly stateVersion = 1;
-  readonly queueMax = 64;
-  chains = 0;
-  resets = 0;
-  readonly config = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+/** The test driver over the virtio-mmio registers. */
+export class TestDriver extends RingDriver {
+  readonly t: VirtioMmio;
 
-  constructor(
-    readonly numQueues = 2,
-    readonly features = 1n,
-  ) {}
-
-  configRead(offset: number, size: number): number {
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (this.config[offset + i] ?? 0);
-    return v >>> 0;
+  constructor(ram: Ram, t: VirtioMmio, heap?: number) {
+    super(ram, heap);
+    this.t = t;
   }
 
-  configWrite(offset: number, size: number, value: number): void {
-    for (let i = 0; i < size; i++)
-      if (offset + i < 8) this.config[offset + i] = (value >>> (8 * i)) & 0xff;
+  w32(off: number, v: number): void {
+    this.t.write(off, 4, v >>> 0);
   }
 
-  onNotify(index: number, queue: Virtqueue, host: VirtioQueueHost): void {
-    for (let c = queue.pop(); c !== null; c = queue.pop()) {
-      const n = Math.min(c.readableBytes, c.writableBytes);
-      const data = new Uint8Array(n);
-      Virtqueue.gather(host.ram, c.readable, 0, data);
-      Virtqueue.scatter(host.ram, c.writable, 0, data);
-      queue.push(c.head, n);
-      this.chains++;
-    }
-    host.usedBuffers(index);
+  r32(off: number): number {
+    return this.t.read(off, 4);
   }
 
-  reset(): void {
-    this.resets++;
+  protected start(): void {
+    this.w32(REG.status, 0);
+    this.w32(REG.status, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
   }
 
-  /** Its state: the writable configuration bytes (chains and resets are counters). */
-  saveState(): { config: number[] } {
-    return { config: Array.from(this.config) };
+  protected offered(): bigint {
+    this.w32(REG.deviceFeaturesSel, 0);
+    let offered = BigInt(this.r32(REG.deviceFeatures));
+    this.w32(REG.deviceFeaturesSel, 1);
+    offered |= BigInt(this.r32(REG.deviceFeatures)) << 32n;
+    return offered;
   }
 
-  checkState(data: unknown): { config: number[] } {
-    return StateReader.read(data, (r) => ({ config: r.ints('config', 8, 8, 0, 0xff) }));
+  protected accept(f: bigint): void {
+    this.w32(REG.driverFeaturesSel, 0);
+    this.w32(REG.driverFeatures, Number(f & 0xffffffffn));
+    this.w32(REG.driverFeaturesSel, 1);
+    this.w32(REG.driverFeatures, Number(f >> 32n));
   }
 
-  loadState(s: { config: number[] }): void {
-    this.config.set(s.config);
+  protected setStatus(status: number): void {
+    this.w32(REG.status, status);
+  }
+
+  protected program(index: number, q: TestQueue): void {
+    this.w32(REG.queueSel, index);
+    this.w32(REG.queueNum, q.size);
+    this.w32(REG.queueDescLow, q.desc % 2 ** 32);
+    this.w32(REG.queueDescHigh, Math.floor(q.desc / 2 ** 32));
+    this.w32(REG.queueDriverLow, q.avail % 2 ** 32);
+    this.w32(REG.queueDriverHigh, Math.floor(q.avail / 2 ** 32));
+    this.w32(REG.queueDeviceLow, q.used % 2 ** 32);
+    this.w32(REG.queueDeviceHigh, Math.floor(q.used / 2 ** 32));
+    this.w32(REG.queueReady, 1);
+  }
+
+  kick(qi: number): void {
+    this.w32(REG.queueNotify, qi);
   }
 }

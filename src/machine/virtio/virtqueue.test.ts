@@ -7,15 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ram } from '../ram.js';
 import { FakeLine } from '../devices/testIrq.js';
+import { REG, VirtioMmio } from './mmio.js';
 import {
   INT_CONFIG_CHANGE,
   INT_USED_BUFFER,
-  REG,
   STATUS_NEEDS_RESET,
   VIRTIO_F_EVENT_IDX,
-  VirtioMmio,
-} from './mmio.js';
-import { EchoDevice, TestDriver } from './virtioTestDriver.js';
+} from './device.js';
+import { TestDriver } from './virtioTestDriver.js';
+import { EchoDevice } from './echoDevice.js';
 import {
   Virtqueue,
   VirtqueueError,

@@ -105,4 +105,15 @@ test('--disk specs: PATH, PATH,ro, commas in the path', () => {
       e.message === "--disk a.img,slot=8: '8' is not a virtio slot; the board has slots 0 to 7",
   );
   assert.throws(() => parseDiskSpec('a.img,slot=x'), FileBlockBackendError);
+  assert.deepEqual(parseDiskSpec('a.img,bus=pci,ro'), {
+    path: 'a.img',
+    readOnly: true,
+    bus: 'pci',
+  });
+  assert.deepEqual(parseDiskSpec('a.img,bus=mmio'), {
+    path: 'a.img',
+    readOnly: false,
+    bus: 'mmio',
+  });
+  assert.deepEqual(parseDiskSpec('a.img,bus=usb'), { path: 'a.img,bus=usb', readOnly: false });
 });

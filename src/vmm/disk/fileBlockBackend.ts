@@ -153,11 +153,20 @@ export class FileBlockBackend implements BlockBackend {
   }
 }
 
-/** Parses a --disk value: PATH, then options ro (or rw) and slot=N (a virtio slot, 0..7). */
-export function parseDiskSpec(spec: string): { path: string; readOnly: boolean; slot?: number } {
+/**
+ * Parses a --disk value: PATH, then options ro (or rw), slot=N (a virtio slot, 0..7) and
+ * bus=pci (on virtio-pci instead of a slot) or bus=mmio.
+ */
+export function parseDiskSpec(spec: string): {
+  path: string;
+  readOnly: boolean;
+  slot?: number;
+  bus?: 'mmio' | 'pci';
+} {
   const parts = spec.split(',');
   let readOnly = false;
   let slot: number | undefined;
+  let bus: 'mmio' | 'pci' | undefined;
   const fail = (m: string): Error => new FileBlockBackendError(m);
   while (parts.length > 1) {
     const opt = parts[parts.length - 1];
@@ -165,11 +174,17 @@ export function parseDiskSpec(spec: string): { path: string; readOnly: boolean; 
     if (s !== undefined) slot ??= s;
     else if (opt === 'ro') readOnly = true;
     else if (opt === 'rw') readOnly = false;
+    else if (opt === 'bus=pci' || opt === 'bus=mmio') bus ??= opt === 'bus=pci' ? 'pci' : 'mmio';
     else break;
     parts.pop();
   }
   const path = parts.join(',');
   if (path === '')
     throw new FileBlockBackendError(`--disk ${spec}: give the path of a raw image file`);
-  return slot === undefined ? { path, readOnly } : { path, readOnly, slot };
+  return {
+    path,
+    readOnly,
+    ...(slot === undefined ? {} : { slot }),
+    ...(bus === undefined ? {} : { bus }),
+  };
 }

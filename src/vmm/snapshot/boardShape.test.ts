@@ -40,3 +40,20 @@ test('the other parts of the shape still have to match, and differences are name
     `ISA: ${hartIsaString()}_zbkb in the snapshot, ${hartIsaString()} here`,
   ]);
 });
+
+test('the devices on PCI are part of the shape: another device or none there differs, a MAC does not', () => {
+  const here = hartIsaString();
+  const disk = { device: 'virtio-blk', disk: 0, bytes: 1 << 20, readOnly: false };
+  const net = (mac: string) => ({ device: 'virtio-net', mac });
+  const withPci = (pci?: BoardShape['pci']): BoardShape => ({ ...shape(here), pci });
+  assert.ok(
+    sameBoard(withPci([disk, net('52:54:00:00:00:01')]), withPci([disk, net('52:54:00:00:00:02')])),
+  );
+  assert.equal(sameBoard(withPci([disk]), withPci()), false);
+  assert.deepEqual(shapeDifferences(withPci([disk]), withPci()), [
+    'PCI device 1: virtio-blk (disk 0, 1048576 bytes) in the snapshot, nothing here',
+  ]);
+  assert.deepEqual(shapeDifferences(withPci(), withPci([net('52:54:00:00:00:01')])), [
+    'PCI device 1: nothing in the snapshot, virtio-net here',
+  ]);
+});

@@ -1,5 +1,5 @@
 // The board fingerprint of a snapshot: SHA-256 of the board's shape (memory, harts, ISA, the
-// device in each virtio slot) as canonical JSON; whether a snapshot's board may be restored
+// device in each virtio slot and on each PCI device) as canonical JSON; whether a snapshot's board may be restored
 // onto another (the same shape but for the network cards' MACs: a clone takes its own MAC,
 // which the guest picks up on the restore key, generation.ts; and an ISA that names every
 // extension the snapshot's does, and maybe more: its guest was told of those only, from the
@@ -32,15 +32,13 @@ export function boardFingerprint(shape: BoardShape): Uint8Array {
 /** The shape without what a restore may change (the MACs of network cards). */
 export function restorableShape(shape: BoardShape): unknown {
   // A snapshot's shape is read from a file: anything may be in it.
-  const slots: unknown = shape.virtio;
-  return {
-    ...shape,
-    virtio: Array.isArray(slots)
+  const noMac = (slots: unknown): unknown =>
+    Array.isArray(slots)
       ? slots.map((s: unknown) =>
           s !== null && typeof s === 'object' ? { ...s, mac: undefined } : s,
         )
-      : slots,
-  };
+      : slots;
+  return { ...shape, virtio: noMac(shape.virtio), pci: noMac(shape.pci) };
 }
 
 /** The extensions a riscv,isa string names (single letters after rv64, then the _-separated rest), or null. */
@@ -96,6 +94,10 @@ export function shapeDifferences(saved: BoardShape, here: BoardShape): string[] 
   const slots = Math.max(a.virtio?.length ?? 0, b.virtio.length);
   for (let i = 0; i < slots; i++) {
     differ(`virtio slot ${i}`, slot(a.virtio?.[i]), slot(b.virtio[i]));
+  }
+  const pci = Math.max(Array.isArray(a.pci) ? a.pci.length : 0, b.pci?.length ?? 0);
+  for (let i = 0; i < pci; i++) {
+    differ(`PCI device ${i + 1}`, slot(a.pci?.[i]), slot(b.pci?.[i]));
   }
   return out;
 }

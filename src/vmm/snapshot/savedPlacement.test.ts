@@ -92,3 +92,24 @@ test('a damaged or strange shape places nothing it cannot make out', () => {
   };
   assert.deepEqual(placementOf(odd), { disks: [3, 2], rng: 4 });
 });
+
+test('disks on PCI count among the disks: the slots keep the numbers they recorded', () => {
+  const shape: BoardShape = {
+    ...base,
+    virtio: [
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      { device: 'virtio-blk', disk: 1, bytes: 512 },
+    ],
+    pci: [{ device: 'virtio-blk', disk: 0, bytes: 1024 }],
+  };
+  const { disks } = placementOf(shape);
+  assert.equal(disks[1], 7);
+  assert.equal(disks[0], undefined, 'disk 0 sat on PCI, in no slot');
+  assert.equal(withDiskIndices(shape).virtio[7]?.disk, 1);
+});

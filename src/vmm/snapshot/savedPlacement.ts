@@ -42,11 +42,22 @@ function slotsOf(shape: unknown): (Record<string, unknown> | null)[] {
   );
 }
 
+/** How many disks the shape has on PCI (whose numbers count among the slots' disks'). */
+function pciDisks(shape: unknown): number {
+  const v: unknown = (shape as { pci?: unknown } | null)?.pci;
+  if (!Array.isArray(v)) return 0;
+  return v.filter(
+    (s: unknown) =>
+      s !== null && typeof s === 'object' && (s as Record<string, unknown>).device === 'virtio-blk',
+  ).length;
+}
+
 /**
  * The disk number of each slot that holds a disk: as recorded, or, when the shape records
  * none (it predates the record) or not a valid one for every disk, disk 0 in the highest slot.
+ * `onPci` disks sit on PCI: the slots' disks have numbers up to their count plus those.
  */
-function diskNumbers(slots: (Record<string, unknown> | null)[]): Map<number, number> {
+function diskNumbers(slots: (Record<string, unknown> | null)[], onPci = 0): Map<number, number> {
   const disks: number[] = [];
   slots.forEach((s, slot) => {
     if (s?.device === 'virtio-blk') disks.push(slot);
@@ -54,7 +65,7 @@ function diskNumbers(slots: (Record<string, unknown> | null)[]): Map<number, num
   const recorded = disks.map((slot) => slots[slot]!.disk);
   const valid =
     recorded.every(
-      (d) => Number.isInteger(d) && (d as number) >= 0 && (d as number) < disks.length,
+      (d) => Number.isInteger(d) && (d as number) >= 0 && (d as number) < disks.length + onPci,
     ) && new Set(recorded).size === disks.length;
   const out = new Map<number, number>();
   if (valid) disks.forEach((slot, i) => out.set(slot, recorded[i] as number));
@@ -66,7 +77,7 @@ function diskNumbers(slots: (Record<string, unknown> | null)[]): Map<number, num
 export function placementOf(shape: unknown): SavedPlacement {
   const slots = slotsOf(shape);
   const out: SavedPlacement = { disks: [] };
-  for (const [slot, disk] of diskNumbers(slots)) out.disks[disk] = slot;
+  for (const [slot, disk] of diskNumbers(slots, pciDisks(shape))) out.disks[disk] = slot;
   const seen = new Map<Role, number>();
   slots.forEach((s, slot) => {
     const role =
@@ -86,7 +97,7 @@ export function placementOf(shape: unknown): SavedPlacement {
 export function withDiskIndices(shape: BoardShape): BoardShape {
   const slots = slotsOf(shape);
   if (slots.length === 0) return shape;
-  const numbers = diskNumbers(slots);
+  const numbers = diskNumbers(slots, pciDisks(shape));
   return {
     ...shape,
     virtio: shape.virtio.map((s, slot) =>

@@ -1,0 +1,199 @@
+// Boots the Debian kernel with a disk and the network card on PCI (`berth run --disk
+// IMG,bus=pci --net user,bus=pci`) beside qemu-system-riscv64 with the same devices
+// (virtio-blk-pci and virtio-net-pci, modern only): both guests list the same functions in
+// /sys/bus/pci/devices (the host bridge 1b36:0008, the disk 1af4:1042, the card 1af4:1041,
+// with their classes), take the disk's INTx on PLIC source 33, find vda under the PCI
+// device, read the image's known bytes from it; Berth's guest also writes a block the host
+// then finds in the image. A snapshot of a guest with its disk on PCI restores onto a board
+// alike (and the guest reads the disk on), not onto one with the disk on virtio-mmio.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ConsoleSession } from './session.js';
+import { controlRequest } from '../../src/vmm/controlClient.js';
+import { ensureDefaultAssets } from '../../src/images/assets.js';
+
+const BOOT_MS = 240_000;
+const PROMPT = /# (?:\x1b\[6n)?$/m;
+const MIB = 1 << 20;
+const WORD = 'BERTH-PCI-PATTERN.';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-pci-it-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A 16 MiB image: WORD over its first MiB, zeros after. */
+function image(name: string): string {
+  const file = join(dir, name);
+  const b = Buffer.alloc(16 * MIB);
+  b.write(WORD.repeat(Math.ceil(MIB / WORD.length)).slice(0, MIB), 'latin1');
+  writeFileSync(file, b);
+  return file;
+}
+
+/** The virtio capabilities of a config space: offset, cfg_type, bar, offset and length in it. */
+function virtioCaps(c: number[]): number[][] {
+  const u32 = (o: number): number =>
+    (c[o] | (c[o + 1] << 8) | (c[o + 2] << 16) | (c[o + 3] << 24)) >>> 0;
+  const out: number[][] = [];
+  for (let at = c[0x34]; at !== 0; at = c[at + 1]) {
+    if (c[at] === 0x09) out.push([at, c[at + 3], c[at + 4], u32(at + 8), u32(at + 12)]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** Each PCI function: address, vendor:device and class, as lspci -n shows them. */
+const LIST_PCI =
+  'for d in /sys/bus/pci/devices/*; do echo "${d##*/} $(cat $d/vendor):$(cat $d/device) $(cat $d/class)"; done';
+
+interface Findings {
+  pci: string[];
+  /** The disk function's config space as the guest reads it. */
+  config: number[];
+  vdaDevice: string;
+  head: string;
+  interrupts: string[];
+  netDevice: string;
+}
+
+async function inspect(s: ConsoleSession): Promise<Findings> {
+  await s.expect('Berth initramfs ready', BOOT_MS);
+  await s.expect(PROMPT, 60_000);
+  const lines = (t: string): string[] => t.trim().split('\n').filter(Boolean);
+  return {
+    pci: lines(await s.run(LIST_PCI)),
+    config: (await s.run('od -An -tx1 -v -N 256 /sys/bus/pci/devices/0000:00:01.0/config'))
+      .trim()
+      .split(/\s+/)
+      .map((h) => parseInt(h, 16)),
+    vdaDevice: (await s.run('readlink -f /sys/block/vda/device')).trim(),
+    head: await s.run(`head -c ${WORD.length * 2} /dev/vda; echo`),
+    // The PLIC sources of virtio devices' interrupts (those of PCI: 32 and up), sorted.
+    interrupts: lines(await s.run("grep -i virtio /proc/interrupts | awk '{print $5}'"))
+      .filter((n) => Number(n) >= 32)
+      .sort(),
+    netDevice: (await s.run('readlink -f /sys/class/net/eth0/device')).trim(),
+  };
+}
+
+test('assets are fetched before the PCI test', { timeout: 900_000 }, async () => {
+  const a = await ensureDefaultAssets({});
+  assert.ok(a.kernelPath && a.firmwarePath && a.initrdPath);
+});
+
+test(
+  'a disk and a network card on PCI: Berth’s guest finds them as QEMU’s does',
+  { timeout: 2 * BOOT_MS + 180_000 },
+  async () => {
+    const a = await ensureDefaultAssets({});
+    const img = image('berth.img');
+    const qimg = image('qemu.img');
+    const berth = ConsoleSession.berth([
+      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--net', 'user,bus=pci'],
+    ]);
+    const qemu = ConsoleSession.qemu(a, '256M', [
+      ...['-drive', `if=none,id=d0,format=raw,file=${qimg}`],
+      ...['-device', 'virtio-blk-pci,drive=d0,disable-legacy=on'],
+      ...['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0,disable-legacy=on'],
+    ]);
+    try {
+      const [b, q] = await Promise.all([inspect(berth), inspect(qemu)]);
+      assert.deepEqual(b.pci, [
+        '0000:00:00.0 0x1b36:0x0008 0x060000',
+        '0000:00:01.0 0x1af4:0x1042 0x010000',
+        '0000:00:02.0 0x1af4:0x1041 0x020000',
+      ]);
+      assert.deepEqual(b.pci, q.pci);
+      // The same virtio capabilities at the same offsets, the same BAR 4 type, subsystem and pin.
+      assert.equal(b.config.length, 256);
+      assert.deepEqual(virtioCaps(b.config), virtioCaps(q.config));
+      assert.equal(virtioCaps(b.config).length, 5);
+      for (const at of [0x08, 0x20, 0x2c, 0x2d, 0x2e, 0x2f, 0x3d]) {
+        assert.equal(
+          b.config[at] & (at === 0x20 ? 0x0f : 0xff),
+          q.config[at] & (at === 0x20 ? 0x0f : 0xff),
+          `config byte 0x${at.toString(16)}`,
+        );
+      }
+      assert.match(
+        b.vdaDevice,
+        /^\/sys\/devices\/platform\/soc\/30000000\.pci\/pci0000:00\/0000:00:01\.0\/virtio\d+$/,
+      );
+      assert.match(b.netDevice, /\/pci0000:00\/0000:00:02\.0\/virtio\d+$/);
+      assert.equal(b.vdaDevice.replace(/virtio\d+$/, ''), q.vdaDevice.replace(/virtio\d+$/, ''));
+      assert.equal(b.head.trim(), WORD.repeat(2));
+      assert.equal(q.head.trim(), WORD.repeat(2));
+      // The disk (device 1, INTA#) on PLIC source 33, the card (device 2) on 34, on both.
+      assert.deepEqual(b.interrupts, ['33', '34']);
+      assert.deepEqual(b.interrupts, q.interrupts);
+      // A write through the PCI disk reaches the image.
+      const dd = await berth.run(
+        'printf WRITTEN-OVER-PCI | dd of=/dev/vda bs=512 seek=4096 conv=fsync 2>&1; echo rc=$?',
+        120_000,
+      );
+      assert.match(dd, /rc=0/);
+      berth.send('poweroff -f\n');
+      qemu.send('poweroff -f\n');
+      assert.equal(await berth.exited, 0);
+      await qemu.exited;
+    } finally {
+      berth.kill();
+      qemu.kill();
+    }
+    const file = readFileSync(img);
+    assert.equal(file.subarray(2 * MIB, 2 * MIB + 16).toString('latin1'), 'WRITTEN-OVER-PCI');
+  },
+);
+
+test(
+  'a guest with its disk on PCI is snapshotted and restored: the restored guest reads the disk on',
+  { timeout: 2 * BOOT_MS + 120_000 },
+  async () => {
+    const img = image('snap.img');
+    const sock = join(dir, 'a.sock');
+    const snap = join(dir, 'a.snap');
+    const a = ConsoleSession.berth([
+      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock],
+    ]);
+    try {
+      await a.expect('Berth initramfs ready', BOOT_MS);
+      await a.expect(PROMPT, 60_000);
+      assert.equal((await a.run('head -c 18 /dev/vda; echo')).trim(), WORD);
+      await controlRequest(sock, { cmd: 'snapshot', path: snap });
+      await controlRequest(sock, { cmd: 'quit' });
+      await a.exited;
+    } finally {
+      a.kill();
+    }
+    // The same disk on virtio-mmio is another board: refused, naming the PCI device.
+    const wrong = spawnSync(
+      process.execPath,
+      [ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+      { input: '', timeout: 60_000 },
+    );
+    assert.notEqual(wrong.status, 0);
+    assert.match(
+      wrong.stderr.toString(),
+      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, nothing here/,
+    );
+    // Restored as it was: the guest goes on, its disk's BAR and queues where they were.
+    writeFileSync(img, Buffer.from('RESTORED-READS-ME'), { flag: 'r+' });
+    const b = ConsoleSession.berth([
+      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`],
+    ]);
+    try {
+      b.send('\n');
+      await b.expect(PROMPT, 60_000);
+      await b.run('echo 3 > /proc/sys/vm/drop_caches');
+      assert.equal((await b.run('head -c 17 /dev/vda; echo')).trim(), 'RESTORED-READS-ME');
+      assert.match(await b.run(LIST_PCI), /0000:00:01\.0 0x1af4:0x1042 0x010000/);
+      b.send('poweroff -f\n');
+      assert.equal(await b.exited, 0);
+    } finally {
+      b.kill();
+    }
+  },
+);
