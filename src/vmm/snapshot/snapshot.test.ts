@@ -141,7 +141,12 @@ test('a snapshot of another board configuration is refused, saying what differs'
     'board',
     /memory: 16777216 bytes in the snapshot, 33554432 bytes here/,
   );
-  refused(echoBoard({ harts: 2 }).board, bytes, 'board', /harts \(--cpus\): 1 in the snapshot, 2 here/);
+  refused(
+    echoBoard({ harts: 2 }).board,
+    bytes,
+    'board',
+    /harts \(--cpus\): 1 in the snapshot, 2 here/,
+  );
   refused(
     echoBoard({ input: undefined }).board,
     bytes,
