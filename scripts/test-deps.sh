@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing:
-# the riscv64 cross toolchain (test programs), qemu-user (the reference), and
+# the riscv64 cross toolchain and its static C library (test programs), qemu-user (the reference), and
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
 # qemu-utils (qemu-img, qemu-io) for the qcow2 tests, libslirp0 for the
 # user-mode networking tests, and iproute2, curl and ping for the bridged
@@ -10,6 +10,7 @@ set -euo pipefail
 need=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
 command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
+[ -e /usr/riscv64-linux-gnu/lib/libc.a ] || need+=(libc6-dev-riscv64-cross)
 command -v qemu-riscv64 >/dev/null || need+=(qemu-user)
 command -v dtc >/dev/null || need+=(device-tree-compiler)
 command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)

@@ -1,18 +1,50 @@
 // Guests with several harts (`berth run --cpus N`): the stock Debian kernel brings every
-// hart online, /proc/cpuinfo lists them, and a command pinned to each runs there. Also:
+// hart online, /proc/cpuinfo lists them, and a command pinned to each runs there; a C program
+// with pthreads (smp/smpstress.c, built with Debian's riscv64 gcc and handed to the guest as
+// a raw disk) gets exact totals from AMO, LR/SC, mutex and spin-lock counters on threads
+// pinned to every hart, and no outcome RVWMO forbids in its litmus shapes. Also:
 // --deterministic stays byte-identical with several harts (they take turns on one thread
 // in a fixed order), and translated blocks retire what the interpreter does.
 
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConsoleSession } from './session.js';
+
+/** test/integration/smp/ in the source tree, from dist/test/integration/. */
+const SOURCES = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'test',
+  'integration',
+  'smp',
+);
+const dir = mkdtempSync(join(tmpdir(), 'berth-smp-'));
+/** smpstress as a raw disk (padded to whole sectors), and its size in bytes. */
+const stress = { disk: join(dir, 'smpstress.img'), bytes: 0 };
+before(() => {
+  execFileSync('riscv64-linux-gnu-gcc', [
+    ...['-O2', '-static', '-pthread', '-Wall', '-Werror'],
+    ...[join(SOURCES, 'smpstress.c'), '-o', stress.disk],
+  ]);
+  stress.bytes = statSync(stress.disk).size;
+  truncateSync(stress.disk, Math.ceil(stress.bytes / 512) * 512);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 const BOOT_MS = 300_000;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
 
 async function bootToShell(cpus: number): Promise<ConsoleSession> {
-  const s = ConsoleSession.berth(['--memory', '256M', '--cpus', String(cpus)]);
+  const s = ConsoleSession.berth([
+    ...['--memory', '256M', '--cpus', String(cpus), '--disk', `${stress.disk},ro`],
+  ]);
   await s.expect('Berth initramfs ready', BOOT_MS);
   await s.expect(PROMPT, 60_000);
   return s;
@@ -20,7 +52,7 @@ async function bootToShell(cpus: number): Promise<ConsoleSession> {
 
 for (const cpus of [2, 4, 8]) {
   test(
-    `with --cpus ${cpus} every hart is online and runs a command pinned to it`,
+    `with --cpus ${cpus} every hart is online, runs what is pinned to it, and threads on all count exactly`,
     {
       timeout: BOOT_MS + 120_000,
     },
