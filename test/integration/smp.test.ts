@@ -53,9 +53,7 @@ async function bootToShell(cpus: number): Promise<ConsoleSession> {
 for (const cpus of [2, 4, 8]) {
   test(
     `with --cpus ${cpus} every hart is online, runs what is pinned to it, and threads on all count exactly`,
-    {
-      timeout: BOOT_MS + 120_000,
-    },
+    { timeout: BOOT_MS + 120_000 },
     async () => {
       const s = await bootToShell(cpus);
       try {
@@ -74,6 +72,13 @@ for (const cpus of [2, 4, 8]) {
           const stat = await s.run(`taskset -c ${c} cat /proc/self/stat`);
           assert.equal(stat.trim().split(/\s+/)[38], String(c), `pinned to cpu ${c}: ${stat}`);
         }
+        // Two threads a hart, 20,000 rounds of each counter a thread, 500 of each litmus shape.
+        await s.run(`head -c ${stress.bytes} /dev/vda > /tmp/smpstress && chmod +x /tmp/smpstress`);
+        const out = await s.run(`/tmp/smpstress ${2 * cpus} 20000 500`, 300_000);
+        const total = 2 * cpus * 20000;
+        assert.match(out, new RegExp(`amo ${total}/${total} cas ${total}/${total} mutex`));
+        assert.match(out, /forbidden mp 0 sb\+fences 0 lb\+deps 0 relaxed sb \d+ stale code 0/);
+        assert.match(out, /smpstress: ok/);
         s.send('poweroff -f\n');
         assert.equal(await s.exited, 0);
       } finally {

@@ -7,7 +7,10 @@
 //   sb+f    store buffering with fences: x=1; fence; y? | y=1; fence; x?  (both 0 forbidden)
 //   lb+dep  load buffering with data dependencies: r1=x; y=r1 | r2=y; x=1  (r1=1,r2=1... forbidden)
 // and the relaxed outcome of store buffering without fences (both 0, allowed), which only
-// harts running at the same time can show.
+// harts running at the same time can show. Last, a JIT's shape: one thread rewrites a function
+// in an executable page each round and flushes the instruction caches of all harts
+// (__builtin___clear_cache: Linux's riscv_flush_icache), the other calls it on its own hart and
+// must get the new code's answer, never the old one's.
 // Build: riscv64-linux-gnu-gcc -O2 -static -pthread smpstress.c -o smpstress
 // Run:   smpstress THREADS ITERATIONS ROUNDS
 
@@ -17,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static long threads, iterations, rounds;
@@ -73,10 +77,11 @@ static void meet(long *met) {
 static volatile long data, flag;
 static atomic_long x, y;
 static long r1[2], r2[2];
-static long forbidden_mp, forbidden_sbf, forbidden_lb, relaxed_sb;
+static long forbidden_mp, forbidden_sbf, forbidden_lb, relaxed_sb, stale_code;
 static int shape;
+static unsigned *code;
 
-enum { MP, SB_FENCED, LB_DEP, SB };
+enum { MP, SB_FENCED, LB_DEP, SB, JIT };
 
 static void *litmus(void *arg) {
   long me = (long)arg, met = 0;
@@ -104,6 +109,19 @@ static void *litmus(void *arg) {
         if (me == 0) r1[0] = seen; else r2[0] = seen;
         break;
       }
+      case JIT:
+        if (me == 0) {
+          code[0] = (unsigned)(((r & 2047) << 20) | (10 << 7) | 0x13); /* addi a0,zero,r */
+          code[1] = 0x00008067;                                         /* ret */
+          __builtin___clear_cache((char *)code, (char *)(code + 2));
+          atomic_thread_fence(memory_order_release);
+          flag = -(r + 1);
+        } else {
+          while (flag != -(r + 1)) relax();
+          atomic_thread_fence(memory_order_acquire);
+          if (((long (*)(void))code)() != (r & 2047)) stale_code++;
+        }
+        break;
       case LB_DEP:
         if (me == 0) {
           long a = atomic_load_explicit(&x, memory_order_relaxed);
@@ -155,16 +173,22 @@ int main(int argc, char **argv) {
   printf("cpus %ld threads %ld\n", ncpu, threads);
   printf("amo %ld/%ld cas %ld/%ld mutex %ld/%ld spin %ld/%ld\n", (long)amo_counter, want,
          (long)cas_counter, want, mutex_counter, want_mutex, spin_counter, want);
-  for (shape = MP; shape <= SB; shape++) {
+  code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (code == MAP_FAILED) {
+    perror("smpstress: mmap");
+    return 2;
+  }
+  for (shape = MP; shape <= JIT; shape++) {
     x = 0;
     y = 0;
     arrived = 0;
     run(litmus, 2);
   }
-  printf("rounds %ld forbidden mp %ld sb+fences %ld lb+deps %ld relaxed sb %ld\n", rounds,
-         forbidden_mp, forbidden_sbf, forbidden_lb, relaxed_sb);
+  printf("rounds %ld forbidden mp %ld sb+fences %ld lb+deps %ld relaxed sb %ld stale code %ld\n",
+         rounds, forbidden_mp, forbidden_sbf, forbidden_lb, relaxed_sb, stale_code);
   int ok = amo_counter == want && cas_counter == want && mutex_counter == want_mutex &&
-           spin_counter == want && forbidden_mp == 0 && forbidden_sbf == 0 && forbidden_lb == 0;
+           spin_counter == want && forbidden_mp == 0 && forbidden_sbf == 0 && forbidden_lb == 0 &&
+           stale_code == 0;
   puts(ok ? "smpstress: ok" : "smpstress: FAILED");
   return ok ? 0 : 1;
 }
