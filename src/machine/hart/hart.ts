@@ -325,7 +325,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   /** Floating-point computational instructions (after the FS and rounding-mode checks). */
   private fp(op: Op, w0: number, inst: number): void {
-    if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+    const ms = this.mstatus;
+    if ((ms & MSTATUS_FS) === 0) this.illegal(inst);
     let rm = w0 >>> 29;
     if (HAS_RM[op] !== 0) {
       if (rm === 7) rm = this.fregs.frm;
@@ -341,7 +342,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
       this.regs,
       this.fregs,
     );
-    this.mstatus |= MSTATUS_FS_DIRTY;
+    // mstatus is in the hart's area (AreaCsrs): written only when FS was not Dirty yet.
+    if ((ms & MSTATUS_FS_DIRTY) !== MSTATUS_FS_DIRTY) this.mstatus = ms | MSTATUS_FS_DIRTY;
   }
 
   /** Runs up to `budget` instructions. */
