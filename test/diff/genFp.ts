@@ -129,7 +129,7 @@ function craftD(r: Rng, f: bigint[]): void {
 }
 
 /** Initial state of an FP case; `cvt` biases the pools towards conversion limits. */
-function initFp(b: CaseBuilder, cvt: boolean): void {
+export function initFp(b: CaseBuilder, cvt: boolean): void {
   const r = b.r;
   for (let i = 1; i < 32; i++) {
     if (i !== 2) b.c.x[i] = cvt && r.bool(0.7) ? r.pick(INT_CONVERT) : randInt(r);
@@ -284,10 +284,16 @@ export function genFpMix(b: CaseBuilder): void {
       );
       continue;
     }
-    const op = r.pick(ALL_OPS);
-    const xDst = op.kind === 'xf' || op.kind === 'xff';
-    const srcs = sources(r, op).map((v) => (r.bool(0.3) && op.src !== 'x' ? r.int(32) : v));
-    const rd = xDst ? r.pick([0, ...Array.from({ length: 29 }, (_, i) => i + 3)]) : r.int(32);
-    b.emit(render(op, rd, srcs, op.rm ? r.pick([0, 1, 2, 3, 4, 7, 7, 7]) : 0));
+    fpMixOp(b);
   }
+}
+
+/** One random F or D operation of a chain (fp-mix), often with the dynamic rounding mode. */
+export function fpMixOp(b: CaseBuilder): void {
+  const r = b.r;
+  const op = r.pick(ALL_OPS);
+  const xDst = op.kind === 'xf' || op.kind === 'xff';
+  const srcs = sources(r, op).map((v) => (r.bool(0.3) && op.src !== 'x' ? r.int(32) : v));
+  const rd = xDst ? r.pick([0, ...Array.from({ length: 29 }, (_, i) => i + 3)]) : r.int(32);
+  b.emit(render(op, rd, srcs, op.rm ? r.pick([0, 1, 2, 3, 4, 7, 7, 7]) : 0));
 }

@@ -17,6 +17,7 @@ import {
   M_DIRECTED_TOTAL,
   SLOTS,
 } from './genInt.js';
+import { genFcsr } from './genFcsr.js';
 import { genZb, genZbDirected, ZB_DIRECTED_TOTAL } from './genZb.js';
 import { Rng } from './values.js';
 
@@ -66,6 +67,8 @@ export const GROUPS: readonly Group[] = [
     fixed: true,
     gen: genZbDirected,
   },
+  // fflags, frm and fcsr accesses among F/D operations and integer work (translated in blocks).
+  { name: 'fcsr', count: 800, gen: genFcsr },
 ];
 
 export function groupOf(id: number): { group: Group; index: number } {

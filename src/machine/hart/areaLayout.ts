@@ -21,6 +21,20 @@ export const AREA_DTAG = 280;
 export const AREA_FTAG = 284;
 /** The LR/SC reservation: the reserved RAM offset, or -1 (both engines read and write it). */
 export const AREA_RESV = 288;
+/**
+ * CSR state both engines read and write: mstatus (its low half; the interpreter's Hart.mstatus),
+ * the accrued FP flags and the rounding mode (FpRegs.flags and frm, one word each), and the
+ * S-mode trap registers whose accesses have no side effect (64-bit, as low and high words).
+ */
+export const AREA_MSTATUS = 292;
+export const AREA_FFLAGS = 296;
+export const AREA_FRM = 300;
+export const AREA_SSCRATCH = 304;
+export const AREA_SEPC = 312;
+export const AREA_SCAUSE = 320;
+export const AREA_STVAL = 328;
+/** The end of the words from AREA_RESV on (Hart's view of them). */
+export const AREA_CSR_END = 336;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
 export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;

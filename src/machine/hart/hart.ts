@@ -42,7 +42,7 @@ import { executeAtomic } from './atomics.js';
 import { executeBitmanip } from './bitmanip.js';
 import { divide, mulh, mulhsu, mulhu } from './muldiv.js';
 import { executeSystem } from './system.js';
-import { FpRegs, IntRegs } from './regs.js';
+import { IntRegs } from './regs.js';
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS } from '../ram.js';
 import {
   checkHart,
@@ -57,7 +57,6 @@ import {
   AREA_DTAG,
   AREA_END,
   AREA_FTAG,
-  AREA_RESV,
   AREA_JC,
   AREA_JUMP_FRAMES,
   AREA_PC_HI,
@@ -67,6 +66,7 @@ import {
   JUMP_FRAMES,
   jcIndex,
 } from './areaLayout.js';
+import { AreaCsrs } from './areaCsrs.js';
 import { BlockCache } from './jit/blockCache.js';
 import { MAX_BLOCK } from './jit/translate.js';
 
@@ -98,11 +98,10 @@ const TWO32 = 4294967296;
 /** Default HartConfig.jitThreshold. */
 export const JIT_THRESHOLD = 1000;
 
-export class Hart implements Persistent<HartState> {
+export class Hart extends AreaCsrs implements Persistent<HartState> {
   readonly stateId = HART_STATE_ID;
   readonly stateVersion = HART_STATE_VERSION;
   readonly regs: IntRegs;
-  readonly fregs = new FpRegs();
   readonly trap = new TrapSignal();
   readonly bus: Bus;
   readonly mmu: Mmu;
@@ -113,8 +112,8 @@ export class Hart implements Persistent<HartState> {
   pcHi = 0;
   priv = PRIV_M;
 
-  // CSR state (64-bit values as halves).
-  mstatus = 0;
+  // CSR state (64-bit values as halves). mstatus (low half), sepc, scause, stval and sscratch
+  // live in the hart's area (AreaCsrs), the rest here.
   medeleg = 0;
   mideleg = 0;
   mie = 0;
@@ -128,20 +127,12 @@ export class Hart implements Persistent<HartState> {
   stvecHi = 0;
   mepcLo = 0;
   mepcHi = 0;
-  sepcLo = 0;
-  sepcHi = 0;
   mcauseLo = 0;
   mcauseHi = 0;
-  scauseLo = 0;
-  scauseHi = 0;
   mtvalLo = 0;
   mtvalHi = 0;
-  stvalLo = 0;
-  stvalHi = 0;
   mscratchLo = 0;
   mscratchHi = 0;
-  sscratchLo = 0;
-  sscratchHi = 0;
   satpLo = 0;
   satpHi = 0;
   stimecmpLo = -1;
@@ -164,15 +155,6 @@ export class Hart implements Persistent<HartState> {
   private runTraps = 0;
   private curN = 0;
 
-  /** The LR/SC reservation's word: in the hart's area, where translated code reads it too. */
-  private readonly resv: Int32Array;
-  /** LR/SC reservation: RAM offset, or -1. */
-  get reservation(): number {
-    return this.resv[0];
-  }
-  set reservation(off: number) {
-    this.resv[0] = off;
-  }
   /** Set by WFI; cleared when an interrupt becomes pending. */
   wfi = false;
   stopRequested = false;
@@ -198,13 +180,12 @@ export class Hart implements Persistent<HartState> {
   translatedInstructions = 0;
 
   constructor(bus: Bus, config: HartConfig = {}) {
+    const area = bus.ram.allocHartArea();
+    super(bus.ram.buffer, area);
     this.bus = bus;
-    this.area = bus.ram.allocHartArea();
+    this.area = area;
     this.regs = this.area >= 0 ? new IntRegs(bus.ram.buffer, this.area + AREA_X) : new IntRegs();
     this.mmu = new Mmu(bus, this.trap, this.area);
-    this.resv =
-      this.area >= 0 ? new Int32Array(bus.ram.buffer, this.area + AREA_RESV, 1) : new Int32Array(1);
-    this.resv[0] = -1;
     const threshold = config.jitThreshold ?? JIT_THRESHOLD;
     this.jitThreshold = Math.max(1, Math.min(threshold, 1 << 20));
     this.blocks = this.area >= 0 && threshold > 0 ? BlockCache.of(bus.ram) : null;
@@ -344,7 +325,8 @@ export class Hart implements Persistent<HartState> {
 
   /** Floating-point computational instructions (after the FS and rounding-mode checks). */
   private fp(op: Op, w0: number, inst: number): void {
-    if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+    const ms = this.mstatus;
+    if ((ms & MSTATUS_FS) === 0) this.illegal(inst);
     let rm = w0 >>> 29;
     if (HAS_RM[op] !== 0) {
       if (rm === 7) rm = this.fregs.frm;
@@ -360,7 +342,8 @@ export class Hart implements Persistent<HartState> {
       this.regs,
       this.fregs,
     );
-    this.mstatus |= MSTATUS_FS_DIRTY;
+    // mstatus is in the hart's area (AreaCsrs): written only when FS was not Dirty yet.
+    if ((ms & MSTATUS_FS_DIRTY) !== MSTATUS_FS_DIRTY) this.mstatus = ms | MSTATUS_FS_DIRTY;
   }
 
   /** Runs up to `budget` instructions. */

@@ -34,10 +34,30 @@ export class FpRegs {
   /** f32[2r] is the low half of f r as a binary32. */
   readonly f32 = new Float32Array(this.buffer);
   readonly u64 = new BigUint64Array(this.buffer);
+  /**
+   * fflags and frm, one word each: in the hart's area (AREA_FFLAGS, AREA_FRM), where translated
+   * code reads and writes them too, or in a buffer of their own.
+   */
+  private readonly fcsr: Int32Array;
+
+  constructor(fcsr: Int32Array = new Int32Array(2)) {
+    this.fcsr = fcsr;
+  }
+
   /** Accrued exception flags, fflags layout: NV 16, DZ 8, OF 4, UF 2, NX 1. */
-  flags = 0;
+  get flags(): number {
+    return this.fcsr[0];
+  }
+  set flags(v: number) {
+    this.fcsr[0] = v;
+  }
   /** Dynamic rounding mode (frm). */
-  frm = 0;
+  get frm(): number {
+    return this.fcsr[1];
+  }
+  set frm(v: number) {
+    this.fcsr[1] = v;
+  }
 }
 
 export const FFLAG_NV = 16;

@@ -14,7 +14,8 @@
 // A block never traps and never calls out. It covers integer computation,
 // multiply and divide, bit manipulation (Zba, Zbb, Zbc, Zbs; bitmanipEmitter.ts),
 // LR/SC (the reservation in the hart's area) and the AMOs but min/max (as wasm
-// atomics on the write TLB's page),
+// atomics on the write TLB's page), the accesses to fflags, frm, fcsr, sscratch,
+// sepc, scause and stval (csrEmitter.ts; legal ones: an illegal one is a side exit),
 // branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
@@ -38,7 +39,7 @@ import {
 import { decodeInto } from '../decode.js';
 import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
-import { BitmanipEmitter } from './bitmanipEmitter.js';
+import { CsrEmitter } from './csrEmitter.js';
 import {
   L_ADDR,
   L_AREA,
@@ -63,7 +64,7 @@ export interface Translation {
   count: number;
 }
 
-export class BlockTranslator extends BitmanipEmitter {
+export class BlockTranslator extends CsrEmitter {
   private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
 
   /**
@@ -419,6 +420,8 @@ export class BlockTranslator extends BitmanipEmitter {
       }
     }
     if (op >= Op.ADDI && op <= Op.REMUW && op !== Op.FENCE && op !== Op.FENCE_I) {
+      if (op >= Op.CSRRW && op <= Op.CSRRCI)
+        return this.csr(op, d, r1, imm, k, o) ? Step.Next : Step.Unsupported;
       if (op >= Op.ECALL && op <= Op.CSRRCI) return Step.Unsupported;
       if (!discard) this.alu(op, d, r1, r2, imm);
       return Step.Next;
