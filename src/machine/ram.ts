@@ -62,7 +62,14 @@ export class Ram implements Persistent<RamState> {
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
+  /** RAM as 64-bit words (atomic doubleword compare-and-swap on shared RAM). */
+  readonly i64: BigInt64Array;
   readonly view: DataView;
+  /**
+   * True when the memory is a shared WebAssembly.Memory that harts on other threads run on
+   * too: AMOs and SCs then compare-and-swap, and translated code imports it as shared.
+   */
+  readonly shared: boolean;
   /**
    * One byte per 4 KiB page: 1 when the page was written since the log was last cleared.
    * After a restore every page counts as dirty (allDirty) until the log is next taken.
@@ -93,19 +100,34 @@ export class Ram implements Persistent<RamState> {
   onDropTranslations: ((page: number) => void) | null = null;
   private areasUsed = 0;
 
-  constructor(base: number, size: number) {
+  /**
+   * @param options.shared make RAM a shared WebAssembly.Memory (harts on worker threads);
+   * @param options.memory the shared memory of an existing Ram (a worker thread's view of it)
+   */
+  constructor(
+    base: number,
+    size: number,
+    options: { shared?: boolean; memory?: WebAssembly.Memory } = {},
+  ) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
       throw new RamError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
     if (size > 2 ** 32) throw new RamError(`RAM size is limited to 4 GiB, got ${size}`);
     this.base = base;
     this.size = size;
+    this.shared = options.memory !== undefined || options.shared === true;
     if (HART_AREAS_BYTES + size <= 2 ** 32) {
-      const pages = (HART_AREAS_BYTES + size + WASM_PAGE - 1) / WASM_PAGE;
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      const pages = Math.ceil((HART_AREAS_BYTES + size) / WASM_PAGE);
+      this.memory =
+        options.memory ??
+        new WebAssembly.Memory({ initial: pages, maximum: pages, shared: this.shared });
+      if (this.memory.buffer.byteLength !== pages * WASM_PAGE) {
+        throw new RamError(`the shared memory is not of ${size} bytes of RAM`);
+      }
       this.buffer = this.memory.buffer;
       this.byteOffset = HART_AREAS_BYTES;
     } else {
+      if (this.shared) throw new RamError('RAM shared with other threads is limited to 4 GiB');
       this.memory = null;
       this.buffer = new ArrayBuffer(size);
       this.byteOffset = 0;
@@ -113,6 +135,7 @@ export class Ram implements Persistent<RamState> {
     this.u8 = new Uint8Array(this.buffer, this.byteOffset, size);
     this.u16 = new Uint16Array(this.buffer, this.byteOffset, size / 2);
     this.i32 = new Int32Array(this.buffer, this.byteOffset, size / 4);
+    this.i64 = new BigInt64Array(this.buffer, this.byteOffset, size / 8);
     this.view = new DataView(this.buffer, this.byteOffset, size);
     this.translated = new Uint8Array(size / PAGE_SIZE);
     this.codeGen = new Uint32Array(size / PAGE_SIZE);

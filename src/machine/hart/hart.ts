@@ -98,6 +98,9 @@ const TWO32 = 4294967296;
 /** Default HartConfig.jitThreshold. */
 export const JIT_THRESHOLD = 1000;
 
+/** A word whose atomic update is the host's full memory barrier (FENCE on shared RAM). */
+const FENCE_WORD = new Int32Array(new SharedArrayBuffer(4));
+
 export class Hart extends AreaCsrs implements Persistent<HartState> {
   readonly stateId = HART_STATE_ID;
   readonly stateVersion = HART_STATE_VERSION;
@@ -926,6 +929,9 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               break;
             }
             case Op.FENCE:
+              // Harts on other threads: a full barrier (a locked host instruction).
+              if (ram.shared) Atomics.add(FENCE_WORD, 0, 0);
+              break;
             case Op.FENCE_I:
               break;
             case Op.ECALL:

@@ -77,7 +77,7 @@ export class BlockCache {
     this.imports = { m: { m: ram.memory } };
     this.areaWords = new Int32Array(ram.buffer, 0, HART_AREAS_BYTES >> 2);
     this.areaBytes = new Uint8Array(ram.buffer, 0, HART_AREAS_BYTES);
-    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes()), {
+    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes(ram.shared)), {
       m: { m: ram.memory, t: this.table },
     });
     this.dispatch = d.exports['d'] as DispatchFn;
@@ -148,6 +148,7 @@ export class BlockCache {
     const bytes = moduleBytes(
       BLOCK_TYPE,
       batch.map((p) => p.body),
+      this.ram.shared,
     );
     this.modules++;
     if (this.synchronous) {

@@ -21,7 +21,7 @@ import {
   TLB_MASK,
 } from '../areaLayout.js';
 import { MAX_BLOCK } from './translate.js';
-import { ByteWriter, T_I32, T_VOID, W } from './wasmWriter.js';
+import { ByteWriter, memoryLimits, T_I32, T_VOID, W } from './wasmWriter.js';
 
 export type DispatchFn = (
   area: number,
@@ -50,7 +50,7 @@ const L_X = 9;
 const TLB_GEN_BITS = 0xff0;
 
 /** The dispatcher module: imports memory "m"."m" and table "m"."t", exports "d". */
-export function dispatcherBytes(): Uint8Array {
+export function dispatcherBytes(shared = false): Uint8Array {
   const w = new ByteWriter();
   w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const s = new ByteWriter();
@@ -61,7 +61,7 @@ export function dispatcherBytes(): Uint8Array {
   w.section(1, s);
   s.reset();
   s.u32(2);
-  s.bytes([1, 0x6d, 1, 0x6d, 0x02, 0x00, 0x00]);
+  s.bytes([1, 0x6d, 1, 0x6d, 0x02, ...memoryLimits(shared)]);
   s.bytes([1, 0x6d, 1, 0x74, 0x01, 0x70, 0x00, 0x00]);
   w.section(2, s);
   s.reset();
