@@ -41,6 +41,11 @@ export const AREA_STVAL = 328;
 export const AREA_RESV_VAL = 336;
 /** The end of the words from AREA_RESV on (Hart's view of them). */
 export const AREA_CSR_END = 344;
+/**
+ * Not 0: another thread asks the hart to stop at its next block boundary (an interrupt line
+ * raised, a device request waiting, a pause); the dispatcher returns and Hart.run ends its slice.
+ */
+export const AREA_KICK = 344;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
 export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;

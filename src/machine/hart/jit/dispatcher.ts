@@ -11,6 +11,7 @@
 import {
   AREA_FTAG,
   AREA_JC,
+  AREA_KICK,
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_XOFF,
@@ -130,6 +131,10 @@ export function dispatcherBytes(shared = false): Uint8Array {
   b.byte(W.I32Sub);
   i32(MAX_BLOCK);
   b.byte(I32_LT_S);
+  returnN();
+  // if area.kick != 0 return n (another thread wants the hart back in JavaScript)
+  get(P_AREA);
+  load(AREA_KICK);
   returnN();
   // h = area + index(pc) * 16 (jcIndex in areaLayout.ts)
   get(P_PCLO);

@@ -350,7 +350,8 @@ export class BlockTranslator extends CsrEmitter {
         if (this.sharedRam) this.w.bytes([W.AtomicPrefix, 0x03, 0x00]);
         return Step.Next;
       case Op.FENCE_I:
-        return Step.Next;
+        // Shared RAM: the interpreter runs it (Ram.syncCode drops code other threads rewrote).
+        return this.sharedRam ? Step.Unsupported : Step.Next;
       case Op.MULH:
       case Op.MULHSU:
       case Op.MULHU:
