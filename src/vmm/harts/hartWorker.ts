@@ -13,6 +13,7 @@ import { MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP } from '../../machine/hart/cause
 import { Hart, StopReason } from '../../machine/hart/hart.js';
 import type { HartState } from '../../machine/hart/hartState.js';
 import { Ram } from '../../machine/ram.js';
+import { IdleTrim } from '../idleTrim.js';
 import {
   C_IRQ,
   C_MB,
@@ -48,6 +49,7 @@ const TWO32 = 4294967296;
 const LINES = MIP_MSIP | MIP_MTIP | MIP_MEIP;
 
 const init = workerData as HartWorkerInit;
+const trim = new IdleTrim();
 const control = new Int32Array(init.control);
 const instret = new Float64Array(init.control, F_INSTRET * 8, 1);
 const doorbell = new Int32Array(init.doorbell);
@@ -212,7 +214,9 @@ async function main(): Promise<void> {
       while (Atomics.load(control, C_ORDER) !== ORDER_EXIT) Atomics.wait(control, C_ORDER, 0, 1000);
       return;
     }
+    trim.ran(performance.now() - sliceStart);
     if (r === StopReason.Wfi) {
+      await trim.idle(ram); // this thread's code caches go while its hart idles, as hart 0's do
       const ms = untilTimer();
       if (ms > 0) Atomics.wait(control, C_WAKE, seen, Number.isFinite(ms) ? ms : 1000);
     }
