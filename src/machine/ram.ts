@@ -203,8 +203,18 @@ export class Ram implements Persistent<RamState> {
 
   allocHartArea(): number {
     if (this.memory === null || this.areasUsed >= HART_AREAS_BYTES / HART_AREA_BYTES) return -1;
-    return this.areasUsed++ * HART_AREA_BYTES;
+    const area = this.areasUsed++ * HART_AREA_BYTES;
+    this.localHartAreas.push(area);
+    return area;
   }
+
+  /**
+   * The areas of the harts that run on this thread (byte offsets), whose jump caches this
+   * thread's block cache keeps right: every area handed out, or with harts on threads of their
+   * own, hart 0's on the VMM thread (VirtBoard) and its own hart's on a worker (Hart's
+   * config.area). Another thread's hart's area is never touched from here.
+   */
+  readonly localHartAreas: number[] = [];
 
   /** Forgets every translation that starts in page `page` (its slots count afresh). */
   dropTranslations(page: number): void {

@@ -225,6 +225,8 @@ export class VirtBoard implements Persistent<BoardState> {
         }),
       );
     const remote = this.remote;
+    // Harts 1 and up run elsewhere: their jump caches are their own threads' to keep.
+    if (remote !== null) this.ram.localHartAreas.splice(1);
     const irqs = this.harts.map((h, i) =>
       remote !== null && i > 0 ? remote.irq(i, hartIrq(h)) : hartIrq(h),
     );

@@ -191,6 +191,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   constructor(bus: Bus, config: HartConfig = {}) {
     const area = config.area ?? bus.ram.allocHartArea();
+    if (config.area !== undefined) bus.ram.localHartAreas.push(area);
     super(bus.ram.buffer, area);
     this.bus = bus;
     this.area = area;
