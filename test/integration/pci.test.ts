@@ -7,8 +7,9 @@
 // capabilities, bind the same virtio drivers to them, take their INTx on the same PLIC
 // sources, use the rng as their hwrng, find vda under the PCI device and read the image's
 // known bytes from it; Berth's guest, whose shell runs on hvc0 over PCI, also writes a block
-// the host then finds in the image. A snapshot of a guest with its disk on PCI restores onto
-// a board alike (and the guest reads the disk on), not onto one with the disk on virtio-mmio.
+// the host then finds in the image. A snapshot of a guest with every device but the card on
+// PCI restores onto a board alike (and the guest reads the disk and the rng on), not onto one
+// with the disk on virtio-mmio.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +57,16 @@ const LIST_PCI =
 const LIST_DRIVERS =
   'for d in /sys/bus/pci/devices/*/virtio*; do echo "${d%/*} $(basename $(readlink $d/driver))"; done';
 
+/** The console, rng and power button on PCI (after the disks and card). */
+const OTHERS_ON_PCI = [
+  '--console',
+  'virtio,bus=pci',
+  '--rng',
+  'bus=pci',
+  '--power-button',
+  'bus=pci',
+];
+
 /** PCI devices 1..5: disk, card, console, rng, power button. */
 const DEVICES = [1, 2, 3, 4, 5];
 
@@ -69,6 +80,8 @@ interface Findings {
   interrupts: string[];
   netDevice: string;
   hwrng: string;
+  /** The kernel's console device. */
+  console: string;
 }
 
 async function inspect(s: ConsoleSession): Promise<Findings> {
@@ -104,6 +117,7 @@ async function inspect(s: ConsoleSession): Promise<Findings> {
         'echo "$(cat /sys/class/misc/hw_random/rng_current) $(head -c 32 /dev/hwrng | wc -c)"',
       )
     ).trim(),
+    console: (await s.run('cat /sys/class/tty/console/active')).trim(),
   };
 }
 
@@ -167,6 +181,9 @@ test(
       assert.deepEqual(b.drivers, q.drivers);
       assert.equal(b.hwrng, 'virtio_rng.0 32');
       assert.equal(b.hwrng, q.hwrng);
+      // Berth's shell answers on hvc0, the virtio console on PCI (QEMU's console is ttyS0).
+      assert.equal(b.console, 'hvc0');
+      assert.equal(q.console, 'ttyS0');
       assert.match(
         b.vdaDevice,
         /^\/sys\/devices\/platform\/soc\/30000000\.pci\/pci0000:00\/0000:00:01\.0\/virtio\d+$/,
@@ -199,17 +216,17 @@ test(
 );
 
 test(
-  'a guest with its disk on PCI is snapshotted and restored: the restored guest reads the disk on',
+  'a guest with its disk, console, rng and power button on PCI is snapshotted and restored: it reads the disk on',
   { timeout: 2 * BOOT_MS + 120_000 },
   async () => {
     const img = image('snap.img');
     const sock = join(dir, 'a.sock');
     const snap = join(dir, 'a.snap');
     const a = ConsoleSession.berth([
-      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock],
+      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock, ...OTHERS_ON_PCI],
     ]);
     try {
-      await a.expect('Berth initramfs ready', BOOT_MS);
+      await a.expect('built-in shell', BOOT_MS);
       await a.expect(PROMPT, 60_000);
       assert.equal((await a.run('head -c 18 /dev/vda; echo')).trim(), WORD);
       await controlRequest(sock, { cmd: 'snapshot', path: snap });
@@ -218,21 +235,28 @@ test(
     } finally {
       a.kill();
     }
-    // The same disk on virtio-mmio is another board: refused, naming the PCI device.
+    // The same disk on virtio-mmio is another board: refused, naming the PCI devices.
     const wrong = spawnSync(
       process.execPath,
-      [ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+      [
+        ...[ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+        ...OTHERS_ON_PCI,
+      ],
       { input: '', timeout: 60_000 },
     );
     assert.notEqual(wrong.status, 0);
     assert.match(
       wrong.stderr.toString(),
-      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, nothing here/,
+      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, virtio-console here/,
+    );
+    assert.match(
+      wrong.stderr.toString(),
+      /PCI device 4: virtio-input in the snapshot, nothing here/,
     );
     // Restored as it was: the guest goes on, its disk's BAR and queues where they were.
     writeFileSync(img, Buffer.from('RESTORED-READS-ME'), { flag: 'r+' });
     const b = ConsoleSession.berth([
-      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`],
+      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`, ...OTHERS_ON_PCI],
     ]);
     try {
       b.send('\n');
@@ -240,6 +264,8 @@ test(
       await b.run('echo 3 > /proc/sys/vm/drop_caches');
       assert.equal((await b.run('head -c 17 /dev/vda; echo')).trim(), 'RESTORED-READS-ME');
       assert.match(await b.run(LIST_PCI), /0000:00:01\.0 0x1af4:0x1042 0x010000/);
+      // The rng and the console (this shell) work on after the restore.
+      assert.equal((await b.run('head -c 32 /dev/hwrng | wc -c')).trim(), '32');
       b.send('poweroff -f\n');
       assert.equal(await b.exited, 0);
     } finally {
