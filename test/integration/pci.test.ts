@@ -8,8 +8,8 @@
 // sources, use the rng as their hwrng, find vda under the PCI device and read the image's
 // known bytes from it; Berth's guest, whose shell runs on hvc0 over PCI, also writes a block
 // the host then finds in the image. A snapshot of a guest with every device but the card on
-// PCI restores onto a board alike (and the guest reads the disk and the rng on), not onto one
-// with the disk on virtio-mmio.
+// PCI restores onto a board alike (the guest reads the disk and the rng on, and acpid gets the
+// new generation's key from the power button), not onto one with the disk on virtio-mmio.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -229,6 +229,8 @@ test(
       await a.expect('built-in shell', BOOT_MS);
       await a.expect(PROMPT, 60_000);
       assert.equal((await a.run('head -c 18 /dev/vda; echo')).trim(), WORD);
+      // No generation key yet: a booted guest's first generation.
+      assert.equal((await a.run('cat /run/berth-generation.log 2>/dev/null | wc -c')).trim(), '0');
       await controlRequest(sock, { cmd: 'snapshot', path: snap });
       await controlRequest(sock, { cmd: 'quit' });
       await a.exited;
@@ -264,8 +266,13 @@ test(
       await b.run('echo 3 > /proc/sys/vm/drop_caches');
       assert.equal((await b.run('head -c 17 /dev/vda; echo')).trim(), 'RESTORED-READS-ME');
       assert.match(await b.run(LIST_PCI), /0000:00:01\.0 0x1af4:0x1042 0x010000/);
-      // The rng and the console (this shell) work on after the restore.
+      // The rng and the console (this shell) work on after the restore, and the power button
+      // delivered the new generation's key (the VMM presses it after a restore) to acpid.
       assert.equal((await b.run('head -c 32 /dev/hwrng | wc -c')).trim(), '32');
+      const generation = await b.run(
+        'L=/run/berth-generation.log; for i in $(seq 30); do [ -s $L ] && break; sleep 1; done; cat $L',
+      );
+      assert.match(generation, /^berth-generation: new VM generation/m);
       b.send('poweroff -f\n');
       assert.equal(await b.exited, 0);
     } finally {
