@@ -37,7 +37,8 @@ Options:
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND[,slot=N|,bus=pci]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0
                       (Debian loads virtio_mmio from the initramfs, so hvc0 shows only from the
-                      shell on); ,bus=pci: on virtio-pci
+                      shell on); ,bus=pci: on virtio-pci (built into Debian's kernel: hvc0
+                      shows the kernel's log too)
   --net KIND[,slot=N|,bus=pci] user: user-mode networking through libslirp (DHCP, no
                       root needed); tap: a TAP device on the Linux bridge --bridge names
                       (root); none (default); ,bus=pci: the card on virtio-pci

@@ -85,7 +85,8 @@ interface Findings {
 }
 
 async function inspect(s: ConsoleSession): Promise<Findings> {
-  // Berth's shell is on hvc0, which shows the shell's banner but not always the kernel's log.
+  // Berth's shell is on hvc0 (which on PCI shows the kernel's log and /init's banner too, as
+  // Debian builds virtio_pci in), QEMU's on ttyS0: both show the shell's banner.
   await s.expect('built-in shell', BOOT_MS);
   await s.expect(PROMPT, 60_000);
   const lines = (t: string): string[] => t.trim().split('\n').filter(Boolean);
