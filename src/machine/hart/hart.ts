@@ -404,7 +404,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         }
         this.wfi = false;
       }
-      const dTag = mmu.dataTag;
+      // The data TLB tag: refreshed here and wherever an sstatus write may have changed it.
+      let dTag = mmu.dataTag;
       area32[AREA_DTAG >> 2] = dTag;
       let fetchTag = -1;
       let fetchHi = 0;
@@ -453,9 +454,10 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 let done = dispatch(area, pcLo, pcHi, Math.min(budget - n, MAX_DISPATCH), t);
                 this.dispatches++;
                 // A block that wrote sstatus.SUM or MXR left the data TLB tag for them there.
-                if (area32[AREA_DTAG >> 2] !== mmu.dataTag) {
+                if (area32[AREA_DTAG >> 2] !== dTag) {
                   this.updateMmuMode();
-                  area32[AREA_DTAG >> 2] = mmu.dataTag;
+                  dTag = mmu.dataTag;
+                  area32[AREA_DTAG >> 2] = dTag;
                 }
                 if (done > 0) {
                   const stop = done >= BLOCK_STOP;
@@ -962,7 +964,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 continue outer;
               }
               // An sstatus write may have changed SUM or MXR.
-              area32[AREA_DTAG >> 2] = mmu.dataTag;
+              dTag = mmu.dataTag;
+              area32[AREA_DTAG >> 2] = dTag;
               break;
             }
             case Op.MRET:

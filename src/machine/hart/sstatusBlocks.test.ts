@@ -260,3 +260,27 @@ for (const [bit, name, va] of [
     assert.ok(o.translated > 100, `translated ${o.translated}`);
   });
 }
+
+test('the interpreter follows SUM and MXR cleared by a write it runs itself', () => {
+  // Set when the run starts: a load it allows, the write that clears it, the same load again.
+  for (const [bit, va] of [
+    [MSTATUS_SUM, 0x40000000 + DATA],
+    [MSTATUS_MXR, DATA],
+  ] as const) {
+    const code = [
+      lui(10, va >>> 12),
+      lui(6, bit >>> 12),
+      ld(11, 10, 0),
+      csrInst(3, 0, 6, CSR_SSTATUS),
+      ld(14, 10, 0),
+      WFI,
+    ];
+    const o = bothEngines(code, PRIV_S, FS_INITIAL | bit, 2, pageTables);
+    assert.equal(o.x[11], 7n);
+    assert.deepEqual(
+      { mcause: o.csrs[12], mepc: o.csrs[13], mtval: o.csrs[14] },
+      { mcause: EXC_LOAD_PAGE, mepc: (CODE + 16) | 0, mtval: va },
+      `${bit === MSTATUS_SUM ? 'SUM' : 'MXR'}: the load after the write faults`,
+    );
+  }
+});
