@@ -9,6 +9,7 @@ import { ApiClient, ApiError, defaultSocket, UnreachableError } from '../host/ap
 import { table } from './format.js';
 import { lsTable, type GuestView } from './ls.js';
 import { RemoteError, remoteTarget } from '../host/remoteTarget.js';
+import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 
 export const GUEST_COMMANDS = [
   'create',
@@ -30,10 +31,12 @@ export const GUESTS_HELP = `Guest commands (through the daemon; --socket PATH or
 TCP: --remote https://HOST:PORT --token-file F --fingerprint SHA256, or BERTH_REMOTE,
 BERTH_TOKEN_FILE and BERTH_FINGERPRINT):
   berth create NAME [--memory 256M] [--cpus N] [--image DIR | --firmware F [--kernel K] [--initrd I]]
-               [--append ARGS] [--disk PATH[,ro]]... [--net none|user|tap] [-p H:G]...
-               [--bridge BR] [--mac 52:54:00:12:34:56]
+               [--append ARGS] [--disk PATH[,ro][,bus=pci]]... [--net none|user|tap[,bus=pci]]
+               [-p H:G]... [--bridge BR] [--mac 52:54:00:12:34:56]
                [--restart no|on-failure|always] [--autostart] [--stop-timeout S]
                [--cpu-weight 1-10000] [--virtio-console]
+                            ,bus=pci: the disk or card on virtio-pci (a PCI device of its
+                            own) instead of a virtio slot, as with berth run;
                             --virtio-console: the console on hvc0, which carries the
                             terminal's window size (default: the serial port, ttyS0)
   berth start NAME          start a guest and wait until its VMM answers
@@ -109,9 +112,15 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
     };
   } else if (v.append !== undefined) spec.boot = { append: v.append };
   if (v.disk !== undefined) {
-    spec.disks = (v.disk as string[]).map((d) => {
-      const ro = d.endsWith(',ro');
-      return { path: abs(ro ? d.slice(0, -3) : d), readOnly: ro };
+    spec.disks = (v.disk as string[]).map((text) => {
+      const d = parseDiskSpec(text);
+      if (d.slot !== undefined) {
+        throw new UsageError(
+          `--disk ${text}: the daemon puts a guest's disks in virtio slots itself; ` +
+            'slot=N is for berth run (bus=pci puts the disk on virtio-pci)',
+        );
+      }
+      return { path: abs(d.path), readOnly: d.readOnly, ...(d.bus ? { bus: d.bus } : {}) };
     });
   }
   const net = networkFrom(v);
@@ -132,10 +141,18 @@ function specFrom(name: string, v: Record<string, unknown>): Record<string, unkn
   return spec;
 }
 
-/** --net, -p, --bridge and --mac as the spec's network (the daemon checks the values). */
+/** --net KIND[,bus=pci], -p, --bridge and --mac as the spec's network (the daemon checks the values). */
 function networkFrom(v: Record<string, unknown>): Record<string, unknown> | null {
   const forwards = (v.publish as string[] | undefined) ?? [];
-  const kind = v.net ?? (v.bridge !== undefined ? 'tap' : 'user');
+  const [given, ...opts] = v.net === undefined ? [] : String(v.net).split(',');
+  const kind = given ?? (v.bridge !== undefined ? 'tap' : 'user');
+  let bus: Record<string, string> = {};
+  for (const opt of opts) {
+    if (opt !== 'bus=pci' && opt !== 'bus=mmio') {
+      throw new UsageError(`--net ${String(v.net)}: unknown option '${opt}' (bus=pci or bus=mmio)`);
+    }
+    bus = { bus: opt.slice('bus='.length) };
+  }
   if (v.net === undefined && forwards.length === 0 && v.bridge === undefined) {
     if (v.mac !== undefined)
       throw new UsageError("--mac sets the network card's address: add --net");
@@ -154,10 +171,13 @@ function networkFrom(v: Record<string, unknown>): Record<string, unknown> | null
   if (kind === 'none') {
     if (v.mac !== undefined)
       throw new UsageError("--mac sets the network card's address: it needs a card");
+    if (opts.length > 0) throw new UsageError('--net none: there is no card to put on a bus');
     return { kind };
   }
   const mac = v.mac !== undefined ? { mac: v.mac } : {};
-  return kind === 'user' ? { kind, forwards, ...mac } : { kind, bridge: v.bridge, ...mac };
+  return kind === 'user'
+    ? { kind, forwards, ...mac, ...bus }
+    : { kind, bridge: v.bridge, ...mac, ...bus };
 }
 
 function seconds(v: unknown): number | undefined {

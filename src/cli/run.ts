@@ -35,16 +35,21 @@ Options:
                       instead of a virtio slot. Locked while in use: one writer or any
                       number of readers
   --mirror URL        Debian archive to fetch guest assets from
-  --console KIND[,slot=N]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0 (Debian
-                      loads virtio_mmio from the initramfs, so hvc0 shows only from the shell on)
+  --console KIND[,slot=N|,bus=pci]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0
+                      (Debian loads virtio_mmio from the initramfs, so hvc0 shows only from the
+                      shell on); ,bus=pci: on virtio-pci (built into Debian's kernel: hvc0
+                      shows the kernel's log too)
   --net KIND[,slot=N|,bus=pci] user: user-mode networking through libslirp (DHCP, no
                       root needed); tap: a TAP device on the Linux bridge --bridge names
                       (root); none (default); ,bus=pci: the card on virtio-pci
-  --rng none|slot=N   the virtio-rng device (on by default): none, or its slot
-  --power-button none|slot=N  the virtio-input power button (on by default): none, or its slot
+  --rng none|slot=N|bus=pci  the virtio-rng device (on by default): none, its slot, or
+                      on virtio-pci
+  --power-button none|slot=N|bus=pci  the virtio-input power button (on by default): none,
+                      its slot, or on virtio-pci
                       Virtio slots are QEMU's virtio-mmio-bus.N (0..7, at 0x10001000 + N*0x1000,
                       IRQ N+1); devices without one take the highest free slot each, in the
-                      order disks, network card, console, rng, power button
+                      order disks, network card, console, rng, power button; devices with
+                      bus=pci are PCI devices 1, 2, ... in the same order
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
   --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
                       with --net tap, derived from the first disk's path)

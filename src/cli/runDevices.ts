@@ -1,8 +1,8 @@
-// `berth run`'s device flags with their virtio slots: --net KIND[,slot=N|,bus=pci],
-// --console KIND[,slot=N], --rng none|slot=N and --power-button none|slot=N, turned into the
-// VmmConfig fields (net kind, console, rng, powerButton and slots). Disks name their slot in
-// --disk PATH[,ro][,slot=N|,bus=pci] (parseDiskSpec). bus=pci puts the device on
-// virtio-pci (a PCI device of its own) instead of a virtio slot.
+// `berth run`'s device flags with their virtio slots or bus: --net KIND[,slot=N|,bus=pci],
+// --console KIND[,slot=N|,bus=pci], --rng none|slot=N|bus=pci and --power-button
+// none|slot=N|bus=pci, turned into the VmmConfig fields (net kind, console, rng, powerButton,
+// slots and buses). Disks name theirs in --disk PATH[,ro][,slot=N|,bus=pci] (parseDiskSpec).
+// bus=pci puts the device on virtio-pci (a PCI device of its own) instead of a virtio slot.
 
 import { parseSlotOption } from '../vmm/virtioPlacement.js';
 import type { VmmConfigInput } from '../vmm/config.js';
@@ -25,45 +25,57 @@ export interface Devices {
 
 const fail = (m: string): Error => new Error(m);
 
-/** KIND[,slot=N][,bus=pci] of a flag whose kinds are `kinds` (bus= only when `pci`). */
-function kindAndSlot<K extends string>(
-  flag: string,
-  value: string,
-  kinds: readonly K[],
-  pci = false,
-): { kind: K; slot?: number; bus?: 'mmio' | 'pci' } {
-  const [kind, ...opts] = value.split(',');
-  if (!(kinds as readonly string[]).includes(kind)) {
-    const list = kinds.map((k) => `'${k}'`).join(', ');
-    throw new Error(`${flag} must be one of ${list} (then ,slot=N), not '${value}'`);
-  }
+type Bus = 'mmio' | 'pci';
+
+/** A device's options slot=N and bus=pci|mmio (not both slot= and bus=pci). */
+function placement(flag: string, value: string, opts: string[]): { slot?: number; bus?: Bus } {
   let slot: number | undefined;
-  let bus: 'mmio' | 'pci' | undefined;
+  let bus: Bus | undefined;
   for (const opt of opts) {
-    if (pci && (opt === 'bus=pci' || opt === 'bus=mmio')) {
+    if (opt === 'bus=pci' || opt === 'bus=mmio') {
       bus = opt === 'bus=pci' ? 'pci' : 'mmio';
       continue;
     }
     slot = parseSlotOption(`${flag} ${value}`, opt, fail) ?? slot;
-    if (!opt.startsWith('slot=')) throw new Error(`${flag} ${value}: unknown option '${opt}'`);
+    if (!opt.startsWith('slot=')) {
+      throw new Error(`${flag} ${value}: unknown option '${opt}' (slot=N, bus=pci or bus=mmio)`);
+    }
   }
   if (bus === 'pci' && slot !== undefined) {
     throw new Error(`${flag} ${value}: a device on PCI takes no virtio slot`);
   }
-  return { kind: kind as K, slot, bus };
+  return { slot, bus };
 }
 
-/** none, or slot=N (and the device where the board puts it when the flag is absent). */
-function noneOrSlot(flag: string, value: string | undefined): { on?: boolean; slot?: number } {
+/** KIND[,slot=N|,bus=pci] of a flag whose kinds are `kinds`. */
+function kindAndPlace<K extends string>(
+  flag: string,
+  value: string,
+  kinds: readonly K[],
+): { kind: K; slot?: number; bus?: Bus } {
+  const [kind, ...opts] = value.split(',');
+  if (!(kinds as readonly string[]).includes(kind)) {
+    const list = kinds.map((k) => `'${k}'`).join(', ');
+    throw new Error(`${flag} must be one of ${list} (then ,slot=N or ,bus=pci), not '${value}'`);
+  }
+  return { kind: kind as K, ...placement(flag, value, opts) };
+}
+
+/** none, or slot=N|bus=pci (and the device where the board puts it when the flag is absent). */
+function noneOrPlace(
+  flag: string,
+  value: string | undefined,
+): { on?: boolean; slot?: number; bus?: Bus } {
   if (value === undefined) return {};
   if (value === 'none') return { on: false };
-  const slot = parseSlotOption(`${flag} ${value}`, value, fail);
-  if (slot === undefined) throw new Error(`${flag} must be 'none' or 'slot=N', not '${value}'`);
-  return { on: true, slot };
+  if (!/^(slot|bus)=/.test(value)) {
+    throw new Error(`${flag} must be 'none', 'slot=N' or 'bus=pci', not '${value}'`);
+  }
+  return { on: true, ...placement(flag, value, value.split(',')) };
 }
 
 export function parseDeviceFlags(v: DeviceFlags): Devices {
-  const net = kindAndSlot('--net', v.net ?? 'none', ['user', 'tap', 'none'] as const, true);
+  const net = kindAndPlace('--net', v.net ?? 'none', ['user', 'tap', 'none'] as const);
   if (net.kind === 'none' && net.slot !== undefined) {
     throw new Error('--net none,slot=N: there is no network card to put in a slot');
   }
@@ -73,18 +85,25 @@ export function parseDeviceFlags(v: DeviceFlags): Devices {
   const con =
     v.console === undefined
       ? undefined
-      : kindAndSlot('--console', v.console, ['serial', 'virtio'] as const);
-  if (con?.kind === 'serial' && con.slot !== undefined) {
-    throw new Error('--console serial is the UART, not a virtio device: it takes no slot');
+      : kindAndPlace('--console', v.console, ['serial', 'virtio'] as const);
+  if (con?.kind === 'serial' && (con.slot !== undefined || con.bus !== undefined)) {
+    throw new Error(
+      '--console serial is the UART, not a virtio device: it takes no slot and no bus',
+    );
   }
-  const rng = noneOrSlot('--rng', v.rng);
-  const button = noneOrSlot('--power-button', v['power-button']);
+  const rng = noneOrPlace('--rng', v.rng);
+  const button = noneOrPlace('--power-button', v['power-button']);
+  const buses: Devices['buses'] = {};
+  if (net.bus !== undefined) buses.net = net.bus;
+  if (con?.bus !== undefined) buses.console = con.bus;
+  if (rng.bus !== undefined) buses.rng = rng.bus;
+  if (button.bus !== undefined) buses.powerButton = button.bus;
   return {
     netKind: net.kind,
     console: con?.kind,
     rng: rng.on,
     powerButton: button.on,
     slots: { net: net.slot, console: con?.slot, rng: rng.slot, powerButton: button.slot },
-    buses: net.bus === undefined ? {} : { net: net.bus },
+    buses,
   };
 }

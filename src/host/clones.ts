@@ -80,7 +80,9 @@ function cloneSpec(spec: GuestSpec, name: string, opts: CloneOptions): Record<st
     throw new HostError(400, `forwards: the guest '${spec.name}' has no user networking`);
   }
   let network: Record<string, unknown> = { kind: 'none' };
-  if (net.kind === 'user') network = { kind: 'user', forwards: opts.forwards ?? [] };
-  else if (net.kind === 'tap') network = { kind: 'tap', bridge: net.bridge };
+  // The card stays on its bus: the clone starts from the parent's snapshot, on its board.
+  const bus = net.kind !== 'none' && net.bus !== undefined ? { bus: net.bus } : {};
+  if (net.kind === 'user') network = { kind: 'user', forwards: opts.forwards ?? [], ...bus };
+  else if (net.kind === 'tap') network = { kind: 'tap', bridge: net.bridge, ...bus };
   return { ...spec, name, network, autostart: false };
 }

@@ -14,6 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const fw = join(dir, 'fw.bin');
 writeFileSync(fw, 'x');
+const disk2 = join(dir, 'disk2.img');
+writeFileSync(disk2, 'y');
 
 test('a minimal spec gets the defaults: 256M, one vCPU, no network, Debian boot, serial console, no restart', () => {
   const s = parseGuestSpec({ name: 'web1' });
@@ -99,6 +101,14 @@ test('each mistake gets one message naming its field', () => {
     [{ name: 'a', cpuWeight: 0 }, /^cpuWeight: .*between 1 and 10000/],
     [{ name: 'a', cpuWeight: 1.5 }, /^cpuWeight: .*whole number/],
     [{ name: 'a', vmmMemoryLimit: '1K' }, /^vmmMemoryLimit: /],
+    [{ name: 'a', disks: [{ path: fw, bus: 'isa' }] }, /^disks\.0\.bus: bus is 'mmio' .* or 'pci'/],
+    [{ name: 'a', disks: [{ path: fw, slot: 3 }] }, /^disks\.0: Unrecognized key: "slot"/],
+    [{ name: 'a', network: { kind: 'user', bus: 'usb' } }, /^network\.bus: bus is 'mmio'/],
+    [{ name: 'a', network: { kind: 'tap', bridge: 'br0', bus: 1 } }, /^network\.bus: /],
+    [
+      { name: 'a', network: { kind: 'none', bus: 'pci' } },
+      /^network\.bus: there is no network card \(kind: none\) to put on a bus/,
+    ],
   ];
   for (const [input, message] of bad) {
     assert.throws(
@@ -110,6 +120,50 @@ test('each mistake gets one message naming its field', () => {
       },
     );
   }
+});
+
+test('disks and the network card on PCI: bus kept as given, absent means a virtio slot', () => {
+  const s = parseGuestSpec({
+    name: 'p',
+    disks: [
+      { path: fw, bus: 'pci' },
+      { path: disk2, readOnly: true, bus: 'mmio' },
+    ],
+    network: { kind: 'user', bus: 'pci' },
+  });
+  assert.deepEqual(s.disks, [
+    { path: fw, readOnly: false, bus: 'pci' },
+    { path: disk2, readOnly: true, bus: 'mmio' },
+  ]);
+  assert.deepEqual(s.network, { kind: 'user', forwards: [], bus: 'pci' });
+  // No bus is filled in, so a spec reads the same as before PCI (and as stored then).
+  const old = parseGuestSpec({ name: 'o', disks: [{ path: fw }], network: { kind: 'user' } });
+  assert.equal('bus' in old.disks[0], false);
+  assert.equal('bus' in old.network, false);
+  const tap = parseGuestSpec({ name: 't', network: { kind: 'tap', bridge: 'br0', bus: 'pci' } });
+  assert.deepEqual(tap.network, { kind: 'tap', bridge: 'br0', bus: 'pci' });
+});
+
+test('devices that do not fit the virtio slots are refused at once; on PCI they fit', () => {
+  const five = ['1', '2', '3', '4', '5'].map((n) => {
+    const path = join(dir, `${n}.img`);
+    writeFileSync(path, n);
+    return { path };
+  });
+  const spec = { name: 's', disks: five, network: { kind: 'user' }, console: 'virtio' };
+  assert.throws(
+    () => parseGuestSpec(spec),
+    (e: unknown) =>
+      e instanceof HostError &&
+      e.status === 400 &&
+      e.message ===
+        'disks: 5 disks, the network card, the virtio console, the rng, the power button take ' +
+          "9 virtio slots and the board has 8; put disks or the network card on PCI (bus: 'pci')",
+  );
+  assert.equal(parseGuestSpec({ ...spec, network: { kind: 'user', bus: 'pci' } }).name, 's');
+  const onePci = five.map((d, i) => (i === 2 ? { ...d, bus: 'pci' } : d));
+  assert.equal(parseGuestSpec({ ...spec, disks: onePci }).disks[2].bus, 'pci');
+  assert.equal(parseGuestSpec({ ...spec, console: 'serial' }).name, 's');
 });
 
 test('states: only the transitions a supervisor makes', () => {

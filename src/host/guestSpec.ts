@@ -1,5 +1,5 @@
-// A guest as the user declares it (POST /v1/guests): name, memory, vCPUs, disks, network, how
-// it boots, restart policy, autostart, CPU weight and the VMM's memory limit. parseGuestSpec
+// A guest as the user declares it (POST /v1/guests): name, memory, vCPUs, disks and network
+// (each on a virtio slot, or with `bus: 'pci'` on virtio-pci), how it boots, restart policy, autostart, CPU weight and the VMM's memory limit. parseGuestSpec
 // checks all of it — shape, limits and that the files it names exist — before anything is
 // stored or started, and a bad spec gets one message naming the field.
 //
@@ -20,6 +20,7 @@ import {
 } from '../vmm/configSchemas.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
+import { VIRT } from '../machine/board/memoryMap.js';
 import { badRequest } from './errors.js';
 
 /** Virtio slots left for disks: 8, less rng, network and the power button (and the image's root disk). */
@@ -45,11 +46,28 @@ const Memory = Size.pipe(
 );
 
 /**
- * No card, user-mode networking (forwards, mac), or a TAP device on a Linux bridge (bridge,
- * mac; the daemon must be root). Without a mac, the daemon gives the card one derived from
- * the guest's name when it is created (guestNetwork.ts).
+ * Where a disk or the network card sits: a virtio-mmio slot ('mmio', also when absent, as in
+ * specs stored before PCI) or a PCI device of its own on the PCIe host bridge ('pci').
  */
-const Network = z.discriminatedUnion('kind', [NetNone, NetUser, NetTap]);
+const Bus = z.enum(
+  ['mmio', 'pci'],
+  "bus is 'mmio' (a virtio slot, the default) or 'pci' (a PCI device of its own)",
+);
+
+const Disk = z.object({ path: AbsPath, readOnly: z.boolean().default(false), bus: Bus.optional() });
+
+/**
+ * No card, user-mode networking (forwards, mac), or a TAP device on a Linux bridge (bridge,
+ * mac; the daemon must be root), with its bus. Without a mac, the daemon gives the card one
+ * derived from the guest's name when it is created (guestNetwork.ts).
+ */
+const Network = z.discriminatedUnion('kind', [
+  NetNone.extend({
+    bus: z.never('there is no network card (kind: none) to put on a bus').optional(),
+  }),
+  NetUser.extend({ bus: Bus.optional() }),
+  NetTap.extend({ bus: Bus.optional() }),
+]);
 
 const ImageBoot = z.object({ image: AbsPath }).strict();
 const FilesBoot = z
@@ -73,10 +91,7 @@ export const GuestSpecSchema = z
       .min(1, 'cpus is between 1 and 8')
       .max(8, 'cpus is between 1 and 8')
       .default(1),
-    disks: z
-      .array(z.object({ path: AbsPath, readOnly: z.boolean().default(false) }).strict())
-      .max(MAX_DISKS, `at most ${MAX_DISKS} disks`)
-      .default([]),
+    disks: z.array(Disk.strict()).max(MAX_DISKS, `at most ${MAX_DISKS} disks`).default([]),
     network: Network.default({ kind: 'none' }),
     /** {image: DIR} from `berth image build`, {firmware, kernel, initrd, append}, or {} for Debian's default assets. */
     boot: z.union([ImageBoot, FilesBoot, DefaultBoot]).default({}),
@@ -180,6 +195,27 @@ export function checkSpecFiles(spec: GuestSpec): void {
     if (seen.has(d.path)) throw badRequest(`disks: ${d.path} is named twice`);
     seen.add(d.path);
   }
+  checkSlotCount(spec);
+}
+
+/**
+ * Refuses a guest whose virtio-mmio devices do not fit the board's slots: its disks not on PCI
+ * (and an image's root disk), the network card unless on PCI, a virtio console, and the rng and
+ * power button every daemon guest has.
+ */
+function checkSlotCount(spec: GuestSpec): void {
+  const disks = spec.disks.filter((d) => d.bus !== 'pci').length + ('image' in spec.boot ? 1 : 0);
+  const others = [
+    ...(spec.network.kind !== 'none' && spec.network.bus !== 'pci' ? ['the network card'] : []),
+    ...(spec.console === 'virtio' ? ['the virtio console'] : []),
+    'the rng',
+    'the power button',
+  ];
+  if (disks + others.length <= VIRT.virtio.count) return;
+  throw badRequest(
+    `disks: ${disks} disks, ${others.join(', ')} take ${disks + others.length} virtio slots ` +
+      `and the board has ${VIRT.virtio.count}; put disks or the network card on PCI (bus: 'pci')`,
+  );
 }
 
 /** Validates a whole spec (shape, then files); throws HostError 400 with one message. */

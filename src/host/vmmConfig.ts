@@ -1,8 +1,8 @@
 // Turns a guest spec into the complete VmmConfig its VMM runs from (`berth vmm --config`):
 // boot files resolved (a built image's manifest, the files named, or Debian's default assets
 // from the cache), the image's root disk first, the network card with its MAC (and, for a
-// TAP card, the device the daemon hands over), the control socket and the console log under
-// the state folder.
+// TAP card, the device the daemon hands over), the bus of each disk and of the card, the
+// control socket and the console log under the state folder.
 
 import { parseVmmConfig, type VmmConfig } from '../vmm/config.js';
 import { readImageManifest } from '../images/imageManifest.js';
@@ -10,6 +10,8 @@ import type { GuestAssets } from '../images/assets.js';
 import { badRequest, HostError } from './errors.js';
 import { checkTapHost, vmmNet } from './guestNetwork.js';
 import { checkSpecFiles, type GuestSpec } from './guestSpec.js';
+
+type Bus = NonNullable<GuestSpec['disks'][number]['bus']>;
 
 /** Supplies Debian's default kernel, firmware and initramfs (ensureDefaultAssets by default). */
 export type DefaultAssets = () => Promise<
@@ -41,9 +43,16 @@ export interface IncomingOptions {
   mirror?: boolean;
 }
 
-/** The VMM's disks, in its order: a built image's root disk first, then the spec's. */
-export function vmmDisks(spec: GuestSpec): { path: string; readOnly: boolean }[] {
-  const disks = spec.disks.map((d) => ({ path: d.path, readOnly: d.readOnly }));
+/**
+ * The VMM's disks, in its order: a built image's root disk first (in a virtio slot), then the
+ * spec's, each with its bus when the spec gives one.
+ */
+export function vmmDisks(spec: GuestSpec): { path: string; readOnly: boolean; bus?: Bus }[] {
+  const disks = spec.disks.map((d) => ({
+    path: d.path,
+    readOnly: d.readOnly,
+    ...(d.bus === undefined ? {} : { bus: d.bus }),
+  }));
   if ('image' in spec.boot) {
     disks.unshift({ path: readImageManifest(spec.boot.image).rootfsPath, readOnly: false });
   }
@@ -103,6 +112,7 @@ export async function vmmConfigFor(
       ...boot,
       disks,
       net: vmmNet(spec, tapDevice),
+      buses: spec.network.kind !== 'none' && spec.network.bus ? { net: spec.network.bus } : {},
       controlSocket: paths.controlSocket,
       consoleLog: { path: paths.consoleLog },
       ...(paths.restore !== undefined ? { restore: paths.restore } : {}),

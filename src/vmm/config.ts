@@ -119,8 +119,19 @@ const Schema = z
       })
       .strict()
       .default({}),
-    /** The bus of the network card: 'pci' puts it on virtio-pci (disks name theirs). */
-    buses: z.object({ net: Bus.optional() }).strict().default({}),
+    /**
+     * The bus of each device other than disks (disks name theirs): 'pci' puts it on
+     * virtio-pci, a PCI device of its own, instead of a virtio slot.
+     */
+    buses: z
+      .object({
+        net: Bus.optional(),
+        console: Bus.optional(),
+        rng: Bus.optional(),
+        powerButton: Bus.optional(),
+      })
+      .strict()
+      .default({}),
     /** UNIX socket path for the control socket; none when absent. */
     controlSocket: Path.optional(),
     /** A file that keeps the guest's console output, rotated by size; none when absent. */

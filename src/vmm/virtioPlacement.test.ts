@@ -114,3 +114,41 @@ test('devices on PCI take no slot: the others are placed without them, a slot fo
   );
   assert.throws(() => config({ disks: [{ path: 'a.img', bus: 'isa' }] }), /disks\.0\.bus/);
 });
+
+test('the console, rng and power button on PCI: no slot, and none for a device that is absent', () => {
+  const c = config({
+    console: 'virtio',
+    buses: { console: 'pci', rng: 'pci', powerButton: 'pci' },
+  });
+  assert.deepEqual(
+    virtioRequests(c).map((r) => r.label),
+    ['disk 0 (a.img)', 'disk 1 (b.img)', 'the network card'],
+  );
+  assert.deepEqual(slotsOf(c), [7, 6, 5]);
+  // Nine devices do not fit the eight slots; with the rng on PCI they do.
+  const many = Array.from({ length: 5 }, (_, i) => ({ path: `${i}.img` }));
+  assert.throws(
+    () => config({ disks: many, console: 'virtio' }),
+    /^VmmConfigError: virtio slots: /,
+  );
+  assert.equal(config({ disks: many, console: 'virtio', buses: { rng: 'pci' } }).disks.length, 5);
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [
+      { buses: { console: 'pci' } },
+      /^VmmConfigError: buses\.console: the console is the UART \(console: 'serial'\)$/,
+    ],
+    [{ rng: false, buses: { rng: 'pci' } }, /^VmmConfigError: buses\.rng: there is no virtio-rng/],
+    [
+      { powerButton: false, buses: { powerButton: 'mmio' } },
+      /^VmmConfigError: buses\.powerButton: there is no power button/,
+    ],
+    [
+      { console: 'virtio', buses: { console: 'pci' }, slots: { console: 1 } },
+      /^VmmConfigError: the virtio console is on PCI: it takes no virtio slot$/,
+    ],
+    [{ buses: { rng: 'usb' } }, /^VmmConfigError: buses\.rng: /],
+  ];
+  for (const [extra, message] of refused) {
+    assert.throws(() => config(extra), message, JSON.stringify(extra));
+  }
+});

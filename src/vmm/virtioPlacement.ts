@@ -4,8 +4,8 @@
 // whose slots clash, lie out of range or do not fit is refused before anything is opened,
 // naming the devices; and a restored or migrated guest's devices placed where its saved
 // board had them, wherever the configuration leaves their slots open (followPlacement).
-// Devices on PCI (a disk's `bus: 'pci'`, `buses.net: 'pci'`) take no slot: they are PCI
-// devices 1, 2, ... in the same order, up to PCI_DEVICES_MAX.
+// Devices on PCI (a disk's `bus: 'pci'`, `buses.net`, `.console`, `.rng`, `.powerButton`:
+// 'pci') take no slot: they are PCI devices 1, 2, ... in the same order, up to PCI_DEVICES_MAX.
 
 import {
   placeVirtioDevices,
@@ -38,14 +38,13 @@ function devicesOf(c: VmmConfig): {
   const single = (
     key: keyof VmmConfig['slots'],
     label: string,
-    pci = false,
   ): ReturnType<typeof devicesOf>[number] => ({
     request: { label, slot: c.slots[key] },
-    pci,
+    pci: c.buses[key] === 'pci',
     saved: (s) => s[key],
     place: (p, slot) => (p.slots[key] = slot),
   });
-  if (c.net.kind !== 'none') out.push(single('net', 'the network card', c.buses.net === 'pci'));
+  if (c.net.kind !== 'none') out.push(single('net', 'the network card'));
   if (c.console === 'virtio') out.push(single('console', 'the virtio console'));
   if (c.rng) out.push(single('rng', 'virtio-rng'));
   if (c.powerButton) out.push(single('powerButton', 'the power button'));
@@ -69,9 +68,7 @@ export function checkVirtioSlots(c: VmmConfig, fail: Fail): void {
   ];
   for (const [key, missing, why] of absent) {
     if (missing && c.slots[key] !== undefined) throw fail(`slots.${key}: ${why}`);
-  }
-  if (c.buses.net === 'pci' && c.net.kind === 'none') {
-    throw fail('buses.net: there is no network card (net: none)');
+    if (missing && c.buses[key] !== undefined) throw fail(`buses.${key}: ${why}`);
   }
   const onPci = devicesOf(c).filter((d) => d.pci);
   for (const d of onPci) {

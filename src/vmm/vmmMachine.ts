@@ -74,13 +74,19 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     })),
     rng: cfg.rng ? random : undefined,
     rngSlot: cfg.slots.rng,
+    rngBus: cfg.buses.rng,
     entropy: random,
     net:
       m.net && cfg.net.kind !== 'none'
         ? { backend: m.net, seed, mac: cfg.net.mac, slot: cfg.slots.net, bus: cfg.buses.net }
         : undefined,
-    hvc: cfg.console === 'virtio' ? { out: m.io, input: m.io, slot: cfg.slots.console } : undefined,
-    input: cfg.powerButton ? { slot: cfg.slots.powerButton } : undefined,
+    hvc:
+      cfg.console === 'virtio'
+        ? { out: m.io, input: m.io, slot: cfg.slots.console, bus: cfg.buses.console }
+        : undefined,
+    input: cfg.powerButton
+      ? { slot: cfg.slots.powerButton, bus: cfg.buses.powerButton }
+      : undefined,
     generationId: bootGenerationId(cfg.deterministic),
     log: m.log,
   });

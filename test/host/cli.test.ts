@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -152,6 +152,39 @@ test('berth create --net, -p, --bridge, --mac: the card of the spec; bad combina
   );
   assert.equal(berth('inspect', 'n2').code, 1, 'nothing was created');
   assert.equal(berth('rm', 'n1').code, 0);
+});
+
+test('berth create --disk PATH,bus=pci and --net user,bus=pci: on PCI in the spec; bad options are usage errors', () => {
+  const fw = ['--firmware', echoGuestElf()];
+  const img = join(dir, 'pci.img');
+  writeFileSync(img, Buffer.alloc(4096));
+  const c = berth('create', 'p1', ...fw, '--disk', `${img},bus=pci`, '--disk', `${img},bus=mmio`);
+  assert.equal(c.code, 1, 'the same disk twice, whatever its bus');
+  assert.match(c.err, /named twice/);
+  const ok = berth('create', 'p1', ...fw, '--disk', `${img},bus=pci,ro`, '--net', 'user,bus=pci');
+  assert.equal(ok.code, 0, ok.err);
+  const spec = JSON.parse(berth('inspect', 'p1').out).spec;
+  assert.deepEqual(spec.disks, [{ path: img, readOnly: true, bus: 'pci' }]);
+  assert.equal(spec.network.bus, 'pci');
+  const usage: [string[], RegExp][] = [
+    [
+      ['--disk', `${img},slot=3`],
+      /--disk .*,slot=3: the daemon puts a guest's disks in virtio slots itself/,
+    ],
+    [['--net', 'user,bus=isa'], /--net user,bus=isa: unknown option 'bus=isa'/],
+    [['--net', 'none,bus=pci'], /--net none: there is no card to put on a bus/],
+  ];
+  for (const [args, message] of usage) {
+    const r = berth('create', 'p2', ...fw, ...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.err, message);
+  }
+  // A bus the daemon does not know is its refusal (exit 1), naming the field.
+  const bad = berth('create', 'p2', ...fw, '--disk', `${img},bus=isa`);
+  assert.equal(bad.code, 1, bad.err);
+  assert.match(bad.err, /no such file: .*pci\.img,bus=isa/);
+  assert.equal(berth('inspect', 'p2').code, 1, 'nothing was created');
+  assert.equal(berth('rm', 'p1').code, 0);
 });
 
 test('berth run still works without a daemon', () => {

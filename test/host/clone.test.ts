@@ -1,7 +1,7 @@
 // Clones through a real daemon with an echo guest (`berth clone`): the clone runs on from the
 // parent's state in a VMM of its own without booting, on copy-on-write layers over the disk
 // frozen at the clone's instant (the parent writes on into a layer of its own), with its own
-// MAC address and none of the parent's published ports; a stopped parent gives a stopped
+// MAC address (on PCI, as the parent's) and none of the parent's published ports; a stopped parent gives a stopped
 // clone; bad requests change nothing; deleting both leaves no layer and gives the disk back.
 
 import { after, before, test } from 'node:test';
@@ -30,7 +30,7 @@ before(async () => {
     memory: '32M',
     boot: { firmware: echoGuestElf() },
     disks: [{ path: disk }],
-    network: { kind: 'user', forwards: [`127.0.0.1/${await freePort()}:22`] },
+    network: { kind: 'user', forwards: [`127.0.0.1/${await freePort()}:22`], bus: 'pci' },
   });
   assert.equal(c.status, 201, c.text);
 });
@@ -79,6 +79,11 @@ test('a running guest cloned: the clone runs on from its state with disks and a 
   assert.equal(backingOf(cDisk), disk);
   assert.notEqual(ch.status.net.mac, pa.status.net.mac, 'the clone has a MAC of its own');
   assert.deepEqual(ch.spec.network.forwards, [], "the parent's ports stay the parent's");
+  assert.equal(
+    ch.spec.network.bus,
+    'pci',
+    "the card stays on PCI, where the parent's state has it",
+  );
   const events = (await daemon.api('GET', '/v1/events?guest=ch')).body.metadata.map(
     (e: { type: string; reason: string }) => `${e.type}/${e.reason}`,
   );

@@ -1,5 +1,6 @@
 // A Debian guest (the stock kernel, OpenSBI and the busybox initramfs from the cache) started by
-// the daemon with the default boot, on user networking with a disk, reached on its serial
+// the daemon with the default boot, on user networking with a disk, both on PCI (`bus: 'pci'`:
+// the disk is PCI device 00:01.0, the card 00:02.0 in the guest's sysfs), reached on its serial
 // console through the daemon's WebSocket: the READY_BANNER, a command answered; then udhcpc
 // takes a DHCP lease, which the VMM reports and `berth ls` shows beside the published port;
 // reads and writes on /dev/vda and the DHCP packets appear in `berth stats` and /metrics. Then
@@ -41,8 +42,8 @@ test(
       const c = await daemon.api('POST', '/v1/guests', {
         name: 'deb',
         memory: '256M',
-        disks: [{ path: disk }],
-        network: { kind: 'user', forwards: [`127.0.0.1/${port}:22`] },
+        disks: [{ path: disk, bus: 'pci' }],
+        network: { kind: 'user', forwards: [`127.0.0.1/${port}:22`], bus: 'pci' },
       });
       assert.equal(c.status, 201, c.text);
       const op = await daemon.act('deb', { action: 'start' });
@@ -57,6 +58,12 @@ test(
         await until('the READY_BANNER', () => out.includes(READY_BANNER), 240_000, 200);
         await until('the shell prompt', () => /# (?:\x1b\[6n)?$/m.test(out), 60_000, 200);
         await say('echo $((6 * 7))x', '42x', 30_000);
+        const pciSlot = (sys: string): string =>
+          `$(readlink -f ${sys} | grep -o '0000:00:[0-9a-f]*\\.0/virtio' | cut -c1-12)`;
+        await say(
+          `echo "on-${pciSlot('/sys/block/vda/device')}-${pciSlot('/sys/class/net/eth0/device')}"`,
+          'on-0000:00:01.0-0000:00:02.0',
+        );
         assert.equal((await daemon.guest('deb')).net.address, null, 'no lease before udhcpc');
         // udhcpc without a script: the lease is taken, nothing configured; -q: then it quits
         await say('ip link set eth0 up; udhcpc -i eth0 -q -n -s /bin/true; echo dhcp-$?', 'dhcp-0');

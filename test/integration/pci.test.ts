@@ -1,11 +1,15 @@
-// Boots the Debian kernel with a disk and the network card on PCI (`berth run --disk
-// IMG,bus=pci --net user,bus=pci`) beside qemu-system-riscv64 with the same devices
-// (virtio-blk-pci and virtio-net-pci, modern only): both guests list the same functions in
-// /sys/bus/pci/devices (the host bridge 1b36:0008, the disk 1af4:1042, the card 1af4:1041,
-// with their classes), take the disk's INTx on PLIC source 33, find vda under the PCI
-// device, read the image's known bytes from it; Berth's guest also writes a block the host
-// then finds in the image. A snapshot of a guest with its disk on PCI restores onto a board
-// alike (and the guest reads the disk on), not onto one with the disk on virtio-mmio.
+// Boots the Debian kernel with every virtio device on PCI (`berth run --disk IMG,bus=pci
+// --net user,bus=pci --console virtio,bus=pci --rng bus=pci --power-button bus=pci`) beside
+// qemu-system-riscv64 with the same devices in the same order (virtio-blk-pci,
+// virtio-net-pci, virtio-serial-pci, virtio-rng-pci and virtio-keyboard-pci, modern only):
+// both guests list the same functions in /sys/bus/pci/devices (the host bridge 1b36:0008,
+// then 1af4:1042, 1041, 1043, 1044 and 1052 with their classes), with the same virtio
+// capabilities, bind the same virtio drivers to them, take their INTx on the same PLIC
+// sources, use the rng as their hwrng, find vda under the PCI device and read the image's
+// known bytes from it; Berth's guest, whose shell runs on hvc0 over PCI, also writes a block
+// the host then finds in the image. A snapshot of a guest with every device but the card on
+// PCI restores onto a board alike (the guest reads the disk and the rng on, and acpid gets the
+// new generation's key from the power button), not onto one with the disk on virtio-mmio.
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,26 +53,58 @@ function virtioCaps(c: number[]): number[][] {
 const LIST_PCI =
   'for d in /sys/bus/pci/devices/*; do echo "${d##*/} $(cat $d/vendor):$(cat $d/device) $(cat $d/class)"; done';
 
+/** The virtio driver bound to each PCI function (the host bridge has none). */
+const LIST_DRIVERS =
+  'for d in /sys/bus/pci/devices/*/virtio*; do echo "${d%/*} $(basename $(readlink $d/driver))"; done';
+
+/** The console, rng and power button on PCI (after the disks and card). */
+const OTHERS_ON_PCI = [
+  '--console',
+  'virtio,bus=pci',
+  '--rng',
+  'bus=pci',
+  '--power-button',
+  'bus=pci',
+];
+
+/** PCI devices 1..5: disk, card, console, rng, power button. */
+const DEVICES = [1, 2, 3, 4, 5];
+
 interface Findings {
   pci: string[];
-  /** The disk function's config space as the guest reads it. */
-  config: number[];
+  /** Each virtio function's config space as the guest reads it (DEVICES). */
+  config: number[][];
+  drivers: string[];
   vdaDevice: string;
   head: string;
   interrupts: string[];
   netDevice: string;
+  hwrng: string;
+  /** The kernel's console device. */
+  console: string;
 }
 
 async function inspect(s: ConsoleSession): Promise<Findings> {
-  await s.expect('Berth initramfs ready', BOOT_MS);
+  // Berth's shell is on hvc0 (which on PCI shows the kernel's log and /init's banner too, as
+  // Debian builds virtio_pci in), QEMU's on ttyS0: both show the shell's banner.
+  await s.expect('built-in shell', BOOT_MS);
   await s.expect(PROMPT, 60_000);
   const lines = (t: string): string[] => t.trim().split('\n').filter(Boolean);
+  const config: number[][] = [];
+  for (const d of DEVICES) {
+    const file = `/sys/bus/pci/devices/0000:00:0${d}.0/config`;
+    const text = await s.run(`od -An -tx1 -v -N 256 ${file}`);
+    config.push(
+      text
+        .trim()
+        .split(/\s+/)
+        .map((h) => parseInt(h, 16)),
+    );
+  }
   return {
     pci: lines(await s.run(LIST_PCI)),
-    config: (await s.run('od -An -tx1 -v -N 256 /sys/bus/pci/devices/0000:00:01.0/config'))
-      .trim()
-      .split(/\s+/)
-      .map((h) => parseInt(h, 16)),
+    config,
+    drivers: lines(await s.run(LIST_DRIVERS)),
     vdaDevice: (await s.run('readlink -f /sys/block/vda/device')).trim(),
     head: await s.run(`head -c ${WORD.length * 2} /dev/vda; echo`),
     // The PLIC sources of virtio devices' interrupts (those of PCI: 32 and up), sorted.
@@ -76,6 +112,13 @@ async function inspect(s: ConsoleSession): Promise<Findings> {
       .filter((n) => Number(n) >= 32)
       .sort(),
     netDevice: (await s.run('readlink -f /sys/class/net/eth0/device')).trim(),
+    // The rng on PCI is the guest's hwrng, and gives bytes.
+    hwrng: (
+      await s.run(
+        'echo "$(cat /sys/class/misc/hw_random/rng_current) $(head -c 32 /dev/hwrng | wc -c)"',
+      )
+    ).trim(),
+    console: (await s.run('cat /sys/class/tty/console/active')).trim(),
   };
 }
 
@@ -85,7 +128,7 @@ test('assets are fetched before the PCI test', { timeout: 900_000 }, async () =>
 });
 
 test(
-  'a disk and a network card on PCI: Berth’s guest finds them as QEMU’s does',
+  'disk, network card, console, rng and power button on PCI: Berth’s guest finds them as QEMU’s does',
   { timeout: 2 * BOOT_MS + 180_000 },
   async () => {
     const a = await ensureDefaultAssets({});
@@ -93,11 +136,15 @@ test(
     const qimg = image('qemu.img');
     const berth = ConsoleSession.berth([
       ...['--memory', '256M', '--disk', `${img},bus=pci`, '--net', 'user,bus=pci'],
+      ...['--console', 'virtio,bus=pci', '--rng', 'bus=pci', '--power-button', 'bus=pci'],
     ]);
     const qemu = ConsoleSession.qemu(a, '256M', [
       ...['-drive', `if=none,id=d0,format=raw,file=${qimg}`],
       ...['-device', 'virtio-blk-pci,drive=d0,disable-legacy=on'],
       ...['-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0,disable-legacy=on'],
+      ...['-device', 'virtio-serial-pci,disable-legacy=on'],
+      ...['-device', 'virtio-rng-pci,disable-legacy=on'],
+      ...['-device', 'virtio-keyboard-pci,disable-legacy=on'],
     ]);
     try {
       const [b, q] = await Promise.all([inspect(berth), inspect(qemu)]);
@@ -105,19 +152,39 @@ test(
         '0000:00:00.0 0x1b36:0x0008 0x060000',
         '0000:00:01.0 0x1af4:0x1042 0x010000',
         '0000:00:02.0 0x1af4:0x1041 0x020000',
+        '0000:00:03.0 0x1af4:0x1043 0x078000',
+        '0000:00:04.0 0x1af4:0x1044 0x00ff00',
+        '0000:00:05.0 0x1af4:0x1052 0x090000',
       ]);
       assert.deepEqual(b.pci, q.pci);
-      // The same virtio capabilities at the same offsets, the same BAR 4 type, subsystem and pin.
-      assert.equal(b.config.length, 256);
-      assert.deepEqual(virtioCaps(b.config), virtioCaps(q.config));
-      assert.equal(virtioCaps(b.config).length, 5);
-      for (const at of [0x08, 0x20, 0x2c, 0x2d, 0x2e, 0x2f, 0x3d]) {
-        assert.equal(
-          b.config[at] & (at === 0x20 ? 0x0f : 0xff),
-          q.config[at] & (at === 0x20 ? 0x0f : 0xff),
-          `config byte 0x${at.toString(16)}`,
-        );
-      }
+      // Each function: the same virtio capabilities at the same offsets, the same revision,
+      // BAR 4 type, subsystem and pin.
+      DEVICES.forEach((d, i) => {
+        const [bc, qc] = [b.config[i], q.config[i]];
+        assert.equal(bc.length, 256, `device ${d}`);
+        assert.equal(virtioCaps(bc).length, 5, `device ${d}`);
+        assert.deepEqual(virtioCaps(bc), virtioCaps(qc), `device ${d}`);
+        for (const at of [0x08, 0x20, 0x2c, 0x2d, 0x2e, 0x2f, 0x3d]) {
+          assert.equal(
+            bc[at] & (at === 0x20 ? 0x0f : 0xff),
+            qc[at] & (at === 0x20 ? 0x0f : 0xff),
+            `device ${d}, config byte 0x${at.toString(16)}`,
+          );
+        }
+      });
+      assert.deepEqual(b.drivers, [
+        '/sys/bus/pci/devices/0000:00:01.0 virtio_blk',
+        '/sys/bus/pci/devices/0000:00:02.0 virtio_net',
+        '/sys/bus/pci/devices/0000:00:03.0 virtio_console',
+        '/sys/bus/pci/devices/0000:00:04.0 virtio_rng',
+        '/sys/bus/pci/devices/0000:00:05.0 virtio_input',
+      ]);
+      assert.deepEqual(b.drivers, q.drivers);
+      assert.equal(b.hwrng, 'virtio_rng.0 32');
+      assert.equal(b.hwrng, q.hwrng);
+      // Berth's shell answers on hvc0, the virtio console on PCI (QEMU's console is ttyS0).
+      assert.equal(b.console, 'hvc0');
+      assert.equal(q.console, 'ttyS0');
       assert.match(
         b.vdaDevice,
         /^\/sys\/devices\/platform\/soc\/30000000\.pci\/pci0000:00\/0000:00:01\.0\/virtio\d+$/,
@@ -126,8 +193,9 @@ test(
       assert.equal(b.vdaDevice.replace(/virtio\d+$/, ''), q.vdaDevice.replace(/virtio\d+$/, ''));
       assert.equal(b.head.trim(), WORD.repeat(2));
       assert.equal(q.head.trim(), WORD.repeat(2));
-      // The disk (device 1, INTA#) on PLIC source 33, the card (device 2) on 34, on both.
-      assert.deepEqual(b.interrupts, ['33', '34']);
+      // INTA# of device N on PLIC source 32 + N mod 4: the disk (1) and the power button (5)
+      // on 33, the card (2) on 34, the console (3) on 35, the rng (4) on 32, on both.
+      assert.deepEqual(b.interrupts, ['32', '33', '34', '35']);
       assert.deepEqual(b.interrupts, q.interrupts);
       // A write through the PCI disk reaches the image.
       const dd = await berth.run(
@@ -149,40 +217,49 @@ test(
 );
 
 test(
-  'a guest with its disk on PCI is snapshotted and restored: the restored guest reads the disk on',
+  'a guest with its disk, console, rng and power button on PCI is snapshotted and restored: it reads the disk on',
   { timeout: 2 * BOOT_MS + 120_000 },
   async () => {
     const img = image('snap.img');
     const sock = join(dir, 'a.sock');
     const snap = join(dir, 'a.snap');
     const a = ConsoleSession.berth([
-      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock],
+      ...['--memory', '256M', '--disk', `${img},bus=pci`, '--control', sock, ...OTHERS_ON_PCI],
     ]);
     try {
-      await a.expect('Berth initramfs ready', BOOT_MS);
+      await a.expect('built-in shell', BOOT_MS);
       await a.expect(PROMPT, 60_000);
       assert.equal((await a.run('head -c 18 /dev/vda; echo')).trim(), WORD);
+      // No generation key yet: a booted guest's first generation.
+      assert.equal((await a.run('cat /run/berth-generation.log 2>/dev/null | wc -c')).trim(), '0');
       await controlRequest(sock, { cmd: 'snapshot', path: snap });
       await controlRequest(sock, { cmd: 'quit' });
       await a.exited;
     } finally {
       a.kill();
     }
-    // The same disk on virtio-mmio is another board: refused, naming the PCI device.
+    // The same disk on virtio-mmio is another board: refused, naming the PCI devices.
     const wrong = spawnSync(
       process.execPath,
-      [ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+      [
+        ...[ConsoleSession.cliPath, 'run', '--restore', snap, '--memory', '256M', '--disk', img],
+        ...OTHERS_ON_PCI,
+      ],
       { input: '', timeout: 60_000 },
     );
     assert.notEqual(wrong.status, 0);
     assert.match(
       wrong.stderr.toString(),
-      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, nothing here/,
+      /PCI device 1: virtio-blk \(disk 0, 16777216 bytes\) in the snapshot, virtio-console here/,
+    );
+    assert.match(
+      wrong.stderr.toString(),
+      /PCI device 4: virtio-input in the snapshot, nothing here/,
     );
     // Restored as it was: the guest goes on, its disk's BAR and queues where they were.
     writeFileSync(img, Buffer.from('RESTORED-READS-ME'), { flag: 'r+' });
     const b = ConsoleSession.berth([
-      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`],
+      ...['--restore', snap, '--memory', '256M', '--disk', `${img},bus=pci`, ...OTHERS_ON_PCI],
     ]);
     try {
       b.send('\n');
@@ -190,6 +267,13 @@ test(
       await b.run('echo 3 > /proc/sys/vm/drop_caches');
       assert.equal((await b.run('head -c 17 /dev/vda; echo')).trim(), 'RESTORED-READS-ME');
       assert.match(await b.run(LIST_PCI), /0000:00:01\.0 0x1af4:0x1042 0x010000/);
+      // The rng and the console (this shell) work on after the restore, and the power button
+      // delivered the new generation's key (the VMM presses it after a restore) to acpid.
+      assert.equal((await b.run('head -c 32 /dev/hwrng | wc -c')).trim(), '32');
+      const generation = await b.run(
+        'L=/run/berth-generation.log; for i in $(seq 30); do [ -s $L ] && break; sleep 1; done; cat $L',
+      );
+      assert.match(generation, /^berth-generation: new VM generation/m);
       b.send('poweroff -f\n');
       assert.equal(await b.exited, 0);
     } finally {

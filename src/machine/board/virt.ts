@@ -76,15 +76,16 @@ export interface VirtBoardConfig {
    * others take the highest free slot each, in the order disks, network card, console, rng,
    * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
    * probes the highest slot first, so the first disk is vda unless slots say otherwise.
-   * Disks and the network card with bus 'pci' sit on the PCIe host bridge instead, as PCI
-   * devices 1, 2, ... in that order (virtioDevices.ts).
+   * Devices with bus 'pci' sit on the PCIe host bridge instead, as PCI devices 1, 2, ... in
+   * that order (virtioDevices.ts).
    */
   /** Virtio disks; bus 'pci': on virtio-pci (a PCI device of its own) instead of a slot. */
   disks?: { backend: BlockBackend; serial?: string; slot?: number; bus?: VirtioBus }[];
   /** Entropy source of a virtio-rng device; none when absent. */
   rng?: EntropySource;
-  /** The virtio-rng device's slot. */
+  /** The virtio-rng device's slot, or its bus: 'pci' puts it on virtio-pci. */
   rngSlot?: number;
+  rngBus?: VirtioBus;
   /**
    * Where the 32 random bytes of /chosen/rng-seed come from (the kernel seeds its RNG with
    * them before any driver runs; QEMU puts fresh ones there at every boot); no rng-seed
@@ -94,13 +95,13 @@ export interface VirtBoardConfig {
   /** A virtio network card on a host backend (libslirp, TAP, memory). */
   net?: { backend: NetBackend; mac?: string; seed?: string; slot?: number; bus?: VirtioBus };
   /** A virtio console (the guest's hvc0): output and waiting input. */
-  hvc?: { out: CharBackend; input: ConsoleInput; slot?: number };
+  hvc?: { out: CharBackend; input: ConsoleInput; slot?: number; bus?: VirtioBus };
   /**
    * A virtio-input power button (see pressPowerButton): how a guest without ACPI is asked to
    * shut down cleanly, and the keys that tell a restored guest of its new generation
    * (input.ts). `serial` names it.
    */
-  input?: { serial?: string; slot?: number };
+  input?: { serial?: string; slot?: number; bus?: VirtioBus };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /**

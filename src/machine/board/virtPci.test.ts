@@ -1,7 +1,8 @@
 // The virt board's PCIe host bridge: always there at QEMU's addresses, with virtio devices
-// that ask for bus 'pci' as PCI devices 1, 2, ... (in the order disks, network card), their
-// INTA# swizzled onto PLIC sources 32..35; the board's shape lists them, and the board's
-// state carries the host's config spaces and each transport, restored onto a board alike.
+// that ask for bus 'pci' as PCI devices 1, 2, ... (in the order disks, network card, console,
+// rng, power button), with QEMU's IDs and classes, their INTA# swizzled onto PLIC sources
+// 32..35; the board's shape lists them, and the board's state carries the host's config
+// spaces and each transport, restored onto a board alike.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,4 +129,80 @@ test('the board state carries the host and each transport; it restores onto a bo
   const old = structuredClone(plain.saveState());
   delete old.parts.pcie;
   restoreState(board(), old);
+});
+
+test('the console, rng and power button on PCI: devices after the disks and card, with QEMU’s IDs and classes', () => {
+  const hvc = { out: { write: () => {} }, input: { pending: () => 0, take: () => [] } };
+  const entropy = { fill: (b: Uint8Array) => b.fill(7) };
+  const all = (): VirtBoard =>
+    board({
+      disks: [{ backend: new MemoryBlockBackend(MiB), bus: 'pci' }],
+      net: { backend: new MemoryNetBackend(), seed: 'pci', bus: 'pci' },
+      hvc: { ...hvc, bus: 'pci' },
+      rng: entropy,
+      rngBus: 'pci',
+      input: { bus: 'pci' },
+    });
+  const b = all();
+  // vendor:device, class (24 bits) and revision, as QEMU 7.2's virtio-*-pci,disable-legacy=on.
+  const id = (d: number): string =>
+    `${ecam(b, d, PCI.vendorId).toString(16)} ${(ecam(b, d, PCI.revision) >>> 8).toString(16)} ` +
+    `${ecam(b, d, PCI.revision) & 0xff}`;
+  assert.deepEqual([1, 2, 3, 4, 5].map(id), [
+    '10421af4 10000 1', // virtio-blk-pci: mass storage (SCSI)
+    '10411af4 20000 1', // virtio-net-pci: Ethernet
+    '10431af4 78000 1', // virtio-serial-pci: other communication controller
+    '10441af4 ff00 1', // virtio-rng-pci: unclassified (00), subclass ff
+    '10521af4 90000 1', // virtio-keyboard-pci: keyboard controller
+  ]);
+  assert.equal(
+    b.virtio.every((t) => t === null),
+    true,
+    'no virtio slot is taken',
+  );
+  assert.equal(b.pci[2].device, b.virtioConsole);
+  assert.equal(b.pci[4].device, b.input);
+  assert.deepEqual(
+    b.shape().pci!.map((s) => s.device),
+    ['virtio-blk', 'virtio-net', 'virtio-console', 'virtio-rng', 'virtio-input'],
+  );
+  // INTA# of devices 3, 4, 5 on sources 35, 32, 33.
+  assert.deepEqual(
+    [3, 4, 5].map((d) => ecam(b, d, PCI.interruptLine, 2) >> 8),
+    [1, 1, 1],
+    'pin A',
+  );
+  assert.deepEqual(
+    [3, 4, 5].map((d) => pciIrq(d, 1)),
+    [35, 32, 33],
+  );
+  // The rng on PCI serves a request: its entropy in the buffer, INTx on source 32.
+  const d = new PciTestDriver(b.ram, b.pcie, 4, VIRT.pcie.mmio.base, VIRT.ram.base + MiB);
+  d.init([8]);
+  const [buf] = d.submit(0, [{ writeLen: 16 }]);
+  assert.deepEqual(
+    d.takeUsed(0).map((u) => u.len),
+    [16],
+  );
+  assert.deepEqual([...d.bytes(buf, 16)], new Array(16).fill(7));
+  const pending = (src: number): boolean =>
+    (b.bus.readDevice(VIRT.plic.base + 0x1000 + 4 * (src >> 5), 4) & (1 << (src & 31))) !== 0;
+  assert.equal(pending(32), true);
+  // State: parts pci1..pci5, restored onto a board alike; not onto one with them in slots.
+  const saved = structuredClone(b.saveState());
+  assert.deepEqual(
+    Object.keys(saved.parts).filter((n) => /^pci\d/.test(n)),
+    ['pci1', 'pci2', 'pci3', 'pci4', 'pci5'],
+  );
+  const again = all();
+  restoreState(again, saved);
+  assert.deepEqual(again.saveState(), saved);
+  const inSlots = board({
+    disks: [{ backend: new MemoryBlockBackend(MiB), bus: 'pci' }],
+    net: { backend: new MemoryNetBackend(), seed: 'pci', bus: 'pci' },
+    hvc,
+    rng: entropy,
+    input: {},
+  });
+  assert.throws(() => restoreState(inSlots, saved), StateError);
 });

@@ -72,14 +72,23 @@ export function makeVirtioDevices(
     wanted.push({
       label: 'the virtio console',
       slot: hvc.slot,
+      pci: hvc.bus === 'pci',
       make: () => (out.hvc = new VirtioConsole(hvc.out, hvc.input)),
     });
   }
-  if (rng) wanted.push({ label: 'virtio-rng', slot: cfg.rngSlot, make: () => new VirtioRng(rng) });
+  if (rng) {
+    wanted.push({
+      label: 'virtio-rng',
+      slot: cfg.rngSlot,
+      pci: cfg.rngBus === 'pci',
+      make: () => new VirtioRng(rng),
+    });
+  }
   if (input) {
     wanted.push({
       label: 'the power button',
       slot: input.slot,
+      pci: input.bus === 'pci',
       make: () => (out.input = new VirtioInput({ serial: input.serial })),
     });
   }

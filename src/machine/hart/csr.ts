@@ -89,11 +89,13 @@ const MSTATUS_WRITABLE =
   MSTATUS_TVM |
   MSTATUS_TW |
   MSTATUS_TSR;
-const SSTATUS_MASK =
+/** The mstatus bits sstatus shows and writes. */
+export const SSTATUS_MASK =
   MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 /** mstatus high half: UXL = SXL = 2 (64-bit). */
 const MSTATUS_HI = 0xa;
-const SSTATUS_HI = 0x2;
+/** sstatus high half: UXL = 2 (SD, bit 63, is computed from FS). */
+export const SSTATUS_HI = 0x2;
 
 /** misa: RV64 with A, C, D, F, I, M, S, U. */
 export const MISA_LO =
@@ -107,6 +109,26 @@ const MEDELEG_MASK = 0xb3ff;
 /** menvcfg high half: STCE (bit 63) and PBMTE (bit 62). */
 export const MENVCFG_STCE = 1 << 31;
 export const MENVCFG_PBMTE = 1 << 30;
+
+/**
+ * 1 for the CSRs that translated blocks access themselves (jit/csrEmitter.ts), by number: fflags,
+ * frm, fcsr, sscratch, sepc, scause, stval and sstatus. After an access to one of them neither
+ * engine looks for interrupts (an access changes nothing an interrupt depends on), unless it set
+ * sstatus.SIE; after any other CSR instruction both do. So both take an interrupt that became
+ * pending meanwhile (the Sstc timer, as time passes) after the same instruction.
+ */
+export const CSR_IN_BLOCKS = new Uint8Array(4096);
+for (const c of [
+  CSR_FFLAGS,
+  CSR_FRM,
+  CSR_FCSR,
+  CSR_SSCRATCH,
+  CSR_SEPC,
+  CSR_SCAUSE,
+  CSR_STVAL,
+  CSR_SSTATUS,
+])
+  CSR_IN_BLOCKS[c] = 1;
 
 export function fsOn(h: Hart): boolean {
   return (h.mstatus & MSTATUS_FS) !== 0;

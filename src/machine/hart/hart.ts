@@ -33,6 +33,7 @@ import {
   MSTATUS_SPIE,
   MSTATUS_SPP,
   MSTATUS_SUM,
+  CSR_IN_BLOCKS,
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
@@ -69,6 +70,7 @@ import {
 } from './areaLayout.js';
 import { AreaCsrs } from './areaCsrs.js';
 import { BlockCache } from './jit/blockCache.js';
+import { BLOCK_STOP, MAX_DISPATCH } from './jit/blockEmitter.js';
 import { MAX_BLOCK } from './jit/translate.js';
 
 export const enum StopReason {
@@ -427,7 +429,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         }
         this.wfi = false;
       }
-      const dTag = mmu.dataTag;
+      // The data TLB tag: refreshed here and wherever an sstatus write may have changed it.
+      let dTag = mmu.dataTag;
       area32[AREA_DTAG >> 2] = dTag;
       let fetchTag = -1;
       let fetchHi = 0;
@@ -478,14 +481,26 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 area32[j + 3] = t;
                 area32[j + 4] = fetchBase;
                 area8[AREA_JUMP_FRAMES + ((fetchBase >>> 12) & (JUMP_FRAMES - 1))] = 1;
-                const done = dispatch(area, pcLo, pcHi, budget - n, t);
+                let done = dispatch(area, pcLo, pcHi, Math.min(budget - n, MAX_DISPATCH), t);
                 this.dispatches++;
+                // A block that wrote sstatus.SUM or MXR left the data TLB tag for them there.
+                if (area32[AREA_DTAG >> 2] !== dTag) {
+                  this.updateMmuMode();
+                  dTag = mmu.dataTag;
+                  area32[AREA_DTAG >> 2] = dTag;
+                }
                 if (done > 0) {
+                  const stop = done >= BLOCK_STOP;
+                  if (stop) done -= BLOCK_STOP;
                   n += done;
                   this.translatedInstructions += done;
                   pcLo = area32[AREA_PC_LO >> 2];
                   pcHi = area32[AREA_PC_HI >> 2];
-                  continue;
+                  if (!stop) continue;
+                  // It set sstatus.SIE: look for interrupts, as after a CSR instruction here.
+                  this.pcLo = pcLo;
+                  this.pcHi = pcHi;
+                  continue outer;
                 }
               }
             }
@@ -975,7 +990,22 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
             case Op.CSRRC:
             case Op.CSRRWI:
             case Op.CSRRSI:
-            case Op.CSRRCI:
+            case Op.CSRRCI: {
+              this.pcLo = pcLo;
+              this.pcHi = pcHi;
+              this.curN = n;
+              const ms = this.mstatus;
+              executeSystem(this, w0 & 0xff, d >> 1, r1 >> 1, imm, inst, len);
+              // As translated blocks do (CSR_IN_BLOCKS): go on without looking for interrupts.
+              if (CSR_IN_BLOCKS[imm] === 0 || (~ms & this.mstatus & MSTATUS_SIE) !== 0) {
+                n++;
+                continue outer;
+              }
+              // An sstatus write may have changed SUM or MXR.
+              dTag = mmu.dataTag;
+              area32[AREA_DTAG >> 2] = dTag;
+              break;
+            }
             case Op.MRET:
             case Op.SRET:
             case Op.WFI:

@@ -91,6 +91,14 @@ function vpnAt(lo: number, hi: number, i: number): number {
   return ((lo >>> shift) | (hi << (32 - shift))) & 511;
 }
 
+/**
+ * The SUM and MXR bits of a data TLB tag (Mmu.dataTag): mstatus.SUM and MXR shifted down by 16,
+ * so that translated code (jit/csrEmitter.ts) re-derives the tag from mstatus when sstatus is
+ * written.
+ */
+export const DTAG_SUM = 4;
+export const DTAG_MXR = 8;
+
 export class Mmu {
   // The read and write TLBs live in the hart area when there is one, where translated code reads them.
   readonly rTagLo: Int32Array;
@@ -311,7 +319,7 @@ export class Mmu {
     this.dataPriv = dataPriv;
     this.sum = sum;
     this.mxr = mxr;
-    this.dataTag = (this.gen << 4) | dataPriv | (sum ? 4 : 0) | (mxr ? 8 : 0);
+    this.dataTag = (this.gen << 4) | dataPriv | (sum ? DTAG_SUM : 0) | (mxr ? DTAG_MXR : 0);
     this.fetchTag = (this.gen << 4) | fetchPriv;
     if (this.area32 !== null) setJumpFetchTag(this.area32, 0, this.fetchTag);
   }

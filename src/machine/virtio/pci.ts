@@ -67,13 +67,17 @@ export const COMMON = {
   queueDeviceHigh: 0x34,
 } as const;
 
-/** PCI class code of each virtio device (as QEMU gives them). */
+/**
+ * PCI class code of each virtio device, as QEMU 7.2 gives virtio-net-pci, virtio-blk-pci,
+ * virtio-serial-pci, virtio-rng-pci and virtio-keyboard-pci (the power button is a keyboard
+ * of one key to the guest).
+ */
 const CLASS: Record<number, number> = {
-  1: 0x020000, // network controller
-  2: 0x010000, // mass storage (SCSI)
-  3: 0x078000, // communication controller
-  4: 0x00ff00,
-  18: 0x098000, // input device
+  1: 0x020000, // network controller: Ethernet
+  2: 0x010000, // mass storage: SCSI
+  3: 0x078000, // communication controller: other
+  4: 0x00ff00, // unclassified: "other" (QEMU's PCI_CLASS_OTHERS)
+  18: 0x090000, // input device: keyboard
 };
 
 const U32 = 4294967296;

@@ -30,6 +30,15 @@ export const L_IDX = 14;
 export const L_N = 15;
 export const L_X0 = 16;
 
+/**
+ * Added to a block's (and the dispatcher's) count of instructions done when the block ends on an
+ * instruction after which the hart must look for an interrupt (csrEmitter.ts: sstatus.SIE set).
+ * Counts stay below it: the hart never gives the dispatcher a larger budget (MAX_DISPATCH).
+ */
+export const BLOCK_STOP = 1 << 30;
+/** The most instructions the hart asks of one call of the dispatcher. */
+export const MAX_DISPATCH = BLOCK_STOP - 1;
+
 /** Signed LEB128 of -2^63 (i64.const of the most negative value). */
 const I64_MIN_LEB = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f];
 
@@ -109,6 +118,14 @@ export class BlockEmitter {
     this.pcPlus(o);
     this.mem(W.I64Store, 3, AREA_PC_LO);
     this.ret(k);
+  }
+
+  /**
+   * Leaves the block with `k` instructions done and pc = block pc + o, flagged BLOCK_STOP: the
+   * dispatcher returns at once and the hart's run loop checks for interrupts before going on.
+   */
+  protected exitStop(k: number, o: number): void {
+    this.exit(k + BLOCK_STOP, o);
   }
 
   /** Returns the instructions done: earlier iterations plus `k`. */

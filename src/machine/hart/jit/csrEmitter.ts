@@ -1,11 +1,16 @@
 // The Zicsr instructions (CSRRW, CSRRS, CSRRC and the immediate forms) in translated blocks, for
-// the CSRs whose accesses have no effect beyond their value, read and written in the hart's area
-// (areaLayout.ts, AreaCsrs) exactly as csr.ts does: fflags, frm and fcsr (legal while
-// mstatus.FS is not Off; a write makes FS Dirty), and sscratch, sepc, scause and stval (legal
-// from S-mode up). When the access would be illegal the block leaves before the instruction
-// and the interpreter raises the exception. Every other CSR ends the block (translate.ts).
+// the CSRs a block can access as csr.ts does, read and written in the hart's area (areaLayout.ts,
+// AreaCsrs): fflags, frm and fcsr (legal while mstatus.FS is not Off; a write makes FS Dirty),
+// sscratch, sepc, scause and stval (legal from S-mode up), and sstatus (legal from S-mode up; the
+// S view of mstatus's low half, whose SUM and MXR bits the block copies into the data TLB tag it
+// uses and leaves in AREA_DTAG for the hart to follow, and whose SIE bit, when a write sets it,
+// may let a pending interrupt in: the block then ends after the write, flagged BLOCK_STOP, so
+// that the hart's run loop looks for interrupts as after any CSR instruction it runs itself).
+// When the access would be illegal the block leaves before the instruction and the interpreter
+// raises the exception. Every other CSR ends the block (translate.ts).
 
 import {
+  AREA_DTAG,
   AREA_FFLAGS,
   AREA_FRM,
   AREA_FTAG,
@@ -16,19 +21,27 @@ import {
   AREA_STVAL,
 } from '../areaLayout.js';
 import {
+  CSR_IN_BLOCKS,
   CSR_FCSR,
   CSR_FFLAGS,
   CSR_FRM,
   CSR_SCAUSE,
   CSR_SEPC,
   CSR_SSCRATCH,
+  CSR_SSTATUS,
   CSR_STVAL,
   MSTATUS_FS,
   MSTATUS_FS_DIRTY,
+  MSTATUS_MXR,
+  MSTATUS_SIE,
+  MSTATUS_SUM,
+  SSTATUS_HI,
+  SSTATUS_MASK,
 } from '../csr.js';
+import { DTAG_MXR, DTAG_SUM } from '../mmu.js';
 import { Op } from '../ops.js';
 import { BitmanipEmitter } from './bitmanipEmitter.js';
-import { L_AREA, L_T, L_T2 } from './blockEmitter.js';
+import { L_AREA, L_DTAG, L_IDX, L_LO, L_T, L_T2 } from './blockEmitter.js';
 import { T_VOID, W } from './wasmWriter.js';
 
 /** Area offsets of the 64-bit S-mode CSRs a block accesses, by CSR number. */
@@ -39,6 +52,11 @@ const S_CSR_AREA: Readonly<Record<number, number>> = {
   [CSR_STVAL]: AREA_STVAL,
 };
 
+/** mstatus.SUM and MXR are the data TLB tag's bits (Mmu.dataTag) shifted up by this. */
+const DTAG_SHIFT = 16;
+if (MSTATUS_SUM >>> DTAG_SHIFT !== DTAG_SUM || MSTATUS_MXR >>> DTAG_SHIFT !== DTAG_MXR)
+  throw new Error('csrEmitter: the data TLB tag bits are not mstatus.SUM and MXR >>> 16');
+
 export class CsrEmitter extends BitmanipEmitter {
   /**
    * Emits CSR instruction `op` (rd `d`, rs1 or the immediate `r1`, CSR number `csr`) as
@@ -46,9 +64,10 @@ export class CsrEmitter extends BitmanipEmitter {
    * a block accesses.
    */
   protected csr(op: number, d: number, r1: number, csr: number, k: number, o: number): boolean {
+    if (CSR_IN_BLOCKS[csr] !== 1) return false;
     const fp = csr === CSR_FFLAGS || csr === CSR_FRM || csr === CSR_FCSR;
+    const status = csr === CSR_SSTATUS;
     const sOff = S_CSR_AREA[csr];
-    if (!fp && sOff === undefined) return false;
     const imm = op >= Op.CSRRWI;
     const write = op === Op.CSRRW || op === Op.CSRRWI || r1 !== 0;
     // Legal? FP CSRs need mstatus.FS on, S-mode CSRs privilege S or M (the fetch privilege,
@@ -74,6 +93,7 @@ export class CsrEmitter extends BitmanipEmitter {
       this.local(W.LocalSet, L_T);
     }
     if (fp) this.readFp(csr);
+    else if (status) this.readStatus();
     else {
       this.local(W.LocalGet, L_AREA);
       this.mem(W.I64Load, 3, sOff);
@@ -93,13 +113,82 @@ export class CsrEmitter extends BitmanipEmitter {
         this.local(W.LocalSet, L_T);
       }
       if (fp) this.writeFp(csr);
+      else if (status) this.writeStatus();
       else this.writeS(csr, sOff);
     }
     if (d !== 0 && d !== 32) {
       this.local(W.LocalGet, L_T2);
       this.set(d);
     }
+    // sstatus.SIE set by this write: end the block after it (CSRs are 4 bytes) for the run loop.
+    if (write && status) {
+      this.local(W.LocalGet, L_IDX);
+      this.local(W.LocalGet, L_LO);
+      this.i32(-1);
+      this.op(W.I32Xor);
+      this.op(W.I32And);
+      this.i32(MSTATUS_SIE);
+      this.op(W.I32And);
+      this.op(W.If);
+      this.op(T_VOID);
+      this.exitStop(k + 1, o + 4);
+      this.op(W.End);
+    }
     return true;
+  }
+
+  /** Pushes sstatus (i64) and leaves mstatus's low half in lo. */
+  private readStatus(): void {
+    this.local(W.LocalGet, L_AREA);
+    this.mem(W.I32Load, 2, AREA_MSTATUS);
+    this.local(W.LocalTee, L_LO);
+    this.i32(SSTATUS_MASK);
+    this.op(W.I32And);
+    this.op(W.I64ExtendI32U);
+    this.op(W.I64Const);
+    this.w.s64(0, SSTATUS_HI);
+    this.op(W.I64Or);
+    // SD (bit 63): FS Dirty.
+    this.local(W.LocalGet, L_LO);
+    this.i32(MSTATUS_FS);
+    this.op(W.I32And);
+    this.i32(MSTATUS_FS_DIRTY);
+    this.op(W.I32Eq);
+    this.op(W.I64ExtendI32U);
+    this.i64(63);
+    this.op(W.I64Shl);
+    this.op(W.I64Or);
+  }
+
+  /**
+   * Writes t's sstatus bits into mstatus (old low half in lo; the new one left in idx), and
+   * re-derives the data TLB tag from its SUM and MXR, in the block's dtag and in AREA_DTAG.
+   */
+  private writeStatus(): void {
+    this.local(W.LocalGet, L_AREA);
+    this.local(W.LocalGet, L_LO);
+    this.i32(~SSTATUS_MASK);
+    this.op(W.I32And);
+    this.local(W.LocalGet, L_T);
+    this.op(W.I32WrapI64);
+    this.i32(SSTATUS_MASK);
+    this.op(W.I32And);
+    this.op(W.I32Or);
+    this.local(W.LocalTee, L_IDX);
+    this.mem(W.I32Store, 2, AREA_MSTATUS);
+    this.local(W.LocalGet, L_DTAG);
+    this.i32(~(DTAG_SUM | DTAG_MXR));
+    this.op(W.I32And);
+    this.local(W.LocalGet, L_IDX);
+    this.i32(DTAG_SHIFT);
+    this.op(W.I32ShrU);
+    this.i32(DTAG_SUM | DTAG_MXR);
+    this.op(W.I32And);
+    this.op(W.I32Or);
+    this.local(W.LocalSet, L_DTAG);
+    this.local(W.LocalGet, L_AREA);
+    this.local(W.LocalGet, L_DTAG);
+    this.mem(W.I32Store, 2, AREA_DTAG);
   }
 
   /** Pushes fflags, frm or fcsr (i64) from the area. */

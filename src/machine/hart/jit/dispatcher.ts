@@ -1,7 +1,9 @@
 // The dispatcher: one WebAssembly function that runs a block and then goes
 // on from block to block through the hart's jump cache (areaLayout.ts)
 // without returning to JavaScript, until the budget is nearly spent, a block
-// leaves early, or the next pc has no entry. It calls blocks through a
+// leaves early, or the next pc has no entry. A block that ends flagged
+// BLOCK_STOP (blockEmitter.ts) makes it return at once, with the flag in its
+// count (budgets stay below it: MAX_DISPATCH). It calls blocks through a
 // function table indexed by block number (call_indirect).
 //
 //   dispatch(area, pcLo, pcHi, budget, block) -> instructions completed
@@ -21,6 +23,7 @@ import {
   JC_SIZE,
   TLB_MASK,
 } from '../areaLayout.js';
+import { BLOCK_STOP } from './blockEmitter.js';
 import { MAX_BLOCK } from './translate.js';
 import { ByteWriter, memoryLimits, T_I32, T_VOID, W } from './wasmWriter.js';
 
@@ -114,8 +117,12 @@ export function dispatcherBytes(shared = false): Uint8Array {
   get(L_N);
   get(L_K);
   b.byte(W.I32Add);
-  b.byte(W.LocalSet);
+  b.byte(W.LocalTee);
   b.u32(L_N);
+  // if the block stopped (BLOCK_STOP in k, and so in n) return n
+  i32(BLOCK_STOP);
+  b.byte(W.I32And);
+  returnN();
   // pc = area.pc
   get(P_AREA);
   load(AREA_PC_LO);
