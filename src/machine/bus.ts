@@ -41,6 +41,11 @@ export class Bus {
     this.maps.push({ base, size, name, device });
   }
 
+  /** The devices' names and address ranges, in the order they were mapped. */
+  mappings(): { name: string; base: number; size: number }[] {
+    return this.maps.map(({ name, base, size }) => ({ name, base, size }));
+  }
+
   private find(pa: number, size: number): Mapping | null {
     const l = this.last;
     if (l !== null && pa >= l.base && pa + size <= l.base + l.size) return l;

@@ -35,6 +35,20 @@ const CODE_WRITE_LIMIT = 256;
 
 export class RamError extends Error {}
 
+/**
+ * What the threads of one shared RAM share besides the memory (each thread runs harts over its
+ * own Ram object, with its own decoded-instruction and block caches): the dirty log, the write
+ * epoch, and per page the threads that hold decoded code of it (a bit each) and a count of the
+ * writes made to it while some thread held its code.
+ */
+export interface RamShare {
+  memory: WebAssembly.Memory;
+  dirty: SharedArrayBuffer;
+  epoch: SharedArrayBuffer;
+  codeThreads: SharedArrayBuffer;
+  codeWrites: SharedArrayBuffer;
+}
+
 /** Consecutive pages that are not all zero, from page number `page` (RAM offset / PAGE_SIZE). */
 export interface RamRun {
   page: number;
@@ -62,7 +76,14 @@ export class Ram implements Persistent<RamState> {
   readonly u8: Uint8Array;
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
+  /** RAM as 64-bit words (atomic doubleword compare-and-swap on shared RAM). */
+  readonly i64: BigInt64Array;
   readonly view: DataView;
+  /**
+   * True when the memory is a shared WebAssembly.Memory that harts on other threads run on
+   * too: AMOs and SCs then compare-and-swap, and translated code imports it as shared.
+   */
+  readonly shared: boolean;
   /**
    * One byte per 4 KiB page: 1 when the page was written since the log was last cleared.
    * After a restore every page counts as dirty (allDirty) until the log is next taken.
@@ -72,9 +93,24 @@ export class Ram implements Persistent<RamState> {
   /**
    * Bumped whenever write caches (the harts' write TLBs) must refill: the dirty
    * log was cleared, or a page became decoded code and must be written through
-   * noteWrite from now on.
+   * noteWrite from now on. Shared by the threads of a shared RAM.
    */
-  dirtyEpoch = 0;
+  get dirtyEpoch(): number {
+    return this.epochWord[0];
+  }
+  set dirtyEpoch(v: number) {
+    this.epochWord[0] = v;
+  }
+  private readonly epochWord: Int32Array;
+  /** Shared RAM: per page, a bit for each thread holding its decoded code (bit `thread`). */
+  private readonly codeThreads: Uint8Array | null = null;
+  /** Shared RAM: per page, writes made while some thread held its code. */
+  private readonly sharedWrites: Uint32Array | null = null;
+  /** Shared RAM: sharedWrites of each page when this thread last knew its code right. */
+  private readonly seenWrites: Uint32Array | null = null;
+  /** Shared RAM: the pages this thread made code caches for (some may be gone since). */
+  private codeList: number[] = [];
+  private readonly threadBit: number;
   /** Decoded instructions of executed pages: 2048 halfword slots of CODE_SLOT_WORDS, or null. */
   readonly code: (Int32Array | null)[];
   private readonly codeWrites: Uint16Array;
@@ -93,19 +129,37 @@ export class Ram implements Persistent<RamState> {
   onDropTranslations: ((page: number) => void) | null = null;
   private areasUsed = 0;
 
-  constructor(base: number, size: number) {
+  /**
+   * @param options.shared make RAM a shared WebAssembly.Memory (harts on worker threads);
+   * @param options.share what an existing shared Ram shares (a worker thread's view of it)
+   * @param options.thread this thread's number (0 to 7) among those sharing the RAM
+   */
+  constructor(
+    base: number,
+    size: number,
+    options: { shared?: boolean; share?: RamShare; thread?: number } = {},
+  ) {
     if (!Number.isInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
       throw new RamError(`RAM size must be a positive multiple of 4 KiB, got ${size}`);
     }
     if (size > 2 ** 32) throw new RamError(`RAM size is limited to 4 GiB, got ${size}`);
     this.base = base;
     this.size = size;
+    const share = options.share;
+    this.shared = share !== undefined || options.shared === true;
+    this.threadBit = 1 << (options.thread ?? 0);
     if (HART_AREAS_BYTES + size <= 2 ** 32) {
-      const pages = (HART_AREAS_BYTES + size + WASM_PAGE - 1) / WASM_PAGE;
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      const pages = Math.ceil((HART_AREAS_BYTES + size) / WASM_PAGE);
+      this.memory =
+        share?.memory ??
+        new WebAssembly.Memory({ initial: pages, maximum: pages, shared: this.shared });
+      if (this.memory.buffer.byteLength !== pages * WASM_PAGE) {
+        throw new RamError(`the shared memory is not of ${size} bytes of RAM`);
+      }
       this.buffer = this.memory.buffer;
       this.byteOffset = HART_AREAS_BYTES;
     } else {
+      if (this.shared) throw new RamError('RAM shared with other threads is limited to 4 GiB');
       this.memory = null;
       this.buffer = new ArrayBuffer(size);
       this.byteOffset = 0;
@@ -113,10 +167,26 @@ export class Ram implements Persistent<RamState> {
     this.u8 = new Uint8Array(this.buffer, this.byteOffset, size);
     this.u16 = new Uint16Array(this.buffer, this.byteOffset, size / 2);
     this.i32 = new Int32Array(this.buffer, this.byteOffset, size / 4);
+    this.i64 = new BigInt64Array(this.buffer, this.byteOffset, size / 8);
     this.view = new DataView(this.buffer, this.byteOffset, size);
     this.translated = new Uint8Array(size / PAGE_SIZE);
     this.codeGen = new Uint32Array(size / PAGE_SIZE);
-    this.dirty = new Uint8Array(size / PAGE_SIZE);
+    const pageCount = size / PAGE_SIZE;
+    const sab = (name: keyof Omit<RamShare, 'memory'>, bytes: number): SharedArrayBuffer => {
+      const b = share?.[name] ?? new SharedArrayBuffer(bytes);
+      if (b.byteLength !== bytes) throw new RamError(`the shared ${name} table does not fit`);
+      return b;
+    };
+    if (this.shared) {
+      this.dirty = new Uint8Array(sab('dirty', pageCount));
+      this.epochWord = new Int32Array(sab('epoch', 4));
+      this.codeThreads = new Uint8Array(sab('codeThreads', pageCount));
+      this.sharedWrites = new Uint32Array(sab('codeWrites', pageCount * 4));
+      this.seenWrites = new Uint32Array(pageCount);
+    } else {
+      this.dirty = new Uint8Array(pageCount);
+      this.epochWord = new Int32Array(1);
+    }
     this.written = new Uint8Array(size / PAGE_SIZE);
     this.code = new Array<Int32Array | null>(size / PAGE_SIZE).fill(null);
     this.codeWrites = new Uint16Array(size / PAGE_SIZE);
@@ -133,8 +203,18 @@ export class Ram implements Persistent<RamState> {
 
   allocHartArea(): number {
     if (this.memory === null || this.areasUsed >= HART_AREAS_BYTES / HART_AREA_BYTES) return -1;
-    return this.areasUsed++ * HART_AREA_BYTES;
+    const area = this.areasUsed++ * HART_AREA_BYTES;
+    this.localHartAreas.push(area);
+    return area;
   }
+
+  /**
+   * The areas of the harts that run on this thread (byte offsets), whose jump caches this
+   * thread's block cache keeps right: every area handed out, or with harts on threads of their
+   * own, hart 0's on the VMM thread (VirtBoard) and its own hart's on a worker (Hart's
+   * config.area). Another thread's hart's area is never touched from here.
+   */
+  readonly localHartAreas: number[] = [];
 
   /** Forgets every translation that starts in page `page` (its slots count afresh). */
   dropTranslations(page: number): void {
@@ -159,9 +239,56 @@ export class Ram implements Persistent<RamState> {
       this.codeGen[page]++;
       this.code[page] = c;
       this.codeWrites[page] = 0;
+      if (this.codeThreads !== null) {
+        Atomics.or(this.codeThreads, page, this.threadBit);
+        this.seenWrites![page] = Atomics.load(this.sharedWrites!, page);
+        this.codeList.push(page);
+      }
       this.dirtyEpoch++;
     }
     return c;
+  }
+
+  /** What a worker thread needs to make its own Ram over this shared one. */
+  share(): RamShare {
+    if (!this.shared || this.memory === null) throw new RamError('this RAM is not shared');
+    return {
+      memory: this.memory,
+      dirty: this.dirty.buffer as SharedArrayBuffer,
+      epoch: this.epochWord.buffer as SharedArrayBuffer,
+      codeThreads: this.codeThreads!.buffer as SharedArrayBuffer,
+      codeWrites: this.sharedWrites!.buffer as SharedArrayBuffer,
+    };
+  }
+
+  /** True when page `page` holds decoded code, of this thread or (shared RAM) another's. */
+  isCode(page: number): boolean {
+    return this.code[page] !== null || (this.codeThreads !== null && this.codeThreads[page] !== 0);
+  }
+
+  /** Drops this thread's decoded code of page `page` (and its translations). */
+  private forgetCodePage(page: number): void {
+    if (this.translated[page] !== 0) this.dropTranslations(page);
+    else this.codeGen[page]++;
+    this.code[page] = null;
+    if (this.codeThreads !== null) Atomics.and(this.codeThreads, page, ~this.threadBit);
+  }
+
+  /**
+   * Shared RAM, at FENCE.I: drops this thread's decoded code of every page another thread (or a
+   * device) wrote since this thread decoded it, so that rewritten code is never run stale.
+   */
+  syncCode(): void {
+    const writes = this.sharedWrites;
+    if (writes === null) return;
+    const seen = this.seenWrites!;
+    const kept: number[] = [];
+    for (const p of this.codeList) {
+      if (this.code[p] === null) continue;
+      if (Atomics.load(writes, p) !== seen[p]) this.forgetCodePage(p);
+      else kept.push(p);
+    }
+    this.codeList = kept;
   }
 
   /** Pages that have a decoded-instruction cache now. */
@@ -177,12 +304,8 @@ export class Ram implements Persistent<RamState> {
    * Nothing the guest sees changes. Call between slices (a running hart keeps its page's cache).
    */
   dropCode(): void {
-    for (let p = 0; p < this.code.length; p++) {
-      if (this.code[p] === null) continue;
-      if (this.translated[p] !== 0) this.dropTranslations(p);
-      else this.codeGen[p]++;
-      this.code[p] = null;
-    }
+    for (let p = 0; p < this.code.length; p++) if (this.code[p] !== null) this.forgetCodePage(p);
+    this.codeList = [];
   }
 
   /**
@@ -194,12 +317,19 @@ export class Ram implements Persistent<RamState> {
     const last = Math.floor((off + len - 1) / PAGE_SIZE);
     for (let p = first; p <= last; p++) {
       this.dirty[p] = 1;
+      if (this.codeThreads !== null && this.codeThreads[p] !== 0) {
+        // Tell the other threads holding the page's code (they drop it at their next FENCE.I);
+        // this thread's own copy is put right below.
+        const before = Atomics.add(this.sharedWrites!, p, 1);
+        if (this.seenWrites![p] === before) this.seenWrites![p] = before + 1;
+      }
       const c = this.code[p];
       if (c === null) continue;
       // Translated blocks may span the written bytes: drop them all.
       if (this.translated[p] !== 0) this.dropTranslations(p);
       if (++this.codeWrites[p] > CODE_WRITE_LIMIT) {
         this.code[p] = null;
+        if (this.codeThreads !== null) Atomics.and(this.codeThreads, p, ~this.threadBit);
         continue;
       }
       const base = p * PAGE_SIZE;

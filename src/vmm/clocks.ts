@@ -17,6 +17,10 @@ export class HostClock implements TickClock {
   readonly deterministic = false;
   private start = performance.now();
   private pausedAt: number | null = null;
+  /** performance.now() at mtime 0 (moved on by the time spent paused). */
+  get startMs(): number {
+    return this.start;
+  }
   now(): number {
     const t = this.pausedAt ?? performance.now();
     return Math.floor((t - this.start) * (TIMEBASE_HZ / 1000));

@@ -273,7 +273,11 @@ export class Vmm {
       this.board = board;
     }
     this.boots++;
-    return this.loop(board, this.clock!);
+    try {
+      return await this.loop(board, this.clock!);
+    } finally {
+      await board.remote?.stop(); // harts on threads of their own end with the boot
+    }
   }
 
   /** A new machine for a boot, or a restore (its board, clock and entropy); this.board is left to the caller. */
@@ -420,6 +424,7 @@ export class Vmm {
       const sliceMs = performance.now() - sliceStart;
       this.idleTrim.ran(sliceMs);
       const owed = this.throttle.after(sliceMs);
+      board.remote?.throttle(this.throttle.percent);
       if (owed > 0) {
         const t = performance.now();
         await sleep(owed);
@@ -457,6 +462,7 @@ export class Vmm {
           // of the wait is slept below, on the next turn.
           const waits = [sleep(Math.min(ms, 1000)), io.whenInput(), this.whenOrdered()];
           if (this.net) waits.push(this.net.whenReceived());
+          if (board.remote) waits.push(board.remote.whenAsked().then(() => undefined));
           await Promise.race(waits);
           lastYield = Date.now();
         } else if (ms > 0) {
@@ -507,6 +513,7 @@ export class Vmm {
   pause(): void {
     if (this.state !== 'running') return;
     this.state = 'paused';
+    this.board?.remote?.pause();
     if (this.clock instanceof HostClock) this.clock.pause();
     this.poke();
   }
@@ -515,6 +522,7 @@ export class Vmm {
     if (this.state !== 'paused') return;
     this.state = 'running';
     if (this.clock instanceof HostClock) this.clock.resume();
+    this.board?.remote?.resume();
     this.rate = { t: performance.now(), instructions: this.instructions(), mips: 0 };
     const r = this.resumeWaiter;
     this.resumeWaiter = null;

@@ -6,6 +6,7 @@
 import { webcrypto } from 'node:crypto';
 import { resolve } from 'node:path';
 import { VirtBoard } from '../machine/board/virt.js';
+import { HART_AREAS_BYTES } from '../machine/ram.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
@@ -14,6 +15,10 @@ import type { ConsoleIO } from './console.js';
 import type { DiskBackend } from './disk/openDisk.js';
 import type { VmmMachine } from './vmmSnapshot.js';
 import { bootGenerationId, DETERMINISTIC_SEED } from './generation.js';
+import { HartThreads } from './harts/hartThreads.js';
+
+/** The most RAM that fits beside the hart areas in one 4 GiB shared WebAssembly memory. */
+const MAX_SHARED_RAM = 4 * 1024 * 1024 * 1024 - HART_AREAS_BYTES;
 
 export interface MachineInputs {
   config: VmmConfig;
@@ -42,7 +47,15 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     cfg.net.kind === 'tap' && firstDisk !== undefined
       ? `berth:${resolve(firstDisk.path)}`
       : 'berth';
+  // Several harts run in parallel, each but hart 0 on a thread of its own (harts/), unless the
+  // run is deterministic (the harts then take turns, in a fixed order) or RAM is too large to
+  // share as a WebAssembly memory.
+  const remote =
+    cfg.harts > 1 && clock instanceof HostClock && cfg.memory <= MAX_SHARED_RAM
+      ? new HartThreads(cfg.harts, clock, cfg.jitThreshold)
+      : undefined;
   const board = new VirtBoard({
+    remote,
     memoryBytes: cfg.memory,
     harts: cfg.harts,
     clock,

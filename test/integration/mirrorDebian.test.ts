@@ -11,61 +11,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDefaultAssets, READY_BANNER } from '../../src/images/assets.js';
-import { controlRequest, openConsole } from '../../src/vmm/controlClient.js';
-import { parseVmmConfig } from '../../src/vmm/config.js';
-import { Vmm, type VmmExit } from '../../src/vmm/vmm.js';
+import { READY_BANNER } from '../../src/images/assets.js';
+import { controlRequest } from '../../src/vmm/controlClient.js';
 import { sleep, until } from '../support/wait.js';
 import { migrationEnded } from '../vmm/echoVmm.js';
+import { shell, startDebianVmm, type DebianVmm } from './debianVmm.js';
 
 const MIB = 1 << 20;
 const SIZE = 16 * MIB;
 const dir = mkdtempSync(join(tmpdir(), 'berth-vmm-mirror-debian-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 chmodSync(dir, 0o755);
+const start = (name: string, extra: Record<string, unknown>): Promise<DebianVmm> =>
+  startDebianVmm(dir, name, { memory: '128M', ...extra });
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-interface Guest {
-  vmm: Vmm;
-  sock: string;
-  out: () => string;
-  done: Promise<VmmExit>;
-}
-
-async function start(name: string, extra: Record<string, unknown>): Promise<Guest> {
-  const a = await ensureDefaultAssets({ progress: false });
-  const sock = join(dir, `${name}.sock`);
-  const config = parseVmmConfig({
-    name,
-    memory: '128M',
-    firmware: a.firmwarePath,
-    kernel: a.kernelPath,
-    initrd: a.initrdPath,
-    controlSocket: sock,
-    ...extra,
-  });
-  const vmm = await Vmm.start(config, { console: { input: null, output: null }, log: () => {} });
-  let out = '';
-  vmm.io.subscribe((c) => (out += c.toString('latin1')));
-  return { vmm, sock, out: () => out, done: vmm.run() };
-}
-
-/** Types `line` on the guest's console and waits for `marker` after it. */
-async function shell(g: Guest, line: string, marker: RegExp, ms = 120_000): Promise<string> {
-  const c = await openConsole(g.sock, { replay: false });
-  const before = g.out().length;
-  c.socket.write(`${line}\n`);
-  await sleep(100);
-  c.socket.destroy();
-  let m: RegExpMatchArray | null = null;
-  await until(
-    `${marker} on the console`,
-    () => (m = g.out().slice(before).match(marker)) !== null,
-    ms,
-  );
-  return m![1] ?? m![0];
-}
 
 test(
   'a Debian guest writing its disk with dd migrates with its disk: it reads back the destination file',

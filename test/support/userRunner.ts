@@ -70,9 +70,17 @@ export function signalForCause(cause: number): string {
 
 export function runUserElf(
   elf: Uint8Array,
-  opts: { ramSize?: number; maxInstructions?: number; jitThreshold?: number } = {},
+  opts: {
+    ramSize?: number;
+    maxInstructions?: number;
+    jitThreshold?: number;
+    /** RAM shared as with harts on threads (atomic AMOs and SCs, shared wasm memory). */
+    shared?: boolean;
+  } = {},
 ): UserRunResult {
-  const ram = new Ram(USER_RAM_BASE, opts.ramSize ?? 16 * 1024 * 1024);
+  const ram = new Ram(USER_RAM_BASE, opts.ramSize ?? 16 * 1024 * 1024, {
+    shared: opts.shared,
+  });
   const bus = new Bus(ram);
   const hart = new Hart(bus, { jitThreshold: opts.jitThreshold, jitSynchronous: true });
   const img = parseElf(elf);

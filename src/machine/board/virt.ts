@@ -7,7 +7,7 @@
 import { Bus } from '../bus.js';
 import type { Clock, WallClockNs } from '../clock.js';
 import { Clint } from '../devices/clint.js';
-import { hartIrq } from '../devices/irq.js';
+import { hartIrq, type HartIrq } from '../devices/irq.js';
 import { Plic } from '../devices/plic.js';
 import { Syscon, type SysconEvent } from '../devices/syscon.js';
 import { Uart16550, type CharBackend } from '../devices/uart16550.js';
@@ -17,6 +17,7 @@ import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
 import { EmptyFlash } from '../devices/emptyFlash.js';
 import { Hart, StopReason } from '../hart/hart.js';
+import { MIP_MSIP } from '../hart/causes.js';
 import { placeBootImages, type BoardLayout } from './bootLayout.js';
 import { Ram } from '../ram.js';
 import type { BlockBackend } from '../virtio/blockBackend.js';
@@ -110,6 +111,47 @@ export interface VirtBoardConfig {
   generationId?: Uint8Array;
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
+  /**
+   * Harts 1 and up run on threads of their own (the VMM's hartThreads.ts) over RAM shared with
+   * them; the board runs hart 0 and the devices. Absent: every hart takes turns here.
+   */
+  remote?: RemoteHarts;
+}
+
+/**
+ * What the board needs of the threads that run harts 1 and up. The board keeps a hart object
+ * for each of them (a shadow, loaded with the thread's state while the guest is paused, so
+ * that snapshots see every hart) and their interrupt lines.
+ */
+export interface RemoteHarts {
+  /** The interrupt inputs of hart i (1 and up), given those of its shadow here. */
+  irq(i: number, shadow: HartIrq): HartIrq;
+  /**
+   * The CLINT's msip bits, one byte a hart, in memory the threads share: harts on other threads
+   * write them directly (IPIs), and hart 0's MSIP follows its byte whenever it is kicked.
+   */
+  readonly msip: Uint8Array;
+  /**
+   * Serves the device accesses that harts on other threads wait for; the first call starts
+   * the threads from the shadows' states.
+   */
+  serve(board: VirtBoard): void;
+  /** Why a hart on another thread failed, or null. */
+  fault(): string | null;
+  /** Instructions hart i (1 and up) has retired. */
+  instret(i: number): number;
+  /** Resolves when a hart on another thread asks for something (the VMM's idle wait). */
+  whenAsked(): Promise<unknown>;
+  /** Stops the other threads' harts at a slice boundary and loads their states into the shadows. */
+  pause(): void;
+  /** Lets them run on from the shadows' states. */
+  resume(): void;
+  /** True between pause() and resume(). */
+  readonly paused: boolean;
+  /** The share of time the harts on other threads sit out (live migration's auto-converge). */
+  throttle(percent: number): void;
+  /** Ends the threads. */
+  stop(): Promise<void>;
 }
 
 /** Where a virtio device sits: a virtio-mmio slot (the default) or the PCIe bus. */
@@ -157,6 +199,8 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly disks: VirtioBlk[];
   private event: SysconEvent | null = null;
   private readonly clock: Clock;
+  /** The threads running harts 1 and up, or null when every hart runs here. */
+  readonly remote: RemoteHarts | null;
   private readonly rngSeed: Uint8Array | undefined;
 
   constructor(cfg: VirtBoardConfig) {
@@ -167,7 +211,8 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     }
     const nHarts = cfg.harts ?? 1;
-    this.ram = new Ram(VIRT.ram.base, mem);
+    this.remote = nHarts > 1 ? (cfg.remote ?? null) : null;
+    this.ram = new Ram(VIRT.ram.base, mem, { shared: this.remote !== null });
     this.bus = new Bus(this.ram);
     const clock = cfg.clock;
     this.clock = clock;
@@ -180,8 +225,13 @@ export class VirtBoard implements Persistent<BoardState> {
           jitThreshold: cfg.jitThreshold,
         }),
       );
-    const irqs = this.harts.map((h) => hartIrq(h));
-    this.clint = new Clint(irqs, clock);
+    const remote = this.remote;
+    // Harts 1 and up run elsewhere: their jump caches are their own threads' to keep.
+    if (remote !== null) this.ram.localHartAreas.splice(1);
+    const irqs = this.harts.map((h, i) =>
+      remote !== null && i > 0 ? remote.irq(i, hartIrq(h)) : hartIrq(h),
+    );
+    this.clint = new Clint(irqs, clock, this.remote?.msip);
     this.plic = new Plic(irqs);
     this.uart = new Uart16550(cfg.console, this.plic.line(IRQ.uart0));
     this.rtc = new GoldfishRtc(cfg.wallClock, this.plic.line(IRQ.rtc));
@@ -312,9 +362,15 @@ export class VirtBoard implements Persistent<BoardState> {
     return this.input !== null && this.input.pressPowerButton();
   }
 
+  /** The harts that run on this thread: all, or hart 0 when the others have threads. */
+  get localHarts(): Hart[] {
+    return this.remote !== null ? this.harts.slice(0, 1) : this.harts;
+  }
+
   /** Runs the harts for up to `budget` instructions each. */
   run(budget: number): BoardStop {
     this.clint.update();
+    if (this.remote !== null) return this.runWithRemote(budget);
     let allWfi = true;
     const several = this.harts.length > 1;
     for (const h of this.harts) {
@@ -335,11 +391,63 @@ export class VirtBoard implements Persistent<BoardState> {
     return allWfi ? { kind: 'wfi' } : { kind: 'budget' };
   }
 
+  /**
+   * Runs hart 0 for up to `budget` instructions while harts 1 and up run on their threads,
+   * serving their device accesses whenever one waits (they kick hart 0 out of its slice).
+   */
+  private runWithRemote(budget: number): BoardStop {
+    const remote = this.remote!;
+    const h = this.harts[0];
+    const start = h.currentInstret();
+    for (;;) {
+      h.kicked = false;
+      remote.serve(this);
+      if (this.clint.msipOf(0)) h.mip |= MIP_MSIP;
+      else h.mip &= ~MIP_MSIP;
+      const failed = remote.fault();
+      if (failed !== null) return { kind: 'fault', message: failed };
+      if (this.event === null) {
+        const r = h.run(Math.max(budget - (h.currentInstret() - start), 1));
+        if (r === StopReason.Fault) return { kind: 'fault', message: `hart 0: ${h.lastError}` };
+        if (this.event === null) {
+          if (r === StopReason.Wfi) {
+            remote.serve(this);
+            return { kind: 'wfi' };
+          }
+          if (!h.kicked || h.currentInstret() - start >= budget) {
+            remote.serve(this);
+            return { kind: 'budget' };
+          }
+          continue;
+        }
+      }
+      const event = this.event;
+      this.event = null;
+      h.stopRequested = false;
+      return { kind: 'syscon', event };
+    }
+  }
+
+  /**
+   * The pages written since the last call, as Ram.takeDirtyPages; harts on other threads stop
+   * meanwhile, so that none writes on through a write cache that the new log has not reached.
+   */
+  takeDirtyPages(): number[] {
+    const remote = this.remote;
+    if (remote === null || remote.paused) return this.ram.takeDirtyPages();
+    remote.pause();
+    try {
+      return this.ram.takeDirtyPages();
+    } finally {
+      remote.resume();
+    }
+  }
+
   /** The clock reading at which the next timer fires (CLINT or Sstc), or Infinity. */
   nextDeadline(): number {
     let t = this.clint.nextDeadline();
     const mtimeOffset = this.clint.mtime() - this.clock.now();
-    for (const h of this.harts) {
+    for (const h of this.localHarts) {
       if ((h.menvcfgHi & (1 << 31)) !== 0 && (h.mie & (1 << 5)) !== 0) {
         const cmp = (h.stimecmpHi >>> 0) * 4294967296 + (h.stimecmpLo >>> 0) - mtimeOffset;
         if (cmp < t) t = cmp;
@@ -351,7 +459,9 @@ export class VirtBoard implements Persistent<BoardState> {
   /** Total retired instructions of all harts. */
   instructions(): number {
     let n = 0;
-    for (const h of this.harts) n += h.currentInstret();
+    this.harts.forEach((h, i) => {
+      n += this.remote !== null && i > 0 ? this.remote.instret(i) : h.currentInstret();
+    });
     return n;
   }
 

@@ -61,18 +61,28 @@ export class Clint implements MmioDevice, Persistent<ClintState> {
   /**
    * @param harts the interrupt inputs of each hart, indexed by hart id
    * @param clock mtime source in TIMEBASE_HZ ticks
+   * @param msip where the msip bits live (one byte a hart): shared memory when harts on other
+   *   threads write them themselves (the VMM's harts/hartWorker.ts); by default the CLINT's own
    */
-  constructor(harts: readonly HartIrq[], clock: Clock) {
+  constructor(harts: readonly HartIrq[], clock: Clock, msip?: Uint8Array) {
     if (harts.length < 1 || harts.length > CLINT_MAX_HARTS) {
       throw new ClintError(`a CLINT serves 1 to ${CLINT_MAX_HARTS} harts, got ${harts.length}`);
     }
     this.harts = harts;
     this.clock = clock;
     const n = harts.length;
-    this.msip = new Uint8Array(n);
+    if (msip !== undefined && msip.length !== n) {
+      throw new ClintError(`msip must have a byte for each of the ${n} harts`);
+    }
+    this.msip = msip ?? new Uint8Array(n);
     this.cmpLo = new Uint32Array(n).fill(0xffffffff);
     this.cmpHi = new Uint32Array(n).fill(0xffffffff);
     this.mtip = new Int8Array(n).fill(-1);
+  }
+
+  /** The msip bit of hart `h` (written by another thread, when the bits are shared). */
+  msipOf(h: number): boolean {
+    return Atomics.load(this.msip, h) !== 0;
   }
 
   /** Current mtime in ticks (give it to the harts as readTime for the time CSR and Sstc). */

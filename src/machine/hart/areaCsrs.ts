@@ -8,6 +8,7 @@ import {
   AREA_FFLAGS,
   AREA_MSTATUS,
   AREA_RESV,
+  AREA_RESV_VAL,
   AREA_SCAUSE,
   AREA_SEPC,
   AREA_SSCRATCH,
@@ -22,6 +23,7 @@ const S_SSCRATCH = (AREA_SSCRATCH - AREA_RESV) >> 2;
 const S_SEPC = (AREA_SEPC - AREA_RESV) >> 2;
 const S_SCAUSE = (AREA_SCAUSE - AREA_RESV) >> 2;
 const S_STVAL = (AREA_STVAL - AREA_RESV) >> 2;
+const S_RESV_VAL = (AREA_RESV_VAL - AREA_RESV) >> 2;
 
 export class AreaCsrs {
   readonly fregs: FpRegs;
@@ -36,6 +38,19 @@ export class AreaCsrs {
   }
   set reservation(off: number) {
     this.shared[0] = off;
+  }
+  /** The value the LR read, low and high words (an SC compares memory with it). */
+  get reservedLo(): number {
+    return this.shared[S_RESV_VAL];
+  }
+  set reservedLo(v: number) {
+    this.shared[S_RESV_VAL] = v;
+  }
+  get reservedHi(): number {
+    return this.shared[S_RESV_VAL + 1];
+  }
+  set reservedHi(v: number) {
+    this.shared[S_RESV_VAL + 1] = v;
   }
   /** mstatus, low half (the high half is fixed but for SD, which is computed). */
   get mstatus(): number {

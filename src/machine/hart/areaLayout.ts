@@ -33,8 +33,19 @@ export const AREA_SSCRATCH = 304;
 export const AREA_SEPC = 312;
 export const AREA_SCAUSE = 320;
 export const AREA_STVAL = 328;
+/**
+ * The value the LR read (64-bit, a word's sign-extended): an SC stores only if memory still
+ * holds it, compared and swapped atomically (atomics.ts), so a store by another hart between
+ * the LR and the SC makes the SC fail even when harts run at once on threads of their own.
+ */
+export const AREA_RESV_VAL = 336;
 /** The end of the words from AREA_RESV on (Hart's view of them). */
-export const AREA_CSR_END = 336;
+export const AREA_CSR_END = 344;
+/**
+ * Not 0: another thread asks the hart to stop at its next block boundary (an interrupt line
+ * raised, a device request waiting, a pause); the dispatcher returns and Hart.run ends its slice.
+ */
+export const AREA_KICK = 344;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
 export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;

@@ -60,6 +60,7 @@ import {
   AREA_FTAG,
   AREA_JC,
   AREA_JUMP_FRAMES,
+  AREA_KICK,
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_X,
@@ -94,11 +95,19 @@ export interface HartConfig {
   jitSynchronous?: boolean;
   /** The platform timer (mtime) in ticks; the `time` CSR and Sstc read it. */
   readTime?: () => number;
+  /**
+   * The byte offset of the hart's area in the RAM buffer when it is not the next free one: a
+   * worker thread's hart takes the area of the board's hart it runs (shared RAM).
+   */
+  area?: number;
 }
 
 const TWO32 = 4294967296;
 /** Default HartConfig.jitThreshold. */
 export const JIT_THRESHOLD = 1000;
+
+/** A word whose atomic update is the host's full memory barrier (FENCE on shared RAM). */
+const FENCE_WORD = new Int32Array(new SharedArrayBuffer(4));
 
 export class Hart extends AreaCsrs implements Persistent<HartState> {
   readonly stateId = HART_STATE_ID;
@@ -174,6 +183,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   /** Byte offset of this hart's area in the RAM buffer (areaLayout.ts), or -1. */
   readonly area: number;
+  private readonly kickWord: Int32Array;
   /** The translated blocks, or null when this hart only interprets. */
   readonly blocks: BlockCache | null;
   private readonly jitThreshold: number;
@@ -182,7 +192,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
   translatedInstructions = 0;
 
   constructor(bus: Bus, config: HartConfig = {}) {
-    const area = bus.ram.allocHartArea();
+    const area = config.area ?? bus.ram.allocHartArea();
+    if (config.area !== undefined) bus.ram.localHartAreas.push(area);
     super(bus.ram.buffer, area);
     this.bus = bus;
     this.area = area;
@@ -195,6 +206,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     this.hartId = config.hartId ?? 0;
     this.readTime = config.readTime ?? (() => 0);
     this.dirtyEpoch = bus.ram.dirtyEpoch;
+    this.kickWord =
+      area >= 0 ? new Int32Array(bus.ram.buffer, area + AREA_KICK, 1) : new Int32Array(1);
   }
 
   get pc(): bigint {
@@ -207,6 +220,17 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   requestStop(): void {
     this.stopRequested = true;
+  }
+
+  /**
+   * Another thread asked for this hart (AREA_KICK): run() ends its slice at the next block
+   * boundary. Whoever runs the hart clears it before the next slice.
+   */
+  get kicked(): boolean {
+    return Atomics.load(this.kickWord, 0) !== 0;
+  }
+  set kicked(v: boolean) {
+    Atomics.store(this.kickWord, 0, v ? 1 : 0);
   }
 
   currentInstret(): number {
@@ -391,6 +415,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         result = StopReason.Halt;
         break;
       }
+      if (area32[AREA_KICK >> 2] !== 0) break; // another thread wants the hart (shared RAM)
       const irq = this.pendingInterrupt();
       if (irq >= 0) {
         this.wfi = false;
@@ -420,6 +445,11 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
           }
           // Fetch: a cached page pointer and the page's decoded instructions, refilled on page crossings.
           if ((pcLo & ~0xfff) !== fetchTag || pcHi !== fetchHi) {
+            if (area32[AREA_KICK >> 2] !== 0) {
+              this.pcLo = pcLo;
+              this.pcHi = pcHi;
+              break outer;
+            }
             fetchBase = mmu.fetchPage(pcLo, pcHi);
             if (fetchBase >= 0) {
               fetchTag = pcLo & ~0xfff;
@@ -941,7 +971,15 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               break;
             }
             case Op.FENCE:
+              // Harts on other threads: a full barrier (a locked host instruction).
+              if (ram.shared) Atomics.add(FENCE_WORD, 0, 0);
+              break;
             case Op.FENCE_I:
+              // Code other threads (or devices) rewrote is decoded anew from here on.
+              if (ram.shared) {
+                ram.syncCode();
+                fetchTag = -1;
+              }
               break;
             case Op.ECALL:
               throw this.trap.set(EXC_ECALL_U + this.priv, 0, 0);

@@ -184,6 +184,10 @@ export function loadHart(h: Hart, s: HartState): void {
   for (const w of WORDS) rec[w] = u64Halves(s.csr[w])[0];
   h.setRetired(u64ToNumber(s.instret), i64ToNumber(s.cycleDelta));
   h.reservation = s.reservation;
+  // The value the LR read is what memory holds (RAM is loaded before the harts).
+  const w = s.reservation >>> 2;
+  h.reservedLo = s.reservation >= 0 ? h.bus.ram.i32[w] : 0;
+  h.reservedHi = s.reservation >= 0 && w + 1 < h.bus.ram.i32.length ? h.bus.ram.i32[w + 1] : 0;
   h.wfi = s.wfi;
   const addr = s.pmp.addr.map(u64Halves);
   h.mmu.pmp.load(

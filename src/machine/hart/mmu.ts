@@ -462,7 +462,7 @@ export class Mmu {
     const off = this.ram.offsetOf(pagePa, 4096);
     if (off < 0 || !this.pmp.check(pagePa, 4096, access, priv)) return -1;
     // Pages holding decoded instructions are written the slow way, which keeps the cache right.
-    if (access === ACCESS_WRITE && this.ram.code[off >>> 12] !== null) {
+    if (access === ACCESS_WRITE && this.ram.isCode(off >>> 12)) {
       this.codePageOff = off;
       return FILL_CODE_PAGE;
     }

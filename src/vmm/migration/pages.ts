@@ -28,8 +28,11 @@ export function encodePages(ram: Ram, pages: readonly number[]): Uint8Array {
     const data = zero[i] ? new Uint8Array(0) : ram.u8.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
     out.writeUInt32LE(p, at);
     out.writeUInt32LE(zero[i] ? 0 : 1, at + 4);
-    out.writeUInt32LE(pageCrc(p, data), at + 8);
+    // The copy's checksum: harts on other threads may write the page meanwhile (a page written
+    // after the dirty log was taken is sent again in a later round).
     out.set(data, at + ENTRY_BYTES);
+    const copy = out.subarray(at + ENTRY_BYTES, at + ENTRY_BYTES + data.length);
+    out.writeUInt32LE(pageCrc(p, copy), at + 8);
     at += ENTRY_BYTES + data.length;
   });
   return out;

@@ -304,7 +304,7 @@ export class MigrationSource {
       await this.hello(board, mirror);
       s.status = 'active';
       mirror?.start(); // every chunk dirty: round 1 reads them all
-      board.ram.takeDirtyPages(); // the log starts now: round 1 copies what is there
+      board.takeDirtyPages(); // the log starts now: round 1 copies what is there
       let pages = board.ram.dataPages();
       let roundStart = performance.now();
       let sentBefore = s.bytesSent;
@@ -318,7 +318,7 @@ export class MigrationSource {
         const ms = Math.max(1, performance.now() - roundStart);
         const sent = s.bytesSent - sentBefore;
         s.throughputBytesPerSecond = Math.round((sent / ms) * 1000);
-        pages = board.ram.takeDirtyPages();
+        pages = board.takeDirtyPages();
         s.diskBytesRemaining = mirror?.dirtyBytes ?? 0;
         const dirty = pages.length * PAGE_SIZE + s.diskBytesRemaining;
         s.dirtyBytesPerSecond = Math.round((dirty / ms) * 1000);
@@ -346,7 +346,7 @@ export class MigrationSource {
       pausedHere = wasRunning;
       const downStart = performance.now();
       s.status = 'device';
-      const last = [...new Set([...pages, ...board.ram.takeDirtyPages()])].sort((a, b) => a - b);
+      const last = [...new Set([...pages, ...board.takeDirtyPages()])].sort((a, b) => a - b);
       s.bytesRemaining = last.length * PAGE_SIZE + (mirror?.dirtyBytes ?? 0);
       if (mirror) await this.sendBlocks(mirror, false, false);
       mirror?.stop();

@@ -103,9 +103,11 @@ static void *litmus(void *arg) {
       case SB_FENCED:
       case SB: {
         atomic_long *mine = me == 0 ? &x : &y, *other = me == 0 ? &y : &x;
-        atomic_store_explicit(mine, r + 1, memory_order_relaxed);
+        /* A plain sd and ld (GCC makes a relaxed atomic store an amoswap, which orders like a
+         * fence on the host): only a FENCE keeps the load from passing the store. */
+        *(volatile long *)mine = r + 1;
         if (shape == SB_FENCED) atomic_thread_fence(memory_order_seq_cst);
-        long seen = atomic_load_explicit(other, memory_order_relaxed);
+        long seen = *(volatile long *)other;
         if (me == 0) r1[0] = seen; else r2[0] = seen;
         break;
       }

@@ -16,7 +16,7 @@
 // empties the table too, so that V8 can free their modules (the VMM does it
 // while the guest idles, vmm/idleTrim.ts).
 
-import { CODE_SLOT_WORDS, HART_AREA_BYTES, HART_AREAS_BYTES, type Ram } from '../../ram.js';
+import { CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
 import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
 import { BlockTranslator } from './translate.js';
@@ -77,7 +77,7 @@ export class BlockCache {
     this.imports = { m: { m: ram.memory } };
     this.areaWords = new Int32Array(ram.buffer, 0, HART_AREAS_BYTES >> 2);
     this.areaBytes = new Uint8Array(ram.buffer, 0, HART_AREAS_BYTES);
-    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes()), {
+    const d = new WebAssembly.Instance(new WebAssembly.Module(dispatcherBytes(ram.shared)), {
       m: { m: ram.memory, t: this.table },
     });
     this.dispatch = d.exports['d'] as DispatchFn;
@@ -91,8 +91,7 @@ export class BlockCache {
   clearJumpCaches(page = -1): void {
     const words = this.areaWords;
     const bytes = this.areaBytes;
-    for (let a = 0; a < this.ram.hartAreas; a++) {
-      const at = a * HART_AREA_BYTES;
+    for (const at of this.ram.localHartAreas) {
       if (page >= 0 && bytes[at + AREA_JUMP_FRAMES + (page & (JUMP_FRAMES - 1))] === 0) continue;
       forgetJumps(words, at >> 2);
     }
@@ -148,6 +147,7 @@ export class BlockCache {
     const bytes = moduleBytes(
       BLOCK_TYPE,
       batch.map((p) => p.body),
+      this.ram.shared,
     );
     this.modules++;
     if (this.synchronous) {

@@ -13,6 +13,7 @@
 import {
   AREA_FTAG,
   AREA_JC,
+  AREA_KICK,
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_XOFF,
@@ -24,7 +25,7 @@ import {
 } from '../areaLayout.js';
 import { BLOCK_STOP } from './blockEmitter.js';
 import { MAX_BLOCK } from './translate.js';
-import { ByteWriter, T_I32, T_VOID, W } from './wasmWriter.js';
+import { ByteWriter, memoryLimits, T_I32, T_VOID, W } from './wasmWriter.js';
 
 export type DispatchFn = (
   area: number,
@@ -53,7 +54,7 @@ const L_X = 9;
 const TLB_GEN_BITS = 0xff0;
 
 /** The dispatcher module: imports memory "m"."m" and table "m"."t", exports "d". */
-export function dispatcherBytes(): Uint8Array {
+export function dispatcherBytes(shared = false): Uint8Array {
   const w = new ByteWriter();
   w.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const s = new ByteWriter();
@@ -64,7 +65,7 @@ export function dispatcherBytes(): Uint8Array {
   w.section(1, s);
   s.reset();
   s.u32(2);
-  s.bytes([1, 0x6d, 1, 0x6d, 0x02, 0x00, 0x00]);
+  s.bytes([1, 0x6d, 1, 0x6d, 0x02, ...memoryLimits(shared)]);
   s.bytes([1, 0x6d, 1, 0x74, 0x01, 0x70, 0x00, 0x00]);
   w.section(2, s);
   s.reset();
@@ -137,6 +138,10 @@ export function dispatcherBytes(): Uint8Array {
   b.byte(W.I32Sub);
   i32(MAX_BLOCK);
   b.byte(I32_LT_S);
+  returnN();
+  // if area.kick != 0 return n (another thread wants the hart back in JavaScript)
+  get(P_AREA);
+  load(AREA_KICK);
   returnN();
   // h = area + index(pc) * 16 (jcIndex in areaLayout.ts)
   get(P_PCLO);

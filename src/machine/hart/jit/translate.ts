@@ -28,6 +28,7 @@ import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '..
 import {
   AREA_DTAG,
   AREA_RESV,
+  AREA_RESV_VAL,
   AREA_ROFF,
   AREA_RTAG_HI,
   AREA_RTAG_LO,
@@ -52,6 +53,7 @@ import {
   L_PCHI,
   L_PCLO,
   L_T,
+  L_T2,
 } from './blockEmitter.js';
 
 /** The most instructions one block holds. The hart runs a block only with this much budget left. */
@@ -66,6 +68,8 @@ export interface Translation {
 
 export class BlockTranslator extends CsrEmitter {
   private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
+  /** RAM is shared with harts on other threads: FENCE is a real fence (atomic.fence). */
+  private sharedRam = false;
 
   /**
    * Translates from page offset `po` of the code page at RAM offset `pageOff`,
@@ -73,6 +77,7 @@ export class BlockTranslator extends CsrEmitter {
    */
   translate(ram: Ram, pageOff: number, po: number): Translation | null {
     const code = ram.codePage(pageOff >>> 12);
+    this.sharedRam = ram.shared;
     const w = this.w;
     w.reset();
     this.loaded = 0;
@@ -340,8 +345,13 @@ export class BlockTranslator extends CsrEmitter {
         return Step.Next;
       }
       case Op.FENCE:
-      case Op.FENCE_I:
+        // Plain wasm accesses are ordered as the host orders them (x86: stores may pass
+        // later loads); a fence must keep that from other harts' sight too.
+        if (this.sharedRam) this.w.bytes([W.AtomicPrefix, 0x03, 0x00]);
         return Step.Next;
+      case Op.FENCE_I:
+        // Shared RAM: the interpreter runs it (Ram.syncCode drops code other threads rewrote).
+        return this.sharedRam ? Step.Unsupported : Step.Next;
       case Op.MULH:
       case Op.MULHSU:
       case Op.MULHU:
@@ -354,8 +364,15 @@ export class BlockTranslator extends CsrEmitter {
         this.access(false, r1, 0, dbl ? 8 : 4, k, o);
         this.local(W.LocalTee, L_LO);
         this.mem(dbl ? W.I64Load : W.I64Load32S, dbl ? 3 : 2, HART_AREAS_BYTES);
-        if (discard) this.op(W.Drop);
-        else this.set(d);
+        this.local(W.LocalSet, L_T);
+        // The value read, for the SC to compare (AREA_RESV_VAL).
+        this.local(W.LocalGet, L_AREA);
+        this.local(W.LocalGet, L_T);
+        this.mem(W.I64Store, 3, AREA_RESV_VAL);
+        if (!discard) {
+          this.local(W.LocalGet, L_T);
+          this.set(d);
+        }
         this.local(W.LocalGet, L_AREA);
         this.local(W.LocalGet, L_LO);
         this.mem(W.I32Store, 2, AREA_RESV);
@@ -376,10 +393,23 @@ export class BlockTranslator extends CsrEmitter {
         this.op(W.I32Eq);
         this.op(W.If);
         this.op(T_I64);
+        // Store if memory still holds what the LR read: a compare-and-swap (atomics.ts).
         this.local(W.LocalGet, L_LO);
+        this.local(W.LocalGet, L_AREA);
+        this.mem(W.I64Load, 3, AREA_RESV_VAL);
+        if (!dbl) {
+          this.op(W.I32WrapI64);
+          this.op(W.I64ExtendI32U);
+        }
+        this.local(W.LocalTee, L_T2);
         this.local(W.LocalGet, L_T);
-        this.mem(dbl ? W.I64Store : W.I64Store32, dbl ? 3 : 2, HART_AREAS_BYTES);
-        this.i64(0);
+        this.op(W.AtomicPrefix);
+        this.w.u32(dbl ? 0x49 : 0x4e);
+        this.w.u32(dbl ? 3 : 2);
+        this.w.u32(HART_AREAS_BYTES);
+        this.local(W.LocalGet, L_T2);
+        this.op(W.I64Ne);
+        this.op(W.I64ExtendI32U);
         this.op(W.Else);
         this.i64(1);
         this.op(W.End);

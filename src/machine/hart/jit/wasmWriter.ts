@@ -181,10 +181,18 @@ export interface FuncType {
 }
 
 /**
- * A module importing memory "m"."m" and exporting functions "0", "1", ... of
- * type `type`, whose bodies (locals and code, without the size) are given.
+ * The limits of an imported memory: at least 0 pages; a shared one (harts on several threads)
+ * must say so and name a maximum, the most a 32-bit memory can have.
  */
-export function moduleBytes(type: FuncType, bodies: Uint8Array[]): Uint8Array {
+export function memoryLimits(shared: boolean): number[] {
+  return shared ? [0x03, 0x00, 0x80, 0x80, 0x04] : [0x00, 0x00];
+}
+
+/**
+ * A module importing memory "m"."m" (shared or not, as the memory is) and exporting functions
+ * "0", "1", ... of type `type`, whose bodies (locals and code, without the size) are given.
+ */
+export function moduleBytes(type: FuncType, bodies: Uint8Array[], shared = false): Uint8Array {
   const out = new ByteWriter();
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const s = new ByteWriter();
@@ -200,8 +208,7 @@ export function moduleBytes(type: FuncType, bodies: Uint8Array[]): Uint8Array {
   s.vec(Uint8Array.of(0x6d));
   s.vec(Uint8Array.of(0x6d));
   s.byte(0x02);
-  s.byte(0x00);
-  s.u32(0);
+  s.bytes(memoryLimits(shared));
   out.section(2, s);
   s.reset();
   s.u32(bodies.length);
