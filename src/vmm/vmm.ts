@@ -422,7 +422,8 @@ export class Vmm {
       const stop = board.run(SLICE);
       io.flush();
       const sliceMs = performance.now() - sliceStart;
-      this.idleTrim.ran(sliceMs);
+      // The guest idles only when every hart does: the trim's collection stops this thread.
+      this.idleTrim.ran(sliceMs + (board.remote?.busyMsSince() ?? 0));
       const owed = this.throttle.after(sliceMs);
       board.remote?.throttle(this.throttle.percent);
       if (owed > 0) {

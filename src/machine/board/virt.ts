@@ -140,6 +140,8 @@ export interface RemoteHarts {
   fault(): string | null;
   /** Instructions hart i (1 and up) has retired. */
   instret(i: number): number;
+  /** Milliseconds the harts on other threads have run (out of WFI) since the last call. */
+  busyMsSince(): number;
   /** Resolves when a hart on another thread asks for something (the VMM's idle wait). */
   whenAsked(): Promise<unknown>;
   /** Stops the other threads' harts at a slice boundary and loads their states into the shadows. */

@@ -25,9 +25,13 @@ export const C_MB_VALUE = 9;
 /** The answer: the value read, and 1 when a device answered at the address (0: none). */
 export const C_MB_RESULT = 10;
 export const C_MB_MAPPED = 11;
-/** Bytes of a control block: 16 words, then the hart's retired instructions as a Float64. */
-export const CONTROL_BYTES = 64 + 8;
+/**
+ * Bytes of a control block: 16 words, then as Float64s the hart's retired instructions and the
+ * milliseconds it has spent running (not in WFI).
+ */
+export const CONTROL_BYTES = 64 + 16;
 export const F_INSTRET = 8;
+export const F_BUSY_MS = 9;
 
 export const ORDER_RUN = 0;
 export const ORDER_PAUSE = 1;

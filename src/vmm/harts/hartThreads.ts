@@ -33,6 +33,7 @@ import {
   C_STATE,
   C_WAKE,
   CONTROL_BYTES,
+  F_BUSY_MS,
   F_INSTRET,
   MB_ANSWERED,
   MB_ASKED,
@@ -55,6 +56,9 @@ const LINES = MIP_MSIP | MIP_MTIP | MIP_MEIP | MIP_SEIP;
 interface Link {
   control: Int32Array;
   instret: Float64Array;
+  busy: Float64Array;
+  /** busy[0] when busyMsSince() last looked. */
+  busySeen: number;
   port: MessagePort;
   worker: Worker | null;
   shadow: Hart | null;
@@ -89,6 +93,8 @@ export class HartThreads implements RemoteHarts {
       this.links.push({
         control: new Int32Array(sab, 0, 16),
         instret: new Float64Array(sab, F_INSTRET * 8, 1),
+        busy: new Float64Array(sab, F_BUSY_MS * 8, 1),
+        busySeen: 0,
         port: port1,
         worker: null,
         shadow: null,
@@ -218,6 +224,16 @@ export class HartThreads implements RemoteHarts {
     return this.board === null
       ? (this.links[i].shadow?.currentInstret() ?? 0)
       : this.links[i].instret[0];
+  }
+
+  busyMsSince(): number {
+    let ms = 0;
+    for (const l of this.links) {
+      const b = l.busy[0];
+      ms += b - l.busySeen;
+      l.busySeen = b;
+    }
+    return ms;
   }
 
   /** Why a worker failed, or null. */

@@ -27,6 +27,7 @@ import {
   C_ORDER,
   C_STATE,
   C_WAKE,
+  F_BUSY_MS,
   F_INSTRET,
   MB_ASKED,
   MB_FREE,
@@ -52,6 +53,7 @@ const init = workerData as HartWorkerInit;
 const trim = new IdleTrim();
 const control = new Int32Array(init.control);
 const instret = new Float64Array(init.control, F_INSTRET * 8, 1);
+const busyMs = new Float64Array(init.control, F_BUSY_MS * 8, 1);
 const doorbell = new Int32Array(init.doorbell);
 const time = new Float64Array(init.time);
 const ram = new Ram(init.ramBase, init.ramSize, { share: init.share, thread: init.hartId });
@@ -214,7 +216,9 @@ async function main(): Promise<void> {
       while (Atomics.load(control, C_ORDER) !== ORDER_EXIT) Atomics.wait(control, C_ORDER, 0, 1000);
       return;
     }
-    trim.ran(performance.now() - sliceStart);
+    const ran = performance.now() - sliceStart;
+    trim.ran(ran);
+    busyMs[0] += ran;
     if (r === StopReason.Wfi) {
       await trim.idle(ram); // this thread's code caches go while its hart idles, as hart 0's do
       const ms = untilTimer();
