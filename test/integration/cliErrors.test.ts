@@ -47,6 +47,27 @@ test('a directory given as the initrd is refused', () => {
   assert.match(r.stderr, /kernel|initrd/);
 });
 
+test('--boot uboot refuses the files U-Boot takes from the disk, and needs a disk', () => {
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  for (const flag of ['--kernel', '--initrd', '--append']) {
+    const r = berth(['run', '--boot', 'uboot', '--disk', disk, flag, notKernel]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`${flag} with --boot uboot: U-Boot boots .*extlinux.conf`));
+  }
+  const none = berth(['run', '--boot', 'uboot']);
+  assert.notEqual(none.status, 0);
+  assert.match(none.stderr, /--boot uboot boots from the first disk.*give --disk PATH/);
+  assert.match(
+    berth(['run', '--boot', 'grub']).stderr,
+    /--boot must be direct or uboot, not 'grub'/,
+  );
+  assert.match(
+    berth(['image', 'build', '--out', dir, '--boot', 'lilo']).stderr,
+    /--boot must be direct or uboot, not 'lilo'/,
+  );
+});
+
 test('sizes that cannot be read, and unknown options, are refused', () => {
   assert.match(berth(['run', '--memory', 'lots']).stderr, /cannot read size 'lots'/);
   assert.match(berth(['run', '--frobnicate']).stderr, /Unknown option '--frobnicate'/);
