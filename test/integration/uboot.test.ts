@@ -47,7 +47,7 @@ function ubootLines(console: string, from = 0): string[] {
 }
 
 test(
-  'U-Boot boots the disk own /boot on Berth as on QEMU; an edited extlinux.conf takes effect at the next boot',
+  "U-Boot boots the disk's own /boot on Berth as on QEMU; an edited extlinux.conf takes effect at the next boot",
   { timeout: 3 * BOOT_MS },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-uboot-it-'));
@@ -89,6 +89,9 @@ test(
       const berthLines = ubootLines(s.output);
       const qemuLines = ubootLines(q.output);
       assert.deepEqual(berthLines, qemuLines, 'U-Boot says the same on both boards');
+      const pkg = m.packages.find((p) => p.name === 'u-boot-qemu');
+      assert.ok(pkg, 'image.json lists the U-Boot package');
+      assert.ok(berthLines[0].startsWith(`U-Boot ${pkg.version} (`), berthLines[0]);
       assert.ok(
         berthLines.includes(`Found ${CONF}`) &&
           berthLines.some((l) => l.startsWith(`Retrieving file: /boot/vmlinux-${m.kernelVersion}`)),
