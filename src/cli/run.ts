@@ -31,7 +31,8 @@ Options:
                       /boot/extlinux/extlinux.conf on the first disk, as on a real machine
                       and on QEMU: a kernel installed in the guest runs from the next boot
                       on. Needs a disk (--disk, or an image built with --boot uboot, which
-                      boots this way by itself); no --kernel, --initrd or --append
+                      boots this way by itself) and 256M of memory (the default); no
+                      --kernel, --initrd or --append
   --firmware PATH|none|default  M-mode firmware, as QEMU's -bios: a file (OpenSBI
                       fw_dynamic.bin or .elf, or a bare-metal program), default (Debian's
                       OpenSBI), or none: --kernel is entered in M-mode at its entry address
@@ -203,16 +204,16 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
         `(it panics in early boot with less); give --memory ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M or more`,
     );
   }
+  const uboot = boot === 'uboot' ? await import('../images/uboot.js') : undefined;
+  const problem = uboot?.ubootMemoryProblem(config.memory);
+  if (problem) throw new Error(`--memory: ${problem}; give --memory 256M or more`);
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
   if (config.net.kind === 'tap') {
     const { tapPreflight } = await import('../vmm/net/tapDevice.js');
     tapPreflight({ bridge: config.net.bridge });
   }
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
-  if (boot === 'uboot' && config.kernel === undefined) {
-    const { ensureUBoot } = await import('../images/uboot.js');
-    config.kernel = (await ensureUBoot({ mirror: values.mirror })).path;
-  }
+  if (uboot) config.kernel ??= (await uboot.ensureUBoot({ mirror: values.mirror })).path;
   const vmm = await Vmm.start(config, {
     snapshot: early,
     console: { input: process.stdin, output: process.stdout },

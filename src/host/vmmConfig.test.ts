@@ -79,7 +79,7 @@ test('a spec stored before PCI (no bus) converts as before: every device in a vi
   assert.deepEqual(mmio.buses, { net: 'mmio' });
 });
 
-test('an image that boots through U-Boot: firmware and U-Boot, no initrd, no command line', async () => {
+test('an image that boots through U-Boot: firmware and U-Boot, no initrd, no command line; under 256M refused', async () => {
   const img = join(dir, 'uboot-image');
   mkdirSync(img);
   const [uboot, rootfs] = [file('u-boot.bin'), join(img, 'rootfs.img')];
@@ -88,6 +88,10 @@ test('an image that boots through U-Boot: firmware and U-Boot, no initrd, no com
   writeFileSync(
     join(img, 'image.json'),
     JSON.stringify({ ...manifest, firmwarePath: fw, cmdline: 'console=ttyS0 root=/dev/vda1 rw' }),
+  );
+  assert.throws(
+    () => parseGuestSpec({ name: 'u', memory: '192M', boot: { image: img } }),
+    /memory: booting through U-Boot needs at least 256M .* this guest has 192M/,
   );
   const c = await vmmConfigFor(
     parseGuestSpec({ name: 'u', boot: { image: img } }),

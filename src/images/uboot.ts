@@ -25,6 +25,26 @@ export const UBOOT_PACKAGE = 'u-boot-qemu';
 /** The build in UBOOT_PACKAGE that runs in S-mode under OpenSBI on the virt board. */
 export const UBOOT_PATH = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin';
 
+/**
+ * The least guest RAM that boots through this U-Boot. Its environment puts the extlinux.conf it
+ * reads at 0x8c100000 (scriptaddr) and the initramfs at 0x8c300000 (ramdisk_addr_r), 193 and 195
+ * MiB into RAM, and U-Boot keeps itself at the top of RAM. Measured on Berth and on
+ * qemu-system-riscv64 alike: at 192M and below the store to scriptaddr faults and U-Boot resets
+ * the board, which faults again, over and over; at 200M it boots. 256M leaves room for a larger
+ * initramfs or kernel installed later.
+ */
+export const UBOOT_MIN_MEMORY = 256 * 1024 * 1024;
+
+/** Why a guest of `memoryBytes` cannot boot through U-Boot, or undefined when it can. */
+export function ubootMemoryProblem(memoryBytes: number): string | undefined {
+  if (memoryBytes >= UBOOT_MIN_MEMORY) return undefined;
+  return (
+    `booting through U-Boot needs at least ${UBOOT_MIN_MEMORY >> 20}M of memory (it loads ` +
+    `extlinux.conf and the initramfs 193 MiB into RAM, and faults and resets over and over ` +
+    `with less); this guest has ${Math.floor(memoryBytes / (1 << 20))}M`
+  );
+}
+
 export interface UBootAsset {
   path: string;
   version: string;

@@ -55,6 +55,12 @@ test('--boot uboot refuses the files U-Boot takes from the disk, and needs a dis
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, new RegExp(`${flag} with --boot uboot: U-Boot boots .*extlinux.conf`));
   }
+  const small = berth(['run', '--boot', 'uboot', '--disk', disk, '--memory', '192M']);
+  assert.notEqual(small.status, 0);
+  assert.match(
+    small.stderr,
+    /--memory: booting through U-Boot needs at least 256M .* this guest has 192M/,
+  );
   const none = berth(['run', '--boot', 'uboot']);
   assert.notEqual(none.status, 0);
   assert.match(none.stderr, /--boot uboot boots from the first disk.*give --disk PATH/);
