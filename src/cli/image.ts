@@ -12,6 +12,7 @@ this host's apt configuration, or --mirror, and cached):
   DIR/rootfs.img  raw ext4 root disk (sparse): busybox, dropbear SSH server on
                   port 22, busybox httpd on port 80 serving /srv/www, DHCP on eth0
   DIR/initrd.gz   initramfs that loads virtio and ext4 modules and mounts root=
+                  (with --boot uboot it is in the disk's /boot instead)
   DIR/image.json  the kernel, firmware and kernel command line to boot them with
 Needs mke2fs from e2fsprogs on this host (and debugfs when not run as root).
 
