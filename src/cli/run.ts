@@ -184,6 +184,10 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
         );
       }
       boot = 'uboot';
+    } else if (img.boot === 'direct' && boot === 'uboot') {
+      throw new Error(
+        `--boot uboot: the image in ${values.image} boots directly (built without --boot uboot): its disk has no /boot for U-Boot; build one with berth image build --boot uboot`,
+      );
     }
     spec.kernel ??= img.kernelPath;
     spec.firmware ??= img.firmwarePath;
