@@ -12,6 +12,7 @@ this host's apt configuration, or --mirror, and cached):
   DIR/rootfs.img  raw ext4 root disk (sparse): busybox, dropbear SSH server on
                   port 22, busybox httpd on port 80 serving /srv/www, DHCP on eth0
   DIR/initrd.gz   initramfs that loads virtio and ext4 modules and mounts root=
+                  (with --boot uboot it is in the disk's /boot instead)
   DIR/image.json  the kernel, firmware and kernel command line to boot them with
 Needs mke2fs from e2fsprogs on this host (and debugfs when not run as root).
 
@@ -21,6 +22,15 @@ Options:
   --ssh-key PATH      public key file for root's authorized_keys (e.g. ~/.ssh/id_ed25519.pub)
   --mirror URL        Debian archive to fetch packages from
   --suite NAME        Debian suite (default trixie)
+  --boot direct|uboot direct (default): image.json names the kernel and DIR/initrd.gz,
+                      which berth run hands to the board; uboot: the disk boots itself as
+                      a real machine's does: partitioned (root=/dev/vda1), its /boot holds
+                      the kernel, the initramfs and extlinux/extlinux.conf, and image.json
+                      names OpenSBI and U-Boot (Debian's u-boot-qemu), which read /boot at
+                      every boot: edit extlinux.conf or install a kernel in the guest, and
+                      the next boot takes it. Boots on QEMU too:
+                      qemu-system-riscv64 -M virt -bios FIRMWARE -kernel U-BOOT
+                        -drive file=DIR/rootfs.img,format=raw,if=virtio
 
 Boot it with:
   berth run --image DIR               (add --net user -p 8080:80 to reach its web page)
@@ -46,6 +56,7 @@ export async function imageCommand(args: string[]): Promise<number> {
       'ssh-key': { type: 'string' },
       mirror: { type: 'string' },
       suite: { type: 'string' },
+      boot: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,6 +69,11 @@ export async function imageCommand(args: string[]): Promise<number> {
     return 2;
   }
   const sizeBytes = parseSize(values.size ?? '512M');
+  const boot = values.boot ?? 'direct';
+  if (boot !== 'direct' && boot !== 'uboot') {
+    process.stderr.write(`berth image build: --boot must be direct or uboot, not '${boot}'\n`);
+    return 2;
+  }
   let sshPublicKey: string | undefined;
   if (values['ssh-key'] !== undefined) {
     const path = values['ssh-key'];
@@ -81,6 +97,7 @@ export async function imageCommand(args: string[]): Promise<number> {
     sshPublicKey,
     mirror: values.mirror,
     suite: values.suite,
+    boot,
   });
   process.stdout.write(`${r.manifestPath}\nboot with: berth run --image ${values.out}\n`);
   return 0;

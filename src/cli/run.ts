@@ -25,6 +25,14 @@ Options:
                       any flat binary (at the firmware's end rounded up to 2 MiB)
   --initrd PATH       initramfs
   --append ARGS       kernel command line (default: console=ttyS0)
+  --boot direct|uboot direct (default): the board starts --kernel; uboot: OpenSBI starts
+                      U-Boot (Debian's u-boot-qemu, S-mode, fetched on first use), which
+                      boots the kernel, initramfs and command line named in
+                      /boot/extlinux/extlinux.conf on the first disk, as on a real machine
+                      and on QEMU: a kernel installed in the guest runs from the next boot
+                      on. Needs a disk (--disk, or an image built with --boot uboot, which
+                      boots this way by itself) and 256M of memory (the default); no
+                      --kernel, --initrd or --append
   --firmware PATH|none|default  M-mode firmware, as QEMU's -bios: a file (OpenSBI
                       fw_dynamic.bin or .elf, or a bare-metal program), default (Debian's
                       OpenSBI), or none: --kernel is entered in M-mode at its entry address
@@ -89,6 +97,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
       kernel: { type: 'string' },
       initrd: { type: 'string' },
       append: { type: 'string' },
+      boot: { type: 'string' },
       firmware: { type: 'string' },
       disk: { type: 'string', multiple: true },
       rng: { type: 'string' },
@@ -164,15 +173,29 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
           ? { kind: 'tap', bridge: values.bridge!, mac: values.mac }
           : { kind: 'none' },
   };
+  let boot = parseBoot(values.boot);
   if (values.image !== undefined) {
     const { readImageManifest } = await import('../images/imageManifest.js');
     const img = readImageManifest(values.image);
+    if (img.boot === 'uboot' && values.kernel === undefined) {
+      if (boot === 'direct') {
+        throw new Error(
+          `--boot direct: the image in ${values.image} boots through U-Boot from its own /boot; give --kernel (and --initrd) to boot another kernel directly`,
+        );
+      }
+      boot = 'uboot';
+    } else if (img.boot === 'direct' && boot === 'uboot') {
+      throw new Error(
+        `--boot uboot: the image in ${values.image} boots directly (built without --boot uboot): its disk has no /boot for U-Boot; build one with berth image build --boot uboot`,
+      );
+    }
     spec.kernel ??= img.kernelPath;
     spec.firmware ??= img.firmwarePath;
     if (values.kernel === undefined) spec.initrd ??= img.initrdPath;
-    spec.append ??= img.cmdline;
+    if (img.boot === 'direct' || values.kernel !== undefined) spec.append ??= img.cmdline;
     spec.disks = [{ path: img.rootfsPath, readOnly: false }, ...(spec.disks ?? [])];
   }
+  if (boot === 'uboot') checkUBootFlags(values, spec);
   const config = parseVmmConfig(spec);
   // Imported when needed: the images layer and koffi take a while to load.
   const { DEBIAN_KERNEL_MIN_MEMORY } =
@@ -185,12 +208,16 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
         `(it panics in early boot with less); give --memory ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M or more`,
     );
   }
+  const uboot = boot === 'uboot' ? await import('../images/uboot.js') : undefined;
+  const problem = uboot?.ubootMemoryProblem(config.memory);
+  if (problem) throw new Error(`--memory: ${problem}; give --memory 256M or more`);
   // Privileges, bridge, tools and disks before any download (the VMM checks again).
   if (config.net.kind === 'tap') {
     const { tapPreflight } = await import('../vmm/net/tapDevice.js');
     tapPreflight({ bridge: config.net.bridge });
   }
   for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
+  if (uboot) config.kernel ??= (await uboot.ensureUBoot({ mirror: values.mirror })).path;
   const vmm = await Vmm.start(config, {
     snapshot: early,
     console: { input: process.stdin, output: process.stdout },
@@ -211,6 +238,31 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     );
   }
   return exit.code;
+}
+
+/** The --boot value; undefined when not given. */
+function parseBoot(text: string | undefined): 'direct' | 'uboot' | undefined {
+  if (text === undefined || text === 'direct' || text === 'uboot') return text;
+  throw new Error(`--boot must be direct or uboot, not '${text}'`);
+}
+
+/** U-Boot takes the kernel, initramfs and command line from the disk: refuses flags that give them. */
+function checkUBootFlags(
+  values: { kernel?: string; initrd?: string; append?: string; image?: string },
+  spec: VmmConfigInput,
+): void {
+  for (const flag of ['kernel', 'initrd', 'append'] as const) {
+    if (values[flag] !== undefined) {
+      throw new Error(
+        `--${flag} with --boot uboot: U-Boot boots the kernel, initramfs and command line that the disk's /boot/extlinux/extlinux.conf names; edit that file in the guest (or leave out --boot uboot)`,
+      );
+    }
+  }
+  if ((spec.disks ?? []).length === 0) {
+    throw new Error(
+      "--boot uboot boots from the first disk's /boot/extlinux/extlinux.conf: give --disk PATH (e.g. an image made by berth image build --boot uboot)",
+    );
+  }
 }
 
 /** The --cpus value as a hart count, or undefined for the default; the config checks the range. */

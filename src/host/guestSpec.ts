@@ -20,6 +20,7 @@ import {
 } from '../vmm/configSchemas.js';
 import { readImageManifest } from '../images/imageManifest.js';
 import { DEBIAN_KERNEL_MIN_MEMORY } from '../images/assets.js';
+import { ubootMemoryProblem } from '../images/uboot.js';
 import { VIRT } from '../machine/board/memoryMap.js';
 import { badRequest } from './errors.js';
 
@@ -176,11 +177,14 @@ export function checkSpecFiles(spec: GuestSpec): void {
   spec.disks.forEach((d, i) => mustExist(`disks.${i}.path`, d.path, 'file'));
   if ('image' in spec.boot) {
     mustExist('boot.image', spec.boot.image, 'dir');
+    let image: ReturnType<typeof readImageManifest>;
     try {
-      readImageManifest(spec.boot.image);
+      image = readImageManifest(spec.boot.image);
     } catch (e) {
       throw badRequest(`boot.image: ${(e as Error).message}`);
     }
+    const problem = image.boot === 'uboot' ? ubootMemoryProblem(spec.memory) : undefined;
+    if (problem) throw badRequest(`memory: ${problem}`);
     if (spec.disks.length >= MAX_DISKS) {
       throw badRequest(`disks: an image brings its root disk, so at most ${MAX_DISKS - 1} more`);
     }

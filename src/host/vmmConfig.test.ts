@@ -4,7 +4,7 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGuestSpec, type GuestSpec } from './guestSpec.js';
@@ -77,4 +77,33 @@ test('a spec stored before PCI (no bus) converts as before: every device in a vi
   );
   assert.equal(mmio.disks[0].bus, 'mmio');
   assert.deepEqual(mmio.buses, { net: 'mmio' });
+});
+
+test('an image that boots through U-Boot: firmware and U-Boot, no initrd, no command line; under 256M refused', async () => {
+  const img = join(dir, 'uboot-image');
+  mkdirSync(img);
+  const [uboot, rootfs] = [file('u-boot.bin'), join(img, 'rootfs.img')];
+  writeFileSync(rootfs, 'disk');
+  const manifest = { format: 1, boot: 'uboot', rootfs: 'rootfs.img', kernelPath: uboot };
+  writeFileSync(
+    join(img, 'image.json'),
+    JSON.stringify({ ...manifest, firmwarePath: fw, cmdline: 'console=ttyS0 root=/dev/vda1 rw' }),
+  );
+  assert.throws(
+    () => parseGuestSpec({ name: 'u', memory: '192M', boot: { image: img } }),
+    /memory: booting through U-Boot needs at least 256M .* this guest has 192M/,
+  );
+  const c = await vmmConfigFor(
+    parseGuestSpec({ name: 'u', boot: { image: img } }),
+    paths,
+    noAssets,
+  );
+  assert.equal(c.firmware, fw);
+  assert.equal(c.kernel, uboot);
+  assert.equal(c.initrd, undefined);
+  assert.equal(c.append, undefined, "U-Boot takes the kernel's command line from the disk");
+  assert.deepEqual(
+    c.disks.map((d) => d.path),
+    [rootfs],
+  );
 });

@@ -81,11 +81,12 @@ export async function vmmConfigFor(
   let boot: { firmware: string; kernel?: string; initrd?: string; append?: string };
   if ('image' in spec.boot) {
     const m = readImageManifest(spec.boot.image);
+    // An image that boots through U-Boot has its command line in its /boot/extlinux/extlinux.conf.
     boot = {
       firmware: m.firmwarePath,
       kernel: m.kernelPath,
       initrd: m.initrdPath,
-      append: m.cmdline,
+      append: m.boot === 'uboot' ? undefined : m.cmdline,
     };
   } else if ('firmware' in spec.boot) {
     boot = { ...spec.boot };

@@ -15,6 +15,7 @@ import { ImageError } from './errors.js';
 import {
   type FakePackage,
   FakeArchive,
+  fakeAssetOptions,
   fakeElf,
   fakeModule,
   fakeRiscvImage,
@@ -72,16 +73,7 @@ function packages(kver: string, debver: string): FakePackage[] {
 const MODULES = ['virtio_mmio', 'virtio_net', 'virtio_blk', 'virtio_rng', 'not_there'];
 
 function opts(extra: AssetOptions = {}): AssetOptions {
-  return {
-    mirror: fake.mirror,
-    suite: fake.suite,
-    cacheDir,
-    keyring: fake.keyring,
-    progress: false,
-    log: () => {},
-    modules: MODULES,
-    ...extra,
-  };
+  return { ...fakeAssetOptions(fake, cacheDir), modules: MODULES, ...extra };
 }
 
 before(() => {

@@ -25,18 +25,12 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { xz } from '@napi-rs/lzma';
-import { findDebianMirror } from './aptSources.js';
-import {
-  DEFAULT_ARCH,
-  DEFAULT_SUITE,
-  DebianArchive,
-  type PackageInfo,
-  type VerifyMode,
-} from './archive.js';
+import { DEFAULT_ARCH, DEFAULT_SUITE, type PackageInfo, type VerifyMode } from './archive.js';
 import { AssetCache, sha256Hex } from './cache.js';
 import { type DebEntry, extractDeb } from './deb.js';
 import { ImageError } from './errors.js';
 import { gzipInitramfs, initramfsCpio, type KernelModule } from './initramfs.js';
+import { openSuiteArchive } from './suiteArchive.js';
 
 export { ImageError } from './errors.js';
 export { PLAIN_CONSOLE_ARG, READY_BANNER } from './initramfs.js';
@@ -104,6 +98,17 @@ export interface PackageRef {
   filename: string;
   sha256: string;
   size: number;
+}
+
+/** What a record keeps of a package it took files from. */
+export function packageRef(p: PackageInfo): PackageRef {
+  return {
+    name: p.package,
+    version: p.version,
+    filename: p.filename,
+    sha256: p.sha256,
+    size: p.size,
+  };
 }
 
 export interface GuestAssets {
@@ -212,37 +217,16 @@ async function ensureRecord(
     if (done) return { cache, record, wanted };
   }
 
-  const mirror = findDebianMirror({ mirror: opts.mirror, aptDir: opts.aptDir });
-  log(
-    `fetching the riscv64 guest assets from ${mirror.uri} (suite ${suite}; mirror from ${mirror.from})`,
-  );
-  const archive = new DebianArchive({
-    mirror: mirror.uri,
+  const { archive, index, mirror } = await openSuiteArchive({
+    ...opts,
     suite,
-    arch,
     cache,
-    keyring: opts.keyring,
-    verify: opts.verify,
-    progress: opts.progress,
     log,
+    what: 'the riscv64 guest assets',
   });
-  const release = await archive.release();
-  log(
-    release.signature.verified
-      ? `${suite} Release signature verified (key ${release.signature.keys.join(', ')})`
-      : `${suite} Release signature NOT verified (${release.signature.reason})`,
-  );
-  const index = await archive.packages();
   const { meta, target: kernelPkg } = index.followMeta(KERNEL_METAPACKAGE, /^linux-image-\d/);
   const opensbiPkg = index.resolve('opensbi');
   const busyboxPkg = index.resolve('busybox-static');
-  const ref = (p: PackageInfo): PackageRef => ({
-    name: p.package,
-    version: p.version,
-    filename: p.filename,
-    sha256: p.sha256,
-    size: p.size,
-  });
 
   // Reuse what an earlier record derived from the same packages.
   const old = await cache.readRecord<AssetsRecord>(key);
@@ -268,13 +252,13 @@ async function ensureRecord(
     format: RECORD_FORMAT,
     suite,
     arch,
-    mirror: mirror.uri,
+    mirror,
     fetched: new Date().toISOString(),
     packages: {
-      kernel: ref(kernelPkg),
-      kernelMeta: ref(meta),
-      opensbi: ref(opensbiPkg),
-      busybox: ref(busyboxPkg),
+      kernel: packageRef(kernelPkg),
+      kernelMeta: packageRef(meta),
+      opensbi: packageRef(opensbiPkg),
+      busybox: packageRef(busyboxPkg),
     },
     kernel,
     firmware,

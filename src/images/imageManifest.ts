@@ -1,5 +1,6 @@
 // Reads DIR/image.json, the manifest `berth image build` writes beside the root disk and
-// initramfs, and turns it into the files a VMM boots: `berth run --image DIR`.
+// initramfs, and turns it into the files a VMM boots: `berth run --image DIR`. An image whose
+// disk boots itself (boot "uboot") names U-Boot as its kernel and has no initramfs beside it.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -8,8 +9,9 @@ import { ImageError } from './errors.js';
 
 const ManifestSchema = z.object({
   format: z.literal(1),
+  boot: z.enum(['direct', 'uboot']).default('direct'),
   rootfs: z.string().min(1),
-  initrd: z.string().min(1),
+  initrd: z.string().min(1).optional(),
   kernelPath: z.string().min(1),
   firmwarePath: z.string().min(1),
   cmdline: z.string(),
@@ -17,8 +19,11 @@ const ManifestSchema = z.object({
 
 /** What a built image boots with: absolute paths and the kernel command line. */
 export interface ImageBootFiles {
+  /** 'uboot': kernelPath is U-Boot, which boots the kernel in the disk's /boot. */
+  boot: 'direct' | 'uboot';
   rootfsPath: string;
-  initrdPath: string;
+  /** Absent when boot is 'uboot'. */
+  initrdPath?: string;
   kernelPath: string;
   firmwarePath: string;
   cmdline: string;
@@ -55,10 +60,17 @@ export function readImageManifest(dir: string): ImageBootFiles {
     );
   }
   const m = parsed.data;
+  if (m.boot === 'direct' && m.initrd === undefined) {
+    throw new ImageError(
+      'NOT_AN_IMAGE',
+      `${path} is not an image manifest of this Berth: initrd: Required (an image booted directly has one)`,
+    );
+  }
   const within = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
   const files: ImageBootFiles = {
+    boot: m.boot,
     rootfsPath: within(m.rootfs),
-    initrdPath: within(m.initrd),
+    initrdPath: m.initrd === undefined ? undefined : within(m.initrd),
     kernelPath: within(m.kernelPath),
     firmwarePath: within(m.firmwarePath),
     cmdline: m.cmdline,
@@ -66,10 +78,10 @@ export function readImageManifest(dir: string): ImageBootFiles {
   for (const [what, p] of [
     ['root disk', files.rootfsPath],
     ['initramfs', files.initrdPath],
-    ['kernel', files.kernelPath],
+    [m.boot === 'uboot' ? 'boot loader (U-Boot)' : 'kernel', files.kernelPath],
     ['firmware', files.firmwarePath],
   ] as const) {
-    if (!existsSync(p)) {
+    if (p !== undefined && !existsSync(p)) {
       throw new ImageError(
         'NOT_AN_IMAGE',
         `the ${what} of the image in ${dir} is gone: ${p}; rebuild it with: berth image build --out ${dir}`,

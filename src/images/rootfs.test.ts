@@ -120,7 +120,7 @@ function haveE2fs(): boolean {
 }
 
 test(
-  'chownImageToRoot makes every inode root:root when the staging files are not',
+  'chownImageToRoot makes every inode root:root when the staging files are not, also in a partition',
   { skip: haveE2fs() ? false : 'e2fsprogs missing' },
   () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-owner-'));
@@ -133,19 +133,30 @@ test(
         for (const p of ['a b', 'a b/f']) chownSync(join(tree, p), 1234, 1234);
         lchownSync(join(tree, 'l'), 1234, 1234);
       }
-      const img = join(dir, 'x.img');
-      makeExt4(tree, img, { sizeBytes: 8 << 20 });
-      const owners = () =>
-        spawnSync(e2fsTool('debugfs'), ['-R', 'ls -l "/a b"', img], { encoding: 'utf8' }).stdout;
-      assert.doesNotMatch(owners(), /100644 \(1\)\s+0\s+0\s/, 'staged owners are kept by mke2fs');
-      chownImageToRoot(img, ['/', '/a b', '/a b/f', '/l']);
-      assert.match(owners(), /100644 \(1\)\s+0\s+0\s+1 /);
-      const root = spawnSync(e2fsTool('debugfs'), ['-R', 'ls -l /', img], { encoding: 'utf8' });
-      for (const name of ['a b', 'l']) {
-        assert.match(root.stdout, new RegExp(`\\(\\d\\)\\s+0\\s+0\\s.* ${name}\\n`));
+      for (const offset of [0, 1 << 20]) {
+        const img = join(dir, `x${offset}.img`);
+        makeExt4(tree, img, { sizeBytes: 8 << 20, offsetBytes: offset });
+        assert.equal(statSync(img).size, offset + (8 << 20), 'the file system ends the file');
+        if (offset > 0) {
+          const head = readFileSync(img).subarray(0, offset);
+          assert.ok(
+            head.every((b) => b === 0),
+            'nothing before the partition',
+          );
+        }
+        const fs = offset ? `${img}?offset=${offset}` : img;
+        const ls = (path: string) =>
+          spawnSync(e2fsTool('debugfs'), ['-R', `ls -l "${path}"`, fs], { encoding: 'utf8' })
+            .stdout;
+        assert.doesNotMatch(ls('/a b'), /100644 \(1\)\s+0\s+0\s/, 'staged owners are kept');
+        chownImageToRoot(img, ['/', '/a b', '/a b/f', '/l'], offset);
+        assert.match(ls('/a b'), /100644 \(1\)\s+0\s+0\s+1 /);
+        for (const name of ['a b', 'l']) {
+          assert.match(ls('/'), new RegExp(`\\(\\d\\)\\s+0\\s+0\\s.* ${name}\\n`));
+        }
+        const fsck = spawnSync(e2fsTool('e2fsck'), ['-fn', fs], { encoding: 'utf8' });
+        assert.equal(fsck.status, 0, fsck.stdout);
       }
-      const fsck = spawnSync(e2fsTool('e2fsck'), ['-fn', img], { encoding: 'utf8' });
-      assert.equal(fsck.status, 0, fsck.stdout);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -440,6 +440,8 @@ export interface Ext4Options {
   /** Size of the image in bytes (a multiple of 1 MiB is best). */
   sizeBytes: number;
   label?: string;
+  /** Where the file system starts in `out` (a partition's offset; default 0, the whole file). */
+  offsetBytes?: number;
 }
 
 /**
@@ -450,11 +452,12 @@ export interface Ext4Options {
 export function makeExt4(staging: string, out: string, opts: Ext4Options): void {
   const mke2fs = e2fsTool('mke2fs');
   const kib = Math.floor(opts.sizeBytes / 1024);
+  const offset = opts.offsetBytes ? `,offset=${opts.offsetBytes}` : '';
   const r = spawnSync(
     mke2fs,
     [
       ...['-q', '-F', '-t', 'ext4', '-b', '4096', '-L', opts.label ?? 'berth-root'],
-      ...['-E', 'root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0'],
+      ...['-E', `root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0${offset}`],
       ...['-d', staging, out, `${kib}k`],
     ],
     { encoding: 'utf8' },
@@ -467,13 +470,17 @@ export function makeExt4(staging: string, out: string, opts: Ext4Options): void 
   }
 }
 
-/** Sets every listed path in the image to root:root (for builds by a user who is not root). */
-export function chownImageToRoot(image: string, paths: string[]): void {
+/**
+ * Sets every listed path in the image to root:root (for builds by a user who is not root); the
+ * file system starts `offsetBytes` into the image (a partition), by e2fsprogs' "?offset=".
+ */
+export function chownImageToRoot(image: string, paths: string[], offsetBytes = 0): void {
   const debugfs = e2fsTool('debugfs');
   const script = paths
     .map((p) => `sif "${p.replace(/"/g, '\\"')}" uid 0\nsif "${p}" gid 0\n`)
     .join('');
-  const r = spawnSync(debugfs, ['-w', '-f', '-', image], { input: script, encoding: 'utf8' });
+  const fs = offsetBytes ? `${image}?offset=${offsetBytes}` : image;
+  const r = spawnSync(debugfs, ['-w', '-f', '-', fs], { input: script, encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new ImageError(
       'FORMAT',

@@ -228,3 +228,25 @@ export function fakeModule(name: string, depends: string[]): Buffer {
 export function fakeElf(tag: string): Buffer {
   return Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.from(tag)]);
 }
+
+/** Asset options that fetch quietly from `fake` into the cache folder `cacheDir`. */
+export function fakeAssetOptions(
+  fake: FakeArchive,
+  cacheDir: string,
+): {
+  mirror: string;
+  suite: string;
+  cacheDir: string;
+  keyring: string;
+  progress: false;
+  log: () => void;
+} {
+  return {
+    mirror: fake.mirror,
+    suite: fake.suite,
+    cacheDir,
+    keyring: fake.keyring,
+    progress: false,
+    log: () => {},
+  };
+}

@@ -409,6 +409,12 @@ export class Vmm {
   private async loop(board: VirtBoard, clock: TickClock): Promise<VmmExit | 'reboot'> {
     const io = this.io;
     let lastYield = Date.now();
+    // Lets I/O, signals and control requests in now and then while the guest runs on.
+    const turn = async () => {
+      if (Date.now() - lastYield < 10) return;
+      await new Promise((r) => setImmediate(r));
+      lastYield = Date.now();
+    };
     for (;;) {
       if (io.quitRequested && !this.quitReason) this.quitReason = { kind: 'quit', code: 0 };
       if (this.quitReason) return this.quitReason;
@@ -449,9 +455,15 @@ export class Vmm {
         }
         const deadline = board.nextDeadline();
         if (clock.deterministic) {
-          // Idle time passes at once; with no timer armed, wait for input.
-          if (Number.isFinite(deadline)) clock.skipTo(deadline);
-          else await Promise.race([io.whenInput(), this.whenOrdered()]);
+          // Idle time passes at once; with no timer armed, wait for input. A guest that idles
+          // on its timer never waits: it gets the event loop's turns as a computing one does.
+          if (Number.isFinite(deadline)) {
+            clock.skipTo(deadline);
+            await turn();
+          } else {
+            await Promise.race([io.whenInput(), this.whenOrdered()]);
+            lastYield = Date.now();
+          }
           continue;
         }
         const ms = Number.isFinite(deadline)
@@ -472,11 +484,7 @@ export class Vmm {
         }
         continue;
       }
-      // Let I/O and control requests in now and then while the guest computes.
-      if (Date.now() - lastYield >= 10) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = Date.now();
-      }
+      await turn();
     }
   }
 

@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,44 @@ test('a directory given as the initrd is refused', () => {
   const r = berth(['run', '--kernel', notKernel, '--firmware', notKernel, '--initrd', dir]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /kernel|initrd/);
+});
+
+test('--boot uboot refuses the files U-Boot takes from the disk, and needs a disk', () => {
+  const disk = join(dir, 'disk.img');
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  for (const flag of ['--kernel', '--initrd', '--append']) {
+    const r = berth(['run', '--boot', 'uboot', '--disk', disk, flag, notKernel]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`${flag} with --boot uboot: U-Boot boots .*extlinux.conf`));
+  }
+  const small = berth(['run', '--boot', 'uboot', '--disk', disk, '--memory', '192M']);
+  assert.notEqual(small.status, 0);
+  assert.match(
+    small.stderr,
+    /--memory: booting through U-Boot needs at least 256M .* this guest has 192M/,
+  );
+  const image = join(dir, 'direct-image');
+  mkdirSync(image);
+  writeFileSync(join(image, 'rootfs.img'), Buffer.alloc(1 << 20));
+  const manifest = { format: 1, rootfs: 'rootfs.img', initrd: 'rootfs.img', cmdline: '' };
+  writeFileSync(
+    join(image, 'image.json'),
+    JSON.stringify({ ...manifest, kernelPath: notKernel, firmwarePath: notKernel }),
+  );
+  const direct = berth(['run', '--boot', 'uboot', '--image', image]);
+  assert.notEqual(direct.status, 0);
+  assert.match(direct.stderr, /--boot uboot: the image in .* boots directly .* has no \/boot/);
+  const none = berth(['run', '--boot', 'uboot']);
+  assert.notEqual(none.status, 0);
+  assert.match(none.stderr, /--boot uboot boots from the first disk.*give --disk PATH/);
+  assert.match(
+    berth(['run', '--boot', 'grub']).stderr,
+    /--boot must be direct or uboot, not 'grub'/,
+  );
+  assert.match(
+    berth(['image', 'build', '--out', dir, '--boot', 'lilo']).stderr,
+    /--boot must be direct or uboot, not 'lilo'/,
+  );
 });
 
 test('sizes that cannot be read, and unknown options, are refused', () => {

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BERTH_CLI, ConsoleSession } from './session.js';
-import { buildImage, type ImageBuildResult } from '../../src/images/imageBuild.js';
+import { buildImage, type DirectImageBuildResult } from '../../src/images/imageBuild.js';
 import { GUEST_READY_BANNER } from '../../src/images/rootfs.js';
 import { PLAIN_CONSOLE_ARG } from '../../src/images/initramfs.js';
 import { listenOnce, sendStream, type StreamResult } from '../support/streamPeer.js';
@@ -35,7 +35,7 @@ const PEER = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'str
 const GUEST_IP = '10.213.0.2';
 
 let dir = '';
-let image: ImageBuildResult;
+let image: DirectImageBuildResult;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'berth-net-transfer-'));
