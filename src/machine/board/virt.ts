@@ -413,7 +413,11 @@ export class VirtBoard implements Persistent<BoardState> {
         if (r === StopReason.Fault) return { kind: 'fault', message: `hart 0: ${h.lastError}` };
         if (this.event === null) {
           if (r === StopReason.Wfi) {
+            // A kick seen after serve() (which notes the doorbell the VMM's idle wait watches)
+            // came before that doorbell's ring: an IPI or request that would otherwise wait
+            // for the next timer. Go round again instead.
             remote.serve(this);
+            if (h.kicked) continue;
             return { kind: 'wfi' };
           }
           if (!h.kicked || h.currentInstret() - start >= budget) {
