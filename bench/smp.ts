@@ -9,8 +9,8 @@
 // Run: npm run bench:smp [-- --rounds 3 --loops 20000]
 
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { ConsoleSession } from '../test/integration/session.js';
+import { hostParallelism } from '../test/support/hostParallelism.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { end, median, printTable, PROMPT, started } from './sessions.js';
 
@@ -65,29 +65,6 @@ async function twoLoops(kind: Kind, harts: number): Promise<number> {
   } finally {
     await end(s, () => s.send('poweroff -f\n'));
   }
-}
-
-/** Iterations of a busy loop a host thread makes in `ms`. */
-function spin(ms: number): Promise<number> {
-  const code =
-    `const t = Date.now(); let n = 0; while (Date.now() - t < ${ms}) n++;` +
-    `require('node:worker_threads').parentPort.postMessage(n);`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true });
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-}
-
-/**
- * How much two host threads get done at once against one alone (2.0: two free cores). On a
- * virtual host the second core comes and goes with the neighbours' load: a two-hart guest can
- * only gain what the host gives, so each round measures it beside the guests.
- */
-async function hostParallelism(): Promise<number> {
-  const one = await spin(400);
-  const [a, b] = await Promise.all([spin(400), spin(400)]);
-  return (a + b) / one;
 }
 
 const parallelism: number[] = [];
