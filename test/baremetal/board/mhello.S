@@ -86,6 +86,13 @@ _start:
   blt s2, t1, 5b
   la a0, msg_bye
   call puts
+  # Wait until the UART has sent its last byte (LSR bit 6, transmitter empty): a
+  # power-off right after the store can lose the final newline in QEMU.
+  li t0, UART
+4:
+  lbu t1, 5(t0)
+  andi t1, t1, 0x40
+  beqz t1, 4b
   li t0, TEST
   li t1, 0x5555
   sw t1, 0(t0)
