@@ -4,7 +4,7 @@
 # for the guest-assets tests cpio, gpg (signing a test archive) and gpgv, and
 # qemu-utils (qemu-img, qemu-io) for the qcow2 tests, libslirp0 for the
 # user-mode networking tests, and iproute2, curl and ping for the bridged
-# (TAP) networking tests, openssl for the daemon's TLS certificate, and chromium for the web
+# (TAP) networking tests, mmdebstrap and qemu-user-static for the full Debian image, openssl for the daemon's TLS certificate, and chromium for the web
 # console's browser tests (driven by playwright-core at /usr/bin/chromium).
 set -euo pipefail
 need=()
@@ -12,6 +12,8 @@ command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu)
 command -v riscv64-linux-gnu-as >/dev/null || need+=(binutils-riscv64-linux-gnu)
 [ -e /usr/riscv64-linux-gnu/lib/libc.a ] || need+=(libc6-dev-riscv64-cross)
 command -v qemu-riscv64 >/dev/null || need+=(qemu-user)
+[ -x /usr/bin/qemu-riscv64-static ] || need+=(qemu-user-static)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v dtc >/dev/null || need+=(device-tree-compiler)
 command -v qemu-system-riscv64 >/dev/null || need+=(qemu-system-misc)
 command -v cpio >/dev/null || need+=(cpio)

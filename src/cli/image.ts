@@ -32,6 +32,18 @@ Options:
                       qemu-system-riscv64 -M virt -bios FIRMWARE -kernel U-BOOT
                         -drive file=DIR/rootfs.img,format=raw,if=virtio
 
+A full Debian system instead (--distro debian): systemd, apt, OpenSSH, DHCP on
+every wired interface, a login on the serial console, cloud-init (NoCloud) for
+the first boot, and Debian's kernel in the disk's /boot, booted by U-Boot (a
+kernel installed in the guest boots next time). Made with Debian's mmdebstrap,
+its packages set up under qemu-user: several minutes the first time, then
+cached. Needs root, mmdebstrap, qemu-user-static and Linux 6.7 or later.
+  --distro busybox|debian  busybox (default) or debian
+  --hostname NAME     the guest's host name (default debian)
+  --user-data FILE    cloud-init user data (e.g. #cloud-config with users, passwords,
+                      packages); --ssh-key goes to the default user, debian (with sudo)
+  (--size defaults to 4G for debian: a sparse file, about 1 GiB used at first)
+
 Boot it with:
   berth run --image DIR               (add --net user -p 8080:80 to reach its web page)
 (image.json holds the kernel, firmware and command line that go with the disk.)
@@ -57,6 +69,9 @@ export async function imageCommand(args: string[]): Promise<number> {
       mirror: { type: 'string' },
       suite: { type: 'string' },
       boot: { type: 'string' },
+      distro: { type: 'string' },
+      hostname: { type: 'string' },
+      'user-data': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,7 +83,29 @@ export async function imageCommand(args: string[]): Promise<number> {
     process.stderr.write('berth image build: --out DIR is required (where to write the image)\n');
     return 2;
   }
-  const sizeBytes = parseSize(values.size ?? '512M');
+  const distro = values.distro ?? 'busybox';
+  if (distro !== 'busybox' && distro !== 'debian') {
+    process.stderr.write(
+      `berth image build: --distro must be busybox or debian, not '${distro}'\n`,
+    );
+    return 2;
+  }
+  if (
+    distro === 'busybox' &&
+    (values['user-data'] !== undefined || values.hostname !== undefined)
+  ) {
+    process.stderr.write(
+      'berth image build: --user-data and --hostname are for --distro debian (cloud-init)\n',
+    );
+    return 2;
+  }
+  if (distro === 'debian' && values.boot !== undefined && values.boot !== 'uboot') {
+    process.stderr.write(
+      'berth image build: --distro debian boots through U-Boot from its own /boot (--boot uboot)\n',
+    );
+    return 2;
+  }
+  const sizeBytes = values.size === undefined ? undefined : parseSize(values.size);
   const boot = values.boot ?? 'direct';
   if (boot !== 'direct' && boot !== 'uboot') {
     process.stderr.write(`berth image build: --boot must be direct or uboot, not '${boot}'\n`);
@@ -90,6 +127,24 @@ export async function imageCommand(args: string[]): Promise<number> {
       );
     }
   }
+  if (distro === 'debian') {
+    const userData =
+      values['user-data'] === undefined ? undefined : readUserData(values['user-data']);
+    const { buildDebianImage } = await import('../images/debianDistro.js');
+    const r = await buildDebianImage({
+      outDir: values.out,
+      sizeBytes,
+      sshPublicKey,
+      userData,
+      hostname: values.hostname,
+      mirror: values.mirror,
+      suite: values.suite,
+    });
+    process.stdout.write(
+      `${r.manifestPath}\nboot with: berth run --image ${values.out} --memory 1G\n`,
+    );
+    return 0;
+  }
   const { buildImage } = await import('../images/imageBuild.js');
   const r = await buildImage({
     outDir: values.out,
@@ -101,4 +156,22 @@ export async function imageCommand(args: string[]): Promise<number> {
   });
   process.stdout.write(`${r.manifestPath}\nboot with: berth run --image ${values.out}\n`);
   return 0;
+}
+
+/** The user data file, which cloud-init reads as given. */
+function readUserData(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(
+      `cannot read the user data ${path}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  if (!/^(#cloud-config|#!|#include|#cloud-boothook|Content-Type: multipart)/.test(text)) {
+    throw new Error(
+      `${path} is not cloud-init user data: it must begin with #cloud-config (or #!, #include, a MIME multipart)`,
+    );
+  }
+  return text;
 }

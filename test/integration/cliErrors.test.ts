@@ -85,6 +85,31 @@ test('--boot uboot refuses the files U-Boot takes from the disk, and needs a dis
   );
 });
 
+test('image build --distro: unknown distributions and options that do not go with one are refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-distro-'));
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--distro', 'arch'], /--distro must be busybox or debian, not 'arch'/],
+      [['--hostname', 'web'], /--user-data and --hostname are for --distro debian/],
+      [['--distro', 'debian', '--boot', 'direct'], /--distro debian boots through U-Boot/],
+      [['--distro', 'debian', '--user-data', join(dir, 'none')], /cannot read the user data/],
+    ];
+    writeFileSync(join(dir, 'plain.yaml'), 'users: []\n');
+    cases.push([
+      ['--distro', 'debian', '--user-data', join(dir, 'plain.yaml')],
+      /is not cloud-init user data: it must begin with #cloud-config/,
+    ]);
+    for (const [args, message] of cases) {
+      const r = berth(['image', 'build', '--out', join(dir, 'out'), ...args]);
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stderr, message);
+    }
+    assert.equal(existsSync(join(dir, 'out')), false, 'nothing was made');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('sizes that cannot be read, and unknown options, are refused', () => {
   assert.match(berth(['run', '--memory', 'lots']).stderr, /cannot read size 'lots'/);
   assert.match(berth(['run', '--frobnicate']).stderr, /Unknown option '--frobnicate'/);

@@ -1,0 +1,90 @@
+// The full Debian image's first boot (`berth image build --distro debian`): from process start
+// to the serial console's login prompt, on qemu-system-riscv64 and on Berth, each on a qcow2
+// overlay of its own over one image (so each is a first boot: cloud-init makes SSH host keys,
+// sets the host name). Part of bench/boot.ts; skipped with the reason when this host cannot
+// build the image (root, mmdebstrap, qemu-user-static, Linux 6.7).
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDebianImage, debianBuildProblem } from '../src/images/debianDistro.js';
+import { ConsoleSession } from '../test/integration/session.js';
+import { rssMiB } from './sessions.js';
+
+const LOGIN = /^debian login: /m;
+
+export interface DebianBoot {
+  /** Seconds from process start to the login prompt. */
+  berth: number;
+  qemu: number;
+  berthRssMiB: number;
+  qemuRssMiB: number;
+}
+
+/** Both first boots, or the reason they cannot run here. */
+export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | string> {
+  const problem = debianBuildProblem();
+  if (problem) return problem;
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-debian-'));
+  try {
+    const r = await buildDebianImage({
+      outDir: join(dir, 'img'),
+      progress: false,
+      log: (line) => console.error(`# ${line}`),
+    });
+    const m = r.manifest;
+    const overlay = (name: string): string => {
+      const path = join(dir, `${name}.qcow2`);
+      execFileSync('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-F',
+        'raw',
+        '-b',
+        r.rootfsPath,
+        path,
+      ]);
+      return path;
+    };
+    const time = async (s: ConsoleSession): Promise<{ s: number; rss: number }> => {
+      const t0 = performance.now();
+      try {
+        await s.expect(LOGIN, 30 * 60_000);
+        const seconds = (performance.now() - t0) / 1000;
+        return { s: seconds, rss: rssMiB(s.child.pid!) };
+      } finally {
+        s.kill();
+        await s.exited;
+      }
+    };
+    const qemu = await time(
+      new ConsoleSession('qemu-system-riscv64', [
+        ...[
+          '-M',
+          'virt',
+          '-m',
+          memory,
+          '-nographic',
+          '-bios',
+          m.firmwarePath,
+          '-kernel',
+          m.kernelPath,
+        ],
+        ...['-drive', `file=${overlay('qemu')},format=qcow2,if=virtio`],
+        ...['-netdev', 'user,id=n0', '-device', 'virtio-net-device,netdev=n0'],
+      ]),
+    );
+    const berth = await time(
+      ConsoleSession.berth([
+        ...['--firmware', m.firmwarePath, '--kernel', m.kernelPath, '--boot', 'uboot'],
+        ...['--disk', overlay('berth'), '--memory', memory, '--net', 'user'],
+      ]),
+    );
+    return { berth: berth.s, qemu: qemu.s, berthRssMiB: berth.rss, qemuRssMiB: qemu.rss };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
