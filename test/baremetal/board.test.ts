@@ -1,5 +1,5 @@
 // The whole virt board from the command line against QEMU's, with a bare-metal program
-// (board/mhello.S, built with Debian's riscv64 gcc) that prints over the UART what it finds:
+// (board/mhello.S with board/console.S, built with Debian's riscv64 gcc) that prints over the UART what it finds:
 // `berth run --firmware none --kernel PROGRAM` and `qemu-system-riscv64 -bios none -kernel
 // PROGRAM` with the same virtio devices must print the same, as an ELF and as a flat binary;
 // a firmware file with a flat kernel places the kernel where QEMU's -bios/-kernel does; two
@@ -12,51 +12,19 @@ import { copyFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { buildBaremetal } from './harness.js';
-import { BERTH_CLI } from '../integration/session.js';
+import { berthRun as berth, boardProgram, qemuRun as qemu } from './boardPrograms.js';
 
-const SRC = fileURLToPath(new URL('../../../test/baremetal/', import.meta.url));
-const LIB = join(SRC, 'lib');
 const dir = mkdtempSync(join(tmpdir(), 'berth-board-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const elf = join(dir, 'mhello.elf');
-writeFileSync(
-  elf,
-  buildBaremetal({
-    source: join(SRC, 'board', 'mhello.S'),
-    extraSources: [],
-    includeDir: LIB,
-    linkerScript: join(LIB, 'link.ld'),
-  }),
-);
+const elf = boardProgram('mhello', dir);
 const bin = join(dir, 'mhello.bin');
 const objcopy = spawnSync('riscv64-linux-gnu-objcopy', ['-O', 'binary', elf, bin]);
 assert.equal(objcopy.status, 0, String(objcopy.stderr));
 const disk = join(dir, 'disk.img');
 writeFileSync(disk, '');
 truncateSync(disk, 1 << 20);
-
-function berth(args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BERTH_CLI, 'run', ...args], {
-    input: '',
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
-
-function qemu(args: string[]): string {
-  const r = spawnSync(
-    'qemu-system-riscv64',
-    ['-machine', 'virt', '-cpu', 'rv64,h=false', '-m', '256M', '-smp', '1', '-nographic', ...args],
-    { input: '', encoding: 'utf8', timeout: 60_000 },
-  );
-  assert.equal(r.status, 0, `qemu: ${r.stderr}`);
-  return r.stdout;
-}
 
 const CFI = /^after CFI query, flash 0x20000040: (\w+)$/m;
 
