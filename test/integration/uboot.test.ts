@@ -26,8 +26,9 @@ const CONF = '/boot/extlinux/extlinux.conf';
  * U-Boot's lines from its banner to "Starting kernel", with what differs between the boards by
  * design taken out: the model ("riscv-virtio,qemu" / "riscv-virtio,berth"), the count of
  * devices (QEMU's fw-cfg), the flash line (QEMU's banks answer CFI queries, Berth's read as
- * zeros), the virtio vendor ID (QEMU "1af4"... as U-Boot prints it, Berth "BRTH") and the
- * addresses where the device tree lands (its size differs).
+ * zeros), the disk's vendor as U-Boot prints it (QEMU's `if=virtio` puts the disk on PCI:
+ * "1af4"; Berth's image has it in a virtio-mmio slot, whose vendor ID is QEMU's: "QEMU") and
+ * the addresses where the device tree lands (its size differs).
  */
 function ubootLines(console: string, from = 0): string[] {
   const text = console.slice(console.indexOf('U-Boot 20', from));
