@@ -11,7 +11,7 @@
 
 import { rmSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { VirtBoard } from '../machine/board/virt.js';
+import { flashBanks, type VirtBoard } from '../machine/board/virt.js';
 import type { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { formatMac } from '../machine/virtio/net.js';
@@ -113,6 +113,8 @@ export class Vmm {
   /** The first boot's board, restored from config.restore at start. */
   private restored: VirtBoard | null = null;
   private boots = 0;
+  /** What the flash banks hold, kept across the boards of every boot until the VMM ends. */
+  private readonly flash = flashBanks();
   private retiredBefore = 0;
   private readonly startedAt = Date.now();
   private quitReason: VmmExit | null = null;
@@ -288,6 +290,7 @@ export class Vmm {
       disks: this.disks,
       net: this.net,
       io: this.io,
+      flash: this.flash,
       log: this.log,
       paused: this.state === 'paused',
       instructions: () => (this.board ? this.board.instructions() : 0),

@@ -15,7 +15,8 @@ import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
 import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
-import { EmptyFlash } from '../devices/emptyFlash.js';
+import { CfiFlash } from '../devices/cfiFlash.js';
+import { FlashStore } from '../devices/flashStore.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { MIP_MSIP } from '../hart/causes.js';
 import { placeBootImages, type BoardLayout } from './bootLayout.js';
@@ -109,6 +110,12 @@ export interface VirtBoardConfig {
    * every cold boot, and sets a new one after a restore (vmgenid.setId).
    */
   generationId?: Uint8Array;
+  /**
+   * What the two flash banks hold (flashBanks()): the VMM keeps the same stores across the
+   * boards of its boots, so the banks keep what the guest programs across reboots. Absent:
+   * empty banks of this board's own.
+   */
+  flash?: readonly FlashStore[];
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
   /**
@@ -170,6 +177,14 @@ export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
 /** Bytes of /chosen/rng-seed, as many as QEMU gives. */
 export const RNG_SEED_BYTES = 32;
 
+/** Two empty flash banks for the board (VirtBoardConfig.flash), 256 KiB sectors as QEMU's. */
+export function flashBanks(): FlashStore[] {
+  return Array.from(
+    { length: VIRT.flash.banks },
+    () => new FlashStore(VIRT.flash.bankSize, VIRT.flash.sectorSize),
+  );
+}
+
 export class VirtBoard implements Persistent<BoardState> {
   readonly stateId = 'virt';
   readonly stateVersion = 1;
@@ -184,6 +199,8 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly bootRom: BootRom;
   /** The VM generation ID device. */
   readonly vmgenid: VmGenId;
+  /** The CFI flash banks at 0x20000000 and 0x22000000 (QEMU's pflash0 and pflash1). */
+  readonly flash: CfiFlash[];
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[];
@@ -290,11 +307,15 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     }
 
-    this.bus.map(
-      'flash',
-      VIRT.flash.base,
-      VIRT.flash.banks * VIRT.flash.bankSize,
-      new EmptyFlash(),
+    const stores = cfg.flash ?? flashBanks();
+    if (stores.length !== VIRT.flash.banks || stores.some((s) => s.size !== VIRT.flash.bankSize)) {
+      throw new BoardError(
+        `the board has ${VIRT.flash.banks} flash banks of ${VIRT.flash.bankSize} bytes`,
+      );
+    }
+    this.flash = stores.map((s) => new CfiFlash(s));
+    this.flash.forEach((f, i) =>
+      this.bus.map(`flash${i}`, VIRT.flash.base + i * VIRT.flash.bankSize, VIRT.flash.bankSize, f),
     );
 
     if (cfg.entropy) {
