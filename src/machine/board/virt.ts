@@ -177,12 +177,21 @@ export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
 /** Bytes of /chosen/rng-seed, as many as QEMU gives. */
 export const RNG_SEED_BYTES = 32;
 
-/** Two empty flash banks for the board (VirtBoardConfig.flash), 256 KiB sectors as QEMU's. */
-export function flashBanks(): FlashStore[] {
-  return Array.from(
-    { length: VIRT.flash.banks },
-    () => new FlashStore(VIRT.flash.bankSize, VIRT.flash.sectorSize),
-  );
+/**
+ * The two flash banks for the board (VirtBoardConfig.flash), 256 KiB sectors as QEMU's: each
+ * empty, or on the image `images[bank]` (of exactly a bank's size, as QEMU requires).
+ */
+export function flashBanks(images: readonly (BlockBackend | null)[] = []): FlashStore[] {
+  return Array.from({ length: VIRT.flash.banks }, (_, bank) => {
+    const image = images[bank] ?? null;
+    if (image !== null && image.size !== VIRT.flash.bankSize) {
+      throw new BoardError(
+        `flash bank ${bank}: the image has ${image.size} bytes; a bank takes exactly ` +
+          `${VIRT.flash.bankSize} (${VIRT.flash.bankSize >> 20} MiB, as QEMU's pflash)`,
+      );
+    }
+    return new FlashStore(VIRT.flash.bankSize, VIRT.flash.sectorSize, image);
+  });
 }
 
 export class VirtBoard implements Persistent<BoardState> {
@@ -324,10 +333,14 @@ export class VirtBoard implements Persistent<BoardState> {
     }
     this.layout = this.load(cfg);
     // Without firmware the reset vector enters the kernel, with the same a0 (hart id) and a1
-    // (device tree) as it gives a firmware, as QEMU's -bios none.
+    // (device tree) as it gives a firmware, as QEMU's -bios none. With an image in flash bank
+    // 0 it enters the flash instead, whatever else was loaded, as QEMU 7.2 does with pflash0.
     const { firmware, kernel } = this.layout;
+    const fromFlash = this.flash[0].store.backing !== null;
     this.bootRom = new BootRom({
-      firmwareStart: firmware?.entry ?? kernel?.entry ?? VIRT.ram.base,
+      firmwareStart: fromFlash
+        ? VIRT.flash.base
+        : (firmware?.entry ?? kernel?.entry ?? VIRT.ram.base),
       fdtAddress: this.layout.fdt.start,
       kernelEntry: this.layout.kernel?.entry ?? 0,
     });

@@ -1,16 +1,18 @@
 // The CFI flash bank: the answers QEMU 7.2's bank gives (its query table as a bare-metal
 // program read it, test/baremetal/flash.test.ts), programming, erasing and buffered writes
-// into a sparse store, a store kept by the next board's bank, and its saved state.
+// into a sparse store, a store kept by the next board's bank, its saved state; a bank on an image.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { CfiFlash } from './cfiFlash.js';
 import { FlashStore } from './flashStore.js';
+import { MemoryBlockBackend } from '../virtio/blockBackend.js';
 import {
   assertMutationsRefused,
   assertRefused,
   assertRoundTrip,
+  viaJson,
 } from '../../../test/support/persistence.js';
 
 const bank = (): CfiFlash => new CfiFlash(new FlashStore(32 << 20, 256 << 10));
@@ -127,4 +129,36 @@ test('saved state: mid-command, sectors as fill or bytes; bad states are refused
     /sectors\[0\] must have either fill or hex/,
   );
   assert.ok(assertMutationsRefused(a) > 10);
+});
+
+test('a bank on an image: read when touched, written through; read-only fails as QEMU’s; state', () => {
+  const image = new MemoryBlockBackend(32 << 20);
+  image.data.set([0x13, 0, 0, 0], 0x100);
+  const f = new CfiFlash(new FlashStore(32 << 20, 256 << 10, image));
+  assert.equal(f.read(0x100, 4), 0x13);
+  writes(f, [0x1000, 0x40], [0x1000, 0xdeadbeef], [0x40000, 0x20], [0, 0xff]);
+  assert.equal(new DataView(image.data.buffer).getUint32(0x1000, true), 0xdeadbeef);
+  assert.ok(image.data.subarray(0x40000, 0x80000).every((b) => b === 0xff));
+  const s = f.saveState();
+  assert.deepEqual([s.backed, s.sectors], [true, []], 'the image holds the contents');
+  assertRefused(
+    bank(),
+    viaJson(s),
+    /backed: the bank sat on a flash image when the state was saved/,
+  );
+  assertRefused(f, { ...s, backed: false }, /backed: the bank held its contents in the state/);
+  assertRefused(
+    f,
+    { ...s, sectors: [{ index: 0, fill: 1 }] },
+    /a bank on a flash image has its contents in the image/,
+  );
+
+  const ro = new MemoryBlockBackend(32 << 20, true);
+  const g = new CfiFlash(new FlashStore(32 << 20, 256 << 10, ro));
+  writes(g, [0x1000, 0x40], [0x1000, 1]);
+  assert.equal(g.read(0, 4), 0x900090, 'program error');
+  writes(g, [0, 0x50], [0x40000, 0x20], [0x40000, 0xd0]);
+  assert.equal(g.read(0, 4), 0xa000a0, 'erase error');
+  writes(g, [0, 0xff]);
+  assert.deepEqual([g.read(0x1000, 4), g.read(0x40000, 4)], [0, 0]);
 });

@@ -1,7 +1,8 @@
 // One CFI flash bank of the virt board (QEMU's pflash0 at 0x20000000, pflash1 at 0x22000000):
 // the Intel/Sharp command set of QEMU 7.2's cfi.pflash01 as the virt board builds it, a
 // 32-bit bank of two 16-bit chips side by side, 256 KiB sectors (128 KiB of each chip),
-// manufacturer 0x89 (Intel), device 0x18. What it holds is a FlashStore (flashStore.ts).
+// manufacturer 0x89 (Intel), device 0x18. What it holds is a FlashStore (flashStore.ts); on
+// a read-only image, programs and erases fail with the status register's error bits, as QEMU's.
 // test/baremetal/flash.test.ts compares every command below with QEMU's.
 //
 //   const bank = new CfiFlash(new FlashStore(32 << 20, 256 << 10));
@@ -27,8 +28,10 @@ import { FlashStore, type SavedSector } from './flashStore.js';
 import { StateError, type Persistent } from '../state/persistent.js';
 import { StateReader } from '../state/stateReader.js';
 
-/** Status register: the write state machine is ready. */
+/** Status register: the write state machine is ready; an erase or a program failed. */
 const STATUS_READY = 0x80;
+const STATUS_ERASE_ERROR = 0x20;
+const STATUS_PROGRAM_ERROR = 0x10;
 const MANUFACTURER = 0x89;
 const DEVICE = 0x18;
 /** A chip's share of a sector, and its size (16 MiB: half a bank). */
@@ -46,6 +49,8 @@ export interface CfiFlashState {
   status: number;
   /** Buffered write: data writes left, less one. */
   counter: number;
+  /** The bank sits on an image, which holds its contents (then `sectors` is empty). */
+  backed: boolean;
   sectors: SavedSector[];
 }
 
@@ -108,7 +113,7 @@ export class CfiFlash implements MmioDevice, Persistent<CfiFlashState> {
     switch (this.cmd) {
       case 0x10:
       case 0x40: // program: the data
-        this.store.write(offset, size, value);
+        if (!this.store.write(offset, size, value)) this.status |= STATUS_PROGRAM_ERROR;
         this.status |= STATUS_READY;
         this.cycle = 0;
         return;
@@ -144,7 +149,9 @@ export class CfiFlash implements MmioDevice, Persistent<CfiFlashState> {
         this.readArray();
         return;
       case 0x20:
-        this.store.fillSector(Math.floor(offset / this.store.sectorSize), 0xff);
+        if (!this.store.fillSector(Math.floor(offset / this.store.sectorSize), 0xff)) {
+          this.status |= STATUS_ERASE_ERROR;
+        }
         this.status |= STATUS_READY;
         break;
       case 0xe8:
@@ -169,7 +176,7 @@ export class CfiFlash implements MmioDevice, Persistent<CfiFlashState> {
       this.counter = value & 0xffff; // a chip's width
       this.cycle = 2;
     } else if (this.cycle === 2) {
-      this.store.write(offset, size, value);
+      if (!this.store.write(offset, size, value)) this.status |= STATUS_PROGRAM_ERROR;
       this.status |= STATUS_READY;
       if (this.counter === 0) this.cycle = 3;
       this.counter = (this.counter - 1) & 0xffff;
@@ -192,6 +199,7 @@ export class CfiFlash implements MmioDevice, Persistent<CfiFlashState> {
       cycle: this.cycle,
       status: this.status,
       counter: this.counter,
+      backed: this.store.backing !== null,
       sectors: this.store.save(),
     };
   }
@@ -207,12 +215,26 @@ export class CfiFlash implements MmioDevice, Persistent<CfiFlashState> {
       if (cycle > cycles) {
         throw new StateError(`cycle ${cycle} is past the last of command 0x${cmd.toString(16)}`);
       }
+      const backed = r.bool('backed');
+      const here = this.store.backing !== null;
+      if (backed !== here) {
+        throw new StateError(
+          backed
+            ? 'backed: the bank sat on a flash image when the state was saved; give that image again'
+            : 'backed: the bank held its contents in the state, but here it sits on a flash image; leave the image out',
+        );
+      }
+      const sectors = this.store.check(r.raw('sectors'), r.at('sectors'));
+      if (backed && sectors.length > 0) {
+        throw new StateError('sectors: a bank on a flash image has its contents in the image');
+      }
       return {
         cmd,
         cycle,
         status: r.int('status', 0, 0xff),
         counter: r.int('counter', 0, 0xffff),
-        sectors: this.store.check(r.raw('sectors'), r.at('sectors')),
+        backed,
+        sectors,
       };
     });
   }
