@@ -2,13 +2,13 @@
 // console on this terminal (or on stdin/stdout when they are not a terminal).
 
 import { parseArgs } from 'node:util';
-import { parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
+import { bootsFlashAlone, parseVmmConfig, type VmmConfigInput } from '../vmm/config.js';
 import { Vmm } from '../vmm/vmm.js';
 import type { SnapshotReadAhead } from '../vmm/snapshot/snapshotFile.js';
 import { runDemo } from '../vmm/demo.js';
 import { parseDiskSpec } from '../vmm/disk/fileBlockBackend.js';
 import { openDisk } from '../vmm/disk/openDisk.js';
-import { parseDeviceFlags } from './runDevices.js';
+import { parseDeviceFlags, parseFlashSpec } from './runDevices.js';
 
 export const RUN_HELP = `Usage: berth run [options]
 
@@ -42,6 +42,10 @@ Options:
                       ,bus=pci: on virtio-pci (PCI device 1, 2, ... of the PCIe host bridge)
                       instead of a virtio slot. Locked while in use: one writer or any
                       number of readers
+  --flash PATH[,ro][,bank=N]  a 32 MiB image (raw or qcow2) in a CFI flash bank, as
+                      QEMU's -drive if=pflash,unit=N: bank 0 at 0x20000000 (the reset vector
+                      then enters it, as QEMU 7.2's), bank 1 at 0x22000000 (default: the
+                      next free); what the guest programs is written to it. Locked as disks
   --mirror URL        Debian archive to fetch guest assets from
   --console KIND[,slot=N|,bus=pci]  serial: the 16550 UART, ttyS0 (default); virtio: hvc0
                       (Debian loads virtio_mmio from the initramfs, so hvc0 shows only from the
@@ -100,6 +104,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
       boot: { type: 'string' },
       firmware: { type: 'string' },
       disk: { type: 'string', multiple: true },
+      flash: { type: 'string', multiple: true },
       rng: { type: 'string' },
       'power-button': { type: 'string' },
       mirror: { type: 'string' },
@@ -155,6 +160,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     append: values.append,
     firmware: values.firmware === 'default' ? undefined : values.firmware,
     disks: (values.disk ?? []).map((d) => parseDiskSpec(d)),
+    flash: (values.flash ?? []).map((f) => parseFlashSpec(f)),
     console: devices.console,
     rng: devices.rng,
     powerButton: devices.powerButton,
@@ -197,12 +203,13 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
   }
   if (boot === 'uboot') checkUBootFlags(values, spec);
   const config = parseVmmConfig(spec);
+  // Debian's kernel is booted unless one is given, or the program in flash bank 0 runs alone.
+  const debianKernel = config.kernel === undefined && !bootsFlashAlone(config);
   // Imported when needed: the images layer and koffi take a while to load.
-  const { DEBIAN_KERNEL_MIN_MEMORY } =
-    values.kernel === undefined
-      ? await import('../images/assets.js')
-      : { DEBIAN_KERNEL_MIN_MEMORY: 0 };
-  if (values.kernel === undefined && config.memory < DEBIAN_KERNEL_MIN_MEMORY) {
+  const { DEBIAN_KERNEL_MIN_MEMORY } = debianKernel
+    ? await import('../images/assets.js')
+    : { DEBIAN_KERNEL_MIN_MEMORY: 0 };
+  if (debianKernel && config.memory < DEBIAN_KERNEL_MIN_MEMORY) {
     throw new Error(
       `--memory: Debian's kernel needs at least ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M to boot ` +
         `(it panics in early boot with less); give --memory ${DEBIAN_KERNEL_MIN_MEMORY >> 20}M or more`,
@@ -216,7 +223,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     const { tapPreflight } = await import('../vmm/net/tapDevice.js');
     tapPreflight({ bridge: config.net.bridge });
   }
-  for (const d of config.disks) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
+  for (const d of [...config.disks, ...config.flash]) openDisk(d.path, d.readOnly).close(); // the VMM opens them again
   if (uboot) config.kernel ??= (await uboot.ensureUBoot({ mirror: values.mirror })).path;
   const vmm = await Vmm.start(config, {
     snapshot: early,

@@ -1,9 +1,10 @@
 // `berth run`'s device flags: slots, and the bus of the network card, console, rng and power
-// button.
+// button; flash images (--flash) and how the configuration places them in the banks.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDeviceFlags } from './runDevices.js';
+import { parseDeviceFlags, parseFlashSpec } from './runDevices.js';
+import { bootsFlashAlone, flashBankImages, parseVmmConfig, type VmmConfig } from '../vmm/config.js';
 
 test('--net KIND,bus=pci puts the card on PCI; with a slot, or without a card, it is refused', () => {
   assert.deepEqual(parseDeviceFlags({ net: 'user,bus=pci' }).buses, { net: 'pci' });
@@ -53,4 +54,44 @@ test('--console virtio,bus=pci, --rng bus=pci, --power-button bus=pci: on PCI; b
   for (const [flags, message] of refused) {
     assert.throws(() => parseDeviceFlags(flags), message, JSON.stringify(flags));
   }
+});
+
+test('--flash PATH[,ro][,bank=N]: the config entry; a bank past 1 or no path is refused', () => {
+  assert.deepEqual(parseFlashSpec('a,b.img'), { path: 'a,b.img', readOnly: false });
+  assert.deepEqual(parseFlashSpec('v.img,ro,bank=1'), { path: 'v.img', readOnly: true, bank: 1 });
+  assert.throws(
+    () => parseFlashSpec('v.img,bank=2'),
+    /--flash v.img,bank=2: the board has flash banks 0 and 1/,
+  );
+  assert.throws(() => parseFlashSpec(',ro'), /--flash ,ro: give the path of a 32 MiB flash image/);
+});
+
+test('flash images: banks given or the next free; two in one bank, a migration target, firmware none', () => {
+  const cfg = (flash: unknown[], more: object = {}): VmmConfig =>
+    parseVmmConfig({ memory: '64M', kernel: 'k', flash, ...more });
+  const banks = flashBankImages(cfg([{ path: 'a' }, { path: 'b', bank: 0 }]));
+  assert.deepEqual(
+    banks.map((b) => b?.path),
+    ['b', 'a'],
+  );
+  assert.throws(
+    () =>
+      cfg([
+        { path: 'a', bank: 1 },
+        { path: 'b', bank: 1 },
+      ]),
+    /^VmmConfigError: flash: a and b are both in bank 1$/,
+  );
+  assert.throws(() => cfg([{ path: 'a' }, { path: 'b' }, { path: 'c' }]), /at most 2 flash images/);
+  assert.throws(
+    () => cfg([{ path: 'a' }], { incoming: { listen: '127.0.0.1:7000' } }),
+    /a VMM waiting for a live migration takes no flash images/,
+  );
+  const alone = parseVmmConfig({ memory: '64M', firmware: 'none', flash: [{ path: 'a' }] });
+  assert.equal(bootsFlashAlone(alone), true);
+  assert.throws(
+    () => parseVmmConfig({ firmware: 'none', flash: [{ path: 'a', bank: 1 }] }),
+    /give a kernel .*, or an image in flash bank 0$/,
+  );
+  assert.equal(bootsFlashAlone(cfg([{ path: 'a' }])), false, 'a kernel is given');
 });

@@ -3,6 +3,7 @@
 // none|slot=N|bus=pci, turned into the VmmConfig fields (net kind, console, rng, powerButton,
 // slots and buses). Disks name theirs in --disk PATH[,ro][,slot=N|,bus=pci] (parseDiskSpec).
 // bus=pci puts the device on virtio-pci (a PCI device of its own) instead of a virtio slot.
+// Flash images: --flash PATH[,ro][,bank=N] (parseFlashSpec).
 
 import { parseSlotOption } from '../vmm/virtioPlacement.js';
 import type { VmmConfigInput } from '../vmm/config.js';
@@ -106,4 +107,26 @@ export function parseDeviceFlags(v: DeviceFlags): Devices {
     slots: { net: net.slot, console: con?.slot, rng: rng.slot, powerButton: button.slot },
     buses,
   };
+}
+
+/**
+ * `--flash PATH[,ro][,bank=N]`: an image in a flash bank (QEMU's -drive if=pflash,unit=N), as
+ * a VmmConfig flash entry; options come last, so a path may hold commas.
+ */
+export function parseFlashSpec(spec: string): NonNullable<VmmConfigInput['flash']>[number] {
+  const parts = spec.split(',');
+  let readOnly = false;
+  let bank: number | undefined;
+  while (parts.length > 1) {
+    const opt = parts[parts.length - 1];
+    if (opt === 'ro' || opt === 'rw') readOnly = opt === 'ro';
+    else if (/^bank=\d+$/.test(opt)) {
+      bank = Number(opt.slice(5));
+      if (bank > 1) throw fail(`--flash ${spec}: the board has flash banks 0 and 1`);
+    } else break;
+    parts.pop();
+  }
+  const path = parts.join(',');
+  if (path === '') throw fail(`--flash ${spec}: give the path of a 32 MiB flash image`);
+  return { path, readOnly, ...(bank === undefined ? {} : { bank }) };
 }

@@ -95,6 +95,24 @@ const Schema = z
           .strict(),
       )
       .default([]),
+    /**
+     * Images in the flash banks (QEMU's -drive if=pflash,unit=N): raw or qcow2, 32 MiB each,
+     * written through when the guest programs the flash. Bank 0 at 0x20000000 (with an image
+     * there the reset vector enters it, as QEMU 7.2's), bank 1 at 0x22000000; without `bank`,
+     * the next free one.
+     */
+    flash: z
+      .array(
+        z
+          .object({
+            path: Path,
+            readOnly: z.boolean().default(false),
+            bank: z.number().int().min(0).max(1).optional(),
+          })
+          .strict(),
+      )
+      .max(2, 'at most 2 flash images: the board has two banks')
+      .default([]),
     net: Net.default({ kind: 'none' }),
     console: z.enum(['serial', 'virtio']).default('serial'),
     /** Interpretations of an instruction before it is translated; 0 interprets only. */
@@ -174,6 +192,32 @@ const Schema = z
 export type VmmConfig = z.output<typeof Schema>;
 export type VmmConfigInput = z.input<typeof Schema>;
 
+/** The flash image of each bank (null: empty), from config.flash; refuses two in one bank. */
+export function flashBankImages(
+  c: Pick<VmmConfig, 'flash'>,
+): (VmmConfig['flash'][number] | null)[] {
+  const banks: (VmmConfig['flash'][number] | null)[] = [null, null];
+  for (const f of c.flash.filter((x) => x.bank !== undefined)) {
+    if (banks[f.bank!] !== null) {
+      throw new VmmConfigError(
+        `flash: ${banks[f.bank!]!.path} and ${f.path} are both in bank ${f.bank}`,
+      );
+    }
+    banks[f.bank!] = f;
+  }
+  for (const f of c.flash.filter((x) => x.bank === undefined)) {
+    const free = banks.indexOf(null);
+    if (free < 0) throw new VmmConfigError(`flash: no bank left for ${f.path}`);
+    banks[free] = f;
+  }
+  return banks;
+}
+
+/** No firmware, no kernel: the reset vector enters the image in flash bank 0, which runs alone. */
+export function bootsFlashAlone(c: VmmConfig): boolean {
+  return c.firmware === 'none' && c.kernel === undefined && flashBankImages(c)[0] !== null;
+}
+
 /** Validates a whole configuration; throws VmmConfigError naming the first bad field. */
 export function parseVmmConfig(input: unknown): VmmConfig {
   const r = Schema.safeParse(input);
@@ -184,9 +228,15 @@ export function parseVmmConfig(input: unknown): VmmConfig {
         'incoming: a VMM waits for a migration or restores a snapshot, not both',
       );
     }
-    if (c.firmware === 'none' && c.kernel === undefined) {
+    const banks = flashBankImages(c);
+    if (c.incoming !== undefined && c.flash.length > 0) {
       throw new VmmConfigError(
-        'firmware: none enters the kernel directly, in M-mode: give a kernel (a bare-metal program or a kernel that runs in M-mode)',
+        'flash: a VMM waiting for a live migration takes no flash images (they do not migrate)',
+      );
+    }
+    if (c.firmware === 'none' && c.kernel === undefined && banks[0] === null) {
+      throw new VmmConfigError(
+        'firmware: none enters the kernel directly, in M-mode: give a kernel (a bare-metal program or a kernel that runs in M-mode), or an image in flash bank 0',
       );
     }
     checkVirtioSlots(c, (m) => new VmmConfigError(m));

@@ -11,13 +11,15 @@
 
 import { rmSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { VirtBoard } from '../machine/board/virt.js';
+import { flashBanks, type VirtBoard } from '../machine/board/virt.js';
 import type { SeededEntropy } from '../machine/virtio/rng.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { formatMac } from '../machine/virtio/net.js';
 import { engineCounters } from '../machine/hart/engineCounters.js';
-import { TIMEBASE_HZ } from '../machine/board/memoryMap.js';
-import { VmmConfigError, type VmmConfig } from './config.js';
+import { TIMEBASE_HZ, VIRT } from '../machine/board/memoryMap.js';
+import { bootsFlashAlone, flashBankImages, VmmConfigError, type VmmConfig } from './config.js';
+import { openDisk, type DiskBackend } from './disk/openDisk.js';
+import type { FlashStore } from '../machine/devices/flashStore.js';
 import { ConsoleIO } from './console.js';
 import { ConsoleLog } from './consoleLog.js';
 import { HostClock, type TickClock } from './clocks.js';
@@ -113,6 +115,8 @@ export class Vmm {
   /** The first boot's board, restored from config.restore at start. */
   private restored: VirtBoard | null = null;
   private boots = 0;
+  /** What the flash banks hold, kept across the boards of every boot until the VMM ends. */
+  private readonly flash: FlashStore[];
   private retiredBefore = 0;
   private readonly startedAt = Date.now();
   private quitReason: VmmExit | null = null;
@@ -135,6 +139,7 @@ export class Vmm {
   private constructor(
     config: VmmConfig,
     readonly disks: LayeredDisk[],
+    private readonly flashImages: (DiskBackend | null)[],
     private readonly net: HostNet | null,
     private readonly files: BootFiles,
     options: VmmOptions,
@@ -142,6 +147,7 @@ export class Vmm {
     private readonly consoleLog: ConsoleLog | null,
   ) {
     this.cfg = config;
+    this.flash = flashBanks(flashImages);
     this.io = new ConsoleIO(options.console.input, options.console.output);
     if (this.io.isTerminal) reaper.noteTerminalMode();
     if (consoleLog) this.io.subscribe((chunk) => consoleLog.write(chunk));
@@ -183,6 +189,7 @@ export class Vmm {
     reaper.enable({ terminal: options.console.input?.isTTY === true });
     limitMallocArenas();
     const disks: LayeredDisk[] = [];
+    const flash: (DiskBackend | null)[] = [];
     let net: HostNet | null = null;
     let consoleLog: ConsoleLog | null = null;
     let vmm: Vmm | null = null;
@@ -193,10 +200,21 @@ export class Vmm {
         const own = !config.incoming || (config.incoming.mirror === true && !d.readOnly);
         disks.push((own ? LayeredDisk.open : LayeredDisk.deferred)(d.path, d.readOnly));
       }
+      for (const f of flashBankImages(config)) {
+        const image = f && openDisk(f.path, f.readOnly);
+        flash.push(image);
+        if (image !== null && image.size !== VIRT.flash.bankSize) {
+          throw new VmmConfigError(
+            `flash: ${f!.path} has ${image.size} bytes; a flash bank takes exactly ` +
+              `${VIRT.flash.bankSize} (32 MiB, as QEMU's pflash): truncate -s 32M pads a smaller image with zeros`,
+          );
+        }
+      }
       let { firmware, kernel, initrd } = config;
       // Without a firmware, or a kernel when defaults are offered: the defaults (Debian's).
       // A firmware alone boots alone (a bare-metal program, as QEMU's -bios without -kernel).
-      if (firmware === undefined || (kernel === undefined && options.defaultAssets)) {
+      const defaults = kernel === undefined && options.defaultAssets && !bootsFlashAlone(config);
+      if (firmware === undefined || defaults) {
         if (!options.defaultAssets) throw new VmmConfigError('firmware: a firmware file is needed');
         const a = await options.defaultAssets();
         firmware ??= a.firmwarePath;
@@ -216,7 +234,7 @@ export class Vmm {
         net = await TapBackend.start({ bridge: config.net.bridge, device: config.net.device, log });
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
-      vmm = new Vmm(config, disks, net, files, options, log, consoleLog);
+      vmm = new Vmm(config, disks, flash, net, files, options, log, consoleLog);
       if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.incoming !== undefined) {
         const { listen, ...secure } = config.incoming;
@@ -230,6 +248,7 @@ export class Vmm {
     } catch (e) {
       vmm?.io.close(); // the terminal leaves raw mode
       for (const d of disks) d.close();
+      for (const f of flash) f?.close();
       await net?.close();
       await consoleLog?.close();
       throw e;
@@ -288,6 +307,7 @@ export class Vmm {
       disks: this.disks,
       net: this.net,
       io: this.io,
+      flash: this.flash,
       log: this.log,
       paused: this.state === 'paused',
       instructions: () => (this.board ? this.board.instructions() : 0),
@@ -635,7 +655,8 @@ export class Vmm {
     if (this.state !== 'migrated') this.state = 'stopped';
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
     const errors: unknown[] = [];
-    for (const d of this.disks) {
+    for (const d of [...this.disks, ...this.flashImages]) {
+      if (d === null) continue;
       try {
         d.flush();
       } catch (e) {

@@ -1,11 +1,13 @@
 // The machine a VMM runs for one boot: the virt board built from the VmmConfig, its time
 // (host clock, or in deterministic mode the instruction count) and its entropy (the host's,
 // or a seeded source in deterministic mode) and its first VM generation ID (generation.ts), on
-// the disks, network and console the VMM opened.
+// the disks, network and console the VMM opened, and the flash banks' contents it keeps
+// across boots.
 
 import { webcrypto } from 'node:crypto';
 import { resolve } from 'node:path';
 import { VirtBoard } from '../machine/board/virt.js';
+import type { FlashStore } from '../machine/devices/flashStore.js';
 import { HART_AREAS_BYTES } from '../machine/ram.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
@@ -26,6 +28,8 @@ export interface MachineInputs {
   disks: DiskBackend[];
   net: NetBackend | null;
   io: ConsoleIO;
+  /** What the flash banks hold: the same stores at every boot, as QEMU's banks until it exits. */
+  flash: readonly FlashStore[];
   log: (line: string) => void;
   /** The guest is paused: a host clock starts stopped. */
   paused: boolean;
@@ -88,6 +92,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
       ? { slot: cfg.slots.powerButton, bus: cfg.buses.powerButton }
       : undefined,
     generationId: bootGenerationId(cfg.deterministic),
+    flash: m.flash,
     log: m.log,
   });
   return { board, clock, entropy };

@@ -5,31 +5,19 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { buildBaremetal } from './harness.js';
+import { boardProgram } from './boardPrograms.js';
 import { BERTH_CLI } from '../integration/session.js';
 
-const SRC = fileURLToPath(new URL('../../../test/baremetal/', import.meta.url));
-const LIB = join(SRC, 'lib');
 const dir = mkdtempSync(join(tmpdir(), 'berth-idle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('--deterministic: SIGTERM stops a VMM whose guest idles on its timer', async () => {
-  const elf = join(dir, 'idle.elf');
-  writeFileSync(
-    elf,
-    buildBaremetal({
-      source: join(SRC, 'board', 'idle.S'),
-      extraSources: [],
-      includeDir: LIB,
-      linkerScript: join(LIB, 'link.ld'),
-    }),
-  );
+  const elf = boardProgram('idle', dir);
   const args = ['run', '--firmware', 'none', '--kernel', elf, '--deterministic'];
   const child = spawn(process.execPath, [BERTH_CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end();

@@ -25,9 +25,10 @@ const CONF = '/boot/extlinux/extlinux.conf';
 /**
  * U-Boot's lines from its banner to "Starting kernel", with what differs between the boards by
  * design taken out: the model ("riscv-virtio,qemu" / "riscv-virtio,berth"), the count of
- * devices (QEMU's fw-cfg), the flash line (QEMU's banks answer CFI queries, Berth's read as
- * zeros), the virtio vendor ID (QEMU "1af4"... as U-Boot prints it, Berth "BRTH") and the
- * addresses where the device tree lands (its size differs).
+ * devices (QEMU's fw-cfg), the disk's vendor as U-Boot prints it (QEMU's `if=virtio` puts the
+ * disk on PCI: "1af4"; Berth's image has it in a virtio-mmio slot, whose vendor ID is QEMU's:
+ * "QEMU") and the addresses where the device tree lands (its size differs). The flash lines
+ * are compared: both boards' banks answer CFI queries.
  */
 function ubootLines(console: string, from = 0): string[] {
   const text = console.slice(console.indexOf('U-Boot 20', from));
@@ -38,7 +39,7 @@ function ubootLines(console: string, from = 0): string[] {
     .replace(/\r/g, '')
     .split('\n')
     .map((l) => l.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').trimEnd())
-    .filter((l) => l !== '' && !/^(Model|Core|Flash):|^## Unknown flash|^\d+ Bytes$/.test(l))
+    .filter((l) => l !== '' && !/^(Model|Core):/.test(l))
     .map((l) =>
       l
         .replace(/\b(0x)?[0-9a-f]{8,16}\b/g, 'ADDR')

@@ -10,9 +10,9 @@ export const VIRT = {
   plic: { base: 0xc000000, size: 0x600000 },
   uart0: { base: 0x10000000, size: 0x100 },
   virtio: { base: 0x10001000, stride: 0x1000, count: 8 },
-  // Two CFI flash banks (QEMU's pflash0 and pflash1), 32 MiB each; Berth attaches no
-  // image to them: they read as zeros, as QEMU's do without -drive if=pflash.
-  flash: { base: 0x20000000, bankSize: 0x2000000, banks: 2, bankWidth: 4 },
+  // Two CFI flash banks (QEMU's pflash0 and pflash1), 32 MiB each in 256 KiB sectors; Berth
+  // attaches no image to them: they read as zeros, as QEMU's do without -drive if=pflash.
+  flash: { base: 0x20000000, bankSize: 0x2000000, banks: 2, bankWidth: 4, sectorSize: 0x40000 },
   // Berth's own (QEMU virt has nothing here: fw-cfg ends at 0x10100018, flash starts at
   // 0x20000000). The guest sees 16 bytes (the device tree's reg); the bus maps a page.
   vmgenid: { base: 0x10200000, size: 0x1000, regSize: 0x10 },

@@ -15,7 +15,8 @@ import { GoldfishRtc } from '../devices/goldfishRtc.js';
 import { BootRom } from '../devices/bootRom.js';
 import { VmGenId } from '../devices/vmGenId.js';
 import { EmptyVirtioSlot } from '../devices/virtioMmioSlot.js';
-import { EmptyFlash } from '../devices/emptyFlash.js';
+import { CfiFlash } from '../devices/cfiFlash.js';
+import { FlashStore } from '../devices/flashStore.js';
 import { Hart, StopReason } from '../hart/hart.js';
 import { MIP_MSIP } from '../hart/causes.js';
 import { placeBootImages, type BoardLayout } from './bootLayout.js';
@@ -109,6 +110,12 @@ export interface VirtBoardConfig {
    * every cold boot, and sets a new one after a restore (vmgenid.setId).
    */
   generationId?: Uint8Array;
+  /**
+   * What the two flash banks hold (flashBanks()): the VMM keeps the same stores across the
+   * boards of its boots, so the banks keep what the guest programs across reboots. Absent:
+   * empty banks of this board's own.
+   */
+  flash?: readonly FlashStore[];
   /** Receives one line when a guest driver misuses a device (default: dropped). */
   log?: (line: string) => void;
   /**
@@ -170,6 +177,23 @@ export const MAX_MEMORY = 4 * 1024 * 1024 * 1024;
 /** Bytes of /chosen/rng-seed, as many as QEMU gives. */
 export const RNG_SEED_BYTES = 32;
 
+/**
+ * The two flash banks for the board (VirtBoardConfig.flash), 256 KiB sectors as QEMU's: each
+ * empty, or on the image `images[bank]` (of exactly a bank's size, as QEMU requires).
+ */
+export function flashBanks(images: readonly (BlockBackend | null)[] = []): FlashStore[] {
+  return Array.from({ length: VIRT.flash.banks }, (_, bank) => {
+    const image = images[bank] ?? null;
+    if (image !== null && image.size !== VIRT.flash.bankSize) {
+      throw new BoardError(
+        `flash bank ${bank}: the image has ${image.size} bytes; a bank takes exactly ` +
+          `${VIRT.flash.bankSize} (${VIRT.flash.bankSize >> 20} MiB, as QEMU's pflash)`,
+      );
+    }
+    return new FlashStore(VIRT.flash.bankSize, VIRT.flash.sectorSize, image);
+  });
+}
+
 export class VirtBoard implements Persistent<BoardState> {
   readonly stateId = 'virt';
   readonly stateVersion = 1;
@@ -184,6 +208,8 @@ export class VirtBoard implements Persistent<BoardState> {
   readonly bootRom: BootRom;
   /** The VM generation ID device. */
   readonly vmgenid: VmGenId;
+  /** The CFI flash banks at 0x20000000 and 0x22000000 (QEMU's pflash0 and pflash1). */
+  readonly flash: CfiFlash[];
   readonly layout: BoardLayout;
   /** The virtio slots, index = slot number: a transport or null when empty. */
   readonly virtio: (VirtioMmio | null)[];
@@ -290,11 +316,15 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     }
 
-    this.bus.map(
-      'flash',
-      VIRT.flash.base,
-      VIRT.flash.banks * VIRT.flash.bankSize,
-      new EmptyFlash(),
+    const stores = cfg.flash ?? flashBanks();
+    if (stores.length !== VIRT.flash.banks || stores.some((s) => s.size !== VIRT.flash.bankSize)) {
+      throw new BoardError(
+        `the board has ${VIRT.flash.banks} flash banks of ${VIRT.flash.bankSize} bytes`,
+      );
+    }
+    this.flash = stores.map((s) => new CfiFlash(s));
+    this.flash.forEach((f, i) =>
+      this.bus.map(`flash${i}`, VIRT.flash.base + i * VIRT.flash.bankSize, VIRT.flash.bankSize, f),
     );
 
     if (cfg.entropy) {
@@ -303,10 +333,14 @@ export class VirtBoard implements Persistent<BoardState> {
     }
     this.layout = this.load(cfg);
     // Without firmware the reset vector enters the kernel, with the same a0 (hart id) and a1
-    // (device tree) as it gives a firmware, as QEMU's -bios none.
+    // (device tree) as it gives a firmware, as QEMU's -bios none. With an image in flash bank
+    // 0 it enters the flash instead, whatever else was loaded, as QEMU 7.2 does with pflash0.
     const { firmware, kernel } = this.layout;
+    const fromFlash = this.flash[0].store.backing !== null;
     this.bootRom = new BootRom({
-      firmwareStart: firmware?.entry ?? kernel?.entry ?? VIRT.ram.base,
+      firmwareStart: fromFlash
+        ? VIRT.flash.base
+        : (firmware?.entry ?? kernel?.entry ?? VIRT.ram.base),
       fdtAddress: this.layout.fdt.start,
       kernelEntry: this.layout.kernel?.entry ?? 0,
     });

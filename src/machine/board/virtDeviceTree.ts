@@ -11,7 +11,7 @@
 // event-to-counter map, read by OpenSBI) only the counters it has: cycles on
 // mcycle, instructions on minstret (QEMU 7.2 also maps them, and three cache
 // events, to its 16 programmable counters, which Berth's hart does not have).
-// The flash node describes QEMU's two empty CFI banks (devices/emptyFlash.ts).
+// The flash node describes QEMU's two CFI banks (devices/cfiFlash.ts).
 // Added on request (Berth has it, QEMU virt has not): the VM generation ID
 // (`vmgenid: true`, /soc/rng@10200000), which the board always asks for.
 

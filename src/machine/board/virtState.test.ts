@@ -18,7 +18,17 @@ test('the parts are keyed by their bus names, harts and RAM included', () => {
   const names = Object.keys(board.saveState().parts);
   assert.deepEqual(names, [
     ...['ram', 'hart0', 'hart1', 'clint', 'plic', 'uart0', 'rtc', 'test', 'bootrom', 'vmgenid'],
-    ...['virtio0', 'virtio1', 'virtio2', 'virtio3', 'virtio6', 'virtio7', 'pcie'],
+    ...[
+      'flash0',
+      'flash1',
+      'virtio0',
+      'virtio1',
+      'virtio2',
+      'virtio3',
+      'virtio6',
+      'virtio7',
+      'pcie',
+    ],
   ]);
   const s = board.saveState();
   assert.equal(s.parts.uart0.id, 'ns16550a');

@@ -9,8 +9,9 @@
 // transports ("pci1", "pci2", ...: PCI device number), whose interrupt lines follow Command.
 //
 // Parts added to the board after states were first saved (LATER_PARTS: the VM generation ID,
-// the PCIe host) may be missing from a state: such a state still restores, and the part keeps what it has
-// (the generation ID the VMM gave the board). Every other part must be there.
+// the PCIe host, the flash banks) may be missing from a state: such a state still restores, and the part keeps what it has
+// (the generation ID the VMM gave the board, the flash what its stores hold). Every other part
+// must be there.
 //
 // The board's shape (memory, harts, ISA, what sits in each virtio slot and on each PCI device,
 // and for a disk which of the configured disks it is) is its configuration, not state: a snapshot records it, and
@@ -91,7 +92,7 @@ export function boardShape(b: VirtBoard): BoardShape {
 }
 
 /** Parts a saved state may lack (it was saved before the board had them), by name. */
-export const LATER_PARTS: ReadonlySet<string> = new Set(['vmgenid', 'pcie']);
+export const LATER_PARTS: ReadonlySet<string> = new Set(['vmgenid', 'pcie', 'flash0', 'flash1']);
 
 export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
   const parts: [string, Persistent<unknown>][] = [['ram', b.ram]];
@@ -105,6 +106,7 @@ export function boardParts(b: VirtBoard): [string, Persistent<unknown>][] {
     ['bootrom', b.bootRom],
     ['vmgenid', b.vmgenid],
   );
+  b.flash.forEach((f, i) => parts.push([`flash${i}`, f]));
   for (let i = 0; i < VIRT.virtio.count; i++) {
     const t = b.virtio[i];
     if (t) parts.push([`virtio${i}`, t]);

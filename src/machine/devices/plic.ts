@@ -18,9 +18,13 @@
 // priority above the threshold (ties go to the lowest id), or 0, and clears its
 // pending bit; the source then stays in flight until the context writes its id
 // to complete. A source whose line is still high when completed is pending
-// again at once. While not in flight, a source's pending bit follows its line.
-// A completion for a source not enabled in that context is ignored (as the
-// RISC-V PLIC specification says).
+// again at once (the specification's level-triggered gateway; QEMU 7.2 leaves it
+// pending only when the device drives its line again, which its devices do on
+// most register accesses: the README's compatibility section says more). While
+// not in flight, a source's pending bit follows its line. A completion is taken
+// from any context, whether the source is enabled in it or not, as QEMU takes it
+// (the RISC-V PLIC specification lets hardware ignore one for a source not
+// enabled; Linux re-enables the source around such a completion for that).
 
 import type { MmioDevice } from '../bus.js';
 import { PLIC_NDEV } from '../board/memoryMap.js';
@@ -133,12 +137,11 @@ export class Plic implements MmioDevice, Persistent<PlicState> {
     return src;
   }
 
-  /** Completes source `src` for context `ctx` (a write to its claim register). */
-  complete(ctx: number, src: number): void {
+  /** Completes source `src` (a write to a context's claim register: any context, as on QEMU). */
+  complete(src: number): void {
     if (src < 1 || src > this.ndev) return;
     const w = src >>> 5;
     const bit = 1 << (src & 31);
-    if ((this.enable[ctx * this.words + w] & bit) === 0) return;
     if ((this.inFlight[w] & bit) === 0) return;
     this.inFlight[w] &= ~bit;
     if ((this.level[w] & bit) !== 0) this.pending[w] |= bit;
@@ -214,7 +217,7 @@ export class Plic implements MmioDevice, Persistent<PlicState> {
       this.threshold[ctx] = v & PLIC_MAX_PRIORITY;
       this.updateOutputs();
     } else if (reg === 4) {
-      this.complete(ctx, v);
+      this.complete(v);
     }
   }
 

@@ -7,8 +7,11 @@ import type { MmioDevice } from '../bus.js';
 
 export const VIRTIO_MMIO_MAGIC = 0x74726976; // "virt"
 export const VIRTIO_MMIO_VERSION = 2;
-/** Vendor ID reported by Berth's virtio devices: "BRTH". */
-export const VIRTIO_VENDOR_BERTH = 0x48545242;
+/**
+ * Vendor ID of every virtio-mmio slot, empty or not: QEMU's ("QEMU" in little-endian ASCII),
+ * which programs written for QEMU's virt board check (xv6 refuses a disk with another).
+ */
+export const VIRTIO_VENDOR_QEMU = 0x554d4551;
 
 const MAGIC = 0x000;
 const VERSION = 0x004;
@@ -26,7 +29,7 @@ export class EmptyVirtioSlot implements MmioDevice {
       case DEVICE_ID:
         return 0;
       case VENDOR_ID:
-        return VIRTIO_VENDOR_BERTH;
+        return VIRTIO_VENDOR_QEMU;
       default:
         return 0;
     }

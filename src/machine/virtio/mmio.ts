@@ -10,7 +10,7 @@ import type { MmioDevice } from '../bus.js';
 import {
   VIRTIO_MMIO_MAGIC,
   VIRTIO_MMIO_VERSION,
-  VIRTIO_VENDOR_BERTH,
+  VIRTIO_VENDOR_QEMU,
 } from '../devices/virtioMmioSlot.js';
 import { setHigh, setLow, VirtioTransport, type VirtioTransportState } from './transport.js';
 
@@ -68,7 +68,7 @@ export class VirtioMmio extends VirtioTransport implements MmioDevice {
       case REG.deviceId:
         return this.device.deviceId;
       case REG.vendorId:
-        return VIRTIO_VENDOR_BERTH;
+        return VIRTIO_VENDOR_QEMU;
       case REG.deviceFeatures:
         return this.deviceFeatureWord();
       case REG.queueNumMax:

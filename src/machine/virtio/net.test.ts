@@ -18,6 +18,7 @@ import {
   formatMac,
   macFromSeed,
   NET_HDR_SIZE,
+  NET_HDR_SIZE_LEGACY,
   parseMac,
   RX_QUEUE,
   TX_QUEUE,
@@ -33,7 +34,9 @@ import { TestDriver } from './virtioTestDriver.js';
 
 const BASE = 0x80000000;
 
-function setup(opts: { mergeable?: boolean; cfg?: VirtioNetConfig; init?: boolean } = {}) {
+function setup(
+  opts: { mergeable?: boolean; features?: bigint; cfg?: VirtioNetConfig; init?: boolean } = {},
+) {
   const ram = new Ram(BASE, 4 << 20);
   const backend = new MemoryNetBackend();
   const net = new VirtioNet(backend, { seed: 'test-guest', ...opts.cfg });
@@ -44,9 +47,10 @@ function setup(opts: { mergeable?: boolean; cfg?: VirtioNetConfig; init?: boolea
   const d = new TestDriver(ram, t);
   if (opts.init !== false) {
     const f =
-      opts.mergeable === false
+      opts.features ??
+      (opts.mergeable === false
         ? t.offeredFeatures & ~(1n << BigInt(VIRTIO_NET_F_MRG_RXBUF))
-        : t.offeredFeatures;
+        : t.offeredFeatures);
     d.init([16, 16], f);
   }
   return { ram, backend, net, t, d, logs, irq };
@@ -143,6 +147,24 @@ test('receive writes header (num_buffers = 1) and frame into a posted buffer', (
   assert.equal(env.irq.level, true);
   assert.equal(env.net.counters.rxFrames, 1);
   assert.equal(env.net.counters.rxBytes, 98);
+});
+
+test('a driver that accepts neither VERSION_1 nor MRG_RXBUF (as QEMU allows) gets the 10-byte header', () => {
+  const env = setup({ features: 1n << BigInt(VIRTIO_NET_F_MAC) });
+  assert.equal(NET_HDR_SIZE_LEGACY, 10);
+  const f = frame(60, 4);
+  const tx = new Uint8Array(NET_HDR_SIZE_LEGACY + f.length);
+  tx.set(f, NET_HDR_SIZE_LEGACY);
+  env.d.submit(TX_QUEUE, [{ data: tx }]);
+  assert.deepEqual(env.backend.sent, [f]);
+  const [buf] = env.d.submit(RX_QUEUE, [{ writeLen: 1524 }]);
+  const g = frame(98, 6);
+  env.backend.inject(g);
+  assert.deepEqual(env.d.takeUsed(RX_QUEUE), [{ id: 0, len: NET_HDR_SIZE_LEGACY + 98 }]);
+  const got = env.d.bytes(buf, NET_HDR_SIZE_LEGACY + 98);
+  assert.deepEqual(got.subarray(0, NET_HDR_SIZE_LEGACY), new Uint8Array(NET_HDR_SIZE_LEGACY));
+  assert.deepEqual(got.subarray(NET_HDR_SIZE_LEGACY), g);
+  assert.equal(env.t.needsReset, false);
 });
 
 test('receive with mergeable buffers spreads a frame over several chains', () => {

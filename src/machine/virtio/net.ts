@@ -1,7 +1,9 @@
 // virtio-net (virtio 1.2 section 5.1, device ID 1) on a NetBackend: receiveq 0
 // and transmitq 1, the MAC address and link status in the configuration space,
-// and mergeable receive buffers. With VERSION_1 every frame is preceded by the
-// 12-byte virtio_net_hdr (its last field is num_buffers). No checksum or
+// and mergeable receive buffers. With VERSION_1 or mergeable buffers every frame is preceded
+// by the 12-byte virtio_net_hdr (its last field is num_buffers); a driver that accepts
+// neither (one that negotiates as QEMU lets legacy drivers do) gets the 10-byte header
+// without num_buffers. No checksum or
 // segmentation offloads are offered, so headers from the guest carry nothing
 // the device needs and headers to the guest are zero apart from num_buffers.
 //
@@ -17,7 +19,12 @@
 //   net.attach(t); // lets frames that arrive between notifications reach the guest
 //   bus.map('virtio6', base, 0x1000, t);
 
-import { VirtioError, type VirtioDevice, type VirtioQueueHost } from './device.js';
+import {
+  VIRTIO_F_VERSION_1,
+  VirtioError,
+  type VirtioDevice,
+  type VirtioQueueHost,
+} from './device.js';
 import { NET_MAX_FRAME, NET_MIN_FRAME, type NetBackend, type NetReceiver } from './netBackend.js';
 import { Virtqueue, type Chain } from './virtqueue.js';
 import { StateError } from '../state/persistent.js';
@@ -33,6 +40,8 @@ export const VIRTIO_NET_S_LINK_UP = 1;
 
 /** struct virtio_net_hdr with VERSION_1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 export const NET_HDR_SIZE = 12;
+/** The header without num_buffers, when the driver accepted neither VERSION_1 nor MRG_RXBUF. */
+export const NET_HDR_SIZE_LEGACY = 10;
 const NUM_BUFFERS = 10;
 export const RX_QUEUE = 0;
 export const TX_QUEUE = 1;
@@ -163,6 +172,8 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
   private transport: NetTransport | null = null;
   /** Whether the driver accepted VIRTIO_NET_F_MRG_RXBUF (as of the last notification). */
   private mergeable = false;
+  /** The header's size for the features the driver accepted (as of the last notification). */
+  private hdrSize = NET_HDR_SIZE;
   private held: Uint8Array[] = [];
   private heldBytes = 0;
   /** receive() told the backend to pause. */
@@ -231,29 +242,32 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
 
   onNotify(index: number, queue: Virtqueue, host: VirtioQueueHost): void {
     this.mergeable = (host.features & (1n << BigInt(VIRTIO_NET_F_MRG_RXBUF))) !== 0n;
+    const modern = (host.features & (1n << VIRTIO_F_VERSION_1)) !== 0n;
+    this.hdrSize = this.mergeable || modern ? NET_HDR_SIZE : NET_HDR_SIZE_LEGACY;
     if (index === RX_QUEUE) this.flush(queue, host);
     else if (index === TX_QUEUE) this.transmit(queue, host);
   }
 
   private transmit(queue: Virtqueue, host: VirtioQueueHost): void {
     const c = this.counters;
+    const hdr = this.hdrSize;
     for (;;) {
       const chain = queue.pop();
       if (chain === null) break;
       if (chain.writable.length > 0) {
         throw new VirtioError(`transmit chain ${chain.head} has device-writable buffers`);
       }
-      if (chain.readableBytes < NET_HDR_SIZE) {
+      if (chain.readableBytes < hdr) {
         throw new VirtioError(
-          `transmit chain ${chain.head} has ${chain.readableBytes} bytes, less than the ${NET_HDR_SIZE}-byte header`,
+          `transmit chain ${chain.head} has ${chain.readableBytes} bytes, less than the ${hdr}-byte header`,
         );
       }
-      const len = chain.readableBytes - NET_HDR_SIZE;
+      const len = chain.readableBytes - hdr;
       if (len < NET_MIN_FRAME || len > NET_MAX_FRAME) {
         c.txDropped++;
       } else {
         const frame = new Uint8Array(len);
-        Virtqueue.gather(host.ram, chain.readable, NET_HDR_SIZE, frame);
+        Virtqueue.gather(host.ram, chain.readable, hdr, frame);
         c.txFrames++;
         c.txBytes += len;
         this.backend.send(frame);
@@ -320,7 +334,8 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
 
   /** Writes one frame into receive buffers; 'wait' leaves the ring as it was. */
   private place(ring: Virtqueue, host: VirtioQueueHost, frame: Uint8Array): Placed {
-    const need = NET_HDR_SIZE + frame.length;
+    const hdr = this.hdrSize;
+    const need = hdr + frame.length;
     const mergeable = this.mergeable;
     const start = ring.lastAvail;
     const chains: Chain[] = [];
@@ -339,9 +354,9 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
       if (chain.readable.length > 0) {
         throw new VirtioError(`receive chain ${chain.head} has device-readable buffers`);
       }
-      if (chain.writableBytes < NET_HDR_SIZE) {
+      if (chain.writableBytes < hdr) {
         throw new VirtioError(
-          `receive chain ${chain.head} has ${chain.writableBytes} bytes, less than the ${NET_HDR_SIZE}-byte header`,
+          `receive chain ${chain.head} has ${chain.writableBytes} bytes, less than the ${hdr}-byte header`,
         );
       }
       chains.push(chain);
@@ -355,9 +370,11 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
       return 'dropped';
     }
     const data = new Uint8Array(need);
-    data[NUM_BUFFERS] = chains.length & 0xff;
-    data[NUM_BUFFERS + 1] = chains.length >>> 8;
-    data.set(frame, NET_HDR_SIZE);
+    if (hdr > NUM_BUFFERS) {
+      data[NUM_BUFFERS] = chains.length & 0xff;
+      data[NUM_BUFFERS + 1] = chains.length >>> 8;
+    }
+    data.set(frame, hdr);
     let off = 0;
     for (const chain of chains) {
       const n = Math.min(chain.writableBytes, need - off);

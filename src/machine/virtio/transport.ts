@@ -2,7 +2,10 @@
 // sections 2 and 3): device status, feature negotiation, the queues' registers and rings,
 // notifications, interrupt status, the configuration generation, DEVICE_NEEDS_RESET, reset,
 // and the saved state of all of it. virtio-mmio (mmio.ts) and virtio-pci (pci.ts) decode their
-// registers onto this. When the guest hands the device something malformed, the device enters
+// registers onto this. Feature negotiation is accepted the way QEMU accepts it: FEATURES_OK
+// always sticks, the features in force are those the driver wrote that the device offers, and
+// a driver that leaves VERSION_1 out (xv6) gets the device with the legacy layouts that
+// depend on it (virtio-net's 10-byte header). When the guest hands the device something malformed, the device enters
 // DEVICE_NEEDS_RESET (with a configuration-change interrupt), one line goes to the logger, and
 // its queues stop until the driver resets it.
 
@@ -18,7 +21,6 @@ import {
   TRANSPORT_FEATURES,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_VERSION_1,
   VirtioError,
   type VirtioDevice,
   type VirtioQueueHost,
@@ -132,9 +134,9 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
     return this.device.features | TRANSPORT_FEATURES;
   }
 
-  /** Features the driver accepted (valid once FEATURES_OK is set). */
+  /** Features in force: those the driver accepted that the device offers (valid once FEATURES_OK is set). */
   get features(): bigint {
-    return this.driverFeatures;
+    return this.driverFeatures & this.offeredFeatures;
   }
 
   /** True while the device waits for a reset after bad guest input. */
@@ -172,15 +174,15 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
     return this.status | (this.failed ? STATUS_NEEDS_RESET : 0);
   }
 
+  /**
+   * The driver writes Status. FEATURES_OK is never refused, as QEMU (7.2, whose devices here
+   * have no feature dependencies to validate) does not: bits the device does not offer are
+   * dropped (`features`), and VERSION_1 may be left out.
+   */
   protected setStatus(value: number): void {
     if (value === 0) {
       this.reset();
       return;
-    }
-    if (value & STATUS_FEATURES_OK && !(this.status & STATUS_FEATURES_OK)) {
-      const f = this.driverFeatures;
-      const ok = (f & ~this.offeredFeatures) === 0n && (f & (1n << VIRTIO_F_VERSION_1)) !== 0n;
-      if (!ok) value &= ~STATUS_FEATURES_OK;
     }
     this.status = value & ~STATUS_NEEDS_RESET;
   }
@@ -289,8 +291,8 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
       desc,
       driver,
       device,
-      indirect: (this.driverFeatures & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
-      eventIdx: (this.driverFeatures & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
+      indirect: (this.features & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
+      eventIdx: (this.features & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
     });
   }
 
@@ -327,12 +329,6 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
         throw new StateError('status must not hold NEEDS_RESET (64): failed says it');
       }
       const driverFeatures = r.u64('driverFeatures');
-      const features = u64ToBigInt(driverFeatures);
-      if ((status & STATUS_FEATURES_OK) !== 0 && (features & ~this.offeredFeatures) !== 0n) {
-        throw new StateError(
-          `driverFeatures ${driverFeatures} has features the ${this.device.name} does not offer`,
-        );
-      }
       const n = this.queues.length;
       const queues = r.objects('queues', n, n, (q, i) => {
         const s: VirtioQueueState = {

@@ -20,6 +20,11 @@ export function migrationHooks(vmm: Vmm) {
         if (vmm.state !== 'running' && vmm.state !== 'paused') {
           throw new MigrationError(`the guest is ${vmm.state}: there is nothing to migrate`);
         }
+        if (vmm.config.flash.length > 0) {
+          throw new MigrationError(
+            'the guest has flash images (--flash), which do not migrate: stop it and start it elsewhere',
+          );
+        }
         const opts = migrateOptions(req);
         vmm.migration = new MigrationSource(sourceHost(vmm), opts);
         return vmm.migration.snapshot();

@@ -5,9 +5,7 @@
 # was put), what
 # the empty flash at 0x20000000 reads as, before and after a CFI query, the
 # device ID in each virtio-mmio slot (0: empty), and powers off through the
-# test device. test/baremetal/board.test.ts runs it on Berth and on QEMU.
-#define UART 0x10000000
-#define TEST 0x100000
+# test device. test/baremetal/board.test.ts runs it on Berth and on QEMU (with console.S).
 #define FLASH 0x20000000
 
   .section .text.init
@@ -86,73 +84,8 @@ _start:
   blt s2, t1, 5b
   la a0, msg_bye
   call puts
-  # Wait until the UART has sent its last byte (LSR bit 6, transmitter empty): a
-  # power-off right after the store can lose the final newline in QEMU.
-  li t0, UART
-4:
-  lbu t1, 5(t0)
-  andi t1, t1, 0x40
-  beqz t1, 4b
-  li t0, TEST
-  li t1, 0x5555
-  sw t1, 0(t0)
-1:
-  wfi
-  j 1b
-
-# puts(a0): a NUL-terminated string.
-puts:
-  li t0, UART
-1:
-  lbu t1, 0(a0)
-  beqz t1, 3f
-2:
-  lbu t2, 5(t0)
-  andi t2, t2, 0x20
-  beqz t2, 2b
-  sb t1, 0(t0)
-  addi a0, a0, 1
-  j 1b
-3:
-  ret
-
-# putc(a0): one character.
-putc:
-  li t0, UART
-1:
-  lbu t2, 5(t0)
-  andi t2, t2, 0x20
-  beqz t2, 1b
-  sb a0, 0(t0)
-  ret
-
-# puthex(a0): 16 hex digits and a newline.
-puthex:
-  li t0, UART
-  li t3, 60
-1:
-  srl t1, a0, t3
-  andi t1, t1, 15
-  li t4, 10
-  blt t1, t4, 2f
-  addi t1, t1, 'a' - 10
-  j 3f
-2:
-  addi t1, t1, '0'
-3:
-  lbu t2, 5(t0)
-  andi t2, t2, 0x20
-  beqz t2, 3b
-  sb t1, 0(t0)
-  addi t3, t3, -4
-  bgez t3, 1b
-4:
-  lbu t2, 5(t0)
-  andi t2, t2, 0x20
-  beqz t2, 4b
-  li t1, '\n'
-  sb t1, 0(t0)
-  ret
+  li a0, 0x5555
+  j poweroff
 
   .section .rodata
 msg_hello: .asciz "hello from M-mode\n"
