@@ -79,7 +79,8 @@ export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | str
     );
     const berth = await time(
       ConsoleSession.berth([
-        ...['--firmware', m.firmwarePath, '--kernel', m.kernelPath, '--boot', 'uboot'],
+        '--boot',
+        'uboot',
         ...['--disk', overlay('berth'), '--memory', memory, '--net', 'user'],
       ]),
     );

@@ -112,7 +112,8 @@ test(
       sessions.push(q);
       const bPort = await freePort();
       const s = ConsoleSession.berth([
-        ...['--firmware', m.firmwarePath, '--kernel', m.kernelPath, '--boot', 'uboot'],
+        '--boot',
+        'uboot',
         ...['--disk', overlay('berth'), '--memory', '1G', '--net', 'user', '-p', `${bPort}:22`],
       ]);
       sessions.push(s);
