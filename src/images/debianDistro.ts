@@ -193,7 +193,8 @@ export async function buildDebianImage(opts: DebianImageOptions): Promise<ImageB
   await mkdir(opts.outDir, { recursive: true });
   const rootfsPath = join(opts.outDir, 'rootfs.img');
   const manifestPath = join(opts.outDir, 'image.json');
-  const staging = await mkdtemp(join(cache.dir, 'debian-staging-'));
+  await removeStale(cache.dir);
+  const staging = await mkdtemp(join(cache.dir, `${STAGING_PREFIX}${process.pid}-`));
   let kernelVersion: string;
   let packages: { name: string; version: string }[];
   try {
@@ -290,7 +291,8 @@ async function ensureRootfsTarball(o: {
     `mmdebstrap installs ${DEBIAN_PACKAGES.length} packages and their dependencies from ${o.mirror} under qemu-user: several minutes, once (cached as ${key})`,
   );
   await mkdir(o.cache.dir, { recursive: true });
-  const tmp = join(o.cache.dir, `${key}.tmp-${process.pid}.tar`);
+  await removeStale(o.cache.dir);
+  const tmp = join(o.cache.dir, `${TARBALL_PREFIX}${process.pid}-${key}.tar`);
   const args = [
     'mmdebstrap',
     '--mode=root',
@@ -337,6 +339,36 @@ async function ensureRootfsTarball(o: {
   } finally {
     clearInterval(beat);
     await rm(tmp, { force: true });
+  }
+}
+
+const STAGING_PREFIX = 'debian-staging-';
+const TARBALL_PREFIX = 'debian-tarball-';
+
+/**
+ * Removes what a build killed before it could clean up left in the cache folder: unpacked trees
+ * and unfinished tarballs (about a GiB each) whose builder process is gone.
+ */
+async function removeStale(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^(?:${STAGING_PREFIX}|${TARBALL_PREFIX})(\\d+)-`).exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -5,8 +5,10 @@
 // made of --hostname, --ssh-key and --user-data); the serial console shows the same login
 // banner; SSH works; `systemctl is-system-running` says running and `systemctl --failed` lists
 // the same (nothing). On Berth a package is then installed with apt-get from a signed
-// repository served on the host's loopback, a login on the serial console works, and
-// `sudo poweroff` ends `berth run` with status 0.
+// repository served on the host's loopback; a stand-in kernel package from it makes u-boot-menu
+// rewrite extlinux.conf, and after a reboot U-Boot loads that kernel (a kernel upgrade takes
+// effect at the next boot); a login on the serial console works, and `sudo poweroff` ends
+// `berth run` with status 0.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildDebianImage } from '../../src/images/debianDistro.js';
-import { APT_PACKAGE, serveAptRepo } from './aptRepo.js';
+import { APT_KERNEL_PACKAGE, APT_KERNEL_VERSION, APT_PACKAGE, serveAptRepo } from './aptRepo.js';
 import { freePort } from '../support/wait.js';
 import { ConsoleSession } from './session.js';
 
@@ -147,6 +149,16 @@ test(
       await ssh(bPort, dir, `sudo apt-get ${only} install -y ${APT_PACKAGE}`);
       assert.equal((await ssh(bPort, dir, APT_PACKAGE)).trim(), repo.marker);
       assert.ok(repo.requests.includes('/InRelease'), repo.requests.join(' '));
+
+      // A kernel upgrade: u-boot-menu's hook rewrites extlinux.conf, and U-Boot boots the new
+      // kernel at the next boot.
+      await ssh(bPort, dir, `sudo apt-get ${only} install -y ${APT_KERNEL_PACKAGE}`);
+      const conf = await ssh(bPort, dir, 'cat /boot/extlinux/extlinux.conf');
+      const first = /^label l0\n(?:\t.*\n)*?\tlinux (\S+)$/m.exec(conf);
+      assert.equal(first?.[1], `/boot/vmlinux-${APT_KERNEL_VERSION}`, conf);
+      await ssh(bPort, dir, 'sudo systemctl reboot').catch(() => '');
+      await s.expect(`Retrieving file: /boot/vmlinux-${APT_KERNEL_VERSION}`, BOOT_MS);
+      await s.expect(LOGIN, BOOT_MS);
 
       // A login on the serial console, with the password from the user data.
       s.send('debian\n');
