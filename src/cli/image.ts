@@ -141,7 +141,7 @@ export async function imageCommand(args: string[]): Promise<number> {
       suite: values.suite,
     });
     process.stdout.write(
-      `${r.manifestPath}\nboot with: berth run --image ${values.out} --memory 1G\n`,
+      `${r.manifestPath}\nboot with: berth run --image ${values.out} --net user -p 2222:22\n`,
     );
     return 0;
   }

@@ -19,7 +19,8 @@ Debian archive in this host's apt configuration (or --mirror).
 Options:
   --image DIR         boot a guest made by 'berth image build --out DIR': its kernel,
                       firmware, initramfs, command line and root disk (DIR/rootfs.img)
-  --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M; Debian's kernel needs 96M)
+  --memory SIZE       guest RAM, e.g. 256M or 1G (default 256M, or what --image names:
+                      1G for --distro debian; Debian's kernel needs 96M)
   --cpus N            harts (vCPUs), 1 to 8 (default 1)
   --kernel PATH       kernel: vmlinux or another ELF, Image (optionally gzip-compressed), or
                       any flat binary (at the firmware's end rounded up to 2 MiB)
@@ -195,6 +196,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
         `--boot uboot: the image in ${values.image} boots directly (built without --boot uboot): its disk has no /boot for U-Boot; build one with berth image build --boot uboot`,
       );
     }
+    spec.memory ??= img.memory;
     spec.kernel ??= img.kernelPath;
     spec.firmware ??= img.firmwarePath;
     if (values.kernel === undefined) spec.initrd ??= img.initrdPath;

@@ -69,6 +69,9 @@ export const DEBIAN_ROOT_LABEL = 'berth-root';
 /** Kernel arguments after root=, as u-boot-menu writes them into extlinux.conf. */
 export const DEBIAN_KERNEL_ARGS = 'ro console=ttyS0';
 
+/** The memory `berth run --image` gives it unless told otherwise: systemd, cloud-init and apt. */
+export const DEBIAN_MEMORY = '1G';
+
 /** The default size of the disk (sparse: a fresh image uses about 1 GiB on the host). */
 export const DEFAULT_DEBIAN_SIZE = 4 * 1024 * 1024 * 1024;
 
@@ -252,6 +255,7 @@ export async function buildDebianImage(opts: DebianImageOptions): Promise<ImageB
     suite,
     packages: [...packages, { name: uboot.package.name, version: uboot.package.version }],
     modules: [],
+    memory: DEBIAN_MEMORY,
   };
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   const used = (await stat(rootfsPath)).blocks * 512;

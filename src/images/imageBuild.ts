@@ -92,6 +92,8 @@ export interface ImageManifest {
   suite: string;
   packages: { name: string; version: string }[];
   modules: string[];
+  /** The memory `berth run --image` gives the guest by default (absent: Berth's default). */
+  memory?: string;
 }
 
 export interface ImageBuildResult {

@@ -54,3 +54,15 @@ test('an image that boots through U-Boot has no initramfs; a missing U-Boot is n
     /boot: Invalid option: expected one of "direct"\|"uboot"/,
   );
 });
+
+test("an image's memory is read when it names one; a size in another form is refused", () => {
+  write({ ...base, boot: 'uboot', memory: '1G' });
+  assert.equal(readImageManifest(dir).memory, '1G');
+  write({ ...base, boot: 'uboot' });
+  assert.equal(readImageManifest(dir).memory, undefined);
+  write({ ...base, boot: 'uboot', memory: 'lots' });
+  assert.throws(
+    () => readImageManifest(dir),
+    (e: unknown) => e instanceof ImageError && /memory: Invalid/.test(e.message),
+  );
+});

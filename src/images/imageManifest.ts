@@ -15,6 +15,11 @@ const ManifestSchema = z.object({
   kernelPath: z.string().min(1),
   firmwarePath: z.string().min(1),
   cmdline: z.string(),
+  /** The memory `berth run --image` gives the guest when --memory is not given, e.g. "1G". */
+  memory: z
+    .string()
+    .regex(/^\d+[MG]$/)
+    .optional(),
 });
 
 /** What a built image boots with: absolute paths and the kernel command line. */
@@ -27,6 +32,8 @@ export interface ImageBootFiles {
   kernelPath: string;
   firmwarePath: string;
   cmdline: string;
+  /** The image's default memory (e.g. "1G"), when it names one. */
+  memory?: string;
 }
 
 /**
@@ -74,6 +81,7 @@ export function readImageManifest(dir: string): ImageBootFiles {
     kernelPath: within(m.kernelPath),
     firmwarePath: within(m.firmwarePath),
     cmdline: m.cmdline,
+    memory: m.memory,
   };
   for (const [what, p] of [
     ['root disk', files.rootfsPath],
