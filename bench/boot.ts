@@ -51,32 +51,17 @@ async function measure(session: () => ConsoleSession): Promise<Figures> {
 const a = await ensureDefaultAssets({});
 const qemu = await measure(() => ConsoleSession.qemu(a));
 const berth = await measure(() => ConsoleSession.berth(['--memory', '256M']));
+/** A row: the measure, Berth's and QEMU's figures with `digits` decimals, and their ratio. */
+function row(measure: string, b: number, q: number, digits: number, ratio = true): string[] {
+  return [measure, b.toFixed(digits), q.toFixed(digits), ratio ? (b / q).toFixed(1) + 'x' : ''];
+}
+
 const rows = [
   ['measure', 'berth', 'qemu', 'berth/qemu'],
-  [
-    'process start to init, s',
-    berth.boot.toFixed(2),
-    qemu.boot.toFixed(2),
-    (berth.boot / qemu.boot).toFixed(1) + 'x',
-  ],
-  [
-    'sha256sum 16 MiB in guest, s',
-    berth.workload.toFixed(2),
-    qemu.workload.toFixed(2),
-    (berth.workload / qemu.workload).toFixed(1) + 'x',
-  ],
-  [
-    `idle at prompt, % of a core (${IDLE_SECONDS} s)`,
-    berth.idle.toFixed(1),
-    qemu.idle.toFixed(1),
-    '',
-  ],
-  [
-    'resident memory after the idle period, MiB',
-    berth.rssMiB.toFixed(0),
-    qemu.rssMiB.toFixed(0),
-    (berth.rssMiB / qemu.rssMiB).toFixed(1) + 'x',
-  ],
+  row('process start to init, s', berth.boot, qemu.boot, 2),
+  row('sha256sum 16 MiB in guest, s', berth.workload, qemu.workload, 2),
+  row(`idle at prompt, % of a core (${IDLE_SECONDS} s)`, berth.idle, qemu.idle, 1, false),
+  row('resident memory after the idle period, MiB', berth.rssMiB, qemu.rssMiB, 0),
 ];
 // The full Debian image's first boot (skipped with --no-debian, or when it cannot be built here).
 const debian = process.argv.includes('--no-debian')
@@ -86,18 +71,13 @@ if (typeof debian === 'string') {
   console.error(`# full Debian image: not measured: ${debian}`);
 } else {
   rows.push(
-    [
-      'full Debian (systemd, 1 GiB): start to login prompt, s',
-      debian.berth.toFixed(1),
-      debian.qemu.toFixed(1),
-      (debian.berth / debian.qemu).toFixed(1) + 'x',
-    ],
-    [
+    row('full Debian (systemd, 1 GiB): start to login prompt, s', debian.berth, debian.qemu, 1),
+    row(
       'full Debian: resident memory at the login prompt, MiB',
-      debian.berthRssMiB.toFixed(0),
-      debian.qemuRssMiB.toFixed(0),
-      (debian.berthRssMiB / debian.qemuRssMiB).toFixed(1) + 'x',
-    ],
+      debian.berthRssMiB,
+      debian.qemuRssMiB,
+      0,
+    ),
   );
 }
 const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

@@ -4,12 +4,12 @@
 // sets the host name). Part of bench/boot.ts; skipped with the reason when this host cannot
 // build the image (root, mmdebstrap, qemu-user-static, Linux 6.7).
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDebianImage, debianBuildProblem } from '../src/images/debianDistro.js';
-import { ConsoleSession } from '../test/integration/session.js';
+import { bootDebianOnBerth, bootDebianOnQemu } from '../test/integration/debianBoot.js';
+import type { ConsoleSession } from '../test/integration/session.js';
 import { rssMiB } from './sessions.js';
 
 const LOGIN = /^debian login: /m;
@@ -33,22 +33,6 @@ export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | str
       progress: false,
       log: (line) => console.error(`# ${line}`),
     });
-    const m = r.manifest;
-    const overlay = (name: string): string => {
-      const path = join(dir, `${name}.qcow2`);
-      execFileSync('qemu-img', [
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-F',
-        'raw',
-        '-b',
-        r.rootfsPath,
-        path,
-      ]);
-      return path;
-    };
     const time = async (s: ConsoleSession): Promise<{ s: number; rss: number }> => {
       const t0 = performance.now();
       try {
@@ -60,30 +44,8 @@ export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | str
         await s.exited;
       }
     };
-    const qemu = await time(
-      new ConsoleSession('qemu-system-riscv64', [
-        ...[
-          '-M',
-          'virt',
-          '-m',
-          memory,
-          '-nographic',
-          '-bios',
-          m.firmwarePath,
-          '-kernel',
-          m.kernelPath,
-        ],
-        ...['-drive', `file=${overlay('qemu')},format=qcow2,if=virtio`],
-        ...['-netdev', 'user,id=n0', '-device', 'virtio-net-device,netdev=n0'],
-      ]),
-    );
-    const berth = await time(
-      ConsoleSession.berth([
-        '--boot',
-        'uboot',
-        ...['--disk', overlay('berth'), '--memory', memory, '--net', 'user'],
-      ]),
-    );
+    const qemu = await time(bootDebianOnQemu(r, { dir, memory }));
+    const berth = await time(bootDebianOnBerth(r, { dir, memory }));
     return { berth: berth.s, qemu: qemu.s, berthRssMiB: berth.rss, qemuRssMiB: qemu.rss };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { buildDebianImage } from '../../src/images/debianDistro.js';
 import { APT_KERNEL_PACKAGE, APT_KERNEL_VERSION, APT_PACKAGE, serveAptRepo } from './aptRepo.js';
 import { freePort } from '../support/wait.js';
+import { bootDebianOnBerth, bootDebianOnQemu } from './debianBoot.js';
 import { ConsoleSession } from './session.js';
 
 const BOOT_MS = 20 * 60_000;
@@ -77,47 +78,12 @@ test(
           `the image has ${name}`,
         );
       }
-      const overlay = (name: string): string => {
-        const path = join(dir, `${name}.qcow2`);
-        execFileSync('qemu-img', [
-          'create',
-          '-q',
-          '-f',
-          'qcow2',
-          '-F',
-          'raw',
-          '-b',
-          r.rootfsPath,
-          path,
-        ]);
-        return path;
-      };
-
       // QEMU, as its users would start it, and Berth, booting at the same time.
       const qPort = await freePort();
-      const q = new ConsoleSession('qemu-system-riscv64', [
-        ...[
-          '-M',
-          'virt',
-          '-m',
-          '1G',
-          '-nographic',
-          '-bios',
-          m.firmwarePath,
-          '-kernel',
-          m.kernelPath,
-        ],
-        ...['-drive', `file=${overlay('qemu')},format=qcow2,if=virtio`],
-        ...['-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${qPort}-:22`],
-        ...['-device', 'virtio-net-device,netdev=n0'],
-      ]);
+      const q = bootDebianOnQemu(r, { dir, memory: '1G', sshPort: qPort });
       sessions.push(q);
       const bPort = await freePort();
-      const s = ConsoleSession.berth([
-        '--boot',
-        'uboot',
-        ...['--disk', overlay('berth'), '--memory', '1G', '--net', 'user', '-p', `${bPort}:22`],
-      ]);
+      const s = bootDebianOnBerth(r, { dir, memory: '1G', sshPort: bPort });
       sessions.push(s);
       const t = Date.now();
       const login = async (c: ConsoleSession, name: string): Promise<void> => {
