@@ -34,12 +34,22 @@ const BINFMT_RULE =
 /** How many user and group IDs map into the namespace, from 0 (system users and nobody). */
 const ID_COUNT = 65536;
 
-/** The shell that runs first inside: waits for its ID maps, registers riscv64, runs the command. */
+/**
+ * The shell that runs first inside, as the PID namespace's init: waits for its ID maps, registers
+ * riscv64 and runs the command. Its stdin stays open as long as the Berth process lives: at
+ * end-of-file (Berth killed, even with SIGKILL) the command gets SIGTERM (mmdebstrap then removes
+ * its temporary tree), and when this shell ends the kernel kills whatever is left in the
+ * namespace.
+ */
 const INNER = [
   'read -r _ || exit 97',
   'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 98',
   `printf '%s' '${BINFMT_RULE}' > /proc/sys/fs/binfmt_misc/register || exit 99`,
-  'exec "$@"',
+  '"$@" < /dev/null &',
+  'command=$!',
+  'exec 3<&0', // a background job's stdin would be /dev/null
+  '(cat <&3 > /dev/null; kill -TERM "$command" 2> /dev/null) &',
+  'wait "$command"',
 ].join('\n');
 
 const INNER_FAILURES: Record<number, string> = {
@@ -106,8 +116,9 @@ export async function runInRiscvNamespace(
     await exited.catch(() => 0);
     throw e;
   }
-  child.stdin.end('go\n');
+  child.stdin.write('go\n'); // and kept open: see INNER
   const code = await exited;
+  child.stdin.destroy();
   const inner = INNER_FAILURES[code];
   if (inner) throw new ImageError('UNSUPPORTED', `cannot run riscv64 programs here: ${inner}`);
   return code;
