@@ -309,17 +309,12 @@ async function ensureRootfsTarball(o: {
     tmp,
     o.mirror,
   ];
-  const cleanups: string[] = [];
   const started = Date.now();
   const beat = setInterval(() => {
     o.log(`mmdebstrap: ${Math.round((Date.now() - started) / 60_000)} min so far`);
   }, 60_000);
   try {
-    // mmdebstrap's temporary tree goes where removeStale finds it if this process is killed.
-    const tmpdir = await mkdtemp(join(o.cache.dir, `${TMPDIR_PREFIX}${process.pid}-`));
-    cleanups.push(tmpdir);
     const code = await runInRiscvNamespace(args, {
-      env: { ...process.env, TMPDIR: tmpdir },
       onLine: (line) => {
         if (/^(I|W|E): /.test(line) && !line.includes('/sys: permission denied')) o.log(line);
       },
@@ -347,13 +342,12 @@ async function ensureRootfsTarball(o: {
     return path;
   } finally {
     clearInterval(beat);
-    for (const p of [tmp, ...cleanups]) await rm(p, { recursive: true, force: true });
+    await rm(tmp, { force: true });
   }
 }
 
 const STAGING_PREFIX = 'debian-staging-';
 const TARBALL_PREFIX = 'debian-tarball-';
-const TMPDIR_PREFIX = 'debian-tmp-';
 
 /**
  * Removes what a build killed before it could clean up left in the cache folder: unpacked trees
@@ -367,9 +361,7 @@ async function removeStale(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    const m = new RegExp(`^(?:${STAGING_PREFIX}|${TARBALL_PREFIX}|${TMPDIR_PREFIX})(\\d+)-`).exec(
-      name,
-    );
+    const m = new RegExp(`^(?:${STAGING_PREFIX}|${TARBALL_PREFIX})(\\d+)-`).exec(name);
     if (!m || processAlive(Number(m[1]))) continue;
     await rm(join(dir, name), { recursive: true, force: true });
   }
