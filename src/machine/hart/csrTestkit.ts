@@ -44,6 +44,8 @@ export interface Outcome {
   translated: number;
   /** Instructions retired. */
   instret: number;
+  /** TLB misses (Mmu.tlbMisses). */
+  tlbMisses: number;
 }
 
 /**
@@ -113,6 +115,7 @@ export function runCode(
     ],
     translated: hart.translatedInstructions,
     instret: hart.currentInstret(),
+    tlbMisses: hart.mmu.tlbMisses,
   };
 }
 

@@ -38,6 +38,7 @@ import {
   AREA_WTAG_LO,
   TLB_MASK,
 } from '../areaLayout.js';
+import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
 import { BlockScan, MAX_BLOCK } from './blockScan.js';
@@ -46,6 +47,7 @@ import {
   L_ADDR,
   L_AREA,
   L_BUDGET,
+  L_DSUM,
   L_DTAG,
   L_ENTRY,
   L_IDX,
@@ -90,7 +92,7 @@ export class BlockTranslator extends CsrEmitter {
     this.loaded = 0;
     this.dirty = 0;
     // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64
-    // (registers), 1 x i32 (entry).
+    // (registers), 2 x i32 (entry, dsum).
     w.u32(4);
     w.u32(8);
     w.byte(T_I64);
@@ -98,7 +100,7 @@ export class BlockTranslator extends CsrEmitter {
     w.byte(T_I32);
     w.u32(32);
     w.byte(T_I64);
-    w.u32(1);
+    w.u32(2);
     w.byte(T_I32);
     // pc = pcLo | pcHi << 32; dtag = area[DTAG]
     w.byte(W.LocalGet);
@@ -118,8 +120,11 @@ export class BlockTranslator extends CsrEmitter {
     w.byte(W.I32Load);
     w.u32(2);
     w.u32(AREA_DTAG);
-    w.byte(W.LocalSet);
+    w.byte(W.LocalTee);
     w.u32(L_DTAG);
+    this.i32(DTAG_SUM);
+    this.op(W.I32And);
+    this.local(W.LocalSet, L_DSUM);
     // The body is a loop whose segments start at the instructions the block's own branches
     // and jumps go to: segment i is entered by falling into it, by a br out of the wasm block
     // that ends where it starts (a jump forward), or by going round the loop with its number
@@ -252,6 +257,8 @@ export class BlockTranslator extends CsrEmitter {
     this.op(W.I32Add);
     this.local(W.LocalTee, L_IDX);
     this.mem(W.I32Load, 2, write ? AREA_WTAG_LO : AREA_RTAG_LO);
+    this.local(W.LocalGet, L_DSUM);
+    this.op(W.I32Or);
     this.local(W.LocalGet, L_LO);
     this.i32(~0xfff);
     this.op(W.I32And);
