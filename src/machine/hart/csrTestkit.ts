@@ -1,7 +1,8 @@
-// Test helpers for the CSR-in-blocks unit tests (csrBlocks.test.ts, sstatusBlocks.test.ts): a
-// small random generator, CSR and ALU instruction encoders, and one call that runs the same
-// code from the same state on a fresh hart, interpreted or translated (a block at the first
-// visit), and returns what the tests compare. Used only by the *.test.ts files beside it.
+// Test helpers for the unit tests of translated blocks against the interpreter (csrBlocks,
+// sstatusBlocks, blockJumps .test.ts): a small random generator, CSR and ALU instruction
+// encoders, and one call that runs the same code from the same state on a fresh hart,
+// interpreted or translated (a block at the first visit), and returns what the tests compare.
+// Used only by the *.test.ts files beside it.
 
 import { Bus } from '../bus.js';
 import { Ram } from '../ram.js';
@@ -41,12 +42,16 @@ export interface Outcome {
   /** mstatus, fflags, frm, the S-mode trap CSRs (halves), priv, mcause, mepc, mtval. */
   csrs: number[];
   translated: number;
+  /** Instructions retired. */
+  instret: number;
+  /** TLB misses (Mmu.tlbMisses). */
+  tlbMisses: number;
 }
 
 /**
  * Runs `code` (words at CODE) at privilege `priv` with mstatus `mstatus` on a fresh hart of the
  * given engine: registers x1..x15 and the CSRs from `seed`, then `setup` (page tables, interrupt
- * state), for at most 100,000 instructions.
+ * state), for at most `budget` instructions.
  */
 export function runCode(
   code: number[],
@@ -55,6 +60,7 @@ export function runCode(
   mstatus: number,
   seed: number,
   setup?: (h: Hart, ram: Ram) => void,
+  budget = 100_000,
 ): Outcome {
   const ram = new Ram(BASE, 1 << 20);
   const hart = new Hart(new Bus(ram), { jitThreshold: jit ? 1 : 0, jitSynchronous: true });
@@ -85,7 +91,7 @@ export function runCode(
   hart.priv = priv;
   hart.updateMmuMode();
   hart.pc = BigInt(CODE);
-  const stop = hart.run(100_000);
+  const stop = hart.run(budget);
   return {
     stop,
     x: Array.from({ length: 16 }, (_, i) => hart.regs.get(i)),
@@ -108,6 +114,8 @@ export function runCode(
       hart.mtvalLo,
     ],
     translated: hart.translatedInstructions,
+    instret: hart.currentInstret(),
+    tlbMisses: hart.mmu.tlbMisses,
   };
 }
 
@@ -140,14 +148,16 @@ export function bothEngines(
   mstatus: number,
   seed: number,
   setup?: (h: Hart, ram: Ram) => void,
+  budget?: number,
 ): Outcome {
-  const a = runCode(code, false, priv, mstatus, seed, setup);
-  const b = runCode(code, true, priv, mstatus, seed, setup);
+  const a = runCode(code, false, priv, mstatus, seed, setup, budget);
+  const b = runCode(code, true, priv, mstatus, seed, setup, budget);
   const differ = (what: string, i: unknown, t: unknown): never => {
     throw new Error(`seed ${seed}: the engines differ in ${what}: interpreter ${i}, blocks ${t}`);
   };
   if (a.translated !== 0) differ('instructions translated', a.translated, 0);
   if (a.stop !== b.stop) differ('stop reason', a.stop, b.stop);
+  if (a.instret !== b.instret) differ('instructions retired', a.instret, b.instret);
   if (a.pc !== b.pc) differ('pc', a.pc.toString(16), b.pc.toString(16));
   a.x.forEach((v, i) => v !== b.x[i] && differ(`x${i}`, v.toString(16), b.x[i].toString(16)));
   a.csrs.forEach((v, i) => v !== b.csrs[i] && differ(CSR_NAMES[i], v >>> 0, b.csrs[i] >>> 0));

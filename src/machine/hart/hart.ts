@@ -37,7 +37,7 @@ import {
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
-import { Mmu, TLB_MASK } from './mmu.js';
+import { DTAG_SUM, Mmu, TLB_MASK } from './mmu.js';
 import { FIRST_ZB_OP, Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
 import { executeBitmanip } from './bitmanip.js';
@@ -634,7 +634,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               let vLo: number;
               let vHi = 0;
               if (
-                rTagLo[idx] === ((lo & ~0xfff) | dTag) &&
+                (rTagLo[idx] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
                 rTagHi[idx] === hi &&
                 (lo & (size - 1)) === 0
               ) {
@@ -716,7 +716,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               }
               const idx = (lo >>> 12) & TLB_MASK;
               if (
-                wTagLo[idx] === ((lo & ~0xfff) | dTag) &&
+                (wTagLo[idx] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
                 wTagHi[idx] === hi &&
                 (lo & (size - 1)) === 0
               ) {

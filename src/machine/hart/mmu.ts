@@ -95,9 +95,20 @@ function vpnAt(lo: number, hi: number, i: number): number {
  * The SUM and MXR bits of a data TLB tag (Mmu.dataTag): mstatus.SUM and MXR shifted down by 16,
  * so that translated code (jit/csrEmitter.ts) re-derives the tag from mstatus when sstatus is
  * written.
+ *
+ * SUM changes only what S-mode may do with user pages, and Linux sets and clears it around
+ * every access to user memory: an entry holds the SUM bit only when it is a user page filled
+ * by an S-mode access (which SUM allowed), and is looked up as `(entry | (tag & DTAG_SUM)) ===
+ * (page | tag)` (dataHit), so the kernel's own pages hit whatever SUM is and user pages hit
+ * from S-mode only while SUM is set.
  */
 export const DTAG_SUM = 4;
 export const DTAG_MXR = 8;
+
+/** Whether data TLB entry tag `entry` serves an access to the page of `lo` under data tag `tag`. */
+export function dataHit(entry: number, lo: number, tag: number): boolean {
+  return (entry | (tag & DTAG_SUM)) === ((lo & ~0xfff) | tag);
+}
 
 export class Mmu {
   // The read and write TLBs live in the hart area when there is one, where translated code reads them.
@@ -130,6 +141,8 @@ export class Mmu {
   private lastLevel = 0;
   /** Whether the last translate() found a global mapping (G set on the way) or needed no tables. */
   private lastGlobal = false;
+  /** The last translation's leaf was a user page (PTE U). */
+  private lastUser = false;
   /**
    * TLB entries that hold global translations, as kind * TLB_SIZE + index (kinds: read,
    * write, fetch): globalFlag says which entries hold one now; globalSlots lists them (and
@@ -373,6 +386,7 @@ export class Mmu {
     this.lastLevel = 0;
     // M-mode's accesses do not depend on satp; S and U ones without translation do.
     this.lastGlobal = priv === PRIV_M;
+    this.lastUser = false;
     if (priv === PRIV_M || this.satpMode === SATP_BARE) {
       if (hi >>> 24 !== 0) this.fault(access, false, lo, hi); // beyond 56 physical bits
       return (hi >>> 0) * TWO32 + (lo >>> 0);
@@ -439,6 +453,7 @@ export class Mmu {
       }
       this.lastLevel = i;
       this.lastGlobal = global !== 0;
+      this.lastUser = (pLo & PTE_U) !== 0;
       return (ppn + (vpage % span)) * 4096 + (lo & 0xfff);
     }
     return this.fault(access, true, lo, hi);
@@ -473,13 +488,15 @@ export class Mmu {
       const vpage = (hi & 0x1ffffff) * 1048576 + (lo >>> 12);
       this.superpages.add(level + 4 * Math.floor(vpage / 2 ** (9 * level)));
     }
+    // SUM in a data entry only for a user page that S-mode reached (DTAG_SUM).
+    const dTag = (this.dataTag & ~DTAG_SUM) | (this.lastUser && priv === PRIV_S ? DTAG_SUM : 0);
     if (access === ACCESS_READ) {
-      this.rTagLo[idx] = (lo & ~0xfff) | this.dataTag;
+      this.rTagLo[idx] = (lo & ~0xfff) | dTag;
       this.rTagHi[idx] = hi;
       this.rOff[idx] = off;
       this.noteGlobal(idx, this.lastGlobal);
     } else if (access === ACCESS_WRITE) {
-      this.wTagLo[idx] = (lo & ~0xfff) | this.dataTag;
+      this.wTagLo[idx] = (lo & ~0xfff) | dTag;
       this.wTagHi[idx] = hi;
       this.wOff[idx] = off;
       this.ram.dirty[off >>> 12] = 1;
@@ -530,7 +547,7 @@ export class Mmu {
     if (inPage) {
       // A misaligned access to a page the TLB holds needs no walk.
       const idx = (lo >>> 12) & TLB_MASK;
-      if (this.rTagLo[idx] === ((lo & ~0xfff) | this.dataTag) && this.rTagHi[idx] === hi)
+      if (dataHit(this.rTagLo[idx], lo, this.dataTag) && this.rTagHi[idx] === hi)
         return this.readRam(this.rOff[idx] + (lo & 0xfff), size);
       const off = this.fill(lo, hi, ACCESS_READ, priv);
       if (off >= 0) return this.readRam(off + (lo & 0xfff), size);
@@ -593,7 +610,7 @@ export class Mmu {
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
       const idx = (lo >>> 12) & TLB_MASK;
-      if (this.wTagLo[idx] === ((lo & ~0xfff) | this.dataTag) && this.wTagHi[idx] === hi)
+      if (dataHit(this.wTagLo[idx], lo, this.dataTag) && this.wTagHi[idx] === hi)
         return this.writeRam(this.wOff[idx] + (lo & 0xfff), size, vlo, vhi);
       const off = this.fill(lo, hi, ACCESS_WRITE, priv);
       if (off >= 0) return this.writeRam(off + (lo & 0xfff), size, vlo, vhi);
@@ -643,11 +660,11 @@ export class Mmu {
     if ((lo & (size - 1)) === 0) {
       // Through the TLBs as other accesses go (no walk on a hit; a miss fills).
       const idx = (lo >>> 12) & TLB_MASK;
-      const tag = (lo & ~0xfff) | this.dataTag;
+      const tag = this.dataTag;
       if (access === ACCESS_WRITE) {
-        if (this.wTagLo[idx] === tag && this.wTagHi[idx] === hi)
+        if (dataHit(this.wTagLo[idx], lo, tag) && this.wTagHi[idx] === hi)
           return this.wOff[idx] + (lo & 0xfff);
-      } else if (this.rTagLo[idx] === tag && this.rTagHi[idx] === hi) {
+      } else if (dataHit(this.rTagLo[idx], lo, tag) && this.rTagHi[idx] === hi) {
         return this.rOff[idx] + (lo & 0xfff);
       }
       const off = this.fill(lo, hi, access, this.dataPriv);

@@ -31,13 +31,14 @@ import {
 } from './csr.js';
 import { type Hart, StopReason } from './hart.js';
 import type { Ram } from '../ram.js';
-import { alu, BASE, bothEngines, CODE, csrInst, F3, rng, WFI } from './csrTestkit.js';
+import { alu, BASE, bothEngines, CODE, csrInst, F3, rng, runCode, WFI } from './csrTestkit.js';
 
 const FS_INITIAL = 1 << 13;
 /** mstatus bits an sstatus write may change, and some it may not (masked off). */
 const BITS = [MSTATUS_SIE, MSTATUS_SPIE, MSTATUS_SPP, MSTATUS_SUM, MSTATUS_MXR, 1 << 3, 1 << 17];
 
 const lui = (rd: number, imm20: number): number => ((imm20 << 12) | (rd << 7) | 0x37) >>> 0;
+const auipc = (rd: number, imm20: number): number => ((imm20 << 12) | (rd << 7) | 0x17) >>> 0;
 const addi = (rd: number, rs1: number, imm: number): number =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
 const ori = (rd: number, rs1: number, imm: number): number =>
@@ -229,35 +230,48 @@ for (const [bit, name, va] of [
   [MSTATUS_MXR, 'MXR', DATA],
 ] as const) {
   test(`a block follows ${name} written in it: the load it allows faults once it is clear`, () => {
-    // a0 = va; t1 = the bit; a2 = 20; loop: set it, load, sum (and store the sum to the user
-    // page), clear it, round again; then a load with it clear.
+    // a0 = va; t1 = the bit; a2 = 20; s1 = this code (a supervisor page); loop: set it, load,
+    // load from the supervisor page, sum (and store the sum to the user page), clear it, load
+    // from the supervisor page again, round again; then a load with it clear.
     const code = [
       lui(10, va >>> 12),
       lui(6, bit >>> 12),
       addi(12, 0, 20),
+      auipc(9, 0),
       csrInst(2, 0, 6, CSR_SSTATUS),
       ld(11, 10, 0),
+      ld(15, 9, 8),
       alu(0, 13, 13, 11),
       bit === MSTATUS_SUM ? sd(13, 10, 8) : alu(0, 0, 0, 0),
       csrInst(3, 0, 6, CSR_SSTATUS),
+      ld(15, 9, 0),
       addi(12, 12, -1),
-      bne(12, 0, -24),
+      bne(12, 0, -32),
       ld(14, 10, 0),
       WFI,
     ];
-    const o = bothEngines(code, PRIV_S, FS_INITIAL, 1, (h, ram) => {
+    const setup = (h: Hart, ram: Ram): void => {
       pageTables(h, ram);
       h.regs.set(13, 0n);
-    });
-    assert.equal(o.stop, StopReason.Wfi);
-    assert.equal(o.x[13], 140n, 'the loads with the bit set');
-    assert.deepEqual(
-      { mcause: o.csrs[12], mepc: o.csrs[13], mtval: o.csrs[14] },
-      { mcause: EXC_LOAD_PAGE, mepc: (CODE + 40) | 0, mtval: va },
-      'the load with the bit clear faults',
-    );
-    assert.equal(o.csrs[0] & (MSTATUS_SUM | MSTATUS_MXR | MSTATUS_FS), FS_INITIAL);
-    assert.ok(o.translated > 100, `translated ${o.translated}`);
+    };
+    for (const jit of [false, true]) {
+      const o = jit
+        ? bothEngines(code, PRIV_S, FS_INITIAL, 1, setup)
+        : runCode(code, false, PRIV_S, FS_INITIAL, 1, setup);
+      assert.equal(o.stop, StopReason.Wfi);
+      assert.equal(o.x[13], 140n, 'the loads with the bit set');
+      assert.deepEqual(
+        { mcause: o.csrs[12], mepc: o.csrs[13], mtval: o.csrs[14] },
+        { mcause: EXC_LOAD_PAGE, mepc: (CODE + 52) | 0, mtval: va },
+        'the load with the bit clear faults',
+      );
+      assert.equal(o.csrs[0] & (MSTATUS_SUM | MSTATUS_MXR | MSTATUS_FS), FS_INITIAL);
+      if (jit) assert.ok(o.translated > 100, `translated ${o.translated}`);
+      // SUM decides nothing for supervisor pages: their entries serve both states (mmu.ts
+      // DTAG_SUM), where MXR's toggles miss each time. Misses of the interpreter's run: fetch,
+      // the loads and the store, and the last load's.
+      if (!jit && bit === MSTATUS_SUM) assert.ok(o.tlbMisses <= 6, `${o.tlbMisses} TLB misses`);
+    }
   });
 }
 

@@ -29,6 +29,10 @@ export const L_IDX = 14;
 /** Instructions completed in earlier iterations of the block's loop. */
 export const L_N = 15;
 export const L_X0 = 16;
+/** After the registers: the segment a jump backward inside the block goes to (translate.ts). */
+export const L_ENTRY = L_X0 + 32;
+/** The SUM bit of the data TLB tag (L_DTAG & DTAG_SUM, mmu.ts dataHit). */
+export const L_DSUM = L_X0 + 33;
 
 /**
  * Added to a block's (and the dispatcher's) count of instructions done when the block ends on an

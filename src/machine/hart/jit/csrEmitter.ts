@@ -41,7 +41,7 @@ import {
 import { DTAG_MXR, DTAG_SUM } from '../mmu.js';
 import { Op } from '../ops.js';
 import { BitmanipEmitter } from './bitmanipEmitter.js';
-import { L_AREA, L_DTAG, L_IDX, L_LO, L_T, L_T2 } from './blockEmitter.js';
+import { L_AREA, L_DSUM, L_DTAG, L_IDX, L_LO, L_T, L_T2 } from './blockEmitter.js';
 import { T_VOID, W } from './wasmWriter.js';
 
 /** Area offsets of the 64-bit S-mode CSRs a block accesses, by CSR number. */
@@ -162,7 +162,8 @@ export class CsrEmitter extends BitmanipEmitter {
 
   /**
    * Writes t's sstatus bits into mstatus (old low half in lo; the new one left in idx), and
-   * re-derives the data TLB tag from its SUM and MXR, in the block's dtag and in AREA_DTAG.
+   * re-derives the data TLB tag from its SUM and MXR, in the block's dtag (and dsum) and in
+   * AREA_DTAG.
    */
   private writeStatus(): void {
     this.local(W.LocalGet, L_AREA);
@@ -185,7 +186,10 @@ export class CsrEmitter extends BitmanipEmitter {
     this.i32(DTAG_SUM | DTAG_MXR);
     this.op(W.I32And);
     this.op(W.I32Or);
-    this.local(W.LocalSet, L_DTAG);
+    this.local(W.LocalTee, L_DTAG);
+    this.i32(DTAG_SUM);
+    this.op(W.I32And);
+    this.local(W.LocalSet, L_DSUM);
     this.local(W.LocalGet, L_AREA);
     this.local(W.LocalGet, L_DTAG);
     this.mem(W.I32Store, 2, AREA_DTAG);

@@ -7,9 +7,10 @@
 // completed (never more than budget), with the pc of the next one stored at
 // AREA_PC_LO.
 //
-// A block runs straight on through untaken conditional branches (a taken one
-// leaves it, or, when it jumps back to the block's first instruction, goes
-// round a wasm loop while the budget lasts); a jump ends it.
+// A block runs straight on through untaken conditional branches. A taken one,
+// or a jump, whose target is an instruction of the same block goes on there
+// (backward only while the budget lasts); otherwise it leaves the block
+// (blockScan.ts chooses the instructions, and which of them are targets).
 //
 // A block never traps and never calls out. It covers integer computation,
 // multiply and divide, bit manipulation (Zba, Zbb, Zbc, Zbs; bitmanipEmitter.ts),
@@ -24,7 +25,7 @@
 // instruction ends the block before it the same way. Guest registers are
 // cached in wasm locals and written back at every exit.
 
-import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '../../ram.js';
+import { HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import {
   AREA_DTAG,
   AREA_RESV,
@@ -37,15 +38,18 @@ import {
   AREA_WTAG_LO,
   TLB_MASK,
 } from '../areaLayout.js';
-import { decodeInto } from '../decode.js';
+import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
+import { BlockScan, MAX_BLOCK } from './blockScan.js';
 import { CsrEmitter } from './csrEmitter.js';
 import {
   L_ADDR,
   L_AREA,
   L_BUDGET,
+  L_DSUM,
   L_DTAG,
+  L_ENTRY,
   L_IDX,
   L_LO,
   L_N,
@@ -56,8 +60,7 @@ import {
   L_T2,
 } from './blockEmitter.js';
 
-/** The most instructions one block holds. The hart runs a block only with this much budget left. */
-export const MAX_BLOCK = 64;
+export { MAX_BLOCK };
 
 export interface Translation {
   /** The function body: locals and code. */
@@ -67,7 +70,10 @@ export interface Translation {
 }
 
 export class BlockTranslator extends CsrEmitter {
-  private readonly scratch = new Int32Array(CODE_SLOT_WORDS);
+  private readonly scanned = new BlockScan();
+  /** Per instruction of the block being translated: its segment (see translate()). */
+  private readonly segmentOf = new Int32Array(MAX_BLOCK);
+  private segments = 1;
   /** RAM is shared with harts on other threads: FENCE is a real fence (atomic.fence). */
   private sharedRam = false;
 
@@ -76,20 +82,26 @@ export class BlockTranslator extends CsrEmitter {
    * or returns null when the first instruction is not translatable.
    */
   translate(ram: Ram, pageOff: number, po: number): Translation | null {
-    const code = ram.codePage(pageOff >>> 12);
+    const s = this.scanned;
+    s.scan(ram, pageOff, po);
+    const count = s.count;
+    if (count === 0) return null;
     this.sharedRam = ram.shared;
     const w = this.w;
     w.reset();
     this.loaded = 0;
     this.dirty = 0;
-    // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64 (registers).
-    w.u32(3);
+    // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64
+    // (registers), 2 x i32 (entry, dsum).
+    w.u32(4);
     w.u32(8);
     w.byte(T_I64);
     w.u32(4);
     w.byte(T_I32);
     w.u32(32);
     w.byte(T_I64);
+    w.u32(2);
+    w.byte(T_I32);
     // pc = pcLo | pcHi << 32; dtag = area[DTAG]
     w.byte(W.LocalGet);
     w.u32(L_PCLO);
@@ -108,53 +120,102 @@ export class BlockTranslator extends CsrEmitter {
     w.byte(W.I32Load);
     w.u32(2);
     w.u32(AREA_DTAG);
-    w.byte(W.LocalSet);
+    w.byte(W.LocalTee);
     w.u32(L_DTAG);
-    // The body is a loop: a branch back to the first instruction goes round again.
+    this.i32(DTAG_SUM);
+    this.op(W.I32And);
+    this.local(W.LocalSet, L_DSUM);
+    // The body is a loop whose segments start at the instructions the block's own branches
+    // and jumps go to: segment i is entered by falling into it, by a br out of the wasm block
+    // that ends where it starts (a jump forward), or by going round the loop with its number
+    // in L_ENTRY, which a br_table at the top of the loop follows (a jump backward).
     w.byte(W.Loop);
     w.byte(T_VOID);
-
-    let k = 0;
-    let o = 0;
-    for (;;) {
-      const p = po + o;
-      if (k === MAX_BLOCK || p >= 4096) break;
-      const slot = (p >>> 1) * CODE_SLOT_WORDS;
-      let w0 = code[slot];
-      let imm = code[slot + 1];
-      let inst = code[slot + 2];
-      if (w0 === CODE_SLOT_EMPTY) {
-        inst = ram.u16[(pageOff + p) >>> 1];
-        if ((inst & 3) === 3) {
-          if (p === 0xffe) break;
-          inst |= ram.u16[((pageOff + p) >>> 1) + 1] << 16;
-        }
-        decodeInto(inst, this.scratch, 0);
-        w0 = this.scratch[0];
-        imm = this.scratch[1];
-        code[slot] = w0;
-        code[slot + 1] = imm;
-        code[slot + 2] = inst;
+    let segment = 0;
+    for (let k = 0; k < count; k++) {
+      if (k > 0 && s.entry[k]) segment++;
+      this.segmentOf[k] = segment;
+    }
+    const segments = segment + 1;
+    this.segments = segments;
+    if (segments > 1) {
+      for (let i = 0; i < segments; i++) {
+        w.byte(W.Block);
+        w.byte(T_VOID);
       }
-      const len = (inst & 3) === 3 ? 4 : 2;
-      const r = this.instruction(
+      w.byte(W.LocalGet);
+      w.u32(L_ENTRY);
+      w.byte(W.BrTable);
+      w.u32(segments - 1);
+      for (let i = 0; i < segments; i++) w.u32(i);
+      w.u32(0);
+      w.byte(W.End);
+    }
+    for (let k = 0; k < count; k++) {
+      if (k > 0 && s.entry[k]) {
+        // Every way into a segment has written the registers back: it loads them again.
+        this.flush();
+        w.byte(W.End);
+        this.loaded = 0;
+        this.dirty = 0;
+      }
+      const w0 = s.w0[k];
+      this.instruction(
         w0 & 0xff,
         (w0 >>> 8) & 63,
         (w0 >>> 14) & 31,
         (w0 >>> 19) & 31,
-        imm,
+        s.imm[k],
         k,
-        o,
-        len,
+        s.off[k],
+        s.len[k],
       );
-      if (r === Step.Unsupported) break;
-      k++;
-      o += len;
-      if (r === Step.Ended) return { body: this.finish(), count: k };
     }
-    if (k === 0) return null;
-    this.exit(k, o);
-    return { body: this.finish(), count: k };
+    if (!s.endsInJump) this.exit(count, s.off[count - 1] + s.len[count - 1]);
+    return { body: this.finish(), count };
+  }
+
+  /**
+   * Goes from instruction k (a branch or jump, at a wasm nesting of `depth` inside its
+   * segment) to instruction j of this block, with the registers written back. Backward,
+   * only while the budget has room for another pass; when it has not, this falls through.
+   */
+  private jumpInside(k: number, j: number, depth: number): void {
+    const from = this.segmentOf[k];
+    const to = this.segmentOf[j];
+    // Instructions before j are counted again when the pass from j reaches them.
+    const done = k + 1 - j;
+    const back = to <= from;
+    if (back) {
+      this.local(W.LocalGet, L_N);
+      this.i32(done + MAX_BLOCK);
+      this.op(W.I32Add);
+      this.local(W.LocalGet, L_BUDGET);
+      this.op(W.I32LeS);
+      this.op(W.If);
+      this.op(T_VOID);
+      depth++;
+    }
+    // Registers are read from the area at their first use in a segment: write back first.
+    this.flush();
+    if (done !== 0) {
+      this.local(W.LocalGet, L_N);
+      this.i32(done);
+      this.op(W.I32Add);
+      this.local(W.LocalSet, L_N);
+    }
+    if (back) {
+      if (this.segments > 1) {
+        this.i32(to);
+        this.local(W.LocalSet, L_ENTRY);
+      }
+      this.op(W.Br);
+      this.w.u32(this.segments - 1 - from + depth);
+      this.op(W.End);
+    } else {
+      this.op(W.Br);
+      this.w.u32(to - from - 1 + depth);
+    }
   }
 
   private finish(): Uint8Array {
@@ -196,6 +257,8 @@ export class BlockTranslator extends CsrEmitter {
     this.op(W.I32Add);
     this.local(W.LocalTee, L_IDX);
     this.mem(W.I32Load, 2, write ? AREA_WTAG_LO : AREA_RTAG_LO);
+    this.local(W.LocalGet, L_DSUM);
+    this.op(W.I32Or);
     this.local(W.LocalGet, L_LO);
     this.i32(~0xfff);
     this.op(W.I32And);
@@ -228,7 +291,7 @@ export class BlockTranslator extends CsrEmitter {
     this.op(W.I32Add);
   }
 
-  /** Emits instruction k at block offset o; says whether the block goes on. */
+  /** Emits instruction k at block offset o (translatable: blockScan.ts). */
   private instruction(
     op: number,
     d: number,
@@ -238,7 +301,7 @@ export class BlockTranslator extends CsrEmitter {
     k: number,
     o: number,
     len: number,
-  ): Step {
+  ): void {
     const discard = d === 0 || d === 32;
     switch (op) {
       case Op.LUI:
@@ -246,7 +309,7 @@ export class BlockTranslator extends CsrEmitter {
           this.i64(imm);
           this.set(d);
         }
-        return Step.Next;
+        return;
       case Op.AUIPC:
         if (!discard) {
           this.pcPlus(o);
@@ -254,11 +317,16 @@ export class BlockTranslator extends CsrEmitter {
           this.op(W.I64Add);
           this.set(d);
         }
-        return Step.Next;
-      case Op.JAL:
+        return;
+      case Op.JAL: {
         if (!discard) {
           this.pcPlus(o + len);
           this.set(d);
+        }
+        const j = this.scanned.target[k];
+        if (j >= 0) {
+          this.jumpInside(k, j, 0);
+          if (this.segmentOf[j] > this.segmentOf[k]) return; // forward: always taken
         }
         this.flush();
         this.storePcExpr(() => {
@@ -267,7 +335,8 @@ export class BlockTranslator extends CsrEmitter {
           this.op(W.I64Add);
         });
         this.ret(k + 1);
-        return Step.Ended;
+        return;
+      }
       case Op.JALR:
         this.get(r1);
         this.i64(imm);
@@ -282,7 +351,7 @@ export class BlockTranslator extends CsrEmitter {
         this.flush();
         this.storePcExpr(() => this.local(W.LocalGet, L_T));
         this.ret(k + 1);
-        return Step.Ended;
+        return;
       case Op.BEQ:
       case Op.BNE:
       case Op.BLT:
@@ -292,33 +361,18 @@ export class BlockTranslator extends CsrEmitter {
         this.get(r1);
         this.get(r2);
         this.op(BRANCH_CMP[op - Op.BEQ]);
-        // Taken: round the loop again when the target is the block's start and the
-        // budget has room for another pass; otherwise leave. Not taken: go on.
+        // Taken: on inside the block when the target is one of its instructions, else leave.
         this.op(W.If);
         this.op(T_VOID);
-        if (o + imm === 0) {
-          this.local(W.LocalGet, L_N);
-          this.i32(k + 1 + MAX_BLOCK);
-          this.op(W.I32Add);
-          this.local(W.LocalGet, L_BUDGET);
-          this.op(W.I32LeS);
-          this.op(W.If);
-          this.op(T_VOID);
-          // Registers are read from the area at their first use in the body: write back first.
+        const j = this.scanned.target[k];
+        if (j >= 0) this.jumpInside(k, j, 1);
+        if (j < 0 || this.segmentOf[j] <= this.segmentOf[k]) {
           this.flush();
-          this.local(W.LocalGet, L_N);
-          this.i32(k + 1);
-          this.op(W.I32Add);
-          this.local(W.LocalSet, L_N);
-          this.op(W.Br);
-          this.w.u32(2);
-          this.op(W.End);
+          this.storePc(o + imm);
+          this.ret(k + 1);
         }
-        this.flush();
-        this.storePc(o + imm);
-        this.ret(k + 1);
         this.op(W.End);
-        return Step.Next;
+        return;
       }
       case Op.LB:
       case Op.LH:
@@ -332,7 +386,7 @@ export class BlockTranslator extends CsrEmitter {
         this.mem(LOAD_OP[i], LOAD_ALIGN[i], HART_AREAS_BYTES);
         if (discard) this.op(W.Drop);
         else this.set(d);
-        return Step.Next;
+        return;
       }
       case Op.SB:
       case Op.SH:
@@ -342,21 +396,21 @@ export class BlockTranslator extends CsrEmitter {
         this.access(true, r1, imm, 1 << i, k, o);
         this.get(r2);
         this.mem(STORE_OP[i], i, HART_AREAS_BYTES);
-        return Step.Next;
+        return;
       }
       case Op.FENCE:
         // Plain wasm accesses are ordered as the host orders them (x86: stores may pass
         // later loads); a fence must keep that from other harts' sight too.
         if (this.sharedRam) this.w.bytes([W.AtomicPrefix, 0x03, 0x00]);
-        return Step.Next;
+        return;
       case Op.FENCE_I:
         // Shared RAM: the interpreter runs it (Ram.syncCode drops code other threads rewrote).
-        return this.sharedRam ? Step.Unsupported : Step.Next;
+        return;
       case Op.MULH:
       case Op.MULHSU:
       case Op.MULHU:
         if (!discard) this.mulHigh(op, d, r1, r2);
-        return Step.Next;
+        return;
       case Op.LR_W:
       case Op.LR_D: {
         // A read-TLB hit, aligned: load, and reserve the RAM offset (AREA_RESV, as atomics.ts).
@@ -376,7 +430,7 @@ export class BlockTranslator extends CsrEmitter {
         this.local(W.LocalGet, L_AREA);
         this.local(W.LocalGet, L_LO);
         this.mem(W.I32Store, 2, AREA_RESV);
-        return Step.Next;
+        return;
       }
       case Op.SC_W:
       case Op.SC_D: {
@@ -418,7 +472,7 @@ export class BlockTranslator extends CsrEmitter {
         this.local(W.LocalGet, L_AREA);
         this.i32(-1);
         this.mem(W.I32Store, 2, AREA_RESV);
-        return Step.Next;
+        return;
       }
       case Op.AMOSWAP_W:
       case Op.AMOADD_W:
@@ -446,28 +500,23 @@ export class BlockTranslator extends CsrEmitter {
           if (!dbl) this.op(W.I64Extend32S);
           this.set(d);
         }
-        return Step.Next;
+        return;
       }
     }
     if (op >= Op.ADDI && op <= Op.REMUW && op !== Op.FENCE && op !== Op.FENCE_I) {
-      if (op >= Op.CSRRW && op <= Op.CSRRCI)
-        return this.csr(op, d, r1, imm, k, o) ? Step.Next : Step.Unsupported;
-      if (op >= Op.ECALL && op <= Op.CSRRCI) return Step.Unsupported;
+      if (op >= Op.CSRRW && op <= Op.CSRRCI) {
+        if (!this.csr(op, d, r1, imm, k, o)) throw new Error(`CSR ${imm}: not in CSR_IN_BLOCKS`);
+        return;
+      }
       if (!discard) this.alu(op, d, r1, r2, imm);
-      return Step.Next;
+      return;
     }
     if (op >= FIRST_ZB_OP && op <= LAST_ZB_OP) {
       if (!discard) this.bitmanip(op, d, r1, r2, imm);
-      return Step.Next;
+      return;
     }
-    return Step.Unsupported;
+    throw new Error(`op ${op} is not translatable (blockScan.ts translatable)`);
   }
-}
-
-const enum Step {
-  Next,
-  Ended,
-  Unsupported,
 }
 
 /** Comparison opcodes of BEQ, BNE, BLT, BGE, BLTU, BGEU. */

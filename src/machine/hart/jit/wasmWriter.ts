@@ -11,6 +11,7 @@ export const enum W {
   End = 0x0b,
   Br = 0x0c,
   BrIf = 0x0d,
+  BrTable = 0x0e,
   Return = 0x0f,
   Select = 0x1b,
   Drop = 0x1a,

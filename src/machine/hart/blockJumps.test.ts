@@ -1,0 +1,104 @@
+// Branches and jumps inside translated blocks (jit/blockScan.ts, jit/translate.ts) against the
+// interpreter: random code with forward branches and jumps over a few instructions (if/else
+// shapes, code after a jump reached only by a branch) and counted loops whose backward branch
+// lands mid-block, run by both engines from the same state, stopped by the budget at many
+// points, must have retired the same number of instructions and end at the same pc with the
+// same registers. A block that counted a pass through its own jumps wrongly would stop
+// elsewhere than the interpreter (and break --deterministic).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PRIV_M } from './causes.js';
+import { StopReason } from './hart.js';
+import { alu, bothEngines, rng, WFI } from './csrTestkit.js';
+
+/** Branch funct3 of BEQ, BNE, BLT, BGE, BLTU, BGEU. */
+const BRANCH_F3 = [0, 1, 4, 5, 6, 7];
+
+/** B-type: a branch of `f3` on rs1, rs2 to pc + off. */
+const branch = (f3: number, rs1: number, rs2: number, off: number): number =>
+  ((((off >> 12) & 1) << 31) |
+    (((off >> 5) & 0x3f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (f3 << 12) |
+    (((off >> 1) & 0xf) << 8) |
+    (((off >> 11) & 1) << 7) |
+    0x63) >>>
+  0;
+/** J-type: jal rd, pc + off. */
+const jal = (rd: number, off: number): number =>
+  ((((off >> 20) & 1) << 31) |
+    (((off >> 1) & 0x3ff) << 21) |
+    (((off >> 11) & 1) << 20) |
+    (((off >> 12) & 0xff) << 12) |
+    (rd << 7) |
+    0x6f) >>>
+  0;
+const addi = (rd: number, rs1: number, imm: number): number =>
+  (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
+
+/** Registers the ALU instructions use; x13 and x14 count loops. */
+const ALU_REGS = 12;
+
+/** `n` ALU instructions on x0..x12. */
+function straight(r: (n: number) => number, n: number, out: number[]): void {
+  for (let i = 0; i < n; i++)
+    out.push(alu(r(3), 1 + r(ALU_REGS), r(ALU_REGS + 1), r(ALU_REGS + 1)));
+}
+
+/** Random code of about `pieces` pieces, then a WFI. */
+function program(seed: number, pieces: number): number[] {
+  const r = rng(seed);
+  const out: number[] = [];
+  for (let i = 0; i < pieces; i++) {
+    const kind = r(5);
+    if (kind === 0) straight(r, 1 + r(4), out);
+    else if (kind === 1) {
+      // if (cond) skip the next 1..6 instructions
+      const skip = 1 + r(6);
+      out.push(branch(BRANCH_F3[r(6)], r(ALU_REGS + 1), r(ALU_REGS + 1), 4 * (skip + 1)));
+      straight(r, skip, out);
+    } else if (kind === 2) {
+      // if (cond) { a } else { b }: the else arm follows a jump, reached only by the branch
+      const a = 1 + r(4);
+      const b = 1 + r(4);
+      out.push(branch(BRANCH_F3[r(6)], r(ALU_REGS + 1), r(ALU_REGS + 1), 4 * (a + 2)));
+      straight(r, a, out);
+      out.push(jal(r(4) === 0 ? 1 + r(ALU_REGS) : 0, 4 * (b + 1)));
+      straight(r, b, out);
+    } else {
+      // a counted loop of 1..20 passes, its body with a branch of its own now and then
+      const counter = 13 + r(2);
+      out.push(addi(counter, 0, 1 + r(20)));
+      const top = out.length;
+      straight(r, 1 + r(5), out);
+      if (r(2) === 0) {
+        out.push(branch(BRANCH_F3[r(6)], r(ALU_REGS + 1), r(ALU_REGS + 1), 8));
+        straight(r, 1, out);
+      }
+      out.push(addi(counter, counter, -1));
+      out.push(branch(1, counter, 0, 4 * (top - out.length)));
+    }
+  }
+  out.push(WFI);
+  return out;
+}
+
+test('branches and jumps inside blocks retire and end as in the interpreter, at any budget', () => {
+  let stopped = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const code = program(seed, 6 + (seed % 20));
+    const full = bothEngines(code, PRIV_M, 0, seed);
+    assert.equal(full.stop, StopReason.Wfi, `seed ${seed}: the program reaches its WFI`);
+    assert.ok(full.translated > 0, `seed ${seed}: blocks ran`);
+    // Stopped by the budget: from just above MAX_BLOCK up, at a dozen points of the run.
+    const step = Math.max(1, Math.floor(full.instret / 12)) + (seed % 5);
+    for (let budget = 65; budget < full.instret; budget += step) {
+      const b = bothEngines(code, PRIV_M, 0, seed, undefined, budget);
+      assert.equal(b.instret, budget, `seed ${seed}: budget ${budget} spent`);
+      stopped++;
+    }
+  }
+  assert.ok(stopped > 200, `${stopped} runs stopped by the budget`);
+});
