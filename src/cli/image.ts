@@ -42,7 +42,7 @@ cached. Needs root, mmdebstrap, qemu-user-static and Linux 6.7 or later.
   --hostname NAME     the guest's host name (default debian)
   --user-data FILE    cloud-init user data (e.g. #cloud-config with users, passwords,
                       packages); --ssh-key goes to the default user, debian (with sudo)
-  (--size defaults to 4G for debian: a sparse file, about 1 GiB used at first)
+  (--size defaults to 4G for debian: a sparse file, about 600 MiB used at first)
 
 Boot it with:
   berth run --image DIR               (add --net user -p 8080:80 to reach its web page)

@@ -72,7 +72,7 @@ export const DEBIAN_KERNEL_ARGS = 'ro console=ttyS0';
 /** The memory `berth run --image` gives it unless told otherwise: systemd, cloud-init and apt. */
 export const DEBIAN_MEMORY = '1G';
 
-/** The default size of the disk (sparse: a fresh image uses about 1 GiB on the host). */
+/** The default size of the disk (sparse: a fresh image uses about 600 MiB on the host). */
 export const DEFAULT_DEBIAN_SIZE = 4 * 1024 * 1024 * 1024;
 
 /** The least disk that holds the system with room to install packages. */
@@ -198,6 +198,7 @@ export async function buildDebianImage(opts: DebianImageOptions): Promise<ImageB
   const manifestPath = join(opts.outDir, 'image.json');
   await removeStale(cache.dir);
   const staging = await mkdtemp(join(cache.dir, `${STAGING_PREFIX}${process.pid}-`));
+  const tmpImg = `${rootfsPath}.tmp`;
   let kernelVersion: string;
   let packages: { name: string; version: string }[];
   try {
@@ -229,7 +230,6 @@ export async function buildDebianImage(opts: DebianImageOptions): Promise<ImageB
     await chmod(join(seed, 'user-data'), 0o600);
 
     log('step 4/4: the disk (partition 1, ext4)');
-    const tmpImg = `${rootfsPath}.tmp`;
     await rm(tmpImg, { force: true });
     makeExt4(root, tmpImg, {
       sizeBytes: sizeBytes - PARTITION_OFFSET,
@@ -240,6 +240,7 @@ export async function buildDebianImage(opts: DebianImageOptions): Promise<ImageB
     await rename(tmpImg, rootfsPath);
   } finally {
     await rm(staging, { recursive: true, force: true });
+    await rm(tmpImg, { force: true }); // gone already when the disk was made
   }
 
   const manifest: ImageManifest = {
