@@ -143,7 +143,8 @@ test(
         async () => /watching/.test(await second!.getByTestId('console-mode').innerText()),
         30_000,
       );
-      assert.match(await screenText(second), /riscv64/, 'the replayed scrollback');
+      // The mode shows when the socket opens; the replayed scrollback arrives after it.
+      await waitScreen(second, 'the replayed scrollback', /riscv64/, 30_000);
       await page.locator('.xterm').click();
       await page.keyboard.type('echo seen-by-$((6 * 7))\n');
       await waitScreen(second, 'the second browser to see the answer', /^seen-by-42$/m, 30_000);
