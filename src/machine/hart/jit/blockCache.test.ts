@@ -1,12 +1,13 @@
 // The translated-code engine seen from the hart: blocks compiled in the
 // background are installed and give the interpreter's results; a page written
 // while its blocks compile keeps none of them; the dispatcher chains blocks
-// through the jump cache, which writing a translated page clears (remapped pages:
+// through the jump cache, which writing a translated page clears; a block's own instructions
+// wait for it while it compiles instead of asking for blocks of their own (remapped pages:
 // addressSpaces.test.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { Bus } from '../../bus.js';
 import { Ram } from '../../ram.js';
 import { Hart, StopReason } from '../hart.js';
@@ -80,6 +81,27 @@ test('a page written while its blocks compile keeps none of them', async () => {
   assert.ok(hart.blocks!.stale >= 1, 'the translation of the old code was discarded');
   await runToWfi(hart);
   assert.equal(hart.regs.get(10), -SUM, 'the new code ran');
+});
+
+test('a hot path asks for one block while it compiles, not one per instruction', async () => {
+  const { hart } = machine(LOOP, 10);
+  // The whole loop in one slice: its block is asked for on the 10th pass and cannot land
+  // before the slice ends, so the loop's other instructions pass the threshold meanwhile.
+  assert.equal(hart.run(100000), StopReason.Wfi);
+  const blocks = hart.blocks!;
+  // V8 compiles in the background: on a busy host that may take more than a few ticks.
+  for (const t0 = Date.now(); blocks.inFlight > 0 && Date.now() - t0 < 20_000;) await sleep(5);
+  assert.equal(blocks.inFlight, 0, 'the compile landed');
+  assert.equal(blocks.compiled, 1, 'one block, at the head of the loop');
+  // Its other instructions count again from nothing once it is in: a later slice that runs
+  // the loop translated asks for nothing more.
+  hart.pc = BigInt(BASE);
+  hart.wfi = false;
+  hart.regs.set(10, 0n);
+  await runToWfi(hart, 100000);
+  assert.equal(hart.regs.get(10), SUM);
+  assert.equal(blocks.compiled, 1);
+  assert.ok(hart.translatedInstructions >= 4000, `${hart.translatedInstructions} translated`);
 });
 
 test('the dispatcher chains blocks through the jump cache; writing a translated page clears it', () => {

@@ -41,6 +41,8 @@ interface Pending {
   code: Int32Array;
   slot: number;
   body: Uint8Array;
+  /** The translation words of the block's other instructions, held while it compiles. */
+  covered: number[];
 }
 
 const caches = new WeakMap<Ram, BlockCache>();
@@ -130,7 +132,19 @@ export class BlockCache {
     // From now on a write to the page moves its generation on, which voids this translation.
     this.ram.translated[page] = 1;
     this.instructions += t.count;
-    this.batch.push({ page, gen: this.ram.codeGen[page], code, slot, body: t.body });
+    // The visits that made this block made its other instructions as hot: while it compiles,
+    // they neither count nor ask for blocks of their own (which would start a block at every
+    // instruction of a hot path); once it is in, they count from nothing, as entry points that
+    // only side exits reach.
+    const covered: number[] = [];
+    for (let k = 1; k < t.count; k++) {
+      const s = ((po + t.offsets[k]) >>> 1) * CODE_SLOT_WORDS + 3;
+      if (code[s] <= 0 && code[s] > SLOT_NO_REQUEST) {
+        code[s] = SLOT_NO_REQUEST;
+        covered.push(s);
+      }
+    }
+    this.batch.push({ page, gen: this.ram.codeGen[page], code, slot, body: t.body, covered });
     if (this.synchronous) {
       this.flush();
       return code[slot] > 0 ? code[slot] : 0;
@@ -163,6 +177,7 @@ export class BlockCache {
       () => {
         // Cannot happen for a valid translation; the slots simply stay interpreted.
         this.inFlight--;
+        for (const p of batch) this.uncover(p);
       },
     );
   }
@@ -176,11 +191,18 @@ export class BlockCache {
         this.stale++;
         continue;
       }
+      this.uncover(p);
       p.code[p.slot] = this.blockCount;
       this.table.set(this.blockCount++, exports[String(i)]);
       if (this.blockCount > this.tableUsed) this.tableUsed = this.blockCount;
       this.compiled++;
     }
+  }
+
+  /** Lets the other instructions of a block that arrived (or never will) count again. */
+  private uncover(p: Pending): void {
+    if (this.ram.code[p.page] !== p.code || this.ram.codeGen[p.page] !== p.gen) return;
+    for (const s of p.covered) if (p.code[s] === SLOT_NO_REQUEST) p.code[s] = 0;
   }
 
   /** Drops every block (and voids the translations under way). */

@@ -67,6 +67,8 @@ export interface Translation {
   body: Uint8Array;
   /** Instructions translated. */
   count: number;
+  /** Each instruction's offset from the first (valid until the next translation). */
+  offsets: Int32Array;
 }
 
 export class BlockTranslator extends CsrEmitter {
@@ -172,7 +174,7 @@ export class BlockTranslator extends CsrEmitter {
       );
     }
     if (!s.endsInJump) this.exit(count, s.off[count - 1] + s.len[count - 1]);
-    return { body: this.finish(), count };
+    return { body: this.finish(), count, offsets: s.off.subarray(0, count) };
   }
 
   /**
