@@ -52,6 +52,11 @@ export class BlockEmitter {
   protected loaded = 0;
   /** Bit r: x r's local is newer than the area. */
   protected dirty = 0;
+  /**
+   * What the segment's code so far has established about mstatus.FS (fpEmitter.ts): 1 on, 2
+   * also Dirty; 0 at every segment's start and after a write to sstatus.
+   */
+  protected fsKnown = 0;
 
   protected op(b: number): void {
     this.w.byte(b);

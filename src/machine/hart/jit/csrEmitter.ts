@@ -113,8 +113,10 @@ export class CsrEmitter extends BitmanipEmitter {
         this.local(W.LocalSet, L_T);
       }
       if (fp) this.writeFp(csr);
-      else if (status) this.writeStatus();
-      else this.writeS(csr, sOff);
+      else if (status) {
+        this.writeStatus();
+        this.fsKnown = 0;
+      } else this.writeS(csr, sOff);
     }
     if (d !== 0 && d !== 32) {
       this.local(W.LocalGet, L_T2);
