@@ -1,6 +1,7 @@
 // The CSR state that a hart keeps in its area (areaLayout.ts) rather than in JavaScript fields,
 // so that translated blocks (jit/) read and write the same copy as the interpreter: the LR/SC
-// reservation, mstatus, fflags and frm and the FP registers (through FpRegs), and sscratch, sepc, scause, stval.
+// reservation, mstatus, the FP registers, fflags and frm (through FpRegs), and sscratch, sepc,
+// scause, stval.
 // Hart extends this; each value is a getter and setter over one Int32Array.
 
 import {

@@ -163,7 +163,7 @@ test('FP instructions in blocks end as in the interpreter', () => {
   assert.ok(translated > total / 4, `translated ${translated} of ${total}`);
 });
 
-test('with NX set and RNE, ordinary FP work runs entirely in blocks', () => {
+test('under RNE, ordinary FP work runs entirely in blocks, fflags.NX set or not', () => {
   const code = [
     0x0007b087, // fld ft1,0(a5)
     0x0087b107, // fld ft2,8(a5)
@@ -197,18 +197,28 @@ test('with NX set and RNE, ordinary FP work runs entirely in blocks', () => {
     0x0157ac27, // fsw fs5,24(a5)
     WFI,
   ];
-  const setup = (h: Hart): void => {
-    h.fregs.flags = 1;
+  for (const flags of [0, 1]) {
+    const setup = (h: Hart): void => {
+      h.fregs.flags = flags;
+      h.fregs.frm = 0;
+      h.regs.set(15, BigInt(DATA));
+      h.bus.ram.write(DATA, u64Bytes(D(2.75)));
+      h.bus.ram.write(DATA + 8, u64Bytes(D(1.3)));
+    };
+    const o = bothEngines(code, PRIV_M, FS_INITIAL, 1, setup);
+    assert.equal(o.stop, StopReason.Wfi);
+    // All but the WFI, and the first load and first store: they miss the read and write TLBs,
+    // which the interpreter fills as it runs them.
+    assert.equal(o.translated, code.length - 3, 'every other FP instruction ran in a block');
+    assert.equal(o.csrs[1], 1, 'fflags: NX');
+  }
+  const o = bothEngines(code, PRIV_M, FS_INITIAL, 1, (h) => {
+    h.fregs.flags = 0;
     h.fregs.frm = 0;
     h.regs.set(15, BigInt(DATA));
     h.bus.ram.write(DATA, u64Bytes(D(2.75)));
     h.bus.ram.write(DATA + 8, u64Bytes(D(1.3)));
-  };
-  const o = bothEngines(code, PRIV_M, FS_INITIAL, 1, setup);
-  assert.equal(o.stop, StopReason.Wfi);
-  // All but the WFI, and the first load and first store: they miss the read and write TLBs,
-  // which the interpreter fills as it runs them.
-  assert.equal(o.translated, code.length - 3, 'every other FP instruction ran in a block');
+  });
   const f7 = Math.sqrt(((2.75 + 1.3) * 2.75) / 1.3) - 2.75;
   assert.equal(o.f[7], D(f7));
   assert.equal(o.f[13], D(-2.75));
@@ -268,6 +278,7 @@ function edgeProgram(
   rs2Field: number | null,
   rm: number,
   xDest: boolean,
+  nx: number,
 ): number[] {
   const code: number[] = [];
   for (let i = 0; i < 16; i++)
@@ -280,7 +291,7 @@ function edgeProgram(
       code.push(0x60535313); // rori x6, x6, 5
       code.push(0x00734333); // xor x6, x6, x7
       code.push(0x00530333); // add x6, x6, x5
-      code.push(0x0010d073); // csrrwi x0, fflags, 1
+      code.push(0x00105073 | (nx << 15)); // csrrwi x0, fflags, nx
     }
   code.push(WFI);
   return code;
@@ -311,16 +322,20 @@ test('edge operands give the same results and flags in blocks as in the interpre
         // fcvt.s.d takes a double (fmt 0, rs2 1), fcvt.d.s a single (fmt 1, rs2 0).
         const [f, r2] = f5 === 0x08 ? [fmt, fmt ^ 1] : [fmt, rs2];
         const src = f5 === 0x08 ? (fmt === 0 ? EDGE_D : EDGE_S) : fmt === 1 ? EDGE_D : EDGE_S;
-        const code = edgeProgram(f5, f, r2, rm, xDest);
-        const setup = (h: Hart): void => {
-          for (let i = 0; i < 16; i++) h.fregs.u64[i] = src[i];
-          h.fregs.flags = 1;
-          h.fregs.frm = 0;
-          h.regs.set(6, 0n);
-        };
-        const o = bothEngines(code, PRIV_M, FS_INITIAL, seed++, setup, 1_000_000);
-        assert.equal(o.stop, StopReason.Wfi);
-        assert.ok(o.translated > code.length / 2, `${f5}/${fmt}/${rm}: ${o.translated} translated`);
+        // fflags NX before each operation, or clear (blocks then find whether it is inexact).
+        for (const nx of [1, 0]) {
+          const code = edgeProgram(f5, f, r2, rm, xDest, nx);
+          const setup = (h: Hart): void => {
+            for (let i = 0; i < 16; i++) h.fregs.u64[i] = src[i];
+            h.fregs.flags = nx;
+            h.fregs.frm = 0;
+            h.regs.set(6, 0n);
+          };
+          const o = bothEngines(code, PRIV_M, FS_INITIAL, seed++, setup, 1_000_000);
+          assert.equal(o.stop, StopReason.Wfi);
+          const what = `${f5}/${fmt}/${rm}/${nx}: ${o.translated} translated`;
+          assert.ok(o.translated > code.length / 2, what);
+        }
       }
     }
   }

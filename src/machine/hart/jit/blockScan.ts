@@ -12,7 +12,7 @@ import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, type Ram } from '../../ram.js';
 import { CSR_IN_BLOCKS } from '../csr.js';
 import { decodeInto } from '../decode.js';
 import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
-import { fpInBlocks } from './fpEmitter.js';
+import { fpInBlocks } from './fpInBlocks.js';
 
 /** The most instructions one block holds. The hart runs a block only with this much budget left. */
 export const MAX_BLOCK = 64;

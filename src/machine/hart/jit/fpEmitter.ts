@@ -9,115 +9,39 @@
 // to nearest-even and raise no flags, and so only where the interpreter would give the same
 // result and flags:
 // - FADD, FSUB, FMUL, FDIV, FSQRT (S and D) and FCVT.S.D: when the rounding mode in effect is
-//   RNE, fflags.NX is already set, and the result is normal (above the smallest normal in
-//   magnitude: tininess is detected after rounding) or an exact zero; then no flag but NX can
-//   arise. The square root of a non-NaN, or a NaN-free FMIN/FMAX/FEQ/FLT/FLE, raises none.
+//   RNE and the result is normal (above the smallest normal in magnitude: tininess is detected
+//   after rounding) or an exact zero; then no flag but NX can arise (the square root of a
+//   non-NaN raises none other either). While fflags.NX is clear, the block finds whether the
+//   result is inexact and sets it: a double sum's error by TwoSum, a double product's (or
+//   quotient times divisor, or root squared) by Dekker's product, where these are exact (else
+//   it leaves); single-precision results by the same in double, where products are exact.
+// - FMIN/FMAX/FEQ/FLT/FLE without NaN operands raise nothing.
 // - Conversions: FCVT.D.S and FCVT.D.W(U) are exact; from a 64-bit integer, or to single, when
 //   the integer is small enough to convert exactly; to an integer, when the rounded value is in
-//   range and either exact or (NX already set) rounded by a static RNE, RTZ, RDN or RUP.
+//   range and either exact or rounded by a static RNE, RTZ, RDN or RUP (NX when inexact).
 // Anything else leaves the block just before the instruction, and the interpreter runs it. The
 // fused multiply-adds end blocks (wasm has no fused multiply-add).
 
-import { HART_AREAS_BYTES } from '../../ram.js';
-import { AREA_F, AREA_FFLAGS, AREA_FRM, AREA_MSTATUS } from '../areaLayout.js';
-import { MSTATUS_FS, MSTATUS_FS_DIRTY } from '../csr.js';
+import { AREA_FFLAGS } from '../areaLayout.js';
 import { Op } from '../ops.js';
-import { CsrEmitter } from './csrEmitter.js';
-import { L_AREA, L_IDX, L_LO, L_T, L_X0 } from './blockEmitter.js';
+import { FFLAG_NX, RM_RMM } from '../regs.js';
+import { L_AREA, L_T } from './blockEmitter.js';
+import {
+  FpBitsEmitter,
+  L_F4,
+  L_F5,
+  L_F6,
+  L_F7,
+  L_FA,
+  L_FB,
+  L_FR,
+  L_FT,
+  L_SA,
+  L_SB,
+  L_SR,
+  L_ST,
+} from './fpBitsEmitter.js';
 import { T_VOID, W } from './wasmWriter.js';
-
-/** Float locals, after the block's integer ones (translate.ts declares them). */
-export const L_FA = L_X0 + 34;
-export const L_FB = L_X0 + 35;
-export const L_FR = L_X0 + 36;
-export const L_FT = L_X0 + 37;
-export const L_SA = L_X0 + 38;
-export const L_SB = L_X0 + 39;
-export const L_SR = L_X0 + 40;
-export const L_ST = L_X0 + 41;
-/** How many of each: f64 (FA, FB, FR, FT), then f32 (SA, SB, SR, ST). */
-export const FLOAT_LOCALS = 4;
-
-/** fsKnown bits (BlockEmitter): mstatus.FS seen on / made Dirty earlier in the segment. */
-const FS_ON = 1;
-const FS_DIRTY = 2;
-
-const RM_RNE = 0;
-const RM_RMM = 4;
-const RM_DYN = 7;
-
-/** Which rounding modes (bit rm) an op is translated with; absent ops are not translated. */
-const RM_OK = new Map<number, number>();
-{
-  const any = 0xff;
-  const valid = 0x9f; // 0..4 and DYN: 5 and 6 are illegal
-  const rne = (1 << RM_RNE) | (1 << RM_DYN);
-  for (const op of [Op.FLW, Op.FSW, Op.FLD, Op.FSD]) RM_OK.set(op, any);
-  for (const op of [
-    Op.FSGNJ_S,
-    Op.FSGNJN_S,
-    Op.FSGNJX_S,
-    Op.FSGNJ_D,
-    Op.FSGNJN_D,
-    Op.FSGNJX_D,
-    Op.FMV_X_W,
-    Op.FMV_W_X,
-    Op.FMV_X_D,
-    Op.FMV_D_X,
-    Op.FMIN_S,
-    Op.FMAX_S,
-    Op.FMIN_D,
-    Op.FMAX_D,
-    Op.FEQ_S,
-    Op.FLT_S,
-    Op.FLE_S,
-    Op.FEQ_D,
-    Op.FLT_D,
-    Op.FLE_D,
-    Op.FCLASS_S,
-    Op.FCLASS_D,
-  ])
-    RM_OK.set(op, any);
-  for (const op of [
-    Op.FADD_S,
-    Op.FSUB_S,
-    Op.FMUL_S,
-    Op.FDIV_S,
-    Op.FSQRT_S,
-    Op.FADD_D,
-    Op.FSUB_D,
-    Op.FMUL_D,
-    Op.FDIV_D,
-    Op.FSQRT_D,
-    Op.FCVT_S_D,
-  ])
-    RM_OK.set(op, rne);
-  for (const op of [
-    Op.FCVT_D_S,
-    Op.FCVT_D_W,
-    Op.FCVT_D_WU,
-    Op.FCVT_D_L,
-    Op.FCVT_D_LU,
-    Op.FCVT_S_W,
-    Op.FCVT_S_WU,
-    Op.FCVT_S_L,
-    Op.FCVT_S_LU,
-    Op.FCVT_W_S,
-    Op.FCVT_WU_S,
-    Op.FCVT_L_S,
-    Op.FCVT_LU_S,
-    Op.FCVT_W_D,
-    Op.FCVT_WU_D,
-    Op.FCVT_L_D,
-    Op.FCVT_LU_D,
-  ])
-    RM_OK.set(op, valid);
-}
-
-/** Whether blocks translate FP instruction `op` with rounding-mode field `rm`. */
-export function fpInBlocks(op: number, rm: number): boolean {
-  return (((RM_OK.get(op) ?? 0) >>> rm) & 1) === 1;
-}
 
 const TWO31 = 2 ** 31;
 const TWO32 = 2 ** 32;
@@ -132,91 +56,9 @@ const ROUND_OP = [W.F64Nearest, W.F64Trunc, W.F64Floor, W.F64Ceil, W.F64Trunc];
 const ARITH_D = [W.F64Add, W.F64Sub, W.F64Mul, W.F64Div];
 const ARITH_S = [W.F32Add, W.F32Sub, W.F32Mul, W.F32Div];
 
-export abstract class FpEmitter extends CsrEmitter {
-  /** The memory access check of translate.ts: leaves the block or pushes the RAM offset (i32). */
-  protected abstract access(
-    write: boolean,
-    rs1: number,
-    imm: number,
-    size: number,
-    k: number,
-    o: number,
-  ): void;
-
-  /** Emits FP instruction `op` (fpInBlocks) as instruction k at block offset o. */
-  protected fp(
-    op: number,
-    d: number,
-    r1: number,
-    r2: number,
-    rm: number,
-    imm: number,
-    k: number,
-    o: number,
-  ): void {
-    this.fsOn(k, o);
-    switch (op) {
-      case Op.FLW:
-      case Op.FLD: {
-        // area, then the RAM offset (the access may leave the block), then the value.
-        const dbl = op === Op.FLD;
-        this.local(W.LocalGet, L_AREA);
-        this.access(false, r1, imm, dbl ? 8 : 4, k, o);
-        this.mem(dbl ? W.I64Load : W.I32Load, dbl ? 3 : 2, HART_AREAS_BYTES);
-        this.mem(dbl ? W.I64Store : W.I32Store, dbl ? 3 : 2, AREA_F + 8 * d);
-        if (!dbl) this.box(d);
-        break;
-      }
-      case Op.FSW:
-      case Op.FSD: {
-        const dbl = op === Op.FSD;
-        this.access(true, r1, imm, dbl ? 8 : 4, k, o);
-        this.local(W.LocalGet, L_AREA);
-        this.mem(dbl ? W.I64Load : W.I32Load, dbl ? 3 : 2, AREA_F + 8 * r2);
-        this.mem(dbl ? W.I64Store : W.I32Store, dbl ? 3 : 2, HART_AREAS_BYTES);
-        return; // stores leave FS as it is
-      }
-      case Op.FMV_X_D:
-      case Op.FMV_X_W:
-        if (d !== 32) {
-          this.local(W.LocalGet, L_AREA);
-          this.mem(
-            op === Op.FMV_X_D ? W.I64Load : W.I64Load32S,
-            op === Op.FMV_X_D ? 3 : 2,
-            AREA_F + 8 * r1,
-          );
-          this.set(d);
-        }
-        break;
-      case Op.FMV_D_X:
-        this.local(W.LocalGet, L_AREA);
-        this.get(r1);
-        this.mem(W.I64Store, 3, AREA_F + 8 * d);
-        break;
-      case Op.FMV_W_X:
-        this.local(W.LocalGet, L_AREA);
-        this.get(r1);
-        this.mem(W.I64Store32, 2, AREA_F + 8 * d);
-        this.box(d);
-        break;
-      case Op.FSGNJ_D:
-      case Op.FSGNJN_D:
-      case Op.FSGNJX_D:
-        this.signInjectD(op - Op.FSGNJ_D, d, r1, r2);
-        break;
-      case Op.FSGNJ_S:
-      case Op.FSGNJN_S:
-      case Op.FSGNJX_S:
-        this.signInjectS(op - Op.FSGNJ_S, d, r1, r2);
-        break;
-      default:
-        this.compute(op, d, r1, r2, rm, k, o);
-    }
-    this.fsDirty();
-  }
-
+export abstract class FpEmitter extends FpBitsEmitter {
   /** The float operations (after the FS check; FS is made Dirty after them). */
-  private compute(
+  protected compute(
     op: number,
     d: number,
     r1: number,
@@ -280,7 +122,7 @@ export abstract class FpEmitter extends CsrEmitter {
         this.exitIf(k, o);
         return this.storeResult(true, d);
       case Op.FCVT_S_D:
-        this.mode(rm, true, true, k, o);
+        this.mode(rm, true, false, k, o);
         this.loadD(r1);
         this.local(W.LocalTee, L_FA);
         this.op(W.F32DemoteF64);
@@ -291,6 +133,12 @@ export abstract class FpEmitter extends CsrEmitter {
           this.op(W.F64Eq);
         });
         this.exitIf(k, o, true);
+        this.setNxIfInexact(() => {
+          this.local(W.LocalGet, L_SR);
+          this.op(W.F64PromoteF32);
+          this.local(W.LocalGet, L_FA);
+          this.op(W.F64Ne);
+        });
         return this.storeResult(false, d);
       case Op.FCVT_D_W:
       case Op.FCVT_D_WU:
@@ -321,40 +169,42 @@ export abstract class FpEmitter extends CsrEmitter {
   ): void {
     const dbl = op >= Op.FADD_D;
     const which = op - (dbl ? Op.FADD_D : Op.FADD_S);
-    this.mode(rm, true, true, k, o);
+    this.mode(rm, true, false, k, o);
     const [la, lb, lr] = dbl ? [L_FA, L_FB, L_FR] : [L_SA, L_SB, L_SR];
     const load = (r: number): void => (dbl ? this.loadD(r) : this.loadS(r));
     load(r1);
+    this.local(W.LocalTee, la);
     if (which === 4) {
-      // sqrt: exact but for NX, unless NaN (negative operand, NaN operand).
+      // sqrt: no flag but NX, unless NaN (negative operand, NaN operand).
       this.op(dbl ? W.F64Sqrt : W.F32Sqrt);
       this.local(W.LocalTee, lr);
       this.local(W.LocalGet, lr);
       this.op(dbl ? W.F64Ne : W.F32Ne);
       this.exitIf(k, o);
-      return this.storeResult(dbl, d);
+    } else {
+      load(r2);
+      this.local(W.LocalTee, lb);
+      this.op((dbl ? ARITH_D : ARITH_S)[which]);
+      this.local(W.LocalSet, lr);
+      const zero = (l: number): void => {
+        this.local(W.LocalGet, l);
+        this.fconst(dbl, 0);
+        this.op(dbl ? W.F64Eq : W.F32Eq);
+      };
+      // A zero result is exact: from a sum always (a sum that is not zero is at least the
+      // smallest subnormal), from a product when an operand is zero, from a quotient when the
+      // dividend is.
+      this.normalOrZero(dbl, () => {
+        if (which === 2) {
+          zero(la);
+          zero(lb);
+          this.op(W.I32Or);
+        } else if (which === 3) zero(la);
+        else this.i32(1);
+      });
+      this.exitIf(k, o, true);
     }
-    this.local(W.LocalTee, la);
-    load(r2);
-    this.local(W.LocalTee, lb);
-    this.op((dbl ? ARITH_D : ARITH_S)[which]);
-    this.local(W.LocalSet, lr);
-    const zero = (l: number): void => {
-      this.local(W.LocalGet, l);
-      this.fconst(dbl, 0);
-      this.op(dbl ? W.F64Eq : W.F32Eq);
-    };
-    // A zero result is exact: from a sum always (a sum that is not zero is at least the smallest
-    // subnormal), from a product when an operand is zero, from a quotient when the dividend is.
-    this.normalOrZero(dbl, () => {
-      if (which === 2) {
-        zero(la);
-        zero(lb);
-        this.op(W.I32Or);
-      } else if (which === 3) zero(la);
-      else this.i32(1);
-    });
-    this.exitIf(k, o, true);
+    this.setNxIfInexact(() => (dbl ? this.inexactD(which, k, o) : this.inexactS(which)));
     this.storeResult(dbl, d);
   }
 
@@ -432,7 +282,7 @@ export abstract class FpEmitter extends CsrEmitter {
       this.op(W.F64PromoteF32);
     }
     this.local(W.LocalTee, L_FA);
-    const rounds = rm < RM_RMM; // statically RNE, RTZ, RDN or RUP: inexact is fine with NX set
+    const rounds = rm < RM_RMM; // statically RNE, RTZ, RDN or RUP
     this.op(ROUND_OP[rounds ? rm : RM_RMM]);
     this.local(W.LocalTee, L_FR);
     // In range: NaN is not, nor an infinity; a negative that rounds to -0 is.
@@ -443,18 +293,20 @@ export abstract class FpEmitter extends CsrEmitter {
     this.fconst(true, [TWO31 - 1, TWO32 - 1, TWO63, TWO64][kind]);
     this.op(kind < 2 ? W.F64Le : W.F64Lt);
     this.op(W.I32And);
-    this.local(W.LocalGet, L_FR);
-    this.local(W.LocalGet, L_FA);
-    this.op(W.F64Eq);
-    if (rounds) {
-      this.local(W.LocalGet, L_AREA);
-      this.mem(W.I32Load, 2, AREA_FFLAGS);
-      this.i32(1);
+    // Inexact: NX (the rounding known), or the interpreter (RMM, or DYN's mode unknown here).
+    if (!rounds) {
+      this.local(W.LocalGet, L_FR);
+      this.local(W.LocalGet, L_FA);
+      this.op(W.F64Eq);
       this.op(W.I32And);
-      this.op(W.I32Or);
     }
-    this.op(W.I32And);
     this.exitIf(k, o, true);
+    if (rounds)
+      this.setNxIfInexact(() => {
+        this.local(W.LocalGet, L_FR);
+        this.local(W.LocalGet, L_FA);
+        this.op(W.F64Ne);
+      });
     if (d === 32) return;
     this.local(W.LocalGet, L_FR);
     this.op(kind === 3 ? W.I64TruncF64U : W.I64TruncF64S);
@@ -465,267 +317,195 @@ export abstract class FpEmitter extends CsrEmitter {
     this.set(d);
   }
 
-  /** FCLASS: x rd = 1 << the class of f rs1 (for a single, unboxed: the canonical NaN). */
-  private classify(dbl: boolean, d: number, r1: number): void {
-    if (d === 32) return;
-    // lo = the sign word (D: the high half), idx = fraction not zero (i32 0 or 1).
-    if (dbl) {
-      this.local(W.LocalGet, L_AREA);
-      this.mem(W.I32Load, 2, AREA_F + 8 * r1 + 4);
-      this.local(W.LocalTee, L_LO);
-      this.i32(0xfffff);
-      this.op(W.I32And);
-      this.local(W.LocalGet, L_AREA);
-      this.mem(W.I32Load, 2, AREA_F + 8 * r1);
-      this.op(W.I32Or);
-    } else {
-      this.bitsS(r1);
-      this.local(W.LocalTee, L_LO);
-      this.i32(0x7fffff);
-      this.op(W.I32And);
-    }
-    this.i32(0);
-    this.op(W.I32Ne);
-    this.local(W.LocalSet, L_IDX);
-    const shift = dbl ? 20 : 23;
-    const emax = dbl ? 0x7ff : 0xff;
-    const neg = (): void => {
-      this.local(W.LocalGet, L_LO);
-      this.i32(0);
-      this.op(W.I32LtS);
-    };
-    const exp = (): void => {
-      this.local(W.LocalGet, L_LO);
-      this.i32(shift);
-      this.op(W.I32ShrU);
-      this.i32(emax);
-      this.op(W.I32And);
-    };
-    const byNeg = (ifNeg: number, ifPos: number): void => {
-      this.i32(ifNeg);
-      this.i32(ifPos);
-      neg();
-      this.op(W.Select);
-    };
-    const byFrac = (ifFrac: () => void, ifNot: () => void): void => {
-      ifFrac();
-      ifNot();
-      this.local(W.LocalGet, L_IDX);
-      this.op(W.Select);
-    };
-    // 1 << (exponent all ones ? (fraction ? NaN: 8 + quiet : infinity)
-    //       : exponent zero ? (fraction ? subnormal : zero) : normal)
-    this.i32(1);
-    byFrac(
-      () => {
-        this.local(W.LocalGet, L_LO);
-        this.i32(shift - 1);
-        this.op(W.I32ShrU);
-        this.i32(1);
-        this.op(W.I32And);
-        this.i32(8);
-        this.op(W.I32Add);
-      },
-      () => byNeg(0, 7),
-    );
-    byFrac(
-      () => byNeg(2, 5),
-      () => byNeg(3, 4),
-    );
-    byNeg(1, 6);
-    exp();
+  /**
+   * If fflags.NX is clear: sets it when `inexact()` (an i32 expression, which may leave the
+   * block where it cannot tell) holds. The result is then known to raise no other flag.
+   */
+  private setNxIfInexact(inexact: () => void): void {
+    this.local(W.LocalGet, L_AREA);
+    this.mem(W.I32Load, 2, AREA_FFLAGS);
+    this.i32(FFLAG_NX);
+    this.op(W.I32And);
     this.op(W.I32Eqz);
-    this.op(W.Select);
-    exp();
-    this.i32(emax);
-    this.op(W.I32Eq);
-    this.op(W.Select);
-    this.op(W.I32Shl);
-    this.op(W.I64ExtendI32U);
-    this.set(d);
-  }
-
-  /** Leaves the block before instruction k (offset o) if the i32 on the stack is not 0 (`negate`: is 0). */
-  private exitIf(k: number, o: number, negate = false): void {
-    if (negate) this.op(W.I32Eqz);
     this.op(W.If);
     this.op(T_VOID);
-    this.exit(k, o);
+    inexact();
+    this.op(W.If);
+    this.op(T_VOID);
+    this.local(W.LocalGet, L_AREA);
+    this.local(W.LocalGet, L_AREA);
+    this.mem(W.I32Load, 2, AREA_FFLAGS);
+    this.i32(FFLAG_NX);
+    this.op(W.I32Or);
+    this.mem(W.I32Store, 2, AREA_FFLAGS);
+    this.op(W.End);
     this.op(W.End);
   }
 
-  /** Leaves the block before instruction k unless mstatus.FS is on (known on: nothing). */
-  private fsOn(k: number, o: number): void {
-    if ((this.fsKnown & FS_ON) !== 0) return;
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_MSTATUS);
-    this.i32(MSTATUS_FS);
-    this.op(W.I32And);
-    this.exitIf(k, o, true);
-    this.fsKnown |= FS_ON;
-  }
-
-  /** Makes mstatus.FS Dirty (as hart.ts after every FP instruction but the stores). */
-  private fsDirty(): void {
-    if ((this.fsKnown & FS_DIRTY) !== 0) return;
-    this.local(W.LocalGet, L_AREA);
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_MSTATUS);
-    this.i32(MSTATUS_FS_DIRTY);
-    this.op(W.I32Or);
-    this.mem(W.I32Store, 2, AREA_MSTATUS);
-    this.fsKnown |= FS_ON | FS_DIRTY;
+  /**
+   * Pushes whether the single-precision operation `which` (add, sub, mul, div, sqrt) on SA, SB
+   * gave an inexact SR, found in double precision, where products of singles are exact.
+   */
+  private inexactS(which: number): void {
+    const promote = (from: number, to: number, neg = false): void => {
+      this.local(W.LocalGet, from);
+      this.op(W.F64PromoteF32);
+      if (neg) this.op(W.F64Neg);
+      this.local(W.LocalSet, to);
+    };
+    promote(L_SA, L_FA);
+    if (which !== 4) promote(L_SB, L_FB, which === 1);
+    promote(L_SR, L_FR);
+    const get = (l: number): void => this.local(W.LocalGet, l);
+    if (which <= 1) {
+      // The double sum and its error (TwoSum): exact only if both are (error 0, sum = result).
+      get(L_FA);
+      get(L_FB);
+      this.op(W.F64Add);
+      this.local(W.LocalSet, L_FT);
+      this.twoSumErr();
+      this.fconst(true, 0);
+      this.op(W.F64Ne);
+      get(L_FT);
+      get(L_FR);
+      this.op(W.F64Ne);
+      this.op(W.I32Or);
+      return;
+    }
+    // a * b = r, r * b = a, r * r = a: exact in double.
+    get(which === 2 ? L_FA : L_FR);
+    get(which === 2 ? L_FB : which === 3 ? L_FB : L_FR);
+    this.op(W.F64Mul);
+    get(which === 2 ? L_FR : L_FA);
+    this.op(W.F64Ne);
+    if (which === 3) {
+      // A zero quotient (of a zero dividend) is exact, by an infinite divisor too.
+      get(L_FR);
+      this.fconst(true, 0);
+      this.op(W.F64Ne);
+      this.op(W.I32And);
+    }
   }
 
   /**
-   * Leaves the block before instruction k unless the rounding mode `rm` resolves (DYN: frm) to
-   * a valid one, RNE if `rne`, and, if `nx`, fflags.NX is set. A static rm is valid (fpInBlocks).
+   * Pushes whether the double operation `which` (add, sub, mul, div, sqrt) on FA, FB gave an
+   * inexact FR: the sum's error by TwoSum, or the product r * b (r * r) against a by Dekker's
+   * product, in the ranges where these are exact; out of them the block leaves before
+   * instruction k.
    */
-  private mode(rm: number, rne: boolean, nx: boolean, k: number, o: number): void {
-    if (rne && rm !== RM_RNE && rm !== RM_DYN) throw new Error(`fpEmitter: rm ${rm} is not RNE`);
-    const dyn = rm === RM_DYN;
-    if (dyn) {
-      this.local(W.LocalGet, L_AREA);
-      this.mem(W.I32Load, 2, AREA_FRM);
-      if (!rne) {
-        this.i32(RM_RMM);
-        this.op(W.I32GtU);
-      }
-    }
-    if (nx) {
-      this.local(W.LocalGet, L_AREA);
-      this.mem(W.I32Load, 2, AREA_FFLAGS);
-      this.i32(1);
-      this.op(W.I32And);
-      this.op(W.I32Eqz);
-      if (dyn) this.op(W.I32Or);
-    }
-    if (dyn || nx) this.exitIf(k, o);
-  }
-
-  /** Sets f r's high half to all ones (NaN-boxes the single in its low half). */
-  private box(r: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.i32(-1);
-    this.mem(W.I32Store, 2, AREA_F + 8 * r + 4);
-  }
-
-  /** Pushes f r as a double. */
-  private loadD(r: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.F64Load, 3, AREA_F + 8 * r);
-  }
-
-  /** Pushes f r as a single: NaN when it is not NaN-boxed. */
-  private loadS(r: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.F32Load, 2, AREA_F + 8 * r);
-    this.fconst(false, NaN);
-    this.boxed(r);
-    this.op(W.Select);
-  }
-
-  /** Pushes the bits of f r as a single (i32): the canonical NaN when it is not NaN-boxed. */
-  private bitsS(r: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_F + 8 * r);
-    this.i32(0x7fc00000);
-    this.boxed(r);
-    this.op(W.Select);
-  }
-
-  /** Pushes whether f r is NaN-boxed (i32). */
-  private boxed(r: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_F + 8 * r + 4);
-    this.i32(-1);
-    this.op(W.I32Eq);
-  }
-
-  /** FA, FB (SA, SB) = f r1, f r2; leaves the block before instruction k if either is NaN. */
-  private operands(dbl: boolean, r1: number, r2: number, k: number, o: number): void {
-    const [la, lb] = dbl ? [L_FA, L_FB] : [L_SA, L_SB];
-    const ne = dbl ? W.F64Ne : W.F32Ne;
-    if (dbl) this.loadD(r1);
-    else this.loadS(r1);
-    this.local(W.LocalTee, la);
-    this.local(W.LocalGet, la);
-    this.op(ne);
-    if (dbl) this.loadD(r2);
-    else this.loadS(r2);
-    this.local(W.LocalTee, lb);
-    this.local(W.LocalGet, lb);
-    this.op(ne);
-    this.op(W.I32Or);
-    this.exitIf(k, o);
-  }
-
-  /** f rd = FR (a double), or SR NaN-boxed. */
-  private storeResult(dbl: boolean, d: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.local(W.LocalGet, dbl ? L_FR : L_SR);
-    this.mem(dbl ? W.F64Store : W.F32Store, dbl ? 3 : 2, AREA_F + 8 * d);
-    if (!dbl) this.box(d);
-  }
-
-  /** Pushes a float constant (f64 or f32). */
-  private fconst(dbl: boolean, v: number): void {
-    const b = new DataView(new ArrayBuffer(8));
-    if (dbl) b.setFloat64(0, v, true);
-    else b.setFloat32(0, v, true);
-    this.op(dbl ? W.F64Const : W.F32Const);
-    for (let i = 0; i < (dbl ? 8 : 4); i++) this.op(b.getUint8(i));
-  }
-
-  /** Pushes an i64 constant (an integer of at most 2^63 in magnitude, exact as a number). */
-  private int64(v: number): void {
-    this.op(W.I64Const);
-    this.w.s64((v % 2 ** 32) | 0, Math.floor(v / 2 ** 32) | 0);
-  }
-
-  /** fsgnj.d, fsgnjn.d, fsgnjx.d (kind 0, 1, 2) on the bits. */
-  private signInjectD(kind: number, d: number, r1: number, r2: number): void {
-    const sign = (): void => {
-      this.op(W.I64Const);
-      this.w.s64(0, 0x80000000);
+  private inexactD(which: number, k: number, o: number): void {
+    const get = (l: number): void => this.local(W.LocalGet, l);
+    const absBelow = (l: number, v: number): void => {
+      get(l);
+      this.op(W.F64Abs);
+      this.fconst(true, v);
+      this.op(W.F64Lt);
     };
-    this.local(W.LocalGet, L_AREA);
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I64Load, 3, AREA_F + 8 * r1);
-    if (kind !== 2) {
-      this.op(W.I64Const);
-      this.w.s64(-1, 0x7fffffff);
-      this.op(W.I64And);
+    if (which <= 1) {
+      absBelow(L_FA, 2 ** 1023);
+      absBelow(L_FB, 2 ** 1023);
+      this.op(W.I32And);
+      this.exitIf(k, o, true);
+      if (which === 1) {
+        get(L_FB);
+        this.op(W.F64Neg);
+        this.local(W.LocalSet, L_FB);
+      }
+      this.local(W.LocalGet, L_FR);
+      this.local(W.LocalSet, L_FT);
+      this.twoSumErr();
+      this.fconst(true, 0);
+      this.op(W.F64Ne);
+      return;
     }
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I64Load, 3, AREA_F + 8 * r2);
-    if (kind === 1) {
-      this.i64(-1);
-      this.op(W.I64Xor);
+    // x * y against p: mul a * b = r; div r * b = a; sqrt r * r = a.
+    const [x, y, p] = which === 2 ? [L_FA, L_FB, L_FR] : [L_FR, which === 3 ? L_FB : L_FR, L_FA];
+    // Operands below 2^900 (no overflow in the split), the product zero or above 2^-900 (its
+    // error term then is a double).
+    absBelow(x, 2 ** 900);
+    absBelow(y, 2 ** 900);
+    this.op(W.I32And);
+    get(p);
+    this.op(W.F64Abs);
+    this.fconst(true, 2 ** -900);
+    this.op(W.F64Gt);
+    get(p);
+    this.fconst(true, 0);
+    this.op(W.F64Eq);
+    this.op(W.I32Or);
+    this.op(W.I32And);
+    this.exitIf(k, o, true);
+    get(x);
+    get(y);
+    this.op(W.F64Mul);
+    if (which === 2) this.local(W.LocalSet, L_FT);
+    else {
+      this.local(W.LocalTee, L_FT);
+      get(p);
+      this.op(W.F64Ne);
     }
-    sign();
-    this.op(W.I64And);
-    this.op(kind === 2 ? W.I64Xor : W.I64Or);
-    this.mem(W.I64Store, 3, AREA_F + 8 * d);
+    this.twoProductErr(x, y);
+    this.fconst(true, 0);
+    this.op(W.F64Ne);
+    if (which !== 2) this.op(W.I32Or);
   }
 
-  /** fsgnj.s, fsgnjn.s, fsgnjx.s (kind 0, 1, 2): operands unboxed as bitsS, the result boxed. */
-  private signInjectS(kind: number, d: number, r1: number, r2: number): void {
-    this.local(W.LocalGet, L_AREA);
-    this.bitsS(r1);
-    if (kind !== 2) {
-      this.i32(0x7fffffff);
-      this.op(W.I32And);
-    }
-    this.bitsS(r2);
-    if (kind === 1) {
-      this.i32(-1);
-      this.op(W.I32Xor);
-    }
-    this.i32(0x80000000 | 0);
-    this.op(W.I32And);
-    this.op(kind === 2 ? W.I32Xor : W.I32Or);
-    this.mem(W.I32Store, 2, AREA_F + 8 * d);
-    this.box(d);
+  /** Pushes the error of the sum FT = FA + FB (Knuth's TwoSum; uses F4, F5). */
+  private twoSumErr(): void {
+    const get = (l: number): void => this.local(W.LocalGet, l);
+    get(L_FT);
+    get(L_FA);
+    this.op(W.F64Sub);
+    this.local(W.LocalSet, L_F4); // the part of b in the sum
+    get(L_FT);
+    get(L_F4);
+    this.op(W.F64Sub);
+    this.local(W.LocalSet, L_F5); // the part of a
+    get(L_FA);
+    get(L_F5);
+    this.op(W.F64Sub);
+    get(L_FB);
+    get(L_F4);
+    this.op(W.F64Sub);
+    this.op(W.F64Add);
+  }
+
+  /**
+   * Pushes the error of the product FT = x * y (Dekker's product with Veltkamp's split, as
+   * fpu/bits.ts twoProductErr; uses F4..F7).
+   */
+  private twoProductErr(x: number, y: number): void {
+    const get = (l: number): void => this.local(W.LocalGet, l);
+    const split = (v: number, hi: number, lo: number): void => {
+      get(v);
+      this.fconst(true, 134217729); // 2^27 + 1
+      this.op(W.F64Mul);
+      this.local(W.LocalTee, hi);
+      get(hi);
+      get(v);
+      this.op(W.F64Sub);
+      this.op(W.F64Sub);
+      this.local(W.LocalTee, hi);
+      get(v);
+      this.op(W.F64Sub);
+      this.op(W.F64Neg);
+      this.local(W.LocalSet, lo);
+    };
+    split(x, L_F4, L_F5);
+    split(y, L_F6, L_F7);
+    const mul = (a: number, b: number): void => {
+      get(a);
+      get(b);
+      this.op(W.F64Mul);
+    };
+    mul(L_F4, L_F6);
+    get(L_FT);
+    this.op(W.F64Sub);
+    mul(L_F4, L_F7);
+    this.op(W.F64Add);
+    mul(L_F5, L_F6);
+    this.op(W.F64Add);
+    mul(L_F5, L_F7);
+    this.op(W.F64Add);
   }
 }

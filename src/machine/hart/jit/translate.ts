@@ -17,7 +17,9 @@
 // LR/SC (the reservation in the hart's area) and the AMOs but min/max (as wasm
 // atomics on the write TLB's page), the accesses to fflags, frm, fcsr, sscratch,
 // sepc, scause and stval (csrEmitter.ts; legal ones: an illegal one is a side exit),
-// branches and jumps, and
+// the F and D instructions but the fused multiply-adds (fpEmitter.ts: the float
+// operations where they round to nearest-even and raise no flag but NX, else a
+// side exit), branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
 // with every register written back, so the interpreter runs it next with the
@@ -42,7 +44,8 @@ import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_F32, T_F64, T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
 import { BlockScan, MAX_BLOCK } from './blockScan.js';
-import { FLOAT_LOCALS, FpEmitter } from './fpEmitter.js';
+import { F32_LOCALS, F64_LOCALS } from './fpBitsEmitter.js';
+import { FpEmitter } from './fpEmitter.js';
 import {
   L_ADDR,
   L_AREA,
@@ -105,9 +108,9 @@ export class BlockTranslator extends FpEmitter {
     w.byte(T_I64);
     w.u32(2);
     w.byte(T_I32);
-    w.u32(FLOAT_LOCALS);
+    w.u32(F64_LOCALS);
     w.byte(T_F64);
-    w.u32(FLOAT_LOCALS);
+    w.u32(F32_LOCALS);
     w.byte(T_F32);
     // pc = pcLo | pcHi << 32; dtag = area[DTAG]
     w.byte(W.LocalGet);

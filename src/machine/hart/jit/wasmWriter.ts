@@ -110,6 +110,7 @@ export const enum W {
   F32Min = 0x96,
   F32Max = 0x97,
   F64Abs = 0x99,
+  F64Neg = 0x9a,
   F64Ceil = 0x9b,
   F64Floor = 0x9c,
   F64Trunc = 0x9d,
