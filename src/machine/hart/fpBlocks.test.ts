@@ -13,21 +13,15 @@ import { EXC_ILLEGAL, PRIV_M, PRIV_U } from './causes.js';
 import { MSTATUS_FS } from './csr.js';
 import { StopReason, type Hart } from './hart.js';
 import { alu, BASE, bothEngines, CODE, rng, WFI } from './csrTestkit.js';
+import { d, s } from './fpu/testkit.js';
 
 const FS_INITIAL = 1 << 13;
 /** x15 holds the address of the data the loads and stores use. */
 const DATA = BASE + 0x10000;
 
-const D = (v: number): bigint => {
-  const b = new DataView(new ArrayBuffer(8));
-  b.setFloat64(0, v, true);
-  return b.getBigUint64(0, true);
-};
-const S = (v: number): bigint => {
-  const b = new DataView(new ArrayBuffer(4));
-  b.setFloat32(0, v, true);
-  return 0xffffffff00000000n | BigInt(b.getUint32(0, true));
-};
+/** Bits of a double; of the single nearest v, NaN-boxed. */
+const D = d;
+const S = (v: number): bigint => s(Math.fround(v));
 /** Register values: doubles, NaN-boxed singles and a few improperly boxed ones. */
 const VALUES: bigint[] = [
   D(1.5),

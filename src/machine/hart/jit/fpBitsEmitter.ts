@@ -230,12 +230,7 @@ export abstract class FpBitsEmitter extends CsrEmitter {
   /** Makes mstatus.FS Dirty (as hart.ts after every FP instruction but the stores). */
   protected fsDirty(): void {
     if ((this.fsKnown & FS_DIRTY) !== 0) return;
-    this.local(W.LocalGet, L_AREA);
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_MSTATUS);
-    this.i32(MSTATUS_FS_DIRTY);
-    this.op(W.I32Or);
-    this.mem(W.I32Store, 2, AREA_MSTATUS);
+    this.setAreaBits(AREA_MSTATUS, MSTATUS_FS_DIRTY);
     this.fsKnown |= FS_ON | FS_DIRTY;
   }
 

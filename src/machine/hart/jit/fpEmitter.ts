@@ -332,12 +332,7 @@ export abstract class FpEmitter extends FpBitsEmitter {
     inexact();
     this.op(W.If);
     this.op(T_VOID);
-    this.local(W.LocalGet, L_AREA);
-    this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_FFLAGS);
-    this.i32(FFLAG_NX);
-    this.op(W.I32Or);
-    this.mem(W.I32Store, 2, AREA_FFLAGS);
+    this.setAreaBits(AREA_FFLAGS, FFLAG_NX);
     this.op(W.End);
     this.op(W.End);
   }
