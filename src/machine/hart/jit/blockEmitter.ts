@@ -2,8 +2,9 @@
 // function's locals, guest registers cached in locals (loaded at first use,
 // written back at every exit), exits, and the integer arithmetic of RV64IM.
 // BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs,
-// CsrEmitter (csrEmitter.ts) with CSR accesses, FpBitsEmitter and FpEmitter
-// (fpBitsEmitter.ts, fpEmitter.ts) with the F and D instructions, and
+// CsrEmitter (csrEmitter.ts) with CSR accesses, FpBitsEmitter, FpInexactEmitter
+// and FpEmitter (fpBitsEmitter.ts, fpInexact.ts, fpEmitter.ts) with the F and D
+// instructions, and
 // BlockTranslator extends that with the instruction walk, memory accesses and
 // control flow.
 
