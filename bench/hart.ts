@@ -1,5 +1,5 @@
-// Hart speed: guest instructions per second on an integer-heavy and a
-// memory-heavy loop, on both engines (translated to WebAssembly, and the
+// Hart speed: guest instructions per second on an integer-heavy, a
+// memory-heavy and a floating-point loop, on both engines (translated to WebAssembly, and the
 // interpreter alone), beside Debian's qemu-riscv64 running the same ELF.
 // Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
 
@@ -54,7 +54,7 @@ const ENGINES = [
   { name: 'translated', jitThreshold: undefined },
   { name: 'interpreter', jitThreshold: 0 },
 ];
-for (const name of ['intloop', 'memloop']) {
+for (const name of ['intloop', 'memloop', 'fploop']) {
   const elf = build(name);
   const bytes = readFileSync(elf);
   const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));

@@ -42,6 +42,12 @@ export interface Outcome {
   qemuSignal: string | null;
 }
 
+/**
+ * By group: the instructions the translated engine retired, and how many of them in blocks
+ * (diff.test.ts checks that the F and D groups run mostly in blocks).
+ */
+export const translatedShare = new Map<string, { retired: number; translated: number }>();
+
 /** Compares every case of a prepared batch; stops early once `maxFailures` cases failed. */
 export async function runBatch(
   p: Prepared,
@@ -68,6 +74,12 @@ export async function runBatch(
         jitThreshold: engine.jitThreshold,
         shared: engine.shared,
       });
+      if (engine.jitThreshold > 0) {
+        const t = translatedShare.get(cases[start].group) ?? { retired: 0, translated: 0 };
+        t.retired += h.hart.currentInstret();
+        t.translated += h.hart.translatedInstructions;
+        translatedShare.set(cases[start].group, t);
+      }
       const hrecs = splitRecords(h.stdout);
       let nsig = 0;
       let k = start;

@@ -1,6 +1,7 @@
 // Generators of the F and D groups. Most cases are tables of single operations:
-// clear fflags, (set frm for a dynamic rounding mode), run one instruction into
-// a temporary, read fflags, store the result and the flags to the data area.
+// clear fflags (or set NX, or some flags), (set frm for a dynamic rounding mode),
+// run one instruction into a temporary, read fflags, store the result and the
+// flags to the data area.
 // Operands come from the corner-case pools; f0..f14 hold binary32 values (most
 // NaN-boxed, some not), f15..f30 binary64 values, and a few registers hold
 // crafted rounding ties and fused-multiply-add residuals.
@@ -197,7 +198,7 @@ function fmt(v: bigint | string): string {
 }
 
 /**
- * Emits slot `s`: one operation with fflags cleared before and read after,
+ * Emits slot `s`: one operation with fflags set up before (see below) and read after,
  * result to data-area offset 8*s, flags to byte FLAGS_OFF + s.
  * `variant` 0..4 is a static rm, 5..9 dynamic with frm = variant - 5.
  */
@@ -208,7 +209,10 @@ function slotOp(b: CaseBuilder, s: number, op: FpOp, variant: number): void {
   let rd = xDst ? (r.bool(0.04) ? 0 : 31) : TEMP_F;
   if (!xDst && r.bool(0.1)) rd = r.pick(srcs.length > 0 && op.src !== 'x' ? srcs : [r.int(31)]);
   let rm = 0;
-  b.emit('fsflags zero');
+  // fflags cleared (blocks, jit/fpEmitter.ts, then find whether to set NX), holding NX already
+  // (as after a program's first inexact operation), or any flags.
+  const flags = r.int(20);
+  b.emit(flags < 10 ? 'fsflags zero' : `fsflagsi ${flags < 17 ? 1 : r.int(32)}`);
   if (op.rm) {
     if (variant >= 5) {
       b.emit(`fsrmi ${variant - 5}`);

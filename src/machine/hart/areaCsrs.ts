@@ -1,10 +1,12 @@
 // The CSR state that a hart keeps in its area (areaLayout.ts) rather than in JavaScript fields,
 // so that translated blocks (jit/) read and write the same copy as the interpreter: the LR/SC
-// reservation, mstatus, fflags and frm (through FpRegs), and sscratch, sepc, scause, stval.
+// reservation, mstatus, the FP registers, fflags and frm (through FpRegs), and sscratch, sepc,
+// scause, stval.
 // Hart extends this; each value is a getter and setter over one Int32Array.
 
 import {
   AREA_CSR_END,
+  AREA_F,
   AREA_FFLAGS,
   AREA_MSTATUS,
   AREA_RESV,
@@ -115,6 +117,8 @@ export class AreaCsrs {
       area >= 0 ? new Int32Array(buffer, area + AREA_RESV, words) : new Int32Array(words);
     this.shared.fill(0);
     this.shared[0] = -1;
-    this.fregs = new FpRegs(this.shared.subarray(S_FFLAGS, S_FFLAGS + 2));
+    const fcsr = this.shared.subarray(S_FFLAGS, S_FFLAGS + 2);
+    this.fregs = area >= 0 ? new FpRegs(fcsr, buffer, area + AREA_F) : new FpRegs(fcsr);
+    this.fregs.u.fill(0);
   }
 }

@@ -1,7 +1,8 @@
 // Layout of a hart's area in the wasm memory in front of guest RAM (see
 // ram.ts): the state that translated blocks (jit/) read and write directly.
 // The interpreter sees the same bytes through typed views, so both engines
-// share one copy of the integer registers and of the read and write TLBs.
+// share one copy of the integer and floating-point registers and of the read
+// and write TLBs.
 
 export const TLB_BITS = 11;
 export const TLB_SIZE = 1 << TLB_BITS;
@@ -46,6 +47,11 @@ export const AREA_CSR_END = 344;
  * raised, a device request waiting, a pause); the dispatcher returns and Hart.run ends its slice.
  */
 export const AREA_KICK = 344;
+/**
+ * Floating-point registers f0..f31: 32 little-endian 64-bit slots (FpRegs views them; a single
+ * is the low half, NaN-boxed by a high half of all ones).
+ */
+export const AREA_F = 512;
 /** TLB arrays, TLB_SIZE int32 each. */
 export const AREA_RTAG_LO = 1024;
 export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;

@@ -38,6 +38,8 @@ export const alu = (k: number, rd: number, rs1: number, rs2: number): number =>
 export interface Outcome {
   stop: StopReason;
   x: bigint[];
+  /** f0..f31, as bits. */
+  f: bigint[];
   pc: bigint;
   /** mstatus, fflags, frm, the S-mode trap CSRs (halves), priv, mcause, mepc, mtval. */
   csrs: number[];
@@ -95,6 +97,7 @@ export function runCode(
   return {
     stop,
     x: Array.from({ length: 16 }, (_, i) => hart.regs.get(i)),
+    f: Array.from(hart.fregs.u64),
     pc: hart.pc,
     csrs: [
       hart.mstatus,
@@ -160,6 +163,7 @@ export function bothEngines(
   if (a.instret !== b.instret) differ('instructions retired', a.instret, b.instret);
   if (a.pc !== b.pc) differ('pc', a.pc.toString(16), b.pc.toString(16));
   a.x.forEach((v, i) => v !== b.x[i] && differ(`x${i}`, v.toString(16), b.x[i].toString(16)));
+  a.f.forEach((v, i) => v !== b.f[i] && differ(`f${i}`, v.toString(16), b.f[i].toString(16)));
   a.csrs.forEach((v, i) => v !== b.csrs[i] && differ(CSR_NAMES[i], v >>> 0, b.csrs[i] >>> 0));
   return b;
 }

@@ -27,21 +27,32 @@ export class IntRegs {
 
 /** Floating-point registers f0..f31 and the accrued flags / rounding mode of fcsr. */
 export class FpRegs {
-  readonly buffer = new ArrayBuffer(32 * 8);
   /** Halves: u[2r] low 32 bits (the single-precision value when NaN-boxed), u[2r+1] high. */
-  readonly u = new Int32Array(this.buffer);
-  readonly f64 = new Float64Array(this.buffer);
+  readonly u: Int32Array;
+  readonly f64: Float64Array;
   /** f32[2r] is the low half of f r as a binary32. */
-  readonly f32 = new Float32Array(this.buffer);
-  readonly u64 = new BigUint64Array(this.buffer);
+  readonly f32: Float32Array;
+  readonly u64: BigUint64Array;
   /**
    * fflags and frm, one word each: in the hart's area (AREA_FFLAGS, AREA_FRM), where translated
    * code reads and writes them too, or in a buffer of their own.
    */
   private readonly fcsr: Int32Array;
 
-  constructor(fcsr: Int32Array = new Int32Array(2)) {
+  /**
+   * The registers at byte `offset` of `buffer` (the hart's area, AREA_F, where translated code
+   * reads and writes them too), or in a buffer of their own.
+   */
+  constructor(
+    fcsr: Int32Array = new Int32Array(2),
+    buffer: ArrayBuffer | SharedArrayBuffer = new ArrayBuffer(32 * 8),
+    offset = 0,
+  ) {
     this.fcsr = fcsr;
+    this.u = new Int32Array(buffer, offset, 64);
+    this.f64 = new Float64Array(buffer, offset, 32);
+    this.f32 = new Float32Array(buffer, offset, 64);
+    this.u64 = new BigUint64Array(buffer, offset, 32);
   }
 
   /** Accrued exception flags, fflags layout: NV 16, DZ 8, OF 4, UF 2, NX 1. */

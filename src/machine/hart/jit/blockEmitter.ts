@@ -1,7 +1,10 @@
 // The wasm emission under the block translator (translate.ts): the block
 // function's locals, guest registers cached in locals (loaded at first use,
 // written back at every exit), exits, and the integer arithmetic of RV64IM.
-// BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs, and
+// BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs,
+// CsrEmitter (csrEmitter.ts) with CSR accesses, FpBitsEmitter, FpInexactEmitter
+// and FpEmitter (fpBitsEmitter.ts, fpInexact.ts, fpEmitter.ts) with the F and D
+// instructions, and
 // BlockTranslator extends that with the instruction walk, memory accesses and
 // control flow.
 
@@ -52,6 +55,11 @@ export class BlockEmitter {
   protected loaded = 0;
   /** Bit r: x r's local is newer than the area. */
   protected dirty = 0;
+  /**
+   * What the segment's code so far has established about mstatus.FS (fpEmitter.ts): 1 on, 2
+   * also Dirty; 0 at every segment's start and after a write to sstatus.
+   */
+  protected fsKnown = 0;
 
   protected op(b: number): void {
     this.w.byte(b);

@@ -11,21 +11,24 @@
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, type Ram } from '../../ram.js';
 import { CSR_IN_BLOCKS } from '../csr.js';
 import { decodeInto } from '../decode.js';
-import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
+import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
+import { fpInBlocks } from './fpInBlocks.js';
 
 /** The most instructions one block holds. The hart runs a block only with this much budget left. */
 export const MAX_BLOCK = 64;
 
 /**
- * Whether blocks translate instruction `op` (with `imm`, the CSR number of a CSR instruction).
+ * Whether blocks translate instruction `op` (with `imm`, the CSR number of a CSR instruction,
+ * and `rm`, the rounding-mode field of an FP one).
  * Anything else ends a block before it. `sharedRam`: harts on other threads share the RAM.
  */
-export function translatable(op: number, imm: number, sharedRam: boolean): boolean {
+export function translatable(op: number, imm: number, rm: number, sharedRam: boolean): boolean {
   if (op === Op.FENCE_I) return !sharedRam; // shared RAM: Ram.syncCode runs in the interpreter
   if (op >= Op.CSRRW && op <= Op.CSRRCI) return CSR_IN_BLOCKS[imm] === 1;
   if (op >= Op.ECALL && op <= Op.CSRRCI) return false;
   if (op >= Op.LUI && op <= Op.REMUW) return true;
   if (op >= FIRST_ZB_OP && op <= LAST_ZB_OP) return true;
+  if (op >= Op.FLW && op <= LAST_FP_OP) return fpInBlocks(op, rm);
   return IN_BLOCKS.has(op);
 }
 
@@ -96,7 +99,7 @@ export class BlockScan {
         code[slot + 2] = inst;
       }
       const op = w0 & 0xff;
-      if (!translatable(op, imm, shared)) break;
+      if (!translatable(op, imm, w0 >>> 29, shared)) break;
       const len = (inst & 3) === 3 ? 4 : 2;
       this.w0[k] = w0;
       this.imm[k] = imm;

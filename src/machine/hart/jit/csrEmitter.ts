@@ -113,8 +113,10 @@ export class CsrEmitter extends BitmanipEmitter {
         this.local(W.LocalSet, L_T);
       }
       if (fp) this.writeFp(csr);
-      else if (status) this.writeStatus();
-      else this.writeS(csr, sOff);
+      else if (status) {
+        this.writeStatus();
+        this.fsKnown = 0;
+      } else this.writeS(csr, sOff);
     }
     if (d !== 0 && d !== 32) {
       this.local(W.LocalGet, L_T2);
@@ -226,12 +228,17 @@ export class CsrEmitter extends BitmanipEmitter {
     if (csr === CSR_FRM) field(0, 7, AREA_FRM);
     else field(0, 0x1f, AREA_FFLAGS);
     if (csr === CSR_FCSR) field(5, 7, AREA_FRM);
+    this.setAreaBits(AREA_MSTATUS, MSTATUS_FS_DIRTY);
+  }
+
+  /** Sets `bits` in the word at area offset `off` (mstatus.FS Dirty, fflags.NX). */
+  protected setAreaBits(off: number, bits: number): void {
     this.local(W.LocalGet, L_AREA);
     this.local(W.LocalGet, L_AREA);
-    this.mem(W.I32Load, 2, AREA_MSTATUS);
-    this.i32(MSTATUS_FS_DIRTY);
+    this.mem(W.I32Load, 2, off);
+    this.i32(bits);
     this.op(W.I32Or);
-    this.mem(W.I32Store, 2, AREA_MSTATUS);
+    this.mem(W.I32Store, 2, off);
   }
 
   /** Writes t to the S-mode CSR at area offset `off` (sepc drops bit 0, scause keeps bit 63 of the high half). */

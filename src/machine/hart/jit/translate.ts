@@ -17,7 +17,9 @@
 // LR/SC (the reservation in the hart's area) and the AMOs but min/max (as wasm
 // atomics on the write TLB's page), the accesses to fflags, frm, fcsr, sscratch,
 // sepc, scause and stval (csrEmitter.ts; legal ones: an illegal one is a side exit),
-// branches and jumps, and
+// the F and D instructions but the fused multiply-adds (fpEmitter.ts: the float
+// operations where they round to nearest-even and raise no flag but NX, else a
+// side exit), branches and jumps, and
 // loads and stores that hit the hart's read or write TLB and are aligned; any
 // other access leaves the block just before the instruction (a side exit),
 // with every register written back, so the interpreter runs it next with the
@@ -39,10 +41,11 @@ import {
   TLB_MASK,
 } from '../areaLayout.js';
 import { DTAG_SUM } from '../mmu.js';
-import { FIRST_ZB_OP, LAST_ZB_OP, Op } from '../ops.js';
-import { T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
+import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
+import { T_F32, T_F64, T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
 import { BlockScan, MAX_BLOCK } from './blockScan.js';
-import { CsrEmitter } from './csrEmitter.js';
+import { F32_LOCALS, F64_LOCALS } from './fpBitsEmitter.js';
+import { FpEmitter } from './fpEmitter.js';
 import {
   L_ADDR,
   L_AREA,
@@ -71,7 +74,7 @@ export interface Translation {
   offsets: Int32Array;
 }
 
-export class BlockTranslator extends CsrEmitter {
+export class BlockTranslator extends FpEmitter {
   private readonly scanned = new BlockScan();
   /** Per instruction of the block being translated: its segment (see translate()). */
   private readonly segmentOf = new Int32Array(MAX_BLOCK);
@@ -93,9 +96,10 @@ export class BlockTranslator extends CsrEmitter {
     w.reset();
     this.loaded = 0;
     this.dirty = 0;
+    this.fsKnown = 0;
     // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64
-    // (registers), 2 x i32 (entry, dsum).
-    w.u32(4);
+    // (registers), 2 x i32 (entry, dsum), then f64 and f32 scratch (fpEmitter.ts).
+    w.u32(6);
     w.u32(8);
     w.byte(T_I64);
     w.u32(4);
@@ -104,6 +108,10 @@ export class BlockTranslator extends CsrEmitter {
     w.byte(T_I64);
     w.u32(2);
     w.byte(T_I32);
+    w.u32(F64_LOCALS);
+    w.byte(T_F64);
+    w.u32(F32_LOCALS);
+    w.byte(T_F32);
     // pc = pcLo | pcHi << 32; dtag = area[DTAG]
     w.byte(W.LocalGet);
     w.u32(L_PCLO);
@@ -160,10 +168,17 @@ export class BlockTranslator extends CsrEmitter {
         w.byte(W.End);
         this.loaded = 0;
         this.dirty = 0;
+        this.fsKnown = 0;
       }
       const w0 = s.w0[k];
+      const op = w0 & 0xff;
+      if (op >= Op.FLW && op <= LAST_FP_OP) {
+        const d = (w0 >>> 8) & 63;
+        this.fp(op, d, (w0 >>> 14) & 31, (w0 >>> 19) & 31, w0 >>> 29, s.imm[k], k, s.off[k]);
+        continue;
+      }
       this.instruction(
-        w0 & 0xff,
+        op,
         (w0 >>> 8) & 63,
         (w0 >>> 14) & 31,
         (w0 >>> 19) & 31,
@@ -233,7 +248,7 @@ export class BlockTranslator extends CsrEmitter {
    * the block (instruction k at offset o not done) unless the access of
    * `size` bytes is aligned and hits; then pushes the RAM offset (i32).
    */
-  private access(
+  protected access(
     write: boolean,
     rs1: number,
     imm: number,
