@@ -91,7 +91,7 @@ export interface HartConfig {
    * (jit/), or 0 to only interpret. Default JIT_THRESHOLD.
    */
   jitThreshold?: number;
-  /** Compile translated blocks at once rather than in the background (tests). */
+  /** Compile each translated block as it is asked for rather than in batches (tests). */
   jitSynchronous?: boolean;
   /** The platform timer (mtime) in ticks; the `time` CSR and Sstc read it. */
   readTime?: () => number;
