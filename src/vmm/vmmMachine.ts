@@ -18,6 +18,7 @@ import type { DiskBackend } from './disk/openDisk.js';
 import type { VmmMachine } from './vmmSnapshot.js';
 import { bootGenerationId, DETERMINISTIC_SEED } from './generation.js';
 import { HartThreads } from './harts/hartThreads.js';
+import { warmUpOnce } from '../machine/hart/warmUp.js';
 
 /** The most RAM that fits beside the hart areas in one 4 GiB shared WebAssembly memory. */
 const MAX_SHARED_RAM = 4 * 1024 * 1024 * 1024 - HART_AREAS_BYTES;
@@ -58,6 +59,7 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     cfg.harts > 1 && clock instanceof HostClock && cfg.memory <= MAX_SHARED_RAM
       ? new HartThreads(cfg.harts, clock, cfg.jitThreshold)
       : undefined;
+  warmUpOnce(cfg.jitThreshold, remote !== undefined);
   const board = new VirtBoard({
     remote,
     memoryBytes: cfg.memory,

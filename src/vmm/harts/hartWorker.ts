@@ -13,6 +13,7 @@ import { MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP } from '../../machine/hart/cause
 import { Hart, StopReason } from '../../machine/hart/hart.js';
 import type { HartState } from '../../machine/hart/hartState.js';
 import { Ram } from '../../machine/ram.js';
+import { warmUpOnce } from '../../machine/hart/warmUp.js';
 import { IdleTrim } from '../idleTrim.js';
 import {
   C_IRQ,
@@ -142,6 +143,7 @@ for (const d of init.devices) {
   const device = d.base === init.clintBase ? clintDevice(d.base) : remoteDevice(d.base);
   bus.map(d.name, d.base, d.size, device);
 }
+warmUpOnce(init.jitThreshold, true);
 const hart = new Hart(bus, {
   hartId: init.hartId,
   area: init.area,

@@ -1,0 +1,106 @@
+// Primes V8 for the hart's engines before a guest boots. The interpreter (Hart.run) is one
+// large function: V8 optimises it for the paths it has seen run, and each path the guest takes
+// for the first time afterwards (an instruction kind, a trap, a value that no longer fits in
+// 31 bits) throws the optimised code away, leaving the guest to V8's slow tiers until it is
+// optimised again. A boot met some 30 of those; a second boot in the same process, with V8
+// warm, reached the prompt 1.4 s sooner (part of it was V8's cache of compiled modules).
+//
+// warmUpEngines runs WARM_UP_PROGRAM (warmUp.S, assembled; warmUp.test.ts checks that the
+// words below are what it assembles to) on a scratch hart and RAM of the same kind as the
+// guest's: every common path of the interpreter, the MMU and the translator runs, with wide
+// values, in M-mode and then in S-mode under Sv39 paging, until the program's final WFI. The
+// guest's machine is not touched: nothing it sees changes, a deterministic run included.
+
+import { Bus } from '../bus.js';
+import { Ram } from '../ram.js';
+import { Hart, StopReason } from './hart.js';
+
+/** Where the program runs, and the scratch RAM's size (code, data and one page table). */
+export const WARM_UP_BASE = 0x80000000;
+const WARM_UP_RAM = 64 * 1024;
+
+/** warmUp.S assembled (riscv64-linux-gnu-gcc, .text at WARM_UP_BASE). */
+export const WARM_UP_PROGRAM = new Uint32Array([
+  0x00000297, 0x3ec28293, 0x30529073, 0x000022b7, 0x3002a073, 0x00002417, 0xfec40413, 0x00092537,
+  0xa2b5051b, 0x00c51513, 0x3c550513, 0x00d51513, 0xabd50513, 0x00c51513, 0xdef50513, 0xfc0925b7,
+  0xa2b5859b, 0x00c59593, 0x3c558593, 0x00d59593, 0xabd58593, 0x00c59593, 0xdef58593, 0x80000637,
+  0xfff6061b, 0xffd00693, 0x00000913, 0x44c00493, 0x00000097, 0x0bc080e7, 0xfff48493, 0xfe049ae3,
+  0x0a091263, 0x000012b7, 0x005402b3, 0x00c2d313, 0xfff0039b, 0x03f39393, 0x00736333, 0x0010039b,
+  0x01f39393, 0x01e3d393, 0x00339393, 0x005383b3, 0x20000e37, 0x0cfe0e1b, 0x01c3b023, 0x000013b7,
+  0xff03839b, 0x005383b3, 0x01c3b023, 0x00700393, 0x30639073, 0xfff00293, 0x3b029073, 0x01f00293,
+  0x3a029073, 0x18031073, 0x12000073, 0x000022b7, 0x8002829b, 0x3002b073, 0x000012b7, 0x8002829b,
+  0x3002a073, 0x00000297, 0xf6828293, 0xfff0039b, 0x02039393, 0x007282b3, 0x34129073, 0x00100913,
+  0x30200073, 0x10500073, 0xffdff06f, 0x00b502b3, 0x40c50333, 0x0062c3b3, 0x00d3ee33, 0x00ae7eb3,
+  0x00d51f33, 0x00c5dfb3, 0x40d5df33, 0x00959f33, 0x00955fb3, 0x4095dfb3, 0x0095dfb3, 0x40955fb3,
+  0x00959f3b, 0x00955fbb, 0x4095dfbb, 0x00c4af33, 0x00c4bfb3, 0x2bc4af13, 0x2bc4bf93, 0x00842f03,
+  0x00042f83, 0x00a5afb3, 0x00b53fb3, 0x83028293, 0x4d234313, 0xfff3e393, 0x7f0e7e13, 0x0056ae93,
+  0x0056be93, 0x02151f13, 0x0115df93, 0x4285df93, 0x00c282bb, 0x40d3033b, 0x00d513bb, 0x00c5de3b,
+  0x40d5debb, 0x00160f1b, 0x00751f9b, 0x0095df9b, 0x41f5df9b, 0xfffff2b7, 0x00000317, 0x00550533,
+  0x00750533, 0x01d54533, 0x02b502b3, 0x02b51333, 0x02a5a3b3, 0x02b53e33, 0x02d54eb3, 0x02c5df33,
+  0x02d56fb3, 0x02c5f2b3, 0x02054333, 0x02b503bb, 0x02d5ce3b, 0x02d5debb, 0x02d56f3b, 0x02d57fbb,
+  0x00550533, 0x01f54533, 0x20b522b3, 0x20b5633b, 0x40b573b3, 0x60051e13, 0x60159e93, 0x60251f13,
+  0x6b855f93, 0x60d55293, 0x0ab56333, 0x0805c3bb, 0x28d51e33, 0x0ab51eb3, 0x00650533, 0x00a43023,
+  0x00b42423, 0x00c41623, 0x00d40723, 0x00043283, 0x00842303, 0x00846383, 0x00c41e03, 0x00c45e83,
+  0x00e40f03, 0x00e44f83, 0x00343283, 0x00543aa3, 0x00650533, 0x01e50533, 0x0014f293, 0x00028463,
+  0x00150513, 0x00a5e463, 0x00350513, 0x00c6d463, 0x00550513, 0x00a5c663, 0x00d67463, 0x00750513,
+  0x00c49463, 0x00950513, 0x11c00fef, 0x1405b3f3, 0x1402de73, 0x14102ef3, 0x00302f73, 0x0010eff3,
+  0xc02022f3, 0xc0002373, 0xc01023f3, 0x00a432af, 0x08b4232f, 0x40c433af, 0xa0d43e2f, 0xc0b42eaf,
+  0x10043f2f, 0x18a43faf, 0x10042f2f, 0x18b42faf, 0x01f50533, 0xd2257553, 0xd20685d3, 0x02b57653,
+  0x0ab676d3, 0x12b6f753, 0x1ab777d3, 0x5a067853, 0x62b578c3, 0x2ab50053, 0xa2b522d3, 0xa2a59353,
+  0xe20793d3, 0xc2279e53, 0xc2177ed3, 0x22b510d3, 0xe2080f53, 0xf2058153, 0x00c43827, 0x01043187,
+  0x40167453, 0x008474d3, 0x1084f953, 0x188979d3, 0xc009ffd3, 0x01342c27, 0x01842a07, 0xe00a02d3,
+  0x420a0253, 0x023232d3, 0x01c50533, 0x01e54533, 0x872a050d, 0xf018972e, 0x078e701c, 0x8f999bf1,
+  0x8d3dc391, 0x00010001, 0x00f4f293, 0x02029a63, 0x00000073, 0x00000000, 0x00001337, 0x00033383,
+  0x340512f3, 0x34002373, 0x30416073, 0x34416073, 0x30046073, 0x30047073, 0x0ff0000f, 0x0000100f,
+  0x00008067, 0x00954533, 0x000f8067, 0x342022f3, 0x0002ca63, 0x341022f3, 0x00428293, 0x34129073,
+  0x30200073, 0x34417073, 0x30200073,
+]);
+
+export interface WarmUp {
+  /** The scratch hart, stopped at the program's final WFI (for tests). */
+  hart: Hart;
+  /** Exceptions it took, by cause. */
+  exceptions: Map<number, number>;
+  milliseconds: number;
+}
+
+/**
+ * Runs the warm-up program to its end on a scratch hart (`jitThreshold` as the guest's harts
+ * have it; `shared`: their RAM is shared with other threads). Throws if it does not end.
+ */
+export function warmUpEngines(jitThreshold?: number, shared = false): WarmUp {
+  const t0 = performance.now();
+  const ram = new Ram(WARM_UP_BASE, WARM_UP_RAM, { shared });
+  const hart = new Hart(new Bus(ram), { jitThreshold });
+  ram.write(WARM_UP_BASE, new Uint8Array(WARM_UP_PROGRAM.buffer));
+  hart.pc = BigInt(WARM_UP_BASE);
+  const exceptions = new Map<number, number>();
+  hart.trapHook = (cause) => {
+    exceptions.set(cause, (exceptions.get(cause) ?? 0) + 1);
+    return false;
+  };
+  for (let slice = 0; ; slice++) {
+    const r = hart.run(100_000);
+    if (r === StopReason.Wfi) break;
+    if (r !== StopReason.Budget || slice === 100) {
+      throw new Error(`the engines' warm-up program stopped (${r}): ${hart.lastError ?? ''}`);
+    }
+  }
+  return { hart, exceptions, milliseconds: performance.now() - t0 };
+}
+
+let warmed = false;
+
+/**
+ * warmUpEngines, once per thread (V8's feedback is the thread's). A failure leaves the engines
+ * cold, not the guest stopped: warmUp.test.ts is where it shows.
+ */
+export function warmUpOnce(jitThreshold?: number, shared = false): void {
+  if (warmed) return;
+  warmed = true;
+  try {
+    warmUpEngines(jitThreshold, shared);
+  } catch {
+    // cold engines: slower for the first seconds, nothing else
+  }
+}
