@@ -1,9 +1,10 @@
 # Berth's engine warm-up program (src/machine/hart/warmUp.ts runs it before a guest boots).
 # It gives V8 type feedback for every common path of the interpreter and the translator:
 # integer, multiply/divide, bit manipulation, loads and stores of each width, branches both
-# ways, calls, CSR accesses, atomics, floating point, compressed instructions, traps
-# (ecall, illegal instruction, access and page faults), an interrupt, and all of it again
-# in S-mode under Sv39 paging at the addresses where kernels run. It ends at a WFI with a checksum of its work in a0.
+# ways, calls, CSR accesses, atomics, floating point, compressed instructions, traps (ecall,
+# ebreak, illegal instruction, access and page faults), an interrupt, and all of it again in
+# S-mode under Sv39 paging at the addresses where kernels run. It ends at a WFI with a
+# checksum of its work in a0.
 # Registers: s0 data, s1 loop counter, s2 pass (0 M-mode, 1 S-mode), a0 checksum.
 	.option norvc
 	.text
@@ -109,6 +110,7 @@ body:
 	sraiw	t6, a1, 31
 	lui	t0, 0xfffff
 	auipc	t1, 0
+	auipc	t2, 0xfffff
 	add	a0, a0, t0
 	add	a0, a0, t2
 	xor	a0, a0, t4
@@ -172,6 +174,10 @@ body:
 	addi	a0, a0, 7
 4:	bne	s1, a2, 5f
 	addi	a0, a0, 9
+5:	bltu	s1, a2, 5f		# equal high halves
+	addi	a0, a0, 11
+5:	blt	a2, s1, 5f
+	addi	a0, a0, 13
 5:	jal	t6, leaf
 	# CSR accesses
 	csrrc	t2, sscratch, a1
@@ -179,6 +185,11 @@ body:
 	csrr	t4, sepc
 	csrr	t5, fcsr
 	csrrsi	t6, fflags, 1
+	li	t0, 0x40000		# sstatus.SUM, and SIE (a block that sets it stops)
+	csrs	sstatus, t0
+	csrc	sstatus, t0
+	csrsi	sstatus, 2
+	csrci	sstatus, 2
 	csrr	t0, instret
 	csrr	t1, cycle
 	csrr	t2, time
@@ -244,6 +255,7 @@ body:
 	andi	t0, s1, 15
 	bnez	t0, 7f
 	ecall
+	ebreak
 	.word	0
 	li	t1, 0x1000
 	ld	t2, 0(t1)
@@ -259,7 +271,8 @@ body:
 
 leaf:
 	xor	a0, a0, s1
-	jalr	zero, 0(t6)
+	addi	t6, t6, 8
+	jalr	zero, -8(t6)		# a target below the base
 
 	.balign	4
 trap:

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WARM_UP_BASE, WARM_UP_PROGRAM, warmUpEngines } from './warmUp.js';
+import { COUNTS_FROM, WARM_UP_BASE, WARM_UP_PROGRAM, warmUpEngines } from './warmUp.js';
 
 const source = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -55,7 +55,9 @@ test('the warm-up runs to its end on both engines, through each kind of trap', (
   const plain = warmUpEngines(0);
   const jit = warmUpEngines(1000);
   assert.equal(plain.hart.blocks, null);
-  assert.ok(jit.hart.translatedInstructions > 100_000, `${jit.hart.translatedInstructions}`);
+  const translated = jit.hart.translatedInstructions - COUNTS_FROM;
+  assert.ok(translated > 100_000, `${translated} translated`);
+  assert.equal(plain.hart.translatedInstructions, COUNTS_FROM);
   for (const w of [plain, jit]) {
     assert.equal(w.hart.priv, 1, 'ends in S-mode');
     // the WFI after `done`, at the high alias of RAM where kernels run
@@ -63,8 +65,10 @@ test('the warm-up runs to its end on both engines, through each kind of trap', (
     // ecall from M and from S, a load access fault (bare) and a load page fault (Sv39): in
     // the passes whose counter (1,100 down to 1) is a multiple of 16, 68 in each mode
     for (const cause of [11, 9, 5, 13]) assert.equal(w.exceptions.get(cause), 68, `${cause}`);
+    assert.equal(w.exceptions.get(3), 2 * 68, 'breakpoints');
     assert.ok((w.exceptions.get(2) ?? 0) > 68);
   }
   assert.equal(jit.hart.instret, plain.hart.instret);
+  assert.ok(plain.hart.instret - COUNTS_FROM > 300_000, `${plain.hart.instret}`);
   for (let r = 1; r < 32; r++) assert.equal(jit.hart.regs.get(r), plain.hart.regs.get(r), `x${r}`);
 });
