@@ -515,9 +515,14 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               const crosses = (inst & 3) === 3 && po === 0xffe;
               if ((inst & 3) === 3) {
                 if (!crosses) inst |= u16[hw + 1] << 16;
-                else
-                  inst |=
-                    mmu.fetchParcel((pcLo + 2) | 0, pcLo === -2 ? (pcHi + 1) | 0 : pcHi) << 16;
+                else {
+                  // The upper half is on the next page: through the fetch TLB (a walk of the
+                  // page tables each time made such an instruction in a loop cost microseconds).
+                  const lo2 = (pcLo + 2) | 0;
+                  const hi2 = pcLo === -2 ? (pcHi + 1) | 0 : pcHi;
+                  const next = mmu.fetchPage(lo2, hi2);
+                  inst |= (next >= 0 ? u16[next >>> 1] : mmu.fetchParcel(lo2, hi2)) << 16;
+                }
               }
               decodeInto(inst, scratch, 0);
               w0 = scratch[0];
