@@ -21,7 +21,7 @@ _start:
 	li	a3, -3
 	li	s2, 0
 pass:
-	li	s1, 1100			# past the threshold (1000) at which blocks are made
+	li	s1, 240			# past the threshold at which the scratch hart makes blocks (warmUp.ts)
 loop:
 	call	body
 	addi	s1, s1, -1

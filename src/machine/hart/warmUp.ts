@@ -18,6 +18,8 @@ import { Hart, StopReason } from './hart.js';
 /** Where the program runs, and the scratch RAM's size (code, data and one page table). */
 export const WARM_UP_BASE = 0x80000000;
 const WARM_UP_RAM = 64 * 1024;
+/** The scratch hart's translation threshold (at most the guest's). */
+const WARM_UP_JIT = 100;
 /** Where the scratch hart's counters start (see warmUpEngines). */
 export const COUNTS_FROM = 2 ** 32;
 
@@ -26,7 +28,7 @@ export const WARM_UP_PROGRAM = new Uint32Array([
   0x00000297, 0x41c28293, 0x30529073, 0x000022b7, 0x3002a073, 0x00002417, 0xfec40413, 0x00092537,
   0xa2b5051b, 0x00c51513, 0x3c550513, 0x00d51513, 0xabd50513, 0x00c51513, 0xdef50513, 0xfc0925b7,
   0xa2b5859b, 0x00c59593, 0x3c558593, 0x00d59593, 0xabd58593, 0x00c59593, 0xdef58593, 0x80000637,
-  0xfff6061b, 0xffd00693, 0x00000913, 0x44c00493, 0x00000097, 0x0bc080e7, 0xfff48493, 0xfe049ae3,
+  0xfff6061b, 0xffd00693, 0x00000913, 0x0f000493, 0x00000097, 0x0bc080e7, 0xfff48493, 0xfe049ae3,
   0x0a091263, 0x000012b7, 0x005402b3, 0x00c2d313, 0xfff0039b, 0x03f39393, 0x00736333, 0x0010039b,
   0x01f39393, 0x01e3d393, 0x00339393, 0x005383b3, 0x20000e37, 0x0cfe0e1b, 0x01c3b023, 0x000013b7,
   0xff03839b, 0x005383b3, 0x01c3b023, 0x00700393, 0x30639073, 0xfff00293, 0x3b029073, 0x01f00293,
@@ -74,7 +76,9 @@ export interface WarmUp {
 export function warmUpEngines(jitThreshold?: number, shared = false): WarmUp {
   const t0 = performance.now();
   const ram = new Ram(WARM_UP_BASE, WARM_UP_RAM, { shared });
-  const hart = new Hart(new Bus(ram), { jitThreshold });
+  // Blocks after fewer runs than the guest's harts wait for: the program loops 240 times.
+  const threshold = jitThreshold === 0 ? 0 : Math.min(jitThreshold ?? WARM_UP_JIT, WARM_UP_JIT);
+  const hart = new Hart(new Bus(ram), { jitThreshold: threshold });
   ram.write(WARM_UP_BASE, new Uint8Array(WARM_UP_PROGRAM.buffer));
   hart.pc = BigInt(WARM_UP_BASE);
   // Counters past 2^31 from the start: V8 then holds every hart's counters as doubles at once,
@@ -88,10 +92,11 @@ export function warmUpEngines(jitThreshold?: number, shared = false): WarmUp {
     exceptions.set(cause, (exceptions.get(cause) ?? 0) + 1);
     return false;
   };
+  // Short slices: a slice's blocks come in when it ends.
   for (let slice = 0; ; slice++) {
-    const r = hart.run(100_000);
+    const r = hart.run(10_000);
     if (r === StopReason.Wfi) break;
-    if (r !== StopReason.Budget || slice === 100) {
+    if (r !== StopReason.Budget || slice === 1000) {
       throw new Error(`the engines' warm-up program stopped (${r}): ${hart.lastError ?? ''}`);
     }
   }
