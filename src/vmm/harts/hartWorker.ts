@@ -226,7 +226,8 @@ async function main(): Promise<void> {
       const ms = untilTimer();
       if (ms > 0) Atomics.wait(control, C_WAKE, seen, Number.isFinite(ms) ? ms : 1000);
     }
-    // Let compiled blocks arrive (WebAssembly.compile resolves on this thread's event loop).
+    // Give this thread's event loop a turn now and then (blocks no longer need it: they are
+    // compiled when a slice ends; promises started elsewhere, as the trim's, still do).
     if (performance.now() - lastYield >= 5) {
       await new Promise((r) => setImmediate(r));
       lastYield = performance.now();
