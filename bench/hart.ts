@@ -1,5 +1,5 @@
 // Hart speed: guest instructions per second on an integer-heavy, a
-// memory-heavy and a floating-point loop, on both engines (translated to WebAssembly, and the
+// memory-heavy, a floating-point and a multi-precision multiply loop, on both engines (translated to WebAssembly, and the
 // interpreter alone), beside Debian's qemu-riscv64 running the same ELF.
 // Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
 
@@ -54,7 +54,9 @@ const ENGINES = [
   { name: 'translated', jitThreshold: undefined },
   { name: 'interpreter', jitThreshold: 0 },
 ];
-for (const name of ['intloop', 'memloop', 'fploop']) {
+/** `node dist/bench/hart.js mpiloop,intloop` runs only those programs. */
+const ONLY = process.argv[2]?.split(',');
+for (const name of ONLY ?? ['intloop', 'memloop', 'fploop', 'mpiloop']) {
   const elf = build(name);
   const bytes = readFileSync(elf);
   const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));

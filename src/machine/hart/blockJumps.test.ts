@@ -102,3 +102,63 @@ test('branches and jumps inside blocks retire and end as in the interpreter, at 
   }
   assert.ok(stopped > 200, `${stopped} runs stopped by the budget`);
 });
+
+/** I-type load (funct3 `f3`) and S-type store: rd/rs2 at off(rs1). */
+const load = (f3: number, rd: number, rs1: number, off: number): number =>
+  (((off & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x03) >>> 0;
+const store = (f3: number, rs2: number, rs1: number, off: number): number =>
+  ((((off >> 5) & 0x7f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (f3 << 12) |
+    ((off & 0x1f) << 7) |
+    0x23) >>>
+  0;
+/** x15 = `addr` (below 2^31, zero-extended). */
+const pointer = (addr: number): number[] => [
+  ((addr + 0x800) & 0xfffff000) | (15 << 7) | 0x37, // lui x15
+  addi(15, 15, ((addr & 0xfff) << 20) >> 20),
+  0x02079793, // slli x15, x15, 32
+  0x0207d793, // srli x15, x15, 32
+];
+
+/**
+ * A counted loop over memory through x15: loads into and stores from the ALU registers at
+ * small offsets, x15 stepping by `step` a pass (odd steps make later passes misaligned).
+ */
+function memoryLoop(r: (n: number) => number, start: number, step: number, out: number[]): void {
+  out.push(...pointer(start));
+  out.push(addi(13, 0, 2 + r(12)));
+  const top = out.length;
+  for (let i = 0; i < 2 + r(4); i++) {
+    straight(r, r(3), out);
+    const f3 = r(4);
+    if (r(2) === 0) out.push(load(f3, 1 + r(ALU_REGS), 15, 8 * r(4)));
+    else out.push(store(f3, r(ALU_REGS + 1), 15, 8 * r(4)));
+  }
+  out.push(addi(15, 15, step));
+  straight(r, 1 + r(3), out);
+  out.push(addi(13, 13, -1));
+  out.push(branch(1, 13, 0, 4 * (top - out.length)));
+}
+
+test('a loop block left at a load or store in a later pass writes back what earlier passes wrote', () => {
+  const RAM_END = 0x80000000 + (1 << 20);
+  let sideExits = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = rng(seed);
+    const out: number[] = [];
+    // Aligned passes (in the block all through), misaligned ones (side exits from the second
+    // pass on), and passes that run off the end of RAM (an access fault in a later pass).
+    const kind = seed % 3;
+    const step = kind === 1 ? 8 * (1 + r(2)) + 1 + r(7) : 8 * (1 + r(2));
+    const start = kind === 2 ? RAM_END - 8 * (4 + r(8)) - 32 : 0x80010000 + 8 * r(64);
+    memoryLoop(r, start, step, out);
+    straight(r, 2, out);
+    out.push(WFI);
+    const b = bothEngines(out, PRIV_M, 0, seed);
+    assert.ok(b.translated > 0, `seed ${seed}: blocks ran`);
+    if (kind !== 0) sideExits++;
+  }
+  assert.ok(sideExits > 20);
+});

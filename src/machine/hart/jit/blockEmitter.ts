@@ -1,6 +1,6 @@
 // The wasm emission under the block translator (translate.ts): the block
 // function's locals, guest registers cached in locals (loaded at first use,
-// written back at every exit), exits, and the integer arithmetic of RV64IM.
+// or all at the start in a block that loops; written back at every exit), exits, and the integer arithmetic of RV64IM.
 // BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs,
 // CsrEmitter (csrEmitter.ts) with CSR accesses, FpBitsEmitter, FpInexactEmitter
 // and FpEmitter (fpBitsEmitter.ts, fpInexact.ts, fpEmitter.ts) with the F and D
@@ -96,8 +96,18 @@ export class BlockEmitter {
     }
   }
 
+  /**
+   * The block keeps its registers in locals from its start to every exit (translate.ts
+   * loadAll); then it may write only those of `writable`.
+   */
+  protected inLocals = false;
+  protected writable = 0;
+
   /** Pops an i64 into x r (r is never 0 or the discard slot). */
   protected set(r: number): void {
+    if (this.inLocals && ((this.writable >>> r) & 1) === 0) {
+      throw new Error(`block translation: x${r} is written but was not loaded`);
+    }
     this.local(W.LocalSet, L_X0 + r);
     this.loaded |= 1 << r;
     this.dirty |= 1 << r;

@@ -61,9 +61,16 @@ import {
   L_PCLO,
   L_T,
   L_T2,
+  L_X0,
 } from './blockEmitter.js';
 
 export { MAX_BLOCK };
+
+/**
+ * The most instructions of a block that loops and keeps its registers in locals all through
+ * (loadAll): larger ones load and write back more than their passes save.
+ */
+const SMALL_LOOP = 24;
 
 export interface Translation {
   /** The function body: locals and code. */
@@ -139,8 +146,6 @@ export class BlockTranslator extends FpEmitter {
     // and jumps go to: segment i is entered by falling into it, by a br out of the wasm block
     // that ends where it starts (a jump forward), or by going round the loop with its number
     // in L_ENTRY, which a br_table at the top of the loop follows (a jump backward).
-    w.byte(W.Loop);
-    w.byte(T_VOID);
     let segment = 0;
     for (let k = 0; k < count; k++) {
       if (k > 0 && s.entry[k]) segment++;
@@ -148,6 +153,12 @@ export class BlockTranslator extends FpEmitter {
     }
     const segments = segment + 1;
     this.segments = segments;
+    this.inLocals = false;
+    for (let k = 0; k < count; k++)
+      if (s.target[k] >= 0 && s.target[k] <= k) this.inLocals = count <= SMALL_LOOP;
+    if (this.inLocals) this.loadAll(count);
+    w.byte(W.Loop);
+    w.byte(T_VOID);
     if (segments > 1) {
       for (let i = 0; i < segments; i++) {
         w.byte(W.Block);
@@ -163,11 +174,14 @@ export class BlockTranslator extends FpEmitter {
     }
     for (let k = 0; k < count; k++) {
       if (k > 0 && s.entry[k]) {
-        // Every way into a segment has written the registers back: it loads them again.
-        this.flush();
+        // Every way into a segment has written the registers back: it loads them again
+        // (unless they stay in their locals all through, loadAll).
+        if (!this.inLocals) this.flush();
         w.byte(W.End);
-        this.loaded = 0;
-        this.dirty = 0;
+        if (!this.inLocals) {
+          this.loaded = 0;
+          this.dirty = 0;
+        }
         this.fsKnown = 0;
       }
       const w0 = s.w0[k];
@@ -214,7 +228,7 @@ export class BlockTranslator extends FpEmitter {
       depth++;
     }
     // Registers are read from the area at their first use in a segment: write back first.
-    this.flush();
+    if (!this.inLocals) this.flush();
     if (done !== 0) {
       this.local(W.LocalGet, L_N);
       this.i32(done);
@@ -233,6 +247,38 @@ export class BlockTranslator extends FpEmitter {
       this.op(W.Br);
       this.w.u32(to - from - 1 + depth);
     }
+  }
+
+  /**
+   * A block that loops (a branch or jump back to one of its own instructions) keeps the
+   * registers it names in locals all through: loaded here, before the loop, and every one it
+   * may write is written back at each exit (a segment is entered from several places, which
+   * may have written different ones). Any other block loads each register at its first use in
+   * a segment and writes back the ones written before an exit or a jump: it runs once, often
+   * leaving early, and loading everything up front saved nothing (boots took as long).
+   */
+  private loadAll(count: number): void {
+    const s = this.scanned;
+    let named = 0;
+    let written = 0;
+    for (let k = 0; k < count; k++) {
+      const w0 = s.w0[k];
+      const d = (w0 >>> 8) & 63;
+      // Fields an instruction does not use as integer registers only add loads and stores.
+      if (d < 32) written |= 1 << d;
+      named |= (1 << ((w0 >>> 14) & 31)) | (1 << ((w0 >>> 19) & 31));
+    }
+    written &= ~1;
+    named = (named | written) & ~1;
+    for (let r = 1; r < 32; r++) {
+      if (((named >>> r) & 1) === 0) continue;
+      this.local(W.LocalGet, L_AREA);
+      this.mem(W.I64Load, 3, r * 8);
+      this.local(W.LocalSet, L_X0 + r);
+    }
+    this.loaded = named;
+    this.dirty = written;
+    this.writable = written;
   }
 
   private finish(): Uint8Array {
