@@ -10,7 +10,9 @@ export class GuestFileError extends Error {}
 
 export function readGuestFile(path: string, what: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    // A plain view of the Buffer read (not a copy: the kernel and initrd are tens of MB).
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (e) {
     throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
   }
