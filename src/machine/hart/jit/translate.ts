@@ -68,7 +68,8 @@ export { MAX_BLOCK };
 
 /**
  * The most instructions of a block that loops and keeps its registers in locals all through
- * (loadAll): larger ones load and write back more than their passes save.
+ * (loadAll). Larger ones did no better: loading all their registers on entry costs most
+ * where a big block runs once and leaves early.
  */
 const SMALL_LOOP = 24;
 
@@ -86,6 +87,12 @@ export class BlockTranslator extends FpEmitter {
   /** Per instruction of the block being translated: its segment (see translate()). */
   private readonly segmentOf = new Int32Array(MAX_BLOCK);
   private segments = 1;
+  /**
+   * Per instruction of a block that keeps its registers in locals (loadAll): the register it
+   * writes, and those that may be dirty when a segment starts there.
+   */
+  private readonly writesAt = new Int32Array(MAX_BLOCK);
+  private readonly dirtyAt = new Int32Array(MAX_BLOCK);
   /** RAM is shared with harts on other threads: FENCE is a real fence (atomic.fence). */
   private sharedRam = false;
 
@@ -178,7 +185,9 @@ export class BlockTranslator extends FpEmitter {
         // (unless they stay in their locals all through, loadAll).
         if (!this.inLocals) this.flush();
         w.byte(W.End);
-        if (!this.inLocals) {
+        if (this.inLocals) {
+          this.dirty = this.dirtyAt[k];
+        } else {
           this.loaded = 0;
           this.dirty = 0;
         }
@@ -251,24 +260,26 @@ export class BlockTranslator extends FpEmitter {
 
   /**
    * A block that loops (a branch or jump back to one of its own instructions) keeps the
-   * registers it names in locals all through: loaded here, before the loop, and every one it
-   * may write is written back at each exit (a segment is entered from several places, which
-   * may have written different ones). Any other block loads each register at its first use in
-   * a segment and writes back the ones written before an exit or a jump: it runs once, often
-   * leaving early, and loading everything up front saved nothing (boots took as long).
+   * registers it names in locals all through: loaded here, before the loop. An exit writes
+   * back every register that any path to it may have written: those written before it in the
+   * block, and within a loop, those written anywhere in the loop (an earlier pass). Any other
+   * block loads each register at its first use in a segment and writes back the ones written
+   * before an exit or a jump: it runs once, often leaving early, and loading everything up
+   * front saved nothing (boots took as long).
    */
   private loadAll(count: number): void {
     const s = this.scanned;
+    const writes = this.writesAt;
     let named = 0;
     let written = 0;
     for (let k = 0; k < count; k++) {
       const w0 = s.w0[k];
       const d = (w0 >>> 8) & 63;
       // Fields an instruction does not use as integer registers only add loads and stores.
-      if (d < 32) written |= 1 << d;
+      writes[k] = d < 32 ? (1 << d) & ~1 : 0;
+      written |= writes[k];
       named |= (1 << ((w0 >>> 14) & 31)) | (1 << ((w0 >>> 19) & 31));
     }
-    written &= ~1;
     named = (named | written) & ~1;
     for (let r = 1; r < 32; r++) {
       if (((named >>> r) & 1) === 0) continue;
@@ -276,8 +287,22 @@ export class BlockTranslator extends FpEmitter {
       this.mem(W.I64Load, 3, r * 8);
       this.local(W.LocalSet, L_X0 + r);
     }
+    // What may be dirty where each segment starts.
+    const dirty = this.dirtyAt;
+    let before = 0;
+    for (let k = 0; k < count; k++) {
+      dirty[k] = before;
+      before |= writes[k];
+    }
+    for (let b = 0; b < count; b++) {
+      const j = s.target[b];
+      if (j < 0 || j > b) continue;
+      let pass = 0;
+      for (let k = j; k <= b; k++) pass |= writes[k];
+      for (let k = j; k <= b; k++) dirty[k] |= pass;
+    }
     this.loaded = named;
-    this.dirty = written;
+    this.dirty = dirty[0];
     this.writable = written;
   }
 
