@@ -1,6 +1,7 @@
 // The wasm emission under the block translator (translate.ts): the block
 // function's locals, guest registers cached in locals (loaded at first use,
-// or all at the start in a block that loops; written back at every exit), exits, and the integer arithmetic of RV64IM.
+// or all at the start in a block that loops; written back at every exit),
+// exits, and the integer arithmetic of RV64IM.
 // BitmanipEmitter (bitmanipEmitter.ts) extends it with Zba/Zbb/Zbc/Zbs,
 // CsrEmitter (csrEmitter.ts) with CSR accesses, FpBitsEmitter, FpInexactEmitter
 // and FpEmitter (fpBitsEmitter.ts, fpInexact.ts, fpEmitter.ts) with the F and D
