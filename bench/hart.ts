@@ -1,6 +1,7 @@
-// Hart speed: guest instructions per second on an integer-heavy, a
-// memory-heavy, a floating-point and a multi-precision multiply loop, on both engines (translated to WebAssembly, and the
-// interpreter alone), beside Debian's qemu-riscv64 running the same ELF.
+// Hart speed: guest instructions per second on an integer-heavy, a memory-heavy, a
+// floating-point and a multi-precision multiply loop (bench/programs), on both engines
+// (translated to WebAssembly, and the interpreter alone), beside Debian's qemu-riscv64
+// running the same ELF.
 // Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
 
 import { execFileSync } from 'node:child_process';
