@@ -52,16 +52,26 @@ export const AREA_KICK = 344;
  * is the low half, NaN-boxed by a high half of all ones).
  */
 export const AREA_F = 512;
-/** TLB arrays, TLB_SIZE int32 each. */
-export const AREA_RTAG_LO = 1024;
-export const AREA_RTAG_HI = AREA_RTAG_LO + TLB_SIZE * 4;
-export const AREA_ROFF = AREA_RTAG_HI + TLB_SIZE * 4;
-export const AREA_WTAG_LO = AREA_ROFF + TLB_SIZE * 4;
-export const AREA_WTAG_HI = AREA_WTAG_LO + TLB_SIZE * 4;
-export const AREA_WOFF = AREA_WTAG_HI + TLB_SIZE * 4;
-export const AREA_XTAG_LO = AREA_WOFF + TLB_SIZE * 4;
-export const AREA_XTAG_HI = AREA_XTAG_LO + TLB_SIZE * 4;
-export const AREA_XOFF = AREA_XTAG_HI + TLB_SIZE * 4;
+/**
+ * The read, write and fetch TLBs: TLB_SIZE entries each, an entry TLB_ENTRY_BYTES long. An
+ * entry is its tag, one 64-bit word (TLB_TAG: the virtual page, with Mmu's tag bits in its
+ * low 12 bits), then a 32-bit word TLB_RAM. In the read and write TLBs that word is the page's
+ * RAM offset minus its virtual address (the low halves, wrapping), so that an address's low
+ * half plus it is the RAM offset; in the fetch TLB it is the page's RAM offset. The whole entry
+ * sits in one cache line, and translated code compares the tag in one 64-bit compare.
+ */
+export const TLB_ENTRY_SHIFT = 4;
+export const TLB_ENTRY_BYTES = 1 << TLB_ENTRY_SHIFT;
+export const TLB_TAG = 0;
+export const TLB_RAM = 8;
+export const AREA_RTLB = 1024;
+export const AREA_WTLB = AREA_RTLB + TLB_SIZE * TLB_ENTRY_BYTES;
+export const AREA_XTLB = AREA_WTLB + TLB_SIZE * TLB_ENTRY_BYTES;
+/**
+ * The tag low word of an empty entry: its privilege bits (2) are no privilege level, so no
+ * lookup's tag matches it.
+ */
+export const TLB_EMPTY = -2;
 /**
  * The jump cache: JC_SIZE entries of [pc low, pc high, tag, block number, RAM
  * offset of the block's page, unused x3] that let the dispatcher
@@ -74,7 +84,7 @@ export const AREA_XOFF = AREA_XTAG_HI + TLB_SIZE * 4;
 export const JC_BITS = 13;
 export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 32;
-export const AREA_JC = AREA_XOFF + TLB_SIZE * 4;
+export const AREA_JC = AREA_XTLB + TLB_SIZE * TLB_ENTRY_BYTES;
 /**
  * Bytes, one per RAM page number modulo JUMP_FRAMES: 1 when the jump cache may
  * hold a jump into a block of such a page (set as jumps are added, cleared

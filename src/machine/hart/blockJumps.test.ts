@@ -148,11 +148,18 @@ test('a loop block left at a load or store in a later pass writes back what earl
   for (let seed = 1; seed <= 40; seed++) {
     const r = rng(seed);
     const out: number[] = [];
-    // Aligned passes (in the block all through), misaligned ones (side exits from the second
-    // pass on), and passes that run off the end of RAM (an access fault in a later pass).
+    // Aligned passes (in the block all through); misaligned ones, which stay in the block
+    // inside a page and leave it where a later pass reaches the next page (an access across
+    // the boundary, or a page the TLB does not hold yet); and passes that run off the end of
+    // RAM (an access fault in a later pass).
     const kind = seed % 3;
     const step = kind === 1 ? 8 * (1 + r(2)) + 1 + r(7) : 8 * (1 + r(2));
-    const start = kind === 2 ? RAM_END - 8 * (4 + r(8)) - 32 : 0x80010000 + 8 * r(64);
+    const start =
+      kind === 2
+        ? RAM_END - 8 * (4 + r(8)) - 32
+        : kind === 1
+          ? 0x80011000 - 32 - (1 + r(4)) * step
+          : 0x80010000 + 8 * r(64);
     memoryLoop(r, start, step, out);
     straight(r, 2, out);
     out.push(WFI);

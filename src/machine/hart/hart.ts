@@ -37,7 +37,7 @@ import {
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
-import { DTAG_SUM, Mmu, TLB_MASK } from './mmu.js';
+import { DTAG_SUM, Mmu, TLB_MASK, TLB_WORDS } from './mmu.js';
 import { FIRST_ZB_OP, Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
 import { executeBitmanip } from './bitmanip.js';
@@ -378,12 +378,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     const x64 = this.regs.x64;
     const fu = this.fregs.u;
     const mmu = this.mmu;
-    const rTagLo = mmu.rTagLo;
-    const rTagHi = mmu.rTagHi;
-    const rOff = mmu.rOff;
-    const wTagLo = mmu.wTagLo;
-    const wTagHi = mmu.wTagHi;
-    const wOff = mmu.wOff;
+    const rTlb = mmu.rTlb;
+    const wTlb = mmu.wTlb;
     const ram = this.bus.ram;
     const u8 = ram.u8;
     const u16 = ram.u16;
@@ -635,15 +631,15 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                       : 4;
               if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0)
                 this.illegal(inst);
-              const idx = (lo >>> 12) & TLB_MASK;
+              const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
               let vLo: number;
               let vHi = 0;
               if (
-                (rTagLo[idx] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
-                rTagHi[idx] === hi &&
+                (rTlb[e] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
+                rTlb[e + 1] === hi &&
                 (lo & (size - 1)) === 0
               ) {
-                const off = rOff[idx] + (lo & 0xfff);
+                const off = (rTlb[e + 2] + lo) >>> 0;
                 if (size === 4) vLo = i32[off >>> 2];
                 else if (size === 8) {
                   vLo = i32[off >>> 2];
@@ -719,13 +715,13 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 vLo = x[r2];
                 vHi = x[r2 + 1];
               }
-              const idx = (lo >>> 12) & TLB_MASK;
+              const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
               if (
-                (wTagLo[idx] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
-                wTagHi[idx] === hi &&
+                (wTlb[e] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
+                wTlb[e + 1] === hi &&
                 (lo & (size - 1)) === 0
               ) {
-                const off = wOff[idx] + (lo & 0xfff);
+                const off = (wTlb[e + 2] + lo) >>> 0;
                 if (size === 8) {
                   i32[off >>> 2] = vLo;
                   i32[(off >>> 2) + 1] = vHi;

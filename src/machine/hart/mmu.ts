@@ -3,7 +3,7 @@
 //
 // TLBs are direct-mapped, one each for reads, writes and fetches. A tag is the
 // virtual page (low half with the privilege level in its low bits, high half)
-// and the value is the page's offset in RAM, so a hit costs two compares. Only
+// and the value tells the page's offset in RAM (areaLayout.ts: TLB entries). Only
 // RAM pages that PMP allows as a whole are cached; writes are cached only once
 // the PTE's D bit is set and the page is in the dirty log.
 //
@@ -41,15 +41,11 @@ import {
   AREA_JC,
   JC_ENTRY_BYTES,
   JC_SIZE,
-  AREA_RTAG_HI,
-  AREA_RTAG_LO,
-  AREA_ROFF,
-  AREA_WOFF,
-  AREA_WTAG_HI,
-  AREA_WTAG_LO,
-  AREA_XOFF,
-  AREA_XTAG_HI,
-  AREA_XTAG_LO,
+  AREA_RTLB,
+  AREA_WTLB,
+  AREA_XTLB,
+  TLB_EMPTY,
+  TLB_ENTRY_BYTES,
   TLB_MASK,
   TLB_SIZE,
 } from './areaLayout.js';
@@ -74,13 +70,22 @@ const TWO32 = 4294967296;
 /** fill(): the page is RAM but holds decoded code, so writes are not cached (see codePageOff). */
 const FILL_CODE_PAGE = -2;
 
-/** TLB_SIZE int32s at `offset` of the hart area `area` in `buffer`, or a buffer of their own. */
+/** Int32 words of a TLB entry: tag low, tag high, RAM word (areaLayout.ts), unused. */
+export const TLB_WORDS = TLB_ENTRY_BYTES >> 2;
+
+/**
+ * A TLB's entries as int32s (TLB_WORDS each) at `offset` of the hart area `area` in `buffer`,
+ * or in a buffer of their own; all empty.
+ */
 function tlbArray(buffer: ArrayBuffer, area: number, offset: number): Int32Array {
-  return area < 0 ? new Int32Array(TLB_SIZE) : new Int32Array(buffer, area + offset, TLB_SIZE);
+  const words = TLB_SIZE * TLB_WORDS;
+  const tlb = area < 0 ? new Int32Array(words) : new Int32Array(buffer, area + offset, words);
+  emptyAll(tlb);
+  return tlb;
 }
 
-function offArray(buffer: ArrayBuffer, area: number, offset: number): Uint32Array {
-  return area < 0 ? new Uint32Array(TLB_SIZE) : new Uint32Array(buffer, area + offset, TLB_SIZE);
+function emptyAll(tlb: Int32Array): void {
+  for (let e = 0; e < tlb.length; e += TLB_WORDS) tlb[e] = TLB_EMPTY;
 }
 
 /** VPN[i] of the virtual address (lo, hi): its 9 bits from bit 12 + 9 * i. */
@@ -112,16 +117,11 @@ export function dataHit(entry: number, lo: number, tag: number): boolean {
 
 export class Mmu {
   // The read and write TLBs live in the hart area when there is one, where translated code reads them.
-  readonly rTagLo: Int32Array;
-  readonly rTagHi: Int32Array;
-  /** RAM offsets of the pages (unsigned). */
-  readonly rOff: Uint32Array;
-  readonly wTagLo: Int32Array;
-  readonly wTagHi: Int32Array;
-  readonly wOff: Uint32Array;
-  readonly xTagLo: Int32Array;
-  readonly xTagHi: Int32Array;
-  readonly xOff: Uint32Array;
+  // Entry idx at word idx * TLB_WORDS: tag low, tag high, and the page's RAM offset minus its
+  // virtual address (read and write: add an address's low half) or its RAM offset (fetch).
+  readonly rTlb: Int32Array;
+  readonly wTlb: Int32Array;
+  readonly xTlb: Int32Array;
   /**
    * Superpages with cached translations, as level + 4 * (virtual page >> 9*level):
    * SFENCE.VMA of an address inside one of them flushes everything.
@@ -201,15 +201,9 @@ export class Mmu {
       for (let i = (AREA_JC >> 2) + 2; i < end; i += JC_ENTRY_BYTES >> 2) this.area32[i] = -1;
       setJumpFetchTag(this.area32, 0, this.fetchTag);
     }
-    this.rTagLo = tlbArray(b, area, AREA_RTAG_LO).fill(-1);
-    this.rTagHi = tlbArray(b, area, AREA_RTAG_HI);
-    this.rOff = offArray(b, area, AREA_ROFF);
-    this.wTagLo = tlbArray(b, area, AREA_WTAG_LO).fill(-1);
-    this.wTagHi = tlbArray(b, area, AREA_WTAG_HI);
-    this.wOff = offArray(b, area, AREA_WOFF);
-    this.xTagLo = tlbArray(b, area, AREA_XTAG_LO).fill(-1);
-    this.xTagHi = tlbArray(b, area, AREA_XTAG_HI);
-    this.xOff = offArray(b, area, AREA_XOFF);
+    this.rTlb = tlbArray(b, area, AREA_RTLB);
+    this.wTlb = tlbArray(b, area, AREA_WTLB);
+    this.xTlb = tlbArray(b, area, AREA_XTLB);
     this.bus = bus;
     this.ram = bus.ram;
     this.trap = trap;
@@ -265,9 +259,9 @@ export class Mmu {
       this.moveGlobals(this.lastGen);
     } else {
       // Every generation has been handed out: wipe the TLBs and start again.
-      this.rTagLo.fill(-1);
-      this.wTagLo.fill(-1);
-      this.xTagLo.fill(-1);
+      emptyAll(this.rTlb);
+      emptyAll(this.wTlb);
+      emptyAll(this.xTlb);
       this.clearJumpCache();
       this.forgetGlobals();
       this.spaceGens.clear();
@@ -294,10 +288,10 @@ export class Mmu {
         continue;
       }
       slots[kept++] = k;
-      const tags = k < TLB_SIZE ? this.rTagLo : k < 2 * TLB_SIZE ? this.wTagLo : this.xTagLo;
-      const idx = k & TLB_MASK;
-      const t = tags[idx];
-      if (t !== -1 && (t & 0xff0) === from) tags[idx] = (t & ~0xff0) | to;
+      const tlb = k < TLB_SIZE ? this.rTlb : k < 2 * TLB_SIZE ? this.wTlb : this.xTlb;
+      const e = (k & TLB_MASK) * TLB_WORDS;
+      const t = tlb[e];
+      if (t !== TLB_EMPTY && (t & 0xff0) === from) tlb[e] = (t & ~0xff0) | to;
     }
     this.globalCount = kept;
   }
@@ -323,7 +317,7 @@ export class Mmu {
   }
 
   flushWrites(): void {
-    this.wTagLo.fill(-1);
+    emptyAll(this.wTlb);
   }
 
   /** Sets the privilege levels and mstatus bits that translation depends on. */
@@ -356,9 +350,9 @@ export class Mmu {
       }
     }
     const idx = (lo >>> 12) & TLB_MASK;
-    this.rTagLo[idx] = -1;
-    this.wTagLo[idx] = -1;
-    this.xTagLo[idx] = -1;
+    this.rTlb[idx * TLB_WORDS] = TLB_EMPTY;
+    this.wTlb[idx * TLB_WORDS] = TLB_EMPTY;
+    this.xTlb[idx * TLB_WORDS] = TLB_EMPTY;
     this.globalFlag[idx] = 0;
     this.globalFlag[TLB_SIZE + idx] = 0;
     this.globalFlag[2 * TLB_SIZE + idx] = 0;
@@ -490,32 +484,40 @@ export class Mmu {
     }
     // SUM in a data entry only for a user page that S-mode reached (DTAG_SUM).
     const dTag = (this.dataTag & ~DTAG_SUM) | (this.lastUser && priv === PRIV_S ? DTAG_SUM : 0);
-    if (access === ACCESS_READ) {
-      this.rTagLo[idx] = (lo & ~0xfff) | dTag;
-      this.rTagHi[idx] = hi;
-      this.rOff[idx] = off;
-      this.noteGlobal(idx, this.lastGlobal);
-    } else if (access === ACCESS_WRITE) {
-      this.wTagLo[idx] = (lo & ~0xfff) | dTag;
-      this.wTagHi[idx] = hi;
-      this.wOff[idx] = off;
+    const e = idx * TLB_WORDS;
+    if (access === ACCESS_FETCH) {
+      const x = this.xTlb;
+      x[e] = (lo & ~0xfff) | this.fetchTag;
+      x[e + 1] = hi;
+      x[e + 2] = off;
+      this.noteGlobal(2 * TLB_SIZE + idx, this.lastGlobal);
+      return off;
+    }
+    const tlb = access === ACCESS_READ ? this.rTlb : this.wTlb;
+    tlb[e] = (lo & ~0xfff) | dTag;
+    tlb[e + 1] = hi;
+    tlb[e + 2] = off - (lo & ~0xfff);
+    if (access === ACCESS_WRITE) {
       this.ram.dirty[off >>> 12] = 1;
       this.noteGlobal(TLB_SIZE + idx, this.lastGlobal);
     } else {
-      this.xTagLo[idx] = (lo & ~0xfff) | this.fetchTag;
-      this.xTagHi[idx] = hi;
-      this.xOff[idx] = off;
-      this.noteGlobal(2 * TLB_SIZE + idx, this.lastGlobal);
+      this.noteGlobal(idx, this.lastGlobal);
     }
     return off;
   }
 
   /** RAM offset of the fetch page holding (lo, hi), or -1 when it is not cacheable RAM. */
   fetchPage(lo: number, hi: number): number {
-    const idx = (lo >>> 12) & TLB_MASK;
-    if (this.xTagLo[idx] === ((lo & ~0xfff) | this.fetchTag) && this.xTagHi[idx] === hi)
-      return this.xOff[idx];
+    const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
+    const x = this.xTlb;
+    if (x[e] === ((lo & ~0xfff) | this.fetchTag) && x[e + 1] === hi) return x[e + 2] >>> 0;
     return this.fill(lo, hi, ACCESS_FETCH, this.fetchPriv);
+  }
+
+  /** The RAM offset of (lo, hi) when data TLB `tlb` (rTlb, wTlb) holds its page, else -1. */
+  private dataOffset(tlb: Int32Array, lo: number, hi: number): number {
+    const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
+    return dataHit(tlb[e], lo, this.dataTag) && tlb[e + 1] === hi ? (tlb[e + 2] + lo) >>> 0 : -1;
   }
 
   /** Fetches a 16-bit parcel the slow way (devices such as the boot ROM, PMP-split pages). */
@@ -546,11 +548,10 @@ export class Mmu {
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
       // A misaligned access to a page the TLB holds needs no walk.
-      const idx = (lo >>> 12) & TLB_MASK;
-      if (dataHit(this.rTagLo[idx], lo, this.dataTag) && this.rTagHi[idx] === hi)
-        return this.readRam(this.rOff[idx] + (lo & 0xfff), size);
-      const off = this.fill(lo, hi, ACCESS_READ, priv);
-      if (off >= 0) return this.readRam(off + (lo & 0xfff), size);
+      const off = this.dataOffset(this.rTlb, lo, hi);
+      if (off >= 0) return this.readRam(off, size);
+      const page = this.fill(lo, hi, ACCESS_READ, priv);
+      if (page >= 0) return this.readRam(page + (lo & 0xfff), size);
       const pa = this.resolve(lo, hi, size, ACCESS_READ, priv);
       const roff = this.ram.offsetOf(pa, size);
       if (roff >= 0) return this.readRam(roff, size);
@@ -609,9 +610,8 @@ export class Mmu {
     const priv = this.dataPriv;
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
-      const idx = (lo >>> 12) & TLB_MASK;
-      if (dataHit(this.wTagLo[idx], lo, this.dataTag) && this.wTagHi[idx] === hi)
-        return this.writeRam(this.wOff[idx] + (lo & 0xfff), size, vlo, vhi);
+      const hit = this.dataOffset(this.wTlb, lo, hi);
+      if (hit >= 0) return this.writeRam(hit, size, vlo, vhi);
       const off = this.fill(lo, hi, ACCESS_WRITE, priv);
       if (off >= 0) return this.writeRam(off + (lo & 0xfff), size, vlo, vhi);
       if (off === FILL_CODE_PAGE) {
@@ -659,14 +659,8 @@ export class Mmu {
   atomicOffset(lo: number, hi: number, size: number, access: number): number {
     if ((lo & (size - 1)) === 0) {
       // Through the TLBs as other accesses go (no walk on a hit; a miss fills).
-      const idx = (lo >>> 12) & TLB_MASK;
-      const tag = this.dataTag;
-      if (access === ACCESS_WRITE) {
-        if (dataHit(this.wTagLo[idx], lo, tag) && this.wTagHi[idx] === hi)
-          return this.wOff[idx] + (lo & 0xfff);
-      } else if (dataHit(this.rTagLo[idx], lo, tag) && this.rTagHi[idx] === hi) {
-        return this.rOff[idx] + (lo & 0xfff);
-      }
+      const hit = this.dataOffset(access === ACCESS_WRITE ? this.wTlb : this.rTlb, lo, hi);
+      if (hit >= 0) return hit;
       const off = this.fill(lo, hi, access, this.dataPriv);
       if (off >= 0) return off + (lo & 0xfff);
       if (off === FILL_CODE_PAGE) {

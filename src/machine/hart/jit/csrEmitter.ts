@@ -180,21 +180,22 @@ export class CsrEmitter extends BitmanipEmitter {
     this.local(W.LocalTee, L_IDX);
     this.mem(W.I32Store, 2, AREA_MSTATUS);
     this.local(W.LocalGet, L_DTAG);
-    this.i32(~(DTAG_SUM | DTAG_MXR));
-    this.op(W.I32And);
+    this.i64(~(DTAG_SUM | DTAG_MXR));
+    this.op(W.I64And);
     this.local(W.LocalGet, L_IDX);
     this.i32(DTAG_SHIFT);
     this.op(W.I32ShrU);
     this.i32(DTAG_SUM | DTAG_MXR);
     this.op(W.I32And);
-    this.op(W.I32Or);
+    this.op(W.I64ExtendI32U);
+    this.op(W.I64Or);
     this.local(W.LocalTee, L_DTAG);
-    this.i32(DTAG_SUM);
-    this.op(W.I32And);
+    this.i64(DTAG_SUM);
+    this.op(W.I64And);
     this.local(W.LocalSet, L_DSUM);
     this.local(W.LocalGet, L_AREA);
     this.local(W.LocalGet, L_DTAG);
-    this.mem(W.I32Store, 2, AREA_DTAG);
+    this.mem(W.I64Store32, 2, AREA_DTAG);
   }
 
   /** Pushes fflags, frm or fcsr (i64) from the area. */

@@ -16,12 +16,13 @@ import {
   AREA_KICK,
   AREA_PC_HI,
   AREA_PC_LO,
-  AREA_XOFF,
-  AREA_XTAG_HI,
-  AREA_XTAG_LO,
+  AREA_XTLB,
   JC_ENTRY_BYTES,
   JC_SIZE,
+  TLB_ENTRY_SHIFT,
   TLB_MASK,
+  TLB_RAM,
+  TLB_TAG,
 } from '../areaLayout.js';
 import { BLOCK_STOP } from './blockEmitter.js';
 import { MAX_BLOCK } from './translate.js';
@@ -182,20 +183,18 @@ export function dispatcherBytes(shared = false): Uint8Array {
   b.byte(W.I32And);
   returnN();
   // and the fetch TLB must map the pc's page to the block's RAM page now.
-  // x = area + ((pcLo >>> 12) & TLB_MASK) * 4
+  // x = area + ((pcLo >>> 12) & TLB_MASK) << TLB_ENTRY_SHIFT
   get(P_PCLO);
-  i32(12);
+  i32(12 - TLB_ENTRY_SHIFT);
   b.byte(W.I32ShrU);
-  i32(TLB_MASK);
+  i32(TLB_MASK << TLB_ENTRY_SHIFT);
   b.byte(W.I32And);
-  i32(2);
-  b.byte(W.I32Shl);
   get(P_AREA);
   b.byte(W.I32Add);
   b.byte(W.LocalTee);
   b.u32(L_X);
-  // if xTagLo[x] != (pcLo & ~0xfff | ftag & 0xfff) || xTagHi[x] != pcHi || xOff[x] != entry.page return n
-  load(AREA_XTAG_LO);
+  // if the entry's tag != (pcLo & ~0xfff | ftag & 0xfff, pcHi) || its RAM != entry.page return n
+  load(AREA_XTLB + TLB_TAG);
   get(P_PCLO);
   i32(~0xfff);
   b.byte(W.I32And);
@@ -205,12 +204,12 @@ export function dispatcherBytes(shared = false): Uint8Array {
   b.byte(W.I32Or);
   b.byte(W.I32Ne);
   get(L_X);
-  load(AREA_XTAG_HI);
+  load(AREA_XTLB + TLB_TAG + 4);
   get(P_PCHI);
   b.byte(W.I32Ne);
   b.byte(W.I32Or);
   get(L_X);
-  load(AREA_XOFF);
+  load(AREA_XTLB + TLB_RAM);
   get(L_H);
   load(AREA_JC + 16);
   b.byte(W.I32Ne);

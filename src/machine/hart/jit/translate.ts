@@ -32,13 +32,12 @@ import {
   AREA_DTAG,
   AREA_RESV,
   AREA_RESV_VAL,
-  AREA_ROFF,
-  AREA_RTAG_HI,
-  AREA_RTAG_LO,
-  AREA_WOFF,
-  AREA_WTAG_HI,
-  AREA_WTAG_LO,
+  AREA_RTLB,
+  AREA_WTLB,
+  TLB_ENTRY_SHIFT,
   TLB_MASK,
+  TLB_RAM,
+  TLB_TAG,
 } from '../areaLayout.js';
 import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
@@ -111,17 +110,19 @@ export class BlockTranslator extends FpEmitter {
     this.loaded = 0;
     this.dirty = 0;
     this.fsKnown = 0;
-    // Locals: 8 x i64 (pc, addr, t, t2, m0..m3), 4 x i32 (dtag, lo, idx, n), 32 x i64
-    // (registers), 2 x i32 (entry, dsum), then f64 and f32 scratch (fpEmitter.ts).
-    w.u32(6);
-    w.u32(8);
+    // Locals: 9 x i64 (pc, addr, t, t2, m0..m3, dtag), 3 x i32 (lo, idx, n), 32 x i64
+    // (registers), i32 entry, i64 dsum, then f64 and f32 scratch (fpEmitter.ts).
+    w.u32(7);
+    w.u32(9);
     w.byte(T_I64);
-    w.u32(4);
+    w.u32(3);
     w.byte(T_I32);
     w.u32(32);
     w.byte(T_I64);
-    w.u32(2);
+    w.u32(1);
     w.byte(T_I32);
+    w.u32(1);
+    w.byte(T_I64);
     w.u32(F64_LOCALS);
     w.byte(T_F64);
     w.u32(F32_LOCALS);
@@ -141,13 +142,13 @@ export class BlockTranslator extends FpEmitter {
     w.u32(L_PC);
     w.byte(W.LocalGet);
     w.u32(L_AREA);
-    w.byte(W.I32Load);
+    w.byte(W.I64Load32U);
     w.u32(2);
     w.u32(AREA_DTAG);
     w.byte(W.LocalTee);
     w.u32(L_DTAG);
-    this.i32(DTAG_SUM);
-    this.op(W.I32And);
+    this.i64(DTAG_SUM);
+    this.op(W.I64And);
     this.local(W.LocalSet, L_DSUM);
     // The body is a loop whose segments start at the instructions the block's own branches
     // and jumps go to: segment i is entered by falling into it, by a br out of the wasm block
@@ -314,9 +315,11 @@ export class BlockTranslator extends FpEmitter {
   }
 
   /**
-   * Effective address rs1 + imm into L_ADDR/L_LO and the TLB check: leaves
-   * the block (instruction k at offset o not done) unless the access of
-   * `size` bytes is aligned and hits; then pushes the RAM offset (i32).
+   * Effective address rs1 + imm into L_ADDR/L_LO and the TLB check: leaves the block
+   * (instruction k at offset o not done) unless the read or write TLB holds the page and the
+   * access of `size` bytes stays in it (atomic: is aligned); then pushes the RAM offset (i32).
+   * A plain access need not be aligned: a misaligned one inside a RAM page is one the
+   * interpreter also does as any other (mmu.ts load, store).
    */
   protected access(
     write: boolean,
@@ -325,7 +328,9 @@ export class BlockTranslator extends FpEmitter {
     size: number,
     k: number,
     o: number,
+    atomic = false,
   ): void {
+    // idx = area + ((lo >>> 12) & TLB_MASK) << TLB_ENTRY_SHIFT: the entry's address
     this.get(rs1);
     if (imm !== 0) {
       this.i64(imm);
@@ -334,33 +339,29 @@ export class BlockTranslator extends FpEmitter {
     this.local(W.LocalTee, L_ADDR);
     this.op(W.I32WrapI64);
     this.local(W.LocalTee, L_LO);
-    this.i32(12);
+    this.i32(12 - TLB_ENTRY_SHIFT);
     this.op(W.I32ShrU);
-    this.i32(TLB_MASK);
+    this.i32(TLB_MASK << TLB_ENTRY_SHIFT);
     this.op(W.I32And);
-    this.i32(2);
-    this.op(W.I32Shl);
     this.local(W.LocalGet, L_AREA);
     this.op(W.I32Add);
     this.local(W.LocalTee, L_IDX);
-    this.mem(W.I32Load, 2, write ? AREA_WTAG_LO : AREA_RTAG_LO);
+    // Leave unless (tag | dsum) == (the page of the access's last byte | dtag): mmu.ts dataHit,
+    // in one 64-bit compare. An access that crosses into the next page misses.
+    this.mem(W.I64Load, 3, (write ? AREA_WTLB : AREA_RTLB) + TLB_TAG);
     this.local(W.LocalGet, L_DSUM);
-    this.op(W.I32Or);
-    this.local(W.LocalGet, L_LO);
-    this.i32(~0xfff);
-    this.op(W.I32And);
-    this.local(W.LocalGet, L_DTAG);
-    this.op(W.I32Or);
-    this.op(W.I32Ne);
-    this.local(W.LocalGet, L_IDX);
-    this.mem(W.I32Load, 2, write ? AREA_WTAG_HI : AREA_RTAG_HI);
+    this.op(W.I64Or);
     this.local(W.LocalGet, L_ADDR);
-    this.i64(32);
-    this.op(W.I64ShrU);
-    this.op(W.I32WrapI64);
-    this.op(W.I32Ne);
-    this.op(W.I32Or);
-    if (size > 1) {
+    if (!atomic && size > 1) {
+      this.i64(size - 1);
+      this.op(W.I64Add);
+    }
+    this.i64(~0xfff);
+    this.op(W.I64And);
+    this.local(W.LocalGet, L_DTAG);
+    this.op(W.I64Or);
+    this.op(W.I64Ne);
+    if (atomic) {
       this.local(W.LocalGet, L_LO);
       this.i32(size - 1);
       this.op(W.I32And);
@@ -370,11 +371,10 @@ export class BlockTranslator extends FpEmitter {
     this.op(T_VOID);
     this.exit(k, o);
     this.op(W.End);
-    this.local(W.LocalGet, L_IDX);
-    this.mem(W.I32Load, 2, write ? AREA_WOFF : AREA_ROFF);
+    // The RAM offset: lo + the entry's RAM word (the page's RAM offset minus its address).
     this.local(W.LocalGet, L_LO);
-    this.i32(0xfff);
-    this.op(W.I32And);
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I32Load, 2, (write ? AREA_WTLB : AREA_RTLB) + TLB_RAM);
     this.op(W.I32Add);
   }
 
@@ -502,7 +502,7 @@ export class BlockTranslator extends FpEmitter {
       case Op.LR_D: {
         // A read-TLB hit, aligned: load, and reserve the RAM offset (AREA_RESV, as atomics.ts).
         const dbl = op === Op.LR_D;
-        this.access(false, r1, 0, dbl ? 8 : 4, k, o);
+        this.access(false, r1, 0, dbl ? 8 : 4, k, o, true);
         this.local(W.LocalTee, L_LO);
         this.mem(dbl ? W.I64Load : W.I64Load32S, dbl ? 3 : 2, HART_AREAS_BYTES);
         this.local(W.LocalSet, L_T);
@@ -524,7 +524,7 @@ export class BlockTranslator extends FpEmitter {
         // A write-TLB hit, aligned: store if the reservation is this offset; rd = 0 if stored,
         // else 1; the reservation is gone either way.
         const dbl = op === Op.SC_D;
-        this.access(true, r1, 0, dbl ? 8 : 4, k, o);
+        this.access(true, r1, 0, dbl ? 8 : 4, k, o, true);
         this.local(W.LocalSet, L_LO);
         this.get(r2);
         this.local(W.LocalSet, L_T);
@@ -575,7 +575,7 @@ export class BlockTranslator extends FpEmitter {
         // before the AMO and the interpreter raises what it must. A hit is RAM and not code.
         const dbl = op >= Op.AMOSWAP_D;
         const which = op - (dbl ? Op.AMOSWAP_D : Op.AMOSWAP_W);
-        this.access(true, r1, 0, dbl ? 8 : 4, k, o);
+        this.access(true, r1, 0, dbl ? 8 : 4, k, o, true);
         this.get(r2);
         this.op(W.AtomicPrefix);
         this.w.u32((dbl ? AMO_RMW64 : AMO_RMW32)[which]);
