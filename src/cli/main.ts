@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The `berth` command line.
 
 import { parseArgs } from 'node:util';

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../vmm/nodeFlags.js';
 
 /** dist/src/cli/main.js, from dist/src/host/: the `berth` command the VMMs run. */
 export const BERTH_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -59,7 +60,7 @@ export function launchVmm(paths: LaunchPaths, berthMain = BERTH_MAIN): Promise<n
   try {
     const child = spawn(
       'sh',
-      ['-c', WRAPPER, process.execPath, berthMain, 'vmm', '--config', paths.config],
+      ['-c', WRAPPER, process.execPath, ...NODE_FLAGS, berthMain, 'vmm', '--config', paths.config],
       {
         detached: true,
         stdio: paths.tapFd === undefined ? ['ignore', log, log] : ['ignore', log, log, paths.tapFd],

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/vmm/nodeFlags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/cli/main.js, from dist/test/integration/. */
@@ -43,7 +44,7 @@ export class ConsoleSession {
   }
 
   static berth(args: string[]): ConsoleSession {
-    return new ConsoleSession(process.execPath, [BERTH_CLI, 'run', ...args]);
+    return new ConsoleSession(process.execPath, [...NODE_FLAGS, BERTH_CLI, 'run', ...args]);
   }
 
   /** Waits until output after the last match contains `pattern`; returns the text up to the match. */
