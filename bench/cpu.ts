@@ -12,21 +12,21 @@
 // Each round's figures go to stderr as JSON.
 // Run: npm run bench:cpu [-- --rounds 3 --only sha256,gzip]
 
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { runWorkload, WORKLOADS, type Workload } from './cpuWorkloads.js';
 import { cpuSeconds, end, median, printTable, PROMPT, rssMiB, sleep, started } from './sessions.js';
 
-const { values } = parseArgs({
+const { values, fail } = benchArgs('npm run bench:cpu [-- --rounds 3 --only sha256,gzip]', {
   options: { rounds: { type: 'string', default: '3' }, only: { type: 'string' } },
 });
 const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: a whole number >= 1');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail('--rounds: a whole number >= 1');
 const names = values.only?.split(',').filter((n) => n !== '');
 for (const n of names ?? [])
   if (!WORKLOADS.some((w) => w.name === n))
-    throw new Error(`--only: no workload ${n} (${WORKLOADS.map((w) => w.name).join(', ')})`);
+    fail(`--only: no workload ${n} (${WORKLOADS.map((w) => w.name).join(', ')})`);
 const chosen = names ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
 const MEMORY = '256M';
 const IDLE_S = 30;

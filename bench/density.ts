@@ -14,22 +14,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { DaemonProcess, processesMentioning, until } from '../test/host/harness.js';
 
-const { values } = parseArgs({
-  options: {
-    max: { type: 'string', default: '100' },
-    minutes: { type: 'string', default: '10' },
-    idle: { type: 'string', default: '30' },
-    only: { type: 'string' },
+const { values, fail } = benchArgs(
+  'npm run bench:density [-- --max 100 --minutes 10 --idle 30 --only berth|qemu]',
+  {
+    options: {
+      max: { type: 'string', default: '100' },
+      minutes: { type: 'string', default: '10' },
+      idle: { type: 'string', default: '30' },
+      only: { type: 'string' },
+    },
   },
-});
+);
 const MAX = Number(values.max);
 const MINUTES = Number(values.minutes);
 const IDLE_S = Number(values.idle);
+if (!Number.isInteger(MAX) || MAX < 1) fail('--max: a whole number >= 1');
+if (!(MINUTES > 0)) fail('--minutes: a number of minutes > 0');
+if (!(IDLE_S >= 0)) fail('--idle: seconds, >= 0');
+if (values.only !== undefined && values.only !== 'berth' && values.only !== 'qemu')
+  fail('--only: berth or qemu');
 const MEMORY_MIB = 128;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

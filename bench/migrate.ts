@@ -21,7 +21,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import { ConsoleSession } from '../test/integration/session.js';
 import { freePort } from '../test/support/wait.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
@@ -32,19 +32,22 @@ import { onCleanup } from './cleanup.js';
 import { Qmp } from './qmp.js';
 import { end, median, printTable, PROMPT, sleep, started, stderrMatch } from './sessions.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '1' },
-    bandwidth: { type: 'string', default: '8' },
-    timeout: { type: 'string', default: '180' },
+const { values, fail } = benchArgs(
+  'npm run bench:migrate [-- --rounds 1 --bandwidth 8 --timeout 180]',
+  {
+    options: {
+      rounds: { type: 'string', default: '1' },
+      bandwidth: { type: 'string', default: '8' },
+      timeout: { type: 'string', default: '180' },
+    },
   },
-});
+);
 const ROUNDS = Number(values.rounds);
 const BW_MIB = Number(values.bandwidth);
 const TIMEOUT_S = Number(values.timeout);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: a whole number >= 1');
-if (!(BW_MIB > 0)) throw new Error('--bandwidth: MiB/s, > 0');
-if (!(TIMEOUT_S > 0)) throw new Error('--timeout: seconds, > 0');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail('--rounds: a whole number >= 1');
+if (!(BW_MIB > 0)) fail('--bandwidth: MiB/s, > 0');
+if (!(TIMEOUT_S > 0)) fail('--timeout: seconds, > 0');
 const BANDWIDTH = Math.round(BW_MIB * 1024 * 1024);
 const DOWNTIME_MS = 300;
 const MEMORY = '512M';

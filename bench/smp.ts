@@ -8,13 +8,13 @@
 // Each round's figures go to stderr as JSON.
 // Run: npm run bench:smp [-- --rounds 3 --loops 20000]
 
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import { ConsoleSession } from '../test/integration/session.js';
 import { hostParallelism } from '../test/support/hostParallelism.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { end, median, printTable, PROMPT, started } from './sessions.js';
 
-const { values } = parseArgs({
+const { values, fail } = benchArgs('npm run bench:smp [-- --rounds 3 --loops 20000]', {
   options: {
     rounds: { type: 'string', default: '3' },
     loops: { type: 'string', default: '20000' },
@@ -22,8 +22,8 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const LOOPS = Number(values.loops);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds: a whole number >= 1');
-if (!Number.isInteger(LOOPS) || LOOPS < 1) throw new Error('--loops: a whole number >= 1');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail('--rounds: a whole number >= 1');
+if (!Number.isInteger(LOOPS) || LOOPS < 1) fail('--loops: a whole number >= 1');
 const MEMORY = '256M';
 const TIMEOUT_MS = 900_000;
 

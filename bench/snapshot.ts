@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { controlRequest } from '../src/vmm/controlClient.js';
@@ -30,10 +30,11 @@ import {
   stderrMatch,
 } from './sessions.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values, fail } = benchArgs('npm run bench:snapshot [-- --rounds 3]', {
+  options: { rounds: { type: 'string', default: '3' } },
+});
 const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
-  throw new Error('--rounds must be a whole number >= 1');
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail('--rounds: a whole number >= 1');
 const IDLE_MS = 3000;
 const MEMORY = '256M';
 /** The VMM's log line after a restore (vmm.ts). */

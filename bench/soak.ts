@@ -8,24 +8,27 @@
 // the count of wrong ones is printed.
 // Run: npm run bench:soak [-- --minutes 60 --baseline 5 --berth-only]
 
-import { parseArgs } from 'node:util';
+import { benchArgs } from './benchArgs.js';
 import { ConsoleSession } from '../test/integration/session.js';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { runWorkload, WORKLOADS } from './cpuWorkloads.js';
 import { end, printTable, PROMPT, rssMiB, started } from './sessions.js';
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '60' },
-    baseline: { type: 'string' },
-    'berth-only': { type: 'boolean', default: false },
+const { values, fail } = benchArgs(
+  'npm run bench:soak [-- --minutes 60 --baseline 5 --berth-only]',
+  {
+    options: {
+      minutes: { type: 'string', default: '60' },
+      baseline: { type: 'string' },
+      'berth-only': { type: 'boolean', default: false },
+    },
   },
-});
+);
 const MINUTES = Number(values.minutes);
-if (!(MINUTES > 0)) throw new Error('--minutes: a number of minutes > 0');
+if (!(MINUTES > 0)) fail('--minutes: a number of minutes > 0');
 /** Minutes into the run whose RSS is the baseline: 5, or half the run when that is shorter. */
 const BASELINE = values.baseline === undefined ? Math.min(5, MINUTES / 2) : Number(values.baseline);
-if (!(BASELINE > 0 && BASELINE < MINUTES)) throw new Error('--baseline: minutes > 0, < --minutes');
+if (!(BASELINE > 0 && BASELINE < MINUTES)) fail('--baseline: minutes > 0, < --minutes');
 const MEMORY = '256M';
 const SAMPLE_S = 10;
 /** What Berth may hold beyond its baseline, MiB (the bound). */
