@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from './bus.js';
+import { TLB_EMPTY } from './hart/areaLayout.js';
 import { Hart } from './hart/hart.js';
+import { TLB_WORDS } from './hart/mmu.js';
 import { PAGE_SIZE, Ram, type RamState } from './ram.js';
 import { restoreState } from './state/persistent.js';
 import { assertRefused, assertRoundTrip } from '../../test/support/persistence.js';
@@ -148,4 +150,34 @@ test('prefault changes nothing the guest sees: data pages keep their bytes, othe
   assert.deepEqual(ram.dataPages(), [2]);
   assert.ok(ram.u8.every((b, i) => b === 0 || i === 2 * PAGE_SIZE || i === 2 * PAGE_SIZE + 1));
   assert.deepEqual(ram.takeDirtyPages(), [], 'nothing is logged as written');
+});
+
+test('a page that becomes code on one thread leaves the write TLBs of harts on the others', () => {
+  // Two Ram objects over one shared memory, as the VMM thread and a hart's worker hold them.
+  const a = new Ram(BASE, 16 * PAGE_SIZE, { shared: true });
+  const hartA = new Hart(new Bus(a), { jitThreshold: 0 });
+  const areaB = a.allocHartArea();
+  const b = new Ram(BASE, 16 * PAGE_SIZE, { share: a.share(), thread: 1 });
+  const hartB = new Hart(new Bus(b), { area: areaB, jitThreshold: 0 });
+  a.peerHartAreas = [areaB];
+  b.peerHartAreas = [hartA.area];
+  const maps = (page: number): boolean => {
+    const w = hartB.mmu.wTlb;
+    for (let e = 0; e < w.length; e += TLB_WORDS)
+      if (w[e] !== TLB_EMPTY && (w[e + 2] + (w[e] & ~0xfff)) >>> 12 === page) return true;
+    return false;
+  };
+  // B: sd zero,8(a0); sd zero,8(a1), to pages 3 and 4. A then runs an addi at the start of page 3.
+  b.write(BASE, new Uint8Array(new Uint32Array([0x00053423, 0x0005b423]).buffer));
+  a.write(BASE + 3 * PAGE_SIZE, new Uint8Array(new Uint32Array([0x00150513]).buffer));
+  hartB.regs.set(10, BigInt(BASE + 3 * PAGE_SIZE));
+  hartB.regs.set(11, BigInt(BASE + 4 * PAGE_SIZE));
+  hartB.pc = BigInt(BASE);
+  hartB.run(2);
+  assert.ok(maps(3) && maps(4), "B's stores filled its write TLB");
+  hartA.pc = BigInt(BASE + 3 * PAGE_SIZE);
+  hartA.run(1);
+  assert.equal(hartA.regs.get(10), 1n);
+  assert.ok(!maps(3), 'the page that became code is no longer written through the TLB');
+  assert.ok(maps(4), 'other pages stay');
 });

@@ -14,6 +14,14 @@
 // decoded or translated code.
 
 import { StateError, type Persistent } from './state/persistent.js';
+import {
+  AREA_WTLB,
+  TLB_EMPTY,
+  TLB_ENTRY_BYTES,
+  TLB_RAM,
+  TLB_SET_BYTES,
+  TLB_SIZE,
+} from './hart/areaLayout.js';
 
 export const PAGE_SIZE = 4096;
 
@@ -108,6 +116,8 @@ export class Ram implements Persistent<RamState> {
   private readonly sharedWrites: Uint32Array | null = null;
   /** Shared RAM: sharedWrites of each page when this thread last knew its code right. */
   private readonly seenWrites: Uint32Array | null = null;
+  /** Shared RAM: the hart areas in front of RAM, as int32 words (dropPeerWrites). */
+  private readonly areaWords: Int32Array | null = null;
   /** Shared RAM: the pages this thread made code caches for (some may be gone since). */
   private codeList: number[] = [];
   private readonly threadBit: number;
@@ -183,6 +193,7 @@ export class Ram implements Persistent<RamState> {
       this.codeThreads = new Uint8Array(sab('codeThreads', pageCount));
       this.sharedWrites = new Uint32Array(sab('codeWrites', pageCount * 4));
       this.seenWrites = new Uint32Array(pageCount);
+      this.areaWords = new Int32Array(this.buffer, 0, HART_AREAS_BYTES >> 2);
     } else {
       this.dirty = new Uint8Array(pageCount);
       this.epochWord = new Int32Array(1);
@@ -215,6 +226,12 @@ export class Ram implements Persistent<RamState> {
    * config.area). Another thread's hart's area is never touched from here.
    */
   readonly localHartAreas: number[] = [];
+  /**
+   * The areas of the harts that run on other threads over this shared RAM. When a page becomes
+   * code here, their write TLB entries for it are dropped at once (dropPeerWrites), so that the
+   * next store they make to it goes through noteWrite and reaches this thread's decoded copy.
+   */
+  peerHartAreas: number[] = [];
 
   /** Forgets every translation that starts in page `page` (its slots count afresh). */
   dropTranslations(page: number): void {
@@ -243,10 +260,32 @@ export class Ram implements Persistent<RamState> {
         Atomics.or(this.codeThreads, page, this.threadBit);
         this.seenWrites![page] = Atomics.load(this.sharedWrites!, page);
         this.codeList.push(page);
+        this.dropPeerWrites(page);
       }
       this.dirtyEpoch++;
     }
     return c;
+  }
+
+  /**
+   * Empties the write TLB entries of the other threads' harts that map page `page`. The epoch
+   * alone would leave them until those harts' next slice, and a store through such an entry
+   * skips noteWrite: the code this thread decoded would stay stale past its FENCE.I. An entry
+   * a hart read just before is the same as a store made before the page became code.
+   */
+  private dropPeerWrites(page: number): void {
+    const words = this.areaWords!;
+    const stride = TLB_ENTRY_BYTES >> 2;
+    const ram = TLB_RAM >> 2;
+    for (const area of this.peerHartAreas) {
+      const end = (area + AREA_WTLB + TLB_SIZE * TLB_SET_BYTES) >> 2;
+      for (let e = (area + AREA_WTLB) >> 2; e < end; e += stride) {
+        const lo = words[e];
+        if (lo !== TLB_EMPTY && (words[e + ram] + (lo & ~0xfff)) >>> 12 === page) {
+          words[e] = TLB_EMPTY;
+        }
+      }
+    }
   }
 
   /** What a worker thread needs to make its own Ram over this shared one. */

@@ -255,7 +255,7 @@ export class VirtBoard implements Persistent<BoardState> {
       );
     const remote = this.remote;
     // Harts 1 and up run elsewhere: their jump caches are their own threads' to keep.
-    if (remote !== null) this.ram.localHartAreas.splice(1);
+    if (remote !== null) this.ram.peerHartAreas = this.ram.localHartAreas.splice(1);
     const irqs = this.harts.map((h, i) =>
       remote !== null && i > 0 ? remote.irq(i, hartIrq(h)) : hartIrq(h),
     );

@@ -112,7 +112,7 @@ test('two ASIDs mapping one virtual page to different code each run their own', 
 
 test('a return to an address space finds its translations kept', () => {
   const { hart, ram } = machine();
-  // Other virtual pages in each space, so that the direct-mapped TLBs hold both at once.
+  // Other virtual pages in each space, so that the TLBs hold both at once.
   table(ram, BASE + 0x10000, BASE + 0x20000, 0x1000);
   table(ram, BASE + 0x14000, BASE + 0x21000, 0x3000);
   for (let round = 0; round < 4; round++) {

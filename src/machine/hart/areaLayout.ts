@@ -53,20 +53,25 @@ export const AREA_KICK = 344;
  */
 export const AREA_F = 512;
 /**
- * The read, write and fetch TLBs: TLB_SIZE entries each, an entry TLB_ENTRY_BYTES long. An
- * entry is its tag, one 64-bit word (TLB_TAG: the virtual page, with Mmu's tag bits in its
+ * The read, write and fetch TLBs: TLB_SIZE sets each of two entries (ways), an entry
+ * TLB_ENTRY_BYTES long, a set TLB_SET_BYTES; the set is chosen by the virtual page's low bits.
+ * An entry is its tag, one 64-bit word (TLB_TAG: the virtual page, with Mmu's tag bits in its
  * low 12 bits), then a 32-bit word TLB_RAM. In the read and write TLBs that word is the page's
  * RAM offset minus its virtual address (the low halves, wrapping), so that an address's low
- * half plus it is the RAM offset; in the fetch TLB it is the page's RAM offset. The whole entry
- * sits in one cache line, and translated code compares the tag in one 64-bit compare.
+ * half plus it is the RAM offset; in the fetch TLB it is the page's RAM offset. A set sits in
+ * one cache line, and translated code compares a tag in one 64-bit compare. A fill goes to way
+ * 0 and moves what was there to way 1, so two pages whose sets collide (a guest's buffers a
+ * multiple of 8 MiB apart) both stay.
  */
 export const TLB_ENTRY_SHIFT = 4;
 export const TLB_ENTRY_BYTES = 1 << TLB_ENTRY_SHIFT;
+export const TLB_SET_SHIFT = TLB_ENTRY_SHIFT + 1;
+export const TLB_SET_BYTES = 1 << TLB_SET_SHIFT;
 export const TLB_TAG = 0;
 export const TLB_RAM = 8;
 export const AREA_RTLB = 1024;
-export const AREA_WTLB = AREA_RTLB + TLB_SIZE * TLB_ENTRY_BYTES;
-export const AREA_XTLB = AREA_WTLB + TLB_SIZE * TLB_ENTRY_BYTES;
+export const AREA_WTLB = AREA_RTLB + TLB_SIZE * TLB_SET_BYTES;
+export const AREA_XTLB = AREA_WTLB + TLB_SIZE * TLB_SET_BYTES;
 /**
  * The tag low word of an empty entry: its privilege bits (2) are no privilege level, so no
  * lookup's tag matches it.
@@ -84,7 +89,7 @@ export const TLB_EMPTY = -2;
 export const JC_BITS = 13;
 export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 32;
-export const AREA_JC = AREA_XTLB + TLB_SIZE * TLB_ENTRY_BYTES;
+export const AREA_JC = AREA_XTLB + TLB_SIZE * TLB_SET_BYTES;
 /**
  * Bytes, one per RAM page number modulo JUMP_FRAMES: 1 when the jump cache may
  * hold a jump into a block of such a page (set as jumps are added, cleared

@@ -37,7 +37,7 @@ import {
 } from './csr.js';
 import { decodeInto } from './decode.js';
 import { executeFp, HAS_RM } from './fpu/execute.js';
-import { DTAG_SUM, Mmu, TLB_MASK, TLB_WORDS } from './mmu.js';
+import { DTAG_SUM, Mmu, TLB_MASK, TLB_SET_WORDS } from './mmu.js';
 import { FIRST_ZB_OP, Op } from './ops.js';
 import { executeAtomic } from './atomics.js';
 import { executeBitmanip } from './bitmanip.js';
@@ -631,7 +631,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                       : 4;
               if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0)
                 this.illegal(inst);
-              const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
+              const e = ((lo >>> 12) & TLB_MASK) * TLB_SET_WORDS;
               let vLo: number;
               let vHi = 0;
               if (
@@ -715,7 +715,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 vLo = x[r2];
                 vHi = x[r2 + 1];
               }
-              const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
+              const e = ((lo >>> 12) & TLB_MASK) * TLB_SET_WORDS;
               if (
                 (wTlb[e] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
                 wTlb[e + 1] === hi &&

@@ -1,8 +1,8 @@
 // Address translation (Sv39/Sv48/Sv57 and bare), the hart's TLBs and the slow
 // paths of loads, stores and fetches (misaligned, MMIO, page crossings, misses).
 //
-// TLBs are direct-mapped, one each for reads, writes and fetches. A tag is the
-// virtual page (low half with the privilege level in its low bits, high half)
+// TLBs are two-way set-associative, one each for reads, writes and fetches. A tag is
+// the virtual page (low half with the privilege level in its low bits, high half)
 // and the value tells the page's offset in RAM (areaLayout.ts: TLB entries). Only
 // RAM pages that PMP allows as a whole are cached; writes are cached only once
 // the PTE's D bit is set and the page is in the dirty log.
@@ -46,6 +46,7 @@ import {
   AREA_XTLB,
   TLB_EMPTY,
   TLB_ENTRY_BYTES,
+  TLB_SET_BYTES,
   TLB_MASK,
   TLB_SIZE,
 } from './areaLayout.js';
@@ -72,20 +73,28 @@ const FILL_CODE_PAGE = -2;
 
 /** Int32 words of a TLB entry: tag low, tag high, RAM word (areaLayout.ts), unused. */
 export const TLB_WORDS = TLB_ENTRY_BYTES >> 2;
+/** Int32 words of a TLB set: its way 0 entry, then its way 1 entry. */
+export const TLB_SET_WORDS = TLB_SET_BYTES >> 2;
+/** Entries of one TLB: set * 2 + way. */
+const TLB_ENTRIES = TLB_SIZE * 2;
 
 /**
  * A TLB's entries as int32s (TLB_WORDS each) at `offset` of the hart area `area` in `buffer`,
  * or in a buffer of their own; all empty.
  */
 function tlbArray(buffer: ArrayBuffer, area: number, offset: number): Int32Array {
-  const words = TLB_SIZE * TLB_WORDS;
+  const words = TLB_ENTRIES * TLB_WORDS;
   const tlb = area < 0 ? new Int32Array(words) : new Int32Array(buffer, area + offset, words);
   emptyAll(tlb);
   return tlb;
 }
 
+/**
+ * Empties every entry (their other words do not matter then): a native fill, fast enough for
+ * the write TLB's flush at each new page of code.
+ */
 function emptyAll(tlb: Int32Array): void {
-  for (let e = 0; e < tlb.length; e += TLB_WORDS) tlb[e] = TLB_EMPTY;
+  tlb.fill(TLB_EMPTY);
 }
 
 /** VPN[i] of the virtual address (lo, hi): its 9 bits from bit 12 + 9 * i. */
@@ -117,8 +126,9 @@ export function dataHit(entry: number, lo: number, tag: number): boolean {
 
 export class Mmu {
   // The read and write TLBs live in the hart area when there is one, where translated code reads them.
-  // Entry idx at word idx * TLB_WORDS: tag low, tag high, and the page's RAM offset minus its
-  // virtual address (read and write: add an address's low half) or its RAM offset (fetch).
+  // Set s at word s * TLB_SET_WORDS, its way 1 TLB_WORDS after its way 0; an entry holds tag
+  // low, tag high, and the page's RAM offset minus its virtual address (read and write: add
+  // an address's low half) or its RAM offset (fetch).
   readonly rTlb: Int32Array;
   readonly wTlb: Int32Array;
   readonly xTlb: Int32Array;
@@ -144,13 +154,13 @@ export class Mmu {
   /** The last translation's leaf was a user page (PTE U). */
   private lastUser = false;
   /**
-   * TLB entries that hold global translations, as kind * TLB_SIZE + index (kinds: read,
+   * TLB entries that hold global translations, as kind * TLB_ENTRIES + entry (kinds: read,
    * write, fetch): globalFlag says which entries hold one now; globalSlots lists them (and
    * maybe some that no longer do), each at most once, as inGlobalSlots says.
    */
-  private readonly globalFlag = new Uint8Array(3 * TLB_SIZE);
-  private readonly inGlobalSlots = new Uint8Array(3 * TLB_SIZE);
-  private readonly globalSlots = new Int32Array(3 * TLB_SIZE);
+  private readonly globalFlag = new Uint8Array(3 * TLB_ENTRIES);
+  private readonly inGlobalSlots = new Uint8Array(3 * TLB_ENTRIES);
+  private readonly globalSlots = new Int32Array(3 * TLB_ENTRIES);
   private globalCount = 0;
 
   readonly pmp = new Pmp();
@@ -288,8 +298,8 @@ export class Mmu {
         continue;
       }
       slots[kept++] = k;
-      const tlb = k < TLB_SIZE ? this.rTlb : k < 2 * TLB_SIZE ? this.wTlb : this.xTlb;
-      const e = (k & TLB_MASK) * TLB_WORDS;
+      const tlb = k < TLB_ENTRIES ? this.rTlb : k < 2 * TLB_ENTRIES ? this.wTlb : this.xTlb;
+      const e = (k % TLB_ENTRIES) * TLB_WORDS;
       const t = tlb[e];
       if (t !== TLB_EMPTY && (t & 0xff0) === from) tlb[e] = (t & ~0xff0) | to;
     }
@@ -303,7 +313,7 @@ export class Mmu {
     this.globalCount = 0;
   }
 
-  /** Records whether TLB entry `k` (kind * TLB_SIZE + index) now holds a global translation. */
+  /** Records whether TLB entry `k` (kind * TLB_ENTRIES + entry) now holds a global translation. */
   private noteGlobal(k: number, global: boolean): void {
     if (!global) {
       this.globalFlag[k] = 0;
@@ -349,13 +359,15 @@ export class Mmu {
           return this.flush();
       }
     }
-    const idx = (lo >>> 12) & TLB_MASK;
-    this.rTlb[idx * TLB_WORDS] = TLB_EMPTY;
-    this.wTlb[idx * TLB_WORDS] = TLB_EMPTY;
-    this.xTlb[idx * TLB_WORDS] = TLB_EMPTY;
-    this.globalFlag[idx] = 0;
-    this.globalFlag[TLB_SIZE + idx] = 0;
-    this.globalFlag[2 * TLB_SIZE + idx] = 0;
+    const way0 = ((lo >>> 12) & TLB_MASK) * 2;
+    for (let entry = way0; entry <= way0 + 1; entry++) {
+      this.rTlb[entry * TLB_WORDS] = TLB_EMPTY;
+      this.wTlb[entry * TLB_WORDS] = TLB_EMPTY;
+      this.xTlb[entry * TLB_WORDS] = TLB_EMPTY;
+      this.globalFlag[entry] = 0;
+      this.globalFlag[TLB_ENTRIES + entry] = 0;
+      this.globalFlag[2 * TLB_ENTRIES + entry] = 0;
+    }
     // The jump cache needs nothing: the dispatcher checks each jump against the fetch TLB.
   }
 
@@ -484,40 +496,64 @@ export class Mmu {
     }
     // SUM in a data entry only for a user page that S-mode reached (DTAG_SUM).
     const dTag = (this.dataTag & ~DTAG_SUM) | (this.lastUser && priv === PRIV_S ? DTAG_SUM : 0);
-    const e = idx * TLB_WORDS;
-    if (access === ACCESS_FETCH) {
-      const x = this.xTlb;
-      x[e] = (lo & ~0xfff) | this.fetchTag;
-      x[e + 1] = hi;
-      x[e + 2] = off;
-      this.noteGlobal(2 * TLB_SIZE + idx, this.lastGlobal);
-      return off;
-    }
-    const tlb = access === ACCESS_READ ? this.rTlb : this.wTlb;
-    tlb[e] = (lo & ~0xfff) | dTag;
+    const kind = access === ACCESS_READ ? 0 : access === ACCESS_WRITE ? 1 : 2;
+    const tlb = kind === 0 ? this.rTlb : kind === 1 ? this.wTlb : this.xTlb;
+    const e = idx * TLB_SET_WORDS;
+    const k = kind * TLB_ENTRIES + idx * 2;
+    // Way 0's entry moves to way 1 (what was there goes): the new one is the likelier next.
+    tlb[e + TLB_WORDS] = tlb[e];
+    tlb[e + TLB_WORDS + 1] = tlb[e + 1];
+    tlb[e + TLB_WORDS + 2] = tlb[e + 2];
+    this.noteGlobal(k + 1, this.globalFlag[k] === 1);
+    tlb[e] = (lo & ~0xfff) | (kind === 2 ? this.fetchTag : dTag);
     tlb[e + 1] = hi;
-    tlb[e + 2] = off - (lo & ~0xfff);
-    if (access === ACCESS_WRITE) {
-      this.ram.dirty[off >>> 12] = 1;
-      this.noteGlobal(TLB_SIZE + idx, this.lastGlobal);
-    } else {
-      this.noteGlobal(idx, this.lastGlobal);
-    }
+    tlb[e + 2] = kind === 2 ? off : off - (lo & ~0xfff);
+    this.noteGlobal(k, this.lastGlobal);
+    if (kind === 1) this.ram.dirty[off >>> 12] = 1;
     return off;
   }
 
   /** RAM offset of the fetch page holding (lo, hi), or -1 when it is not cacheable RAM. */
   fetchPage(lo: number, hi: number): number {
-    const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
+    const set = (lo >>> 12) & TLB_MASK;
+    const e = set * TLB_SET_WORDS;
     const x = this.xTlb;
-    if (x[e] === ((lo & ~0xfff) | this.fetchTag) && x[e + 1] === hi) return x[e + 2] >>> 0;
+    const tag = (lo & ~0xfff) | this.fetchTag;
+    if (x[e] === tag && x[e + 1] === hi) return x[e + 2] >>> 0;
+    if (x[e + TLB_WORDS] === tag && x[e + TLB_WORDS + 1] === hi) {
+      // Way 1 holds it: swap it into way 0, which the dispatcher checks jumps against.
+      this.swapWays(x, e, 2 * TLB_ENTRIES + set * 2);
+      return x[e + 2] >>> 0;
+    }
     return this.fill(lo, hi, ACCESS_FETCH, this.fetchPriv);
   }
 
-  /** The RAM offset of (lo, hi) when data TLB `tlb` (rTlb, wTlb) holds its page, else -1. */
-  private dataOffset(tlb: Int32Array, lo: number, hi: number): number {
-    const e = ((lo >>> 12) & TLB_MASK) * TLB_WORDS;
-    return dataHit(tlb[e], lo, this.dataTag) && tlb[e + 1] === hi ? (tlb[e + 2] + lo) >>> 0 : -1;
+  /** Swaps the two entries of the set at word `e` of `tlb`, whose way 0 is global entry `k`. */
+  private swapWays(tlb: Int32Array, e: number, k: number): void {
+    for (let i = 0; i < 3; i++) {
+      const t = tlb[e + i];
+      tlb[e + i] = tlb[e + TLB_WORDS + i];
+      tlb[e + TLB_WORDS + i] = t;
+    }
+    const g0 = this.globalFlag[k] === 1;
+    this.noteGlobal(k, this.globalFlag[k + 1] === 1);
+    this.noteGlobal(k + 1, g0);
+  }
+
+  /**
+   * The RAM offset of (lo, hi) when the read or write TLB (`write`) holds its page, else -1.
+   * A page found in way 1 is swapped into way 0, where the interpreter's fast path looks.
+   */
+  private dataOffset(write: boolean, lo: number, hi: number): number {
+    const tlb = write ? this.wTlb : this.rTlb;
+    const set = (lo >>> 12) & TLB_MASK;
+    const e = set * TLB_SET_WORDS;
+    const tag = this.dataTag;
+    if (dataHit(tlb[e], lo, tag) && tlb[e + 1] === hi) return (tlb[e + 2] + lo) >>> 0;
+    const e1 = e + TLB_WORDS;
+    if (!dataHit(tlb[e1], lo, tag) || tlb[e1 + 1] !== hi) return -1;
+    this.swapWays(tlb, e, (write ? TLB_ENTRIES : 0) + set * 2);
+    return (tlb[e + 2] + lo) >>> 0;
   }
 
   /** Fetches a 16-bit parcel the slow way (devices such as the boot ROM, PMP-split pages). */
@@ -548,7 +584,7 @@ export class Mmu {
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
       // A misaligned access to a page the TLB holds needs no walk.
-      const off = this.dataOffset(this.rTlb, lo, hi);
+      const off = this.dataOffset(false, lo, hi);
       if (off >= 0) return this.readRam(off, size);
       const page = this.fill(lo, hi, ACCESS_READ, priv);
       if (page >= 0) return this.readRam(page + (lo & 0xfff), size);
@@ -610,7 +646,7 @@ export class Mmu {
     const priv = this.dataPriv;
     const inPage = (lo & 0xfff) + size <= 4096;
     if (inPage) {
-      const hit = this.dataOffset(this.wTlb, lo, hi);
+      const hit = this.dataOffset(true, lo, hi);
       if (hit >= 0) return this.writeRam(hit, size, vlo, vhi);
       const off = this.fill(lo, hi, ACCESS_WRITE, priv);
       if (off >= 0) return this.writeRam(off + (lo & 0xfff), size, vlo, vhi);
@@ -659,7 +695,7 @@ export class Mmu {
   atomicOffset(lo: number, hi: number, size: number, access: number): number {
     if ((lo & (size - 1)) === 0) {
       // Through the TLBs as other accesses go (no walk on a hit; a miss fills).
-      const hit = this.dataOffset(access === ACCESS_WRITE ? this.wTlb : this.rTlb, lo, hi);
+      const hit = this.dataOffset(access === ACCESS_WRITE, lo, hi);
       if (hit >= 0) return hit;
       const off = this.fill(lo, hi, access, this.dataPriv);
       if (off >= 0) return off + (lo & 0xfff);

@@ -1,8 +1,9 @@
-// An instruction whose two halves lie on two pages, under Sv39, where the second virtual page
-// maps to RAM that is not next to the first: both engines run it with its upper half read
-// through the second page's translation, run the new upper half after that page is remapped
-// and fenced, and raise an instruction page fault for the second half's address (mtval) at
-// the instruction's own address (mepc) when the second page is not mapped.
+// Pages under Sv39, on both engines. An instruction whose two halves lie on two pages, where
+// the second virtual page maps to RAM that is not next to the first: both engines run it with
+// its upper half read through the second page's translation, run the new upper half after
+// that page is remapped and fenced, and raise an instruction page fault for the second half's
+// address (mtval) at the instruction's own address (mepc) when the second page is not mapped.
+// Then data accesses across two pages, and two pages whose TLB sets collide.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,6 +171,47 @@ for (const [engine, threshold] of [
     assert.deepEqual(ram.read(DATA_RAM[0], 0x1000), want.bytes.subarray(0, 0x1000));
     assert.deepEqual(ram.read(DATA_RAM[1], 0x1000), want.bytes.subarray(0x1000));
     assert.deepEqual(ram.read(DATA_RAM[0] + 0x1000, 0x1000), new Uint8Array(0x1000));
+    if (threshold > 0) assert.ok(hart.translatedInstructions > 0, 'blocks ran');
+  });
+}
+
+// Two data pages whose TLB sets collide: virtual 0x8000 and 0x808000 (8 MiB apart, the same
+// low bits of their page numbers). A loop that loads from one and stores to and loads from the
+// other on every pass keeps both in the TLBs (a set has two ways): after the first pass it
+// walks no page table, on either engine.
+const FAR_VA = 0x808000;
+const FAR_RAM = BASE + 0x60000;
+// li a0,0; lui s0,0x8; lui s1,0x808; li a1,1000
+// loop: ld a2,0(s0); add a0,a0,a2; sd a0,8(s1); ld a3,8(s1); add a0,a0,a3; addi a1,a1,-1;
+//       bnez a1,loop; wfi
+const SETS_LOOP = [
+  0x00000513, 0x00008437, 0x008084b7, 0x3e800593, 0x00043603, 0x00c50533, 0x00a4b423, 0x0084b683,
+  0x00d50533, 0xfff58593, 0xfe0594e3, 0x10500073,
+];
+
+for (const [engine, threshold] of [
+  ['the interpreter', 0],
+  ['translated blocks', 1],
+] as const) {
+  test(`two pages in the same TLB set stay in it together (${engine})`, () => {
+    const { hart, ram } = machine(threshold);
+    const code = new Uint8Array(SETS_LOOP.length * 4);
+    SETS_LOOP.forEach((w, i) => new DataView(code.buffer).setUint32(i * 4, w, true));
+    ram.write(FIRST, code);
+    ram.write(ROOT + 0x1000 + (FAR_VA >>> 21) * 8, pte(ROOT + 0x3000, 1)); // level1[4] -> level 0
+    ram.write(ROOT + 0x3000 + ((FAR_VA >>> 12) & 511) * 8, pte(FAR_RAM, PTE_DATA));
+    ram.write(DATA_RAM[0], new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0]));
+    hart.priv = PRIV_S;
+    hart.updateMmuMode();
+    hart.pc = 0x1000n;
+    hart.wfi = false;
+    const misses = hart.mmu.tlbMisses;
+    assert.equal(hart.run(1_000_000), StopReason.Wfi, hart.lastError ?? '');
+    assert.equal(hart.priv, PRIV_S, 'no trap');
+    let a0 = 0n;
+    for (let pass = 0; pass < 1000; pass++) a0 = BigInt.asIntN(64, 2n * (a0 + 7n));
+    assert.equal(hart.regs.get(10), a0);
+    assert.ok(hart.mmu.tlbMisses - misses <= 8, `${hart.mmu.tlbMisses - misses} TLB misses`);
     if (threshold > 0) assert.ok(hart.translatedInstructions > 0, 'blocks ran');
   });
 }

@@ -59,6 +59,7 @@ const doorbell = new Int32Array(init.doorbell);
 const time = new Float64Array(init.time);
 const ram = new Ram(init.ramBase, init.ramSize, { share: init.share, thread: init.hartId });
 const kicks = init.areas.map((a) => new Int32Array(ram.buffer, a + AREA_KICK, 1));
+ram.peerHartAreas = init.areas.filter((a) => a !== init.area);
 const controls = init.controls.map((c) => new Int32Array(c, 0, 16));
 const msip = new Uint8Array(init.msip);
 

@@ -19,9 +19,9 @@ import {
   AREA_XTLB,
   JC_ENTRY_BYTES,
   JC_SIZE,
-  TLB_ENTRY_SHIFT,
   TLB_MASK,
   TLB_RAM,
+  TLB_SET_SHIFT,
   TLB_TAG,
 } from '../areaLayout.js';
 import { BLOCK_STOP } from './blockEmitter.js';
@@ -183,11 +183,12 @@ export function dispatcherBytes(shared = false): Uint8Array {
   b.byte(W.I32And);
   returnN();
   // and the fetch TLB must map the pc's page to the block's RAM page now.
-  // x = area + ((pcLo >>> 12) & TLB_MASK) << TLB_ENTRY_SHIFT
+  // x = area + ((pcLo >>> 12) & TLB_MASK) << TLB_SET_SHIFT: the set's way 0 (Mmu.fetchPage
+  // moves a page it finds in way 1 there)
   get(P_PCLO);
-  i32(12 - TLB_ENTRY_SHIFT);
+  i32(12 - TLB_SET_SHIFT);
   b.byte(W.I32ShrU);
-  i32(TLB_MASK << TLB_ENTRY_SHIFT);
+  i32(TLB_MASK << TLB_SET_SHIFT);
   b.byte(W.I32And);
   get(P_AREA);
   b.byte(W.I32Add);

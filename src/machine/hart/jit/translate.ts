@@ -34,9 +34,10 @@ import {
   AREA_RESV_VAL,
   AREA_RTLB,
   AREA_WTLB,
-  TLB_ENTRY_SHIFT,
+  TLB_ENTRY_BYTES,
   TLB_MASK,
   TLB_RAM,
+  TLB_SET_SHIFT,
   TLB_TAG,
 } from '../areaLayout.js';
 import { DTAG_SUM } from '../mmu.js';
@@ -319,7 +320,8 @@ export class BlockTranslator extends FpEmitter {
    * (instruction k at offset o not done) unless the read or write TLB holds the page and the
    * access of `size` bytes stays in it (atomic: is aligned); then pushes the RAM offset (i32).
    * A plain access need not be aligned: a misaligned one inside a RAM page is one the
-   * interpreter also does as any other (mmu.ts load, store).
+   * interpreter also does as any other (mmu.ts load, store). L_ADDR ends up holding the key
+   * the tags were compared with.
    */
   protected access(
     write: boolean,
@@ -330,7 +332,8 @@ export class BlockTranslator extends FpEmitter {
     o: number,
     atomic = false,
   ): void {
-    // idx = area + ((lo >>> 12) & TLB_MASK) << TLB_ENTRY_SHIFT: the entry's address
+    const tlb = write ? AREA_WTLB : AREA_RTLB;
+    // idx = area + ((lo >>> 12) & TLB_MASK) << TLB_SET_SHIFT: the set's address
     this.get(rs1);
     if (imm !== 0) {
       this.i64(imm);
@@ -339,16 +342,26 @@ export class BlockTranslator extends FpEmitter {
     this.local(W.LocalTee, L_ADDR);
     this.op(W.I32WrapI64);
     this.local(W.LocalTee, L_LO);
-    this.i32(12 - TLB_ENTRY_SHIFT);
+    this.i32(12 - TLB_SET_SHIFT);
     this.op(W.I32ShrU);
-    this.i32(TLB_MASK << TLB_ENTRY_SHIFT);
+    this.i32(TLB_MASK << TLB_SET_SHIFT);
     this.op(W.I32And);
     this.local(W.LocalGet, L_AREA);
     this.op(W.I32Add);
-    this.local(W.LocalTee, L_IDX);
-    // Leave unless (tag | dsum) == (the page of the access's last byte | dtag): mmu.ts dataHit,
-    // in one 64-bit compare. An access that crosses into the next page misses.
-    this.mem(W.I64Load, 3, (write ? AREA_WTLB : AREA_RTLB) + TLB_TAG);
+    this.local(W.LocalSet, L_IDX);
+    if (atomic) {
+      this.local(W.LocalGet, L_LO);
+      this.i32(size - 1);
+      this.op(W.I32And);
+      this.op(W.If);
+      this.op(T_VOID);
+      this.exit(k, o);
+      this.op(W.End);
+    }
+    // Way 0, then way 1: (tag | dsum) == (the page of the access's last byte | dtag), mmu.ts
+    // dataHit in one 64-bit compare. An access that crosses into the next page misses.
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I64Load, 3, tlb + TLB_TAG);
     this.local(W.LocalGet, L_DSUM);
     this.op(W.I64Or);
     this.local(W.LocalGet, L_ADDR);
@@ -360,21 +373,29 @@ export class BlockTranslator extends FpEmitter {
     this.op(W.I64And);
     this.local(W.LocalGet, L_DTAG);
     this.op(W.I64Or);
+    this.local(W.LocalTee, L_ADDR);
     this.op(W.I64Ne);
-    if (atomic) {
-      this.local(W.LocalGet, L_LO);
-      this.i32(size - 1);
-      this.op(W.I32And);
-      this.op(W.I32Or);
-    }
+    this.op(W.If);
+    this.op(T_VOID);
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I64Load, 3, tlb + TLB_ENTRY_BYTES + TLB_TAG);
+    this.local(W.LocalGet, L_DSUM);
+    this.op(W.I64Or);
+    this.local(W.LocalGet, L_ADDR);
+    this.op(W.I64Ne);
     this.op(W.If);
     this.op(T_VOID);
     this.exit(k, o);
     this.op(W.End);
+    this.local(W.LocalGet, L_IDX);
+    this.i32(TLB_ENTRY_BYTES);
+    this.op(W.I32Add);
+    this.local(W.LocalSet, L_IDX);
+    this.op(W.End);
     // The RAM offset: lo + the entry's RAM word (the page's RAM offset minus its address).
     this.local(W.LocalGet, L_LO);
     this.local(W.LocalGet, L_IDX);
-    this.mem(W.I32Load, 2, (write ? AREA_WTLB : AREA_RTLB) + TLB_RAM);
+    this.mem(W.I32Load, 2, tlb + TLB_RAM);
     this.op(W.I32Add);
   }
 
