@@ -59,9 +59,12 @@ Options:
                       on virtio-pci
   --power-button none|slot=N|bus=pci  the virtio-input power button (on by default): none,
                       its slot, or on virtio-pci
+  --balloon none|slot=N|bus=mmio  the virtio-balloon (on by default, on virtio-pci): the
+                      guest reports its free pages, which go back to the host; none, or
+                      in a virtio slot (the guest loads virtio_balloon)
                       Virtio slots are QEMU's virtio-mmio-bus.N (0..7, at 0x10001000 + N*0x1000,
                       IRQ N+1); devices without one take the highest free slot each, in the
-                      order disks, network card, console, rng, power button; devices with
+                      order disks, network card, console, rng, power button, balloon; devices with
                       bus=pci are PCI devices 1, 2, ... in the same order
   --bridge NAME       with --net tap: the existing Linux bridge the guest's card joins
   --mac ADDR          the guest card's MAC address, e.g. 52:54:00:12:34:56 (default: fixed;
@@ -108,6 +111,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
       flash: { type: 'string', multiple: true },
       rng: { type: 'string' },
       'power-button': { type: 'string' },
+      balloon: { type: 'string' },
       mirror: { type: 'string' },
       deterministic: { type: 'boolean' },
       'jit-threshold': { type: 'string' },
@@ -165,6 +169,7 @@ export async function runCommand(args: string[], early?: SnapshotReadAhead): Pro
     console: devices.console,
     rng: devices.rng,
     powerButton: devices.powerButton,
+    balloon: devices.balloon,
     slots: devices.slots,
     buses: devices.buses,
     jitThreshold: jitText === undefined ? undefined : Number(jitText),

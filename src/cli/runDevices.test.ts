@@ -32,10 +32,16 @@ test('--console virtio,bus=pci, --rng bus=pci, --power-button bus=pci: on PCI; b
     console: undefined,
     rng: undefined,
     powerButton: undefined,
+    balloon: undefined,
   });
   const m = parseDeviceFlags({ rng: 'bus=mmio,slot=4', 'power-button': 'slot=2' });
   assert.deepEqual([m.buses, m.slots.rng, m.slots.powerButton], [{ rng: 'mmio' }, 4, 2]);
   assert.equal(parseDeviceFlags({ rng: 'none' }).rng, false);
+  assert.equal(parseDeviceFlags({}).balloon, undefined, 'the configuration says (on, PCI)');
+  assert.equal(parseDeviceFlags({ balloon: 'none' }).balloon, false);
+  const bal = parseDeviceFlags({ balloon: 'slot=1' });
+  assert.deepEqual([bal.balloon, bal.slots.balloon, bal.buses], [true, 1, {}]);
+  assert.deepEqual(parseDeviceFlags({ balloon: 'bus=mmio' }).buses, { balloon: 'mmio' });
   const refused: [Parameters<typeof parseDeviceFlags>[0], RegExp][] = [
     [
       { console: 'serial,bus=pci' },

@@ -1,7 +1,7 @@
 // `berth run`'s device flags with their virtio slots or bus: --net KIND[,slot=N|,bus=pci],
-// --console KIND[,slot=N|,bus=pci], --rng none|slot=N|bus=pci and --power-button
-// none|slot=N|bus=pci, turned into the VmmConfig fields (net kind, console, rng, powerButton,
-// slots and buses). Disks name theirs in --disk PATH[,ro][,slot=N|,bus=pci] (parseDiskSpec).
+// --console KIND[,slot=N|,bus=pci], --rng none|slot=N|bus=pci, --power-button
+// none|slot=N|bus=pci and --balloon none|slot=N|bus=pci|bus=mmio, turned into the VmmConfig
+// fields (net kind, console, rng, powerButton, balloon, slots and buses). Disks name theirs in --disk PATH[,ro][,slot=N|,bus=pci] (parseDiskSpec).
 // bus=pci puts the device on virtio-pci (a PCI device of its own) instead of a virtio slot.
 // Flash images: --flash PATH[,ro][,bank=N] (parseFlashSpec).
 
@@ -13,6 +13,7 @@ export interface DeviceFlags {
   console?: string;
   rng?: string;
   'power-button'?: string;
+  balloon?: string;
 }
 
 export interface Devices {
@@ -20,6 +21,7 @@ export interface Devices {
   console?: 'serial' | 'virtio';
   rng?: boolean;
   powerButton?: boolean;
+  balloon?: boolean;
   slots: NonNullable<VmmConfigInput['slots']>;
   buses: NonNullable<VmmConfigInput['buses']>;
 }
@@ -94,17 +96,26 @@ export function parseDeviceFlags(v: DeviceFlags): Devices {
   }
   const rng = noneOrPlace('--rng', v.rng);
   const button = noneOrPlace('--power-button', v['power-button']);
+  const balloon = noneOrPlace('--balloon', v.balloon);
   const buses: Devices['buses'] = {};
   if (net.bus !== undefined) buses.net = net.bus;
   if (con?.bus !== undefined) buses.console = con.bus;
   if (rng.bus !== undefined) buses.rng = rng.bus;
   if (button.bus !== undefined) buses.powerButton = button.bus;
+  if (balloon.bus !== undefined) buses.balloon = balloon.bus;
   return {
     netKind: net.kind,
     console: con?.kind,
     rng: rng.on,
     powerButton: button.on,
-    slots: { net: net.slot, console: con?.slot, rng: rng.slot, powerButton: button.slot },
+    balloon: balloon.on,
+    slots: {
+      net: net.slot,
+      console: con?.slot,
+      rng: rng.slot,
+      powerButton: button.slot,
+      balloon: balloon.slot,
+    },
     buses,
   };
 }

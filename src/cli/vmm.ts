@@ -9,7 +9,7 @@ import { readSnapshotFile } from '../vmm/snapshot/snapshotFile.js';
 export const VMM_HELP = `Usage: berth vmm --config FILE [--stdio]
 
 Runs one guest from FILE, a JSON VmmConfig (name, memory, firmware, kernel, initrd,
-append, disks, net, console, jitThreshold, deterministic, powerButton, controlSocket,
+append, disks, net, console, jitThreshold, deterministic, powerButton, balloon, controlSocket,
 consoleLog: {path, maxBytes (default 1M), keep (default 2)}, restore: a snapshot file to
 start from, incoming: {listen: "HOST:PORT"} to wait for a live migration instead of booting). Boot files are not fetched: the config names them all.
 

@@ -40,7 +40,8 @@ export { PLAIN_CONSOLE_ARG, READY_BANNER } from './initramfs.js';
  * Debian builds these virtio drivers as modules (virtio-mmio too); the console (8250 UART),
  * virtio-console, PLIC, goldfish RTC and syscon power-off are built in. virtio_input and evdev
  * give /init's acpid the board's input device, whose keys tell a restored guest of its new
- * generation (guestEvents.ts). ext4 is left out by
+ * generation (guestEvents.ts). virtio_balloon reports the guest's free pages to the host
+ * (virtio/balloon.ts), which takes them back. ext4 is left out by
  * default: its modules (ext4, jbd2, mbcache, crc16, crc32c_generic) add 8.4 MB to the archive
  * and about 4 s of boot even under QEMU; add them with { modules: [...DEFAULT_MODULES, 'ext4',
  * 'crc32c_generic'] } when a disk needs them.
@@ -52,6 +53,7 @@ export const DEFAULT_MODULES = [
   'virtio_rng',
   'virtio_input',
   'evdev',
+  'virtio_balloon',
 ];
 
 /** The kernel command line that suits the default assets on the virt board. */

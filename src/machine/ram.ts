@@ -232,6 +232,12 @@ export class Ram implements Persistent<RamState> {
    * next store they make to it goes through noteWrite and reaches this thread's decoded copy.
    */
   peerHartAreas: number[] = [];
+  /**
+   * Gives the pages under `view` (whole pages of this RAM's wasm memory) back to the host so
+   * that they read as zero after, and says whether it did (discard). Set by the VMM, which has
+   * the host's madvise; none in the machine layer.
+   */
+  discarder: ((view: Uint8Array) => boolean) | null = null;
 
   /** Forgets every translation that starts in page `page` (its slots count afresh). */
   dropTranslations(page: number): void {
@@ -376,6 +382,28 @@ export class Ram implements Persistent<RamState> {
       const end = Math.min(off + len - base - 1, PAGE_SIZE - 1) >> 1;
       for (let slot = start; slot <= end; slot++) c[slot * CODE_SLOT_WORDS] = CODE_SLOT_EMPTY;
     }
+  }
+
+  /**
+   * Gives the whole pages inside `len` bytes at physical address `pa` back to the host, which
+   * the guest said it no longer needs (virtio-balloon): from then on they read as zero. Returns
+   * the bytes given back: 0 when the range is not all RAM, when no discarder is set or the RAM
+   * is not a wasm memory (whose pages are the host's own), or when the discarder failed; then
+   * the pages keep their bytes, which the guest may not rely on either way.
+   */
+  discard(pa: number, len: number): number {
+    const off = this.offsetOf(pa, len);
+    if (off < 0 || this.discarder === null || this.memory === null) return 0;
+    const first = Math.ceil(off / PAGE_SIZE);
+    const end = Math.floor((off + len) / PAGE_SIZE);
+    if (end <= first) return 0;
+    const bytes = (end - first) * PAGE_SIZE;
+    if (!this.discarder(new Uint8Array(this.buffer, this.byteOffset + first * PAGE_SIZE, bytes))) {
+      return 0;
+    }
+    // The bytes changed (to zero) outside any write TLB: the dirty log and decoded code must know.
+    this.noteWrite(first * PAGE_SIZE, bytes);
+    return bytes;
   }
 
   /** Offset of physical address `pa` in the buffer, or -1 when `pa .. pa+len` is not all RAM. */

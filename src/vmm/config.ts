@@ -124,9 +124,15 @@ const Schema = z
     /** A virtio-rng device (the guest's hwrng) on the host's entropy. */
     rng: z.boolean().default(true),
     /**
+     * A virtio-balloon through which the guest reports its free pages, which go back to the
+     * host. On virtio-pci unless given a slot or bus 'mmio' (so it takes no slot a disk could
+     * have). A restore or an incoming migration has it as the saved board did.
+     */
+    balloon: z.boolean().default(true),
+    /**
      * Virtio slots of the devices other than disks (disks name theirs): QEMU's
      * virtio-mmio-bus.N. Devices without one take the highest free slot each, in the order
-     * disks, network card, console, rng, power button (virtioPlacement.ts).
+     * disks, network card, console, rng, power button, balloon (virtioPlacement.ts).
      */
     slots: z
       .object({
@@ -134,6 +140,7 @@ const Schema = z
         console: Slot.optional(),
         rng: Slot.optional(),
         powerButton: Slot.optional(),
+        balloon: Slot.optional(),
       })
       .strict()
       .default({}),
@@ -147,6 +154,7 @@ const Schema = z
         console: Bus.optional(),
         rng: Bus.optional(),
         powerButton: Bus.optional(),
+        balloon: Bus.optional(),
       })
       .strict()
       .default({}),

@@ -14,6 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Ram } from '../machine/ram.js';
 import { BlockCache } from '../machine/hart/jit/blockCache.js';
+import { hostMemory, M_ARENA_MAX } from './hostMemory.js';
 
 /** Length of the window the guest must have idled through, ms. */
 export const IDLE_MS = 3000;
@@ -37,41 +38,13 @@ function gc(): void {
   collect();
 }
 
-interface Malloc {
-  trim(pad: number): number;
-  option(param: number, value: number): number;
-}
-
-/** mallopt's M_ARENA_MAX. */
-const M_ARENA_MAX = -8;
-let malloc: Promise<Malloc | null> | null = null;
-
-/** glibc's malloc_trim and mallopt, or null where there are none (another C library). */
-function libcMalloc(): Promise<Malloc | null> {
-  malloc ??= import('koffi').then(
-    ({ default: koffi }) => {
-      try {
-        const lib = koffi.load('libc.so.6');
-        return {
-          trim: lib.func('int malloc_trim(size_t pad)') as (pad: number) => number,
-          option: lib.func('int mallopt(int param, int value)') as (p: number, v: number) => number,
-        };
-      } catch {
-        return null;
-      }
-    },
-    () => null,
-  );
-  return malloc;
-}
-
 /**
  * Asks glibc for one malloc arena for the threads that have none yet (V8's compile threads
  * would make one each, holding some 40 MiB the trim cannot give back). Not awaited: the
  * threads start allocating when the guest's first blocks compile, well after this is done.
  */
 export function limitMallocArenas(): void {
-  void libcMalloc().then((m) => m?.option(M_ARENA_MAX, 1));
+  void hostMemory().then((m) => m?.option(M_ARENA_MAX, 1));
 }
 
 export class IdleTrim {
@@ -117,7 +90,7 @@ export class IdleTrim {
     BlockCache.existing(ram)?.release();
     ram.dropCode();
     gc();
-    (await libcMalloc())?.trim(0);
+    (await hostMemory())?.trim(0);
     this.trims++;
     this.settling = true;
     this.trimMs += performance.now() - t;

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { parseVmmConfig, VmmConfigError } from './config.js';
 import { followPlacement, virtioRequests } from './virtioPlacement.js';
 import { placeVirtioDevices } from '../machine/board/virtioSlots.js';
+import type { SavedPlacement } from './snapshot/savedPlacement.js';
 
 const fail = (m: string): Error => new VmmConfigError(m);
-/** Where the devices of the fixed-slot Berth sat: rng 0, net 2, power button 3, disks 7, 6. */
-const old = { disks: [7, 6], rng: 0, net: 2, powerButton: 3 };
+/** Where the devices of the fixed-slot Berth sat: rng 0, net 2, power button 3, disks 7, 6; no balloon. */
+const old: SavedPlacement = { disks: [7, 6], rng: 0, net: 2, powerButton: 3, balloonAt: 'none' };
 const config = (extra: Record<string, unknown> = {}) =>
   parseVmmConfig({
     firmware: 'f',
@@ -65,7 +66,7 @@ test('devices the saved board lacks, and saved slots another device is given, ar
   assert.deepEqual(slotsOf(followPlacement(three, old, 'the snapshot', fail)), [7, 6, 5, 2, 0, 3]);
   // A saved slot out of range (a damaged shape) is not taken.
   assert.deepEqual(
-    slotsOf(followPlacement(config(), { disks: [9] }, 'the snapshot', fail)),
+    slotsOf(followPlacement(config(), { disks: [9], balloonAt: 'none' }, 'the snapshot', fail)),
     [7, 6, 5, 4, 3],
   );
 });
@@ -83,7 +84,7 @@ test('devices on PCI take no slot: the others are placed without them, a slot fo
   // A restore places the mmio devices as saved and leaves the PCI ones alone.
   const placed = followPlacement(
     c,
-    { disks: [7, 6], rng: 0, powerButton: 3 },
+    { disks: [7, 6], rng: 0, powerButton: 3, balloonAt: 'none' },
     'the snapshot',
     fail,
   );
@@ -109,8 +110,9 @@ test('devices on PCI take no slot: the others are placed without them, a slot fo
   );
   assert.throws(
     () =>
-      config({ disks: Array.from({ length: 32 }, (_, i) => ({ path: `${i}.img`, bus: 'pci' })) }),
+      config({ disks: Array.from({ length: 31 }, (_, i) => ({ path: `${i}.img`, bus: 'pci' })) }),
     /^VmmConfigError: 32 devices on PCI; the bus takes at most 31$/,
+    'the balloon counts among them',
   );
   assert.throws(() => config({ disks: [{ path: 'a.img', bus: 'isa' }] }), /disks\.0\.bus/);
 });
@@ -151,4 +153,27 @@ test('the console, rng and power button on PCI: no slot, and none for a device t
   for (const [extra, message] of refused) {
     assert.throws(() => config(extra), message, JSON.stringify(extra));
   }
+});
+
+test('the balloon is on PCI unless given a slot, and as the saved board had it after a restore', () => {
+  const c = config();
+  assert.equal(c.balloon, true);
+  assert.ok(!virtioRequests(c).some((r) => r.label === 'the balloon'), 'on PCI: no slot');
+  const inSlot = config({ slots: { balloon: 1 } });
+  assert.deepEqual(slotsOf(inSlot), [7, 6, 5, 4, 3, 1]);
+  assert.deepEqual(slotsOf(config({ buses: { balloon: 'mmio' } })), [7, 6, 5, 4, 3, 2]);
+  // A board saved without one (a Berth before the balloon) comes back without one.
+  const none = followPlacement(c, old, 'the snapshot', fail);
+  assert.equal(none.balloon, false);
+  assert.equal(followPlacement(inSlot, old, 'the snapshot', fail).balloon, false);
+  // Saved on PCI, or in a slot: so it stays, whatever the configuration says.
+  const pci = followPlacement(config({ balloon: false }), { ...old, balloonAt: 'pci' }, 'x', fail);
+  assert.equal(pci.balloon, true);
+  assert.equal(pci.buses.balloon, 'pci');
+  const slot = followPlacement(c, { ...old, balloon: 1, balloonAt: 'mmio' }, 'x', fail);
+  assert.deepEqual(slotsOf(slot), [7, 6, 2, 0, 3, 1]);
+  assert.throws(
+    () => followPlacement(inSlot, { ...old, balloonAt: 'pci' }, 'the snapshot', fail),
+    /^VmmConfigError: the balloon is configured in virtio slot 1, but sits on PCI in the snapshot; leave its slot out$/,
+  );
 });

@@ -1,11 +1,13 @@
 // The virtio devices of a VMM's guest and the slots they ask for, in the order the board
 // places them (machine/board/virtioSlots.ts: the named slots first, then the highest free
-// slot each for disks, network card, console, rng, power button), so that a configuration
+// slot each for disks, network card, console, rng, power button, balloon), so that a configuration
 // whose slots clash, lie out of range or do not fit is refused before anything is opened,
 // naming the devices; and a restored or migrated guest's devices placed where its saved
 // board had them, wherever the configuration leaves their slots open (followPlacement).
-// Devices on PCI (a disk's `bus: 'pci'`, `buses.net`, `.console`, `.rng`, `.powerButton`:
-// 'pci') take no slot: they are PCI devices 1, 2, ... in the same order, up to PCI_DEVICES_MAX.
+// Devices on PCI (a disk's `bus: 'pci'`, `buses.net`, `.console`, `.rng`, `.powerButton`,
+// `.balloon`: 'pci') take no slot: they are PCI devices 1, 2, ... in the same order, up to
+// PCI_DEVICES_MAX. The balloon is on PCI unless it is given a slot or bus 'mmio'
+// (balloonOnPci); a restored or migrated guest has it or not as its saved board did.
 
 import {
   placeVirtioDevices,
@@ -40,7 +42,7 @@ function devicesOf(c: VmmConfig): {
     label: string,
   ): ReturnType<typeof devicesOf>[number] => ({
     request: { label, slot: c.slots[key] },
-    pci: c.buses[key] === 'pci',
+    pci: key === 'balloon' ? balloonOnPci(c) : c.buses[key] === 'pci',
     saved: (s) => s[key],
     place: (p, slot) => (p.slots[key] = slot),
   });
@@ -48,7 +50,15 @@ function devicesOf(c: VmmConfig): {
   if (c.console === 'virtio') out.push(single('console', 'the virtio console'));
   if (c.rng) out.push(single('rng', 'virtio-rng'));
   if (c.powerButton) out.push(single('powerButton', 'the power button'));
+  if (c.balloon) out.push(single('balloon', 'the balloon'));
   return out;
+}
+
+/** Whether `c`'s balloon sits on PCI: unless it has a slot or bus 'mmio'. */
+export function balloonOnPci(c: Pick<VmmConfig, 'slots' | 'buses'>): boolean {
+  return (
+    c.buses.balloon === 'pci' || (c.buses.balloon === undefined && c.slots.balloon === undefined)
+  );
 }
 
 /** Each virtio-mmio device of `c` with its label and the slot it asks for, in placing order. */
@@ -65,6 +75,7 @@ export function checkVirtioSlots(c: VmmConfig, fail: Fail): void {
     ['console', c.console !== 'virtio', "the console is the UART (console: 'serial')"],
     ['rng', !c.rng, 'there is no virtio-rng (rng: false)'],
     ['powerButton', !c.powerButton, 'there is no power button (powerButton: false)'],
+    ['balloon', !c.balloon, 'there is no balloon (balloon: false)'],
   ];
   for (const [key, missing, why] of absent) {
     if (missing && c.slots[key] !== undefined) throw fail(`slots.${key}: ${why}`);
@@ -101,11 +112,27 @@ export function followPlacement(
   where: string,
   fail: Fail,
 ): VmmConfig {
-  const devices = devicesOf(c).filter((d) => !d.pci);
+  const placed = { ...c, disks: [...c.disks], slots: { ...c.slots }, buses: { ...c.buses } };
+  // The balloon is as the saved board had it: a guest cannot gain or lose a device.
+  placed.balloon = saved.balloonAt !== 'none';
+  if (saved.balloonAt === 'pci') {
+    if (c.slots.balloon !== undefined) {
+      throw fail(
+        `the balloon is configured in virtio slot ${c.slots.balloon}, but sits on PCI in ` +
+          `${where}; leave its slot out`,
+      );
+    }
+    placed.buses.balloon = 'pci';
+  } else if (saved.balloonAt === 'mmio') {
+    placed.buses.balloon = 'mmio';
+  } else {
+    delete placed.slots.balloon;
+    delete placed.buses.balloon;
+  }
+  const devices = devicesOf(placed).filter((d) => !d.pci);
   const claimed = new Set(
     devices.flatMap((d) => (d.request.slot === undefined ? [] : [d.request.slot])),
   );
-  const placed = { ...c, disks: [...c.disks], slots: { ...c.slots } };
   for (const d of devices) {
     const was = d.saved(saved);
     const r = d.request;

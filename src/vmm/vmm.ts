@@ -36,6 +36,7 @@ import { followPlacement } from './virtioPlacement.js';
 import { placementOf } from './snapshot/savedPlacement.js';
 import { newGeneration } from './generation.js';
 import { IdleTrim, limitMallocArenas } from './idleTrim.js';
+import { hostMemory } from './hostMemory.js';
 import { IncomingMigration } from './migration/destination.js';
 import { MigrationSource } from './migration/source.js';
 import { Throttle, type MigrationStats } from './migration/stats.js';
@@ -132,6 +133,8 @@ export class Vmm {
   readonly throttle = new Throttle();
   /** Gives back the memory of the code caches while the guest idles. */
   readonly idleTrim = new IdleTrim();
+  /** How guest RAM gives pages the guest reported free back to the host (Ram.discarder). */
+  private discarder: ((view: Uint8Array) => boolean) | null = null;
 
   /** The configuration, its open virtio slots filled in by a restore or a migration (placeAs). */
   private cfg: VmmConfig;
@@ -235,6 +238,7 @@ export class Vmm {
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, flash, net, files, options, log, consoleLog);
+      vmm.discarder = (await hostMemory())?.dontNeed ?? null;
       if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.incoming !== undefined) {
         const { listen, ...secure } = config.incoming;
@@ -314,6 +318,7 @@ export class Vmm {
     });
     this.clock = m.clock;
     this.entropy = m.entropy;
+    m.board.ram.discarder = this.discarder;
     return m.board;
   }
 

@@ -11,6 +11,7 @@ import type { FlashStore } from '../machine/devices/flashStore.js';
 import { HART_AREAS_BYTES } from '../machine/ram.js';
 import type { NetBackend } from '../machine/virtio/netBackend.js';
 import { SeededEntropy } from '../machine/virtio/rng.js';
+import { balloonOnPci } from './virtioPlacement.js';
 import { HostClock, InstructionClock, wallClockNs, type TickClock } from './clocks.js';
 import type { VmmConfig } from './config.js';
 import type { ConsoleIO } from './console.js';
@@ -92,6 +93,9 @@ export function makeMachine(m: MachineInputs): VmmMachine {
         : undefined,
     input: cfg.powerButton
       ? { slot: cfg.slots.powerButton, bus: cfg.buses.powerButton }
+      : undefined,
+    balloon: cfg.balloon
+      ? { slot: cfg.slots.balloon, bus: balloonOnPci(cfg) ? 'pci' : 'mmio' }
       : undefined,
     generationId: bootGenerationId(cfg.deterministic),
     flash: m.flash,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { ConsoleSession } from './session.js';
 import { ensureDefaultAssets } from '../../src/images/assets.js';
+import { rssMiB } from '../../bench/sessions.js';
 
 const BOOT_MS = 240_000;
 /** The shell prompt (busybox may follow it with a cursor-position query). */
@@ -40,6 +41,21 @@ test(
       const random = (await s.run('head -c 32 /dev/hwrng | od -An -tx1')).replace(/\s+/g, '');
       assert.match(random, /^[0-9a-f]{64}$/);
       assert.ok(new Set(random).size > 8, `random bytes look random: ${random}`);
+      // The balloon (virtio-pci) hands back what the guest frees: 48 MiB written to a file in
+      // its RAM took host memory, and removing the file gives most of it back within seconds.
+      assert.match(await s.run('ls /sys/bus/virtio/drivers/virtio_balloon'), /virtio\d+/);
+      const pid = s.child.pid!;
+      const before = rssMiB(pid);
+      await s.run('dd if=/dev/zero of=/tmp/fill bs=1M count=48 2>/dev/null');
+      const full = rssMiB(pid);
+      assert.ok(full > before + 40, `the file took host memory: ${before} -> ${full} MiB`);
+      await s.run('rm /tmp/fill');
+      let after = full;
+      for (let i = 0; i < 60 && after > full - 32; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        after = rssMiB(pid);
+      }
+      assert.ok(after <= full - 32, `freed pages went back: ${full} -> ${after} MiB`);
       const guest = Number((await s.run('date +%s')).trim());
       const host = Date.now() / 1000;
       assert.ok(Math.abs(guest - host) < 5, `guest date ${guest} vs host ${host}`);

@@ -1,9 +1,10 @@
 // Boots the Debian kernel with every virtio device on PCI (`berth run --disk IMG,bus=pci
-// --net user,bus=pci --console virtio,bus=pci --rng bus=pci --power-button bus=pci`) beside
-// qemu-system-riscv64 with the same devices in the same order (virtio-blk-pci,
-// virtio-net-pci, virtio-serial-pci, virtio-rng-pci and virtio-keyboard-pci, modern only):
-// both guests list the same functions in /sys/bus/pci/devices (the host bridge 1b36:0008,
-// then 1af4:1042, 1041, 1043, 1044 and 1052 with their classes), with the same virtio
+// --net user,bus=pci --console virtio,bus=pci --rng bus=pci --power-button bus=pci`, and the
+// balloon, on PCI by default) beside qemu-system-riscv64 with the same devices in the same
+// order (virtio-blk-pci, virtio-net-pci, virtio-serial-pci, virtio-rng-pci,
+// virtio-keyboard-pci and virtio-balloon-pci, modern only): both guests list the same
+// functions in /sys/bus/pci/devices (the host bridge 1b36:0008, then 1af4:1042, 1041, 1043,
+// 1044, 1052 and 1045 with their classes), with the same virtio
 // capabilities, bind the same virtio drivers to them, take their INTx on the same PLIC
 // sources, use the rng as their hwrng, find vda under the PCI device and read the image's
 // known bytes from it; Berth's guest, whose shell runs on hvc0 over PCI, also writes a block
@@ -71,7 +72,7 @@ const OTHERS_ON_PCI = [
 const OD_ROW = /^\s*(?:[0-9a-f]{2}\s+){15}[0-9a-f]{2}\s*$/;
 
 /** PCI devices 1..5: disk, card, console, rng, power button. */
-const DEVICES = [1, 2, 3, 4, 5];
+const DEVICES = [1, 2, 3, 4, 5, 6];
 
 interface Findings {
   pci: string[];
@@ -136,7 +137,7 @@ test('assets are fetched before the PCI test', { timeout: 900_000 }, async () =>
 });
 
 test(
-  'disk, network card, console, rng and power button on PCI: Berth’s guest finds them as QEMU’s does',
+  'disk, network card, console, rng, power button and balloon on PCI: Berth’s guest finds them as QEMU’s does',
   { timeout: 2 * BOOT_MS + 180_000 },
   async () => {
     const a = await ensureDefaultAssets({});
@@ -153,6 +154,7 @@ test(
       ...['-device', 'virtio-serial-pci,disable-legacy=on'],
       ...['-device', 'virtio-rng-pci,disable-legacy=on'],
       ...['-device', 'virtio-keyboard-pci,disable-legacy=on'],
+      ...['-device', 'virtio-balloon-pci,disable-legacy=on,free-page-reporting=on'],
     ]);
     try {
       const [b, q] = await Promise.all([inspect(berth), inspect(qemu)]);
@@ -163,6 +165,7 @@ test(
         '0000:00:03.0 0x1af4:0x1043 0x078000',
         '0000:00:04.0 0x1af4:0x1044 0x00ff00',
         '0000:00:05.0 0x1af4:0x1052 0x090000',
+        '0000:00:06.0 0x1af4:0x1045 0x00ff00',
       ]);
       assert.deepEqual(b.pci, q.pci);
       // Each function: the same virtio capabilities at the same offsets, the same revision,
@@ -187,6 +190,7 @@ test(
         '/sys/bus/pci/devices/0000:00:03.0 virtio_console',
         '/sys/bus/pci/devices/0000:00:04.0 virtio_rng',
         '/sys/bus/pci/devices/0000:00:05.0 virtio_input',
+        '/sys/bus/pci/devices/0000:00:06.0 virtio_balloon',
       ]);
       assert.deepEqual(b.drivers, q.drivers);
       assert.equal(b.hwrng, 'virtio_rng.0 32');
@@ -203,7 +207,8 @@ test(
       assert.equal(b.head.trim(), WORD.repeat(2));
       assert.equal(q.head.trim(), WORD.repeat(2));
       // INTA# of device N on PLIC source 32 + N mod 4: the disk (1) and the power button (5)
-      // on 33, the card (2) on 34, the console (3) on 35, the rng (4) on 32, on both.
+      // on 33, the card (2) and the balloon (6) on 34, the console (3) on 35, the rng (4) on
+      // 32, on both.
       assert.deepEqual(b.interrupts, ['32', '33', '34', '35']);
       assert.deepEqual(b.interrupts, q.interrupts);
       // A write through the PCI disk reaches the image.
@@ -263,7 +268,11 @@ test(
     );
     assert.match(
       wrong.stderr.toString(),
-      /PCI device 4: virtio-input in the snapshot, nothing here/,
+      /PCI device 4: virtio-input in the snapshot, virtio-balloon here/,
+    );
+    assert.match(
+      wrong.stderr.toString(),
+      /PCI device 5: virtio-balloon in the snapshot, nothing here/,
     );
     // Restored as it was: the guest goes on, its disk's BAR and queues where they were.
     writeFileSync(img, Buffer.from('RESTORED-READS-ME'), { flag: 'r+' });

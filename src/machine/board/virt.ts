@@ -30,6 +30,7 @@ import type { EntropySource } from '../virtio/rng.js';
 import { CONSOLE_RECEIVEQ, VirtioConsole, type ConsoleInput } from '../virtio/console.js';
 import { VirtioNet } from '../virtio/net.js';
 import { VirtioInput } from '../virtio/input.js';
+import type { VirtioBalloon } from '../virtio/balloon.js';
 import type { NetBackend } from '../virtio/netBackend.js';
 import { IRQ, pciIrq, VIRT } from './memoryMap.js';
 import { VirtioSlotError } from './virtioSlots.js';
@@ -75,7 +76,7 @@ export interface VirtBoardConfig {
   /*
    * The virtio devices. Each may name its virtio slot (0..7, QEMU's virtio-mmio-bus.N); the
    * others take the highest free slot each, in the order disks, network card, console, rng,
-   * power button, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
+   * power button, balloon, as QEMU plugs -device virtio-*-device without bus= (virtioSlots.ts). Linux
    * probes the highest slot first, so the first disk is vda unless slots say otherwise.
    * Devices with bus 'pci' sit on the PCIe host bridge instead, as PCI devices 1, 2, ... in
    * that order (virtioDevices.ts).
@@ -103,6 +104,11 @@ export interface VirtBoardConfig {
    * (input.ts). `serial` names it.
    */
   input?: { serial?: string; slot?: number; bus?: VirtioBus };
+  /**
+   * A virtio-balloon for free page reporting: pages the guest reports free go back to the
+   * host (Ram.discard, through the RAM's discarder).
+   */
+  balloon?: { slot?: number; bus?: VirtioBus };
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /**
@@ -221,6 +227,8 @@ export class VirtBoard implements Persistent<BoardState> {
   net: VirtioNet | null;
   /** The power button (virtio-input), when configured. */
   readonly input: VirtioInput | null;
+  /** The balloon (free page reporting), when configured. */
+  readonly balloon: VirtioBalloon | null;
   /** The virtio console (hvc0), when configured. */
   private readonly hvc: VirtioConsole | null;
   /** The virtio disks in the order configured (disk 0 is vda unless slots say otherwise). */
@@ -307,6 +315,7 @@ export class VirtBoard implements Persistent<BoardState> {
     this.net = placed.net;
     this.hvc = placed.hvc;
     this.input = placed.input;
+    this.balloon = placed.balloon;
     for (let i = 0; i < VIRT.virtio.count; i++) {
       this.bus.map(
         `virtio${i}`,

@@ -1,4 +1,4 @@
-// The virt board's virtio devices: disks, network card, console, rng and power button as the
+// The virt board's virtio devices: disks, network card, console, rng, power button and balloon as the
 // board's configuration names them, each on a virtio-mmio transport in its slot, placed as QEMU
 // plugs them (virtioSlots.ts: a device's own slot, else the highest free one, in that order),
 // or, when it asks for bus 'pci', on a virtio-pci transport at the next PCI device of bus 0
@@ -7,6 +7,7 @@
 
 import type { Ram } from '../ram.js';
 import type { IrqLine } from '../devices/irq.js';
+import { VirtioBalloon } from '../virtio/balloon.js';
 import { VirtioBlk } from '../virtio/blk.js';
 import { VirtioConsole } from '../virtio/console.js';
 import { VirtioInput } from '../virtio/input.js';
@@ -29,6 +30,7 @@ export interface VirtioDevices {
   net: VirtioNet | null;
   hvc: VirtioConsole | null;
   input: VirtioInput | null;
+  balloon: VirtioBalloon | null;
 }
 
 /** Makes and places the devices `cfg` names; throws VirtioSlotError naming clashing devices. */
@@ -45,6 +47,7 @@ export function makeVirtioDevices(
     net: null,
     hvc: null,
     input: null,
+    balloon: null,
   };
   const wanted: { label: string; slot?: number; pci?: boolean; make: () => VirtioDevice }[] = [];
   (cfg.disks ?? []).forEach((d, n) =>
@@ -59,7 +62,7 @@ export function makeVirtioDevices(
       },
     }),
   );
-  const { net, hvc, rng, input } = cfg;
+  const { net, hvc, rng, input, balloon } = cfg;
   if (net) {
     wanted.push({
       label: 'the network card',
@@ -90,6 +93,14 @@ export function makeVirtioDevices(
       slot: input.slot,
       pci: input.bus === 'pci',
       make: () => (out.input = new VirtioInput({ serial: input.serial })),
+    });
+  }
+  if (balloon) {
+    wanted.push({
+      label: 'the balloon',
+      slot: balloon.slot,
+      pci: balloon.bus === 'pci',
+      make: () => (out.balloon = new VirtioBalloon()),
     });
   }
   for (const w of wanted) {

@@ -69,14 +69,15 @@ export const COMMON = {
 
 /**
  * PCI class code of each virtio device, as QEMU 7.2 gives virtio-net-pci, virtio-blk-pci,
- * virtio-serial-pci, virtio-rng-pci and virtio-keyboard-pci (the power button is a keyboard
- * of one key to the guest).
+ * virtio-serial-pci, virtio-rng-pci, virtio-balloon-pci and virtio-keyboard-pci (the power
+ * button is a keyboard of one key to the guest).
  */
 const CLASS: Record<number, number> = {
   1: 0x020000, // network controller: Ethernet
   2: 0x010000, // mass storage: SCSI
   3: 0x078000, // communication controller: other
   4: 0x00ff00, // unclassified: "other" (QEMU's PCI_CLASS_OTHERS)
+  5: 0x00ff00, // the balloon: the same
   18: 0x090000, // input device: keyboard
 };
 

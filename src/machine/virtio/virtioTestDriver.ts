@@ -19,6 +19,8 @@ export interface TestBuffer {
   data?: Uint8Array;
   /** Length of a device-writable buffer. */
   writeLen?: number;
+  /** Where the buffer starts: a multiple of this (default 16). */
+  align?: number;
 }
 
 export interface TestQueue {
@@ -108,12 +110,12 @@ export abstract class RingDriver {
   private buffers(bufs: TestBuffer[]): { addr: number; len: number; write: boolean }[] {
     return bufs.map((b) => {
       if (b.data) {
-        const addr = this.alloc(b.data.length);
+        const addr = this.alloc(b.data.length, b.align);
         this.ram.write(addr, b.data);
         return { addr, len: b.data.length, write: false };
       }
       const len = b.writeLen ?? 0;
-      const addr = this.alloc(len);
+      const addr = this.alloc(len, b.align);
       this.ram.u8.fill(0xee, this.off(addr), this.off(addr) + len);
       if (len > 0) this.ram.noteWrite(this.off(addr), len);
       return { addr, len, write: true };

@@ -32,6 +32,7 @@ test('a shape without disk numbers: disk 0 sat in the highest disk slot, the oth
     console: 1,
     net: 2,
     powerButton: 3,
+    balloonAt: 'none',
   });
   assert.deepEqual(
     withDiskIndices(fixed).virtio.map((s) => s?.disk),
@@ -53,7 +54,12 @@ test('a shape that records disk numbers is taken at its word', () => {
       { device: 'virtio-blk', disk: 1, bytes: 2 << 20, readOnly: true },
     ],
   };
-  assert.deepEqual(placementOf(shape), { disks: [0, 7], rng: 6, powerButton: 5 });
+  assert.deepEqual(placementOf(shape), {
+    disks: [0, 7],
+    rng: 6,
+    powerButton: 5,
+    balloonAt: 'none',
+  });
   // The same board written without the record would say otherwise: the record matters.
   const unrecorded = { ...shape, virtio: shape.virtio.map((s) => s && { ...s, disk: undefined }) };
   assert.deepEqual(placementOf(unrecorded).disks, [7, 0]);
@@ -77,7 +83,7 @@ test('the comparisons take an old shape as the same board as a new one of the sa
 
 test('a damaged or strange shape places nothing it cannot make out', () => {
   for (const junk of [null, 7, 'x', {}, { virtio: 'no' }, { virtio: [1, [], 'a'] }]) {
-    assert.deepEqual(placementOf(junk), { disks: [] });
+    assert.deepEqual(placementOf(junk), { disks: [], balloonAt: 'none' });
   }
   // Two network cards: neither is taken; disk numbers that clash: derived instead.
   const odd = {
@@ -90,7 +96,7 @@ test('a damaged or strange shape places nothing it cannot make out', () => {
       { device: 'toString' },
     ],
   };
-  assert.deepEqual(placementOf(odd), { disks: [3, 2], rng: 4 });
+  assert.deepEqual(placementOf(odd), { disks: [3, 2], rng: 4, balloonAt: 'none' });
 });
 
 test('disks on PCI count among the disks: the slots keep the numbers they recorded', () => {
@@ -108,8 +114,16 @@ test('disks on PCI count among the disks: the slots keep the numbers they record
     ],
     pci: [{ device: 'virtio-blk', disk: 0, bytes: 1024 }],
   };
-  const { disks } = placementOf(shape);
+  const { disks, balloonAt } = placementOf(shape);
   assert.equal(disks[1], 7);
+  assert.equal(balloonAt, 'none');
+  const withBalloon = { ...shape, pci: [...shape.pci!, { device: 'virtio-balloon' }] };
+  assert.equal(placementOf(withBalloon).balloonAt, 'pci');
+  const inSlot = {
+    ...shape,
+    virtio: shape.virtio.map((s, i) => (i === 2 ? { device: 'virtio-balloon' } : s)),
+  };
+  assert.deepEqual([placementOf(inSlot).balloon, placementOf(inSlot).balloonAt], [2, 'mmio']);
   assert.equal(disks[0], undefined, 'disk 0 sat on PCI, in no slot');
   assert.equal(withDiskIndices(shape).virtio[7]?.disk, 1);
 });

@@ -7,7 +7,7 @@
 // QEMU's plugging order have no `disk`: then every Berth had put disk 0 in the highest slot
 // the disks took, disk 1 in the next lower and so on, which is what withDiskIndices assumes.
 //
-//   placementOf(shape); // { disks: [7, 6], net: 2, rng: 0, powerButton: 3 }
+//   placementOf(shape); // { disks: [7, 6], net: 2, rng: 0, powerButton: 3, balloonAt: 'pci' }
 
 import type { BoardShape, SlotShape } from '../../machine/board/virtState.js';
 
@@ -19,9 +19,12 @@ export interface SavedPlacement {
   console?: number;
   rng?: number;
   powerButton?: number;
+  balloon?: number;
+  /** Where the saved board's balloon was: in a virtio slot (`balloon`), on PCI, or nowhere. */
+  balloonAt: 'mmio' | 'pci' | 'none';
 }
 
-type Role = Exclude<keyof SavedPlacement, 'disks'>;
+type Role = Exclude<keyof SavedPlacement, 'disks' | 'balloonAt'>;
 
 /** The configuration's role of each single virtio device, by its device name in a shape. */
 const ROLES: Record<string, Role> = {
@@ -29,6 +32,7 @@ const ROLES: Record<string, Role> = {
   'virtio-console': 'console',
   'virtio-rng': 'rng',
   'virtio-input': 'powerButton',
+  'virtio-balloon': 'balloon',
 };
 
 /** The shape's slots as objects (a shape read from a file or a peer may hold anything). */
@@ -42,14 +46,19 @@ function slotsOf(shape: unknown): (Record<string, unknown> | null)[] {
   );
 }
 
-/** How many disks the shape has on PCI (whose numbers count among the slots' disks'). */
-function pciDisks(shape: unknown): number {
+/** How many devices named `device` the shape has on PCI. */
+function onPci(shape: unknown, device: string): number {
   const v: unknown = (shape as { pci?: unknown } | null)?.pci;
   if (!Array.isArray(v)) return 0;
   return v.filter(
     (s: unknown) =>
-      s !== null && typeof s === 'object' && (s as Record<string, unknown>).device === 'virtio-blk',
+      s !== null && typeof s === 'object' && (s as Record<string, unknown>).device === device,
   ).length;
+}
+
+/** How many disks the shape has on PCI (whose numbers count among the slots' disks'). */
+function pciDisks(shape: unknown): number {
+  return onPci(shape, 'virtio-blk');
 }
 
 /**
@@ -76,7 +85,7 @@ function diskNumbers(slots: (Record<string, unknown> | null)[], onPci = 0): Map<
 /** Where each device of `shape` sits; devices it names twice (or not at all) are left out. */
 export function placementOf(shape: unknown): SavedPlacement {
   const slots = slotsOf(shape);
-  const out: SavedPlacement = { disks: [] };
+  const out: SavedPlacement = { disks: [], balloonAt: 'none' };
   for (const [slot, disk] of diskNumbers(slots, pciDisks(shape))) out.disks[disk] = slot;
   const seen = new Map<Role, number>();
   slots.forEach((s, slot) => {
@@ -90,6 +99,8 @@ export function placementOf(shape: unknown): SavedPlacement {
   for (const [role, slot] of seen) {
     if (slot >= 0) out[role] = slot;
   }
+  if (seen.has('balloon')) out.balloonAt = 'mmio';
+  else if (onPci(shape, 'virtio-balloon') > 0) out.balloonAt = 'pci';
   return out;
 }
 
