@@ -602,7 +602,9 @@ export class Mmu {
       }
       const v = this.bus.readDevice(pa, size);
       if (v < 0) this.fault(ACCESS_READ, false, lo, hi);
-      return v;
+      // As an int32, as RAM's values come: a value past 2^31 would reach Hart.run as a double
+      // and throw away its optimised code.
+      return v | 0;
     }
     // Crosses a page: translate both pages first so a fault leaves nothing half done.
     const first = 4096 - (lo & 0xfff);

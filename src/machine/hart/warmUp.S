@@ -3,10 +3,27 @@
 # integer, multiply/divide, bit manipulation, loads and stores of each width, branches both
 # ways, calls, CSR accesses, atomics, floating point, compressed instructions, traps (ecall,
 # ebreak, illegal instruction, access and page faults), an interrupt, and all of it again in
-# S-mode under Sv39 paging at the addresses where kernels run. It ends at a WFI with a
-# checksum of its work in a0.
-# Registers: s0 data, s1 loop counter, s2 pass (0 M-mode, 1 S-mode), a0 checksum.
+# S-mode under Sv57 paging at the addresses where kernels run. Then a kernel's round, over
+# and over: a U-mode program under a three-level page table, its store page fault and ecall
+# delegated to an S-mode handler, a fetch from an unmapped page, sfence.vma by address and
+# by ASID, satp switching ASIDs, kernel reads of user memory under SUM, code written at a
+# page's end and run across it, and an Sstc timer that wakes a WFI with interrupts masked
+# and is taken once they are not. It ends at a WFI with a checksum of its work in a0.
+# Registers: s0 data, s1 loop counter, s2 pass (0 M-mode, 1 S-mode), a0 checksum; in the
+# kernel's rounds s3 the ecall's way back, s4 the user entry, s6 rounds, s7 satp without
+# ASID, s8 the last-level table, s9 the user data page's entry.
 	.option norvc
+
+	# table[index] = a pointer to the next level's table at `next` (uses t5, t6)
+	.macro	link table, index, next
+	srli	t5, \next, 12
+	slli	t5, t5, 10
+	ori	t5, t5, 1
+	li	t6, \index * 8
+	add	t6, t6, \table
+	sd	t5, 0(t6)
+	.endm
+
 	.text
 	.globl _start
 _start:
@@ -27,29 +44,52 @@ loop:
 	addi	s1, s1, -1
 	bnez	s1, loop
 	bnez	s2, done
-	# S-mode with an identity gigapage over RAM: root table at s0 + 4096.
+	# S-mode under Sv57, as Linux takes it where it can. Tables from s0 + 4096: the root, a
+	# level 3 and a level 2 table for low addresses, and another two for high ones; a gigapage
+	# maps RAM at its own address and again at 0xffffffff80000000, where kernels run.
 	li	t0, 4096
-	add	t0, s0, t0
-	srli	t1, t0, 12
-	li	t2, 8 << 60
+	add	a4, s0, t0
+	add	a5, a4, t0
+	add	a6, a5, t0
+	add	a7, a6, t0
+	add	t3, a7, t0
+	link	a4, 0, a5
+	link	a5, 0, a6
+	link	a4, 511, a7
+	link	a7, 511, t3
+	li	t2, (0x80000000 >> 12) << 10 | 0xef	# V R W X G A D
+	sd	t2, 2 * 8(a6)
+	li	t0, 510 * 8
+	add	t0, t0, t3
+	sd	t2, 0(t0)
+	srli	t1, a4, 12
+	li	t2, 10 << 60
 	or	t1, t1, t2
-	li	t2, 0x80000000
-	srli	t2, t2, 30
-	slli	t2, t2, 3
-	add	t2, t2, t0
-	li	t3, (0x80000000 >> 12) << 10 | 0xcf	# V R W X A D
-	sd	t3, 0(t2)
-	li	t2, 510 * 8		# and again at 0xffffffff80000000, where kernels run
-	add	t2, t2, t0
-	sd	t3, 0(t2)
 	li	t2, 7
 	csrw	mcounteren, t2
-	li	t0, -1			# PMP: S-mode may reach everything
-	csrw	pmpaddr0, t0
-	li	t0, 0x1f
+	li	t0, (0x80010000 + 0x8000 - 1) >> 2	# PMP: 64 KiB past RAM closed (as firmware
+	csrw	pmpaddr0, t0			# guards its own), then S-mode may reach everything
+	li	t0, -1
+	csrw	pmpaddr1, t0
+	li	t0, 0x1f18
 	csrw	pmpcfg0, t0
 	csrw	satp, t1
 	sfence.vma
+	# for the kernel's rounds: ecalls from U and instruction and store page faults go to S,
+	# and so does the supervisor timer, which Sstc (menvcfg.STCE) drives
+	li	t0, (1 << 8) | (1 << 12) | (1 << 15)
+	csrw	medeleg, t0
+	li	t0, 1 << 5
+	csrw	mideleg, t0
+	li	t0, -1
+	slli	t0, t0, 63
+	csrs	menvcfg, t0
+	lla	t0, strap
+	li	t2, 0xffffffff00000000
+	add	t0, t0, t2
+	csrw	stvec, t0
+	li	t0, -1
+	csrw	stimecmp, t0
 	li	t0, 0x1800
 	csrc	mstatus, t0
 	li	t0, 0x0800		# MPP = S
@@ -61,8 +101,122 @@ loop:
 	li	s2, 1
 	mret
 done:
+	# The kernel's rounds. User tables under the low level 2 one (s0 + 12288): [0] -> level 1
+	# (s0 + 24576), [0] -> level 0 (s0 + 28672); user code at 0x10000 (the page of ucode),
+	# user data at 0x20000 (s0 + 32768), mapped by the page fault handler without A and D
+	# (the walk sets them) and unmapped each round.
+	li	t1, 12288
+	add	t1, t1, s0
+	li	t2, 24576
+	add	t2, t2, s0
+	li	s8, 28672
+	add	s8, s8, s0
+	link	t1, 0, t2
+	link	t2, 0, s8
+	li	t4, 32768
+	add	t4, t4, s0
+	srli	t4, t4, 12
+	slli	t4, t4, 10
+	ori	s9, t4, 0x17		# V R W U
+	lla	t4, ucode		# at the high alias: its physical address is the low half
+	slli	t4, t4, 32
+	srli	t4, t4, 32
+	srli	t5, t4, 12
+	slli	t5, t5, 10
+	ori	t5, t5, 0x5b		# V R X U A
+	sd	t5, 16 * 8(s8)
+	slli	t4, t4, 52		# its page offset
+	srli	t4, t4, 52
+	li	s4, 0x10000
+	or	s4, s4, t4
+	csrr	s7, satp
+	sfence.vma
+	li	s6, 160			# past the scratch hart's threshold: the rounds run as blocks too
+kround:
+	andi	t2, s6, 1		# ASID 1 or 2 over the same tables
+	addi	t2, t2, 1
+	slli	t0, t2, 44
+	or	t0, t0, s7
+	csrw	satp, t0
+	lla	s3, kback
+	csrw	sepc, s4
+	li	t0, 0x100		# SPP = U
+	csrc	sstatus, t0
+	sret
+kback:
+	li	t3, 0x40000		# SUM: the kernel reads the user's page; kread clears it again
+	csrs	sstatus, t3
+	jal	kread
+	add	a0, a0, t1
+	sd	zero, 32 * 8(s8)	# unmap the user data page: its next store faults again
+	li	t0, 0x20000
+	sfence.vma t0, zero
+	andi	t0, s6, 7
+	bnez	t0, 1f
+	sfence.vma zero, t2
+1:	li	t0, 0x8000effe		# addi a0, a0, 1 or 2 across the page's end, then ret
+	li	t1, 0x0513
+	sh	t1, 0(t0)
+	andi	t1, s6, 1
+	slli	t1, t1, 4
+	li	t4, 0x80670015
+	add	t1, t1, t4
+	sw	t1, 2(t0)
+	sh	zero, 6(t0)
+	fence.i
+	jalr	t0
+	li	t0, 0x30000		# a call to an unmapped page: the handler returns to t2
+	jalr	t2, 0(t0)
+	csrw	stimecmp, zero		# due at once: wakes a WFI with SIE clear, then taken
+	li	t0, 0x20
+	csrs	sie, t0
+	csrr	t1, sip
 	wfi
-	j	done
+	csrsi	sstatus, 2
+	csrci	sstatus, 2
+	add	a0, a0, t1
+	addi	s6, s6, -1
+	bnez	s6, kround
+final:
+	wfi
+	j	final
+
+kread:
+	li	t0, 0x20000
+	ld	t1, 0(t0)
+	csrc	sstatus, t3
+	ret
+
+	.balign	4
+strap:					# S-mode traps
+	csrr	t0, scause
+	bltz	t0, 2f
+	li	t1, 8
+	beq	t0, t1, 1f
+	li	t1, 12
+	beq	t0, t1, 3f
+	csrr	t0, stval		# a page fault on the user's data: map it and retry
+	srli	t1, t0, 12
+	andi	t1, t1, 511
+	slli	t1, t1, 3
+	add	t1, t1, s8
+	sd	s9, 0(t1)
+	sfence.vma t0, zero
+	sret
+1:	jr	s3			# an ecall from U: back to the kernel's round
+2:	li	t0, -1			# the timer
+	csrw	stimecmp, t0
+	sret
+3:	csrw	sepc, t2		# an instruction page fault: back to the caller
+	sret
+
+ucode:					# U-mode: runs at 0x10000 + its page offset
+	li	t2, 0x20000
+	sd	a0, 0(t2)		# a store page fault, the first time each round
+	ld	t3, 0(t2)
+	add	a0, a0, t3
+	csrr	t4, sscratch		# illegal in U-mode: M's handler skips it
+	ecall
 
 body:
 	# integer computation, kept wide
@@ -267,6 +421,8 @@ body:
 	csrci	mstatus, 8
 	fence
 	fence.i
+	li	t1, 0x3000		# code outside RAM (warmUp.ts's ROM; unmapped in S-mode)
+	jalr	t2, 0(t1)
 7:	ret
 
 leaf:
@@ -288,4 +444,4 @@ trap:
 	.data
 	.balign	4096
 data:
-	.fill	8192, 1, 0
+	.fill	36864, 1, 0

@@ -1,6 +1,7 @@
 // The engines' warm-up program (warmUp.ts): its words are what warmUp.S assembles to, and it
 // runs to its final WFI in S-mode at the kernel's addresses, on the interpreter and on
-// translated blocks alike, through every kind of trap it was written to take.
+// translated blocks alike, through every kind of trap it was written to take (M-mode, S-mode
+// and U-mode ones, delegated or not).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,6 +67,12 @@ test('the warm-up runs to its end on both engines, through each kind of trap', (
     // the passes whose counter (240 down to 1) is a multiple of 16, 15 in each mode
     for (const cause of [11, 9, 5, 13]) assert.equal(w.exceptions.get(cause), 15, `${cause}`);
     assert.equal(w.exceptions.get(3), 2 * 15, 'breakpoints');
+    // the kernel's 160 rounds: a store page fault and an ecall from U-mode, and a call to an
+    // unmapped page, each round; and the S-mode pass's calls into the ROM, which is unmapped
+    // there (in M-mode they run it)
+    assert.equal(w.exceptions.get(15), 160, 'store page faults');
+    assert.equal(w.exceptions.get(8), 160, 'ecalls from U-mode');
+    assert.equal(w.exceptions.get(12), 160 + 15, 'instruction page faults');
     assert.ok((w.exceptions.get(2) ?? 0) > 15);
   }
   assert.equal(jit.hart.instret, plain.hart.instret);
