@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../vmm/nodeFlags.js';
+import { NODE_ENV, NODE_FLAGS } from '../vmm/nodeFlags.js';
 
 /** dist/src/cli/main.js, from dist/src/host/: the `berth` command the VMMs run. */
 export const BERTH_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -66,6 +66,7 @@ export function launchVmm(paths: LaunchPaths, berthMain = BERTH_MAIN): Promise<n
         stdio: paths.tapFd === undefined ? ['ignore', log, log] : ['ignore', log, log, paths.tapFd],
         env: {
           ...env,
+          ...NODE_ENV,
           BERTH_EXIT_FILE: paths.exit,
           BERTH_CGROUP_PROCS: (paths.cgroupProcs ?? []).join('\n'),
           BERTH_VMM_UID: paths.user ? String(paths.user.uid) : '',

@@ -40,8 +40,9 @@ function gc(): void {
 
 /**
  * Asks glibc for one malloc arena for the threads that have none yet (V8's compile threads
- * would make one each, holding some 40 MiB the trim cannot give back). Not awaited: the
- * threads start allocating when the guest's first blocks compile, well after this is done.
+ * would make one each, holding some 40 MiB the trim cannot give back). Not awaited. Threads
+ * that allocated before it keep theirs: a VMM started with NODE_ENV (nodeFlags.ts) has the
+ * limit from the start, and this is for one started otherwise.
  */
 export function limitMallocArenas(): void {
   void hostMemory().then((m) => m?.option(M_ARENA_MAX, 1));

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/vmm/nodeFlags.js';
+import { NODE_ENV, NODE_FLAGS } from '../../src/vmm/nodeFlags.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/src/cli/main.js, from dist/test/integration/. */
@@ -17,8 +17,8 @@ export class ConsoleSession {
   private seen = 0;
   readonly exited: Promise<number | null>;
 
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stdout.on('data', (d: Buffer) => {
       this.output += d.toString('latin1');
     });
@@ -44,7 +44,10 @@ export class ConsoleSession {
   }
 
   static berth(args: string[]): ConsoleSession {
-    return new ConsoleSession(process.execPath, [...NODE_FLAGS, BERTH_CLI, 'run', ...args]);
+    return new ConsoleSession(process.execPath, [...NODE_FLAGS, BERTH_CLI, 'run', ...args], {
+      ...process.env,
+      ...NODE_ENV,
+    });
   }
 
   /** Waits until output after the last match contains `pattern`; returns the text up to the match. */

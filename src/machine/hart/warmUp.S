@@ -148,7 +148,33 @@ kback:
 	csrs	sstatus, t3
 	jal	kread
 	add	a0, a0, t1
-	sd	zero, 32 * 8(s8)	# unmap the user data page: its next store faults again
+	andi	t0, s6, 7		# one round in 8: the MMU's slow paths, each width
+	bnez	t0, 2f			# missing the TLB,
+	sfence.vma
+	lbu	t1, 0(s0)
+	sfence.vma
+	lhu	t1, 2(s0)
+	sfence.vma
+	lw	t1, 4(s0)
+	sfence.vma
+	ld	t1, 8(s0)
+	sfence.vma
+	sb	t1, 16(s0)
+	sfence.vma
+	sh	t1, 18(s0)
+	sfence.vma
+	sw	t1, 20(s0)
+	sfence.vma
+	sd	t1, 24(s0)
+	li	t0, 4092		# an access across a page's end (into the root table's page,
+	add	t0, t0, s0		# and back unchanged),
+	ld	t1, 1(t0)
+	sd	t1, 1(t0)
+	lla	t4, data		# and s0's page at its high address too: one TLB set, two tags
+	ld	t1, 0(t4)
+	ld	t1, 0(s0)
+	ld	t1, 0(t4)
+2:	sd	zero, 32 * 8(s8)	# unmap the user data page: its next store faults again
 	li	t0, 0x20000
 	sfence.vma t0, zero
 	andi	t0, s6, 7
@@ -298,6 +324,8 @@ body:
 	zext.h	t2, a1
 	bset	t3, a0, a3
 	clmul	t4, a0, a1
+	clmulh	t5, a0, a1
+	cpopw	t6, a1
 	add	a0, a0, t1
 	# loads and stores of each width
 	sd	a0, 0(s0)
@@ -353,6 +381,7 @@ body:
 	amoor.d	t2, a2, (s0)
 	amomax.d t3, a3, (s0)
 	amominu.w t4, a1, (s0)
+	amoxor.w t4, a2, (s0)
 	lr.d	t5, (s0)
 	sc.d	t6, a0, (s0)
 	lr.w	t5, (s0)
@@ -386,6 +415,7 @@ body:
 	fsw	fs3, 24(s0)
 	flw	fs4, 24(s0)
 	fmv.x.w	t0, fs4
+	fmv.w.x	fs5, a1
 	fcvt.d.s ft4, fs4
 	fadd.d	ft5, ft4, ft3, rup
 	add	a0, a0, t3
@@ -421,7 +451,8 @@ body:
 	csrci	mstatus, 8
 	fence
 	fence.i
-	li	t1, 0x3000		# code outside RAM (warmUp.ts's ROM; unmapped in S-mode)
+	li	t1, 0x3000		# a device read, and code outside RAM (warmUp.ts's ROM;
+	lw	t3, 0(t1)		# unmapped in S-mode)
 	jalr	t2, 0(t1)
 7:	ret
 
