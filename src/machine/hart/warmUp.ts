@@ -19,7 +19,7 @@ import { Bus } from '../bus.js';
 import { Ram } from '../ram.js';
 import { Hart, StopReason } from './hart.js';
 
-/** Where the program runs, and the scratch RAM's size (code, data and one page table). */
+/** Where the program runs, and the scratch RAM's size (code, data and its page tables). */
 export const WARM_UP_BASE = 0x80000000;
 const WARM_UP_RAM = 64 * 1024;
 /** Where the scratch bus has a ROM of one instruction. */
