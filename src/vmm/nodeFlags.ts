@@ -15,8 +15,24 @@
 // not done. Without it, a booted guest's first 30 s idle at the prompt took 1.00 to 1.13 %
 // of a core instead of 1.27 to 1.30 % (three runs each, alternating), and held 3.5 MiB more
 // (172 against 169 MiB).
+//
+// --no-wasm-lazy-compilation: with lazy compilation (Node 20's default), V8 compiles a wasm
+// function at its first call, and each module's first instantiation also posts four delayed
+// tasks (ReportLazyCompilationTimesTask, due 5, 20, 60 and 120 s later) that only gather
+// statistics for Chrome's metrics. The translator instantiates a module per batch of blocks
+// (machine/hart/jit/blockCache.ts), some hundreds in a boot, so their tasks came due by the
+// hundred per second: Node's delayed-task thread and V8's workers woke some 85 times a second
+// for seconds on end, 5 and 20 s after the boot's modules were made. The blocks of a batch are
+// hot code asked for by the harts, so compiling them all when the module is made costs little
+// more. A booted guest's first 30 s idle at its prompt took 1.17 and 1.23 % of a core with the
+// flag, 2.03 to 2.40 % without (this 2-core machine; gdb on the delayed-task thread counted
+// 1,706 tasks run in 20 s without it), and 164 MiB resident instead of 173.
 
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-memory-reducer'];
+export const NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--no-memory-reducer',
+  '--no-wasm-lazy-compilation',
+];
 
 /**
  * MALLOC_ARENA_MAX=1: glibc gives each thread that allocates an arena of its own, and V8's
