@@ -20,7 +20,7 @@
 // function at its first call, and each module's first instantiation also posts four delayed
 // tasks (ReportLazyCompilationTimesTask, due 5, 20, 60 and 120 s later) that only gather
 // statistics for Chrome's metrics. The translator instantiates a module per batch of blocks
-// (machine/hart/jit/blockCache.ts), some hundreds in a boot, so their tasks came due by the
+// (machine/hart/jit/blockCache.ts), about a thousand in a boot, so their tasks came due by the
 // hundred per second: Node's delayed-task thread and V8's workers woke some 85 times a second
 // for seconds on end, 5 and 20 s after the boot's modules were made. The blocks of a batch are
 // hot code asked for by the harts, so compiling them all when the module is made costs little
