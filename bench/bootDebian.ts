@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { buildDebianImage, debianBuildProblem } from '../src/images/debianDistro.js';
 import { bootDebianOnBerth, bootDebianOnQemu } from '../test/integration/debianBoot.js';
 import type { ConsoleSession } from '../test/integration/session.js';
-import { rssMiB } from './sessions.js';
+import { onCleanup } from './cleanup.js';
+import { rssMiB, started } from './sessions.js';
 
 const LOGIN = /^debian login: /m;
 
@@ -27,6 +28,7 @@ export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | str
   const problem = debianBuildProblem();
   if (problem) return problem;
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-debian-'));
+  const removeDir = onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const r = await buildDebianImage({
       outDir: join(dir, 'img'),
@@ -44,10 +46,10 @@ export async function measureDebianBoot(memory = '1G'): Promise<DebianBoot | str
         await s.exited;
       }
     };
-    const qemu = await time(bootDebianOnQemu(r, { dir, memory }));
-    const berth = await time(bootDebianOnBerth(r, { dir, memory }));
+    const qemu = await time(started(bootDebianOnQemu(r, { dir, memory })));
+    const berth = await time(started(bootDebianOnBerth(r, { dir, memory })));
     return { berth: berth.s, qemu: qemu.s, berthRssMiB: berth.rss, qemuRssMiB: qemu.rss };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
   }
 }

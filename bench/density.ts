@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs } from './benchArgs.js';
+import { onCleanup } from './cleanup.js';
 import WebSocket from 'ws';
 import { ensureDefaultAssets, READY_BANNER } from '../src/images/assets.js';
 import { DaemonProcess, processesMentioning, until } from '../test/host/harness.js';
@@ -97,6 +98,18 @@ interface Fleet {
 
 async function berthFleet(): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-density-'));
+  // Killed or failed midway: the daemon and its guests (which outlive a daemon stopped on
+  // purpose) go with the benchmark, and the folder too.
+  const removeAll = onCleanup(() => {
+    for (const p of processesMentioning(dir)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
   const socket = join(dir, 'api.sock');
   const daemon = await new DaemonProcess(dir, socket, ['--start-timeout', '600']).ready();
   const names: string[] = [];
@@ -178,8 +191,7 @@ async function berthFleet(): Promise<Fleet> {
       await Promise.all(names.map((n) => daemon.act(n, { action: 'stop', force: true })));
       daemon.child.kill('SIGTERM');
       await daemon.exited;
-      for (const p of processesMentioning(dir)) process.kill(p.pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      removeAll();
     },
   };
 }
@@ -188,14 +200,7 @@ async function qemuFleet(): Promise<Fleet> {
   const a = await ensureDefaultAssets({ progress: false });
   const kids: ChildProcess[] = [];
   // QEMU does not end with us by itself: a Ctrl-C or kill of the benchmark takes it along.
-  const killAll = (): void => kids.forEach((k) => k.kill('SIGKILL'));
-  process.once('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      killAll();
-      process.exit(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15));
-    });
-  }
+  onCleanup(() => kids.forEach((k) => k.kill('SIGKILL')));
   const boot = async (): Promise<void> => {
     const c = spawn(
       'qemu-system-riscv64',

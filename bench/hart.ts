@@ -5,15 +5,17 @@
 // Run: npm run bench   (needs gcc-riscv64-linux-gnu and qemu-user)
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runUserElf } from '../test/support/userRunner.js';
+import { onCleanup } from './cleanup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, '..', '..', 'bench', 'programs');
 const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+onCleanup(() => rmSync(work, { recursive: true, force: true }));
 
 function build(name: string): string {
   const out = join(work, name + '.elf');

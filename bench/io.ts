@@ -14,6 +14,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleSession } from '../test/integration/session.js';
+import { onCleanup } from './cleanup.js';
+import { started } from './sessions.js';
 import { buildImage } from '../src/images/imageBuild.js';
 import { GUEST_READY_BANNER } from '../src/images/rootfs.js';
 import { PLAIN_CONSOLE_ARG } from '../src/images/initramfs.js';
@@ -61,7 +63,7 @@ async function measure(
   start: () => ConsoleSession,
   hostAddr: string,
 ): Promise<Figures> {
-  const s = start();
+  const s = started(start());
   try {
     await s.expect(GUEST_READY_BANNER, 900_000);
     await s.expect(PROMPT, 60_000);
@@ -97,6 +99,7 @@ async function measure(
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-io-'));
+const removeDir = onCleanup(() => rmSync(dir, { recursive: true, force: true }));
 try {
   const img = await buildImage({
     outDir: dir,
@@ -171,5 +174,5 @@ try {
     '\ncommand: npm run bench:io (node dist/bench/io.js); 256 MiB guests from `berth image build`',
   );
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  removeDir();
 }

@@ -298,6 +298,12 @@ async function ensureRootfsTarball(o: {
   await mkdir(o.cache.dir, { recursive: true });
   await removeStale(o.cache.dir);
   const tmp = join(o.cache.dir, `${TARBALL_PREFIX}${process.pid}-${key}.tar`);
+  // mmdebstrap's own temporary folders (the tree it builds, its GnuPG home) go in the cache
+  // folder too, under this process's ID, not in /tmp: a killed build leaves them behind (mmdebstrap
+  // gets 10 s to clean up, riscvNamespace.ts, and keeps its GnuPG home even then), and the next
+  // build removes them with the rest.
+  const scratch = join(o.cache.dir, `${SCRATCH_PREFIX}${process.pid}-${key}`);
+  await mkdir(scratch, { recursive: true });
   const args = [
     'mmdebstrap',
     '--mode=root',
@@ -316,6 +322,7 @@ async function ensureRootfsTarball(o: {
   }, 60_000);
   try {
     const code = await runInRiscvNamespace(args, {
+      env: { ...process.env, TMPDIR: scratch },
       onLine: (line) => {
         if (/^(I|W|E): /.test(line) && !line.includes('/sys: permission denied')) o.log(line);
       },
@@ -344,15 +351,18 @@ async function ensureRootfsTarball(o: {
   } finally {
     clearInterval(beat);
     await rm(tmp, { force: true });
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
 const STAGING_PREFIX = 'debian-staging-';
 const TARBALL_PREFIX = 'debian-tarball-';
+const SCRATCH_PREFIX = 'debian-tmp-';
 
 /**
- * Removes what a build killed before it could clean up left in the cache folder: unpacked trees
- * and unfinished tarballs (about a GiB each) whose builder process is gone.
+ * Removes what a build killed before it could clean up left in the cache folder: unpacked trees,
+ * unfinished tarballs (about a GiB each) and mmdebstrap's temporary folders, whose builder
+ * process is gone.
  */
 async function removeStale(dir: string): Promise<void> {
   let names: string[];
@@ -362,7 +372,9 @@ async function removeStale(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    const m = new RegExp(`^(?:${STAGING_PREFIX}|${TARBALL_PREFIX})(\\d+)-`).exec(name);
+    const m = new RegExp(`^(?:${STAGING_PREFIX}|${TARBALL_PREFIX}|${SCRATCH_PREFIX})(\\d+)-`).exec(
+      name,
+    );
     if (!m || processAlive(Number(m[1]))) continue;
     await rm(join(dir, name), { recursive: true, force: true });
   }

@@ -37,10 +37,15 @@ const ID_COUNT = 65536;
 /**
  * The shell that runs first inside, as the PID namespace's init: waits for its ID maps, registers
  * riscv64 and runs the command. Its stdin stays open as long as the Berth process lives: at
- * end-of-file (Berth killed, even with SIGKILL) the command gets SIGTERM (mmdebstrap then removes
- * its temporary tree), and when this shell ends the kernel kills whatever is left in the
- * namespace.
+ * end-of-file (Berth killed, even with SIGKILL) the command gets SIGTERM, and whatever is left in
+ * the namespace SIGKILL GRACE_S seconds later; when this shell ends, the kernel kills the rest.
+ * mmdebstrap, told to stop while it installs packages, waits for the step to end (minutes of
+ * apt and dpkg) before it cleans up; what it leaves is the caller's to remove (debianDistro.ts
+ * gives it a temporary folder of its own).
  */
+/** Seconds the command has to end after Berth is gone, before all it started is killed. */
+const GRACE_S = 10;
+
 const INNER = [
   'read -r _ || exit 97',
   'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 98',
@@ -48,7 +53,7 @@ const INNER = [
   '"$@" < /dev/null &',
   'command=$!',
   'exec 3<&0', // a background job's stdin would be /dev/null
-  '(cat <&3 > /dev/null; kill -TERM "$command" 2> /dev/null) &',
+  `(cat <&3 > /dev/null; kill -TERM "$command"; sleep ${GRACE_S}; kill -KILL -1) 2> /dev/null &`,
   'wait "$command"',
 ].join('\n');
 
