@@ -10,14 +10,10 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runUserElf } from '../test/support/userRunner.js';
-import { onCleanup } from './cleanup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, '..', '..', 'bench', 'programs');
-const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
-onCleanup(() => rmSync(work, { recursive: true, force: true }));
-
-function build(name: string): string {
+function build(work: string, name: string): string {
   const out = join(work, name + '.elf');
   execFileSync('riscv64-linux-gnu-gcc', [
     '-nostdlib',
@@ -40,6 +36,21 @@ function qemuSeconds(elf: string): number {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
+/**
+ * Builds program `name` and times it on qemu-riscv64 (best of 2): its ELF's bytes and the
+ * seconds. The folder is gone when this returns: the long runs after it are synchronous, so a
+ * signal ends the benchmark at once, with nothing left to clean up.
+ */
+function buildAndTimeQemu(name: string): { bytes: Buffer; q: number } {
+  const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  try {
+    const elf = build(work, name);
+    return { bytes: readFileSync(elf), q: Math.min(qemuSeconds(elf), qemuSeconds(elf)) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 const rows: string[][] = [
   [
     'workload',
@@ -60,9 +71,7 @@ const ENGINES = [
 /** `node dist/bench/hart.js mpiloop,intloop` runs only those programs. */
 const ONLY = process.argv[2]?.split(',');
 for (const name of ONLY ?? ['intloop', 'memloop', 'fploop', 'mpiloop']) {
-  const elf = build(name);
-  const bytes = readFileSync(elf);
-  const q = Math.min(qemuSeconds(elf), qemuSeconds(elf));
+  const { bytes, q } = buildAndTimeQemu(name);
   for (const engine of ENGINES) {
     const opts = { ramSize: 8 << 20, jitThreshold: engine.jitThreshold };
     runUserElf(bytes, { ...opts, maxInstructions: 5_000_000 }); // warm-up
