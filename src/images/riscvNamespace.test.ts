@@ -58,7 +58,7 @@ test(
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-ns-'));
     const mark = join(dir, 'term');
-    // A command that notes SIGTERM and goes on, with a child that would run for 17 minutes.
+    // A command that notes SIGTERM and goes on, with a child that would run for over 16 minutes.
     const token = `${1000 + (process.pid % 1000)}.${Date.now() % 1000}`;
     const script =
       `trap 'echo term > ${mark}' TERM; sleep ${token} & ` + 'while :; do sleep 0.1; done';

@@ -34,6 +34,9 @@ const BINFMT_RULE =
 /** How many user and group IDs map into the namespace, from 0 (system users and nobody). */
 const ID_COUNT = 65536;
 
+/** Seconds the command has to end after Berth is gone, before all it started is killed. */
+const GRACE_S = 10;
+
 /**
  * The shell that runs first inside, as the PID namespace's init: waits for its ID maps, registers
  * riscv64 and runs the command. Its stdin stays open as long as the Berth process lives: at
@@ -43,9 +46,6 @@ const ID_COUNT = 65536;
  * apt and dpkg) before it cleans up; what it leaves is the caller's to remove (debianDistro.ts
  * gives it a temporary folder of its own).
  */
-/** Seconds the command has to end after Berth is gone, before all it started is killed. */
-const GRACE_S = 10;
-
 const INNER = [
   'read -r _ || exit 97',
   'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 98',
