@@ -32,7 +32,7 @@ export const PAGE_SIZE = 4096;
  */
 export const CODE_SLOT_WORDS = 4;
 /** Bytes of one hart's area (registers, TLBs) at the front of the wasm memory. */
-export const HART_AREA_BYTES = 524288;
+export const HART_AREA_BYTES = 1 << 20;
 /** Bytes in front of RAM for hart areas. */
 export const HART_AREAS_BYTES = 8 * HART_AREA_BYTES;
 const WASM_PAGE = 65536;

@@ -85,8 +85,11 @@ export const TLB_EMPTY = -2;
  * (same jump cache generation, same privilege level) and the fetch TLB maps
  * the pc's page to the entry's RAM page: the dispatcher checks both at every
  * jump, so TLB flushes and address-space switches need not touch the cache.
+ * Direct-mapped: with 8,192 entries, jumps of `sed | awk` in the bench:cpu guest that shared
+ * an index evicted each other 2.2 million times in one run (each a return to JavaScript and a
+ * dispatch again, of 7.1 million dispatches); with 16,384, 0.16 million times.
  */
-export const JC_BITS = 13;
+export const JC_BITS = 14;
 export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 32;
 export const AREA_JC = AREA_XTLB + TLB_SIZE * TLB_SET_BYTES;

@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from '../../bus.js';
-import { Ram } from '../../ram.js';
+import { HART_AREA_BYTES, Ram } from '../../ram.js';
 import { Hart, StopReason } from '../hart.js';
-import { AREA_FTAG, AREA_JC, JC_ENTRY_BYTES, JC_SIZE } from '../areaLayout.js';
+import { AREA_END, AREA_FTAG, AREA_JC, JC_ENTRY_BYTES, JC_SIZE, jcIndex } from '../areaLayout.js';
 
 const BASE = 0x80000000;
 // li a0,0; li a1,1000; loop: add a0,a0,a1; sd a0,0(sp); ld a2,0(sp); addi a1,a1,-1; bnez a1,loop; wfi
@@ -125,6 +125,58 @@ test('the dispatcher chains blocks through the jump cache; writing a translated 
   // Writing a translated page drops its blocks and forgets the jumps into them.
   ram.write(BASE + 0x10, new Uint8Array(4));
   assert.equal(live(), 0);
+});
+
+/** `jal rd, off` and `beq rs1, rs2, off`, encoded. */
+function jal(rd: number, off: number): number {
+  const i = off >>> 0;
+  return (
+    (((i >>> 20) & 1) << 31) |
+    (((i >>> 1) & 0x3ff) << 21) |
+    (((i >>> 11) & 1) << 20) |
+    (((i >>> 12) & 0xff) << 12) |
+    (rd << 7) |
+    0x6f
+  );
+}
+function beq(rs1: number, rs2: number, off: number): number {
+  const i = off >>> 0;
+  return (
+    (((i >>> 12) & 1) << 31) |
+    (((i >>> 5) & 0x3f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (((i >>> 1) & 0xf) << 8) |
+    (((i >>> 11) & 1) << 7) |
+    0x63
+  );
+}
+
+test('blocks whose jumps share an index of an 8,192-entry jump cache both stay in it', () => {
+  // A at +0x1000 and B at +0x5008 hash to one entry of 8,192 (jcIndex) but to two of
+  // JC_SIZE: A counts a1 down and jumps to B, which counts a0 up and jumps back. Sharing one
+  // entry, each jump would evict the other's and leave the dispatcher for JavaScript.
+  const A = 0x1000;
+  const B = A + 0x4008;
+  const END = 0x100;
+  assert.equal(jcIndex(BASE + A) & 8191, jcIndex(BASE + B) & 8191);
+  assert.notEqual(jcIndex(BASE + A), jcIndex(BASE + B));
+  assert.ok(AREA_END <= HART_AREA_BYTES, 'the jump cache fits in a hart area');
+  const ram = new Ram(BASE, 1 << 20);
+  const hart = new Hart(new Bus(ram), { jitThreshold: 1 });
+  hart.blocks!.synchronous = true;
+  const put = (at: number, program: number[]): void => ram.write(BASE + at, words(program));
+  put(0, [0x00000513, 0x3e800593, jal(0, A - 8)]); // li a0,0; li a1,1000; j A
+  put(END, [0x10500073]); // wfi
+  put(A, [0xfff58593, beq(11, 0, END - (A + 4)), jal(0, B - (A + 8))]); // a1 -= 1; beqz a1,END; j B
+  put(B, [0x00150513, jal(0, A - (B + 4))]); // a0 += 1; j A
+  hart.pc = BigInt(BASE);
+  runToWfi(hart, 1_000_000);
+  assert.equal(hart.regs.get(10), 999n);
+  assert.equal(hart.regs.get(11), 0n);
+  assert.ok(hart.translatedInstructions > 4000, `${hart.translatedInstructions} translated`);
+  // A few dispatches while the blocks come in; then one runs the loop to its end.
+  assert.ok(hart.dispatches < 50, `${hart.dispatches} dispatches for 1,000 passes`);
 });
 
 test('released blocks and dropped decode arrays are made anew and give the same results', () => {
