@@ -5,6 +5,12 @@
 export interface Clock {
   /** Current mtime in ticks; never decreases. */
   now(): number;
+  /**
+   * True when mtime follows the instructions run (deterministic mode): interrupts must then come
+   * in at the very instruction, with or without translation (Hart.preciseInterrupts). Absent:
+   * taken as true.
+   */
+  readonly deterministic?: boolean;
 }
 
 /** Wall-clock time for the RTC: nanoseconds since the Unix epoch. */

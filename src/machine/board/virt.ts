@@ -259,6 +259,7 @@ export class VirtBoard implements Persistent<BoardState> {
           hartId: h,
           readTime: () => this.clint.mtime(),
           jitThreshold: cfg.jitThreshold,
+          preciseInterrupts: clock.deterministic !== false,
         }),
       );
     const remote = this.remote;

@@ -48,6 +48,13 @@ export const AREA_CSR_END = 344;
  */
 export const AREA_KICK = 344;
 /**
+ * Not 0: a block that sets sstatus.SIE (flagged BLOCK_STOP) returns to the hart's run loop, which
+ * looks for interrupts after it as after any CSR instruction it runs itself. The run loop sets
+ * it at each pass: to 0 only when no interrupt is pending and enabled in mie and the hart need not
+ * take one at the very instruction (Hart.preciseInterrupts), so that the dispatcher goes on.
+ */
+export const AREA_IRQ = 348;
+/**
  * Floating-point registers f0..f31: 32 little-endian 64-bit slots (FpRegs views them; a single
  * is the low half, NaN-boxed by a high half of all ones).
  */

@@ -48,6 +48,8 @@ export interface Outcome {
   instret: number;
   /** TLB misses (Mmu.tlbMisses). */
   tlbMisses: number;
+  /** Calls into translated code (Hart.dispatches). */
+  dispatches: number;
 }
 
 /**
@@ -119,6 +121,7 @@ export function runCode(
     translated: hart.translatedInstructions,
     instret: hart.currentInstret(),
     tlbMisses: hart.mmu.tlbMisses,
+    dispatches: hart.dispatches,
   };
 }
 

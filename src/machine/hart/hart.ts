@@ -60,6 +60,7 @@ import {
   AREA_FTAG,
   AREA_JC,
   AREA_JUMP_FRAMES,
+  AREA_IRQ,
   AREA_KICK,
   AREA_PC_HI,
   AREA_PC_LO,
@@ -95,6 +96,8 @@ export interface HartConfig {
   jitSynchronous?: boolean;
   /** The platform timer (mtime) in ticks; the `time` CSR and Sstc read it. */
   readTime?: () => number;
+  /** Hart.preciseInterrupts (default true). */
+  preciseInterrupts?: boolean;
   /**
    * The byte offset of the hart's area in the RAM buffer when it is not the next free one: a
    * worker thread's hart takes the area of the board's hart it runs (shared RAM).
@@ -118,6 +121,15 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
   readonly mmu: Mmu;
   readonly hartId: number;
   readTime: () => number;
+  /**
+   * True: a translated block that sets sstatus.SIE returns to the run loop, which looks for
+   * interrupts right after it, as the interpreter does after any CSR instruction: an interrupt
+   * that came due meanwhile (a timer, when time is the instructions run) comes in at the same
+   * instruction in both engines. False (time from a host clock, which moves on while blocks
+   * run anyway): only when one is pending and enabled already; a timer that falls due while the
+   * blocks run comes in when they return to the run loop, within the slice.
+   */
+  preciseInterrupts: boolean;
 
   pcLo = 0;
   pcHi = 0;
@@ -205,6 +217,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     if (this.blocks !== null && config.jitSynchronous) this.blocks.synchronous = true;
     this.hartId = config.hartId ?? 0;
     this.readTime = config.readTime ?? (() => 0);
+    this.preciseInterrupts = config.preciseInterrupts ?? true;
     this.dirtyEpoch = bus.ram.dirtyEpoch;
     this.kickWord =
       area >= 0 ? new Int32Array(bus.ram.buffer, area + AREA_KICK, 1) : new Int32Array(1);
@@ -268,7 +281,11 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   /** The interrupt to take now, or -1. */
   pendingInterrupt(): number {
-    const pend = this.effectiveMip() & this.mie;
+    return this.interruptOf(this.effectiveMip() & this.mie);
+  }
+
+  /** The interrupt to take now of those pending and enabled in mie (`pend`), or -1. */
+  private interruptOf(pend: number): number {
     if (pend === 0) return -1;
     const m = pend & ~this.mideleg;
     if (m !== 0 && (this.priv < PRIV_M || (this.mstatus & MSTATUS_MIE) !== 0)) return highest(m);
@@ -412,7 +429,9 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         break;
       }
       if (area32[AREA_KICK >> 2] !== 0) break; // another thread wants the hart (shared RAM)
-      const irq = this.pendingInterrupt();
+      const pend = this.effectiveMip() & this.mie;
+      area32[AREA_IRQ >> 2] = pend !== 0 || this.preciseInterrupts ? 1 : 0;
+      const irq = pend === 0 ? -1 : this.interruptOf(pend);
       if (irq >= 0) {
         this.wfi = false;
         this.takeTrap(irq, true, 0, 0);

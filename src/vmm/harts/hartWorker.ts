@@ -150,6 +150,8 @@ const hart = new Hart(bus, {
   area: init.area,
   jitThreshold: init.jitThreshold,
   readTime: mtime,
+  // Harts on threads of their own run on a host clock only (vmmMachine.ts).
+  preciseInterrupts: false,
 });
 load(init.state);
 

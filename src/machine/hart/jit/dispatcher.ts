@@ -3,8 +3,9 @@
 // without returning to JavaScript, until the budget is nearly spent, a block
 // leaves early, or the next pc has no entry. A block that ends flagged
 // BLOCK_STOP (blockEmitter.ts) makes it return at once, with the flag in its
-// count (budgets stay below it: MAX_DISPATCH). It calls blocks through a
-// function table indexed by block number (call_indirect).
+// count (budgets stay below it: MAX_DISPATCH), unless the hart's area says no
+// interrupt could come in (AREA_IRQ): it then goes on as after any block. It
+// calls blocks through a function table indexed by block number (call_indirect).
 //
 //   dispatch(area, pcLo, pcHi, budget, block) -> instructions completed
 //
@@ -12,6 +13,7 @@
 
 import {
   AREA_FTAG,
+  AREA_IRQ,
   AREA_JC,
   AREA_KICK,
   AREA_PC_HI,
@@ -120,10 +122,21 @@ export function dispatcherBytes(shared = false): Uint8Array {
   b.byte(W.I32Add);
   b.byte(W.LocalTee);
   b.u32(L_N);
-  // if the block stopped (BLOCK_STOP in k, and so in n) return n
+  // if the block stopped (BLOCK_STOP in k, and so in n): return n if area.irq != 0, else go on
+  // without the flag
   i32(BLOCK_STOP);
   b.byte(W.I32And);
+  b.byte(W.If);
+  b.byte(T_VOID);
+  get(P_AREA);
+  load(AREA_IRQ);
   returnN();
+  get(L_N);
+  i32(BLOCK_STOP);
+  b.byte(W.I32Xor);
+  b.byte(W.LocalSet);
+  b.u32(L_N);
+  b.byte(W.End);
   // pc = area.pc
   get(P_AREA);
   load(AREA_PC_LO);
