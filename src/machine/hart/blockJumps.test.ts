@@ -10,31 +10,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRIV_M } from './causes.js';
 import { StopReason } from './hart.js';
-import { alu, bothEngines, rng, WFI } from './csrTestkit.js';
+import { alu, bothEngines, branch, jal, rng, WFI } from './csrTestkit.js';
 
 /** Branch funct3 of BEQ, BNE, BLT, BGE, BLTU, BGEU. */
 const BRANCH_F3 = [0, 1, 4, 5, 6, 7];
 
-/** B-type: a branch of `f3` on rs1, rs2 to pc + off. */
-const branch = (f3: number, rs1: number, rs2: number, off: number): number =>
-  ((((off >> 12) & 1) << 31) |
-    (((off >> 5) & 0x3f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (f3 << 12) |
-    (((off >> 1) & 0xf) << 8) |
-    (((off >> 11) & 1) << 7) |
-    0x63) >>>
-  0;
-/** J-type: jal rd, pc + off. */
-const jal = (rd: number, off: number): number =>
-  ((((off >> 20) & 1) << 31) |
-    (((off >> 1) & 0x3ff) << 21) |
-    (((off >> 11) & 1) << 20) |
-    (((off >> 12) & 0xff) << 12) |
-    (rd << 7) |
-    0x6f) >>>
-  0;
 const addi = (rd: number, rs1: number, imm: number): number =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
 

@@ -35,6 +35,27 @@ export const alu = (k: number, rd: number, rs1: number, rs2: number): number =>
   ([0, 0x20 << 25, 0][k] | (rs2 << 20) | (rs1 << 15) | ([0, 0, 4][k] << 12) | (rd << 7) | 0x33) >>>
   0;
 
+/** B-type: a branch of funct3 `f3` (BEQ 0, BNE 1, ...) on rs1, rs2 to pc + off. */
+export const branch = (f3: number, rs1: number, rs2: number, off: number): number =>
+  ((((off >> 12) & 1) << 31) |
+    (((off >> 5) & 0x3f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (f3 << 12) |
+    (((off >> 1) & 0xf) << 8) |
+    (((off >> 11) & 1) << 7) |
+    0x63) >>>
+  0;
+/** J-type: jal rd, pc + off. */
+export const jal = (rd: number, off: number): number =>
+  ((((off >> 20) & 1) << 31) |
+    (((off >> 1) & 0x3ff) << 21) |
+    (((off >> 11) & 1) << 20) |
+    (((off >> 12) & 0xff) << 12) |
+    (rd << 7) |
+    0x6f) >>>
+  0;
+
 export interface Outcome {
   stop: StopReason;
   x: bigint[];

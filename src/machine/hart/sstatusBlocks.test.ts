@@ -31,7 +31,18 @@ import {
 } from './csr.js';
 import { type Hart, StopReason } from './hart.js';
 import type { Ram } from '../ram.js';
-import { alu, BASE, bothEngines, CODE, csrInst, F3, rng, runCode, WFI } from './csrTestkit.js';
+import {
+  alu,
+  BASE,
+  bothEngines,
+  branch,
+  CODE,
+  csrInst,
+  F3,
+  rng,
+  runCode,
+  WFI,
+} from './csrTestkit.js';
 
 const FS_INITIAL = 1 << 13;
 /** mstatus bits an sstatus write may change, and some it may not (masked off). */
@@ -53,16 +64,7 @@ const sd = (rs2: number, rs1: number, imm: number): number =>
     ((imm & 0x1f) << 7) |
     0x23) >>>
   0;
-const bne = (rs1: number, rs2: number, off: number): number =>
-  ((((off >> 12) & 1) << 31) |
-    (((off >> 5) & 0x3f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (1 << 12) |
-    (((off >> 1) & 0xf) << 8) |
-    (((off >> 11) & 1) << 7) |
-    0x63) >>>
-  0;
+const bne = (rs1: number, rs2: number, off: number): number => branch(1, rs1, rs2, off);
 
 /** Sets x1..x15 to sstatus-like values: some of BITS, FS mostly on, now and then a 64-bit one. */
 function statusValues(seed: number): (h: Hart) => void {

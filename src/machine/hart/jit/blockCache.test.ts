@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { Bus } from '../../bus.js';
 import { HART_AREA_BYTES, Ram } from '../../ram.js';
 import { Hart, StopReason } from '../hart.js';
+import { branch, jal } from '../csrTestkit.js';
 import { AREA_END, AREA_FTAG, AREA_JC, JC_ENTRY_BYTES, JC_SIZE, jcIndex } from '../areaLayout.js';
 
 const BASE = 0x80000000;
@@ -127,31 +128,6 @@ test('the dispatcher chains blocks through the jump cache; writing a translated 
   assert.equal(live(), 0);
 });
 
-/** `jal rd, off` and `beq rs1, rs2, off`, encoded. */
-function jal(rd: number, off: number): number {
-  const i = off >>> 0;
-  return (
-    (((i >>> 20) & 1) << 31) |
-    (((i >>> 1) & 0x3ff) << 21) |
-    (((i >>> 11) & 1) << 20) |
-    (((i >>> 12) & 0xff) << 12) |
-    (rd << 7) |
-    0x6f
-  );
-}
-function beq(rs1: number, rs2: number, off: number): number {
-  const i = off >>> 0;
-  return (
-    (((i >>> 12) & 1) << 31) |
-    (((i >>> 5) & 0x3f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (((i >>> 1) & 0xf) << 8) |
-    (((i >>> 11) & 1) << 7) |
-    0x63
-  );
-}
-
 test('blocks whose jumps share an index of an 8,192-entry jump cache both stay in it', () => {
   // A at +0x1000 and B at +0x5008 hash to one entry of 8,192 (jcIndex) but to two of
   // JC_SIZE: A counts a1 down and jumps to B, which counts a0 up and jumps back. Sharing one
@@ -168,7 +144,7 @@ test('blocks whose jumps share an index of an 8,192-entry jump cache both stay i
   const put = (at: number, program: number[]): void => ram.write(BASE + at, words(program));
   put(0, [0x00000513, 0x3e800593, jal(0, A - 8)]); // li a0,0; li a1,1000; j A
   put(END, [0x10500073]); // wfi
-  put(A, [0xfff58593, beq(11, 0, END - (A + 4)), jal(0, B - (A + 8))]); // a1 -= 1; beqz a1,END; j B
+  put(A, [0xfff58593, branch(0, 11, 0, END - (A + 4)), jal(0, B - (A + 8))]); // a1 -= 1; beqz a1,END; j B
   put(B, [0x00150513, jal(0, A - (B + 4))]); // a0 += 1; j A
   hart.pc = BigInt(BASE);
   runToWfi(hart, 1_000_000);
