@@ -195,6 +195,9 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
 
   /** Byte offset of this hart's area in the RAM buffer (areaLayout.ts), or -1. */
   readonly area: number;
+  /** The area as words and as bytes: a view of the RAM's buffer, or (no area) arrays of its own. */
+  private readonly area32: Int32Array;
+  private readonly area8: Uint8Array;
   private readonly kickWord: Int32Array;
   /** The translated blocks, or null when this hart only interprets. */
   readonly blocks: BlockCache | null;
@@ -219,8 +222,12 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     this.readTime = config.readTime ?? (() => 0);
     this.preciseInterrupts = config.preciseInterrupts ?? true;
     this.dirtyEpoch = bus.ram.dirtyEpoch;
-    this.kickWord =
-      area >= 0 ? new Int32Array(bus.ram.buffer, area + AREA_KICK, 1) : new Int32Array(1);
+    this.area32 =
+      area >= 0
+        ? new Int32Array(bus.ram.buffer, area, AREA_END >> 2)
+        : new Int32Array(AREA_END >> 2);
+    this.area8 = new Uint8Array(this.area32.buffer, this.area32.byteOffset, AREA_END);
+    this.kickWord = this.area32.subarray(AREA_KICK >> 2, (AREA_KICK >> 2) + 1);
   }
 
   get pc(): bigint {
@@ -405,9 +412,8 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     const blocks = this.blocks;
     const dispatch = blocks !== null ? blocks.dispatch : () => 0;
     const area = this.area;
-    const area32 =
-      area >= 0 ? new Int32Array(ram.buffer, area, AREA_END >> 2) : new Int32Array(AREA_END >> 2);
-    const area8 = new Uint8Array(area32.buffer, area32.byteOffset, AREA_END);
+    const area32 = this.area32;
+    const area8 = this.area8;
     const threshold = -this.jitThreshold;
     this.runBase = this.instret;
     this.runTraps = 0;

@@ -184,4 +184,16 @@ test('RAM too large for a WebAssembly memory beside the hart areas only interpre
   const hart = new Hart(new Bus(ram));
   assert.equal(hart.blocks, null);
   assert.equal(hart.area, -1);
+  // Its area is an array of its own, kept from slice to slice: the loop runs to its sum, and a
+  // kick (AREA_KICK) ends the next slice before it starts.
+  ram.write(BASE, words(LOOP));
+  hart.pc = BigInt(BASE);
+  hart.regs.set(2, BigInt(BASE + 0x8000));
+  runToWfi(hart);
+  assert.equal(hart.regs.get(10), SUM);
+  hart.pc = BigInt(BASE);
+  hart.wfi = false;
+  hart.kicked = true;
+  assert.equal(hart.run(100), StopReason.Budget);
+  assert.equal(hart.pc, BigInt(BASE), 'no instruction ran');
 });
