@@ -319,6 +319,7 @@ body:
 	ctz	t4, a1
 	cpop	t5, a0
 	rev8	t6, a0
+	orc.b	t6, t6
 	rori	t0, a0, 13
 	max	t1, a0, a1
 	zext.h	t2, a1
@@ -367,10 +368,10 @@ body:
 	csrr	t4, sepc
 	csrr	t5, fcsr
 	csrrsi	t6, fflags, 1
-	li	t0, 0x40000		# sstatus.SUM, and SIE (a block that sets it stops)
-	csrs	sstatus, t0
+	li	t0, 0x40000		# sstatus.SUM, and SIE (a block that sets it stops): the
+	csrs	sstatus, t0		# block hands SUM back to the hart, which takes up the new
+	csrsi	sstatus, 2		# data TLB tag (a kernel's user copies do that)
 	csrc	sstatus, t0
-	csrsi	sstatus, 2
 	csrci	sstatus, 2
 	csrr	t0, instret
 	csrr	t1, cycle
@@ -386,6 +387,9 @@ body:
 	sc.d	t6, a0, (s0)
 	lr.w	t5, (s0)
 	sc.w	t6, a1, (s0)
+	amoor.d	zero, a2, (s0)		# rd = zero, as a kernel's bit operations
+	lr.d	t5, (s0)
+	sc.d	zero, a0, (s0)
 	add	a0, a0, t6
 	# floating point
 	fcvt.d.l fa0, a0
@@ -427,6 +431,8 @@ body:
 	c.add	a4, a1
 	c.sd	a4, 32(s0)
 	c.ld	a5, 32(s0)
+	c.fsd	fa0, 40(s0)
+	c.fld	fa1, 40(s0)
 	c.slli	a5, 3
 	c.andi	a5, -4
 	c.sub	a5, a4
