@@ -148,6 +148,16 @@ kback:
 	csrs	sstatus, t3
 	jal	kread
 	add	a0, a0, t1
+	li	t0, 0x6000		# a task's first floating point after a switch: FS from
+	csrc	sstatus, t0		# Clean (the kernel saved its registers) to Dirty
+	li	t0, 0x4000
+	csrs	sstatus, t0
+	fmv.d	fa0, fa1
+	fnmsub.d fa2, fa0, fa1, fa0
+	fcvt.w.d t0, fa2, rtz
+	frrm	t1
+	add	a0, a0, t0
+	add	a0, a0, t1
 	andi	t0, s6, 7		# one round in 8: the MMU's slow paths, each width
 	bnez	t0, 2f			# missing the TLB,
 	sfence.vma
@@ -382,6 +392,7 @@ body:
 	amoor.d	t2, a2, (s0)
 	amomax.d t3, a3, (s0)
 	amominu.w t4, a1, (s0)
+	amomaxu.d t4, a1, (s0)
 	amoxor.w t4, a2, (s0)
 	lr.d	t5, (s0)
 	sc.d	t6, a0, (s0)
