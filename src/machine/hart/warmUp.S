@@ -444,6 +444,12 @@ body:
 	c.ld	a5, 32(s0)
 	c.fsd	fa0, 40(s0)
 	c.fld	fa1, 40(s0)
+	c.mv	t6, sp
+	c.mv	sp, s0
+	c.fsdsp	fa0, 48(sp)
+	c.fldsp	fa1, 48(sp)
+	c.mv	sp, t6
+	c.nop
 	c.slli	a5, 3
 	c.andi	a5, -4
 	c.sub	a5, a4
@@ -458,6 +464,7 @@ body:
 	ecall
 	ebreak
 	.word	0
+	.word	0x00000057		# an opcode of an extension it lacks (vector)
 	li	t1, 0x1000
 	ld	t2, 0(t1)
 	csrrw	t0, mscratch, a0	# M-mode CSRs: illegal in S-mode, traps too
