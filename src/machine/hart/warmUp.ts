@@ -8,7 +8,7 @@
 // Sv57 walks, Sstc, code across a page's end, a fetch outside RAM): Hart.run was still
 // optimised anew nine times in each boot, each time 50 to 190 ms of compiling on another
 // thread while the guest ran in V8's slow tiers. With it in, about 0.5 s of boot went.
-// Two paths it missed still cost a boot about 0.4 s (`--trace-deopt`): a translated block
+// Two paths it once missed cost about 0.4 s each (`--trace-deopt`): a translated block
 // that leaves sstatus.SUM changed (Debian's kernel, at "Key type fscrypt-provisioning"), and a
 // task's first floating point after the kernel cleaned FS (awk); both are in now.
 //
