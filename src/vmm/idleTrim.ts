@@ -8,7 +8,8 @@
 // the system (malloc_trim; limitMallocArenas keeps V8's threads from holding arenas of their
 // own, whose memory a trim barely gets back). What the guest runs next is decoded and translated anew; nothing
 // it sees changes (both engines are exact), and a deterministic run, whose idle time passes
-// at once, is never trimmed.
+// at once, is never trimmed. A busy guest's blocks are bounded by the cache itself, which
+// drops them all when it has made MAX_BLOCKS; the collection and the trim follow that too.
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -58,6 +59,8 @@ export class IdleTrim {
   /** Trims done, and the milliseconds they took. */
   trims = 0;
   trimMs = 0;
+  /** The block cache's resets seen so far (each followed by a collection and a trim). */
+  private resetsSeen = 0;
 
   /** Counts a slice of `ms` the harts ran. */
   ran(ms: number): void {
@@ -83,6 +86,23 @@ export class IdleTrim {
     }
     if (pages < this.bar) return;
     await this.trim(ram);
+  }
+
+  /**
+   * Called after each slice: when the block cache filled and dropped its blocks in it (a
+   * reset, machine/hart/jit/blockCache.ts), collects their modules and gives the memory back,
+   * which V8 alone would do late or never (the guest is busy, and a module's native memory
+   * barely counts towards V8's heap limits).
+   */
+  async afterSlice(ram: Ram): Promise<void> {
+    const resets = BlockCache.existing(ram)?.resets ?? 0;
+    if (resets === this.resetsSeen) return;
+    this.resetsSeen = resets;
+    const t = performance.now();
+    gc();
+    (await hostMemory())?.trim(0);
+    this.trims++;
+    this.trimMs += performance.now() - t;
   }
 
   /** Drops the code caches of `ram` and gives their memory back. */

@@ -455,6 +455,7 @@ export class Vmm {
       const sliceMs = performance.now() - sliceStart;
       // The guest idles only when every hart does: the trim's collection stops this thread.
       this.idleTrim.ran(sliceMs + (board.remote?.busyMsSince() ?? 0));
+      await this.idleTrim.afterSlice(board.ram);
       const owed = this.throttle.after(sliceMs);
       board.remote?.throttle(this.throttle.percent);
       if (owed > 0) {

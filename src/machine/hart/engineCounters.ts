@@ -20,8 +20,12 @@ export interface EngineCounters {
   pageFlushes: number;
   /** satp writes that selected an address space (ASID) whose translations were kept. */
   asidSwitches: number;
-  /** Blocks compiled, blocks found untranslatable, times the cache was emptied. */
+  /**
+   * Blocks compiled, the modules they were compiled in, blocks found untranslatable, times the
+   * cache filled and was emptied.
+   */
   blocksCompiled: number;
+  blockModules: number;
   untranslatable: number;
   blockCacheResets: number;
 }
@@ -37,6 +41,7 @@ export function engineCounters(harts: readonly Hart[]): EngineCounters {
     pageFlushes: 0,
     asidSwitches: 0,
     blocksCompiled: 0,
+    blockModules: 0,
     untranslatable: 0,
     blockCacheResets: 0,
   };
@@ -54,6 +59,7 @@ export function engineCounters(harts: readonly Hart[]): EngineCounters {
   const blocks = harts[0]?.blocks ?? null;
   if (blocks !== null) {
     c.blocksCompiled = blocks.compiled;
+    c.blockModules = blocks.modules;
     c.untranslatable = blocks.untranslatable;
     c.blockCacheResets = blocks.resets;
   }

@@ -1084,7 +1084,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         }
       }
     }
-    blocks?.flush();
+    blocks?.sliceEnd(n);
     this.instret = this.runBase + n - this.runTraps;
     this.runBase = this.instret;
     this.runTraps = 0;

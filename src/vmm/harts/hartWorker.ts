@@ -223,6 +223,7 @@ async function main(): Promise<void> {
     }
     const ran = performance.now() - sliceStart;
     trim.ran(ran);
+    await trim.afterSlice(ram);
     busyMs[0] += ran;
     if (r === StopReason.Wfi) {
       await trim.idle(ram); // this thread's code caches go while its hart idles, as hart 0's do

@@ -178,6 +178,60 @@ test('released blocks and dropped decode arrays are made anew and give the same 
   assert.equal(ram.codePageCount(), 1);
 });
 
+test('a cache that has made maxBlocks drops them all, makes them anew and gives the same results', () => {
+  // Twelve loops one after the other (li a1,200; a0 += 1, a1 -= 1 until a1 is zero), each a
+  // block or two of its own: more than a cache of four holds.
+  const LOOPS = 12;
+  const program = [0x00000513]; // li a0,0
+  for (let k = 0; k < LOOPS; k++)
+    program.push(0x0c800593, 0x00150513, 0xfff58593, branch(1, 11, 0, -8));
+  program.push(0x10500073); // wfi
+  const plain = machine(program, 0);
+  runToWfi(plain.hart);
+  const { hart } = machine(program, 1);
+  const blocks = hart.blocks!;
+  blocks.synchronous = true;
+  blocks.maxBlocks = 4;
+  let most = 0;
+  for (let i = 0; i < 1000 && hart.run(300) !== StopReason.Wfi; i++)
+    most = Math.max(most, blocks.blocks);
+  assert.ok(hart.wfi, 'the program reached its WFI');
+  assert.equal(hart.regs.get(10), BigInt(LOOPS * 200));
+  assert.equal(hart.regs.get(10), plain.hart.regs.get(10));
+  assert.equal(hart.instret, plain.hart.instret);
+  assert.ok(blocks.compiled > 8, `${blocks.compiled} blocks made`);
+  assert.ok(most <= 4, `${most} blocks held at once`);
+  assert.ok(blocks.resets >= 2, `${blocks.resets} resets`);
+  assert.ok(hart.translatedInstructions > 1000, `${hart.translatedInstructions} translated`);
+});
+
+test('visit counts halve every decayInstructions: lukewarm code is not translated', () => {
+  // The loop of 600 passes, twice: 1,200 visits of its head, over a threshold of 1,000 unless
+  // the counts are halved between the two runs (300 + 600).
+  const LOOP_600 = LOOP.map((w, i) => (i === 1 ? 0x25800593 : w)); // li a1,600
+  const twice = (decay: boolean): Hart => {
+    const { hart } = machine(LOOP_600, 1000);
+    runToWfi(hart, 100000);
+    assert.equal(hart.blocks!.compiled, 0);
+    if (decay) hart.blocks!.decayVisits();
+    hart.pc = BigInt(BASE);
+    hart.wfi = false;
+    runToWfi(hart, 100000);
+    assert.equal(hart.regs.get(10), 180300n);
+    return hart;
+  };
+  assert.ok(twice(false).blocks!.compiled >= 1, 'the loop was translated on its 1,000th pass');
+  assert.equal(twice(true).blocks!.compiled, 0, 'halved, the visits stay under the threshold');
+  // The cache halves them itself as slices end.
+  const { hart } = machine(LOOP, 1000);
+  hart.blocks!.decayInstructions = 1000;
+  runToWfi(hart, 300);
+  assert.ok(
+    hart.blocks!.decays >= 4,
+    `${hart.blocks!.decays} halvings over ${hart.instret} instructions`,
+  );
+});
+
 test('RAM too large for a WebAssembly memory beside the hart areas only interprets', () => {
   const ram = new Ram(BASE, 2 ** 32);
   assert.equal(ram.memory, null);

@@ -3,7 +3,8 @@
 // code slot of the RAM (ram.ts) where a block starts holds its number.
 //
 // A hart asks for a block where it has interpreted an instruction often
-// enough (request). The translation is made at once; compiling is batched:
+// enough (request); the visit counts are halved every DECAY_INSTRUCTIONS, so
+// "often" means in a burst (decayVisits). The translation is made at once; compiling is batched:
 // up to BATCH bodies become one module, compiled (new WebAssembly.Module:
 // V8's quick baseline code, optimised later on its background threads once
 // hot) and installed when the batch is full or the hart's slice ends (flush),
@@ -14,10 +15,18 @@
 // 0.4 s longer. In synchronous mode (tests) each block is compiled on the spot.
 //
 // A write to a page drops the page's blocks (Ram.dropTranslations). When
-// MAX_BLOCKS have been made, all blocks are dropped and numbering starts
-// again, which bounds the memory they hold. release() drops them all and
-// empties the table too, so that V8 can free their modules (the VMM does it
-// while the guest idles, vmm/idleTrim.ts).
+// maxBlocks have been made, all blocks are dropped, the table is emptied so
+// that V8 can free their modules, and numbering starts again (a reset, as QEMU
+// flushes its translation cache when the buffer is full): that bounds the
+// memory they hold. Hit counts start again too, so only code still hot is
+// translated anew. Without it the blocks only grew: a guest running the eleven
+// workloads of bench/cpu round after round made about 7,500 blocks in the
+// first round, 3,200 in the second, 1,600 in the third (new entry points into
+// code already translated, 45 % of them inside an existing block, and code
+// whose visits added up to the threshold over several rounds), at some 18 KiB
+// resident each; an hour's soak grew from 356 MiB at minute 5 to 616 MiB.
+// release() does the same at the VMM's asking while the guest idles
+// (vmm/idleTrim.ts), which also collects and trims after a reset.
 
 import { CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
@@ -25,8 +34,12 @@ import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
 import { BlockTranslator } from './translate.js';
 import { moduleBytes, T_I32, type FuncType } from './wasmWriter.js';
 
-/** Blocks made before all are dropped and made anew. */
-export const MAX_BLOCKS = 65536;
+/**
+ * Blocks made before all are dropped and made anew. The hot code of any one workload of
+ * bench/cpu took 200 to 2,800 blocks (a boot the most); at about 18 KiB resident a block this
+ * bounds them near 150 MiB.
+ */
+export const MAX_BLOCKS = 8192;
 /** Most blocks compiled as one module. */
 export const BATCH = 64;
 /**
@@ -35,6 +48,12 @@ export const BATCH = 64;
  * so the hart neither counts nor asks again until the page's translations drop.
  */
 export const SLOT_NO_REQUEST = -0x40000000;
+/**
+ * Instructions the harts run between two halvings of every visit count (decayVisits), about
+ * 10 to 40 s of a busy guest: an instruction is translated when it is visited
+ * --jit-threshold times in a burst, not when its visits add up to that over an hour.
+ */
+export const DECAY_INSTRUCTIONS = 2 ** 32;
 
 const BLOCK_TYPE: FuncType = { params: [T_I32, T_I32, T_I32, T_I32], results: [T_I32] };
 
@@ -53,8 +72,14 @@ const caches = new WeakMap<Ram, BlockCache>();
 export class BlockCache {
   /** Blocks by number (entry 0 is never called), as the dispatcher calls them. */
   private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: MAX_BLOCKS + 1 });
+  /** Blocks made before a reset (MAX_BLOCKS; lower in tests). */
+  maxBlocks = MAX_BLOCKS;
   /** Numbers handed out so far. */
   private blockCount = 1;
+  /** Instructions run since the visit counts were last halved. */
+  private sinceDecay = 0;
+  /** Instructions between two halvings (DECAY_INSTRUCTIONS; lower in tests). */
+  decayInstructions = DECAY_INSTRUCTIONS;
   /** Table entries that may hold a block: 1 .. tableUsed - 1. */
   private tableUsed = 1;
   /** Runs a block and the blocks after it (dispatcher.ts). */
@@ -74,6 +99,7 @@ export class BlockCache {
   stale = 0;
   resets = 0;
   releases = 0;
+  decays = 0;
   instructions = 0;
 
   private constructor(private readonly ram: Ram) {
@@ -122,6 +148,12 @@ export class BlockCache {
    * (synchronous mode), else 0; the slot is marked SLOT_NO_REQUEST until flush.
    */
   request(pageOff: number, po: number): number {
+    if (this.blockCount + this.batch.length > this.maxBlocks) {
+      // Those under way are voided with the rest (their pages' translations drop).
+      this.empty();
+      this.batch = [];
+      this.resets++;
+    }
     const page = pageOff >>> 12;
     const code = this.ram.codePage(page);
     const slot = (po >>> 1) * CODE_SLOT_WORDS + 3;
@@ -155,6 +187,35 @@ export class BlockCache {
     return 0;
   }
 
+  /**
+   * Called by a hart at the end of its slice of `instructions`: compiles and installs what was
+   * asked for, and halves the visit counts every DECAY_INSTRUCTIONS. Both depend only on the
+   * instructions run, so a deterministic run stays so.
+   */
+  sliceEnd(instructions: number): void {
+    this.flush();
+    this.sinceDecay += instructions;
+    if (this.sinceDecay >= this.decayInstructions) {
+      this.sinceDecay = 0;
+      this.decayVisits();
+    }
+  }
+
+  /**
+   * Halves the visits counted at every instruction of every decoded page (the translation
+   * words between SLOT_NO_REQUEST and zero), as HotSpot decays its invocation counters.
+   */
+  decayVisits(): void {
+    for (const c of this.ram.code) {
+      if (c === null) continue;
+      for (let i = 3; i < c.length; i += CODE_SLOT_WORDS) {
+        const t = c[i];
+        if (t < 0 && t > SLOT_NO_REQUEST) c[i] = -(-t >>> 1);
+      }
+    }
+    this.decays++;
+  }
+
   /** Compiles and installs the blocks asked for so far. */
   flush(): void {
     const batch = this.batch;
@@ -179,7 +240,6 @@ export class BlockCache {
 
   private install(batch: Pending[], module: WebAssembly.Module): void {
     const exports = new WebAssembly.Instance(module, this.imports).exports;
-    if (this.blockCount + batch.length > MAX_BLOCKS + 1) this.dropAll();
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i];
       if (this.ram.code[p.page] !== p.code || this.ram.codeGen[p.page] !== p.gen) {
@@ -200,13 +260,17 @@ export class BlockCache {
     for (const s of p.covered) if (p.code[s] === SLOT_NO_REQUEST) p.code[s] = 0;
   }
 
-  /** Drops every block (and voids the translations under way). */
-  dropAll(): void {
+  /**
+   * Drops every block (and voids the translations under way) and empties the table, so that
+   * nothing holds their compiled modules any more (V8 frees them once collected).
+   */
+  private empty(): void {
     const t = this.ram.translated;
     for (let p = 0; p < t.length; p++) if (t[p] !== 0) this.ram.dropTranslations(p);
     this.blockCount = 1;
     this.clearJumpCaches();
-    this.resets++;
+    for (let i = 1; i < this.tableUsed; i++) this.table.set(i, null);
+    this.tableUsed = 1;
   }
 
   /** Blocks that may be live now (made since the last reset). */
@@ -214,14 +278,9 @@ export class BlockCache {
     return this.blockCount - 1;
   }
 
-  /**
-   * Drops every block and empties the table, so that nothing holds their compiled modules
-   * any more (V8 frees them once collected). Blocks under way are voided when they arrive.
-   */
+  /** Drops every block, as a reset does, at the VMM's asking. */
   release(): void {
-    this.dropAll();
-    for (let i = 1; i < this.tableUsed; i++) this.table.set(i, null);
-    this.tableUsed = 1;
+    this.empty();
     this.releases++;
   }
 }
