@@ -98,11 +98,7 @@ export class IdleTrim {
     const resets = BlockCache.existing(ram)?.resets ?? 0;
     if (resets === this.resetsSeen) return;
     this.resetsSeen = resets;
-    const t = performance.now();
-    gc();
-    (await hostMemory())?.trim(0);
-    this.trims++;
-    this.trimMs += performance.now() - t;
+    await this.giveBack(performance.now());
   }
 
   /** Drops the code caches of `ram` and gives their memory back. */
@@ -110,11 +106,16 @@ export class IdleTrim {
     const t = performance.now();
     BlockCache.existing(ram)?.release();
     ram.dropCode();
+    await this.giveBack(t);
+    this.settling = true;
+    this.windowStart = performance.now();
+  }
+
+  /** Collects what was dropped and gives the freed memory back; counts a trim begun at `t`. */
+  private async giveBack(t: number): Promise<void> {
     gc();
     (await hostMemory())?.trim(0);
     this.trims++;
-    this.settling = true;
     this.trimMs += performance.now() - t;
-    this.windowStart = performance.now();
   }
 }
