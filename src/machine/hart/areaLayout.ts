@@ -92,13 +92,19 @@ export const TLB_EMPTY = -2;
  * (same jump cache generation, same privilege level) and the fetch TLB maps
  * the pc's page to the entry's RAM page: the dispatcher checks both at every
  * jump, so TLB flushes and address-space switches need not touch the cache.
- * Direct-mapped: with 8,192 entries, jumps of `sed | awk` in the bench:cpu guest that shared
- * an index evicted each other 2.2 million times in one run (each a return to JavaScript and a
- * dispatch again, of 7.1 million dispatches); with 16,384, 0.16 million times.
+ * Sets of two entries (ways), chosen by a multiplicative hash of the pc (jcIndex); a jump
+ * added goes to way 0 and moves what was there to way 1 (jcPut). Direct-mapped, with the pc's
+ * low bits xor its page number as the index, two or three pairs of hot jumps in each
+ * workload of the bench:cpu guest shared an entry and evicted each other at every pass: in
+ * the ash loop 245,000 of 380,000 dispatches a pass were such a return to JavaScript and a
+ * dispatch again (8,192 entries had made it 2.2 million of 7.1 million in `sed | awk`).
  */
 export const JC_BITS = 14;
 export const JC_SIZE = 1 << JC_BITS;
 export const JC_ENTRY_BYTES = 32;
+export const JC_WAYS = 2;
+/** Fibonacci hashing's multiplier: 2^32 divided by the golden ratio, odd. */
+export const JC_HASH = 0x9e3779b1 | 0;
 export const AREA_JC = AREA_XTLB + TLB_SIZE * TLB_SET_BYTES;
 /**
  * Bytes, one per RAM page number modulo JUMP_FRAMES: 1 when the jump cache may
@@ -131,7 +137,32 @@ export function setJumpFetchTag(words: Int32Array, base: number, fetchTag: numbe
   words[t] = (words[t] & ~0xfff) | fetchTag;
 }
 
-/** Jump cache index of the pc whose low half is `pcLo`. */
+/** Index of the jump cache entry of way 0 of the set of the pc whose low half is `pcLo`. */
 export function jcIndex(pcLo: number): number {
-  return ((pcLo >>> 1) ^ (pcLo >>> 12)) & (JC_SIZE - 1);
+  return (Math.imul(pcLo >>> 1, JC_HASH) >>> (32 - JC_BITS + 1)) * JC_WAYS;
+}
+
+/**
+ * Adds the jump to `block` (whose page is at RAM offset `page`) at pc (lo, hi) to the jump
+ * cache whose first word is index `jc` of `words`, with `tag`: in way 0 of its set, what was
+ * there moving to way 1, unless way 0 already holds that pc.
+ */
+export function jcPut(
+  words: Int32Array,
+  jc: number,
+  lo: number,
+  hi: number,
+  tag: number,
+  block: number,
+  page: number,
+): void {
+  const e = jc + jcIndex(lo) * (JC_ENTRY_BYTES >> 2);
+  if (words[e] !== lo || words[e + 1] !== hi) {
+    words.copyWithin(e + (JC_ENTRY_BYTES >> 2), e, e + 5);
+  }
+  words[e] = lo;
+  words[e + 1] = hi;
+  words[e + 2] = tag;
+  words[e + 3] = block;
+  words[e + 4] = page;
 }

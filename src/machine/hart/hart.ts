@@ -65,9 +65,8 @@ import {
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_X,
-  JC_ENTRY_BYTES,
   JUMP_FRAMES,
-  jcIndex,
+  jcPut,
 } from './areaLayout.js';
 import { AreaCsrs } from './areaCsrs.js';
 import { BlockCache } from './jit/blockCache.js';
@@ -495,12 +494,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               }
               if (t > 0 && budget - n >= MAX_BLOCK) {
                 // Remember the jump for the dispatcher, then run from block to block.
-                const j = (AREA_JC >> 2) + jcIndex(pcLo) * (JC_ENTRY_BYTES >> 2);
-                area32[j] = pcLo;
-                area32[j + 1] = pcHi;
-                area32[j + 2] = area32[AREA_FTAG >> 2];
-                area32[j + 3] = t;
-                area32[j + 4] = fetchBase;
+                jcPut(area32, AREA_JC >> 2, pcLo, pcHi, area32[AREA_FTAG >> 2], t, fetchBase);
                 area8[AREA_JUMP_FRAMES + ((fetchBase >>> 12) & (JUMP_FRAMES - 1))] = 1;
                 let done = dispatch(area, pcLo, pcHi, Math.min(budget - n, MAX_DISPATCH), t);
                 this.dispatches++;

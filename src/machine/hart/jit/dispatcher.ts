@@ -19,8 +19,10 @@ import {
   AREA_PC_HI,
   AREA_PC_LO,
   AREA_XTLB,
+  JC_BITS,
   JC_ENTRY_BYTES,
-  JC_SIZE,
+  JC_HASH,
+  JC_WAYS,
   TLB_MASK,
   TLB_RAM,
   TLB_SET_SHIFT,
@@ -100,6 +102,17 @@ export function dispatcherBytes(shared = false): Uint8Array {
     b.byte(W.Return);
     b.byte(W.End);
   };
+  /** Pushes whether the jump cache entry at h (on the stack, and in L_H) is not for the pc. */
+  const entryMisses = (): void => {
+    load(AREA_JC);
+    get(P_PCLO);
+    b.byte(W.I32Ne);
+    get(L_H);
+    load(AREA_JC + 4);
+    get(P_PCHI);
+    b.byte(W.I32Ne);
+    b.byte(W.I32Or);
+  };
   b.byte(W.Loop);
   b.byte(T_VOID);
   // k = block(area, pc, budget - n); if k == 0 return n; n += k
@@ -157,32 +170,32 @@ export function dispatcherBytes(shared = false): Uint8Array {
   get(P_AREA);
   load(AREA_KICK);
   returnN();
-  // h = area + index(pc) * 16 (jcIndex in areaLayout.ts)
+  // h = area + jcIndex(pc) * JC_ENTRY_BYTES (areaLayout.ts): way 0 of the pc's set
   get(P_PCLO);
   i32(1);
   b.byte(W.I32ShrU);
-  get(P_PCLO);
-  i32(12);
+  i32(JC_HASH);
+  b.byte(W.I32Mul);
+  i32(32 - JC_BITS + 1);
   b.byte(W.I32ShrU);
-  b.byte(W.I32Xor);
-  i32(JC_SIZE - 1);
-  b.byte(W.I32And);
-  i32(Math.log2(JC_ENTRY_BYTES));
+  i32(Math.log2(JC_ENTRY_BYTES * JC_WAYS));
   b.byte(W.I32Shl);
   get(P_AREA);
   b.byte(W.I32Add);
   b.byte(W.LocalTee);
   b.u32(L_H);
-  // if entry.pc != pc return n
-  load(AREA_JC);
-  get(P_PCLO);
-  b.byte(W.I32Ne);
+  // if way 0's pc != pc: h = way 1, and if its pc != pc return n
+  entryMisses();
+  b.byte(W.If);
+  b.byte(T_VOID);
   get(L_H);
-  load(AREA_JC + 4);
-  get(P_PCHI);
-  b.byte(W.I32Ne);
-  b.byte(W.I32Or);
+  i32(JC_ENTRY_BYTES);
+  b.byte(W.I32Add);
+  b.byte(W.LocalTee);
+  b.u32(L_H);
+  entryMisses();
   returnN();
+  b.byte(W.End);
   // The entry must be of this jump cache generation and privilege level (any TLB generation):
   // if ((entry.tag ^ ftag) & ~TLB_GEN_BITS) return n
   get(L_H);
