@@ -490,7 +490,12 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               if (t <= 0) {
                 // t is minus the visits so far: this visit is the jitThreshold-th when t is threshold + 1.
                 if (t > threshold + 1) code[slot + 3] = t - 1;
-                else if (t === threshold + 1) t = blocks.request(fetchBase, pcLo & 0xfff);
+                else if (t === threshold + 1) {
+                  // The page after this one, for a block that ends on an instruction across both.
+                  const nextLo = ((pcLo & ~0xfff) + 0x1000) | 0;
+                  const next = mmu.fetchPeek(nextLo, nextLo === 0 ? (pcHi + 1) | 0 : pcHi);
+                  t = blocks.request(fetchBase, pcLo & 0xfff, next);
+                }
               }
               if (t > 0 && budget - n >= MAX_BLOCK) {
                 // Remember the jump for the dispatcher, then run from block to block.

@@ -528,6 +528,20 @@ export class Mmu {
     return this.fill(lo, hi, ACCESS_FETCH, this.fetchPriv);
   }
 
+  /**
+   * The RAM offset of the page of (lo, hi) when the fetch TLB holds it, else -1: no walk, no
+   * fault, no change to the TLB.
+   */
+  fetchPeek(lo: number, hi: number): number {
+    const e = ((lo >>> 12) & TLB_MASK) * TLB_SET_WORDS;
+    const x = this.xTlb;
+    const tag = (lo & ~0xfff) | this.fetchTag;
+    for (let w = e; w <= e + TLB_WORDS; w += TLB_WORDS) {
+      if (x[w] === tag && x[w + 1] === hi) return x[w + 2] >>> 0;
+    }
+    return -1;
+  }
+
   /** Swaps the two entries of the set at word `e` of `tlb`, whose way 0 is global entry `k`. */
   private swapWays(tlb: Int32Array, e: number, k: number): void {
     for (let i = 0; i < 3; i++) {

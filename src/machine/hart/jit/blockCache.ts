@@ -144,10 +144,11 @@ export class BlockCache {
 
   /**
    * Asks for the block starting at page offset `po` of the code page at RAM
-   * offset `pageOff`. Returns the block's number when it is ready at once
+   * offset `pageOff` (`nextPage`: the RAM offset of the page after it in the hart's address
+   * space, or -1). Returns the block's number when it is ready at once
    * (synchronous mode), else 0; the slot is marked SLOT_NO_REQUEST until flush.
    */
-  request(pageOff: number, po: number): number {
+  request(pageOff: number, po: number, nextPage = -1): number {
     if (this.blockCount + this.batch.length > this.maxBlocks) {
       // Those under way are voided with the rest (their pages' translations drop).
       this.empty();
@@ -157,7 +158,7 @@ export class BlockCache {
     const page = pageOff >>> 12;
     const code = this.ram.codePage(page);
     const slot = (po >>> 1) * CODE_SLOT_WORDS + 3;
-    const t = this.translator.translate(this.ram, pageOff, po);
+    const t = this.translator.translate(this.ram, pageOff, po, nextPage);
     code[slot] = SLOT_NO_REQUEST;
     if (t === null) {
       this.untranslatable++;

@@ -11,7 +11,7 @@
 
 import { AREA_PC_LO } from '../areaLayout.js';
 import { Op } from '../ops.js';
-import { ByteWriter, T_I64, W } from './wasmWriter.js';
+import { ByteWriter, T_I64, T_VOID, W } from './wasmWriter.js';
 
 // Locals: parameters, then scratch, then one i64 per guest register.
 export const L_AREA = 0;
@@ -141,6 +141,15 @@ export class BlockEmitter {
     this.pcPlus(o);
     this.mem(W.I64Store, 3, AREA_PC_LO);
     this.ret(k);
+  }
+
+  /** Leaves the block before instruction k (offset o) if the i32 on the stack is not 0 (`negate`: is 0). */
+  protected exitIf(k: number, o: number, negate = false): void {
+    if (negate) this.op(W.I32Eqz);
+    this.op(W.If);
+    this.op(T_VOID);
+    this.exit(k, o);
+    this.op(W.End);
   }
 
   /**

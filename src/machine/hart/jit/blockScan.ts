@@ -4,7 +4,9 @@
 // returning to the dispatcher).
 //
 // The walk goes on while instructions are translatable, up to MAX_BLOCK of them and the
-// page's end. A jump (JAL, JALR) ends it unless an earlier branch or jump of the block goes
+// page's end; a 4-byte instruction across that end is the block's last, read with the next
+// page's first halfword when the hart's fetch TLB holds that page (translate.ts checks at
+// every pass that it still does, with that halfword). A jump (JAL, JALR) ends it unless an earlier branch or jump of the block goes
 // further forward: then the code after the jump is reached from inside the block (the else
 // arm of an if, the code after an early return) and the walk takes it too.
 
@@ -55,6 +57,11 @@ export class BlockScan {
   count = 0;
   /** The last instruction is a jump: no path runs past the block's end. */
   endsInJump = false;
+  /**
+   * The upper half of the last instruction when it lies across the page's end (its upper half
+   * the first of the next page), else -1.
+   */
+  crossing = -1;
   /** Per instruction: the decoded word 0 (op and registers) and immediate (decode.ts). */
   readonly w0 = new Int32Array(MAX_BLOCK);
   readonly imm = new Int32Array(MAX_BLOCK);
@@ -69,8 +76,12 @@ export class BlockScan {
   /** Index of the instruction at each even offset from the start, or -1. */
   private readonly at = new Int8Array(2048).fill(-1);
 
-  /** Walks from page offset `po` of the code page at RAM offset `pageOff` (see above). */
-  scan(ram: Ram, pageOff: number, po: number): void {
+  /**
+   * Walks from page offset `po` of the code page at RAM offset `pageOff` (see above); an
+   * instruction across the page's end ends the block, read with the first halfword of the page
+   * at RAM offset `nextPage` (-1: none, the block ends before it).
+   */
+  scan(ram: Ram, pageOff: number, po: number, nextPage = -1): void {
     const code = ram.codePage(pageOff >>> 12);
     const shared = ram.shared;
     let k = 0;
@@ -78,6 +89,7 @@ export class BlockScan {
     /** The furthest offset a branch or jump so far goes forward to. */
     let reach = -1;
     this.endsInJump = false;
+    this.crossing = -1;
     for (;;) {
       const p = po + o;
       if (k === MAX_BLOCK || p >= 4096) break;
@@ -85,18 +97,27 @@ export class BlockScan {
       let w0 = code[slot];
       let imm = code[slot + 1];
       let inst = code[slot + 2];
+      let crossing = -1;
       if (w0 === CODE_SLOT_EMPTY) {
         inst = ram.u16[(pageOff + p) >>> 1];
         if ((inst & 3) === 3) {
-          if (p === 0xffe) break;
-          inst |= ram.u16[((pageOff + p) >>> 1) + 1] << 16;
+          if (p === 0xffe) {
+            if (nextPage < 0) break;
+            crossing = ram.u16[nextPage >>> 1];
+            inst |= crossing << 16;
+          } else {
+            inst |= ram.u16[((pageOff + p) >>> 1) + 1] << 16;
+          }
         }
         decodeInto(inst, this.scratch, 0);
         w0 = this.scratch[0];
         imm = this.scratch[1];
-        code[slot] = w0;
-        code[slot + 1] = imm;
-        code[slot + 2] = inst;
+        // An instruction across pages is decoded anew each time (the next page may change).
+        if (crossing < 0) {
+          code[slot] = w0;
+          code[slot + 1] = imm;
+          code[slot + 2] = inst;
+        }
       }
       const op = w0 & 0xff;
       if (!translatable(op, imm, w0 >>> 29, shared)) break;
@@ -112,6 +133,11 @@ export class BlockScan {
       }
       k++;
       o += len;
+      if (crossing >= 0) {
+        this.crossing = crossing;
+        this.endsInJump = jump;
+        break;
+      }
       if (jump && reach < o) {
         this.endsInJump = true;
         break;

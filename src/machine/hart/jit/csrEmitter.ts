@@ -81,11 +81,7 @@ export class CsrEmitter extends BitmanipEmitter {
       this.i32(3);
     }
     this.op(W.I32And);
-    this.op(W.I32Eqz);
-    this.op(W.If);
-    this.op(T_VOID);
-    this.exit(k, o);
-    this.op(W.End);
+    this.exitIf(k, o, true);
     // The source first (rd may be rs1), then the old value into t2.
     if (write) {
       if (imm) this.i64(r1);

@@ -11,7 +11,7 @@ import { Op } from '../ops.js';
 import { CsrEmitter } from './csrEmitter.js';
 import { L_AREA, L_IDX, L_LO, L_X0 } from './blockEmitter.js';
 import { RM_DYN, RM_RMM, RM_RNE } from '../regs.js';
-import { T_VOID, W } from './wasmWriter.js';
+import { W } from './wasmWriter.js';
 
 /** Float locals, after the block's integer ones (translate.ts declares them): f64, then f32. */
 export const L_FA = L_X0 + 34;
@@ -205,15 +205,6 @@ export abstract class FpBitsEmitter extends CsrEmitter {
     this.op(W.I32Shl);
     this.op(W.I64ExtendI32U);
     this.set(d);
-  }
-
-  /** Leaves the block before instruction k (offset o) if the i32 on the stack is not 0 (`negate`: is 0). */
-  protected exitIf(k: number, o: number, negate = false): void {
-    if (negate) this.op(W.I32Eqz);
-    this.op(W.If);
-    this.op(T_VOID);
-    this.exit(k, o);
-    this.op(W.End);
   }
 
   /** Leaves the block before instruction k unless mstatus.FS is on (known on: nothing). */

@@ -30,10 +30,12 @@
 import { HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import {
   AREA_DTAG,
+  AREA_FTAG,
   AREA_RESV,
   AREA_RESV_VAL,
   AREA_RTLB,
   AREA_WTLB,
+  AREA_XTLB,
   TLB_ENTRY_BYTES,
   TLB_MASK,
   TLB_RAM,
@@ -97,12 +99,13 @@ export class BlockTranslator extends FpEmitter {
   private sharedRam = false;
 
   /**
-   * Translates from page offset `po` of the code page at RAM offset `pageOff`,
-   * or returns null when the first instruction is not translatable.
+   * Translates from page offset `po` of the code page at RAM offset `pageOff` (`nextPage`:
+   * the page after it, see BlockScan.scan), or returns null when the first instruction is not
+   * translatable.
    */
-  translate(ram: Ram, pageOff: number, po: number): Translation | null {
+  translate(ram: Ram, pageOff: number, po: number, nextPage = -1): Translation | null {
     const s = this.scanned;
-    s.scan(ram, pageOff, po);
+    s.scan(ram, pageOff, po, nextPage);
     const count = s.count;
     if (count === 0) return null;
     this.sharedRam = ram.shared;
@@ -195,6 +198,7 @@ export class BlockTranslator extends FpEmitter {
         }
         this.fsKnown = 0;
       }
+      if (k === count - 1 && s.crossing >= 0) this.crossingGuard(k, s.off[k], s.crossing);
       const w0 = s.w0[k];
       const op = w0 & 0xff;
       if (op >= Op.FLW && op <= LAST_FP_OP) {
@@ -215,6 +219,50 @@ export class BlockTranslator extends FpEmitter {
     }
     if (!s.endsInJump) this.exit(count, s.off[count - 1] + s.len[count - 1]);
     return { body: this.finish(), count, offsets: s.off.subarray(0, count) };
+  }
+
+  /** Replaces the low half of an address on the stack with its TLB set's: area + set offset. */
+  private tlbSet(): void {
+    this.i32(12 - TLB_SET_SHIFT);
+    this.op(W.I32ShrU);
+    this.i32(TLB_MASK << TLB_SET_SHIFT);
+    this.op(W.I32And);
+    this.local(W.LocalGet, L_AREA);
+    this.op(W.I32Add);
+  }
+
+  /**
+   * Before the block's last instruction k, at offset o, whose upper half is the first of the
+   * next page: leaves unless the fetch TLB's way 0 maps that page for this privilege level now
+   * and the halfword there is still `upper`, the one translated. Checked at every pass, so
+   * neither a write to that page nor a new mapping of it needs to drop the block.
+   */
+  private crossingGuard(k: number, o: number, upper: number): void {
+    // idx = the fetch TLB set of the page of pc + o + 2
+    this.pcPlus(o + 2);
+    this.local(W.LocalTee, L_ADDR);
+    this.op(W.I32WrapI64);
+    this.tlbSet();
+    this.local(W.LocalTee, L_IDX);
+    // its tag == (the page | the fetch tag bits of AREA_FTAG), in one 64-bit compare
+    this.mem(W.I64Load, 3, AREA_XTLB + TLB_TAG);
+    this.local(W.LocalGet, L_ADDR);
+    this.i64(~0xfff);
+    this.op(W.I64And);
+    this.local(W.LocalGet, L_AREA);
+    this.mem(W.I64Load32U, 2, AREA_FTAG);
+    this.i64(0xfff);
+    this.op(W.I64And);
+    this.op(W.I64Or);
+    this.op(W.I64Ne);
+    this.exitIf(k, o);
+    // then (only then is its RAM word a page of RAM) the halfword at the page's start
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I32Load, 2, AREA_XTLB + TLB_RAM);
+    this.mem(W.I32Load16U, 1, HART_AREAS_BYTES);
+    this.i32(upper);
+    this.op(W.I32Ne);
+    this.exitIf(k, o);
   }
 
   /**
@@ -342,21 +390,13 @@ export class BlockTranslator extends FpEmitter {
     this.local(W.LocalTee, L_ADDR);
     this.op(W.I32WrapI64);
     this.local(W.LocalTee, L_LO);
-    this.i32(12 - TLB_SET_SHIFT);
-    this.op(W.I32ShrU);
-    this.i32(TLB_MASK << TLB_SET_SHIFT);
-    this.op(W.I32And);
-    this.local(W.LocalGet, L_AREA);
-    this.op(W.I32Add);
+    this.tlbSet();
     this.local(W.LocalSet, L_IDX);
     if (atomic) {
       this.local(W.LocalGet, L_LO);
       this.i32(size - 1);
       this.op(W.I32And);
-      this.op(W.If);
-      this.op(T_VOID);
-      this.exit(k, o);
-      this.op(W.End);
+      this.exitIf(k, o);
     }
     // Way 0, then way 1: (tag | dsum) == (the page of the access's last byte | dtag), mmu.ts
     // dataHit in one 64-bit compare. An access that crosses into the next page misses.
@@ -383,10 +423,7 @@ export class BlockTranslator extends FpEmitter {
     this.op(W.I64Or);
     this.local(W.LocalGet, L_ADDR);
     this.op(W.I64Ne);
-    this.op(W.If);
-    this.op(T_VOID);
-    this.exit(k, o);
-    this.op(W.End);
+    this.exitIf(k, o);
     this.local(W.LocalGet, L_IDX);
     this.i32(TLB_ENTRY_BYTES);
     this.op(W.I32Add);

@@ -22,6 +22,7 @@ export const enum W {
   I64Load = 0x29,
   F32Load = 0x2a,
   F64Load = 0x2b,
+  I32Load16U = 0x2f,
   I64Load8S = 0x30,
   I64Load8U = 0x31,
   I64Load16S = 0x32,
