@@ -6,9 +6,10 @@
 // The walk goes on while instructions are translatable, up to MAX_BLOCK of them and the
 // page's end; a 4-byte instruction across that end is the block's last, read with the next
 // page's first halfword when the hart's fetch TLB holds that page (translate.ts checks at
-// every pass that it still does, with that halfword). A jump (JAL, JALR) ends it unless an earlier branch or jump of the block goes
-// further forward: then the code after the jump is reached from inside the block (the else
-// arm of an if, the code after an early return) and the walk takes it too.
+// every pass that it still does, with that halfword). A jump (JAL, JALR) ends the walk unless
+// an earlier branch or jump of the block goes further forward: then the code after the jump
+// is reached from inside the block (the else arm of an if, the code after an early return)
+// and the walk takes it too.
 
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, type Ram } from '../../ram.js';
 import { CSR_IN_BLOCKS } from '../csr.js';
