@@ -1,13 +1,13 @@
 // Test helpers for the unit tests of translated blocks against the interpreter (csrBlocks,
 // sstatusBlocks, blockJumps .test.ts): a small random generator, CSR and ALU instruction
-// encoders, and one call that runs the same code from the same state on a fresh hart,
+// encoders, a loop that runs a hart to its WFI, and one call that runs the same code from the same state on a fresh hart,
 // interpreted or translated (a block at the first visit), and returns what the tests compare.
 // Used only by the *.test.ts files beside it.
 
 import { Bus } from '../bus.js';
 import { Ram } from '../ram.js';
 import { CSR_MTVEC, CSR_PMPADDR0, CSR_PMPCFG0, writeCsr } from './csr.js';
-import { Hart, type StopReason } from './hart.js';
+import { Hart, StopReason } from './hart.js';
 
 export const BASE = 0x80000000;
 export const CODE = BASE + 0x1000;
@@ -195,4 +195,18 @@ export function bothEngines(
 /** writeCsr, which must succeed. */
 export function setCsr(h: Hart, num: number, lo: number, hi: number): void {
   if (!writeCsr(h, num, lo, hi)) throw new Error(`CSR ${num.toString(16)} refused ${lo}, ${hi}`);
+}
+
+/**
+ * Runs `hart` to a WFI in slices of `slice` instructions (the blocks asked for in a slice are
+ * compiled at its end; a block runs only with 64 instructions of the slice left).
+ */
+export function runToWfi(hart: Hart, slice = 100): void {
+  for (let i = 0; i < 10000; i++) {
+    const r = hart.run(slice);
+    if (r === StopReason.Wfi) return;
+    if (r !== StopReason.Budget)
+      throw new Error(`the hart stopped (${r}): ${hart.lastError ?? ''}`);
+  }
+  throw new Error('the program did not reach its WFI');
 }

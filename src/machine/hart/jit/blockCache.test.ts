@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { Bus } from '../../bus.js';
 import { HART_AREA_BYTES, Ram } from '../../ram.js';
 import { Hart, StopReason } from '../hart.js';
-import { branch, jal } from '../csrTestkit.js';
+import { branch, jal, runToWfi } from '../csrTestkit.js';
 import { AREA_END, AREA_FTAG, AREA_JC, JC_ENTRY_BYTES, JC_SIZE, jcIndex } from '../areaLayout.js';
 
 const BASE = 0x80000000;
@@ -34,16 +34,6 @@ function machine(program: number[], jitThreshold: number): { hart: Hart; ram: Ra
   hart.pc = BigInt(BASE);
   hart.regs.set(2, BigInt(BASE + 0x8000));
   return { hart, ram };
-}
-
-/** Runs to the final WFI in slices (the blocks asked for in a slice are compiled at its end). */
-function runToWfi(hart: Hart, slice = 100): void {
-  for (let i = 0; i < 10000; i++) {
-    const r = hart.run(slice);
-    if (r === StopReason.Wfi) return;
-    assert.equal(r, StopReason.Budget, hart.lastError ?? '');
-  }
-  assert.fail('the program did not reach its WFI');
 }
 
 const SUM = 500500n; // 1 + 2 + ... + 1000

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from '../../bus.js';
 import { Ram } from '../../ram.js';
-import { Hart, StopReason } from '../hart.js';
-import { branch, jal } from '../csrTestkit.js';
+import { Hart } from '../hart.js';
+import { branch, jal, runToWfi } from '../csrTestkit.js';
 import {
   AREA_XTLB,
   TLB_ENTRY_BYTES,
@@ -45,22 +45,15 @@ function machine(jitThreshold: number, add: number): { hart: Hart; ram: Ram } {
   return { hart, ram };
 }
 
-/** Runs to the WFI in slices of `slice` instructions (a block runs only with 64 left). */
-function runToWfi(hart: Hart, slice = 1_000_000): void {
-  for (let i = 0; i < 100000; i++) {
-    const r = hart.run(slice);
-    if (r === StopReason.Wfi) return;
-    assert.equal(r, StopReason.Budget, hart.lastError ?? '');
-  }
-  assert.fail('the program did not reach its WFI');
-}
+/** Slices long enough that the loop runs in blocks from the second pass on. */
+const SLICE = 1_000_000;
 
 test('a block runs an instruction across two pages, as the interpreter does', () => {
   const plain = machine(0, ADD3);
-  runToWfi(plain.hart);
+  runToWfi(plain.hart, SLICE);
   // Asked for at the second pass, when the first has brought the next page into the fetch TLB.
   const jit = machine(2, ADD3);
-  runToWfi(jit.hart);
+  runToWfi(jit.hart, SLICE);
   for (const h of [plain.hart, jit.hart]) {
     assert.equal(h.regs.get(10), 3000n);
     assert.equal(h.regs.get(11), 0n);
@@ -76,7 +69,7 @@ test('a block runs an instruction across two pages, as the interpreter does', ()
 
 test('a new upper half on the next page is run, not the one translated', () => {
   const { hart, ram } = machine(2, ADD3);
-  runToWfi(hart);
+  runToWfi(hart, SLICE);
   assert.equal(hart.regs.get(10), 3000n);
   // Only the next page is written: the block of the loop's first page stays, and its check
   // must see addi a0,a0,5.
@@ -88,7 +81,7 @@ test('a new upper half on the next page is run, not the one translated', () => {
   hart.pc = BigInt(BASE + LOOP);
   hart.wfi = false;
   const before = hart.translatedInstructions;
-  runToWfi(hart);
+  runToWfi(hart, SLICE);
   assert.equal(hart.regs.get(10), 5000n);
   assert.equal(hart.regs.get(11), 0n);
   const translated = hart.translatedInstructions - before;
@@ -97,7 +90,7 @@ test('a new upper half on the next page is run, not the one translated', () => {
 
 test('a block leaves before the instruction when the fetch TLB no longer holds the next page', () => {
   const { hart, ram } = machine(2, ADD3);
-  runToWfi(hart);
+  runToWfi(hart, SLICE);
   // Way 0 of the next page's set now holds another page, whose RAM word is no RAM offset
   // (as an entry left over from an earlier mapping may be): the block must not read through it.
   const set = hart.area + AREA_XTLB + ((((BASE + 0x2000) >>> 12) & TLB_MASK) << TLB_SET_SHIFT);
@@ -108,7 +101,7 @@ test('a block leaves before the instruction when the fetch TLB no longer holds t
   hart.regs.set(11, 1000n);
   hart.pc = BigInt(BASE + LOOP);
   hart.wfi = false;
-  runToWfi(hart);
+  runToWfi(hart, SLICE);
   assert.equal(hart.regs.get(10), 3000n);
   assert.equal(hart.regs.get(11), 0n);
 });
