@@ -549,6 +549,7 @@ export class Vmm {
     if (this.state !== 'running') return;
     this.state = 'paused';
     this.board?.remote?.pause();
+    this.board?.holdDevices(true);
     if (this.clock instanceof HostClock) this.clock.pause();
     this.poke();
   }
@@ -558,6 +559,7 @@ export class Vmm {
     this.state = 'running';
     if (this.clock instanceof HostClock) this.clock.resume();
     this.board?.remote?.resume();
+    this.board?.holdDevices(false);
     this.rate = { t: performance.now(), instructions: this.instructions(), mips: 0 };
     const r = this.resumeWaiter;
     this.resumeWaiter = null;

@@ -29,6 +29,8 @@ import {
 const skip = tapSkipReason();
 const GUEST_IP = '10.213.0.2';
 const B_IP = '10.213.0.3';
+/** A's end of the veth: its address is A's bridge's (the lowest of its ports; TAPs are FE:). */
+const VETH_A_MAC = '02:00:00:00:0a:01';
 const dirs: string[] = [];
 const spaces: Netns[] = [];
 
@@ -166,6 +168,8 @@ test(
       'link',
       'add',
       'vmigA',
+      'address',
+      VETH_A_MAC,
       'netns',
       nsA.name,
       'type',
@@ -224,6 +228,9 @@ test(
         assert.equal((await a.daemon.api('GET', '/v1/guests/web')).status, 404);
         const rarps = await sniffed;
         assert.ok(rarps >= 5, `${rarps} RARP announcements of ${mac} seen on A's bridge`);
+        // the guest's TAP device came and went on A without moving the bridge's address (a move
+        // flushes A's ARP cache: requests to the guest then wait for it to answer anew)
+        assert.match(nsA.exec('ip', ['-br', 'link', 'show', 'br0']), new RegExp(VETH_A_MAC));
         const fdb = nsA.exec('bridge', ['fdb', 'show', 'br', 'br0']);
         assert.match(fdb, new RegExp(`^${mac} dev vmigA`, 'm'), fdb);
       } finally {

@@ -29,6 +29,11 @@ const skip = tapSkipReason();
 const BOOT_MS = 600_000;
 const PROMPT = /# (?:\x1b\[6n)?$/m;
 const GUEST_IP = '10.213.0.2';
+/**
+ * An uplink's address, above the kernel's random ones (02: to fe:) but those beginning with FE:
+ * the TAP device's random address took the bridge's from it 63 times in 64 before.
+ */
+const UPLINK_MAC = 'fc:00:00:00:00:01';
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'tapProbe.js');
 
 async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
@@ -54,10 +59,15 @@ test(
   () => {
     const ns = new Netns('unit');
     try {
+      // a port with an address as a network card's or a veth's: the bridge keeps it with a TAP
+      ns.exec('ip', ['link', 'add', 'uplink0', 'address', UPLINK_MAC, 'type', 'veth']);
+      ns.exec('ip', ['link', 'set', 'uplink0', 'master', 'br0', 'up']);
       const out = ns.exec(process.execPath, [PROBE, 'br0', BRIDGE_IP], 30_000);
       const r = JSON.parse(out.trim().split('\n').pop()!);
       assert.match(r.name, /^berth\d+-\d+$/);
       assert.equal(r.master, 'br0', 'the TAP device is a port of the bridge');
+      assert.match(r.tapMac, /^fe:/, 'the host side of the TAP device has an FE address');
+      assert.equal(r.bridgeMac, UPLINK_MAC, 'the bridge keeps its address with the TAP on it');
       assert.equal(r.arpReply, true, "the kernel answered a send()'d ARP request");
       assert.equal(r.arpRequestSeen, true, "the kernel's broadcast reached the receiver");
       assert.equal(r.wokeUp, true, 'whenReceived() resolved');
@@ -68,7 +78,7 @@ test(
       assert.equal(r.badFramesDropped, 2, 'a 10-byte and a 70000-byte frame are dropped');
       assert.ok(r.counters.txFrames >= 4 && r.counters.rxFrames >= 5, JSON.stringify(r.counters));
       assert.equal(r.goneAfterClose, true, 'close() removes the TAP device');
-      assert.deepEqual(ns.bridgePorts(), []);
+      assert.deepEqual(ns.bridgePorts(), ['uplink0']);
     } finally {
       ns.delete();
     }

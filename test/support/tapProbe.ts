@@ -8,9 +8,10 @@
 // ARP request of the kernel (for an address nobody has) arrives at the
 // receiver; frames arriving while the receiver asked for a pause are held and
 // come after resume(); frames too short or too long are dropped and counted;
-// the device is on the bridge while open and gone after close().
+// the device is on the bridge while open and gone after close(); it reports the device's and
+// the bridge's addresses while it is on.
 
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TapBackend } from '../../src/vmm/net/tap.js';
@@ -59,6 +60,10 @@ async function main(): Promise<void> {
     return;
   }
   const master = basename(readlinkSync(`/sys/class/net/${b.name}/master`));
+  const address = (dev: string): string =>
+    readFileSync(`/sys/class/net/${dev}/address`, 'utf8').trim();
+  const tapMac = address(b.name);
+  const bridgeMac = address(bridge);
   const got: Uint8Array[] = [];
   let pause = false;
   b.attach({
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       name: b.name,
       master,
+      tapMac,
+      bridgeMac,
       arpReply,
       arpRequestSeen,
       wokeUp,

@@ -392,6 +392,14 @@ export class VirtBoard implements Persistent<BoardState> {
     return this.hvc;
   }
 
+  /**
+   * Holds the host's news for the guest in the virtio devices (true) while the machine stands
+   * still, or lets them in (false): see VirtioTransport.hold.
+   */
+  holdDevices(on: boolean): void {
+    for (const t of [...this.virtio, ...this.pci]) t?.hold(on);
+  }
+
   /** Hands waiting console input to the virtio console, as far as the guest has buffers. */
   pollVirtioConsole(): void {
     const t = [...this.virtio, ...this.pci].find((v) => v !== null && v.device === this.hvc);

@@ -330,3 +330,47 @@ test('bad card states are refused and change nothing', () => {
   assertMutationsRefused(net);
   assert.equal(net.heldFrames, 1);
 });
+
+test('held while the machine stands still, frames wait in the card, not in guest memory; a destination of the state delivers them and interrupts', () => {
+  const env = setup();
+  for (let i = 0; i < 4; i++) env.d.submit(RX_QUEUE, [{ writeLen: 1526 }]);
+  env.backend.inject(frame(60, 1));
+  assert.equal(env.d.takeUsed(RX_QUEUE).length, 1);
+  env.d.setUsedEvent(RX_QUEUE, 1); // the guest wants an interrupt after the next used buffer
+  env.d.w32(REG.interruptAck, 1);
+  // paused: the last pages are taken, then a frame comes, then the device state is taken
+  env.t.hold(true);
+  const pages = env.ram.u8.slice();
+  env.backend.inject(frame(60, 2));
+  assert.equal(Buffer.compare(env.ram.u8, pages), 0, 'guest memory untouched while held');
+  assert.equal(env.net.heldFrames, 1);
+  assert.equal(env.irq.level, false);
+  const state = JSON.parse(JSON.stringify(env.t.saveState()));
+  // the destination: those pages, a frame of its own before the state, then the state
+  const ram2 = new Ram(BASE, 4 << 20);
+  ram2.u8.set(pages);
+  const backend2 = new MemoryNetBackend();
+  const net2 = new VirtioNet(backend2, { seed: 'test-guest' });
+  const irq2 = new FakeLine();
+  const t2 = new VirtioMmio(ram2, net2, irq2);
+  net2.attach(t2);
+  t2.hold(true);
+  backend2.inject(frame(60, 3));
+  t2.loadState(t2.checkState(state));
+  assert.equal(net2.heldFrames, 2, "the source's frame, then its own");
+  const d2 = new TestDriver(ram2, t2, BASE + (2 << 20));
+  d2.queues.push(...env.d.queues.map((q) => ({ ...q })));
+  t2.hold(false); // the guest runs here
+  const used = d2.takeUsed(RX_QUEUE);
+  assert.equal(used.length, 2);
+  assert.equal(irq2.level, true, 'the driver hears of them');
+  d2.setUsedEvent(RX_QUEUE, 3);
+  d2.w32(REG.interruptAck, 1);
+  backend2.inject(frame(60, 4));
+  assert.equal(d2.takeUsed(RX_QUEUE).length, 1);
+  assert.equal(irq2.level, true, 'and of the next one');
+  // a source whose migration failed runs on: released, it delivers what it held
+  env.t.hold(false);
+  assert.equal(env.d.takeUsed(RX_QUEUE).length, 1);
+  assert.equal(env.irq.level, true);
+});

@@ -410,11 +410,22 @@ export class VirtioNet implements VirtioDevice<VirtioNetState>, NetReceiver {
     });
   }
 
-  /** Takes a checked state; held frames go to the guest once it posts buffers (or poll()). */
+  /**
+   * Takes a checked state; held frames go to the guest once it posts buffers (or poll()).
+   * Frames the backend brought before it (to an incoming migration's card, held while the
+   * state was on its way) follow the saved ones, as far as there is room.
+   */
   loadState(s: VirtioNetState): void {
+    const early = this.held;
     this.linkUp = s.linkUp;
     this.held = s.held.map(hexToBytes);
     this.heldBytes = this.held.reduce((n, f) => n + f.length, 0);
+    for (const f of early) {
+      if (this.held.length < this.holdFrames && this.heldBytes + f.length <= this.holdBytes) {
+        this.held.push(f);
+        this.heldBytes += f.length;
+      } else this.counters.rxDropped++;
+    }
   }
 
   /** Tries to deliver held frames now (e.g. after a restore, once the transport is restored too). */

@@ -104,6 +104,8 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
   protected configGeneration = 0;
   /** The device is in DEVICE_NEEDS_RESET: queues are not processed until reset. */
   private failed = false;
+  /** The machine stands still: the host's news wait in the device (see hold). */
+  private holding = false;
   protected readonly queues: QueueRegs[] = [];
 
   /**
@@ -232,7 +234,21 @@ export abstract class VirtioTransport implements VirtioQueueHost, Persistent<Vir
    * host side has news (console input, network frames) call this.
    */
   poll(index: number): void {
-    this.notify(index);
+    if (!this.holding) this.notify(index);
+  }
+
+  /**
+   * While the machine stands still (paused, or saved and sent elsewhere), the host's news
+   * (network frames, console input, key presses) wait in the device instead of going into the
+   * guest's memory, which a snapshot or a migration has taken or is taking with the device's
+   * state: a frame written there after the last pages were taken, but counted in the rings'
+   * indexes the state holds, left the destination's guest deaf (QEMU likewise stops network
+   * receive while the VM is stopped). Released, every queue is looked at again.
+   */
+  hold(on: boolean): void {
+    if (this.holding === on) return;
+    this.holding = on;
+    if (!on) for (let i = 0; i < this.queues.length; i++) this.notify(i);
   }
 
   /** The driver notified queue `index`. */

@@ -51,6 +51,7 @@ export function migrationHooks(vmm: Vmm) {
           board: (shape) => {
             vmm.placeAs(shape, "the source's board", (m) => new MigrationError(m));
             board = vmm.makeBoard();
+            board.holdDevices(true); // frames that come before the guest runs wait for it
             return board;
           },
           mirror: vmm.config.incoming?.mirror === true ? vmm.disks : null,
@@ -80,7 +81,8 @@ export function migrationHooks(vmm: Vmm) {
         const running = received.running;
         vmm.adoptBoard(received.board);
         vmm.state = 'running';
-        if (!running) vmm.pause(); // paused at the source: paused here
+        if (running) received.board.holdDevices(false);
+        else vmm.pause(); // paused at the source: paused here
         vmm.announce();
         vmm.log(`migrated in from ${incoming.stats.peer}: ${incoming.stats.pagesSent} pages`);
         return null;

@@ -3,14 +3,16 @@
 //
 // createTap opens /dev/net/tun and attaches the descriptor to a new, non-persistent TAP device
 // (ioctl TUNSETIFF through koffi), then puts the device on the bridge with `ip link set dev
-// TAP master BRIDGE up` (iproute2, run once). The device lives as long as a descriptor of it
-// is open, in this process or in any it was handed to, and leaves the bridge with the last.
+// TAP address FE:.. master BRIDGE up` (iproute2, run once). The device lives as long as a
+// descriptor of it is open, in this process or in any it was handed to, and leaves the bridge
+// with the last.
 // `berth run --net tap` makes its own; the daemon makes one per guest start and hands it to
 // the VMM, which runs as a user of its own with no capabilities (inheritTap checks it).
 //
 //   const { fd, name } = createTap({ bridge: 'br0' });
 
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isIfName, MAX_IFNAME } from '../configSchemas.js';
@@ -210,9 +212,23 @@ export function createTap(cfg: TapDeviceConfig): TapDevice {
   return { fd, name };
 }
 
-/** `ip link set dev TAP [mtu N] master BRIDGE up [alias TEXT]`. */
+/**
+ * The host side's own address for a new TAP device: FE and five random bytes (locally
+ * administered, unicast). A Linux bridge whose address nobody set takes the lowest address of
+ * its ports, and a change of it flushes the host's ARP cache on the bridge: a TAP device with
+ * the kernel's random address would become the bridge's address half the time, and its guest's
+ * stop or migration would then make every peer on the host re-resolve (a client's connect
+ * then failed with EHOSTUNREACH when the guest answered late). A port whose address begins
+ * with less than FE (a network card's, a veth's) keeps the bridge's address where it is.
+ */
+export function tapHostMac(): string {
+  const b = randomBytes(5);
+  return ['fe', ...Array.from(b, (x) => x.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** `ip link set dev TAP address FE:.. [mtu N] master BRIDGE up [alias TEXT]`. */
 function joinBridge(ip: string, name: string, cfg: TapDeviceConfig): void {
-  const args = ['link', 'set', 'dev', name];
+  const args = ['link', 'set', 'dev', name, 'address', tapHostMac()];
   if (cfg.mtu !== undefined) args.push('mtu', String(cfg.mtu));
   args.push('master', cfg.bridge, 'up');
   if (cfg.alias !== undefined) args.push('alias', cfg.alias);
