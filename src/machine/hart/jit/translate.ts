@@ -45,7 +45,7 @@ import {
 import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_F32, T_F64, T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
-import { BlockScan, MAX_BLOCK } from './blockScan.js';
+import { BlockScan, FLOW_CALL, FLOW_RETURN, MAX_BLOCK } from './blockScan.js';
 import { F32_LOCALS, F64_LOCALS } from './fpBitsEmitter.js';
 import { FpEmitter } from './fpEmitter.js';
 import {
@@ -468,6 +468,8 @@ export class BlockTranslator extends FpEmitter {
           this.pcPlus(o + len);
           this.set(d);
         }
+        // An inlined call: its callee follows (blockScan.ts inlineCall).
+        if (this.scanned.flow[k] === FLOW_CALL) return;
         const j = this.scanned.target[k];
         if (j >= 0) {
           this.jumpInside(k, j, 0);
@@ -492,6 +494,16 @@ export class BlockTranslator extends FpEmitter {
         if (!discard) {
           this.pcPlus(o + len);
           this.set(d);
+        }
+        // An inlined callee's return: on after its call when it goes back there.
+        if (this.scanned.flow[k] === FLOW_RETURN) {
+          this.local(W.LocalGet, L_T);
+          this.pcPlus(this.scanned.retTo[k]);
+          this.op(W.I64Eq);
+          this.op(W.If);
+          this.op(T_VOID);
+          this.jumpInside(k, this.scanned.target[k], 1);
+          this.op(W.End);
         }
         this.flush();
         this.storePcExpr(() => this.local(W.LocalGet, L_T));
