@@ -46,6 +46,18 @@ export const branch = (f3: number, rs1: number, rs2: number, off: number): numbe
     (((off >> 11) & 1) << 7) |
     0x63) >>>
   0;
+/** I-type: opcode `opc`, funct3 `f3`, rd, rs1 and a 12-bit immediate. */
+export const itype = (opc: number, f3: number, rd: number, rs1: number, imm: number): number =>
+  (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opc) >>> 0;
+/** S-type: sd rs2, imm(rs1). */
+export const sd = (rs2: number, rs1: number, imm: number): number =>
+  ((((imm >> 5) & 0x7f) << 25) |
+    (rs2 << 20) |
+    (rs1 << 15) |
+    (3 << 12) |
+    ((imm & 0x1f) << 7) |
+    0x23) >>>
+  0;
 /** J-type: jal rd, pc + off. */
 export const jal = (rd: number, off: number): number =>
   ((((off >> 20) & 1) << 31) |

@@ -39,8 +39,10 @@ import {
   CODE,
   csrInst,
   F3,
+  itype,
   rng,
   runCode,
+  sd,
   WFI,
 } from './csrTestkit.js';
 
@@ -54,16 +56,7 @@ const addi = (rd: number, rs1: number, imm: number): number =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13) >>> 0;
 const ori = (rd: number, rs1: number, imm: number): number =>
   (((imm & 0xfff) << 20) | (rs1 << 15) | (6 << 12) | (rd << 7) | 0x13) >>> 0;
-const ld = (rd: number, rs1: number, imm: number): number =>
-  (((imm & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03) >>> 0;
-const sd = (rs2: number, rs1: number, imm: number): number =>
-  ((((imm >> 5) & 0x7f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (3 << 12) |
-    ((imm & 0x1f) << 7) |
-    0x23) >>>
-  0;
+const ld = (rd: number, rs1: number, imm: number): number => itype(0x03, 3, rd, rs1, imm);
 const bne = (rs1: number, rs2: number, off: number): number => branch(1, rs1, rs2, off);
 
 /** Sets x1..x15 to sstatus-like values: some of BITS, FS mostly on, now and then a 64-bit one. */

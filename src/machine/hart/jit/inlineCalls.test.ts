@@ -8,26 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ram } from '../../ram.js';
 import { BlockScan, FLOW_CALL, FLOW_NONE, FLOW_RETURN } from './blockScan.js';
-import { alu, bothEngines, branch, jal, WFI } from '../csrTestkit.js';
+import { alu, bothEngines, branch, itype, jal, sd, WFI } from '../csrTestkit.js';
 import { PRIV_M } from '../causes.js';
 
-/** I-type: opcode `opc`, funct3 `f3`. */
-const itype = (opc: number, f3: number, rd: number, rs1: number, imm: number): number =>
-  (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opc) >>> 0;
 const lui = (rd: number, imm20: number): number => ((imm20 << 12) | (rd << 7) | 0x37) >>> 0;
 const addi = (rd: number, rs1: number, imm: number): number => itype(0x13, 0, rd, rs1, imm);
 const slli = (rd: number, rs1: number, sh: number): number => itype(0x13, 1, rd, rs1, sh);
 const andi = (rd: number, rs1: number, imm: number): number => itype(0x13, 7, rd, rs1, imm);
 const jalr = (rd: number, rs1: number, imm: number): number => itype(0x67, 0, rd, rs1, imm);
 const ld = (rd: number, rs1: number, imm: number): number => itype(0x03, 3, rd, rs1, imm);
-const sd = (rs2: number, rs1: number, imm: number): number =>
-  ((((imm >> 5) & 0x7f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (3 << 12) |
-    ((imm & 0x1f) << 7) |
-    0x23) >>>
-  0;
 const RA = 1;
 const T0 = 5;
 const T1 = 6;
