@@ -233,6 +233,7 @@ export class BlockScan {
     if ((link !== 1 && link !== 5) || callee < 0 || callee >= 4096 || back >= 4096) return false;
     const first = this.count;
     const walks = this.walks;
+    const loops = this.loops;
     this.walk(callee, -1, false, Math.min(MAX_BLOCK - AFTER_CALL, first + CALLEE_MAX));
     // Up to its last jump, which no path runs past (one that ran on into the next
     // instruction would run into the code after the call).
@@ -256,6 +257,7 @@ export class BlockScan {
     if (returns === 0) {
       this.count = first;
       this.walks = walks;
+      this.loops = loops;
       return false;
     }
     this.flow[k] = FLOW_CALL;
