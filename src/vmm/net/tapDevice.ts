@@ -221,7 +221,7 @@ export function createTap(cfg: TapDeviceConfig): TapDevice {
  * then failed with EHOSTUNREACH when the guest answered late). A port whose address begins
  * with less than FE (a network card's, a veth's) keeps the bridge's address where it is.
  */
-export function tapHostMac(): string {
+function tapHostMac(): string {
   const b = randomBytes(5);
   return ['fe', ...Array.from(b, (x) => x.toString(16).padStart(2, '0'))].join(':');
 }

@@ -63,9 +63,7 @@ test('the scan brings a call to the same page in: the callee follows, its return
   const loop = caller(a, 32);
   a.at(32).put(slli(A2, A2, 1), addi(A2, A2, 1), jalr(ZERO, RA, 0));
   const ram = new Ram(0x80000000, 1 << 16);
-  const bytes = new Uint8Array(a.words.length * 4);
-  a.words.forEach((w, i) => new DataView(bytes.buffer).setUint32(i * 4, w, true));
-  ram.write(0x80001000, bytes);
+  ram.write(0x80001000, new Uint8Array(new Uint32Array(a.words).buffer));
   const s = new BlockScan();
   s.scan(ram, 0x1000, loop * 4);
   // mv a2,a1; jal; [slli; addi; ret]; add; addi; bnez; wfi (not translatable: the end)
