@@ -128,6 +128,8 @@ export class Ram implements Persistent<RamState> {
   readonly translated: Uint8Array;
   /** Per page: bumped whenever its translations are dropped or its code cache is made anew. */
   readonly codeGen: Uint32Array;
+  /** Per page holding inlined code: the pages whose translations hold it (noteInlined). */
+  private readonly inlinedInto = new Map<number, number[]>();
   /**
    * One byte per page: 1 when the page may hold bytes that are not zero although its dirty
    * byte is 0 (written before the dirty log was last taken, or loaded by a restore). A page
@@ -239,13 +241,31 @@ export class Ram implements Persistent<RamState> {
    */
   discarder: ((view: Uint8Array) => boolean) | null = null;
 
-  /** Forgets every translation that starts in page `page` (its slots count afresh). */
+  /**
+   * Forgets every translation that starts in page `page` (its slots count afresh), and those
+   * of the pages whose translations brought in code of this one (noteInlined).
+   */
   dropTranslations(page: number): void {
     this.translated[page] = 0;
     this.codeGen[page]++;
     const c = this.code[page];
     if (c !== null) for (let i = 3; i < c.length; i += CODE_SLOT_WORDS) c[i] = 0;
     this.onDropTranslations?.(page);
+    const into = this.inlinedInto.get(page);
+    if (into === undefined) return;
+    this.inlinedInto.delete(page);
+    for (const p of into) if (this.translated[p] !== 0) this.dropTranslations(p);
+  }
+
+  /**
+   * Notes that a translation starting in page `into` holds code of page `from` (an inlined
+   * callee, jit/blockScan.ts): a write to `from` then drops the translations of both.
+   */
+  noteInlined(from: number, into: number): void {
+    this.translated[from] = 1;
+    const list = this.inlinedInto.get(from);
+    if (list === undefined) this.inlinedInto.set(from, [into]);
+    else if (!list.includes(into)) list.push(into);
   }
 
   /**

@@ -491,10 +491,9 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 // t is minus the visits so far: this visit is the jitThreshold-th when t is threshold + 1.
                 if (t > threshold + 1) code[slot + 3] = t - 1;
                 else if (t === threshold + 1) {
-                  // The page after this one, for a block that ends on an instruction across both.
-                  const nextLo = ((pcLo & ~0xfff) + 0x1000) | 0;
-                  const next = mmu.fetchPeek(nextLo, nextLo === 0 ? (pcHi + 1) | 0 : pcHi);
-                  t = blocks.request(fetchBase, pcLo & 0xfff, next);
+                  // The pages around this one: the next for an instruction across both, others
+                  // for callees brought in.
+                  t = blocks.request(fetchBase, pcLo & 0xfff, mmu.pagesAround(pcLo, pcHi));
                 }
               }
               if (t > 0 && budget - n >= MAX_BLOCK) {

@@ -542,6 +542,23 @@ export class Mmu {
     return -1;
   }
 
+  /**
+   * The pages around that of (lo, hi), for the block translator: a function from an offset (a
+   * multiple of 4096) to fetchPeek of the page that far from it. Valid until the next call.
+   */
+  pagesAround(lo: number, hi: number): (delta: number) => number {
+    this.aroundLo = (lo & ~0xfff) >>> 0;
+    this.aroundHi = hi;
+    return this.peekAround;
+  }
+
+  private aroundLo = 0;
+  private aroundHi = 0;
+  private readonly peekAround = (delta: number): number => {
+    const at = this.aroundLo + delta;
+    return this.fetchPeek(at | 0, (this.aroundHi + Math.floor(at / 2 ** 32)) | 0);
+  };
+
   /** Swaps the two entries of the set at word `e` of `tlb`, whose way 0 is global entry `k`. */
   private swapWays(tlb: Int32Array, e: number, k: number): void {
     for (let i = 0; i < 3; i++) {

@@ -31,6 +31,7 @@
 import { CODE_SLOT_WORDS, HART_AREAS_BYTES, type Ram } from '../../ram.js';
 import { AREA_JUMP_FRAMES, forgetJumps, JUMP_FRAMES } from '../areaLayout.js';
 import { dispatcherBytes, type DispatchFn } from './dispatcher.js';
+import type { PagePeek } from './blockScan.js';
 import { BlockTranslator } from './translate.js';
 import { moduleBytes, T_I32, type FuncType } from './wasmWriter.js';
 
@@ -143,12 +144,12 @@ export class BlockCache {
   }
 
   /**
-   * Asks for the block starting at page offset `po` of the code page at RAM
-   * offset `pageOff` (`nextPage`: the RAM offset of the page after it in the hart's address
-   * space, or -1). Returns the block's number when it is ready at once
-   * (synchronous mode), else 0; the slot is marked SLOT_NO_REQUEST until flush.
+   * Asks for the block starting at page offset `po` of the code page at RAM offset `pageOff`
+   * (`peek`: the other pages of the hart's address space, BlockScan.scan). Returns the block's
+   * number when it is ready at once (synchronous mode), else 0; the slot is marked
+   * SLOT_NO_REQUEST until flush.
    */
-  request(pageOff: number, po: number, nextPage = -1): number {
+  request(pageOff: number, po: number, peek: PagePeek | null = null): number {
     if (this.blockCount + this.batch.length > this.maxBlocks) {
       // Those under way are voided with the rest (their pages' translations drop).
       this.empty();
@@ -158,7 +159,7 @@ export class BlockCache {
     const page = pageOff >>> 12;
     const code = this.ram.codePage(page);
     const slot = (po >>> 1) * CODE_SLOT_WORDS + 3;
-    const t = this.translator.translate(this.ram, pageOff, po, nextPage);
+    const t = this.translator.translate(this.ram, pageOff, po, peek);
     code[slot] = SLOT_NO_REQUEST;
     if (t === null) {
       this.untranslatable++;
@@ -166,6 +167,8 @@ export class BlockCache {
     }
     // From now on a write to the page moves its generation on, which voids this translation.
     this.ram.translated[page] = 1;
+    // and so does a write to a page of a callee it brought in.
+    for (const q of t.pages) this.ram.noteInlined(q, page);
     this.instructions += t.count;
     // The visits that made this block made its other instructions as hot: while it compiles,
     // they neither count nor ask for blocks of their own (which would start a block at every
@@ -173,6 +176,7 @@ export class BlockCache {
     // only side exits reach.
     const covered: number[] = [];
     for (let k = 1; k < t.count; k++) {
+      if (t.own[k] === 0) continue;
       const s = ((po + t.offsets[k]) >>> 1) * CODE_SLOT_WORDS + 3;
       if (code[s] <= 0 && code[s] > SLOT_NO_REQUEST) {
         code[s] = SLOT_NO_REQUEST;

@@ -11,13 +11,18 @@
 // block goes further forward: then the code after the jump is reached from inside the block
 // (the else arm of an if, the code after an early return) and the walk takes it too.
 //
-// A call (JAL with link x1 or x5) to the same page brings its callee in (inlineCall): a walk of
-// its own from the callee's entry, up to its last jump, follows the call; each return in it
-// (JALR x0, 0(link)) goes on at the instruction after the call when the link register holds
-// that address (the translated code compares), and leaves the block otherwise; the walk then
-// goes on after the call. The page is the block's own, so a write to it drops both alike.
+// A call (JAL with link x1 or x5) brings its callee in (inlineCall): a walk of its own from the
+// callee's entry, up to its last jump, follows the call; each return in it (JALR x0, 0(link))
+// goes on at the instruction after the call when the link register holds that address (the
+// translated code compares), and leaves the block otherwise; the walk then goes on after the
+// call. A callee on the block's own page goes with it: a write to the page drops both alike. A
+// callee on another page is brought in when the hart's fetch TLB maps that page to RAM whose
+// code was decoded: the block then depends on that RAM page too (`pages`; Ram.noteInlined drops
+// the block when it is written), and the call checks at every pass that the fetch TLB still
+// maps the callee's page there (translate.ts), leaving before the call otherwise.
 // Instructions are then no longer in address order: a branch goes on inside the block only to
-// an instruction of its own walk, and `off` may be negative (a callee before its caller).
+// an instruction of its own walk, and `off` may be negative or beyond the page (a callee before
+// its caller, or on another page).
 
 import { CODE_SLOT_EMPTY, CODE_SLOT_WORDS, type Ram } from '../../ram.js';
 import { CSR_IN_BLOCKS } from '../csr.js';
@@ -76,6 +81,12 @@ function isJump(w0: number): boolean {
   return op === Op.JAL || op === Op.JALR;
 }
 
+/**
+ * The RAM offset of the code page `delta` bytes (a multiple of 4096) from the block's page in
+ * the hart's address space, when its fetch TLB holds it; else -1 (Mmu.fetchPeek).
+ */
+export type PagePeek = (delta: number) => number;
+
 /** How the block goes on at an instruction besides its branches (BlockScan.flow). */
 export const FLOW_NONE = 0;
 /** A call (JAL with link register x1 or x5) whose callee follows it in the block. */
@@ -113,6 +124,12 @@ export class BlockScan {
   readonly flow = new Uint8Array(MAX_BLOCK);
   /** Per FLOW_RETURN: the block offset of the call's return address. */
   readonly retTo = new Int32Array(MAX_BLOCK);
+  /** Per FLOW_CALL: the RAM offset of its callee's page when that is another page, else -1. */
+  readonly calleePage = new Int32Array(MAX_BLOCK);
+  /** Per instruction: 1 when it lies on the block's own page. */
+  readonly own = new Uint8Array(MAX_BLOCK);
+  /** The RAM page numbers of other pages whose code the block holds. */
+  readonly pages: number[] = [];
   /**
    * Per instruction: the walk it belongs to (0: the block's own, then one per inlined callee);
    * a branch goes on inside the block only to an instruction of its own walk. Per FLOW_RETURN,
@@ -120,6 +137,8 @@ export class BlockScan {
    */
   private readonly walkOf = new Int16Array(MAX_BLOCK);
   private readonly home = new Int16Array(MAX_BLOCK);
+  /** Per walk: the offset of its page's start from the block's page's start. */
+  private readonly walkBase = new Int32Array(MAX_BLOCK);
   private walks = 0;
   /** A branch or jump of a walk goes back to an instruction of that walk: the block loops. */
   private loops = false;
@@ -129,26 +148,34 @@ export class BlockScan {
   private ram: Ram | null = null;
   private code: Int32Array = new Int32Array(0);
   private pageOff = 0;
+  /** The page offset of the current walk's page from the block's page. */
+  private base = 0;
+  private peek: PagePeek | null = null;
   /** Page offset of the block's first instruction. */
   private start = 0;
 
   /**
-   * Walks from page offset `po` of the code page at RAM offset `pageOff` (see above); an
-   * instruction across the page's end ends the block, read with the first halfword of the page
-   * at RAM offset `nextPage` (-1: none, the block ends before it).
+   * Walks from page offset `po` of the code page at RAM offset `pageOff` (see above); `peek`
+   * finds the other pages of the hart's address space (none: the block keeps to its page). An
+   * instruction across the page's end ends the block, read with the first halfword of the next
+   * page when `peek` finds it.
    */
-  scan(ram: Ram, pageOff: number, po: number, nextPage = -1): void {
+  scan(ram: Ram, pageOff: number, po: number, peek: PagePeek | null = null): void {
     this.ram = ram;
     this.code = ram.codePage(pageOff >>> 12);
     this.pageOff = pageOff;
+    this.base = 0;
+    this.peek = peek;
     this.start = po;
     this.count = 0;
     this.walks = 0;
     this.loops = false;
     this.crossing = -1;
-    this.endsInJump = this.walk(po, nextPage, true);
+    this.pages.length = 0;
+    this.endsInJump = this.walk(po, peek === null ? -1 : peek(4096), true);
     this.resolve();
     this.ram = null;
+    this.peek = null;
   }
 
   /**
@@ -162,6 +189,8 @@ export class BlockScan {
     const pageOff = this.pageOff;
     const shared = ram.shared;
     const id = this.walks++;
+    const base = this.base;
+    this.walkBase[id] = base;
     let p = p0;
     /** The furthest page offset a branch or jump of this walk so far goes forward to. */
     let reach = -1;
@@ -199,9 +228,10 @@ export class BlockScan {
       const len = (inst & 3) === 3 ? 4 : 2;
       this.w0[k] = w0;
       this.imm[k] = imm;
-      this.off[k] = p - this.start;
+      this.off[k] = base + p - this.start;
       this.len[k] = len;
       this.walkOf[k] = id;
+      this.own[k] = base === 0 ? 1 : 0;
       this.flow[k] = FLOW_NONE;
       this.count = k + 1;
       const jump = op === Op.JAL || op === Op.JALR;
@@ -221,20 +251,37 @@ export class BlockScan {
   }
 
   /**
-   * The call at instruction k (of walk `home`, its return address at page offset `back`):
-   * walks its callee when it is a JAL to this page with link register x1 or x5, and keeps it
-   * when that walk ends on a jump, has a return (JALR x0, 0(link)) and leaves room for the
-   * code after the call. Then the call only writes the link, the callee follows it, and
-   * each return goes on after the call when the link holds the return address (resolve).
+   * The call at instruction k (of walk `home`, its return address at page offset `back` of
+   * that walk's page): walks its callee when it is a JAL with link register x1 or x5 to this
+   * page or to one `peek` finds decoded, and keeps it when that walk ends on a jump, has a
+   * return (JALR x0, 0(link)) and leaves room for the code after the call. Then the call only
+   * writes the link, the callee follows it, and each return goes on after the call when the
+   * link holds the return address (resolve).
    */
   private inlineCall(k: number, home: number, back: number): boolean {
     const link = (this.w0[k] >>> 8) & 63;
+    if ((link !== 1 && link !== 5) || back >= 4096) return false;
+    // The callee's offset from the block's page's start, its page's and its page offset.
     const callee = this.start + this.off[k] + this.imm[k];
-    if ((link !== 1 && link !== 5) || callee < 0 || callee >= 4096 || back >= 4096) return false;
+    const delta = Math.floor(callee / 4096) * 4096;
+    let calleePage = -1;
+    if (delta !== 0) {
+      calleePage = this.peek === null ? -1 : this.peek(delta);
+      if (calleePage < 0 || this.ram!.code[calleePage >>> 12] === null) return false;
+    }
     const first = this.count;
     const walks = this.walks;
     const loops = this.loops;
-    this.walk(callee, -1, false, Math.min(MAX_BLOCK - AFTER_CALL, first + CALLEE_MAX));
+    const { code, pageOff, base } = this;
+    if (calleePage >= 0) {
+      this.code = this.ram!.code[calleePage >>> 12]!;
+      this.pageOff = calleePage;
+      this.base = delta;
+    }
+    this.walk(callee - delta, -1, false, Math.min(MAX_BLOCK - AFTER_CALL, first + CALLEE_MAX));
+    this.code = code;
+    this.pageOff = pageOff;
+    this.base = base;
     // Up to its last jump, which no path runs past (one that ran on into the next
     // instruction would run into the code after the call).
     let end = this.count;
@@ -250,7 +297,7 @@ export class BlockScan {
         this.imm[i] === 0;
       if (!isReturn) continue;
       this.flow[i] = FLOW_RETURN;
-      this.retTo[i] = back - this.start;
+      this.retTo[i] = this.walkBase[home] + back - this.start;
       this.home[i] = home;
       returns++;
     }
@@ -261,6 +308,10 @@ export class BlockScan {
       return false;
     }
     this.flow[k] = FLOW_CALL;
+    this.calleePage[k] = calleePage;
+    if (calleePage >= 0 && !this.pages.includes(calleePage >>> 12)) {
+      this.pages.push(calleePage >>> 12);
+    }
     return true;
   }
 
@@ -272,17 +323,19 @@ export class BlockScan {
     this.entry.fill(0, 0, n);
     this.target.fill(-1, 0, n);
     for (let c = 0; c < this.walks; c++) {
-      for (let i = 0; i < n; i++) if (this.walkOf[i] === c) at[(start + this.off[i]) >>> 1] = i;
+      // Page offsets in walk c's page.
+      const from = start - this.walkBase[c];
+      for (let i = 0; i < n; i++) if (this.walkOf[i] === c) at[(from + this.off[i]) >>> 1] = i;
       for (let i = 0; i < n; i++) {
         let t: number;
         if (this.flow[i] === FLOW_RETURN) {
           if (this.home[i] !== c) continue;
-          t = start + this.retTo[i];
+          t = from + this.retTo[i];
         } else {
           const op = this.w0[i] & 0xff;
           if (this.walkOf[i] !== c || this.flow[i] === FLOW_CALL) continue;
           if (op !== Op.JAL && (op < Op.BEQ || op > Op.BGEU)) continue;
-          t = start + this.off[i] + this.imm[i];
+          t = from + this.off[i] + this.imm[i];
         }
         // An odd offset, or one inside a 4-byte instruction, is no instruction of the block.
         if (t < 0 || t >= 4096 || (t & 1) !== 0) continue;
@@ -291,7 +344,7 @@ export class BlockScan {
         this.target[i] = j;
         this.entry[j] = 1;
       }
-      for (let i = 0; i < n; i++) if (this.walkOf[i] === c) at[(start + this.off[i]) >>> 1] = -1;
+      for (let i = 0; i < n; i++) if (this.walkOf[i] === c) at[(from + this.off[i]) >>> 1] = -1;
     }
     // A return whose call's next instruction is not in the block leaves as any JALR.
     for (let i = 0; i < n; i++) {

@@ -45,7 +45,7 @@ import {
 import { DTAG_SUM } from '../mmu.js';
 import { FIRST_ZB_OP, LAST_FP_OP, LAST_ZB_OP, Op } from '../ops.js';
 import { T_F32, T_F64, T_I32, T_I64, T_VOID, W } from './wasmWriter.js';
-import { BlockScan, FLOW_CALL, FLOW_RETURN, MAX_BLOCK } from './blockScan.js';
+import { BlockScan, FLOW_CALL, FLOW_RETURN, MAX_BLOCK, type PagePeek } from './blockScan.js';
 import { F32_LOCALS, F64_LOCALS } from './fpBitsEmitter.js';
 import { FpEmitter } from './fpEmitter.js';
 import {
@@ -82,6 +82,10 @@ export interface Translation {
   count: number;
   /** Each instruction's offset from the first (valid until the next translation). */
   offsets: Int32Array;
+  /** Per instruction: 1 when it lies on the block's own page (valid as `offsets`). */
+  own: Uint8Array;
+  /** The other RAM pages (numbers) whose code the block holds (valid as `offsets`). */
+  pages: readonly number[];
 }
 
 export class BlockTranslator extends FpEmitter {
@@ -99,13 +103,18 @@ export class BlockTranslator extends FpEmitter {
   private sharedRam = false;
 
   /**
-   * Translates from page offset `po` of the code page at RAM offset `pageOff` (`nextPage`:
-   * the page after it, see BlockScan.scan), or returns null when the first instruction is not
-   * translatable.
+   * Translates from page offset `po` of the code page at RAM offset `pageOff` (`peek`: the
+   * other pages of the hart's address space, see BlockScan.scan), or returns null when the
+   * first instruction is not translatable.
    */
-  translate(ram: Ram, pageOff: number, po: number, nextPage = -1): Translation | null {
+  translate(
+    ram: Ram,
+    pageOff: number,
+    po: number,
+    peek: PagePeek | null = null,
+  ): Translation | null {
     const s = this.scanned;
-    s.scan(ram, pageOff, po, nextPage);
+    s.scan(ram, pageOff, po, peek);
     const count = s.count;
     if (count === 0) return null;
     this.sharedRam = ram.shared;
@@ -199,6 +208,9 @@ export class BlockTranslator extends FpEmitter {
         this.fsKnown = 0;
       }
       if (k === count - 1 && s.crossing >= 0) this.crossingGuard(k, s.off[k], s.crossing);
+      if (s.flow[k] === FLOW_CALL && s.calleePage[k] >= 0) {
+        this.pageGuard(k, s.off[k], s.off[k] + s.imm[k], s.calleePage[k]);
+      }
       const w0 = s.w0[k];
       const op = w0 & 0xff;
       if (op >= Op.FLW && op <= LAST_FP_OP) {
@@ -218,7 +230,13 @@ export class BlockTranslator extends FpEmitter {
       );
     }
     if (!s.endsInJump) this.exit(count, s.off[count - 1] + s.len[count - 1]);
-    return { body: this.finish(), count, offsets: s.off.subarray(0, count) };
+    return {
+      body: this.finish(),
+      count,
+      offsets: s.off.subarray(0, count),
+      own: s.own.subarray(0, count),
+      pages: s.pages,
+    };
   }
 
   /** Replaces the low half of an address on the stack with its TLB set's: area + set offset. */
@@ -238,8 +256,37 @@ export class BlockTranslator extends FpEmitter {
    * neither a write to that page nor a new mapping of it needs to drop the block.
    */
   private crossingGuard(k: number, o: number, upper: number): void {
-    // idx = the fetch TLB set of the page of pc + o + 2
-    this.pcPlus(o + 2);
+    this.fetchMapped(k, o, o + 2);
+    // then (only then is its RAM word a page of RAM) the halfword at the page's start
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I32Load, 2, AREA_XTLB + TLB_RAM);
+    this.mem(W.I32Load16U, 1, HART_AREAS_BYTES);
+    this.i32(upper);
+    this.op(W.I32Ne);
+    this.exitIf(k, o);
+  }
+
+  /**
+   * Before a call k, at offset o, whose callee at offset `to` on another page was brought in:
+   * leaves unless the fetch TLB's way 0 maps that page for this privilege level now to the RAM
+   * page at offset `ram`, whose code was translated (a write to it drops the block).
+   */
+  private pageGuard(k: number, o: number, to: number, ram: number): void {
+    this.fetchMapped(k, o, to);
+    this.local(W.LocalGet, L_IDX);
+    this.mem(W.I32Load, 2, AREA_XTLB + TLB_RAM);
+    this.i32(ram | 0);
+    this.op(W.I32Ne);
+    this.exitIf(k, o);
+  }
+
+  /**
+   * Leaves before instruction k, at offset o, unless the fetch TLB's way 0 holds the page of
+   * pc + `at` for this privilege level; leaves its set's area offset in L_IDX.
+   */
+  private fetchMapped(k: number, o: number, at: number): void {
+    // idx = the fetch TLB set of the page of pc + at
+    this.pcPlus(at);
     this.local(W.LocalTee, L_ADDR);
     this.op(W.I32WrapI64);
     this.tlbSet();
@@ -255,13 +302,6 @@ export class BlockTranslator extends FpEmitter {
     this.op(W.I64And);
     this.op(W.I64Or);
     this.op(W.I64Ne);
-    this.exitIf(k, o);
-    // then (only then is its RAM word a page of RAM) the halfword at the page's start
-    this.local(W.LocalGet, L_IDX);
-    this.mem(W.I32Load, 2, AREA_XTLB + TLB_RAM);
-    this.mem(W.I32Load16U, 1, HART_AREAS_BYTES);
-    this.i32(upper);
-    this.op(W.I32Ne);
     this.exitIf(k, o);
   }
 
