@@ -16,16 +16,42 @@ export class ConsoleSession {
   stderr = '';
   private seen = 0;
   readonly exited: Promise<number | null>;
+  /** Waits of expect() for more output (or the exit), woken as it arrives. */
+  private readonly waiting = new Set<() => void>();
 
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
     this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stdout.on('data', (d: Buffer) => {
       this.output += d.toString('latin1');
+      this.wake();
     });
     this.child.stderr.on('data', (d: Buffer) => {
       this.stderr += d.toString();
     });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        resolve(code);
+        this.wake();
+      }),
+    );
+  }
+
+  private wake(): void {
+    for (const w of this.waiting) w();
+    this.waiting.clear();
+  }
+
+  /** Resolves when more output (or the exit) comes, or after `ms`. */
+  private more(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiting.add(done);
+    });
   }
 
   static readonly cliPath = BERTH_CLI;
@@ -70,7 +96,8 @@ export class ConsoleSession {
             `--- output tail ---\n${this.output.slice(-2000)}\n--- stderr ---\n${this.stderr.slice(-2000)}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 50));
+      // Woken by the output itself: times taken around expect() are not rounded up to a poll.
+      await this.more(Math.min(1000, Math.max(1, deadline - Date.now())));
     }
   }
 
