@@ -77,8 +77,12 @@ export class BlockCache {
   maxBlocks = MAX_BLOCKS;
   /** Numbers handed out so far. */
   private blockCount = 1;
-  /** Instructions run since the visit counts were last halved. */
-  private sinceDecay = 0;
+  /**
+   * Instructions run since the visit counts were last halved, in a Float64Array: as a field, the
+   * count passing 2^30 (no longer a small integer to V8) changed the cache's shape mid-boot and
+   * threw away the code optimised for it, the interpreter's included.
+   */
+  private readonly sinceDecay = new Float64Array(1);
   /** Instructions between two halvings (DECAY_INSTRUCTIONS; lower in tests). */
   decayInstructions = DECAY_INSTRUCTIONS;
   /** Table entries that may hold a block: 1 .. tableUsed - 1. */
@@ -199,9 +203,10 @@ export class BlockCache {
    */
   sliceEnd(instructions: number): void {
     this.flush();
-    this.sinceDecay += instructions;
-    if (this.sinceDecay >= this.decayInstructions) {
-      this.sinceDecay = 0;
+    const since = this.sinceDecay;
+    since[0] += instructions;
+    if (since[0] >= this.decayInstructions) {
+      since[0] = 0;
       this.decayVisits();
     }
   }
