@@ -233,8 +233,11 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     return BigInt.asUintN(64, (BigInt(this.pcHi) << 32n) | BigInt(this.pcLo >>> 0));
   }
   set pc(v: bigint) {
-    this.pcLo = Number(BigInt.asIntN(32, v));
-    this.pcHi = Number(BigInt.asIntN(32, v >> 32n));
+    // `| 0` makes a small integer of the Number a BigInt gives (a heap number): stored as it
+    // was, it made V8 keep pcLo and pcHi as doubles, and run() converted pcLo back at every
+    // instruction (a fifth of the interpreter's time).
+    this.pcLo = Number(BigInt.asIntN(32, v)) | 0;
+    this.pcHi = Number(BigInt.asIntN(32, v >> 32n)) | 0;
   }
 
   requestStop(): void {
@@ -414,6 +417,29 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
     const area32 = this.area32;
     const area8 = this.area8;
     const threshold = -this.jitThreshold;
+    // Imported constants, copied once: V8's optimised code reads an imported binding through
+    // its module's cell, with a check that it is initialised, at every use.
+    const slotWords = CODE_SLOT_WORDS;
+    const slotEmpty = CODE_SLOT_EMPTY;
+    const tlbMask = TLB_MASK;
+    const tlbSetWords = TLB_SET_WORDS;
+    const dtagSum = DTAG_SUM;
+    const maxBlock = MAX_BLOCK;
+    const maxDispatch = MAX_DISPATCH;
+    const blockStop = BLOCK_STOP;
+    const fsDirty = MSTATUS_FS_DIRTY;
+    const fsMask = MSTATUS_FS;
+    const sieBit = MSTATUS_SIE;
+    const firstZbOp = FIRST_ZB_OP;
+    const jumpFrames = AREA_JUMP_FRAMES;
+    const jumpFrameMask = JUMP_FRAMES - 1;
+    const kickWord = AREA_KICK >> 2;
+    const irqWord = AREA_IRQ >> 2;
+    const dtagWord = AREA_DTAG >> 2;
+    const jcWord = AREA_JC >> 2;
+    const ftagWord = AREA_FTAG >> 2;
+    const pcLoWord = AREA_PC_LO >> 2;
+    const pcHiWord = AREA_PC_HI >> 2;
     this.runBase = this.instret;
     this.runTraps = 0;
     this.curN = 0;
@@ -433,9 +459,9 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
         result = StopReason.Halt;
         break;
       }
-      if (area32[AREA_KICK >> 2] !== 0) break; // another thread wants the hart (shared RAM)
+      if (area32[kickWord] !== 0) break; // another thread wants the hart (shared RAM)
       const pend = this.effectiveMip() & this.mie;
-      area32[AREA_IRQ >> 2] = pend !== 0 || this.preciseInterrupts ? 1 : 0;
+      area32[irqWord] = pend !== 0 || this.preciseInterrupts ? 1 : 0;
       const irq = pend === 0 ? -1 : this.interruptOf(pend);
       if (irq >= 0) {
         this.wfi = false;
@@ -451,7 +477,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
       }
       // The data TLB tag: refreshed here and wherever an sstatus write may have changed it.
       let dTag = mmu.dataTag;
-      area32[AREA_DTAG >> 2] = dTag;
+      area32[dtagWord] = dTag;
       let fetchTag = -1;
       let fetchHi = 0;
       let fetchBase = 0;
@@ -465,7 +491,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
           }
           // Fetch: a cached page pointer and the page's decoded instructions, refilled on page crossings.
           if ((pcLo & ~0xfff) !== fetchTag || pcHi !== fetchHi) {
-            if (area32[AREA_KICK >> 2] !== 0) {
+            if (area32[kickWord] !== 0) {
               this.pcLo = pcLo;
               this.pcHi = pcHi;
               break outer;
@@ -483,7 +509,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
           let w0: number;
           let imm: number;
           if (fetchTag !== -1) {
-            const slot = ((pcLo & 0xfff) >>> 1) * CODE_SLOT_WORDS;
+            const slot = ((pcLo & 0xfff) >>> 1) * slotWords;
             if (blocks !== null) {
               // Translated code: run the block starting here, or count towards translating one.
               let t = code[slot + 3];
@@ -496,25 +522,25 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                   t = blocks.request(fetchBase, pcLo & 0xfff, mmu.pagesAround(pcLo, pcHi));
                 }
               }
-              if (t > 0 && budget - n >= MAX_BLOCK) {
+              if (t > 0 && budget - n >= maxBlock) {
                 // Remember the jump for the dispatcher, then run from block to block.
-                jcPut(area32, AREA_JC >> 2, pcLo, pcHi, area32[AREA_FTAG >> 2], t, fetchBase);
-                area8[AREA_JUMP_FRAMES + ((fetchBase >>> 12) & (JUMP_FRAMES - 1))] = 1;
-                let done = dispatch(area, pcLo, pcHi, Math.min(budget - n, MAX_DISPATCH), t);
+                jcPut(area32, jcWord, pcLo, pcHi, area32[ftagWord], t, fetchBase);
+                area8[jumpFrames + ((fetchBase >>> 12) & jumpFrameMask)] = 1;
+                let done = dispatch(area, pcLo, pcHi, Math.min(budget - n, maxDispatch), t);
                 this.dispatches++;
                 // A block that wrote sstatus.SUM or MXR left the data TLB tag for them there.
-                if (area32[AREA_DTAG >> 2] !== dTag) {
+                if (area32[dtagWord] !== dTag) {
                   this.updateMmuMode();
                   dTag = mmu.dataTag;
-                  area32[AREA_DTAG >> 2] = dTag;
+                  area32[dtagWord] = dTag;
                 }
                 if (done > 0) {
-                  const stop = done >= BLOCK_STOP;
-                  if (stop) done -= BLOCK_STOP;
+                  const stop = done >= blockStop;
+                  if (stop) done -= blockStop;
                   n += done;
                   this.translatedInstructions += done;
-                  pcLo = area32[AREA_PC_LO >> 2];
-                  pcHi = area32[AREA_PC_HI >> 2];
+                  pcLo = area32[pcLoWord];
+                  pcHi = area32[pcHiWord];
                   if (!stop) continue;
                   // It set sstatus.SIE: look for interrupts, as after a CSR instruction here.
                   this.pcLo = pcLo;
@@ -524,7 +550,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               }
             }
             w0 = code[slot];
-            if (w0 !== CODE_SLOT_EMPTY) {
+            if (w0 !== slotEmpty) {
               imm = code[slot + 1];
               inst = code[slot + 2];
             } else {
@@ -652,13 +678,13 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                     : op === Op.LD || op === Op.FLD
                       ? 8
                       : 4;
-              if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & MSTATUS_FS) === 0)
+              if ((op === Op.FLW || op === Op.FLD) && (this.mstatus & fsMask) === 0)
                 this.illegal(inst);
-              const e = ((lo >>> 12) & TLB_MASK) * TLB_SET_WORDS;
+              const e = ((lo >>> 12) & tlbMask) * tlbSetWords;
               let vLo: number;
               let vHi = 0;
               if (
-                (rTlb[e] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
+                (rTlb[e] | (dTag & dtagSum)) === ((lo & ~0xfff) | dTag) &&
                 rTlb[e + 1] === hi &&
                 (lo & (size - 1)) === 0
               ) {
@@ -706,12 +732,12 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
                 case Op.FLW:
                   fu[d] = vLo;
                   fu[d + 1] = -1;
-                  this.mstatus |= MSTATUS_FS_DIRTY;
+                  this.mstatus |= fsDirty;
                   break;
                 default:
                   fu[d] = vLo;
                   fu[d + 1] = vHi;
-                  this.mstatus |= MSTATUS_FS_DIRTY;
+                  this.mstatus |= fsDirty;
                   break;
               }
               break;
@@ -731,16 +757,16 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               let vLo: number;
               let vHi: number;
               if (op === Op.FSW || op === Op.FSD) {
-                if ((this.mstatus & MSTATUS_FS) === 0) this.illegal(inst);
+                if ((this.mstatus & fsMask) === 0) this.illegal(inst);
                 vLo = fu[r2];
                 vHi = fu[r2 + 1];
               } else {
                 vLo = x[r2];
                 vHi = x[r2 + 1];
               }
-              const e = ((lo >>> 12) & TLB_MASK) * TLB_SET_WORDS;
+              const e = ((lo >>> 12) & tlbMask) * tlbSetWords;
               if (
-                (wTlb[e] | (dTag & DTAG_SUM)) === ((lo & ~0xfff) | dTag) &&
+                (wTlb[e] | (dTag & dtagSum)) === ((lo & ~0xfff) | dTag) &&
                 wTlb[e + 1] === hi &&
                 (lo & (size - 1)) === 0
               ) {
@@ -1021,13 +1047,13 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               const ms = this.mstatus;
               executeSystem(this, w0 & 0xff, d >> 1, r1 >> 1, imm, inst, len);
               // As translated blocks do (CSR_IN_BLOCKS): go on without looking for interrupts.
-              if (CSR_IN_BLOCKS[imm] === 0 || (~ms & this.mstatus & MSTATUS_SIE) !== 0) {
+              if (CSR_IN_BLOCKS[imm] === 0 || (~ms & this.mstatus & sieBit) !== 0) {
                 n++;
                 continue outer;
               }
               // An sstatus write may have changed SUM or MXR.
               dTag = mmu.dataTag;
-              area32[AREA_DTAG >> 2] = dTag;
+              area32[dtagWord] = dTag;
               break;
             }
             case Op.MRET:
@@ -1044,7 +1070,7 @@ export class Hart extends AreaCsrs implements Persistent<HartState> {
               this.illegal(inst);
             // falls through (illegal() never returns)
             default:
-              if ((w0 & 0xff) >= FIRST_ZB_OP) {
+              if ((w0 & 0xff) >= firstZbOp) {
                 executeBitmanip(w0 & 0xff, x, d, r1, r2, imm);
               } else if ((w0 & 0xff) >= Op.LR_W && (w0 & 0xff) <= Op.AMOMAXU_D) {
                 executeAtomic(this, w0 & 0xff, d >> 1, r1 >> 1, r2 >> 1);
