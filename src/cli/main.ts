@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1 --no-memory-reducer --no-wasm-lazy-compilation
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1 --no-memory-reducer --no-wasm-lazy-compilation --v8-pool-size=1
 // The `berth` command line.
 
 import { parseArgs } from 'node:util';

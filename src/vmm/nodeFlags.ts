@@ -27,11 +27,22 @@
 // more. A booted guest's first 30 s idle at its prompt took 1.17 and 1.23 % of a core with the
 // flag, 2.03 to 2.40 % without (this 2-core machine; gdb on the delayed-task thread counted
 // 1,706 tasks run in 20 s without it), and 164 MiB resident instead of 173.
+//
+// --v8-pool-size=1: V8's background threads (TurboFan compiling hot blocks and JavaScript, the
+// collector's helpers) are four by default, whatever the host has. On this 2-core host they
+// took the second core and part of the first from the thread that runs the guest; with one,
+// that thread keeps a core to itself. In alternating runs (3 each): boot 5.33 / 6.41 / 5.48 s
+// against 6.92 / 6.16 / 6.16 s; busybox ash's arithmetic loop of bench:cpu 0.93 / 0.97 /
+// 0.93 s on its first run (its code new) against 1.07 / 1.14 / 1.63 s, and 0.67 / 0.71 /
+// 0.68 s against 0.72 / 0.78 / 1.14 s on its second; the background threads used less CPU
+// (0.44 to 0.48 s against 0.54 to 0.60 s in the first run); idle CPU and memory did not
+// change. A host that runs many guests runs a VMM process for each, each with one such thread.
 
 export const NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
   '--no-memory-reducer',
   '--no-wasm-lazy-compilation',
+  '--v8-pool-size=1',
 ];
 
 /**
