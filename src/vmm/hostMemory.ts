@@ -1,7 +1,8 @@
 // The C library's memory calls that Node does not offer, through koffi, loaded on first use:
-// malloc_trim and mallopt (idleTrim.ts), and madvise(MADV_DONTNEED), which gives guest pages
-// back to the system when the guest reports them free (virtio-balloon, Ram.discard). Null
-// where there are none (another C library than glibc).
+// malloc_trim and mallopt (idleTrim.ts), madvise(MADV_DONTNEED), which gives guest pages
+// back to the system when the guest reports them free (virtio-balloon, Ram.discard), and
+// madvise(MADV_HUGEPAGE) on guest RAM (VirtBoardConfig.adviseRam). Null where there are none
+// (another C library than glibc).
 
 /** What the VMM asks of the host's C library about memory. */
 export interface HostMemory {
@@ -15,11 +16,19 @@ export interface HostMemory {
    * after and take no memory until written. False when the kernel refused.
    */
   dontNeed(view: Uint8Array): boolean;
+  /**
+   * Asks for transparent huge pages under `view` (page-aligned private anonymous memory), as
+   * QEMU does for guest RAM; they come where the host's
+   * /sys/kernel/mm/transparent_hugepage/enabled is madvise or always. False when the kernel
+   * refused. See VirtBoardConfig.adviseRam for what it changed.
+   */
+  hugePages(view: Uint8Array): boolean;
 }
 
 /** mallopt's M_ARENA_MAX. */
 export const M_ARENA_MAX = -8;
 const MADV_DONTNEED = 4;
+const MADV_HUGEPAGE = 14;
 
 let loaded: Promise<HostMemory | null> | null = null;
 
@@ -38,6 +47,7 @@ export function hostMemory(): Promise<HostMemory | null> {
           trim: lib.func('int malloc_trim(size_t pad)') as (pad: number) => number,
           option: lib.func('int mallopt(int param, int value)') as (p: number, v: number) => number,
           dontNeed: (view: Uint8Array) => madvise(view, view.length, MADV_DONTNEED) === 0,
+          hugePages: (view: Uint8Array) => madvise(view, view.length, MADV_HUGEPAGE) === 0,
         };
       } catch {
         return null;

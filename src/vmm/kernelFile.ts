@@ -2,7 +2,7 @@
 // missing, unreadable or empty files, ELF files that are not for RISC-V, and gzip files that
 // do not decompress. Any other file is a flat binary kernel, as QEMU's -kernel takes it.
 
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { isElf, parseElf } from '../machine/loader/elf.js';
 
@@ -16,6 +16,46 @@ export function readGuestFile(path: string, what: string): Uint8Array {
   } catch (e) {
     throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
   }
+}
+
+/**
+ * readGuestFile with the reading on libuv's threadpool, in one read where the system allows,
+ * while this thread goes on: the file is opened here (throwing GuestFileError as readGuestFile
+ * does), the promise has its bytes.
+ */
+export function readGuestFileSoon(path: string, what: string): Promise<Uint8Array> {
+  let fd = -1;
+  let size: number;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    size = st.size;
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
+  }
+  const bytes = new Uint8Array(size);
+  return readAt(fd, bytes, 0)
+    .then(
+      (n) => bytes.subarray(0, n),
+      (e: unknown) => {
+        throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
+      },
+    )
+    .finally(() => closeSync(fd));
+}
+
+/** Reads into `bytes` from `at` until it is full or the file ends; resolves to the bytes read. */
+function readAt(fd: number, bytes: Uint8Array, at: number): Promise<number> {
+  return new Promise<number>((done, fail) => {
+    if (at === bytes.length) return done(at);
+    read(fd, bytes, at, bytes.length - at, at, (e, n) => {
+      if (e) fail(e);
+      else if (n === 0) done(at);
+      else readAt(fd, bytes, at + n).then(done, fail);
+    });
+  });
 }
 
 function whyNot(e: unknown): string {
@@ -34,7 +74,11 @@ function whyNot(e: unknown): string {
  * gzip-compressed Image, or any other flat binary (loaded as it is, entered at its start).
  */
 export function readKernel(path: string): Uint8Array {
-  let bytes = readGuestFile(path, 'kernel');
+  return kernelImage(readGuestFile(path, 'kernel'), path);
+}
+
+/** The kernel in `bytes`, read from `path`: decompressed and checked as readKernel does. */
+export function kernelImage(bytes: Uint8Array, path: string): Uint8Array {
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = new Uint8Array(gunzipSync(bytes));

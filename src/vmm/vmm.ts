@@ -31,7 +31,7 @@ import { ControlServer } from './controlServer.js';
 import { reaper } from './reaper.js';
 import type { VmmStatus } from './status.js';
 import { restoreMachineSnapshot, writeMachineSnapshot, type VmmMachine } from './vmmSnapshot.js';
-import { makeMachine } from './vmmMachine.js';
+import { makeMachine, warmUpFor } from './vmmMachine.js';
 import { followPlacement } from './virtioPlacement.js';
 import { placementOf } from './snapshot/savedPlacement.js';
 import { newGeneration } from './generation.js';
@@ -135,6 +135,8 @@ export class Vmm {
   readonly idleTrim = new IdleTrim();
   /** How guest RAM gives pages the guest reported free back to the host (Ram.discarder). */
   private discarder: ((view: Uint8Array) => boolean) | null = null;
+  /** Asks the host for huge pages under guest RAM (VirtBoardConfig.adviseRam). */
+  private hugePages: ((view: Uint8Array) => boolean) | null = null;
 
   /** The configuration, its open virtio slots filled in by a restore or a migration (placeAs). */
   private cfg: VmmConfig;
@@ -238,7 +240,12 @@ export class Vmm {
       }
       if (config.consoleLog) consoleLog = ConsoleLog.open(config.consoleLog, log);
       vmm = new Vmm(config, disks, flash, net, files, options, log, consoleLog);
-      vmm.discarder = (await hostMemory())?.dontNeed ?? null;
+      const mem = await hostMemory();
+      vmm.discarder = mem?.dontNeed ?? null;
+      vmm.hugePages = mem?.hugePages ?? null;
+      // The engines warm up while the threadpool reads the kernel and initrd (BootFiles.open).
+      warmUpFor(config);
+      await files.ready();
       if (snapshot !== null) await vmm.restoreSnapshot(config.restore!, snapshot);
       if (config.incoming !== undefined) {
         const { listen, ...secure } = config.incoming;
@@ -315,6 +322,7 @@ export class Vmm {
       log: this.log,
       paused: this.state === 'paused',
       instructions: () => (this.board ? this.board.instructions() : 0),
+      hugePages: this.hugePages,
     });
     this.clock = m.clock;
     this.entropy = m.entropy;

@@ -24,6 +24,20 @@ import { warmUpOnce } from '../machine/hart/warmUp.js';
 /** The most RAM that fits beside the hart areas in one 4 GiB shared WebAssembly memory. */
 const MAX_SHARED_RAM = 4 * 1024 * 1024 * 1024 - HART_AREAS_BYTES;
 
+/**
+ * Harts past the first run on threads of their own (harts/), unless the run is deterministic
+ * (the harts then take turns, in a fixed order) or RAM is too large to share as a WebAssembly
+ * memory.
+ */
+function hartsOnThreads(cfg: VmmConfig): boolean {
+  return cfg.harts > 1 && !cfg.deterministic && cfg.memory <= MAX_SHARED_RAM;
+}
+
+/** Warms this thread's engines up for the machine `cfg` makes (warmUp.ts), once. */
+export function warmUpFor(cfg: VmmConfig): void {
+  warmUpOnce(cfg.jitThreshold, hartsOnThreads(cfg));
+}
+
 export interface MachineInputs {
   config: VmmConfig;
   files: { firmware: Uint8Array | null; kernel?: Uint8Array; initrd?: Uint8Array };
@@ -37,6 +51,8 @@ export interface MachineInputs {
   paused: boolean;
   /** Instructions the board has retired (a deterministic clock counts them). */
   instructions: () => number;
+  /** Asks the host for huge pages under guest RAM (hostMemory.ts); null: not asked. */
+  hugePages?: ((view: Uint8Array) => boolean) | null;
 }
 
 export function makeMachine(m: MachineInputs): VmmMachine {
@@ -53,15 +69,15 @@ export function makeMachine(m: MachineInputs): VmmMachine {
     cfg.net.kind === 'tap' && firstDisk !== undefined
       ? `berth:${resolve(firstDisk.path)}`
       : 'berth';
-  // Several harts run in parallel, each but hart 0 on a thread of its own (harts/), unless the
-  // run is deterministic (the harts then take turns, in a fixed order) or RAM is too large to
-  // share as a WebAssembly memory.
+  // Several harts run in parallel, each but hart 0 on a thread of its own.
   const remote =
-    cfg.harts > 1 && clock instanceof HostClock && cfg.memory <= MAX_SHARED_RAM
+    hartsOnThreads(cfg) && clock instanceof HostClock
       ? new HartThreads(cfg.harts, clock, cfg.jitThreshold)
       : undefined;
-  warmUpOnce(cfg.jitThreshold, remote !== undefined);
+  warmUpFor(cfg); // Vmm.start did, unless the machine is made without a Vmm (tests)
+  const hugePages = m.hugePages;
   const board = new VirtBoard({
+    adviseRam: hugePages ? (ram) => void hugePages(ram) : undefined,
     remote,
     memoryBytes: cfg.memory,
     harts: cfg.harts,

@@ -122,3 +122,16 @@ test('clashing and out-of-range slots are refused naming the devices; a full boa
     /^the power button: no virtio slot is left; the board has 8 and 9 devices ask for one$/,
   );
 });
+
+test('adviseRam sees the guest RAM once, before the firmware is written into it', () => {
+  const seen: { length: number; firstByte: number }[] = [];
+  const firmware = Uint8Array.of(0x73, 0x00, 0x50, 0x10);
+  const b = boardWith({
+    firmware,
+    adviseRam: (ram) => seen.push({ length: ram.length, firstByte: ram[0] }),
+  });
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].length, 32 << 20, 'all of guest RAM, and only it');
+  assert.equal(seen[0].firstByte, 0, 'nothing placed yet');
+  assert.equal(b.ram.u8[0], 0x73, 'then the firmware at the RAM base');
+});

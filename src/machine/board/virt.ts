@@ -112,6 +112,15 @@ export interface VirtBoardConfig {
   /** Interpretations of an instruction before its block is translated; 0: interpret only (Hart). */
   jitThreshold?: number;
   /**
+   * Called with the bytes of guest RAM once it is made, before anything is written there: the
+   * VMM asks the host for huge pages under it (hostMemory.ts), as QEMU does. RAM then faults
+   * in 2 MiB at a time: on this project's 2-core host, placing Debian's 31 MiB kernel took 70
+   * to 141 ms instead of 154 to 200 (4 runs each), a boot to the prompt took 44,000 page
+   * faults instead of 65,000, and a booted guest held 167 MiB after 30 s idle instead of 161
+   * to 162 (QEMU: 196).
+   */
+  adviseRam?: (ram: Uint8Array) => void;
+  /**
    * The first VM generation ID (16 bytes; zeros when absent): the VMM gives a fresh one at
    * every cold boot, and sets a new one after a restore (vmgenid.setId).
    */
@@ -249,6 +258,7 @@ export class VirtBoard implements Persistent<BoardState> {
     const nHarts = cfg.harts ?? 1;
     this.remote = nHarts > 1 ? (cfg.remote ?? null) : null;
     this.ram = new Ram(VIRT.ram.base, mem, { shared: this.remote !== null });
+    cfg.adviseRam?.(this.ram.u8);
     this.bus = new Bus(this.ram);
     const clock = cfg.clock;
     this.clock = clock;
