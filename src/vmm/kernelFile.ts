@@ -24,17 +24,7 @@ export function readGuestFile(path: string, what: string): Uint8Array {
  * does), the promise has its bytes.
  */
 export function readGuestFileSoon(path: string, what: string): Promise<Uint8Array> {
-  let fd = -1;
-  let size: number;
-  try {
-    fd = openSync(path, 'r');
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
-    size = st.size;
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
-  }
+  const { fd, size } = openGuestFile(path, what);
   const bytes = new Uint8Array(size);
   return readAt(fd, bytes, 0)
     .then(
@@ -101,13 +91,19 @@ export function kernelImage(bytes: Uint8Array, path: string): Uint8Array {
 
 /** Checks that `path` is a regular file this process can read, without reading it. */
 export function checkGuestFile(path: string, what: string): void {
+  closeSync(openGuestFile(path, what).fd);
+}
+
+/** Opens `path`, a regular file this process can read, and gives its size; else GuestFileError. */
+function openGuestFile(path: string, what: string): { fd: number; size: number } {
   let fd = -1;
   try {
     fd = openSync(path, 'r');
-    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    return { fd, size: st.size };
   } catch (e) {
-    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
-  } finally {
     if (fd >= 0) closeSync(fd);
+    throw new GuestFileError(`cannot read the ${what} '${path}': ${whyNot(e)}`);
   }
 }
